@@ -1,0 +1,134 @@
+//! Airplanes and their seat maps. A flight copies the map into its own seats
+//! when it is created, so changing a map only affects later flights.
+
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::routing::get;
+use axum::{Json, Router};
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use sqlx::types::Json as DbJson;
+
+use super::seat_map::SeatMap;
+use super::{Paged, clean_name};
+use crate::app::AppState;
+use crate::error::{Error, Result, ResultExt};
+use crate::extract::{ApiJson, Id, Page, Params, ServiceAuth};
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/airplanes", get(list).post(create))
+        .route("/airplanes/{id}", get(read).put(replace).delete(remove))
+}
+
+#[derive(Debug, Serialize, sqlx::FromRow)]
+struct Airplane {
+    id: i64,
+    model: String,
+    seat_map: DbJson<SeatMap>,
+    seat_count: i32,
+    created_at: DateTime<Utc>,
+    updated_at: DateTime<Utc>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct AirplaneInput {
+    model: String,
+    seat_map: SeatMap,
+}
+
+impl AirplaneInput {
+    fn validate(self) -> Result<(String, SeatMap)> {
+        let model = clean_name("model", &self.model, 100)?;
+        self.seat_map.validate("seat_map")?;
+        Ok((model, self.seat_map))
+    }
+}
+
+const COLUMNS: &str = "airplane_id as id, model, seat_map, seat_count, created_at, updated_at";
+
+#[derive(sqlx::FromRow)]
+struct AirplaneWithTotal {
+    #[sqlx(flatten)]
+    airplane: Airplane,
+    total: i64,
+}
+
+async fn list(State(state): State<AppState>, params: Params) -> Result<Json<Paged<Airplane>>> {
+    let page = Page::from_params(&params, 20)?;
+    let rows = sqlx::query_as::<_, AirplaneWithTotal>(&format!(
+        "select {COLUMNS}, count(*) over () as total from airplane
+         order by model, airplane_id limit $1 offset $2"
+    ))
+    .bind(page.limit())
+    .bind(page.offset())
+    .fetch_all(&state.pool)
+    .await?;
+    let total = rows.first().map_or(0, |r| r.total);
+    Ok(Json(Paged::new(rows.into_iter().map(|r| r.airplane).collect(), page, total)))
+}
+
+async fn create(
+    _: ServiceAuth,
+    State(state): State<AppState>,
+    ApiJson(input): ApiJson<AirplaneInput>,
+) -> Result<(StatusCode, Json<Airplane>)> {
+    let (model, map) = input.validate()?;
+    let count = map.seat_count() as i32;
+    let plane = sqlx::query_as::<_, Airplane>(&format!(
+        "insert into airplane (model, seat_map, seat_count) values ($1, $2, $3) returning {COLUMNS}"
+    ))
+    .bind(model)
+    .bind(DbJson(map))
+    .bind(count)
+    .fetch_one(&state.pool)
+    .await?;
+    Ok((StatusCode::CREATED, Json(plane)))
+}
+
+async fn read(State(state): State<AppState>, Id(id): Id) -> Result<Json<Airplane>> {
+    sqlx::query_as::<_, Airplane>(&format!("select {COLUMNS} from airplane where airplane_id = $1"))
+        .bind(id)
+        .fetch_optional(&state.pool)
+        .await?
+        .map(Json)
+        .ok_or(Error::NotFound("airplane"))
+}
+
+async fn replace(
+    _: ServiceAuth,
+    State(state): State<AppState>,
+    Id(id): Id,
+    ApiJson(input): ApiJson<AirplaneInput>,
+) -> Result<Json<Airplane>> {
+    let (model, map) = input.validate()?;
+    let count = map.seat_count() as i32;
+    sqlx::query_as::<_, Airplane>(&format!(
+        "update airplane set model = $2, seat_map = $3, seat_count = $4, updated_at = now()
+         where airplane_id = $1 returning {COLUMNS}"
+    ))
+    .bind(id)
+    .bind(model)
+    .bind(DbJson(map))
+    .bind(count)
+    .fetch_optional(&state.pool)
+    .await?
+    .map(Json)
+    .ok_or(Error::NotFound("airplane"))
+}
+
+async fn remove(_: ServiceAuth, State(state): State<AppState>, Id(id): Id) -> Result<StatusCode> {
+    let deleted = sqlx::query("delete from airplane where airplane_id = $1")
+        .bind(id)
+        .execute(&state.pool)
+        .await
+        .on_constraint("flight_airplane_fk", || {
+            Error::conflict("in_use", "flights still use this airplane")
+        })?
+        .rows_affected();
+    if deleted == 0 {
+        return Err(Error::NotFound("airplane"));
+    }
+    Ok(StatusCode::NO_CONTENT)
+}

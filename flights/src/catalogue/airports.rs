@@ -1,0 +1,202 @@
+//! Airports: list with code/name/city prefix lookup, create, read, replace,
+//! delete. A time-zone change re-derives the local departure of its flights.
+
+use airline_domain::IataCode;
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::routing::get;
+use axum::{Json, Router};
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+use super::{Paged, clean_name, like_prefix};
+use crate::app::AppState;
+use crate::error::{Error, Result, ResultExt};
+use crate::extract::{ApiJson, Id, Page, Params, ServiceAuth};
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/airports", get(list).post(create))
+        .route("/airports/{id}", get(read).put(replace).delete(remove))
+}
+
+#[derive(Debug, Serialize, sqlx::FromRow)]
+struct Airport {
+    id: i64,
+    iata_code: String,
+    name: String,
+    time_zone: String,
+    #[sqlx(flatten)]
+    city: CityRef,
+    created_at: DateTime<Utc>,
+    updated_at: DateTime<Utc>,
+}
+
+#[derive(Debug, Serialize, sqlx::FromRow)]
+struct CityRef {
+    #[serde(rename = "id")]
+    city_id: i64,
+    #[serde(rename = "name")]
+    city_name: String,
+    country_code: String,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct AirportInput {
+    iata_code: IataCode,
+    name: String,
+    city_id: i64,
+    time_zone: String,
+}
+
+struct ValidAirport {
+    iata_code: IataCode,
+    name: String,
+    city_id: i64,
+    time_zone: chrono_tz::Tz,
+}
+
+impl AirportInput {
+    fn validate(self) -> Result<ValidAirport> {
+        let time_zone: chrono_tz::Tz = self.time_zone.trim().parse().map_err(|_| {
+            Error::validation(
+                "time_zone",
+                format!("'{}' is not an IANA time zone such as Europe/Paris", self.time_zone),
+            )
+        })?;
+        if self.city_id <= 0 {
+            return Err(Error::validation("city_id", "unknown city"));
+        }
+        Ok(ValidAirport {
+            iata_code: self.iata_code,
+            name: clean_name("name", &self.name, 200)?,
+            city_id: self.city_id,
+            time_zone,
+        })
+    }
+}
+
+const SELECT: &str = "select a.airport_id as id, a.iata_code, a.name, a.time_zone,
+        c.city_id, c.name as city_name, c.country_code, a.created_at, a.updated_at
+    from airport a join city c using (city_id)";
+
+#[derive(sqlx::FromRow)]
+struct AirportWithTotal {
+    #[sqlx(flatten)]
+    airport: Airport,
+    total: i64,
+}
+
+async fn list(State(state): State<AppState>, params: Params) -> Result<Json<Paged<Airport>>> {
+    let page = Page::from_params(&params, 20)?;
+    let q = params.str("q").map(like_prefix);
+    let rows = sqlx::query_as::<_, AirportWithTotal>(&format!(
+        "select x.*, count(*) over () as total from ({SELECT}
+            where $1::text is null or lower(a.iata_code) like $1
+               or lower(a.name) like $1 or lower(c.name) like $1) x
+         order by (lower(x.iata_code) || '%' = $1) desc, x.iata_code
+         limit $2 offset $3"
+    ))
+    .bind(q)
+    .bind(page.limit())
+    .bind(page.offset())
+    .fetch_all(&state.pool)
+    .await?;
+    let total = rows.first().map_or(0, |r| r.total);
+    Ok(Json(Paged::new(rows.into_iter().map(|r| r.airport).collect(), page, total)))
+}
+
+async fn fetch(state: &AppState, id: i64) -> Result<Airport> {
+    sqlx::query_as::<_, Airport>(&format!("{SELECT} where a.airport_id = $1"))
+        .bind(id)
+        .fetch_optional(&state.pool)
+        .await?
+        .ok_or(Error::NotFound("airport"))
+}
+
+fn unknown_city() -> Error {
+    Error::validation("city_id", "unknown city")
+}
+
+fn duplicate_code() -> Error {
+    Error::conflict("already_exists", "an airport with this IATA code exists")
+}
+
+async fn create(
+    _: ServiceAuth,
+    State(state): State<AppState>,
+    ApiJson(input): ApiJson<AirportInput>,
+) -> Result<(StatusCode, Json<Airport>)> {
+    let a = input.validate()?;
+    let id: i64 = sqlx::query_scalar(
+        "insert into airport (iata_code, name, city_id, time_zone) values ($1, $2, $3, $4)
+         returning airport_id",
+    )
+    .bind(a.iata_code.as_str())
+    .bind(&a.name)
+    .bind(a.city_id)
+    .bind(a.time_zone.name())
+    .fetch_one(&state.pool)
+    .await
+    .on_constraint("airport_iata_code_unique", duplicate_code)
+    .on_constraint("airport_city_fk", unknown_city)?;
+    Ok((StatusCode::CREATED, Json(fetch(&state, id).await?)))
+}
+
+async fn read(State(state): State<AppState>, Id(id): Id) -> Result<Json<Airport>> {
+    fetch(&state, id).await.map(Json)
+}
+
+async fn replace(
+    _: ServiceAuth,
+    State(state): State<AppState>,
+    Id(id): Id,
+    ApiJson(input): ApiJson<AirportInput>,
+) -> Result<Json<Airport>> {
+    let a = input.validate()?;
+    let mut tx = state.pool.begin().await?;
+    let updated = sqlx::query(
+        "update airport set iata_code = $2, name = $3, city_id = $4, time_zone = $5,
+             updated_at = now()
+         where airport_id = $1",
+    )
+    .bind(id)
+    .bind(a.iata_code.as_str())
+    .bind(&a.name)
+    .bind(a.city_id)
+    .bind(a.time_zone.name())
+    .execute(&mut *tx)
+    .await
+    .on_constraint("airport_iata_code_unique", duplicate_code)
+    .on_constraint("airport_city_fk", unknown_city)?
+    .rows_affected();
+    if updated == 0 {
+        return Err(Error::NotFound("airport"));
+    }
+    sqlx::query(
+        "update flight set departure_local = departure_time at time zone $2
+         where origin_airport_id = $1 and departure_local <> departure_time at time zone $2",
+    )
+    .bind(id)
+    .bind(a.time_zone.name())
+    .execute(&mut *tx)
+    .await?;
+    tx.commit().await?;
+    Ok(Json(fetch(&state, id).await?))
+}
+
+async fn remove(_: ServiceAuth, State(state): State<AppState>, Id(id): Id) -> Result<StatusCode> {
+    let in_use = || Error::conflict("in_use", "flights still use this airport");
+    let deleted = sqlx::query("delete from airport where airport_id = $1")
+        .bind(id)
+        .execute(&state.pool)
+        .await
+        .on_constraint("flight_origin_fk", in_use)
+        .on_constraint("flight_destination_fk", in_use)?
+        .rows_affected();
+    if deleted == 0 {
+        return Err(Error::NotFound("airport"));
+    }
+    Ok(StatusCode::NO_CONTENT)
+}

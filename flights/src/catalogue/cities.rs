@@ -1,0 +1,152 @@
+//! Cities: list with prefix lookup, create, read, replace, delete.
+
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::routing::get;
+use axum::{Json, Router};
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+use super::{Paged, clean_name, like_prefix};
+use crate::app::AppState;
+use crate::error::{Error, Result, ResultExt};
+use crate::extract::{ApiJson, Id, Page, Params, ServiceAuth};
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/cities", get(list).post(create))
+        .route("/cities/{id}", get(read).put(replace).delete(remove))
+}
+
+#[derive(Debug, Serialize, sqlx::FromRow)]
+struct City {
+    id: i64,
+    name: String,
+    country_code: String,
+    created_at: DateTime<Utc>,
+    updated_at: DateTime<Utc>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct CityInput {
+    name: String,
+    country_code: String,
+}
+
+struct ValidCity {
+    name: String,
+    country_code: String,
+}
+
+impl CityInput {
+    fn validate(self) -> Result<ValidCity> {
+        let name = clean_name("name", &self.name, 100)?;
+        let cc = self.country_code.trim().to_ascii_uppercase();
+        if cc.len() != 2 || !cc.bytes().all(|b| b.is_ascii_uppercase()) {
+            return Err(Error::validation(
+                "country_code",
+                "must be an ISO 3166-1 alpha-2 code such as FR",
+            ));
+        }
+        Ok(ValidCity {
+            name,
+            country_code: cc,
+        })
+    }
+}
+
+const COLUMNS: &str = "city_id as id, name, country_code, created_at, updated_at";
+
+async fn list(State(state): State<AppState>, params: Params) -> Result<Json<Paged<City>>> {
+    let page = Page::from_params(&params, 20)?;
+    let q = params.str("q").map(like_prefix);
+    let rows: Vec<(City, i64)> = sqlx::query_as::<_, CityWithTotal>(&format!(
+        "select {COLUMNS}, count(*) over () as total from city
+         where $1::text is null or lower(name) like $1
+         order by name, city_id limit $2 offset $3"
+    ))
+    .bind(q)
+    .bind(page.limit())
+    .bind(page.offset())
+    .fetch_all(&state.pool)
+    .await?
+    .into_iter()
+    .map(|r| (r.city, r.total))
+    .collect();
+    let total = rows.first().map_or(0, |r| r.1);
+    Ok(Json(Paged::new(rows.into_iter().map(|r| r.0).collect(), page, total)))
+}
+
+#[derive(sqlx::FromRow)]
+struct CityWithTotal {
+    #[sqlx(flatten)]
+    city: City,
+    total: i64,
+}
+
+async fn create(
+    _: ServiceAuth,
+    State(state): State<AppState>,
+    ApiJson(input): ApiJson<CityInput>,
+) -> Result<(StatusCode, Json<City>)> {
+    let c = input.validate()?;
+    let city = sqlx::query_as::<_, City>(&format!(
+        "insert into city (name, country_code) values ($1, $2) returning {COLUMNS}"
+    ))
+    .bind(&c.name)
+    .bind(&c.country_code)
+    .fetch_one(&state.pool)
+    .await
+    .on_constraint("city_name_country_unique", || {
+        Error::conflict("already_exists", "a city with this name exists in that country")
+    })?;
+    Ok((StatusCode::CREATED, Json(city)))
+}
+
+async fn read(State(state): State<AppState>, Id(id): Id) -> Result<Json<City>> {
+    sqlx::query_as::<_, City>(&format!("select {COLUMNS} from city where city_id = $1"))
+        .bind(id)
+        .fetch_optional(&state.pool)
+        .await?
+        .map(Json)
+        .ok_or(Error::NotFound("city"))
+}
+
+async fn replace(
+    _: ServiceAuth,
+    State(state): State<AppState>,
+    Id(id): Id,
+    ApiJson(input): ApiJson<CityInput>,
+) -> Result<Json<City>> {
+    let c = input.validate()?;
+    sqlx::query_as::<_, City>(&format!(
+        "update city set name = $2, country_code = $3, updated_at = now()
+         where city_id = $1 returning {COLUMNS}"
+    ))
+    .bind(id)
+    .bind(&c.name)
+    .bind(&c.country_code)
+    .fetch_optional(&state.pool)
+    .await
+    .on_constraint("city_name_country_unique", || {
+        Error::conflict("already_exists", "a city with this name exists in that country")
+    })?
+    .map(Json)
+    .ok_or(Error::NotFound("city"))
+}
+
+async fn remove(_: ServiceAuth, State(state): State<AppState>, Id(id): Id) -> Result<StatusCode> {
+    let deleted = sqlx::query("delete from city where city_id = $1")
+        .bind(id)
+        .execute(&state.pool)
+        .await
+        .on_constraint("airport_city_fk", || {
+            Error::conflict("in_use", "the city still has airports")
+        })?
+        .rows_affected();
+    if deleted == 0 {
+        return Err(Error::NotFound("city"));
+    }
+    Ok(StatusCode::NO_CONTENT)
+}

@@ -1,0 +1,513 @@
+//! Flights: create (materialising seats from the airplane's seat map), read,
+//! update (times, gate, status, fares), delete, and the per-flight seat map.
+
+use std::collections::BTreeMap;
+
+use airline_domain::{Cabin, Currency, FlightNumber, IataCode};
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::routing::get;
+use axum::{Json, Router};
+use chrono::{DateTime, Duration, Utc};
+use serde::{Deserialize, Deserializer, Serialize};
+use sqlx::types::Json as DbJson;
+use sqlx::{PgConnection, PgPool};
+
+use super::seat_map::SeatMap;
+use crate::app::AppState;
+use crate::error::{Error, Result, ResultExt};
+use crate::extract::{ApiJson, Id, ServiceAuth};
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/flights/{id}", get(read).patch(update).delete(remove))
+        .route("/flights/{id}/seats", get(seats))
+        // GET /flights is the search, in `search.rs`.
+        .route("/flights", axum::routing::post(create))
+}
+
+/// Longest scheduled flight we accept (the longest real one is under 19 h).
+const MAX_DURATION_HOURS: i64 = 30;
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Fare {
+    pub amount: i64,
+    pub currency: String,
+}
+
+#[derive(Debug, Serialize)]
+pub struct AirportRef {
+    pub code: String,
+    pub name: String,
+    pub city: String,
+}
+
+#[derive(Debug, Serialize)]
+pub struct CabinView {
+    pub cabin: String,
+    pub fare: Fare,
+    pub seats_total: i32,
+    pub seats_available: i32,
+}
+
+#[derive(Debug, Serialize)]
+pub struct FlightDetails {
+    pub id: i64,
+    pub flight_number: String,
+    pub status: String,
+    pub gate: Option<String>,
+    pub origin: AirportRef,
+    pub destination: AirportRef,
+    pub departure_time: DateTime<Utc>,
+    pub arrival_time: DateTime<Utc>,
+    pub duration_minutes: i32,
+    pub airplane: AirplaneRef,
+    pub cabins: Vec<CabinView>,
+    pub seats_available: i32,
+}
+
+#[derive(Debug, Serialize)]
+pub struct AirplaneRef {
+    pub id: i64,
+    pub model: String,
+}
+
+#[derive(sqlx::FromRow)]
+struct DetailsRow {
+    id: i64,
+    flight_number: String,
+    status: String,
+    gate: Option<String>,
+    departure_time: DateTime<Utc>,
+    arrival_time: DateTime<Utc>,
+    duration_minutes: i32,
+    currency: String,
+    origin_code: String,
+    origin_name: String,
+    origin_city: String,
+    destination_code: String,
+    destination_name: String,
+    destination_city: String,
+    airplane_id: i64,
+    airplane_model: String,
+    cabins: DbJson<Vec<CabinRow>>,
+}
+
+#[derive(Deserialize)]
+struct CabinRow {
+    cabin: String,
+    fare_amount: i64,
+    seats_total: i32,
+    seats_available: i32,
+}
+
+pub async fn details(pool: &PgPool, id: i64) -> Result<FlightDetails> {
+    let r = sqlx::query_as::<_, DetailsRow>(
+        "select f.flight_id as id, f.flight_number, f.status, f.gate, f.departure_time,
+                f.arrival_time, f.duration_minutes, f.currency,
+                o.iata_code as origin_code, o.name as origin_name, oc.name as origin_city,
+                d.iata_code as destination_code, d.name as destination_name,
+                dc.name as destination_city,
+                p.airplane_id, p.model as airplane_model,
+                (select coalesce(jsonb_agg(jsonb_build_object(
+                        'cabin', fc.cabin, 'fare_amount', fc.fare_amount,
+                        'seats_total', fc.seats_total, 'seats_available', fc.seats_available)
+                        order by fc.fare_amount), '[]')
+                   from flight_cabin fc where fc.flight_id = f.flight_id) as cabins
+           from flight f
+           join airport o on o.airport_id = f.origin_airport_id
+           join city oc on oc.city_id = o.city_id
+           join airport d on d.airport_id = f.destination_airport_id
+           join city dc on dc.city_id = d.city_id
+           join airplane p on p.airplane_id = f.airplane_id
+          where f.flight_id = $1",
+    )
+    .bind(id)
+    .fetch_optional(pool)
+    .await?
+    .ok_or(Error::NotFound("flight"))?;
+    let cabins: Vec<CabinView> = r
+        .cabins
+        .0
+        .into_iter()
+        .map(|c| CabinView {
+            cabin: c.cabin,
+            fare: Fare {
+                amount: c.fare_amount,
+                currency: r.currency.clone(),
+            },
+            seats_total: c.seats_total,
+            seats_available: c.seats_available,
+        })
+        .collect();
+    Ok(FlightDetails {
+        id: r.id,
+        flight_number: r.flight_number,
+        status: r.status,
+        gate: r.gate,
+        origin: AirportRef {
+            code: r.origin_code,
+            name: r.origin_name,
+            city: r.origin_city,
+        },
+        destination: AirportRef {
+            code: r.destination_code,
+            name: r.destination_name,
+            city: r.destination_city,
+        },
+        departure_time: r.departure_time,
+        arrival_time: r.arrival_time,
+        duration_minutes: r.duration_minutes,
+        airplane: AirplaneRef {
+            id: r.airplane_id,
+            model: r.airplane_model,
+        },
+        seats_available: cabins.iter().map(|c| c.seats_available).sum(),
+        cabins,
+    })
+}
+
+async fn read(State(state): State<AppState>, Id(id): Id) -> Result<Json<FlightDetails>> {
+    details(&state.pool, id).await.map(Json)
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FlightInput {
+    pub flight_number: FlightNumber,
+    pub airplane_id: i64,
+    pub origin: IataCode,
+    pub destination: IataCode,
+    pub departure_time: DateTime<Utc>,
+    pub arrival_time: DateTime<Utc>,
+    pub currency: Currency,
+    /// Fare per cabin in minor units; every cabin of the airplane needs one.
+    pub fares: BTreeMap<Cabin, i64>,
+    #[serde(default)]
+    pub gate: Option<String>,
+}
+
+fn check_times(dep: DateTime<Utc>, arr: DateTime<Utc>) -> Result<()> {
+    if arr <= dep {
+        return Err(Error::validation("arrival_time", "must be after departure_time"));
+    }
+    if arr - dep > Duration::hours(MAX_DURATION_HOURS) {
+        return Err(Error::validation(
+            "arrival_time",
+            format!("a flight may last at most {MAX_DURATION_HOURS} hours"),
+        ));
+    }
+    Ok(())
+}
+
+fn check_gate(gate: Option<String>) -> Result<Option<String>> {
+    let gate = gate.map(|g| g.trim().to_ascii_uppercase()).filter(|g| !g.is_empty());
+    if let Some(g) = &gate
+        && (g.len() > 10 || !g.bytes().all(|b| b.is_ascii_alphanumeric()))
+    {
+        return Err(Error::validation("gate", "must be 1 to 10 letters or digits"));
+    }
+    Ok(gate)
+}
+
+fn check_fares(fares: &BTreeMap<Cabin, i64>) -> Result<()> {
+    for (cabin, amount) in fares {
+        if !(0..=100_000_000).contains(amount) {
+            return Err(Error::validation(
+                format!("fares.{cabin}"),
+                "must be between 0 and 100000000 minor units",
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// Creates a flight and its seats in one transaction. Used by the API and
+/// by `seed`; the caller owns the transaction.
+pub async fn insert_flight(conn: &mut PgConnection, input: FlightInput, now: DateTime<Utc>) -> Result<i64> {
+    if input.departure_time <= now {
+        return Err(Error::validation("departure_time", "must be in the future"));
+    }
+    check_times(input.departure_time, input.arrival_time)?;
+    check_fares(&input.fares)?;
+    let gate = check_gate(input.gate)?;
+    if input.origin == input.destination {
+        return Err(Error::validation("destination", "must differ from origin"));
+    }
+    let airports: Vec<(i64, String, String)> = sqlx::query_as(
+        "select airport_id, iata_code, time_zone from airport where iata_code = any($1)",
+    )
+    .bind([input.origin.as_str(), input.destination.as_str()])
+    .fetch_all(&mut *conn)
+    .await?;
+    let find = |code: &IataCode, field: &'static str| {
+        airports
+            .iter()
+            .find(|a| a.1 == code.as_str())
+            .cloned()
+            .ok_or_else(|| Error::validation(field, format!("unknown airport '{code}'")))
+    };
+    let origin = find(&input.origin, "origin")?;
+    let destination = find(&input.destination, "destination")?;
+    let seat_map: DbJson<SeatMap> =
+        sqlx::query_scalar("select seat_map from airplane where airplane_id = $1")
+            .bind(input.airplane_id)
+            .fetch_optional(&mut *conn)
+            .await?
+            .ok_or_else(|| Error::validation("airplane_id", "unknown airplane"))?;
+    let seat_map = seat_map.0;
+    let cabins = seat_map.cabins();
+    for cabin in &cabins {
+        if !input.fares.contains_key(cabin) {
+            return Err(Error::validation(
+                format!("fares.{cabin}"),
+                "the airplane has this cabin, so it needs a fare",
+            ));
+        }
+    }
+    if let Some(extra) = input.fares.keys().find(|c| !cabins.contains(c)) {
+        return Err(Error::validation(
+            format!("fares.{extra}"),
+            "the airplane has no such cabin",
+        ));
+    }
+    let flight_id: i64 = sqlx::query_scalar(
+        "insert into flight (flight_number, airplane_id, origin_airport_id, destination_airport_id,
+                             departure_time, arrival_time, departure_local, currency, gate)
+         values ($1, $2, $3, $4, $5, $6, $5 at time zone $7, $8, $9)
+         returning flight_id",
+    )
+    .bind(input.flight_number.as_str())
+    .bind(input.airplane_id)
+    .bind(origin.0)
+    .bind(destination.0)
+    .bind(input.departure_time)
+    .bind(input.arrival_time)
+    .bind(&origin.2)
+    .bind(input.currency.as_str())
+    .bind(gate)
+    .fetch_one(&mut *conn)
+    .await
+    .on_constraint("flight_number_departure_unique", || {
+        Error::conflict(
+            "already_exists",
+            "a flight with this number already departs at that time",
+        )
+    })?;
+
+    let seats = seat_map.seats();
+    let mut cabin_names = Vec::new();
+    let mut fare_amounts = Vec::new();
+    let mut totals = Vec::new();
+    for cabin in &cabins {
+        cabin_names.push(cabin.as_str());
+        fare_amounts.push(input.fares[cabin]);
+        totals.push(seats.iter().filter(|s| s.cabin == *cabin).count() as i32);
+    }
+    sqlx::query(
+        "insert into flight_cabin (flight_id, cabin, fare_amount, seats_total, seats_available)
+         select $1, c, f, t, t from unnest($2::text[], $3::bigint[], $4::int[]) as u(c, f, t)",
+    )
+    .bind(flight_id)
+    .bind(&cabin_names)
+    .bind(&fare_amounts)
+    .bind(&totals)
+    .execute(&mut *conn)
+    .await?;
+    let numbers: Vec<&str> = seats.iter().map(|s| s.seat_number.as_str()).collect();
+    let rows: Vec<i16> = seats.iter().map(|s| s.row as i16).collect();
+    let seat_cabins: Vec<&str> = seats.iter().map(|s| s.cabin.as_str()).collect();
+    sqlx::query(
+        "insert into seat (flight_id, seat_number, seat_row, cabin)
+         select $1, n, r, c from unnest($2::text[], $3::smallint[], $4::text[]) as u(n, r, c)",
+    )
+    .bind(flight_id)
+    .bind(&numbers)
+    .bind(&rows)
+    .bind(&seat_cabins)
+    .execute(&mut *conn)
+    .await?;
+    Ok(flight_id)
+}
+
+async fn create(
+    _: ServiceAuth,
+    State(state): State<AppState>,
+    ApiJson(input): ApiJson<FlightInput>,
+) -> Result<(StatusCode, Json<FlightDetails>)> {
+    let mut tx = state.pool.begin().await?;
+    let id = insert_flight(&mut tx, input, Utc::now()).await?;
+    tx.commit().await?;
+    tracing::info!(flight_id = id, "flight created");
+    Ok((StatusCode::CREATED, Json(details(&state.pool, id).await?)))
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+enum FlightStatus {
+    Scheduled,
+    Delayed,
+    Cancelled,
+}
+
+impl FlightStatus {
+    fn as_str(self) -> &'static str {
+        match self {
+            FlightStatus::Scheduled => "scheduled",
+            FlightStatus::Delayed => "delayed",
+            FlightStatus::Cancelled => "cancelled",
+        }
+    }
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FlightPatch {
+    departure_time: Option<DateTime<Utc>>,
+    arrival_time: Option<DateTime<Utc>>,
+    /// `null` clears the gate; absent leaves it.
+    #[serde(default, deserialize_with = "present")]
+    gate: Option<Option<String>>,
+    status: Option<FlightStatus>,
+    fares: Option<BTreeMap<Cabin, i64>>,
+}
+
+/// Distinguishes an explicit `null` from an absent field.
+fn present<'de, D: Deserializer<'de>, T: Deserialize<'de>>(d: D) -> Result<Option<Option<T>>, D::Error> {
+    Option::<T>::deserialize(d).map(Some)
+}
+
+async fn update(
+    _: ServiceAuth,
+    State(state): State<AppState>,
+    Id(id): Id,
+    ApiJson(patch): ApiJson<FlightPatch>,
+) -> Result<Json<FlightDetails>> {
+    if let Some(fares) = &patch.fares {
+        check_fares(fares)?;
+    }
+    let gate = patch.gate.map(check_gate).transpose()?;
+    let mut tx = state.pool.begin().await?;
+    let current: Option<(DateTime<Utc>, DateTime<Utc>, String)> = sqlx::query_as(
+        "select departure_time, arrival_time, status from flight where flight_id = $1 for update",
+    )
+    .bind(id)
+    .fetch_optional(&mut *tx)
+    .await?;
+    let (dep, arr, status) = current.ok_or(Error::NotFound("flight"))?;
+    if status == "cancelled" && patch.status.is_some_and(|s| s != FlightStatus::Cancelled) {
+        return Err(Error::conflict(
+            "flight_cancelled",
+            "a cancelled flight cannot be reinstated; create a new flight",
+        ));
+    }
+    let new_dep = patch.departure_time.unwrap_or(dep);
+    let new_arr = patch.arrival_time.unwrap_or(arr);
+    check_times(new_dep, new_arr)?;
+    sqlx::query(
+        "update flight f set departure_time = $2, arrival_time = $3,
+                departure_local = $2 at time zone o.time_zone,
+                gate = case when $4 then $5 else f.gate end,
+                status = coalesce($6, f.status), updated_at = now()
+           from airport o
+          where f.flight_id = $1 and o.airport_id = f.origin_airport_id",
+    )
+    .bind(id)
+    .bind(new_dep)
+    .bind(new_arr)
+    .bind(gate.is_some())
+    .bind(gate.flatten())
+    .bind(patch.status.map(FlightStatus::as_str))
+    .execute(&mut *tx)
+    .await
+    .on_constraint("flight_number_departure_unique", || {
+        Error::conflict(
+            "already_exists",
+            "a flight with this number already departs at that time",
+        )
+    })?;
+    if let Some(fares) = patch.fares {
+        for (cabin, amount) in fares {
+            let n = sqlx::query(
+                "update flight_cabin set fare_amount = $3 where flight_id = $1 and cabin = $2",
+            )
+            .bind(id)
+            .bind(cabin.as_str())
+            .bind(amount)
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
+            if n == 0 {
+                return Err(Error::validation(
+                    format!("fares.{cabin}"),
+                    "the flight has no such cabin",
+                ));
+            }
+        }
+    }
+    tx.commit().await?;
+    tracing::info!(flight_id = id, "flight updated");
+    Ok(Json(details(&state.pool, id).await?))
+}
+
+async fn remove(_: ServiceAuth, State(state): State<AppState>, Id(id): Id) -> Result<StatusCode> {
+    let deleted = sqlx::query("delete from flight where flight_id = $1")
+        .bind(id)
+        .execute(&state.pool)
+        .await
+        .on_constraint("seat_hold_flight_fk", || {
+            Error::conflict(
+                "in_use",
+                "the flight has bookings; cancel it (status cancelled) instead",
+            )
+        })?
+        .rows_affected();
+    if deleted == 0 {
+        return Err(Error::NotFound("flight"));
+    }
+    Ok(StatusCode::NO_CONTENT)
+}
+
+#[derive(Serialize)]
+struct SeatMapView {
+    flight_id: i64,
+    seats: Vec<SeatView>,
+}
+
+#[derive(Serialize)]
+struct SeatView {
+    seat_number: String,
+    cabin: String,
+    status: String,
+    fare: Fare,
+}
+
+async fn seats(State(state): State<AppState>, Id(id): Id) -> Result<Json<SeatMapView>> {
+    let rows: Vec<(String, String, String, i64, String)> = sqlx::query_as(
+        "select s.seat_number, s.cabin, s.status, fc.fare_amount, f.currency
+           from seat s
+           join flight_cabin fc on fc.flight_id = s.flight_id and fc.cabin = s.cabin
+           join flight f on f.flight_id = s.flight_id
+          where s.flight_id = $1
+          order by s.seat_row, s.seat_number",
+    )
+    .bind(id)
+    .fetch_all(&state.pool)
+    .await?;
+    if rows.is_empty() {
+        // A flight always has seats; none means no such flight.
+        return Err(Error::NotFound("flight"));
+    }
+    Ok(Json(SeatMapView {
+        flight_id: id,
+        seats: rows
+            .into_iter()
+            .map(|(seat_number, cabin, status, amount, currency)| SeatView {
+                seat_number,
+                cabin,
+                status,
+                fare: Fare { amount, currency },
+            })
+            .collect(),
+    }))
+}

@@ -1,0 +1,69 @@
+//! Configuration from the environment (see the README's table).
+
+use std::net::{IpAddr, Ipv4Addr};
+use std::time::Duration;
+
+use anyhow::{Context, bail};
+use secrecy::SecretString;
+
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub host: IpAddr,
+    /// 0 picks a free port (tests).
+    pub port: u16,
+    pub database_url: SecretString,
+    pub db_max_connections: u32,
+    pub service_token: SecretString,
+    pub request_timeout: Duration,
+    pub body_limit_bytes: usize,
+}
+
+impl Config {
+    pub fn from_env() -> anyhow::Result<Self> {
+        let database_url = var("FLIGHTS_DATABASE_URL")
+            .or_else(|| var("DATABASE_URL"))
+            .context("set FLIGHTS_DATABASE_URL (or DATABASE_URL) to the flight database")?;
+        let service_token =
+            var("FLIGHTS_SERVICE_TOKEN").context("set FLIGHTS_SERVICE_TOKEN (bearer token for writes and inventory)")?;
+        if service_token.len() < 16 {
+            bail!("FLIGHTS_SERVICE_TOKEN must be at least 16 characters");
+        }
+        Ok(Config {
+            host: parse("FLIGHTS_HOST", IpAddr::V4(Ipv4Addr::LOCALHOST))?,
+            port: parse("FLIGHTS_PORT", 8081)?,
+            database_url: database_url.into(),
+            db_max_connections: parse("FLIGHTS_DB_MAX_CONNECTIONS", 16)?,
+            service_token: service_token.into(),
+            request_timeout: var("FLIGHTS_REQUEST_TIMEOUT")
+                .map(|v| humantime::parse_duration(&v))
+                .transpose()
+                .context("FLIGHTS_REQUEST_TIMEOUT must be a duration such as 10s")?
+                .unwrap_or(Duration::from_secs(10)),
+            body_limit_bytes: parse("FLIGHTS_BODY_LIMIT_BYTES", 64 * 1024)?,
+        })
+    }
+
+    /// Database URL only: for `migrate` and `seed`, which serve nothing.
+    pub fn database_url_from_env() -> anyhow::Result<SecretString> {
+        var("FLIGHTS_DATABASE_URL")
+            .or_else(|| var("DATABASE_URL"))
+            .map(Into::into)
+            .context("set FLIGHTS_DATABASE_URL (or DATABASE_URL) to the flight database")
+    }
+}
+
+fn var(name: &str) -> Option<String> {
+    std::env::var(name).ok().filter(|v| !v.trim().is_empty())
+}
+
+fn parse<T: std::str::FromStr>(name: &str, default: T) -> anyhow::Result<T>
+where
+    T::Err: std::fmt::Display,
+{
+    match var(name) {
+        Some(v) => v
+            .parse()
+            .map_err(|e| anyhow::anyhow!("{name}={v:?} is not valid: {e}")),
+        None => Ok(default),
+    }
+}

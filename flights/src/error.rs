@@ -1,0 +1,166 @@
+//! The flight service's one error type and its HTTP rendering.
+//!
+//! Every failure leaves the service as `{"error": {"code", "message"}}`
+//! (plus `field` when one input is to blame). Internal errors are logged
+//! once here, with their cause chain, and never reach the client's body.
+
+use std::borrow::Cow;
+
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use serde::Serialize;
+
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// The request is not well formed (bad JSON syntax, bad query string).
+    #[error("{message}")]
+    BadRequest {
+        code: &'static str,
+        field: Option<Cow<'static, str>>,
+        message: String,
+    },
+    /// The request is well formed but one of its values is not acceptable.
+    #[error("{field}: {message}")]
+    Validation {
+        field: Cow<'static, str>,
+        message: String,
+    },
+    #[error("missing or invalid service token")]
+    Unauthorized,
+    #[error("{0} not found")]
+    NotFound(&'static str),
+    /// The request conflicts with the current state (seat taken, in use).
+    #[error("{message}")]
+    Conflict { code: &'static str, message: String },
+    #[error("request body too large")]
+    PayloadTooLarge,
+    #[error("service unavailable")]
+    Unavailable,
+    #[error(transparent)]
+    Internal(#[from] anyhow::Error),
+}
+
+impl Error {
+    pub fn validation(field: impl Into<Cow<'static, str>>, message: impl Into<String>) -> Self {
+        Error::Validation {
+            field: field.into(),
+            message: message.into(),
+        }
+    }
+
+    pub fn invalid_param(field: impl Into<Cow<'static, str>>, message: impl Into<String>) -> Self {
+        Error::BadRequest {
+            code: "invalid_parameter",
+            field: Some(field.into()),
+            message: message.into(),
+        }
+    }
+
+    pub fn conflict(code: &'static str, message: impl Into<String>) -> Self {
+        Error::Conflict {
+            code,
+            message: message.into(),
+        }
+    }
+}
+
+impl From<sqlx::Error> for Error {
+    fn from(e: sqlx::Error) -> Self {
+        match &e {
+            sqlx::Error::PoolTimedOut => Error::Unavailable,
+            _ => Error::Internal(e.into()),
+        }
+    }
+}
+
+#[derive(Serialize)]
+struct Body<'a> {
+    error: Detail<'a>,
+}
+
+#[derive(Serialize)]
+struct Detail<'a> {
+    code: &'a str,
+    message: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    field: Option<&'a str>,
+}
+
+impl IntoResponse for Error {
+    fn into_response(self) -> Response {
+        let (status, code, field, message) = match &self {
+            Error::BadRequest {
+                code,
+                field,
+                message,
+            } => {
+                let message = match field {
+                    Some(f) => format!("{f}: {message}"),
+                    None => message.clone(),
+                };
+                (StatusCode::BAD_REQUEST, *code, field.as_deref(), message)
+            }
+            Error::Validation { field, .. } => (
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "validation_failed",
+                Some(field.as_ref()),
+                self.to_string(),
+            ),
+            Error::Unauthorized => (StatusCode::UNAUTHORIZED, "unauthorized", None, self.to_string()),
+            Error::NotFound(_) => (StatusCode::NOT_FOUND, "not_found", None, self.to_string()),
+            Error::Conflict { code, message } => (StatusCode::CONFLICT, *code, None, message.clone()),
+            Error::PayloadTooLarge => (
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "payload_too_large",
+                None,
+                self.to_string(),
+            ),
+            Error::Unavailable => {
+                tracing::warn!("database pool exhausted");
+                (
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "unavailable",
+                    None,
+                    "the service is busy, try again".to_owned(),
+                )
+            }
+            Error::Internal(e) => {
+                tracing::error!(error = ?e, "internal error");
+                (
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    "internal",
+                    None,
+                    "internal error".to_owned(),
+                )
+            }
+        };
+        let body = Body {
+            error: Detail {
+                code,
+                message,
+                field,
+            },
+        };
+        (status, axum::Json(body)).into_response()
+    }
+}
+
+/// Turns a violation of a *named* database constraint into a client error.
+/// The constraint is the last line of defence; its name is the contract.
+pub trait ResultExt<T> {
+    fn on_constraint(self, name: &str, f: impl FnOnce() -> Error) -> Result<T>;
+}
+
+impl<T, E: Into<Error>> ResultExt<T> for std::result::Result<T, E> {
+    fn on_constraint(self, name: &str, f: impl FnOnce() -> Error) -> Result<T> {
+        self.map_err(|e| match e.into() {
+            Error::Internal(inner) => match inner.downcast_ref::<sqlx::Error>() {
+                Some(sqlx::Error::Database(db)) if db.constraint() == Some(name) => f(),
+                _ => Error::Internal(inner),
+            },
+            other => other,
+        })
+    }
+}

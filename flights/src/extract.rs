@@ -1,0 +1,224 @@
+//! Request extractors that fail with the service's error shape: JSON bodies
+//! (naming the offending field), query strings, and the service token.
+
+use std::collections::HashMap;
+use std::str::FromStr;
+
+use axum::extract::rejection::BytesRejection;
+use axum::extract::{FromRequest, FromRequestParts, Request};
+use axum::http::request::Parts;
+use axum::http::{StatusCode, header};
+use bytes::Bytes;
+use secrecy::ExposeSecret;
+use serde::de::DeserializeOwned;
+use subtle::ConstantTimeEq;
+
+use crate::app::AppState;
+use crate::error::Error;
+
+/// A JSON body. Syntax errors are 400 `malformed_json`; a value of the wrong
+/// type or shape is 422 naming the field by its path (`seats[2]`).
+pub struct ApiJson<T>(pub T);
+
+impl<T: DeserializeOwned> FromRequest<AppState> for ApiJson<T> {
+    type Rejection = Error;
+
+    async fn from_request(req: Request, state: &AppState) -> Result<Self, Error> {
+        let is_json = req
+            .headers()
+            .get(header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|v| {
+                let mime = v.split(';').next().unwrap_or("").trim();
+                mime.eq_ignore_ascii_case("application/json")
+            });
+        if !is_json {
+            return Err(Error::BadRequest {
+                code: "unsupported_media_type",
+                field: None,
+                message: "expected a JSON body with content-type application/json".into(),
+            });
+        }
+        let bytes = Bytes::from_request(req, state).await.map_err(|e| match e {
+            BytesRejection::FailedToBufferBody(inner)
+                if inner.status() == StatusCode::PAYLOAD_TOO_LARGE =>
+            {
+                Error::PayloadTooLarge
+            }
+            other => Error::BadRequest {
+                code: "bad_request",
+                field: None,
+                message: other.body_text(),
+            },
+        })?;
+        parse_json(&bytes).map(ApiJson)
+    }
+}
+
+pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, Error> {
+    let mut de = serde_json::Deserializer::from_slice(bytes);
+    match serde_path_to_error::deserialize::<_, T>(&mut de) {
+        Ok(v) => {
+            // Trailing garbage after the value is a syntax error too.
+            de.end().map_err(|e| malformed(&e))?;
+            Ok(v)
+        }
+        Err(err) => {
+            let path = err.path().to_string();
+            let inner = err.into_inner();
+            if inner.is_syntax() || inner.is_eof() || inner.is_io() {
+                Err(malformed(&inner))
+            } else {
+                let field = if path == "." { "body".to_owned() } else { path };
+                Err(Error::validation(field, strip_position(&inner.to_string())))
+            }
+        }
+    }
+}
+
+fn malformed(e: &serde_json::Error) -> Error {
+    Error::BadRequest {
+        code: "malformed_json",
+        field: None,
+        message: format!("the body is not valid JSON: {e}"),
+    }
+}
+
+/// serde_json appends " at line 1 column 17"; the field path says more.
+fn strip_position(msg: &str) -> String {
+    match msg.rfind(" at line ") {
+        Some(i) => msg[..i].to_owned(),
+        None => msg.to_owned(),
+    }
+}
+
+/// The query string as a map. Each accessor names the parameter it rejects.
+pub struct Params(HashMap<String, String>);
+
+impl<S: Send + Sync> FromRequestParts<S> for Params {
+    type Rejection = Error;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Error> {
+        let mut map = HashMap::new();
+        for (k, v) in form_urlencoded::parse(parts.uri.query().unwrap_or("").as_bytes()) {
+            if map.insert(k.to_string(), v.to_string()).is_some() {
+                return Err(Error::invalid_param(k.to_string(), "given more than once"));
+            }
+        }
+        Ok(Params(map))
+    }
+}
+
+impl Params {
+    /// A present, non-empty value.
+    pub fn str(&self, name: &str) -> Option<&str> {
+        self.0.get(name).map(|s| s.trim()).filter(|s| !s.is_empty())
+    }
+
+    pub fn parse<T: FromStr>(&self, name: &'static str, what: &str) -> Result<Option<T>, Error> {
+        self.str(name)
+            .map(|raw| {
+                raw.parse()
+                    .map_err(|_| Error::invalid_param(name, format!("'{raw}' is not {what}")))
+            })
+            .transpose()
+    }
+
+    pub fn parse_with<T, E: std::fmt::Display>(
+        &self,
+        name: &'static str,
+        f: impl FnOnce(&str) -> Result<T, E>,
+    ) -> Result<Option<T>, Error> {
+        self.str(name)
+            .map(|raw| f(raw).map_err(|e| Error::invalid_param(name, e.to_string())))
+            .transpose()
+    }
+}
+
+/// Page and page size, validated: `page` ≥ 1, `per_page` in 1..=100.
+#[derive(Debug, Clone, Copy)]
+pub struct Page {
+    pub page: u32,
+    pub per_page: u32,
+}
+
+impl Page {
+    pub const MAX_PER_PAGE: u32 = 100;
+    /// Deep pages are refused rather than scanned: use filters instead.
+    pub const MAX_PAGE: u32 = 10_000;
+
+    pub fn from_params(p: &Params, default_per_page: u32) -> Result<Self, Error> {
+        let page = p.parse::<u32>("page", "a page number")?.unwrap_or(1);
+        if !(1..=Self::MAX_PAGE).contains(&page) {
+            return Err(Error::invalid_param(
+                "page",
+                format!("must be between 1 and {}", Self::MAX_PAGE),
+            ));
+        }
+        let per_page = p
+            .parse::<u32>("per_page", "a page size")?
+            .unwrap_or(default_per_page);
+        if !(1..=Self::MAX_PER_PAGE).contains(&per_page) {
+            return Err(Error::invalid_param(
+                "per_page",
+                format!("must be between 1 and {}", Self::MAX_PER_PAGE),
+            ));
+        }
+        Ok(Page { page, per_page })
+    }
+
+    pub fn limit(&self) -> i64 {
+        i64::from(self.per_page)
+    }
+
+    pub fn offset(&self) -> i64 {
+        i64::from(self.page - 1) * i64::from(self.per_page)
+    }
+}
+
+/// Proof that the caller presented the service token (writes and inventory).
+pub struct ServiceAuth;
+
+impl FromRequestParts<AppState> for ServiceAuth {
+    type Rejection = Error;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Error> {
+        let presented = parts
+            .headers
+            .get(header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.strip_prefix("Bearer "))
+            .map(str::trim);
+        let expected = state.config.service_token.expose_secret().as_bytes();
+        match presented {
+            Some(token) if bool::from(token.as_bytes().ct_eq(expected)) => Ok(ServiceAuth),
+            Some(_) => {
+                tracing::debug!("service token mismatch");
+                Err(Error::Unauthorized)
+            }
+            None => {
+                tracing::debug!("no bearer service token");
+                Err(Error::Unauthorized)
+            }
+        }
+    }
+}
+
+/// A numeric id in the path; anything else is 404 rather than a parse error.
+pub struct Id(pub i64);
+
+impl<S: Send + Sync> FromRequestParts<S> for Id {
+    type Rejection = Error;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Error> {
+        let axum::extract::Path(raw) =
+            axum::extract::Path::<String>::from_request_parts(parts, state)
+                .await
+                .map_err(|_| Error::NotFound("resource"))?;
+        raw.parse::<i64>()
+            .ok()
+            .filter(|id| *id > 0)
+            .map(Id)
+            .ok_or(Error::NotFound("resource"))
+    }
+}

@@ -1,0 +1,46 @@
+//! Liveness, readiness and metrics endpoints.
+
+use axum::Router;
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::response::IntoResponse;
+use axum::routing::get;
+
+use crate::app::AppState;
+use crate::error::Error;
+use crate::telemetry::metrics_handle;
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/healthz", get(healthz))
+        .route("/readyz", get(readyz))
+        .route("/metrics", get(metrics))
+}
+
+async fn healthz() -> impl IntoResponse {
+    axum::Json(serde_json::json!({"status": "ok"}))
+}
+
+/// Ready when the database answers.
+async fn readyz(State(state): State<AppState>) -> Result<impl IntoResponse, Error> {
+    match sqlx::query_scalar::<_, i32>("select 1")
+        .fetch_one(&state.pool)
+        .await
+    {
+        Ok(_) => Ok((
+            StatusCode::OK,
+            axum::Json(serde_json::json!({"status": "ready", "database": "ok"})),
+        )),
+        Err(e) => {
+            tracing::warn!(error = %e, "readiness check: database unreachable");
+            Err(Error::Unavailable)
+        }
+    }
+}
+
+async fn metrics() -> impl IntoResponse {
+    (
+        [("content-type", "text/plain; version=0.0.4")],
+        metrics_handle().render(),
+    )
+}

@@ -1,0 +1,368 @@
+//! The seat inventory API used by the booking activities: hold, confirm and
+//! release seats for a booking. All three are idempotent by booking id and
+//! require the service token. The work happens in one database function
+//! call each (see `migrations/flights/*_inventory_functions.sql`).
+
+use std::time::Duration;
+
+use airline_domain::{Cabin, SeatNumber};
+use axum::extract::{FromRequestParts, Path, State};
+use axum::http::StatusCode;
+use axum::http::request::Parts;
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use bytes::Bytes;
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use uuid::Uuid;
+
+use crate::app::AppState;
+use crate::catalogue::flights::Fare;
+use crate::error::{Error, Result};
+use crate::extract::{ApiJson, ServiceAuth};
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/holds/{booking_id}", get(read).put(hold))
+        .route("/holds/{booking_id}/confirm", post(confirm))
+        .route("/holds/{booking_id}/release", post(release))
+}
+
+/// Most seats one booking may hold.
+pub const MAX_SEATS_PER_BOOKING: usize = 9;
+/// Calls that lost a race (IV005, IV008, deadlock) are retried this often.
+const ATTEMPTS: u32 = 8;
+
+/// The booking id in the path: a UUID, else 404.
+struct BookingId(Uuid);
+
+impl<S: Send + Sync> FromRequestParts<S> for BookingId {
+    type Rejection = Error;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self> {
+        let Path(raw) = Path::<String>::from_request_parts(parts, state)
+            .await
+            .map_err(|_| Error::NotFound("hold"))?;
+        Uuid::parse_str(&raw)
+            .map(BookingId)
+            .map_err(|_| Error::invalid_param("booking_id", format!("'{raw}' is not a UUID")))
+    }
+}
+
+/// What to hold: explicit seats, or a number of seats in a cabin.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SeatRequest {
+    Seats(Vec<SeatNumber>),
+    Cabin { cabin: Cabin, count: u8 },
+}
+
+#[derive(Debug)]
+pub struct HoldRequest {
+    pub flight_id: i64,
+    pub seats: SeatRequest,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawHoldRequest {
+    flight_id: i64,
+    seats: Value,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawCabinRequest {
+    cabin: Cabin,
+    count: i64,
+}
+
+impl HoldRequest {
+    fn parse(raw: RawHoldRequest) -> Result<Self> {
+        if raw.flight_id <= 0 {
+            return Err(Error::validation("flight_id", "unknown flight"));
+        }
+        let max = MAX_SEATS_PER_BOOKING;
+        let seats = match raw.seats {
+            Value::Array(items) => {
+                if items.is_empty() || items.len() > max {
+                    return Err(Error::validation("seats", format!("must list 1 to {max} seats")));
+                }
+                let mut seats: Vec<SeatNumber> = Vec::with_capacity(items.len());
+                for (i, item) in items.iter().enumerate() {
+                    let seat = item
+                        .as_str()
+                        .ok_or_else(|| "must be a seat number string such as \"12A\"".to_owned())
+                        .and_then(|s| SeatNumber::parse(s).map_err(|e| e.to_string()))
+                        .map_err(|m| Error::validation(format!("seats[{i}]"), m))?;
+                    if seats.contains(&seat) {
+                        return Err(Error::validation(format!("seats[{i}]"), format!("{seat} is listed twice")));
+                    }
+                    seats.push(seat);
+                }
+                seats.sort();
+                SeatRequest::Seats(seats)
+            }
+            obj @ Value::Object(_) => {
+                let c: RawCabinRequest = crate::extract::parse_json(obj.to_string().as_bytes())
+                    .map_err(|e| match e {
+                        Error::Validation { field, message } => {
+                            Error::validation(format!("seats.{field}"), message)
+                        }
+                        other => other,
+                    })?;
+                if c.count < 1 || c.count > max as i64 {
+                    return Err(Error::validation("seats.count", format!("must be between 1 and {max}")));
+                }
+                SeatRequest::Cabin {
+                    cabin: c.cabin,
+                    count: c.count as u8,
+                }
+            }
+            _ => {
+                return Err(Error::validation(
+                    "seats",
+                    "must be a list of seat numbers or {\"cabin\", \"count\"}",
+                ));
+            }
+        };
+        Ok(HoldRequest {
+            flight_id: raw.flight_id,
+            seats,
+        })
+    }
+
+    /// The normalised request, stored with the hold to recognise a retry.
+    fn fingerprint(&self) -> Value {
+        match &self.seats {
+            SeatRequest::Seats(s) => serde_json::json!({"flight_id": self.flight_id, "seats": s}),
+            SeatRequest::Cabin { cabin, count } => serde_json::json!({
+                "flight_id": self.flight_id, "cabin": cabin, "count": count
+            }),
+        }
+    }
+}
+
+/// A hold as the database function returns it.
+#[derive(Deserialize)]
+struct DbHold {
+    booking_id: Uuid,
+    flight_id: i64,
+    status: String,
+    total_amount: i64,
+    currency: String,
+    created_at: DateTime<Utc>,
+    confirmed_at: Option<DateTime<Utc>>,
+    released_at: Option<DateTime<Utc>>,
+    seats: Vec<DbSeat>,
+}
+
+#[derive(Deserialize)]
+struct DbSeat {
+    seat_number: String,
+    cabin: String,
+    fare_amount: i64,
+}
+
+#[derive(Debug, Serialize)]
+pub struct HoldView {
+    booking_id: Uuid,
+    flight_id: i64,
+    status: String,
+    seats: Vec<HeldSeat>,
+    total: Fare,
+    held_at: DateTime<Utc>,
+    confirmed_at: Option<DateTime<Utc>>,
+    released_at: Option<DateTime<Utc>>,
+}
+
+#[derive(Debug, Serialize)]
+struct HeldSeat {
+    seat_number: String,
+    cabin: String,
+    fare: Fare,
+}
+
+impl From<DbHold> for HoldView {
+    fn from(h: DbHold) -> Self {
+        let currency = h.currency;
+        HoldView {
+            booking_id: h.booking_id,
+            flight_id: h.flight_id,
+            status: h.status,
+            seats: h
+                .seats
+                .into_iter()
+                .map(|s| HeldSeat {
+                    seat_number: s.seat_number,
+                    cabin: s.cabin,
+                    fare: Fare {
+                        amount: s.fare_amount,
+                        currency: currency.clone(),
+                    },
+                })
+                .collect(),
+            total: Fare {
+                amount: h.total_amount,
+                currency,
+            },
+            held_at: h.created_at,
+            confirmed_at: h.confirmed_at,
+            released_at: h.released_at,
+        }
+    }
+}
+
+/// Maps the inventory functions' SQLSTATEs to API errors; `None` means
+/// "lost a race, call again".
+fn classify(e: sqlx::Error) -> Option<Error> {
+    let sqlx::Error::Database(db) = &e else {
+        return Some(e.into());
+    };
+    let msg = db.message().to_owned();
+    let code = db.code().map(|c| c.into_owned()).unwrap_or_default();
+    Some(match code.as_str() {
+        "IV005" | "IV008" | "40P01" | "40001" => return None,
+        "IV001" => Error::conflict("idempotency_conflict", msg),
+        "IV002" => Error::validation("flight_id", "unknown flight"),
+        "IV003" => Error::conflict("flight_cancelled", msg),
+        "IV004" => Error::conflict("flight_departed", msg),
+        "IV006" => Error::validation("seats", format!("no such seat on this flight: {msg}")),
+        "IV007" => Error::conflict("seats_unavailable", format!("seats unavailable: {msg}")),
+        "IV010" => Error::NotFound("hold"),
+        "IV011" => Error::conflict("hold_confirmed", msg),
+        "IV012" => Error::conflict("hold_released", msg),
+        _ => e.into(),
+    })
+}
+
+/// Runs one inventory call, retrying the races it can lose.
+async fn call<T: serde::de::DeserializeOwned + Send + Unpin + 'static>(
+    state: &AppState,
+    op: impl Fn() -> sqlx::query::QueryScalar<'static, sqlx::Postgres, sqlx::types::Json<T>, sqlx::postgres::PgArguments>,
+) -> Result<T> {
+    let mut delay = Duration::from_millis(1);
+    for attempt in 1..=ATTEMPTS {
+        match op().fetch_one(&state.pool).await {
+            Ok(v) => return Ok(v.0),
+            Err(e) => match classify(e) {
+                Some(err) => return Err(err),
+                None if attempt < ATTEMPTS => {
+                    tokio::time::sleep(delay).await;
+                    delay = (delay * 2).min(Duration::from_millis(50));
+                }
+                None => {}
+            },
+        }
+    }
+    Err(Error::conflict(
+        "seats_unavailable",
+        "seats are in high demand right now; try again",
+    ))
+}
+
+#[derive(Deserialize)]
+struct HoldOutcome {
+    created: bool,
+    hold: DbHold,
+}
+
+#[tracing::instrument(skip_all, fields(booking_id = %booking_id))]
+async fn hold(
+    _: ServiceAuth,
+    State(state): State<AppState>,
+    BookingId(booking_id): BookingId,
+    ApiJson(raw): ApiJson<RawHoldRequest>,
+) -> Result<(StatusCode, Json<HoldView>)> {
+    let req = HoldRequest::parse(raw)?;
+    let fingerprint = req.fingerprint();
+    let (numbers, cabin, count) = match &req.seats {
+        SeatRequest::Seats(s) => (
+            Some(s.iter().map(|s| s.as_str().to_owned()).collect::<Vec<_>>()),
+            None,
+            None,
+        ),
+        SeatRequest::Cabin { cabin, count } => (None, Some(cabin.as_str()), Some(i32::from(*count))),
+    };
+    let outcome: HoldOutcome = call(&state, || {
+        sqlx::query_scalar("select inventory_hold($1, $2, $3, $4, $5, $6)")
+            .bind(booking_id)
+            .bind(req.flight_id)
+            .bind(numbers.clone())
+            .bind(cabin)
+            .bind(count)
+            .bind(fingerprint.clone())
+    })
+    .await?;
+    if outcome.hold.status == "released" {
+        return Err(Error::conflict(
+            "hold_released",
+            "this booking's hold was already released",
+        ));
+    }
+    let status = if outcome.created {
+        tracing::info!(flight_id = req.flight_id, seats = outcome.hold.seats.len(), "seats held");
+        StatusCode::CREATED
+    } else {
+        StatusCode::OK
+    };
+    Ok((status, Json(outcome.hold.into())))
+}
+
+async fn read(
+    _: ServiceAuth,
+    State(state): State<AppState>,
+    BookingId(booking_id): BookingId,
+) -> Result<Json<HoldView>> {
+    let hold: Option<sqlx::types::Json<DbHold>> =
+        sqlx::query_scalar("select inventory_hold_view($1)")
+            .bind(booking_id)
+            .fetch_one(&state.pool)
+            .await?;
+    hold.map(|h| Json(h.0.into())).ok_or(Error::NotFound("hold"))
+}
+
+#[tracing::instrument(skip_all, fields(booking_id = %booking_id))]
+async fn confirm(
+    _: ServiceAuth,
+    State(state): State<AppState>,
+    BookingId(booking_id): BookingId,
+) -> Result<Json<HoldView>> {
+    let hold: DbHold = call(&state, || {
+        sqlx::query_scalar("select inventory_confirm($1)").bind(booking_id)
+    })
+    .await?;
+    tracing::info!("hold confirmed");
+    Ok(Json(hold.into()))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ReleaseRequest {
+    /// Set when a confirmed booking is cancelled (refund path).
+    #[serde(default)]
+    cancellation: bool,
+}
+
+#[tracing::instrument(skip_all, fields(booking_id = %booking_id))]
+async fn release(
+    _: ServiceAuth,
+    State(state): State<AppState>,
+    BookingId(booking_id): BookingId,
+    body: Bytes,
+) -> Result<Json<HoldView>> {
+    // The body is optional: empty means a plain release.
+    let cancellation = if body.iter().all(u8::is_ascii_whitespace) {
+        false
+    } else {
+        crate::extract::parse_json::<ReleaseRequest>(&body)?.cancellation
+    };
+    let hold: DbHold = call(&state, || {
+        sqlx::query_scalar("select inventory_release($1, $2)")
+            .bind(booking_id)
+            .bind(cancellation)
+    })
+    .await?;
+    tracing::info!(cancellation, "hold released");
+    Ok(Json(hold.into()))
+}

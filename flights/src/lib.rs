@@ -1,0 +1,15 @@
+//! The flight service: catalogue, search, and the seat inventory with holds.
+
+pub mod app;
+pub mod catalogue;
+pub mod config;
+pub mod error;
+pub mod extract;
+pub mod health;
+pub mod inventory;
+pub mod search;
+pub mod seed;
+pub mod telemetry;
+
+/// The flight database's migrations, embedded at build time.
+pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("../migrations/flights");

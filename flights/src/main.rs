@@ -1,0 +1,74 @@
+//! `flights serve | migrate | seed`.
+
+use clap::{Parser, Subcommand};
+use flights::app::Application;
+use flights::config::Config;
+use flights::{seed, telemetry};
+
+#[derive(Parser)]
+#[command(about = "The flight service: catalogue, search and seat inventory")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Serve the HTTP API.
+    Serve,
+    /// Create the database if needed and apply migrations.
+    Migrate,
+    /// Load the demo catalogue (idempotent), or a large one for benchmarks.
+    Seed {
+        /// Generate this many flights over random routes instead of the demo schedule.
+        #[arg(long)]
+        flights: Option<u32>,
+        /// Days of the demo schedule, starting today.
+        #[arg(long, default_value_t = 60)]
+        days: u32,
+    },
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    telemetry::init_logging();
+    match Cli::parse().command {
+        Command::Serve => {
+            let app = Application::build(Config::from_env()?).await?;
+            app.run_until(shutdown_signal()).await?;
+            tracing::info!("flight service stopped");
+        }
+        Command::Migrate => {
+            let url = Config::database_url_from_env()?;
+            seed::migrate(&url).await?;
+        }
+        Command::Seed { flights, days } => {
+            let url = Config::database_url_from_env()?;
+            seed::run(&url, flights, days).await?;
+        }
+    }
+    Ok(())
+}
+
+/// Resolves on SIGTERM or Ctrl-C.
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = term => {},
+    }
+    tracing::info!("shutdown requested; finishing in-flight requests");
+}

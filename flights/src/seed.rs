@@ -1,0 +1,462 @@
+//! `migrate` and `seed`: the demo catalogue (idempotent), or a large random
+//! one for benchmarks. Flights are inserted in batches with their cabins and
+//! seats expanded from the airplane's seat map, as the API does.
+
+use std::collections::HashMap;
+
+use airline_domain::Cabin;
+use anyhow::Context;
+use chrono::{DateTime, Duration, NaiveDate, NaiveTime, TimeZone, Utc};
+use rand::rngs::StdRng;
+use rand::{Rng, SeedableRng};
+use secrecy::{ExposeSecret, SecretString};
+use sqlx::migrate::MigrateDatabase;
+use sqlx::{PgConnection, PgPool, Postgres};
+
+use crate::catalogue::seat_map::{SeatMap, Section};
+
+/// Creates the database when missing, then applies the migrations.
+pub async fn migrate(url: &SecretString) -> anyhow::Result<()> {
+    let url = url.expose_secret();
+    if !Postgres::database_exists(url).await.unwrap_or(false) {
+        Postgres::create_database(url)
+            .await
+            .context("creating the flight database")?;
+        tracing::info!("created the flight database");
+    }
+    let pool = PgPool::connect(url).await?;
+    crate::MIGRATOR.run(&pool).await.context("applying migrations")?;
+    tracing::info!("flight database migrated");
+    pool.close().await;
+    Ok(())
+}
+
+struct AirportSeed {
+    code: &'static str,
+    name: &'static str,
+    city: &'static str,
+    country: &'static str,
+    tz: &'static str,
+    lat: f64,
+    lon: f64,
+}
+
+const fn ap(
+    code: &'static str,
+    name: &'static str,
+    city: &'static str,
+    country: &'static str,
+    tz: &'static str,
+    lat: f64,
+    lon: f64,
+) -> AirportSeed {
+    AirportSeed {
+        code,
+        name,
+        city,
+        country,
+        tz,
+        lat,
+        lon,
+    }
+}
+
+const AIRPORTS: &[AirportSeed] = &[
+    ap("LHR", "Heathrow", "London", "GB", "Europe/London", 51.47, -0.45),
+    ap("LGW", "Gatwick", "London", "GB", "Europe/London", 51.15, -0.19),
+    ap("CDG", "Charles de Gaulle", "Paris", "FR", "Europe/Paris", 49.01, 2.55),
+    ap("FRA", "Frankfurt am Main", "Frankfurt", "DE", "Europe/Berlin", 50.04, 8.56),
+    ap("MUC", "Franz Josef Strauss", "Munich", "DE", "Europe/Berlin", 48.35, 11.79),
+    ap("AMS", "Schiphol", "Amsterdam", "NL", "Europe/Amsterdam", 52.31, 4.76),
+    ap("MAD", "Adolfo Suárez Madrid-Barajas", "Madrid", "ES", "Europe/Madrid", 40.49, -3.57),
+    ap("BCN", "Josep Tarradellas Barcelona-El Prat", "Barcelona", "ES", "Europe/Madrid", 41.30, 2.08),
+    ap("FCO", "Leonardo da Vinci-Fiumicino", "Rome", "IT", "Europe/Rome", 41.80, 12.25),
+    ap("ZRH", "Zurich", "Zurich", "CH", "Europe/Zurich", 47.46, 8.55),
+    ap("LIS", "Humberto Delgado", "Lisbon", "PT", "Europe/Lisbon", 38.77, -9.13),
+    ap("DUB", "Dublin", "Dublin", "IE", "Europe/Dublin", 53.42, -6.27),
+    ap("CPH", "Kastrup", "Copenhagen", "DK", "Europe/Copenhagen", 55.62, 12.65),
+    ap("JFK", "John F. Kennedy", "New York", "US", "America/New_York", 40.64, -73.78),
+    ap("ORD", "O'Hare", "Chicago", "US", "America/Chicago", 41.97, -87.91),
+    ap("LAX", "Los Angeles", "Los Angeles", "US", "America/Los_Angeles", 33.94, -118.41),
+    ap("SFO", "San Francisco", "San Francisco", "US", "America/Los_Angeles", 37.62, -122.38),
+    ap("YYZ", "Pearson", "Toronto", "CA", "America/Toronto", 43.68, -79.63),
+    ap("MEX", "Benito Juárez", "Mexico City", "MX", "America/Mexico_City", 19.44, -99.07),
+    ap("GRU", "Guarulhos", "São Paulo", "BR", "America/Sao_Paulo", -23.43, -46.47),
+    ap("DXB", "Dubai", "Dubai", "AE", "Asia/Dubai", 25.25, 55.36),
+    ap("DEL", "Indira Gandhi", "Delhi", "IN", "Asia/Kolkata", 28.56, 77.10),
+    ap("SIN", "Changi", "Singapore", "SG", "Asia/Singapore", 1.36, 103.99),
+    ap("HKG", "Hong Kong", "Hong Kong", "HK", "Asia/Hong_Kong", 22.31, 113.91),
+    ap("HND", "Haneda", "Tokyo", "JP", "Asia/Tokyo", 35.55, 139.78),
+    ap("SYD", "Kingsford Smith", "Sydney", "AU", "Australia/Sydney", -33.95, 151.18),
+    ap("JNB", "O. R. Tambo", "Johannesburg", "ZA", "Africa/Johannesburg", -26.13, 28.24),
+];
+
+/// Hubs get a route to every other airport.
+const HUBS: &[&str] = &["LHR", "JFK", "DXB", "SIN"];
+
+fn currency_of(country: &str) -> &'static str {
+    match country {
+        "GB" => "GBP",
+        "US" => "USD",
+        "CA" => "CAD",
+        "CH" => "CHF",
+        "DK" => "DKK",
+        "MX" => "MXN",
+        "BR" => "BRL",
+        "AE" => "AED",
+        "IN" => "INR",
+        "SG" => "SGD",
+        "HK" => "HKD",
+        "JP" => "JPY",
+        "AU" => "AUD",
+        "ZA" => "ZAR",
+        _ => "EUR",
+    }
+}
+
+fn section(cabin: Cabin, from_row: u16, to_row: u16, letters: &str) -> Section {
+    Section {
+        cabin,
+        from_row,
+        to_row,
+        seat_letters: letters.to_owned(),
+    }
+}
+
+/// (model, seat map, long-haul?)
+fn airplanes() -> Vec<(&'static str, SeatMap, bool)> {
+    use Cabin::*;
+    vec![
+        (
+            "Embraer E195-E2",
+            SeatMap {
+                sections: vec![section(Business, 1, 3, "ACD"), section(Economy, 4, 32, "ACDF")],
+            },
+            false,
+        ),
+        (
+            "Airbus A320neo",
+            SeatMap {
+                sections: vec![section(Business, 1, 3, "ACDF"), section(Economy, 4, 30, "ABCDEF")],
+            },
+            false,
+        ),
+        (
+            "Boeing 787-9",
+            SeatMap {
+                sections: vec![
+                    section(Business, 1, 8, "ADGK"),
+                    section(PremiumEconomy, 10, 14, "ACDEFHK"),
+                    section(Economy, 20, 45, "ABCDEFGHK"),
+                ],
+            },
+            true,
+        ),
+        (
+            "Airbus A350-1000",
+            SeatMap {
+                sections: vec![
+                    section(First, 1, 2, "AK"),
+                    section(Business, 3, 12, "ADGK"),
+                    section(PremiumEconomy, 14, 18, "ACDEFHK"),
+                    section(Economy, 20, 50, "ABCDEFGHK"),
+                ],
+            },
+            true,
+        ),
+    ]
+}
+
+fn distance_km(a: &AirportSeed, b: &AirportSeed) -> f64 {
+    let (la1, lo1, la2, lo2) = (
+        a.lat.to_radians(),
+        a.lon.to_radians(),
+        b.lat.to_radians(),
+        b.lon.to_radians(),
+    );
+    let h = ((la2 - la1) / 2.0).sin().powi(2)
+        + la1.cos() * la2.cos() * ((lo2 - lo1) / 2.0).sin().powi(2);
+    2.0 * 6371.0 * h.sqrt().asin()
+}
+
+/// A route flown by the demo airline.
+struct Route<'a> {
+    from: &'a AirportSeed,
+    to: &'a AirportSeed,
+    minutes: i64,
+    base_fare: i64,
+}
+
+fn routes() -> Vec<Route<'static>> {
+    let mut out = Vec::new();
+    for a in AIRPORTS {
+        let mut near: Vec<&AirportSeed> = AIRPORTS.iter().filter(|b| b.code != a.code).collect();
+        near.sort_by(|x, y| distance_km(a, x).total_cmp(&distance_km(a, y)));
+        let mut dests: Vec<&AirportSeed> = near.into_iter().filter(|b| b.city != a.city).take(4).collect();
+        for hub in HUBS {
+            if *hub != a.code
+                && let Some(h) = AIRPORTS.iter().find(|x| x.code == *hub)
+                && !dests.iter().any(|d| d.code == h.code)
+            {
+                dests.push(h);
+            }
+        }
+        if HUBS.contains(&a.code) {
+            dests = AIRPORTS.iter().filter(|b| b.city != a.city).collect();
+        }
+        for b in dests {
+            let km = distance_km(a, b);
+            out.push(Route {
+                from: a,
+                to: b,
+                minutes: (km / 820.0 * 60.0) as i64 + 35,
+                base_fare: 4_900 + (km * 9.0) as i64,
+            });
+        }
+    }
+    out
+}
+
+/// One flight to insert.
+pub struct NewFlight {
+    pub flight_number: String,
+    pub airplane_id: i64,
+    pub origin: String,
+    pub destination: String,
+    pub departure: DateTime<Utc>,
+    pub minutes: i64,
+    pub currency: String,
+    pub fares: HashMap<Cabin, i64>,
+}
+
+pub async fn run(url: &SecretString, flights: Option<u32>, days: u32) -> anyhow::Result<()> {
+    let pool = PgPool::connect(url.expose_secret()).await?;
+    let mut conn = pool.acquire().await?;
+    let planes = seed_base(&mut conn).await?;
+    let routes = routes();
+    let mut rng = StdRng::seed_from_u64(20_261_121);
+    let today = Utc::now().date_naive();
+    let mut batch = Vec::new();
+    let mut inserted = 0u64;
+    let push = |f: NewFlight, batch: &mut Vec<NewFlight>| batch.push(f);
+    let total_wanted = match flights {
+        Some(n) => n as usize,
+        None => routes.len() * days as usize,
+    };
+    for i in 0..total_wanted {
+        let (route_idx, day) = (i % routes.len(), (i / routes.len()) as i64);
+        let route = &routes[route_idx];
+        let long = route.minutes > 300;
+        let candidates: Vec<&(i64, SeatMap, bool)> = planes.iter().filter(|p| p.2 == long).collect();
+        let plane = candidates[route_idx % candidates.len()];
+        // Demo: one stable departure time per route; bench: varied times.
+        let (hour, minute) = match flights {
+            None => (6 + (route_idx * 7 % 16) as u32, (route_idx * 5 % 12) as u32 * 5),
+            Some(_) => (rng.random_range(5..23), rng.random_range(0..12) * 5),
+        };
+        let date = today + Duration::days(day + 1);
+        let departure = local_to_utc(route.from.tz, date, hour, minute)?;
+        let fare_scale = match flights {
+            None => 100,
+            Some(_) => rng.random_range(70..160),
+        };
+        let economy = route.base_fare * fare_scale / 100;
+        let fares = plane
+            .1
+            .cabins()
+            .into_iter()
+            .map(|c| {
+                let factor = match c {
+                    Cabin::Economy => 1,
+                    Cabin::PremiumEconomy => 2,
+                    Cabin::Business => 4,
+                    Cabin::First => 8,
+                };
+                (c, economy * factor)
+            })
+            .collect();
+        let number = match flights {
+            None => format!("SK{}", 100 + route_idx),
+            Some(_) => format!("SK{}", 1000 + (i / routes.len()) % 9000),
+        };
+        push(
+            NewFlight {
+                flight_number: number,
+                airplane_id: plane.0,
+                origin: route.from.code.to_owned(),
+                destination: route.to.code.to_owned(),
+                departure,
+                minutes: route.minutes,
+                currency: currency_of(route.from.country).to_owned(),
+                fares,
+            },
+            &mut batch,
+        );
+        if batch.len() == 500 {
+            inserted += insert_flights(&mut conn, &planes, std::mem::take(&mut batch)).await?;
+        }
+    }
+    inserted += insert_flights(&mut conn, &planes, batch).await?;
+    sqlx::query("analyze").execute(&mut *conn).await?;
+    tracing::info!(
+        airports = AIRPORTS.len(),
+        routes = routes.len(),
+        flights_inserted = inserted,
+        "seed complete"
+    );
+    println!(
+        "seeded {} airports, {} airplane types, {} routes; {} new flights",
+        AIRPORTS.len(),
+        planes.len(),
+        routes.len(),
+        inserted
+    );
+    Ok(())
+}
+
+fn local_to_utc(tz: &str, date: NaiveDate, hour: u32, minute: u32) -> anyhow::Result<DateTime<Utc>> {
+    let tz: chrono_tz::Tz = tz.parse().map_err(|e| anyhow::anyhow!("{e}"))?;
+    let t = NaiveTime::from_hms_opt(hour, minute, 0).context("valid time")?;
+    let local = tz
+        .from_local_datetime(&date.and_time(t))
+        .earliest()
+        .context("local time skipped by a DST change")?;
+    Ok(local.with_timezone(&Utc))
+}
+
+/// Cities, airports and airplanes; returns the airplanes (id, map, long-haul).
+async fn seed_base(conn: &mut PgConnection) -> anyhow::Result<Vec<(i64, SeatMap, bool)>> {
+    for a in AIRPORTS {
+        sqlx::query(
+            "insert into city (name, country_code) values ($1, $2)
+             on conflict on constraint city_name_country_unique do nothing",
+        )
+        .bind(a.city)
+        .bind(a.country)
+        .execute(&mut *conn)
+        .await?;
+        sqlx::query(
+            "insert into airport (iata_code, name, city_id, time_zone)
+             select $1, $2, city_id, $5 from city where name = $3 and country_code = $4
+             on conflict on constraint airport_iata_code_unique do nothing",
+        )
+        .bind(a.code)
+        .bind(a.name)
+        .bind(a.city)
+        .bind(a.country)
+        .bind(a.tz)
+        .execute(&mut *conn)
+        .await?;
+    }
+    let mut planes = Vec::new();
+    for (model, map, long) in airplanes() {
+        map.validate("seat_map").map_err(|e| anyhow::anyhow!("{e}"))?;
+        let existing: Option<i64> =
+            sqlx::query_scalar("select airplane_id from airplane where model = $1 order by airplane_id limit 1")
+                .bind(model)
+                .fetch_optional(&mut *conn)
+                .await?;
+        let id = match existing {
+            Some(id) => id,
+            None => {
+                sqlx::query_scalar(
+                    "insert into airplane (model, seat_map, seat_count) values ($1, $2, $3)
+                     returning airplane_id",
+                )
+                .bind(model)
+                .bind(sqlx::types::Json(&map))
+                .bind(map.seat_count() as i32)
+                .fetch_one(&mut *conn)
+                .await?
+            }
+        };
+        planes.push((id, map, long));
+    }
+    Ok(planes)
+}
+
+/// Inserts a batch in one transaction; flights already there are skipped.
+pub async fn insert_flights(
+    conn: &mut PgConnection,
+    planes: &[(i64, SeatMap, bool)],
+    batch: Vec<NewFlight>,
+) -> anyhow::Result<u64> {
+    if batch.is_empty() {
+        return Ok(0);
+    }
+    let mut tx = sqlx::Connection::begin(&mut *conn).await?;
+    let arrival: Vec<DateTime<Utc>> = batch
+        .iter()
+        .map(|f| f.departure + Duration::minutes(f.minutes))
+        .collect();
+    let ids: Vec<(i64, String, DateTime<Utc>, i64)> = sqlx::query_as(
+        "insert into flight (flight_number, airplane_id, origin_airport_id, destination_airport_id,
+                             departure_time, arrival_time, departure_local, currency)
+         select u.num, u.plane, o.airport_id, d.airport_id, u.dep, u.arr,
+                u.dep at time zone o.time_zone, u.cur
+           from unnest($1::text[], $2::bigint[], $3::text[], $4::text[], $5::timestamptz[],
+                       $6::timestamptz[], $7::text[]) as u(num, plane, org, dst, dep, arr, cur)
+           join airport o on o.iata_code = u.org
+           join airport d on d.iata_code = u.dst
+         on conflict on constraint flight_number_departure_unique do nothing
+         returning flight_id, flight_number, departure_time, airplane_id",
+    )
+    .bind(batch.iter().map(|f| f.flight_number.clone()).collect::<Vec<_>>())
+    .bind(batch.iter().map(|f| f.airplane_id).collect::<Vec<_>>())
+    .bind(batch.iter().map(|f| f.origin.clone()).collect::<Vec<_>>())
+    .bind(batch.iter().map(|f| f.destination.clone()).collect::<Vec<_>>())
+    .bind(batch.iter().map(|f| f.departure).collect::<Vec<_>>())
+    .bind(&arrival)
+    .bind(batch.iter().map(|f| f.currency.clone()).collect::<Vec<_>>())
+    .fetch_all(&mut *tx)
+    .await?;
+    let by_key: HashMap<(&str, DateTime<Utc>), &NewFlight> = batch
+        .iter()
+        .map(|f| ((f.flight_number.as_str(), f.departure), f))
+        .collect();
+    let (mut c_flight, mut c_cabin, mut c_fare, mut c_total) = (vec![], vec![], vec![], vec![]);
+    let (mut s_flight, mut s_number, mut s_row, mut s_cabin) = (vec![], vec![], vec![], vec![]);
+    for (flight_id, number, departure, plane_id) in &ids {
+        let f = by_key[&(number.as_str(), *departure)];
+        let map = &planes
+            .iter()
+            .find(|p| p.0 == *plane_id)
+            .context("airplane of a seeded flight")?
+            .1;
+        let seats = map.seats();
+        for cabin in map.cabins() {
+            c_flight.push(*flight_id);
+            c_cabin.push(cabin.as_str());
+            c_fare.push(f.fares[&cabin]);
+            c_total.push(seats.iter().filter(|s| s.cabin == cabin).count() as i32);
+        }
+        for s in seats {
+            s_flight.push(*flight_id);
+            s_number.push(s.seat_number.to_string());
+            s_row.push(s.row as i16);
+            s_cabin.push(s.cabin.as_str());
+        }
+    }
+    sqlx::query(
+        "insert into flight_cabin (flight_id, cabin, fare_amount, seats_total, seats_available)
+         select * , t from unnest($1::bigint[], $2::text[], $3::bigint[], $4::int[]) as u(f, c, a, t)",
+    )
+    .bind(&c_flight)
+    .bind(&c_cabin)
+    .bind(&c_fare)
+    .bind(&c_total)
+    .execute(&mut *tx)
+    .await?;
+    sqlx::query(
+        "insert into seat (flight_id, seat_number, seat_row, cabin)
+         select * from unnest($1::bigint[], $2::text[], $3::smallint[], $4::text[])",
+    )
+    .bind(&s_flight)
+    .bind(&s_number)
+    .bind(&s_row)
+    .bind(&s_cabin)
+    .execute(&mut *tx)
+    .await?;
+    tx.commit().await?;
+    Ok(ids.len() as u64)
+}
