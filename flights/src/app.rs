@@ -52,6 +52,7 @@ impl Application {
     }
 
     pub async fn build_with_pool(config: Config, pool: PgPool) -> anyhow::Result<Self> {
+        telemetry::metrics_handle(); // install the recorder before the first request
         let listener = TcpListener::bind((config.host, config.port)).await?;
         let state = AppState {
             pool: pool.clone(),

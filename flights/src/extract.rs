@@ -56,24 +56,13 @@ impl<T: DeserializeOwned> FromRequest<AppState> for ApiJson<T> {
 }
 
 pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, Error> {
-    let mut de = serde_json::Deserializer::from_slice(bytes);
-    match serde_path_to_error::deserialize::<_, T>(&mut de) {
-        Ok(v) => {
-            // Trailing garbage after the value is a syntax error too.
-            de.end().map_err(|e| malformed(&e))?;
-            Ok(v)
-        }
-        Err(err) => {
-            let path = err.path().to_string();
-            let inner = err.into_inner();
-            if inner.is_syntax() || inner.is_eof() || inner.is_io() {
-                Err(malformed(&inner))
-            } else {
-                let field = if path == "." { "body".to_owned() } else { path };
-                Err(Error::validation(field, strip_position(&inner.to_string())))
-            }
-        }
-    }
+    // Syntax first (400), then shape and types (422, naming the field).
+    let value: serde_json::Value = serde_json::from_slice(bytes).map_err(|e| malformed(&e))?;
+    serde_path_to_error::deserialize::<_, T>(value).map_err(|err| {
+        let path = err.path().to_string();
+        let field = if path == "." { "body".to_owned() } else { path };
+        Error::validation(field, err.into_inner().to_string())
+    })
 }
 
 fn malformed(e: &serde_json::Error) -> Error {
@@ -84,13 +73,6 @@ fn malformed(e: &serde_json::Error) -> Error {
     }
 }
 
-/// serde_json appends " at line 1 column 17"; the field path says more.
-fn strip_position(msg: &str) -> String {
-    match msg.rfind(" at line ") {
-        Some(i) => msg[..i].to_owned(),
-        None => msg.to_owned(),
-    }
-}
 
 /// The query string as a map. Each accessor names the parameter it rejects.
 pub struct Params(HashMap<String, String>);

@@ -182,7 +182,7 @@ pub struct FlightInput {
     pub arrival_time: DateTime<Utc>,
     pub currency: Currency,
     /// Fare per cabin in minor units; every cabin of the airplane needs one.
-    pub fares: BTreeMap<Cabin, i64>,
+    pub fares: BTreeMap<String, i64>,
     #[serde(default)]
     pub gate: Option<String>,
 }
@@ -210,16 +210,22 @@ fn check_gate(gate: Option<String>) -> Result<Option<String>> {
     Ok(gate)
 }
 
-fn check_fares(fares: &BTreeMap<Cabin, i64>) -> Result<()> {
-    for (cabin, amount) in fares {
-        if !(0..=100_000_000).contains(amount) {
+/// Parses cabin names and checks amounts, naming `fares.<cabin>` on error.
+fn check_fares(fares: BTreeMap<String, i64>) -> Result<BTreeMap<Cabin, i64>> {
+    let mut out = BTreeMap::new();
+    for (name, amount) in fares {
+        let cabin: Cabin = name
+            .parse()
+            .map_err(|e: airline_domain::ParseError| Error::validation(format!("fares.{name}"), e.to_string()))?;
+        if !(0..=100_000_000).contains(&amount) {
             return Err(Error::validation(
                 format!("fares.{cabin}"),
                 "must be between 0 and 100000000 minor units",
             ));
         }
+        out.insert(cabin, amount);
     }
-    Ok(())
+    Ok(out)
 }
 
 /// Creates a flight and its seats in one transaction. Used by the API and
@@ -229,7 +235,7 @@ pub async fn insert_flight(conn: &mut PgConnection, input: FlightInput, now: Dat
         return Err(Error::validation("departure_time", "must be in the future"));
     }
     check_times(input.departure_time, input.arrival_time)?;
-    check_fares(&input.fares)?;
+    let fares = check_fares(input.fares)?;
     let gate = check_gate(input.gate)?;
     if input.origin == input.destination {
         return Err(Error::validation("destination", "must differ from origin"));
@@ -258,14 +264,14 @@ pub async fn insert_flight(conn: &mut PgConnection, input: FlightInput, now: Dat
     let seat_map = seat_map.0;
     let cabins = seat_map.cabins();
     for cabin in &cabins {
-        if !input.fares.contains_key(cabin) {
+        if !fares.contains_key(cabin) {
             return Err(Error::validation(
                 format!("fares.{cabin}"),
                 "the airplane has this cabin, so it needs a fare",
             ));
         }
     }
-    if let Some(extra) = input.fares.keys().find(|c| !cabins.contains(c)) {
+    if let Some(extra) = fares.keys().find(|c| !cabins.contains(c)) {
         return Err(Error::validation(
             format!("fares.{extra}"),
             "the airplane has no such cabin",
@@ -301,7 +307,7 @@ pub async fn insert_flight(conn: &mut PgConnection, input: FlightInput, now: Dat
     let mut totals = Vec::new();
     for cabin in &cabins {
         cabin_names.push(cabin.as_str());
-        fare_amounts.push(input.fares[cabin]);
+        fare_amounts.push(fares[cabin]);
         totals.push(seats.iter().filter(|s| s.cabin == *cabin).count() as i32);
     }
     sqlx::query(
@@ -369,7 +375,7 @@ struct FlightPatch {
     #[serde(default, deserialize_with = "present")]
     gate: Option<Option<String>>,
     status: Option<FlightStatus>,
-    fares: Option<BTreeMap<Cabin, i64>>,
+    fares: Option<BTreeMap<String, i64>>,
 }
 
 /// Distinguishes an explicit `null` from an absent field.
@@ -383,9 +389,7 @@ async fn update(
     Id(id): Id,
     ApiJson(patch): ApiJson<FlightPatch>,
 ) -> Result<Json<FlightDetails>> {
-    if let Some(fares) = &patch.fares {
-        check_fares(fares)?;
-    }
+    let fares = patch.fares.map(check_fares).transpose()?;
     let gate = patch.gate.map(check_gate).transpose()?;
     let mut tx = state.pool.begin().await?;
     let current: Option<(DateTime<Utc>, DateTime<Utc>, String)> = sqlx::query_as(
@@ -426,7 +430,7 @@ async fn update(
             "a flight with this number already departs at that time",
         )
     })?;
-    if let Some(fares) = patch.fares {
+    if let Some(fares) = fares {
         for (cabin, amount) in fares {
             let n = sqlx::query(
                 "update flight_cabin set fare_amount = $3 where flight_id = $1 and cabin = $2",

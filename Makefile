@@ -1,0 +1,32 @@
+# The two commands of the README, and the benchmarks. Everything they need
+# is installed by the scripts they call.
+SHELL := /bin/bash
+
+.PHONY: dev test bench-search lint fmt stack-start stack-stop stack-status clean
+
+dev: ## run the whole local stack in the foreground (Ctrl-C stops it)
+	@scripts/dev.sh
+
+test: ## format check, clippy, and every test against real components
+	@scripts/test.sh
+
+bench-search: ## search and hold/release throughput on 100,000 flights
+	@scripts/bench-search.sh
+
+lint:
+	cargo fmt --all --check
+	cargo clippy --workspace --all-targets -- -D warnings
+
+fmt:
+	cargo fmt --all
+
+stack-start: ## Temporal dev server, localstripe and the SMTP sink only
+	@temporal-dev/stack.sh start
+stack-stop:
+	@temporal-dev/stack.sh stop
+stack-status:
+	@temporal-dev/stack.sh status
+
+clean: stack-stop
+	@scripts/postgres.sh stop
+	rm -rf .dev target

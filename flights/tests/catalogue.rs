@@ -1,0 +1,241 @@
+//! The catalogue over HTTP: create/read/update/delete, seat materialisation,
+//! prefix lookup, and how bad input is refused.
+
+mod support;
+
+use reqwest::{Method, StatusCode};
+use serde_json::json;
+use support::{TestApp, utc_in_days};
+
+#[tokio::test]
+async fn creating_a_flight_materialises_its_seats_from_the_seat_map() {
+    let app = TestApp::spawn().await;
+    app.two_airports().await;
+    let plane = app.airplane(10).await; // 2*2 business + 10*3 economy
+    let id = app.flight_at(plane, "ZZ100", &utc_in_days(5, 9, 0), 75).await;
+
+    let seats = app.get(&format!("/api/v1/flights/{id}/seats")).await;
+    assert_eq!(seats.status, StatusCode::OK);
+    let list = seats.body["seats"].as_array().unwrap();
+    assert_eq!(list.len(), 34);
+    assert_eq!(list[0]["seat_number"], "1A");
+    assert_eq!(list[0]["cabin"], "business");
+    assert_eq!(list[0]["fare"], json!({"amount": 40000, "currency": "EUR"}));
+    assert_eq!(list[4]["seat_number"], "3A");
+    assert_eq!(list[4]["cabin"], "economy");
+    assert!(list.iter().all(|s| s["status"] == "available"));
+
+    let details = app.get(&format!("/api/v1/flights/{id}")).await;
+    assert_eq!(details.body["seats_available"], 34);
+    assert_eq!(details.body["duration_minutes"], 75);
+    assert_eq!(details.body["origin"]["city"], "London");
+    assert_eq!(details.body["cabins"][0]["cabin"], "economy");
+    assert_eq!(details.body["cabins"][0]["seats_total"], 30);
+}
+
+#[tokio::test]
+async fn writes_need_the_service_token() {
+    let app = TestApp::spawn().await;
+    let body = json!({"name": "Oslo", "country_code": "NO"});
+    let none = app.call(Method::POST, "/api/v1/cities", Some(body.clone()), None).await;
+    assert_eq!(none.status, StatusCode::UNAUTHORIZED);
+    assert_eq!(none.error_code(), "unauthorized");
+    let wrong = app
+        .call(Method::POST, "/api/v1/cities", Some(body), Some("not-the-token-at-all"))
+        .await;
+    assert_eq!(wrong.status, StatusCode::UNAUTHORIZED);
+    assert_eq!(app.count("select count(*) from city").await, 0);
+    // Reads are open.
+    assert_eq!(app.get("/api/v1/cities").await.status, StatusCode::OK);
+}
+
+#[tokio::test]
+async fn airports_are_found_by_code_name_or_city_prefix() {
+    let app = TestApp::spawn().await;
+    app.two_airports().await;
+    let by_code = app.get("/api/v1/airports?q=lh").await;
+    assert_eq!(by_code.body["total"], 1);
+    assert_eq!(by_code.body["items"][0]["iata_code"], "LHR");
+    let by_city = app.get("/api/v1/airports?q=par").await;
+    assert_eq!(by_city.body["items"][0]["iata_code"], "CDG");
+    assert_eq!(by_city.body["items"][0]["city"]["name"], "Paris");
+    let cities = app.get("/api/v1/cities?q=LON").await;
+    assert_eq!(cities.body["total"], 1);
+    // LIKE wildcards are literal.
+    assert_eq!(app.get("/api/v1/airports?q=%25").await.body["total"], 0);
+}
+
+#[tokio::test]
+async fn flight_creation_names_the_offending_field() {
+    let app = TestApp::spawn().await;
+    app.two_airports().await;
+    let plane = app.airplane(5).await;
+    let good = json!({
+        "flight_number": "ZZ1", "airplane_id": plane, "origin": "LHR", "destination": "CDG",
+        "departure_time": utc_in_days(3, 8, 0), "arrival_time": utc_in_days(3, 9, 15),
+        "currency": "EUR", "fares": {"economy": 9900, "business": 30000}
+    });
+    let cases = [
+        ("origin", json!({"origin": "XXX"}), StatusCode::UNPROCESSABLE_ENTITY),
+        ("origin", json!({"origin": "LH1"}), StatusCode::UNPROCESSABLE_ENTITY),
+        ("destination", json!({"destination": "LHR"}), StatusCode::UNPROCESSABLE_ENTITY),
+        ("arrival_time", json!({"arrival_time": utc_in_days(3, 7, 0)}), StatusCode::UNPROCESSABLE_ENTITY),
+        ("departure_time", json!({"departure_time": utc_in_days(-3, 8, 0), "arrival_time": utc_in_days(-3, 9, 0)}), StatusCode::UNPROCESSABLE_ENTITY),
+        ("airplane_id", json!({"airplane_id": 999}), StatusCode::UNPROCESSABLE_ENTITY),
+        ("airplane_id", json!({"airplane_id": "one"}), StatusCode::UNPROCESSABLE_ENTITY),
+        ("fares.business", json!({"fares": {"economy": 9900}}), StatusCode::UNPROCESSABLE_ENTITY),
+        ("fares.first", json!({"fares": {"economy": 1, "business": 2, "first": 3}}), StatusCode::UNPROCESSABLE_ENTITY),
+        ("fares.economy", json!({"fares": {"economy": -1, "business": 2}}), StatusCode::UNPROCESSABLE_ENTITY),
+        ("fares.steerage", json!({"fares": {"steerage": 1}}), StatusCode::UNPROCESSABLE_ENTITY),
+        ("flight_number", json!({"flight_number": "123456"}), StatusCode::UNPROCESSABLE_ENTITY),
+        ("currency", json!({"currency": "EURO"}), StatusCode::UNPROCESSABLE_ENTITY),
+        ("gate", json!({"gate": "A-12/B"}), StatusCode::UNPROCESSABLE_ENTITY),
+        ("surprise", json!({"surprise": 1}), StatusCode::UNPROCESSABLE_ENTITY),
+    ];
+    for (field, patch, status) in cases {
+        let mut body = good.clone();
+        for (k, v) in patch.as_object().unwrap() {
+            body[k] = v.clone();
+        }
+        let r = app.flight(body).await;
+        assert_eq!(r.status, status, "{field}: {}", r.body);
+        assert_eq!(r.error_code(), "validation_failed");
+        let named = r.error_field().unwrap_or("");
+        assert!(named.starts_with(field) || r.body["error"]["message"].as_str().unwrap().contains(field), "{field}: {}", r.body);
+    }
+    // Nothing was partially written by any of them.
+    assert_eq!(app.count("select count(*) from flight").await, 0);
+    assert_eq!(app.count("select count(*) from seat").await, 0);
+    assert_eq!(app.flight(good.clone()).await.status, StatusCode::CREATED);
+    let dup = app.flight(good).await;
+    assert_eq!(dup.status, StatusCode::CONFLICT);
+    assert_eq!(dup.error_code(), "already_exists");
+    assert_eq!(app.count("select count(*) from flight").await, 1);
+}
+
+#[tokio::test]
+async fn malformed_bodies_get_a_4xx_in_the_error_shape() {
+    let app = TestApp::spawn().await;
+    let r = app.raw(Method::POST, "/api/v1/cities", "application/json", b"{\"name\": ".to_vec()).await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST);
+    assert_eq!(r.error_code(), "malformed_json");
+    let r = app.raw(Method::POST, "/api/v1/cities", "application/json", b"{} trailing".to_vec()).await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST);
+    let r = app.raw(Method::POST, "/api/v1/cities", "text/plain", b"{}".to_vec()).await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST);
+    assert_eq!(r.error_code(), "unsupported_media_type");
+    let r = app.raw(Method::POST, "/api/v1/cities", "application/json", b"{\"name\": 5, \"country_code\": \"FR\"}".to_vec()).await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(r.error_field(), Some("name"));
+    let big = format!("{{\"name\": \"{}\", \"country_code\": \"FR\"}}", "x".repeat(200_000));
+    let r = app.raw(Method::POST, "/api/v1/cities", "application/json", big.into_bytes()).await;
+    assert_eq!(r.status, StatusCode::PAYLOAD_TOO_LARGE);
+    assert_eq!(r.error_code(), "payload_too_large");
+    let r = app.send(Method::POST, "/api/v1/cities", json!({"name": "Oslo", "country_code": "NOR"})).await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(r.error_field(), Some("country_code"));
+    assert_eq!(app.count("select count(*) from city").await, 0);
+    let r = app.get("/api/v1/nowhere").await;
+    assert_eq!(r.status, StatusCode::NOT_FOUND);
+    assert_eq!(r.error_code(), "not_found");
+    let r = app.get("/api/v1/flights/abc").await;
+    assert_eq!(r.status, StatusCode::NOT_FOUND);
+    let r = app.call(Method::DELETE, "/api/v1/flights", None, Some(support::TOKEN)).await;
+    assert_eq!(r.status, StatusCode::METHOD_NOT_ALLOWED);
+}
+
+#[tokio::test]
+async fn seat_maps_are_validated() {
+    let app = TestApp::spawn().await;
+    let bad_maps = [
+        (json!({"sections": []}), "seat_map.sections"),
+        (json!({"sections": [{"cabin": "economy", "from_row": 0, "to_row": 3, "seat_letters": "AB"}]}), "seat_map.sections[0].from_row"),
+        (json!({"sections": [{"cabin": "economy", "from_row": 5, "to_row": 3, "seat_letters": "AB"}]}), "seat_map.sections[0].to_row"),
+        (json!({"sections": [{"cabin": "economy", "from_row": 1, "to_row": 3, "seat_letters": "AA"}]}), "seat_map.sections[0].seat_letters"),
+        (json!({"sections": [{"cabin": "economy", "from_row": 1, "to_row": 3, "seat_letters": "AB"},
+                             {"cabin": "business", "from_row": 3, "to_row": 4, "seat_letters": "AB"}]}), "seat_map.sections[1].from_row"),
+        (json!({"sections": [{"cabin": "lounge", "from_row": 1, "to_row": 3, "seat_letters": "AB"}]}), "seat_map.sections[0].cabin"),
+    ];
+    for (map, field) in bad_maps {
+        let r = app.send(Method::POST, "/api/v1/airplanes", json!({"model": "X", "seat_map": map})).await;
+        assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{field}: {}", r.body);
+        assert_eq!(r.error_field(), Some(field), "{}", r.body);
+    }
+    assert_eq!(app.count("select count(*) from airplane").await, 0);
+}
+
+#[tokio::test]
+async fn flights_can_be_rescheduled_delayed_and_cancelled_but_not_reinstated() {
+    let app = TestApp::spawn().await;
+    app.two_airports().await;
+    let plane = app.airplane(5).await;
+    let id = app.flight_at(plane, "ZZ7", &utc_in_days(4, 23, 30), 60).await;
+    let path = format!("/api/v1/flights/{id}");
+
+    let r = app
+        .send(Method::PATCH, &path, json!({"departure_time": utc_in_days(5, 0, 30), "arrival_time": utc_in_days(5, 1, 45), "gate": "b12", "status": "delayed"}))
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    assert_eq!(r.body["gate"], "B12");
+    assert_eq!(r.body["status"], "delayed");
+    assert_eq!(r.body["duration_minutes"], 75);
+    // 00:30 UTC on day 5 is 00:30 in London in winter, 01:30 in summer: the
+    // local day moved with it either way.
+    let local: String = sqlx::query_scalar("select departure_local::date::text from flight")
+        .fetch_one(&app.pool)
+        .await
+        .unwrap();
+    assert_eq!(local, support::date_in_days(5));
+
+    let r = app.send(Method::PATCH, &path, json!({"arrival_time": utc_in_days(5, 0, 0)})).await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(r.error_field(), Some("arrival_time"));
+    let r = app.send(Method::PATCH, &path, json!({"gate": null})).await;
+    assert_eq!(r.body["gate"], serde_json::Value::Null);
+    let r = app.send(Method::PATCH, &path, json!({"status": "cancelled"})).await;
+    assert_eq!(r.body["status"], "cancelled");
+    let r = app.send(Method::PATCH, &path, json!({"status": "scheduled"})).await;
+    assert_eq!(r.status, StatusCode::CONFLICT);
+    assert_eq!(r.error_code(), "flight_cancelled");
+    let r = app.send(Method::PATCH, &path, json!({"status": "boarding"})).await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(r.error_field(), Some("status"));
+    let r = app.send(Method::PATCH, "/api/v1/flights/999999", json!({})).await;
+    assert_eq!(r.status, StatusCode::NOT_FOUND);
+}
+
+#[tokio::test]
+async fn referenced_catalogue_entries_cannot_be_deleted() {
+    let app = TestApp::spawn().await;
+    app.two_airports().await;
+    let plane = app.airplane(5).await;
+    let flight = app.flight_at(plane, "ZZ9", &utc_in_days(4, 10, 0), 60).await;
+    let lhr: i64 = sqlx::query_scalar("select airport_id from airport where iata_code = 'LHR'")
+        .fetch_one(&app.pool)
+        .await
+        .unwrap();
+    let r = app.call(Method::DELETE, &format!("/api/v1/airports/{lhr}"), None, Some(support::TOKEN)).await;
+    assert_eq!(r.status, StatusCode::CONFLICT);
+    assert_eq!(r.error_code(), "in_use");
+    let r = app.call(Method::DELETE, &format!("/api/v1/airplanes/{plane}"), None, Some(support::TOKEN)).await;
+    assert_eq!(r.status, StatusCode::CONFLICT);
+    let r = app.call(Method::DELETE, &format!("/api/v1/flights/{flight}"), None, Some(support::TOKEN)).await;
+    assert_eq!(r.status, StatusCode::NO_CONTENT);
+    assert_eq!(app.count("select count(*) from seat").await, 0);
+    let r = app.call(Method::DELETE, &format!("/api/v1/airplanes/{plane}"), None, Some(support::TOKEN)).await;
+    assert_eq!(r.status, StatusCode::NO_CONTENT);
+    let r = app.get(&format!("/api/v1/airplanes/{plane}")).await;
+    assert_eq!(r.status, StatusCode::NOT_FOUND);
+}
+
+#[tokio::test]
+async fn health_readiness_and_metrics_answer() {
+    let app = TestApp::spawn().await;
+    assert_eq!(app.get("/healthz").await.status, StatusCode::OK);
+    let ready = app.get("/readyz").await;
+    assert_eq!(ready.body["database"], "ok");
+    app.get("/api/v1/cities").await;
+    let metrics = app.client.get(format!("{}/metrics", app.base)).send().await.unwrap();
+    let text = metrics.text().await.unwrap();
+    assert!(text.contains("http_requests_total{method=\"GET\",route=\"/api/v1/cities\",status=\"200\"}"), "{text}");
+}

@@ -1,0 +1,276 @@
+//! `TestApp`: the real flight service on a random port, against a fresh
+//! database cloned from a migrated template, dropped when the test ends.
+#![allow(dead_code)] // each test binary uses its own subset of the helpers
+
+use std::sync::Once;
+use std::time::Duration;
+
+use flights::app::Application;
+use flights::config::Config;
+use reqwest::{Method, StatusCode};
+use serde_json::{Value, json};
+use sqlx::{Connection, Executor, PgConnection, PgPool};
+
+pub const TOKEN: &str = "test-service-token-0123456789";
+
+pub struct TestApp {
+    pub base: String,
+    pub client: reqwest::Client,
+    pub pool: PgPool,
+    db_name: String,
+    admin_url: String,
+}
+
+pub struct Reply {
+    pub status: StatusCode,
+    pub body: Value,
+}
+
+impl Reply {
+    /// The error code of an error reply, checking the one error shape.
+    pub fn error_code(&self) -> &str {
+        let err = &self.body["error"];
+        assert!(err["message"].is_string(), "no error message in {}", self.body);
+        err["code"].as_str().unwrap_or_else(|| panic!("not an error body: {}", self.body))
+    }
+
+    pub fn error_field(&self) -> Option<&str> {
+        self.body["error"]["field"].as_str()
+    }
+}
+
+fn admin_url() -> String {
+    std::env::var("DATABASE_URL")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".to_owned())
+}
+
+fn with_db(url: &str, db: &str) -> String {
+    let (base, query) = match url.split_once('?') {
+        Some((b, q)) => (b, Some(q)),
+        None => (url, None),
+    };
+    let server = base.rsplit_once('/').map_or(base, |(s, _)| s);
+    match query {
+        Some(q) => format!("{server}/{db}?{q}"),
+        None => format!("{server}/{db}"),
+    }
+}
+
+/// Creates (once per migration set) a migrated template database.
+async fn template(admin: &str) -> String {
+    let mut hash: u64 = 1469598103934665603;
+    for m in flights::MIGRATOR.iter() {
+        for b in m.checksum.iter() {
+            hash = (hash ^ u64::from(*b)).wrapping_mul(1099511628211);
+        }
+    }
+    let name = format!("flights_tmpl_{:016x}", hash);
+    let mut conn = PgConnection::connect(admin).await.expect("connect to DATABASE_URL");
+    conn.execute("select pg_advisory_lock(727274)").await.unwrap();
+    let exists: bool = sqlx::query_scalar("select exists(select 1 from pg_database where datname = $1)")
+        .bind(&name)
+        .fetch_one(&mut conn)
+        .await
+        .unwrap();
+    if !exists {
+        let building = format!("{name}_building");
+        conn.execute(format!("drop database if exists {building}").as_str()).await.unwrap();
+        conn.execute(format!("create database {building}").as_str()).await.unwrap();
+        let pool = PgPool::connect(&with_db(admin, &building)).await.unwrap();
+        flights::MIGRATOR.run(&pool).await.expect("migrations apply");
+        pool.close().await;
+        conn.execute(format!("alter database {building} rename to {name}").as_str())
+            .await
+            .unwrap();
+    }
+    conn.execute("select pg_advisory_unlock(727274)").await.unwrap();
+    name
+}
+
+pub fn init_logging() {
+    static ONCE: Once = Once::new();
+    ONCE.call_once(|| {
+        if std::env::var("TEST_LOG").is_ok() {
+            flights::telemetry::init_logging();
+        }
+    });
+}
+
+impl TestApp {
+    pub async fn spawn() -> TestApp {
+        init_logging();
+        let admin = admin_url();
+        let tmpl = template(&admin).await;
+        let db_name = format!("flights_test_{}", uuid::Uuid::new_v4().simple());
+        let mut conn = PgConnection::connect(&admin).await.unwrap();
+        conn.execute(format!("create database {db_name} template {tmpl}").as_str())
+            .await
+            .unwrap();
+        let url = with_db(&admin, &db_name);
+        let config = Config {
+            host: "127.0.0.1".parse().unwrap(),
+            port: 0,
+            database_url: url.clone().into(),
+            db_max_connections: 20,
+            service_token: TOKEN.to_owned().into(),
+            request_timeout: Duration::from_secs(30),
+            body_limit_bytes: 64 * 1024,
+        };
+        let app = Application::build(config).await.expect("app builds");
+        let port = app.port();
+        tokio::spawn(app.run_until(std::future::pending()));
+        let pool = PgPool::connect(&url).await.unwrap();
+        TestApp {
+            base: format!("http://127.0.0.1:{port}"),
+            client: reqwest::Client::builder().pool_max_idle_per_host(200).build().unwrap(),
+            pool,
+            db_name,
+            admin_url: admin,
+        }
+    }
+
+    pub async fn call(&self, method: Method, path: &str, body: Option<Value>, token: Option<&str>) -> Reply {
+        let mut req = self.client.request(method, format!("{}{}", self.base, path));
+        if let Some(t) = token {
+            req = req.bearer_auth(t);
+        }
+        if let Some(b) = body {
+            req = req.json(&b);
+        }
+        let resp = req.send().await.expect("request sent");
+        let status = resp.status();
+        let text = resp.text().await.unwrap();
+        let body = if text.is_empty() {
+            Value::Null
+        } else {
+            serde_json::from_str(&text).unwrap_or_else(|_| panic!("non-JSON body {status}: {text}"))
+        };
+        Reply { status, body }
+    }
+
+    pub async fn get(&self, path: &str) -> Reply {
+        self.call(Method::GET, path, None, None).await
+    }
+
+    /// A write with the service token.
+    pub async fn send(&self, method: Method, path: &str, body: Value) -> Reply {
+        self.call(method, path, Some(body), Some(TOKEN)).await
+    }
+
+    /// A raw body with a given content type, for malformed-input tests.
+    pub async fn raw(&self, method: Method, path: &str, content_type: &str, body: Vec<u8>) -> Reply {
+        let resp = self
+            .client
+            .request(method, format!("{}{}", self.base, path))
+            .bearer_auth(TOKEN)
+            .header("content-type", content_type)
+            .body(body)
+            .send()
+            .await
+            .unwrap();
+        let status = resp.status();
+        let body = resp.json().await.unwrap_or(Value::Null);
+        Reply { status, body }
+    }
+
+    pub async fn count(&self, sql: &str) -> i64 {
+        sqlx::query_scalar(sql).fetch_one(&self.pool).await.unwrap()
+    }
+
+    // --- catalogue helpers -------------------------------------------------
+
+    pub async fn city(&self, name: &str, country: &str) -> i64 {
+        let r = self
+            .send(Method::POST, "/api/v1/cities", json!({"name": name, "country_code": country}))
+            .await;
+        assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
+        r.body["id"].as_i64().unwrap()
+    }
+
+    pub async fn airport(&self, code: &str, city_id: i64, tz: &str) -> i64 {
+        let r = self
+            .send(
+                Method::POST,
+                "/api/v1/airports",
+                json!({"iata_code": code, "name": format!("{code} International"), "city_id": city_id, "time_zone": tz}),
+            )
+            .await;
+        assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
+        r.body["id"].as_i64().unwrap()
+    }
+
+    /// A small airplane: business rows 1-2 "AC", economy rows 3-(2+rows) "ABC".
+    pub async fn airplane(&self, economy_rows: u16) -> i64 {
+        let r = self
+            .send(
+                Method::POST,
+                "/api/v1/airplanes",
+                json!({"model": "Test 100", "seat_map": {"sections": [
+                    {"cabin": "business", "from_row": 1, "to_row": 2, "seat_letters": "AC"},
+                    {"cabin": "economy", "from_row": 3, "to_row": 2 + economy_rows, "seat_letters": "ABC"}
+                ]}}),
+            )
+            .await;
+        assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
+        r.body["id"].as_i64().unwrap()
+    }
+
+    /// LHR (London) and CDG (Paris) with their cities.
+    pub async fn two_airports(&self) {
+        let london = self.city("London", "GB").await;
+        let paris = self.city("Paris", "FR").await;
+        self.airport("LHR", london, "Europe/London").await;
+        self.airport("CDG", paris, "Europe/Paris").await;
+    }
+
+    pub async fn flight(&self, body: Value) -> Reply {
+        self.send(Method::POST, "/api/v1/flights", body).await
+    }
+
+    /// A flight LHR→CDG departing `departure` (RFC 3339), economy 10000 and
+    /// business 40000 EUR cents, on `airplane`.
+    pub async fn flight_at(&self, airplane: i64, number: &str, departure: &str, minutes: i64) -> i64 {
+        let dep = chrono::DateTime::parse_from_rfc3339(departure).unwrap();
+        let arr = dep + chrono::Duration::minutes(minutes);
+        let r = self
+            .flight(json!({
+                "flight_number": number, "airplane_id": airplane,
+                "origin": "LHR", "destination": "CDG",
+                "departure_time": dep.to_rfc3339(), "arrival_time": arr.to_rfc3339(),
+                "currency": "EUR", "fares": {"economy": 10000, "business": 40000}
+            }))
+            .await;
+        assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
+        r.body["id"].as_i64().unwrap()
+    }
+}
+
+impl Drop for TestApp {
+    fn drop(&mut self) {
+        let admin = self.admin_url.clone();
+        let name = self.db_name.clone();
+        // Drop runs outside async context's reach: use a small runtime of its own.
+        let _ = std::thread::spawn(move || {
+            let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+            rt.block_on(async {
+                if let Ok(mut c) = PgConnection::connect(&admin).await {
+                    let _ = c
+                        .execute(format!("drop database if exists {name} with (force)").as_str())
+                        .await;
+                }
+            });
+        })
+        .join();
+    }
+}
+
+/// `days` days from today at `hh:mm` UTC, as RFC 3339.
+pub fn utc_in_days(days: i64, hh: u32, mm: u32) -> String {
+    let date = chrono::Utc::now().date_naive() + chrono::Duration::days(days);
+    date.and_hms_opt(hh, mm, 0).unwrap().and_utc().to_rfc3339()
+}
+
+/// The local date (YYYY-MM-DD) `days` days from today.
+pub fn date_in_days(days: i64) -> String {
+    (chrono::Utc::now().date_naive() + chrono::Duration::days(days)).to_string()
+}

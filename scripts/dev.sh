@@ -1,0 +1,49 @@
+#!/usr/bin/env bash
+# `make dev`: the whole local stack in the foreground until Ctrl-C, then
+# everything it started is stopped.
+set -euo pipefail
+source "$(dirname "$0")/env.sh"
+cd "$root"
+
+started_stack=0
+pids=()
+cleanup() {
+  trap - INT TERM EXIT
+  echo
+  echo "dev: stopping"
+  for pid in "${pids[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
+  for pid in "${pids[@]}"; do wait "$pid" 2>/dev/null || true; done
+  if [[ $started_stack -eq 1 ]]; then temporal-dev/stack.sh stop; fi
+  scripts/postgres.sh stop
+}
+trap cleanup INT TERM EXIT
+
+scripts/venv.sh
+echo "dev: building the services"
+cargo build --bin flights
+started_stack=1
+temporal-dev/stack.sh start
+
+./target/debug/flights migrate
+./target/debug/flights seed --days "${SEED_DAYS:-60}"
+
+./target/debug/flights serve &
+pids+=($!)
+for _ in $(seq 1 100); do
+  curl -fsS "http://127.0.0.1:$FLIGHTS_PORT/readyz" >/dev/null 2>&1 && break
+  sleep 0.1
+done
+
+cat <<INFO
+
+  The local stack is up (Ctrl-C stops everything):
+    flight service     http://127.0.0.1:$FLIGHTS_PORT/api/v1/flights   (service token: \$FLIGHTS_SERVICE_TOKEN)
+    Temporal gRPC      127.0.0.1:${TEMPORAL_PORT:-7233}
+    Temporal Web UI    http://127.0.0.1:${TEMPORAL_UI_PORT:-8233}
+    localstripe        http://127.0.0.1:${STRIPE_PORT:-8420}
+    SMTP sink          127.0.0.1:${SMTP_PORT:-2525}  -> .dev/mail/*.eml
+    PostgreSQL         ${FLIGHTS_DATABASE_URL}
+  Not built yet: the gateway (port 8080) and the booking worker; see the README.
+
+INFO
+wait -n "${pids[@]}"
