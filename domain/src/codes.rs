@@ -65,7 +65,8 @@ impl FlightNumber {
         let (airline, number) = compact.split_at(2);
         let airline_ok = airline.bytes().all(|b| b.is_ascii_alphanumeric())
             && airline.bytes().any(|b| b.is_ascii_alphabetic());
-        let number_ok = (1..=4).contains(&number.len()) && number.bytes().all(|b| b.is_ascii_digit());
+        let number_ok =
+            (1..=4).contains(&number.len()) && number.bytes().all(|b| b.is_ascii_digit());
         if airline_ok && number_ok {
             Ok(Self(compact))
         } else {

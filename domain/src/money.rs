@@ -21,7 +21,9 @@ impl Currency {
                 b[2].to_ascii_uppercase(),
             ]))
         } else {
-            Err(ParseError(format!("'{raw}' is not a currency code (three letters, e.g. EUR)")))
+            Err(ParseError(format!(
+                "'{raw}' is not a currency code (three letters, e.g. EUR)"
+            )))
         }
     }
 

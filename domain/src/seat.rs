@@ -16,10 +16,18 @@ impl SeatNumber {
 
     pub fn parse(raw: &str) -> Result<Self, ParseError> {
         let s = raw.trim().to_ascii_uppercase();
-        let bad = || ParseError(format!("'{raw}' is not a seat number (row and letter, e.g. 12A)"));
+        let bad = || {
+            ParseError(format!(
+                "'{raw}' is not a seat number (row and letter, e.g. 12A)"
+            ))
+        };
         let (row, letter) = s.split_at(s.len().saturating_sub(1));
         let letter_ok = letter.len() == 1 && letter.bytes().all(|b| b.is_ascii_uppercase());
-        let row: u16 = if row.starts_with('0') { return Err(bad()) } else { row.parse().map_err(|_| bad())? };
+        let row: u16 = if row.starts_with('0') {
+            return Err(bad());
+        } else {
+            row.parse().map_err(|_| bad())?
+        };
         if letter_ok && (1..=Self::MAX_ROW).contains(&row) {
             Ok(Self(s))
         } else {

@@ -23,8 +23,8 @@ impl Config {
         let database_url = var("FLIGHTS_DATABASE_URL")
             .or_else(|| var("DATABASE_URL"))
             .context("set FLIGHTS_DATABASE_URL (or DATABASE_URL) to the flight database")?;
-        let service_token =
-            var("FLIGHTS_SERVICE_TOKEN").context("set FLIGHTS_SERVICE_TOKEN (bearer token for writes and inventory)")?;
+        let service_token = var("FLIGHTS_SERVICE_TOKEN")
+            .context("set FLIGHTS_SERVICE_TOKEN (bearer token for writes and inventory)")?;
         if service_token.len() < 16 {
             bail!("FLIGHTS_SERVICE_TOKEN must be at least 16 characters");
         }

@@ -108,9 +108,16 @@ impl IntoResponse for Error {
                 Some(field.as_ref()),
                 self.to_string(),
             ),
-            Error::Unauthorized => (StatusCode::UNAUTHORIZED, "unauthorized", None, self.to_string()),
+            Error::Unauthorized => (
+                StatusCode::UNAUTHORIZED,
+                "unauthorized",
+                None,
+                self.to_string(),
+            ),
             Error::NotFound(_) => (StatusCode::NOT_FOUND, "not_found", None, self.to_string()),
-            Error::Conflict { code, message } => (StatusCode::CONFLICT, *code, None, message.clone()),
+            Error::Conflict { code, message } => {
+                (StatusCode::CONFLICT, *code, None, message.clone())
+            }
             Error::PayloadTooLarge => (
                 StatusCode::PAYLOAD_TOO_LARGE,
                 "payload_too_large",

@@ -60,8 +60,18 @@ pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, Error> {
     let value: serde_json::Value = serde_json::from_slice(bytes).map_err(|e| malformed(&e))?;
     serde_path_to_error::deserialize::<_, T>(value).map_err(|err| {
         let path = err.path().to_string();
-        let field = if path == "." { "body".to_owned() } else { path };
-        Error::validation(field, err.into_inner().to_string())
+        let message = err.into_inner().to_string();
+        // "missing field `x`" is about x, one level below the path.
+        let missing = message
+            .strip_prefix("missing field `")
+            .and_then(|rest| rest.split('`').next());
+        let field = match (path.as_str(), missing) {
+            (".", Some(name)) => name.to_owned(),
+            (".", None) => "body".to_owned(),
+            (p, Some(name)) => format!("{p}.{name}"),
+            (p, None) => p.to_owned(),
+        };
+        Error::validation(field, message)
     })
 }
 
@@ -72,7 +82,6 @@ fn malformed(e: &serde_json::Error) -> Error {
         message: format!("the body is not valid JSON: {e}"),
     }
 }
-
 
 /// The query string as a map. Each accessor names the parameter it rejects.
 pub struct Params(HashMap<String, String>);

@@ -86,7 +86,10 @@ impl HoldRequest {
         let seats = match raw.seats {
             Value::Array(items) => {
                 if items.is_empty() || items.len() > max {
-                    return Err(Error::validation("seats", format!("must list 1 to {max} seats")));
+                    return Err(Error::validation(
+                        "seats",
+                        format!("must list 1 to {max} seats"),
+                    ));
                 }
                 let mut seats: Vec<SeatNumber> = Vec::with_capacity(items.len());
                 for (i, item) in items.iter().enumerate() {
@@ -96,7 +99,10 @@ impl HoldRequest {
                         .and_then(|s| SeatNumber::parse(s).map_err(|e| e.to_string()))
                         .map_err(|m| Error::validation(format!("seats[{i}]"), m))?;
                     if seats.contains(&seat) {
-                        return Err(Error::validation(format!("seats[{i}]"), format!("{seat} is listed twice")));
+                        return Err(Error::validation(
+                            format!("seats[{i}]"),
+                            format!("{seat} is listed twice"),
+                        ));
                     }
                     seats.push(seat);
                 }
@@ -112,7 +118,10 @@ impl HoldRequest {
                         other => other,
                     })?;
                 if c.count < 1 || c.count > max as i64 {
-                    return Err(Error::validation("seats.count", format!("must be between 1 and {max}")));
+                    return Err(Error::validation(
+                        "seats.count",
+                        format!("must be between 1 and {max}"),
+                    ));
                 }
                 SeatRequest::Cabin {
                     cabin: c.cabin,
@@ -239,7 +248,12 @@ fn classify(e: sqlx::Error) -> Option<Error> {
 /// Runs one inventory call, retrying the races it can lose.
 async fn call<T: serde::de::DeserializeOwned + Send + Unpin + 'static>(
     state: &AppState,
-    op: impl Fn() -> sqlx::query::QueryScalar<'static, sqlx::Postgres, sqlx::types::Json<T>, sqlx::postgres::PgArguments>,
+    op: impl Fn() -> sqlx::query::QueryScalar<
+        'static,
+        sqlx::Postgres,
+        sqlx::types::Json<T>,
+        sqlx::postgres::PgArguments,
+    >,
 ) -> Result<T> {
     let mut delay = Duration::from_millis(1);
     for attempt in 1..=ATTEMPTS {
@@ -282,7 +296,9 @@ async fn hold(
             None,
             None,
         ),
-        SeatRequest::Cabin { cabin, count } => (None, Some(cabin.as_str()), Some(i32::from(*count))),
+        SeatRequest::Cabin { cabin, count } => {
+            (None, Some(cabin.as_str()), Some(i32::from(*count)))
+        }
     };
     let outcome: HoldOutcome = call(&state, || {
         sqlx::query_scalar("select inventory_hold($1, $2, $3, $4, $5, $6)")
@@ -301,7 +317,11 @@ async fn hold(
         ));
     }
     let status = if outcome.created {
-        tracing::info!(flight_id = req.flight_id, seats = outcome.hold.seats.len(), "seats held");
+        tracing::info!(
+            flight_id = req.flight_id,
+            seats = outcome.hold.seats.len(),
+            "seats held"
+        );
         StatusCode::CREATED
     } else {
         StatusCode::OK
@@ -319,7 +339,8 @@ async fn read(
             .bind(booking_id)
             .fetch_one(&state.pool)
             .await?;
-    hold.map(|h| Json(h.0.into())).ok_or(Error::NotFound("hold"))
+    hold.map(|h| Json(h.0.into()))
+        .ok_or(Error::NotFound("hold"))
 }
 
 #[tracing::instrument(skip_all, fields(booking_id = %booking_id))]

@@ -40,7 +40,7 @@ impl SortKey {
     }
 }
 
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 struct Criteria {
     from: Option<IataCode>,
     to: Option<IataCode>,
@@ -97,7 +97,9 @@ impl Criteria {
             NaiveDate::parse_from_str(raw, "%Y-%m-%d")
                 .map_err(|_| format!("'{raw}' is not a date (YYYY-MM-DD)"))
         })?;
-        let travellers = p.parse::<i32>("travellers", "a number of travellers")?.unwrap_or(1);
+        let travellers = p
+            .parse::<i32>("travellers", "a number of travellers")?
+            .unwrap_or(1);
         if !(1..=MAX_TRAVELLERS).contains(&travellers) {
             return Err(Error::invalid_param(
                 "travellers",
@@ -114,14 +116,20 @@ impl Criteria {
         if let (Some(lo), Some(hi)) = (min_price, max_price)
             && lo > hi
         {
-            return Err(Error::invalid_param("max_price", "must not be below min_price"));
+            return Err(Error::invalid_param(
+                "max_price",
+                "must not be below min_price",
+            ));
         }
         let departs_after = p.parse_with("departs_after", parse_time)?;
         let departs_before = p.parse_with("departs_before", parse_time)?;
         if let (Some(a), Some(b)) = (departs_after, departs_before)
             && a > b
         {
-            return Err(Error::invalid_param("departs_before", "must not be before departs_after"));
+            return Err(Error::invalid_param(
+                "departs_before",
+                "must not be before departs_after",
+            ));
         }
         let cabin = p.parse_with("cabin", |raw| raw.parse::<Cabin>())?;
         let sort = p
@@ -160,13 +168,17 @@ impl Criteria {
                    select min(c.fare_amount) filter (where c.seats_available >= ",
         );
         q.push_bind(self.travellers);
-        q.push(") as fare_amount, sum(c.seats_available)::int as seats_available
-                   from flight_cabin c where c.flight_id = f.flight_id");
+        q.push(
+            ") as fare_amount, sum(c.seats_available)::int as seats_available
+                   from flight_cabin c where c.flight_id = f.flight_id",
+        );
         if let Some(cabin) = self.cabin {
             q.push(" and c.cabin = ").push_bind(cabin.as_str());
         }
-        q.push(") fc on fc.fare_amount is not null
-              where f.status <> 'cancelled' and f.departure_time > now()");
+        q.push(
+            ") fc on fc.fare_amount is not null
+              where f.status <> 'cancelled' and f.departure_time > now()",
+        );
         if let Some(from) = &self.from {
             q.push(" and o.iata_code = ").push_bind(from.as_str());
         }
@@ -176,7 +188,8 @@ impl Criteria {
         if let Some(date) = self.date {
             let start = date.and_time(NaiveTime::MIN);
             q.push(" and f.departure_local >= ").push_bind(start);
-            q.push(" and f.departure_local < ").push_bind(start + chrono::Duration::days(1));
+            q.push(" and f.departure_local < ")
+                .push_bind(start + chrono::Duration::days(1));
         }
         if let Some(t) = self.departs_after {
             q.push(" and f.departure_local::time >= ").push_bind(t);
@@ -192,7 +205,8 @@ impl Criteria {
         }
         q.push(" order by ");
         for (key, desc) in &self.sort {
-            q.push(key.column()).push(if *desc { " desc, " } else { " asc, " });
+            q.push(key.column())
+                .push(if *desc { " desc, " } else { " asc, " });
         }
         q.push("f.flight_id limit ").push_bind(self.page.limit());
         q.push(" offset ").push_bind(self.page.offset());
@@ -280,12 +294,32 @@ async fn search(State(state): State<AppState>, params: Params) -> Result<Json<Pa
                 .fetch_one(&state.pool)
                 .await?;
                 if !known {
-                    return Err(Error::invalid_param(name, format!("unknown airport '{code}'")));
+                    return Err(Error::invalid_param(
+                        name,
+                        format!("unknown airport '{code}'"),
+                    ));
                 }
             }
         }
     }
-    let total = rows.first().map_or(0, |r| r.total);
+    let total = match rows.first() {
+        Some(r) => r.total,
+        // Past the last page: count with a one-row probe of the first page.
+        None if criteria.page.page > 1 => {
+            let mut probe = criteria.clone();
+            probe.page = Page {
+                page: 1,
+                per_page: 1,
+            };
+            let first: Option<Row> = probe
+                .query()
+                .build_query_as()
+                .fetch_optional(&state.pool)
+                .await?;
+            first.map_or(0, |r| r.total)
+        }
+        None => 0,
+    };
     let items = rows.into_iter().map(Item::from).collect();
     Ok(Json(Paged::new(items, criteria.page, total)))
 }
@@ -297,7 +331,10 @@ mod tests {
     #[test]
     fn sort_accepts_descending_and_lists() {
         let keys = parse_sort("price,-departure_time").unwrap();
-        assert_eq!(keys, [(SortKey::Price, false), (SortKey::DepartureTime, true)]);
+        assert_eq!(
+            keys,
+            [(SortKey::Price, false), (SortKey::DepartureTime, true)]
+        );
     }
 
     #[test]

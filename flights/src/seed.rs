@@ -25,7 +25,10 @@ pub async fn migrate(url: &SecretString) -> anyhow::Result<()> {
         tracing::info!("created the flight database");
     }
     let pool = PgPool::connect(url).await?;
-    crate::MIGRATOR.run(&pool).await.context("applying migrations")?;
+    crate::MIGRATOR
+        .run(&pool)
+        .await
+        .context("applying migrations")?;
     tracing::info!("flight database migrated");
     pool.close().await;
     Ok(())
@@ -62,33 +65,233 @@ const fn ap(
 }
 
 const AIRPORTS: &[AirportSeed] = &[
-    ap("LHR", "Heathrow", "London", "GB", "Europe/London", 51.47, -0.45),
-    ap("LGW", "Gatwick", "London", "GB", "Europe/London", 51.15, -0.19),
-    ap("CDG", "Charles de Gaulle", "Paris", "FR", "Europe/Paris", 49.01, 2.55),
-    ap("FRA", "Frankfurt am Main", "Frankfurt", "DE", "Europe/Berlin", 50.04, 8.56),
-    ap("MUC", "Franz Josef Strauss", "Munich", "DE", "Europe/Berlin", 48.35, 11.79),
-    ap("AMS", "Schiphol", "Amsterdam", "NL", "Europe/Amsterdam", 52.31, 4.76),
-    ap("MAD", "Adolfo Suárez Madrid-Barajas", "Madrid", "ES", "Europe/Madrid", 40.49, -3.57),
-    ap("BCN", "Josep Tarradellas Barcelona-El Prat", "Barcelona", "ES", "Europe/Madrid", 41.30, 2.08),
-    ap("FCO", "Leonardo da Vinci-Fiumicino", "Rome", "IT", "Europe/Rome", 41.80, 12.25),
-    ap("ZRH", "Zurich", "Zurich", "CH", "Europe/Zurich", 47.46, 8.55),
-    ap("LIS", "Humberto Delgado", "Lisbon", "PT", "Europe/Lisbon", 38.77, -9.13),
-    ap("DUB", "Dublin", "Dublin", "IE", "Europe/Dublin", 53.42, -6.27),
-    ap("CPH", "Kastrup", "Copenhagen", "DK", "Europe/Copenhagen", 55.62, 12.65),
-    ap("JFK", "John F. Kennedy", "New York", "US", "America/New_York", 40.64, -73.78),
-    ap("ORD", "O'Hare", "Chicago", "US", "America/Chicago", 41.97, -87.91),
-    ap("LAX", "Los Angeles", "Los Angeles", "US", "America/Los_Angeles", 33.94, -118.41),
-    ap("SFO", "San Francisco", "San Francisco", "US", "America/Los_Angeles", 37.62, -122.38),
-    ap("YYZ", "Pearson", "Toronto", "CA", "America/Toronto", 43.68, -79.63),
-    ap("MEX", "Benito Juárez", "Mexico City", "MX", "America/Mexico_City", 19.44, -99.07),
-    ap("GRU", "Guarulhos", "São Paulo", "BR", "America/Sao_Paulo", -23.43, -46.47),
+    ap(
+        "LHR",
+        "Heathrow",
+        "London",
+        "GB",
+        "Europe/London",
+        51.47,
+        -0.45,
+    ),
+    ap(
+        "LGW",
+        "Gatwick",
+        "London",
+        "GB",
+        "Europe/London",
+        51.15,
+        -0.19,
+    ),
+    ap(
+        "CDG",
+        "Charles de Gaulle",
+        "Paris",
+        "FR",
+        "Europe/Paris",
+        49.01,
+        2.55,
+    ),
+    ap(
+        "FRA",
+        "Frankfurt am Main",
+        "Frankfurt",
+        "DE",
+        "Europe/Berlin",
+        50.04,
+        8.56,
+    ),
+    ap(
+        "MUC",
+        "Franz Josef Strauss",
+        "Munich",
+        "DE",
+        "Europe/Berlin",
+        48.35,
+        11.79,
+    ),
+    ap(
+        "AMS",
+        "Schiphol",
+        "Amsterdam",
+        "NL",
+        "Europe/Amsterdam",
+        52.31,
+        4.76,
+    ),
+    ap(
+        "MAD",
+        "Adolfo Suárez Madrid-Barajas",
+        "Madrid",
+        "ES",
+        "Europe/Madrid",
+        40.49,
+        -3.57,
+    ),
+    ap(
+        "BCN",
+        "Josep Tarradellas Barcelona-El Prat",
+        "Barcelona",
+        "ES",
+        "Europe/Madrid",
+        41.30,
+        2.08,
+    ),
+    ap(
+        "FCO",
+        "Leonardo da Vinci-Fiumicino",
+        "Rome",
+        "IT",
+        "Europe/Rome",
+        41.80,
+        12.25,
+    ),
+    ap(
+        "ZRH",
+        "Zurich",
+        "Zurich",
+        "CH",
+        "Europe/Zurich",
+        47.46,
+        8.55,
+    ),
+    ap(
+        "LIS",
+        "Humberto Delgado",
+        "Lisbon",
+        "PT",
+        "Europe/Lisbon",
+        38.77,
+        -9.13,
+    ),
+    ap(
+        "DUB",
+        "Dublin",
+        "Dublin",
+        "IE",
+        "Europe/Dublin",
+        53.42,
+        -6.27,
+    ),
+    ap(
+        "CPH",
+        "Kastrup",
+        "Copenhagen",
+        "DK",
+        "Europe/Copenhagen",
+        55.62,
+        12.65,
+    ),
+    ap(
+        "JFK",
+        "John F. Kennedy",
+        "New York",
+        "US",
+        "America/New_York",
+        40.64,
+        -73.78,
+    ),
+    ap(
+        "ORD",
+        "O'Hare",
+        "Chicago",
+        "US",
+        "America/Chicago",
+        41.97,
+        -87.91,
+    ),
+    ap(
+        "LAX",
+        "Los Angeles",
+        "Los Angeles",
+        "US",
+        "America/Los_Angeles",
+        33.94,
+        -118.41,
+    ),
+    ap(
+        "SFO",
+        "San Francisco",
+        "San Francisco",
+        "US",
+        "America/Los_Angeles",
+        37.62,
+        -122.38,
+    ),
+    ap(
+        "YYZ",
+        "Pearson",
+        "Toronto",
+        "CA",
+        "America/Toronto",
+        43.68,
+        -79.63,
+    ),
+    ap(
+        "MEX",
+        "Benito Juárez",
+        "Mexico City",
+        "MX",
+        "America/Mexico_City",
+        19.44,
+        -99.07,
+    ),
+    ap(
+        "GRU",
+        "Guarulhos",
+        "São Paulo",
+        "BR",
+        "America/Sao_Paulo",
+        -23.43,
+        -46.47,
+    ),
     ap("DXB", "Dubai", "Dubai", "AE", "Asia/Dubai", 25.25, 55.36),
-    ap("DEL", "Indira Gandhi", "Delhi", "IN", "Asia/Kolkata", 28.56, 77.10),
-    ap("SIN", "Changi", "Singapore", "SG", "Asia/Singapore", 1.36, 103.99),
-    ap("HKG", "Hong Kong", "Hong Kong", "HK", "Asia/Hong_Kong", 22.31, 113.91),
+    ap(
+        "DEL",
+        "Indira Gandhi",
+        "Delhi",
+        "IN",
+        "Asia/Kolkata",
+        28.56,
+        77.10,
+    ),
+    ap(
+        "SIN",
+        "Changi",
+        "Singapore",
+        "SG",
+        "Asia/Singapore",
+        1.36,
+        103.99,
+    ),
+    ap(
+        "HKG",
+        "Hong Kong",
+        "Hong Kong",
+        "HK",
+        "Asia/Hong_Kong",
+        22.31,
+        113.91,
+    ),
     ap("HND", "Haneda", "Tokyo", "JP", "Asia/Tokyo", 35.55, 139.78),
-    ap("SYD", "Kingsford Smith", "Sydney", "AU", "Australia/Sydney", -33.95, 151.18),
-    ap("JNB", "O. R. Tambo", "Johannesburg", "ZA", "Africa/Johannesburg", -26.13, 28.24),
+    ap(
+        "SYD",
+        "Kingsford Smith",
+        "Sydney",
+        "AU",
+        "Australia/Sydney",
+        -33.95,
+        151.18,
+    ),
+    ap(
+        "JNB",
+        "O. R. Tambo",
+        "Johannesburg",
+        "ZA",
+        "Africa/Johannesburg",
+        -26.13,
+        28.24,
+    ),
 ];
 
 /// Hubs get a route to every other airport.
@@ -130,14 +333,20 @@ fn airplanes() -> Vec<(&'static str, SeatMap, bool)> {
         (
             "Embraer E195-E2",
             SeatMap {
-                sections: vec![section(Business, 1, 3, "ACD"), section(Economy, 4, 32, "ACDF")],
+                sections: vec![
+                    section(Business, 1, 3, "ACD"),
+                    section(Economy, 4, 32, "ACDF"),
+                ],
             },
             false,
         ),
         (
             "Airbus A320neo",
             SeatMap {
-                sections: vec![section(Business, 1, 3, "ACDF"), section(Economy, 4, 30, "ABCDEF")],
+                sections: vec![
+                    section(Business, 1, 3, "ACDF"),
+                    section(Economy, 4, 30, "ABCDEF"),
+                ],
             },
             false,
         ),
@@ -192,7 +401,11 @@ fn routes() -> Vec<Route<'static>> {
     for a in AIRPORTS {
         let mut near: Vec<&AirportSeed> = AIRPORTS.iter().filter(|b| b.code != a.code).collect();
         near.sort_by(|x, y| distance_km(a, x).total_cmp(&distance_km(a, y)));
-        let mut dests: Vec<&AirportSeed> = near.into_iter().filter(|b| b.city != a.city).take(4).collect();
+        let mut dests: Vec<&AirportSeed> = near
+            .into_iter()
+            .filter(|b| b.city != a.city)
+            .take(4)
+            .collect();
         for hub in HUBS {
             if *hub != a.code
                 && let Some(h) = AIRPORTS.iter().find(|x| x.code == *hub)
@@ -247,11 +460,15 @@ pub async fn run(url: &SecretString, flights: Option<u32>, days: u32) -> anyhow:
         let (route_idx, day) = (i % routes.len(), (i / routes.len()) as i64);
         let route = &routes[route_idx];
         let long = route.minutes > 300;
-        let candidates: Vec<&(i64, SeatMap, bool)> = planes.iter().filter(|p| p.2 == long).collect();
+        let candidates: Vec<&(i64, SeatMap, bool)> =
+            planes.iter().filter(|p| p.2 == long).collect();
         let plane = candidates[route_idx % candidates.len()];
         // Demo: one stable departure time per route; bench: varied times.
         let (hour, minute) = match flights {
-            None => (6 + (route_idx * 7 % 16) as u32, (route_idx * 5 % 12) as u32 * 5),
+            None => (
+                6 + (route_idx * 7 % 16) as u32,
+                (route_idx * 5 % 12) as u32 * 5,
+            ),
             Some(_) => (rng.random_range(5..23), rng.random_range(0..12) * 5),
         };
         let date = today + Duration::days(day + 1);
@@ -314,7 +531,12 @@ pub async fn run(url: &SecretString, flights: Option<u32>, days: u32) -> anyhow:
     Ok(())
 }
 
-fn local_to_utc(tz: &str, date: NaiveDate, hour: u32, minute: u32) -> anyhow::Result<DateTime<Utc>> {
+fn local_to_utc(
+    tz: &str,
+    date: NaiveDate,
+    hour: u32,
+    minute: u32,
+) -> anyhow::Result<DateTime<Utc>> {
     let tz: chrono_tz::Tz = tz.parse().map_err(|e| anyhow::anyhow!("{e}"))?;
     let t = NaiveTime::from_hms_opt(hour, minute, 0).context("valid time")?;
     let local = tz
@@ -350,12 +572,14 @@ async fn seed_base(conn: &mut PgConnection) -> anyhow::Result<Vec<(i64, SeatMap,
     }
     let mut planes = Vec::new();
     for (model, map, long) in airplanes() {
-        map.validate("seat_map").map_err(|e| anyhow::anyhow!("{e}"))?;
-        let existing: Option<i64> =
-            sqlx::query_scalar("select airplane_id from airplane where model = $1 order by airplane_id limit 1")
-                .bind(model)
-                .fetch_optional(&mut *conn)
-                .await?;
+        map.validate("seat_map")
+            .map_err(|e| anyhow::anyhow!("{e}"))?;
+        let existing: Option<i64> = sqlx::query_scalar(
+            "select airplane_id from airplane where model = $1 order by airplane_id limit 1",
+        )
+        .bind(model)
+        .fetch_optional(&mut *conn)
+        .await?;
         let id = match existing {
             Some(id) => id,
             None => {
@@ -401,10 +625,20 @@ pub async fn insert_flights(
          on conflict on constraint flight_number_departure_unique do nothing
          returning flight_id, flight_number, departure_time, airplane_id",
     )
-    .bind(batch.iter().map(|f| f.flight_number.clone()).collect::<Vec<_>>())
+    .bind(
+        batch
+            .iter()
+            .map(|f| f.flight_number.clone())
+            .collect::<Vec<_>>(),
+    )
     .bind(batch.iter().map(|f| f.airplane_id).collect::<Vec<_>>())
     .bind(batch.iter().map(|f| f.origin.clone()).collect::<Vec<_>>())
-    .bind(batch.iter().map(|f| f.destination.clone()).collect::<Vec<_>>())
+    .bind(
+        batch
+            .iter()
+            .map(|f| f.destination.clone())
+            .collect::<Vec<_>>(),
+    )
     .bind(batch.iter().map(|f| f.departure).collect::<Vec<_>>())
     .bind(&arrival)
     .bind(batch.iter().map(|f| f.currency.clone()).collect::<Vec<_>>())

@@ -12,7 +12,9 @@ async fn creating_a_flight_materialises_its_seats_from_the_seat_map() {
     let app = TestApp::spawn().await;
     app.two_airports().await;
     let plane = app.airplane(10).await; // 2*2 business + 10*3 economy
-    let id = app.flight_at(plane, "ZZ100", &utc_in_days(5, 9, 0), 75).await;
+    let id = app
+        .flight_at(plane, "ZZ100", &utc_in_days(5, 9, 0), 75)
+        .await;
 
     let seats = app.get(&format!("/api/v1/flights/{id}/seats")).await;
     assert_eq!(seats.status, StatusCode::OK);
@@ -37,11 +39,18 @@ async fn creating_a_flight_materialises_its_seats_from_the_seat_map() {
 async fn writes_need_the_service_token() {
     let app = TestApp::spawn().await;
     let body = json!({"name": "Oslo", "country_code": "NO"});
-    let none = app.call(Method::POST, "/api/v1/cities", Some(body.clone()), None).await;
+    let none = app
+        .call(Method::POST, "/api/v1/cities", Some(body.clone()), None)
+        .await;
     assert_eq!(none.status, StatusCode::UNAUTHORIZED);
     assert_eq!(none.error_code(), "unauthorized");
     let wrong = app
-        .call(Method::POST, "/api/v1/cities", Some(body), Some("not-the-token-at-all"))
+        .call(
+            Method::POST,
+            "/api/v1/cities",
+            Some(body),
+            Some("not-the-token-at-all"),
+        )
         .await;
     assert_eq!(wrong.status, StatusCode::UNAUTHORIZED);
     assert_eq!(app.count("select count(*) from city").await, 0);
@@ -76,21 +85,81 @@ async fn flight_creation_names_the_offending_field() {
         "currency": "EUR", "fares": {"economy": 9900, "business": 30000}
     });
     let cases = [
-        ("origin", json!({"origin": "XXX"}), StatusCode::UNPROCESSABLE_ENTITY),
-        ("origin", json!({"origin": "LH1"}), StatusCode::UNPROCESSABLE_ENTITY),
-        ("destination", json!({"destination": "LHR"}), StatusCode::UNPROCESSABLE_ENTITY),
-        ("arrival_time", json!({"arrival_time": utc_in_days(3, 7, 0)}), StatusCode::UNPROCESSABLE_ENTITY),
-        ("departure_time", json!({"departure_time": utc_in_days(-3, 8, 0), "arrival_time": utc_in_days(-3, 9, 0)}), StatusCode::UNPROCESSABLE_ENTITY),
-        ("airplane_id", json!({"airplane_id": 999}), StatusCode::UNPROCESSABLE_ENTITY),
-        ("airplane_id", json!({"airplane_id": "one"}), StatusCode::UNPROCESSABLE_ENTITY),
-        ("fares.business", json!({"fares": {"economy": 9900}}), StatusCode::UNPROCESSABLE_ENTITY),
-        ("fares.first", json!({"fares": {"economy": 1, "business": 2, "first": 3}}), StatusCode::UNPROCESSABLE_ENTITY),
-        ("fares.economy", json!({"fares": {"economy": -1, "business": 2}}), StatusCode::UNPROCESSABLE_ENTITY),
-        ("fares.steerage", json!({"fares": {"steerage": 1}}), StatusCode::UNPROCESSABLE_ENTITY),
-        ("flight_number", json!({"flight_number": "123456"}), StatusCode::UNPROCESSABLE_ENTITY),
-        ("currency", json!({"currency": "EURO"}), StatusCode::UNPROCESSABLE_ENTITY),
-        ("gate", json!({"gate": "A-12/B"}), StatusCode::UNPROCESSABLE_ENTITY),
-        ("surprise", json!({"surprise": 1}), StatusCode::UNPROCESSABLE_ENTITY),
+        (
+            "origin",
+            json!({"origin": "XXX"}),
+            StatusCode::UNPROCESSABLE_ENTITY,
+        ),
+        (
+            "origin",
+            json!({"origin": "LH1"}),
+            StatusCode::UNPROCESSABLE_ENTITY,
+        ),
+        (
+            "destination",
+            json!({"destination": "LHR"}),
+            StatusCode::UNPROCESSABLE_ENTITY,
+        ),
+        (
+            "arrival_time",
+            json!({"arrival_time": utc_in_days(3, 7, 0)}),
+            StatusCode::UNPROCESSABLE_ENTITY,
+        ),
+        (
+            "departure_time",
+            json!({"departure_time": utc_in_days(-3, 8, 0), "arrival_time": utc_in_days(-3, 9, 0)}),
+            StatusCode::UNPROCESSABLE_ENTITY,
+        ),
+        (
+            "airplane_id",
+            json!({"airplane_id": 999}),
+            StatusCode::UNPROCESSABLE_ENTITY,
+        ),
+        (
+            "airplane_id",
+            json!({"airplane_id": "one"}),
+            StatusCode::UNPROCESSABLE_ENTITY,
+        ),
+        (
+            "fares.business",
+            json!({"fares": {"economy": 9900}}),
+            StatusCode::UNPROCESSABLE_ENTITY,
+        ),
+        (
+            "fares.first",
+            json!({"fares": {"economy": 1, "business": 2, "first": 3}}),
+            StatusCode::UNPROCESSABLE_ENTITY,
+        ),
+        (
+            "fares.economy",
+            json!({"fares": {"economy": -1, "business": 2}}),
+            StatusCode::UNPROCESSABLE_ENTITY,
+        ),
+        (
+            "fares.steerage",
+            json!({"fares": {"steerage": 1}}),
+            StatusCode::UNPROCESSABLE_ENTITY,
+        ),
+        (
+            "flight_number",
+            json!({"flight_number": "123456"}),
+            StatusCode::UNPROCESSABLE_ENTITY,
+        ),
+        (
+            "currency",
+            json!({"currency": "EURO"}),
+            StatusCode::UNPROCESSABLE_ENTITY,
+        ),
+        (
+            "gate",
+            json!({"gate": "A-12/B"}),
+            StatusCode::UNPROCESSABLE_ENTITY,
+        ),
+        (
+            "surprise",
+            json!({"surprise": 1}),
+            StatusCode::UNPROCESSABLE_ENTITY,
+        ),
     ];
     for (field, patch, status) in cases {
         let mut body = good.clone();
@@ -101,7 +170,12 @@ async fn flight_creation_names_the_offending_field() {
         assert_eq!(r.status, status, "{field}: {}", r.body);
         assert_eq!(r.error_code(), "validation_failed");
         let named = r.error_field().unwrap_or("");
-        assert!(named.starts_with(field) || r.body["error"]["message"].as_str().unwrap().contains(field), "{field}: {}", r.body);
+        assert!(
+            named.starts_with(field)
+                || r.body["error"]["message"].as_str().unwrap().contains(field),
+            "{field}: {}",
+            r.body
+        );
     }
     // Nothing was partially written by any of them.
     assert_eq!(app.count("select count(*) from flight").await, 0);
@@ -116,22 +190,61 @@ async fn flight_creation_names_the_offending_field() {
 #[tokio::test]
 async fn malformed_bodies_get_a_4xx_in_the_error_shape() {
     let app = TestApp::spawn().await;
-    let r = app.raw(Method::POST, "/api/v1/cities", "application/json", b"{\"name\": ".to_vec()).await;
+    let r = app
+        .raw(
+            Method::POST,
+            "/api/v1/cities",
+            "application/json",
+            b"{\"name\": ".to_vec(),
+        )
+        .await;
     assert_eq!(r.status, StatusCode::BAD_REQUEST);
     assert_eq!(r.error_code(), "malformed_json");
-    let r = app.raw(Method::POST, "/api/v1/cities", "application/json", b"{} trailing".to_vec()).await;
+    let r = app
+        .raw(
+            Method::POST,
+            "/api/v1/cities",
+            "application/json",
+            b"{} trailing".to_vec(),
+        )
+        .await;
     assert_eq!(r.status, StatusCode::BAD_REQUEST);
-    let r = app.raw(Method::POST, "/api/v1/cities", "text/plain", b"{}".to_vec()).await;
+    let r = app
+        .raw(Method::POST, "/api/v1/cities", "text/plain", b"{}".to_vec())
+        .await;
     assert_eq!(r.status, StatusCode::BAD_REQUEST);
     assert_eq!(r.error_code(), "unsupported_media_type");
-    let r = app.raw(Method::POST, "/api/v1/cities", "application/json", b"{\"name\": 5, \"country_code\": \"FR\"}".to_vec()).await;
+    let r = app
+        .raw(
+            Method::POST,
+            "/api/v1/cities",
+            "application/json",
+            b"{\"name\": 5, \"country_code\": \"FR\"}".to_vec(),
+        )
+        .await;
     assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY);
     assert_eq!(r.error_field(), Some("name"));
-    let big = format!("{{\"name\": \"{}\", \"country_code\": \"FR\"}}", "x".repeat(200_000));
-    let r = app.raw(Method::POST, "/api/v1/cities", "application/json", big.into_bytes()).await;
+    let big = format!(
+        "{{\"name\": \"{}\", \"country_code\": \"FR\"}}",
+        "x".repeat(200_000)
+    );
+    let r = app
+        .raw(
+            Method::POST,
+            "/api/v1/cities",
+            "application/json",
+            big.into_bytes(),
+        )
+        .await;
     assert_eq!(r.status, StatusCode::PAYLOAD_TOO_LARGE);
     assert_eq!(r.error_code(), "payload_too_large");
-    let r = app.send(Method::POST, "/api/v1/cities", json!({"name": "Oslo", "country_code": "NOR"})).await;
+    let r = app
+        .send(
+            Method::POST,
+            "/api/v1/cities",
+            json!({"name": "Oslo", "country_code": "NOR"}),
+        )
+        .await;
     assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY);
     assert_eq!(r.error_field(), Some("country_code"));
     assert_eq!(app.count("select count(*) from city").await, 0);
@@ -140,7 +253,14 @@ async fn malformed_bodies_get_a_4xx_in_the_error_shape() {
     assert_eq!(r.error_code(), "not_found");
     let r = app.get("/api/v1/flights/abc").await;
     assert_eq!(r.status, StatusCode::NOT_FOUND);
-    let r = app.call(Method::DELETE, "/api/v1/flights", None, Some(support::TOKEN)).await;
+    let r = app
+        .call(
+            Method::DELETE,
+            "/api/v1/flights",
+            None,
+            Some(support::TOKEN),
+        )
+        .await;
     assert_eq!(r.status, StatusCode::METHOD_NOT_ALLOWED);
 }
 
@@ -149,16 +269,42 @@ async fn seat_maps_are_validated() {
     let app = TestApp::spawn().await;
     let bad_maps = [
         (json!({"sections": []}), "seat_map.sections"),
-        (json!({"sections": [{"cabin": "economy", "from_row": 0, "to_row": 3, "seat_letters": "AB"}]}), "seat_map.sections[0].from_row"),
-        (json!({"sections": [{"cabin": "economy", "from_row": 5, "to_row": 3, "seat_letters": "AB"}]}), "seat_map.sections[0].to_row"),
-        (json!({"sections": [{"cabin": "economy", "from_row": 1, "to_row": 3, "seat_letters": "AA"}]}), "seat_map.sections[0].seat_letters"),
-        (json!({"sections": [{"cabin": "economy", "from_row": 1, "to_row": 3, "seat_letters": "AB"},
-                             {"cabin": "business", "from_row": 3, "to_row": 4, "seat_letters": "AB"}]}), "seat_map.sections[1].from_row"),
-        (json!({"sections": [{"cabin": "lounge", "from_row": 1, "to_row": 3, "seat_letters": "AB"}]}), "seat_map.sections[0].cabin"),
+        (
+            json!({"sections": [{"cabin": "economy", "from_row": 0, "to_row": 3, "seat_letters": "AB"}]}),
+            "seat_map.sections[0].from_row",
+        ),
+        (
+            json!({"sections": [{"cabin": "economy", "from_row": 5, "to_row": 3, "seat_letters": "AB"}]}),
+            "seat_map.sections[0].to_row",
+        ),
+        (
+            json!({"sections": [{"cabin": "economy", "from_row": 1, "to_row": 3, "seat_letters": "AA"}]}),
+            "seat_map.sections[0].seat_letters",
+        ),
+        (
+            json!({"sections": [{"cabin": "economy", "from_row": 1, "to_row": 3, "seat_letters": "AB"},
+                             {"cabin": "business", "from_row": 3, "to_row": 4, "seat_letters": "AB"}]}),
+            "seat_map.sections[1].from_row",
+        ),
+        (
+            json!({"sections": [{"cabin": "lounge", "from_row": 1, "to_row": 3, "seat_letters": "AB"}]}),
+            "seat_map.sections[0].cabin",
+        ),
     ];
     for (map, field) in bad_maps {
-        let r = app.send(Method::POST, "/api/v1/airplanes", json!({"model": "X", "seat_map": map})).await;
-        assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{field}: {}", r.body);
+        let r = app
+            .send(
+                Method::POST,
+                "/api/v1/airplanes",
+                json!({"model": "X", "seat_map": map}),
+            )
+            .await;
+        assert_eq!(
+            r.status,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "{field}: {}",
+            r.body
+        );
         assert_eq!(r.error_field(), Some(field), "{}", r.body);
     }
     assert_eq!(app.count("select count(*) from airplane").await, 0);
@@ -169,7 +315,9 @@ async fn flights_can_be_rescheduled_delayed_and_cancelled_but_not_reinstated() {
     let app = TestApp::spawn().await;
     app.two_airports().await;
     let plane = app.airplane(5).await;
-    let id = app.flight_at(plane, "ZZ7", &utc_in_days(4, 23, 30), 60).await;
+    let id = app
+        .flight_at(plane, "ZZ7", &utc_in_days(4, 23, 30), 60)
+        .await;
     let path = format!("/api/v1/flights/{id}");
 
     let r = app
@@ -187,20 +335,34 @@ async fn flights_can_be_rescheduled_delayed_and_cancelled_but_not_reinstated() {
         .unwrap();
     assert_eq!(local, support::date_in_days(5));
 
-    let r = app.send(Method::PATCH, &path, json!({"arrival_time": utc_in_days(5, 0, 0)})).await;
+    let r = app
+        .send(
+            Method::PATCH,
+            &path,
+            json!({"arrival_time": utc_in_days(5, 0, 0)}),
+        )
+        .await;
     assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY);
     assert_eq!(r.error_field(), Some("arrival_time"));
     let r = app.send(Method::PATCH, &path, json!({"gate": null})).await;
     assert_eq!(r.body["gate"], serde_json::Value::Null);
-    let r = app.send(Method::PATCH, &path, json!({"status": "cancelled"})).await;
+    let r = app
+        .send(Method::PATCH, &path, json!({"status": "cancelled"}))
+        .await;
     assert_eq!(r.body["status"], "cancelled");
-    let r = app.send(Method::PATCH, &path, json!({"status": "scheduled"})).await;
+    let r = app
+        .send(Method::PATCH, &path, json!({"status": "scheduled"}))
+        .await;
     assert_eq!(r.status, StatusCode::CONFLICT);
     assert_eq!(r.error_code(), "flight_cancelled");
-    let r = app.send(Method::PATCH, &path, json!({"status": "boarding"})).await;
+    let r = app
+        .send(Method::PATCH, &path, json!({"status": "boarding"}))
+        .await;
     assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY);
     assert_eq!(r.error_field(), Some("status"));
-    let r = app.send(Method::PATCH, "/api/v1/flights/999999", json!({})).await;
+    let r = app
+        .send(Method::PATCH, "/api/v1/flights/999999", json!({}))
+        .await;
     assert_eq!(r.status, StatusCode::NOT_FOUND);
 }
 
@@ -209,20 +371,50 @@ async fn referenced_catalogue_entries_cannot_be_deleted() {
     let app = TestApp::spawn().await;
     app.two_airports().await;
     let plane = app.airplane(5).await;
-    let flight = app.flight_at(plane, "ZZ9", &utc_in_days(4, 10, 0), 60).await;
+    let flight = app
+        .flight_at(plane, "ZZ9", &utc_in_days(4, 10, 0), 60)
+        .await;
     let lhr: i64 = sqlx::query_scalar("select airport_id from airport where iata_code = 'LHR'")
         .fetch_one(&app.pool)
         .await
         .unwrap();
-    let r = app.call(Method::DELETE, &format!("/api/v1/airports/{lhr}"), None, Some(support::TOKEN)).await;
+    let r = app
+        .call(
+            Method::DELETE,
+            &format!("/api/v1/airports/{lhr}"),
+            None,
+            Some(support::TOKEN),
+        )
+        .await;
     assert_eq!(r.status, StatusCode::CONFLICT);
     assert_eq!(r.error_code(), "in_use");
-    let r = app.call(Method::DELETE, &format!("/api/v1/airplanes/{plane}"), None, Some(support::TOKEN)).await;
+    let r = app
+        .call(
+            Method::DELETE,
+            &format!("/api/v1/airplanes/{plane}"),
+            None,
+            Some(support::TOKEN),
+        )
+        .await;
     assert_eq!(r.status, StatusCode::CONFLICT);
-    let r = app.call(Method::DELETE, &format!("/api/v1/flights/{flight}"), None, Some(support::TOKEN)).await;
+    let r = app
+        .call(
+            Method::DELETE,
+            &format!("/api/v1/flights/{flight}"),
+            None,
+            Some(support::TOKEN),
+        )
+        .await;
     assert_eq!(r.status, StatusCode::NO_CONTENT);
     assert_eq!(app.count("select count(*) from seat").await, 0);
-    let r = app.call(Method::DELETE, &format!("/api/v1/airplanes/{plane}"), None, Some(support::TOKEN)).await;
+    let r = app
+        .call(
+            Method::DELETE,
+            &format!("/api/v1/airplanes/{plane}"),
+            None,
+            Some(support::TOKEN),
+        )
+        .await;
     assert_eq!(r.status, StatusCode::NO_CONTENT);
     let r = app.get(&format!("/api/v1/airplanes/{plane}")).await;
     assert_eq!(r.status, StatusCode::NOT_FOUND);
@@ -235,7 +427,17 @@ async fn health_readiness_and_metrics_answer() {
     let ready = app.get("/readyz").await;
     assert_eq!(ready.body["database"], "ok");
     app.get("/api/v1/cities").await;
-    let metrics = app.client.get(format!("{}/metrics", app.base)).send().await.unwrap();
+    let metrics = app
+        .client
+        .get(format!("{}/metrics", app.base))
+        .send()
+        .await
+        .unwrap();
     let text = metrics.text().await.unwrap();
-    assert!(text.contains("http_requests_total{method=\"GET\",route=\"/api/v1/cities\",status=\"200\"}"), "{text}");
+    assert!(
+        text.contains(
+            "http_requests_total{method=\"GET\",route=\"/api/v1/cities\",status=\"200\"}"
+        ),
+        "{text}"
+    );
 }

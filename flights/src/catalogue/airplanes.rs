@@ -66,7 +66,11 @@ async fn list(State(state): State<AppState>, params: Params) -> Result<Json<Page
     .fetch_all(&state.pool)
     .await?;
     let total = rows.first().map_or(0, |r| r.total);
-    Ok(Json(Paged::new(rows.into_iter().map(|r| r.airplane).collect(), page, total)))
+    Ok(Json(Paged::new(
+        rows.into_iter().map(|r| r.airplane).collect(),
+        page,
+        total,
+    )))
 }
 
 async fn create(
@@ -88,12 +92,14 @@ async fn create(
 }
 
 async fn read(State(state): State<AppState>, Id(id): Id) -> Result<Json<Airplane>> {
-    sqlx::query_as::<_, Airplane>(&format!("select {COLUMNS} from airplane where airplane_id = $1"))
-        .bind(id)
-        .fetch_optional(&state.pool)
-        .await?
-        .map(Json)
-        .ok_or(Error::NotFound("airplane"))
+    sqlx::query_as::<_, Airplane>(&format!(
+        "select {COLUMNS} from airplane where airplane_id = $1"
+    ))
+    .bind(id)
+    .fetch_optional(&state.pool)
+    .await?
+    .map(Json)
+    .ok_or(Error::NotFound("airplane"))
 }
 
 async fn replace(

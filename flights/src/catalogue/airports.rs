@@ -62,7 +62,10 @@ impl AirportInput {
         let time_zone: chrono_tz::Tz = self.time_zone.trim().parse().map_err(|_| {
             Error::validation(
                 "time_zone",
-                format!("'{}' is not an IANA time zone such as Europe/Paris", self.time_zone),
+                format!(
+                    "'{}' is not an IANA time zone such as Europe/Paris",
+                    self.time_zone
+                ),
             )
         })?;
         if self.city_id <= 0 {
@@ -104,7 +107,11 @@ async fn list(State(state): State<AppState>, params: Params) -> Result<Json<Page
     .fetch_all(&state.pool)
     .await?;
     let total = rows.first().map_or(0, |r| r.total);
-    Ok(Json(Paged::new(rows.into_iter().map(|r| r.airport).collect(), page, total)))
+    Ok(Json(Paged::new(
+        rows.into_iter().map(|r| r.airport).collect(),
+        page,
+        total,
+    )))
 }
 
 async fn fetch(state: &AppState, id: i64) -> Result<Airport> {

@@ -75,7 +75,11 @@ async fn list(State(state): State<AppState>, params: Params) -> Result<Json<Page
     .map(|r| (r.city, r.total))
     .collect();
     let total = rows.first().map_or(0, |r| r.1);
-    Ok(Json(Paged::new(rows.into_iter().map(|r| r.0).collect(), page, total)))
+    Ok(Json(Paged::new(
+        rows.into_iter().map(|r| r.0).collect(),
+        page,
+        total,
+    )))
 }
 
 #[derive(sqlx::FromRow)]
@@ -99,7 +103,10 @@ async fn create(
     .fetch_one(&state.pool)
     .await
     .on_constraint("city_name_country_unique", || {
-        Error::conflict("already_exists", "a city with this name exists in that country")
+        Error::conflict(
+            "already_exists",
+            "a city with this name exists in that country",
+        )
     })?;
     Ok((StatusCode::CREATED, Json(city)))
 }
@@ -130,7 +137,10 @@ async fn replace(
     .fetch_optional(&state.pool)
     .await
     .on_constraint("city_name_country_unique", || {
-        Error::conflict("already_exists", "a city with this name exists in that country")
+        Error::conflict(
+            "already_exists",
+            "a city with this name exists in that country",
+        )
     })?
     .map(Json)
     .ok_or(Error::NotFound("city"))

@@ -189,7 +189,10 @@ pub struct FlightInput {
 
 fn check_times(dep: DateTime<Utc>, arr: DateTime<Utc>) -> Result<()> {
     if arr <= dep {
-        return Err(Error::validation("arrival_time", "must be after departure_time"));
+        return Err(Error::validation(
+            "arrival_time",
+            "must be after departure_time",
+        ));
     }
     if arr - dep > Duration::hours(MAX_DURATION_HOURS) {
         return Err(Error::validation(
@@ -201,11 +204,16 @@ fn check_times(dep: DateTime<Utc>, arr: DateTime<Utc>) -> Result<()> {
 }
 
 fn check_gate(gate: Option<String>) -> Result<Option<String>> {
-    let gate = gate.map(|g| g.trim().to_ascii_uppercase()).filter(|g| !g.is_empty());
+    let gate = gate
+        .map(|g| g.trim().to_ascii_uppercase())
+        .filter(|g| !g.is_empty());
     if let Some(g) = &gate
         && (g.len() > 10 || !g.bytes().all(|b| b.is_ascii_alphanumeric()))
     {
-        return Err(Error::validation("gate", "must be 1 to 10 letters or digits"));
+        return Err(Error::validation(
+            "gate",
+            "must be 1 to 10 letters or digits",
+        ));
     }
     Ok(gate)
 }
@@ -214,9 +222,9 @@ fn check_gate(gate: Option<String>) -> Result<Option<String>> {
 fn check_fares(fares: BTreeMap<String, i64>) -> Result<BTreeMap<Cabin, i64>> {
     let mut out = BTreeMap::new();
     for (name, amount) in fares {
-        let cabin: Cabin = name
-            .parse()
-            .map_err(|e: airline_domain::ParseError| Error::validation(format!("fares.{name}"), e.to_string()))?;
+        let cabin: Cabin = name.parse().map_err(|e: airline_domain::ParseError| {
+            Error::validation(format!("fares.{name}"), e.to_string())
+        })?;
         if !(0..=100_000_000).contains(&amount) {
             return Err(Error::validation(
                 format!("fares.{cabin}"),
@@ -230,7 +238,11 @@ fn check_fares(fares: BTreeMap<String, i64>) -> Result<BTreeMap<Cabin, i64>> {
 
 /// Creates a flight and its seats in one transaction. Used by the API and
 /// by `seed`; the caller owns the transaction.
-pub async fn insert_flight(conn: &mut PgConnection, input: FlightInput, now: DateTime<Utc>) -> Result<i64> {
+pub async fn insert_flight(
+    conn: &mut PgConnection,
+    input: FlightInput,
+    now: DateTime<Utc>,
+) -> Result<i64> {
     if input.departure_time <= now {
         return Err(Error::validation("departure_time", "must be in the future"));
     }
@@ -379,7 +391,9 @@ struct FlightPatch {
 }
 
 /// Distinguishes an explicit `null` from an absent field.
-fn present<'de, D: Deserializer<'de>, T: Deserialize<'de>>(d: D) -> Result<Option<Option<T>>, D::Error> {
+fn present<'de, D: Deserializer<'de>, T: Deserialize<'de>>(
+    d: D,
+) -> Result<Option<Option<T>>, D::Error> {
     Option::<T>::deserialize(d).map(Some)
 }
 

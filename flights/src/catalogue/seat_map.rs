@@ -63,16 +63,25 @@ impl SeatMap {
             last_row = s.to_row;
             let letters = s.seat_letters.as_bytes();
             if letters.is_empty() || letters.len() > 12 {
-                return Err(Error::validation(f("seat_letters"), "must have 1 to 12 letters"));
+                return Err(Error::validation(
+                    f("seat_letters"),
+                    "must have 1 to 12 letters",
+                ));
             }
             if !letters.iter().all(u8::is_ascii_uppercase) {
-                return Err(Error::validation(f("seat_letters"), "must be upper-case letters A-Z"));
+                return Err(Error::validation(
+                    f("seat_letters"),
+                    "must be upper-case letters A-Z",
+                ));
             }
             let mut sorted = letters.to_vec();
             sorted.sort_unstable();
             sorted.dedup();
             if sorted.len() != letters.len() {
-                return Err(Error::validation(f("seat_letters"), "letters must not repeat"));
+                return Err(Error::validation(
+                    f("seat_letters"),
+                    "letters must not repeat",
+                ));
             }
         }
         let count = self.seat_count();
@@ -89,9 +98,7 @@ impl SeatMap {
     pub fn seat_count(&self) -> usize {
         self.sections
             .iter()
-            .map(|s| {
-                usize::from(s.to_row.saturating_sub(s.from_row) + 1) * s.seat_letters.len()
-            })
+            .map(|s| usize::from(s.to_row.saturating_sub(s.from_row) + 1) * s.seat_letters.len())
             .fold(0usize, usize::saturating_add)
     }
 
@@ -147,7 +154,11 @@ mod tests {
     fn seats_are_listed_row_by_row() {
         let m = map(&[(Cabin::Economy, 3, 4, "AB"), (Cabin::Business, 1, 2, "A")]);
         m.validate("seat_map").unwrap();
-        let seats: Vec<String> = m.seats().iter().map(|s| s.seat_number.to_string()).collect();
+        let seats: Vec<String> = m
+            .seats()
+            .iter()
+            .map(|s| s.seat_number.to_string())
+            .collect();
         assert_eq!(seats, ["1A", "2A", "3A", "3B", "4A", "4B"]);
         assert_eq!(m.seat_count(), 6);
         assert_eq!(m.cabins(), [Cabin::Economy, Cabin::Business]);
@@ -155,7 +166,10 @@ mod tests {
 
     #[test]
     fn overlapping_rows_are_refused() {
-        let m = map(&[(Cabin::Economy, 1, 10, "AB"), (Cabin::Business, 10, 12, "A")]);
+        let m = map(&[
+            (Cabin::Economy, 1, 10, "AB"),
+            (Cabin::Business, 10, 12, "A"),
+        ]);
         assert!(m.validate("seat_map").is_err());
     }
 

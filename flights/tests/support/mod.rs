@@ -30,8 +30,14 @@ impl Reply {
     /// The error code of an error reply, checking the one error shape.
     pub fn error_code(&self) -> &str {
         let err = &self.body["error"];
-        assert!(err["message"].is_string(), "no error message in {}", self.body);
-        err["code"].as_str().unwrap_or_else(|| panic!("not an error body: {}", self.body))
+        assert!(
+            err["message"].is_string(),
+            "no error message in {}",
+            self.body
+        );
+        err["code"]
+            .as_str()
+            .unwrap_or_else(|| panic!("not an error body: {}", self.body))
     }
 
     pub fn error_field(&self) -> Option<&str> {
@@ -65,25 +71,39 @@ async fn template(admin: &str) -> String {
         }
     }
     let name = format!("flights_tmpl_{:016x}", hash);
-    let mut conn = PgConnection::connect(admin).await.expect("connect to DATABASE_URL");
-    conn.execute("select pg_advisory_lock(727274)").await.unwrap();
-    let exists: bool = sqlx::query_scalar("select exists(select 1 from pg_database where datname = $1)")
-        .bind(&name)
-        .fetch_one(&mut conn)
+    let mut conn = PgConnection::connect(admin)
+        .await
+        .expect("connect to DATABASE_URL");
+    conn.execute("select pg_advisory_lock(727274)")
         .await
         .unwrap();
+    let exists: bool =
+        sqlx::query_scalar("select exists(select 1 from pg_database where datname = $1)")
+            .bind(&name)
+            .fetch_one(&mut conn)
+            .await
+            .unwrap();
     if !exists {
         let building = format!("{name}_building");
-        conn.execute(format!("drop database if exists {building}").as_str()).await.unwrap();
-        conn.execute(format!("create database {building}").as_str()).await.unwrap();
+        conn.execute(format!("drop database if exists {building}").as_str())
+            .await
+            .unwrap();
+        conn.execute(format!("create database {building}").as_str())
+            .await
+            .unwrap();
         let pool = PgPool::connect(&with_db(admin, &building)).await.unwrap();
-        flights::MIGRATOR.run(&pool).await.expect("migrations apply");
+        flights::MIGRATOR
+            .run(&pool)
+            .await
+            .expect("migrations apply");
         pool.close().await;
         conn.execute(format!("alter database {building} rename to {name}").as_str())
             .await
             .unwrap();
     }
-    conn.execute("select pg_advisory_unlock(727274)").await.unwrap();
+    conn.execute("select pg_advisory_unlock(727274)")
+        .await
+        .unwrap();
     name
 }
 
@@ -122,15 +142,26 @@ impl TestApp {
         let pool = PgPool::connect(&url).await.unwrap();
         TestApp {
             base: format!("http://127.0.0.1:{port}"),
-            client: reqwest::Client::builder().pool_max_idle_per_host(200).build().unwrap(),
+            client: reqwest::Client::builder()
+                .pool_max_idle_per_host(200)
+                .build()
+                .unwrap(),
             pool,
             db_name,
             admin_url: admin,
         }
     }
 
-    pub async fn call(&self, method: Method, path: &str, body: Option<Value>, token: Option<&str>) -> Reply {
-        let mut req = self.client.request(method, format!("{}{}", self.base, path));
+    pub async fn call(
+        &self,
+        method: Method,
+        path: &str,
+        body: Option<Value>,
+        token: Option<&str>,
+    ) -> Reply {
+        let mut req = self
+            .client
+            .request(method, format!("{}{}", self.base, path));
         if let Some(t) = token {
             req = req.bearer_auth(t);
         }
@@ -158,7 +189,13 @@ impl TestApp {
     }
 
     /// A raw body with a given content type, for malformed-input tests.
-    pub async fn raw(&self, method: Method, path: &str, content_type: &str, body: Vec<u8>) -> Reply {
+    pub async fn raw(
+        &self,
+        method: Method,
+        path: &str,
+        content_type: &str,
+        body: Vec<u8>,
+    ) -> Reply {
         let resp = self
             .client
             .request(method, format!("{}{}", self.base, path))
@@ -181,7 +218,11 @@ impl TestApp {
 
     pub async fn city(&self, name: &str, country: &str) -> i64 {
         let r = self
-            .send(Method::POST, "/api/v1/cities", json!({"name": name, "country_code": country}))
+            .send(
+                Method::POST,
+                "/api/v1/cities",
+                json!({"name": name, "country_code": country}),
+            )
             .await;
         assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
         r.body["id"].as_i64().unwrap()
@@ -229,7 +270,13 @@ impl TestApp {
 
     /// A flight LHR→CDG departing `departure` (RFC 3339), economy 10000 and
     /// business 40000 EUR cents, on `airplane`.
-    pub async fn flight_at(&self, airplane: i64, number: &str, departure: &str, minutes: i64) -> i64 {
+    pub async fn flight_at(
+        &self,
+        airplane: i64,
+        number: &str,
+        departure: &str,
+        minutes: i64,
+    ) -> i64 {
         let dep = chrono::DateTime::parse_from_rfc3339(departure).unwrap();
         let arr = dep + chrono::Duration::minutes(minutes);
         let r = self
@@ -251,7 +298,10 @@ impl Drop for TestApp {
         let name = self.db_name.clone();
         // Drop runs outside async context's reach: use a small runtime of its own.
         let _ = std::thread::spawn(move || {
-            let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .unwrap();
             rt.block_on(async {
                 if let Ok(mut c) = PgConnection::connect(&admin).await {
                     let _ = c
@@ -273,4 +323,79 @@ pub fn utc_in_days(days: i64, hh: u32, mm: u32) -> String {
 /// The local date (YYYY-MM-DD) `days` days from today.
 pub fn date_in_days(days: i64) -> String {
     (chrono::Utc::now().date_naive() + chrono::Duration::days(days)).to_string()
+}
+
+impl TestApp {
+    pub async fn hold(&self, booking: uuid::Uuid, body: Value) -> Reply {
+        self.send(Method::PUT, &format!("/api/v1/holds/{booking}"), body)
+            .await
+    }
+
+    pub async fn confirm(&self, booking: uuid::Uuid) -> Reply {
+        self.call(
+            Method::POST,
+            &format!("/api/v1/holds/{booking}/confirm"),
+            None,
+            Some(TOKEN),
+        )
+        .await
+    }
+
+    pub async fn release(&self, booking: uuid::Uuid, cancellation: bool) -> Reply {
+        self.send(
+            Method::POST,
+            &format!("/api/v1/holds/{booking}/release"),
+            json!({"cancellation": cancellation}),
+        )
+        .await
+    }
+
+    /// Checks the per-cabin counters against the seat rows and the live hold
+    /// items against the taken seats; returns the flight's available seats.
+    pub async fn assert_inventory_consistent(&self, flight: i64) -> i64 {
+        let mismatched: i64 = self
+            .count(&format!(
+                "select count(*) from flight_cabin fc
+                  where fc.flight_id = {flight}
+                    and fc.seats_available <> (select count(*) from seat s
+                         where s.flight_id = fc.flight_id and s.cabin = fc.cabin
+                           and s.status = 'available')"
+            ))
+            .await;
+        assert_eq!(
+            mismatched, 0,
+            "seats_available disagrees with the seat rows"
+        );
+        let taken = self
+            .count(&format!(
+                "select count(*) from seat where flight_id = {flight} and status <> 'available'"
+            ))
+            .await;
+        let live_items = self
+            .count(&format!(
+                "select count(*) from seat_hold_item where flight_id = {flight} and not released"
+            ))
+            .await;
+        assert_eq!(taken, live_items, "taken seats and live hold items differ");
+        let orphans = self
+            .count(&format!(
+                "select count(*) from seat s where s.flight_id = {flight} and s.status <> 'available'
+                   and not exists (select 1 from seat_hold_item i where i.booking_id = s.booking_id
+                                     and i.seat_number = s.seat_number and not i.released)"
+            ))
+            .await;
+        assert_eq!(orphans, 0, "a taken seat has no live hold");
+        let r = self.get(&format!("/api/v1/flights/{flight}")).await;
+        let api = r.body["seats_available"].as_i64().unwrap();
+        let rows = self
+            .count(&format!(
+                "select count(*) from seat where flight_id = {flight} and status = 'available'"
+            ))
+            .await;
+        assert_eq!(
+            api, rows,
+            "the API's seats_available disagrees with the seat rows"
+        );
+        api
+    }
 }

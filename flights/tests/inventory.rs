@@ -1,0 +1,281 @@
+//! The inventory API over HTTP: hold, confirm, release; idempotency, locked
+//! prices, all-or-nothing holds, and bad input.
+
+mod support;
+
+use reqwest::{Method, StatusCode};
+use serde_json::json;
+use support::{TestApp, utc_in_days};
+use uuid::Uuid;
+
+async fn one_flight(app: &TestApp) -> i64 {
+    app.two_airports().await;
+    let plane = app.airplane(10).await; // 4 business + 30 economy
+    app.flight_at(plane, "ZZ10", &utc_in_days(9, 10, 0), 70)
+        .await
+}
+
+fn seat_numbers(body: &serde_json::Value) -> Vec<String> {
+    body["seats"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["seat_number"].as_str().unwrap().to_owned())
+        .collect()
+}
+
+#[tokio::test]
+async fn a_retried_hold_returns_the_same_seats_and_the_locked_price() {
+    let app = TestApp::spawn().await;
+    let flight = one_flight(&app).await;
+    let booking = Uuid::new_v4();
+    let req = json!({"flight_id": flight, "seats": {"cabin": "economy", "count": 2}});
+
+    let first = app.hold(booking, req.clone()).await;
+    assert_eq!(first.status, StatusCode::CREATED, "{}", first.body);
+    assert_eq!(first.body["status"], "held");
+    assert_eq!(seat_numbers(&first.body), ["3A", "3B"]);
+    assert_eq!(
+        first.body["total"],
+        json!({"amount": 20000, "currency": "EUR"})
+    );
+
+    // The fare goes up; the hold keeps its price, a new hold pays the new one.
+    let r = app
+        .send(
+            Method::PATCH,
+            &format!("/api/v1/flights/{flight}"),
+            json!({"fares": {"economy": 15000}}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK);
+    let retry = app.hold(booking, req.clone()).await;
+    assert_eq!(retry.status, StatusCode::OK);
+    assert_eq!(retry.body, first.body);
+    let other = app.hold(Uuid::new_v4(), req).await;
+    assert_eq!(other.body["total"]["amount"], 30000);
+    assert_eq!(seat_numbers(&other.body), ["3C", "4A"]);
+    assert_eq!(app.assert_inventory_consistent(flight).await, 30);
+
+    let read = app
+        .call(
+            Method::GET,
+            &format!("/api/v1/holds/{booking}"),
+            None,
+            Some(support::TOKEN),
+        )
+        .await;
+    assert_eq!(read.body, first.body);
+
+    // The same booking asking for something else is refused, not re-held.
+    let changed = app
+        .hold(booking, json!({"flight_id": flight, "seats": ["10A"]}))
+        .await;
+    assert_eq!(changed.status, StatusCode::CONFLICT);
+    assert_eq!(changed.error_code(), "idempotency_conflict");
+    assert_eq!(app.assert_inventory_consistent(flight).await, 30);
+}
+
+#[tokio::test]
+async fn confirm_and_release_are_idempotent_and_release_after_confirm_needs_a_cancellation() {
+    let app = TestApp::spawn().await;
+    let flight = one_flight(&app).await;
+    let booking = Uuid::new_v4();
+    let r = app
+        .hold(booking, json!({"flight_id": flight, "seats": ["1A", "5c"]}))
+        .await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
+    assert_eq!(seat_numbers(&r.body), ["1A", "5C"]);
+    assert_eq!(r.body["total"]["amount"], 50000);
+
+    for _ in 0..2 {
+        let c = app.confirm(booking).await;
+        assert_eq!(c.status, StatusCode::OK, "{}", c.body);
+        assert_eq!(c.body["status"], "confirmed");
+    }
+    let seats = app.get(&format!("/api/v1/flights/{flight}/seats")).await;
+    let sold: Vec<&str> = seats.body["seats"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|s| s["status"] == "sold")
+        .map(|s| s["seat_number"].as_str().unwrap())
+        .collect();
+    assert_eq!(sold, ["1A", "5C"]);
+
+    let plain = app.release(booking, false).await;
+    assert_eq!(plain.status, StatusCode::CONFLICT);
+    assert_eq!(plain.error_code(), "hold_confirmed");
+    assert_eq!(app.assert_inventory_consistent(flight).await, 32);
+
+    for _ in 0..2 {
+        let c = app.release(booking, true).await;
+        assert_eq!(c.status, StatusCode::OK, "{}", c.body);
+        assert_eq!(c.body["status"], "released");
+    }
+    assert_eq!(app.assert_inventory_consistent(flight).await, 34);
+
+    // A late retry of the original hold or confirm does not resurrect it.
+    let late = app
+        .hold(booking, json!({"flight_id": flight, "seats": ["1A", "5C"]}))
+        .await;
+    assert_eq!(late.status, StatusCode::CONFLICT);
+    assert_eq!(late.error_code(), "hold_released");
+    let late = app.confirm(booking).await;
+    assert_eq!(late.error_code(), "hold_released");
+    assert_eq!(app.assert_inventory_consistent(flight).await, 34);
+
+    // Someone else can now have those seats.
+    let again = app
+        .hold(
+            Uuid::new_v4(),
+            json!({"flight_id": flight, "seats": ["1A"]}),
+        )
+        .await;
+    assert_eq!(again.status, StatusCode::CREATED);
+}
+
+#[tokio::test]
+async fn a_hold_is_all_or_nothing() {
+    let app = TestApp::spawn().await;
+    let flight = one_flight(&app).await;
+    let first = app
+        .hold(
+            Uuid::new_v4(),
+            json!({"flight_id": flight, "seats": ["3B"]}),
+        )
+        .await;
+    assert_eq!(first.status, StatusCode::CREATED);
+
+    let r = app
+        .hold(
+            Uuid::new_v4(),
+            json!({"flight_id": flight, "seats": ["3A", "3B", "3C"]}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::CONFLICT);
+    assert_eq!(r.error_code(), "seats_unavailable");
+    assert!(r.body["error"]["message"].as_str().unwrap().contains("3B"));
+    let r = app
+        .hold(
+            Uuid::new_v4(),
+            json!({"flight_id": flight, "seats": ["3A", "99Z"]}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(r.error_field(), Some("seats"));
+    assert!(r.body["error"]["message"].as_str().unwrap().contains("99Z"));
+    let r = app
+        .hold(
+            Uuid::new_v4(),
+            json!({"flight_id": flight, "seats": {"cabin": "business", "count": 5}}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::CONFLICT);
+    assert_eq!(r.error_code(), "seats_unavailable");
+
+    // Only the first hold exists; nothing of the failed ones was written.
+    assert_eq!(app.count("select count(*) from seat_hold").await, 1);
+    assert_eq!(app.assert_inventory_consistent(flight).await, 33);
+}
+
+#[tokio::test]
+async fn cancelled_departed_and_unknown_flights_cannot_be_held() {
+    let app = TestApp::spawn().await;
+    let flight = one_flight(&app).await;
+    let seats = json!({"cabin": "economy", "count": 1});
+
+    let r = app
+        .hold(Uuid::new_v4(), json!({"flight_id": 987654, "seats": seats}))
+        .await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(r.error_field(), Some("flight_id"));
+
+    sqlx::query("update flight set departure_time = now() - interval '2 hours', arrival_time = now() - interval '1 hour'")
+        .execute(&app.pool)
+        .await
+        .unwrap();
+    let r = app
+        .hold(Uuid::new_v4(), json!({"flight_id": flight, "seats": seats}))
+        .await;
+    assert_eq!(r.status, StatusCode::CONFLICT);
+    assert_eq!(r.error_code(), "flight_departed");
+
+    sqlx::query("update flight set status = 'cancelled', departure_time = now() + interval '2 days', arrival_time = now() + interval '3 days'")
+        .execute(&app.pool)
+        .await
+        .unwrap();
+    let r = app
+        .hold(Uuid::new_v4(), json!({"flight_id": flight, "seats": seats}))
+        .await;
+    assert_eq!(r.status, StatusCode::CONFLICT);
+    assert_eq!(r.error_code(), "flight_cancelled");
+    assert_eq!(app.count("select count(*) from seat_hold").await, 0);
+}
+
+#[tokio::test]
+async fn bad_hold_requests_name_the_field_and_write_nothing() {
+    let app = TestApp::spawn().await;
+    let flight = one_flight(&app).await;
+    for (seats, field) in [
+        (json!([]), "seats"),
+        (json!("3A"), "seats"),
+        (json!([3]), "seats[0]"),
+        (json!(["3A", "Q"]), "seats[1]"),
+        (json!(["3A", "3a"]), "seats[1]"),
+        (
+            json!(["1A", "1C", "3A", "3B", "3C", "4A", "4B", "4C", "5A", "5B"]),
+            "seats",
+        ),
+        (json!({"cabin": "economy", "count": 0}), "seats.count"),
+        (json!({"cabin": "economy", "count": 10}), "seats.count"),
+        (json!({"cabin": "economy", "count": "2"}), "seats.count"),
+        (json!({"cabin": "steerage", "count": 1}), "seats.cabin"),
+        (json!({"count": 1}), "seats.cabin"),
+    ] {
+        let r = app
+            .hold(Uuid::new_v4(), json!({"flight_id": flight, "seats": seats}))
+            .await;
+        assert_eq!(
+            r.status,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "{seats}: {}",
+            r.body
+        );
+        assert_eq!(r.error_field(), Some(field), "{seats}: {}", r.body);
+    }
+    let r = app
+        .send(
+            Method::PUT,
+            "/api/v1/holds/not-a-uuid",
+            json!({"flight_id": flight, "seats": ["3A"]}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST);
+    assert_eq!(r.error_field(), Some("booking_id"));
+    let r = app
+        .call(
+            Method::PUT,
+            &format!("/api/v1/holds/{}", Uuid::new_v4()),
+            Some(json!({"flight_id": flight, "seats": ["3A"]})),
+            None,
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::UNAUTHORIZED);
+    let r = app.confirm(Uuid::new_v4()).await;
+    assert_eq!(r.status, StatusCode::NOT_FOUND);
+    let r = app.release(Uuid::new_v4(), false).await;
+    assert_eq!(r.status, StatusCode::NOT_FOUND);
+    let r = app
+        .raw(
+            Method::POST,
+            &format!("/api/v1/holds/{}/release", Uuid::new_v4()),
+            "application/json",
+            b"{\"cancellation\": \"yes\"}".to_vec(),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(r.error_field(), Some("cancellation"));
+    assert_eq!(app.count("select count(*) from seat_hold").await, 0);
+    assert_eq!(app.assert_inventory_consistent(flight).await, 34);
+}
