@@ -335,9 +335,9 @@ async fn read(
     BookingId(booking_id): BookingId,
 ) -> Result<Json<HoldView>> {
     let hold: Option<sqlx::types::Json<DbHold>> =
-        sqlx::query_scalar("select inventory_hold_view($1)")
+        sqlx::query_scalar("select inventory_hold_json(h) from seat_hold h where booking_id = $1")
             .bind(booking_id)
-            .fetch_one(&state.pool)
+            .fetch_optional(&state.pool)
             .await?;
     hold.map(|h| Json(h.0.into()))
         .ok_or(Error::NotFound("hold"))

@@ -11,7 +11,7 @@ use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use secrecy::{ExposeSecret, SecretString};
 use sqlx::migrate::MigrateDatabase;
-use sqlx::{PgConnection, PgPool, Postgres};
+use sqlx::{ConnectOptions, PgConnection, PgPool, Postgres};
 
 use crate::catalogue::seat_map::{SeatMap, Section};
 
@@ -443,7 +443,10 @@ pub struct NewFlight {
 }
 
 pub async fn run(url: &SecretString, flights: Option<u32>, days: u32) -> anyhow::Result<()> {
-    let pool = PgPool::connect(url.expose_secret()).await?;
+    // Bulk inserts take seconds by design: not worth a warning each.
+    let options = crate::app::connect_options(url)?
+        .log_slow_statements(log::LevelFilter::Off, std::time::Duration::from_secs(60));
+    let pool = PgPool::connect_with(options).await?;
     let mut conn = pool.acquire().await?;
     let planes = seed_base(&mut conn).await?;
     let routes = routes();
@@ -494,7 +497,8 @@ pub async fn run(url: &SecretString, flights: Option<u32>, days: u32) -> anyhow:
             .collect();
         let number = match flights {
             None => format!("SK{}", 100 + route_idx),
-            Some(_) => format!("SK{}", 1000 + (i / routes.len()) % 9000),
+            // Unique per route and day, so (number, departure) never repeats.
+            Some(_) => format!("S{}{}", (b'A' + (day % 26) as u8) as char, 1000 + route_idx),
         };
         push(
             NewFlight {

@@ -59,6 +59,17 @@ pub fn metrics_handle() -> &'static PrometheusHandle {
         let handle = recorder.handle();
         // Another recorder may already be installed (embedding); keep ours local then.
         let _ = metrics::set_global_recorder(recorder);
+        // Histograms buffer raw samples until upkeep folds them in; without
+        // it memory would grow between scrapes.
+        let upkeep = handle.clone();
+        let _ = std::thread::Builder::new()
+            .name("metrics-upkeep".into())
+            .spawn(move || {
+                loop {
+                    std::thread::sleep(std::time::Duration::from_secs(5));
+                    upkeep.run_upkeep();
+                }
+            });
         handle
     })
 }

@@ -81,6 +81,8 @@ create table flight_cabin (
     constraint flight_cabin_available_in_range check (seats_available between 0 and seats_total)
 );
 
+-- Every seat of every flight. Updated in place by the inventory functions;
+-- the free space per page lets the new row versions stay on their page.
 create table seat (
     flight_id   bigint not null,
     seat_number text not null,
@@ -91,9 +93,13 @@ create table seat (
     constraint seat_pk primary key (flight_id, seat_number),
     constraint seat_cabin_fk foreign key (flight_id, cabin) references flight_cabin (flight_id, cabin) on delete cascade,
     constraint seat_booking_iff_taken check ((status = 'available') = (booking_id is null))
-);
+) with (fillfactor = 90);
+-- "The first free seats of this cabin" in one index probe, front rows first.
+create index seat_available_idx on seat (flight_id, cabin, seat_row, seat_number)
+    where status = 'available';
 
--- One hold per booking: the idempotency record of the inventory API.
+-- One hold per booking: the idempotency record of the inventory API. `seats`
+-- is the snapshot of what was held and at what fare, kept after release.
 create table seat_hold (
     booking_id   uuid primary key,
     flight_id    bigint not null,
@@ -101,6 +107,7 @@ create table seat_hold (
     total_amount bigint not null check (total_amount >= 0),
     currency     text not null,
     request      jsonb not null,
+    seats        jsonb not null,
     created_at   timestamptz not null default now(),
     updated_at   timestamptz not null default now(),
     confirmed_at timestamptz,
@@ -109,17 +116,15 @@ create table seat_hold (
 );
 create index seat_hold_flight_idx on seat_hold (flight_id);
 
+-- The seats a live (held or confirmed) hold has; deleted on release.
 create table seat_hold_item (
     booking_id  uuid not null,
     flight_id   bigint not null,
     seat_number text not null,
     cabin       text not null,
-    fare_amount bigint not null check (fare_amount >= 0),
-    released    boolean not null default false,
     constraint seat_hold_item_pk primary key (booking_id, seat_number),
-    constraint seat_hold_item_hold_fk foreign key (booking_id) references seat_hold (booking_id) on delete cascade
+    constraint seat_hold_item_hold_fk foreign key (booking_id) references seat_hold (booking_id) on delete cascade,
+    -- The last line of defence against overbooking: a seat is in at most
+    -- one live hold.
+    constraint seat_hold_item_seat_unique unique (flight_id, seat_number)
 );
--- The last line of defence against overbooking: a seat is in at most one
--- live (held or sold) hold.
-create unique index seat_hold_item_live_seat_unique
-    on seat_hold_item (flight_id, seat_number) where not released;

@@ -1,7 +1,7 @@
 -- Seat inventory operations. Each is one call, one transaction, one round
--- trip: the hot path of booking. Seats are always locked before the
--- per-cabin counters, in seat-number order, so concurrent calls cannot
--- deadlock on each other's locks in a cycle.
+-- trip: the hot path of booking. Seats are locked before the hold record and
+-- before the per-cabin counters, in seat order, so concurrent calls cannot
+-- wait on each other in a cycle.
 --
 -- Errors carry stable SQLSTATEs in class 'IV' that the service maps to HTTP:
 --   IV001 hold exists with a different request   IV002 unknown flight
@@ -11,27 +11,18 @@
 --   IV010 no such hold                            IV011 hold already confirmed
 --   IV012 hold already released
 
-create function inventory_hold_view(p_booking_id uuid) returns jsonb
-language sql stable as $$
+create function inventory_hold_json(h seat_hold) returns jsonb
+language sql immutable as $$
     select jsonb_build_object(
-        'booking_id', h.booking_id,
-        'flight_id', h.flight_id,
-        'status', h.status,
-        'total_amount', h.total_amount,
-        'currency', h.currency,
-        'created_at', h.created_at,
-        'confirmed_at', h.confirmed_at,
-        'released_at', h.released_at,
-        'seats', (select coalesce(jsonb_agg(jsonb_build_object(
-                        'seat_number', i.seat_number, 'cabin', i.cabin,
-                        'fare_amount', i.fare_amount) order by i.seat_number), '[]')
-                    from seat_hold_item i where i.booking_id = h.booking_id))
-    from seat_hold h where h.booking_id = p_booking_id
+        'booking_id', h.booking_id, 'flight_id', h.flight_id, 'status', h.status,
+        'total_amount', h.total_amount, 'currency', h.currency, 'seats', h.seats,
+        'created_at', h.created_at, 'confirmed_at', h.confirmed_at,
+        'released_at', h.released_at)
 $$;
 
 -- Holds seats for a booking: explicit seat numbers (p_seat_numbers) or
--- p_count seats of p_cabin. All or nothing. Idempotent by booking id.
--- Returns {"created": bool, "hold": {...}}.
+-- p_count seats of p_cabin. All or nothing; the fares are locked in the
+-- hold. Idempotent by booking id. Returns {"created": bool, "hold": {...}}.
 create function inventory_hold(
     p_booking_id uuid, p_flight_id bigint, p_seat_numbers text[], p_cabin text,
     p_count integer, p_request jsonb
@@ -39,11 +30,13 @@ create function inventory_hold(
 language plpgsql as $$
 declare
     v_existing seat_hold%rowtype;
-    v_flight flight%rowtype;
+    v_flight record;
     v_wanted integer;
-    v_taken integer;
+    v_numbers text[];
+    v_cabins text[];
     v_missing text;
     v_visible integer;
+    v_hold jsonb;
 begin
     select * into v_existing from seat_hold where booking_id = p_booking_id;
     if found then
@@ -51,10 +44,10 @@ begin
             raise exception using errcode = 'IV001',
                 message = 'booking already holds seats for a different request';
         end if;
-        return jsonb_build_object('created', false, 'hold', inventory_hold_view(p_booking_id));
+        return jsonb_build_object('created', false, 'hold', inventory_hold_json(v_existing));
     end if;
 
-    select * into v_flight from flight where flight_id = p_flight_id;
+    select status, departure_time, currency into v_flight from flight where flight_id = p_flight_id;
     if not found then
         raise exception using errcode = 'IV002', message = 'unknown flight';
     end if;
@@ -65,21 +58,9 @@ begin
         raise exception using errcode = 'IV004', message = 'the flight has departed';
     end if;
 
-    insert into seat_hold (booking_id, flight_id, status, total_amount, currency, request)
-    values (p_booking_id, p_flight_id, 'held', 0, v_flight.currency, p_request)
-    on conflict (booking_id) do nothing;
-    if not found then
-        raise exception using errcode = 'IV005', message = 'concurrent hold for this booking';
-    end if;
-
+    -- Take the seats: one conditional write per seat.
     if p_seat_numbers is not null then
         v_wanted := cardinality(p_seat_numbers);
-        select string_agg(n, ', ' order by n) into v_missing
-          from unnest(p_seat_numbers) as n
-         where not exists (select 1 from seat s where s.flight_id = p_flight_id and s.seat_number = n);
-        if v_missing is not null then
-            raise exception using errcode = 'IV006', message = v_missing;
-        end if;
         with picked as (
             select s.seat_number from seat s
              where s.flight_id = p_flight_id and s.seat_number = any (p_seat_numbers)
@@ -92,17 +73,8 @@ begin
              where s.flight_id = p_flight_id and s.seat_number = picked.seat_number
             returning s.seat_number, s.cabin
         )
-        insert into seat_hold_item (booking_id, flight_id, seat_number, cabin, fare_amount)
-        select p_booking_id, p_flight_id, t.seat_number, t.cabin, fc.fare_amount
-          from taken t join flight_cabin fc on fc.flight_id = p_flight_id and fc.cabin = t.cabin;
-        get diagnostics v_taken = row_count;
-        if v_taken < v_wanted then
-            select string_agg(n, ', ' order by n) into v_missing
-              from unnest(p_seat_numbers) as n
-             where not exists (select 1 from seat_hold_item i
-                                where i.booking_id = p_booking_id and i.seat_number = n);
-            raise exception using errcode = 'IV007', message = v_missing;
-        end if;
+        select array_agg(seat_number order by seat_number), array_agg(cabin order by seat_number)
+          into v_numbers, v_cabins from taken;
     else
         v_wanted := p_count;
         with picked as (
@@ -117,31 +89,64 @@ begin
              where s.flight_id = p_flight_id and s.seat_number = picked.seat_number
             returning s.seat_number, s.cabin
         )
-        insert into seat_hold_item (booking_id, flight_id, seat_number, cabin, fare_amount)
-        select p_booking_id, p_flight_id, t.seat_number, t.cabin, fc.fare_amount
-          from taken t join flight_cabin fc on fc.flight_id = p_flight_id and fc.cabin = t.cabin;
-        get diagnostics v_taken = row_count;
-        if v_taken < v_wanted then
-            -- Seats locked by other calls still look available to us; if they
-            -- could make up the difference, those calls may yet roll back.
-            select count(*) into v_visible from seat s
-             where s.flight_id = p_flight_id and s.cabin = p_cabin and s.status = 'available';
-            if v_visible + v_taken >= v_wanted then
-                raise exception using errcode = 'IV008', message = 'seats are being contended';
-            end if;
-            raise exception using errcode = 'IV007',
-                message = format('only %s %s seats left', v_visible, p_cabin);
-        end if;
+        select array_agg(seat_number order by seat_number), array_agg(cabin order by seat_number)
+          into v_numbers, v_cabins from taken;
     end if;
 
-    update flight_cabin fc set seats_available = fc.seats_available - x.n
-      from (select i.cabin, count(*)::integer as n from seat_hold_item i
-             where i.booking_id = p_booking_id group by i.cabin order by i.cabin) x
-     where fc.flight_id = p_flight_id and fc.cabin = x.cabin;
-    update seat_hold h set total_amount =
-           (select sum(i.fare_amount) from seat_hold_item i where i.booking_id = p_booking_id)
-     where h.booking_id = p_booking_id;
-    return jsonb_build_object('created', true, 'hold', inventory_hold_view(p_booking_id));
+    if coalesce(cardinality(v_numbers), 0) < v_wanted then
+        -- A concurrent call for this same booking may have won: call again.
+        perform 1 from seat_hold where booking_id = p_booking_id;
+        if found then
+            raise exception using errcode = 'IV005', message = 'concurrent hold for this booking';
+        end if;
+        if p_seat_numbers is not null then
+            select string_agg(n, ', ' order by n) into v_missing
+              from unnest(p_seat_numbers) as n
+             where not exists (select 1 from seat s where s.flight_id = p_flight_id and s.seat_number = n);
+            if v_missing is not null then
+                raise exception using errcode = 'IV006', message = v_missing;
+            end if;
+            select string_agg(n, ', ' order by n) into v_missing
+              from unnest(p_seat_numbers) as n where n <> all (coalesce(v_numbers, '{}'));
+            raise exception using errcode = 'IV007', message = v_missing;
+        end if;
+        -- Seats locked by other calls still look available to us; if they
+        -- could make up the difference, those calls may yet roll back.
+        select count(*) into v_visible from seat s
+         where s.flight_id = p_flight_id and s.cabin = p_cabin and s.status = 'available';
+        if v_visible + coalesce(cardinality(v_numbers), 0) >= v_wanted then
+            raise exception using errcode = 'IV008', message = 'seats are being contended';
+        end if;
+        raise exception using errcode = 'IV007',
+            message = format('only %s %s seats left', v_visible, p_cabin);
+    end if;
+
+    -- Record the hold with its locked fares, its items and the counters.
+    with items as (
+        select u.seat_number, u.cabin, fc.fare_amount
+          from unnest(v_numbers, v_cabins) as u(seat_number, cabin)
+          join flight_cabin fc on fc.flight_id = p_flight_id and fc.cabin = u.cabin
+    ), hold as (
+        insert into seat_hold (booking_id, flight_id, status, total_amount, currency, request, seats)
+        select p_booking_id, p_flight_id, 'held', sum(i.fare_amount), v_flight.currency, p_request,
+               jsonb_agg(jsonb_build_object('seat_number', i.seat_number, 'cabin', i.cabin,
+                                            'fare_amount', i.fare_amount) order by i.seat_number)
+          from items i
+        on conflict (booking_id) do nothing
+        returning inventory_hold_json(seat_hold) as hold
+    ), item_rows as (
+        insert into seat_hold_item (booking_id, flight_id, seat_number, cabin)
+        select p_booking_id, p_flight_id, i.seat_number, i.cabin from items i
+    ), counters as (
+        update flight_cabin fc set seats_available = fc.seats_available - x.n
+          from (select i.cabin, count(*)::integer as n from items i group by i.cabin) x
+         where fc.flight_id = p_flight_id and fc.cabin = x.cabin
+    )
+    select hold into v_hold from hold;
+    if v_hold is null then
+        raise exception using errcode = 'IV005', message = 'concurrent hold for this booking';
+    end if;
+    return jsonb_build_object('created', true, 'hold', v_hold);
 end
 $$;
 
@@ -161,13 +166,13 @@ begin
     if v_hold.status = 'held' then
         update seat s set status = 'sold'
           from seat_hold_item i
-         where i.booking_id = p_booking_id and not i.released
-           and s.flight_id = i.flight_id and s.seat_number = i.seat_number
-           and s.booking_id = p_booking_id;
+         where i.booking_id = p_booking_id
+           and s.flight_id = i.flight_id and s.seat_number = i.seat_number;
         update seat_hold set status = 'confirmed', confirmed_at = now(), updated_at = now()
-         where booking_id = p_booking_id;
+         where booking_id = p_booking_id
+        returning * into v_hold;
     end if;
-    return inventory_hold_view(p_booking_id);
+    return inventory_hold_json(v_hold);
 end
 $$;
 
@@ -187,25 +192,23 @@ begin
             message = 'the hold is confirmed; release it as a cancellation';
     end if;
     if v_hold.status <> 'released' then
-        with freed as (
+        with gone as (
+            delete from seat_hold_item where booking_id = p_booking_id
+            returning flight_id, seat_number
+        ), freed as (
             update seat s set status = 'available', booking_id = null
-              from (select i.flight_id, i.seat_number from seat_hold_item i
-                     where i.booking_id = p_booking_id and not i.released
-                     order by i.seat_number) i
-             where s.flight_id = i.flight_id and s.seat_number = i.seat_number
-               and s.booking_id = p_booking_id
+              from gone
+             where s.flight_id = gone.flight_id and s.seat_number = gone.seat_number
             returning s.cabin
-        ), per_cabin as (
-            select cabin, count(*)::integer as n from freed group by cabin
+        ), counters as (
+            update flight_cabin fc set seats_available = fc.seats_available + x.n
+              from (select f.cabin, count(*)::integer as n from freed f group by f.cabin) x
+             where fc.flight_id = v_hold.flight_id and fc.cabin = x.cabin
         )
-        update flight_cabin fc set seats_available = fc.seats_available + per_cabin.n
-          from per_cabin
-         where fc.flight_id = v_hold.flight_id and fc.cabin = per_cabin.cabin;
-        update seat_hold_item set released = true
-         where booking_id = p_booking_id and not released;
         update seat_hold set status = 'released', released_at = now(), updated_at = now()
-         where booking_id = p_booking_id;
+         where booking_id = p_booking_id
+        returning * into v_hold;
     end if;
-    return inventory_hold_view(p_booking_id);
+    return inventory_hold_json(v_hold);
 end
 $$;

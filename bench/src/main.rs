@@ -1,0 +1,219 @@
+//! `loadgen`: drives the flight service over HTTP with N concurrent clients
+//! for a fixed time and prints throughput and latency percentiles.
+//!
+//! `loadgen search --queries FILE`: each line of FILE is a query string.
+//! `loadgen holds --flights FILE`: each line is a flight id; a cycle is a
+//! hold of one economy seat for a new booking, then its release.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, bail};
+use clap::{Parser, Subcommand};
+use hdrhistogram::Histogram;
+use rand::rngs::StdRng;
+use rand::{Rng, SeedableRng};
+
+#[derive(Parser)]
+struct Cli {
+    /// Base URL of the flight service.
+    #[arg(long, default_value = "http://127.0.0.1:8081")]
+    base: String,
+    #[arg(long, default_value_t = 32)]
+    concurrency: usize,
+    #[arg(long, default_value = "20s", value_parser = humantime::parse_duration)]
+    duration: Duration,
+    /// Unmeasured warm-up before the timed run.
+    #[arg(long, default_value = "3s", value_parser = humantime::parse_duration)]
+    warmup: Duration,
+    #[command(subcommand)]
+    mode: Mode,
+}
+
+#[derive(Subcommand, Clone)]
+enum Mode {
+    Search {
+        #[arg(long)]
+        queries: std::path::PathBuf,
+    },
+    Holds {
+        #[arg(long)]
+        flights: std::path::PathBuf,
+        /// Bearer token of the inventory API.
+        #[arg(long, env = "FLIGHTS_SERVICE_TOKEN")]
+        token: String,
+    },
+}
+
+struct Outcome {
+    hist: Histogram<u64>,
+    ok: u64,
+    errors: u64,
+    first_error: Option<String>,
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let cli = Cli::parse();
+    let client = reqwest::Client::builder()
+        .pool_max_idle_per_host(cli.concurrency)
+        .timeout(Duration::from_secs(10))
+        .build()?;
+    let (label, lines) = match &cli.mode {
+        Mode::Search { queries } => ("search requests", read_lines(queries)?),
+        Mode::Holds { flights, .. } => ("hold+release cycles", read_lines(flights)?),
+    };
+    let lines = Arc::new(lines);
+    if cli.warmup > Duration::ZERO {
+        run(&cli, &client, &lines, cli.warmup).await;
+    }
+    let started = Instant::now();
+    let outcomes = run(&cli, &client, &lines, cli.duration).await;
+    let elapsed = started.elapsed().as_secs_f64();
+    let mut hist = Histogram::<u64>::new(3)?;
+    let (mut ok, mut errors, mut first_error) = (0, 0, None);
+    for o in outcomes {
+        hist.add(&o.hist)?;
+        ok += o.ok;
+        errors += o.errors;
+        first_error = first_error.or(o.first_error);
+    }
+    let ms = |q: f64| hist.value_at_quantile(q) as f64 / 1000.0;
+    println!(
+        "{label}: {:.0}/s over {:.1}s with {} clients; ok {ok}, errors {errors}; latency p50 {:.2} ms, p99 {:.2} ms, max {:.2} ms",
+        ok as f64 / elapsed,
+        elapsed,
+        cli.concurrency,
+        ms(0.5),
+        ms(0.99),
+        hist.max() as f64 / 1000.0
+    );
+    if let Some(e) = first_error {
+        println!("first error: {e}");
+    }
+    if errors > 0 {
+        bail!("{errors} requests failed");
+    }
+    Ok(())
+}
+
+fn read_lines(path: &std::path::Path) -> anyhow::Result<Vec<String>> {
+    let text =
+        std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+    let lines: Vec<String> = text
+        .lines()
+        .filter(|l| !l.trim().is_empty())
+        .map(str::to_owned)
+        .collect();
+    if lines.is_empty() {
+        bail!("{} is empty", path.display());
+    }
+    Ok(lines)
+}
+
+async fn run(
+    cli: &Cli,
+    client: &reqwest::Client,
+    lines: &Arc<Vec<String>>,
+    duration: Duration,
+) -> Vec<Outcome> {
+    let deadline = Instant::now() + duration;
+    let tasks: Vec<_> = (0..cli.concurrency)
+        .map(|i| {
+            let client = client.clone();
+            let lines = lines.clone();
+            let base = cli.base.clone();
+            let mode = cli.mode.clone();
+            tokio::spawn(async move {
+                let mut rng = StdRng::seed_from_u64(i as u64);
+                let mut o = Outcome {
+                    hist: Histogram::new(3).expect("histogram"),
+                    ok: 0,
+                    errors: 0,
+                    first_error: None,
+                };
+                while Instant::now() < deadline {
+                    let line = &lines[rng.random_range(0..lines.len())];
+                    let t = Instant::now();
+                    let result = match &mode {
+                        Mode::Search { .. } => search(&client, &base, line).await,
+                        Mode::Holds { token, .. } => cycle(&client, &base, token, line).await,
+                    };
+                    match result {
+                        Ok(()) => {
+                            o.ok += 1;
+                            let _ = o.hist.record(t.elapsed().as_micros() as u64);
+                        }
+                        Err(e) => {
+                            o.errors += 1;
+                            o.first_error.get_or_insert_with(|| format!("{e:#}"));
+                        }
+                    }
+                }
+                o
+            })
+        })
+        .collect();
+    let mut out = Vec::new();
+    for t in tasks {
+        if let Ok(o) = t.await {
+            out.push(o);
+        }
+    }
+    out
+}
+
+async fn search(client: &reqwest::Client, base: &str, query: &str) -> anyhow::Result<()> {
+    let resp = client
+        .get(format!("{base}/api/v1/flights?{query}"))
+        .send()
+        .await?;
+    let status = resp.status();
+    let body = resp.bytes().await?;
+    if !status.is_success() {
+        bail!(
+            "search {query}: {status} {}",
+            String::from_utf8_lossy(&body)
+        );
+    }
+    Ok(())
+}
+
+async fn cycle(
+    client: &reqwest::Client,
+    base: &str,
+    token: &str,
+    flight: &str,
+) -> anyhow::Result<()> {
+    let booking = uuid::Uuid::new_v4();
+    let body = format!(r#"{{"flight_id":{flight},"seats":{{"cabin":"economy","count":1}}}}"#);
+    let resp = client
+        .put(format!("{base}/api/v1/holds/{booking}"))
+        .bearer_auth(token)
+        .header("content-type", "application/json")
+        .body(body)
+        .send()
+        .await?;
+    let status = resp.status();
+    let text = resp.bytes().await?;
+    if status.as_u16() != 201 {
+        bail!(
+            "hold on flight {flight}: {status} {}",
+            String::from_utf8_lossy(&text)
+        );
+    }
+    let resp = client
+        .post(format!("{base}/api/v1/holds/{booking}/release"))
+        .bearer_auth(token)
+        .send()
+        .await?;
+    let status = resp.status();
+    let text = resp.bytes().await?;
+    if !status.is_success() {
+        bail!(
+            "release on flight {flight}: {status} {}",
+            String::from_utf8_lossy(&text)
+        );
+    }
+    Ok(())
+}

@@ -1,0 +1,64 @@
+#!/usr/bin/env bash
+# `make bench-search`: search and hold/release throughput of the flight
+# service on 100,000 flights, in a separate database (airline_flights_bench,
+# seeded once and reused), with the load generator on the same machine.
+set -euo pipefail
+source "$(dirname "$0")/env.sh"
+cd "$root"
+
+FLIGHTS="${BENCH_FLIGHTS:-100000}"
+DURATION="${BENCH_DURATION:-20s}"
+CLIENTS="${BENCH_CLIENTS:-32}"
+PORT="${BENCH_PORT:-18081}"
+DB_URL="$(scripts/db-url.sh "$PG_SERVER_URL" airline_flights_bench)"
+work="$root/.dev/bench"
+mkdir -p "$work"
+
+if ! command -v psql >/dev/null; then
+  echo "bench: installing postgresql-client for psql" >&2
+  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql-client >/dev/null
+fi
+
+cargo build --release -p flights -p bench
+bin="$root/target/release"
+
+export FLIGHTS_DATABASE_URL="$DB_URL"
+"$bin/flights" migrate
+have="$(psql "$DB_URL" -tAc "select count(*) from flight")"
+if (( have < FLIGHTS )); then
+  echo "bench: seeding $FLIGHTS flights (once; takes a few minutes)"
+  time "$bin/flights" seed --flights "$FLIGHTS"
+fi
+# Leftovers of an interrupted run would skew the hold figures.
+psql "$DB_URL" -qtAc "select inventory_release(booking_id, true) from seat_hold where status <> 'released'" >/dev/null
+psql "$DB_URL" -qtAc "vacuum analyze" >/dev/null
+
+psql "$DB_URL" -tAc "
+  select format('from=%s&to=%s&date=%s&travellers=%s', o.iata_code, d.iata_code,
+                f.departure_local::date, 1 + (f.flight_id % 3))
+    from flight f join airport o on o.airport_id = f.origin_airport_id
+    join airport d on d.airport_id = f.destination_airport_id
+   where f.departure_time > now() + interval '1 day'
+   order by md5(f.flight_id::text) limit 5000" >"$work/queries.txt"
+psql "$DB_URL" -tAc "
+  select flight_id from flight where departure_time > now() + interval '1 day'
+   order by md5(flight_id::text) limit 5000" >"$work/flights.txt"
+head -n 1 "$work/flights.txt" >"$work/one-flight.txt"
+
+FLIGHTS_PORT="$PORT" FLIGHTS_DB_MAX_CONNECTIONS="${BENCH_DB_CONNECTIONS:-16}" RUST_LOG=warn \
+  "$bin/flights" serve &
+server=$!
+trap 'kill $server 2>/dev/null || true; wait $server 2>/dev/null || true' EXIT
+for _ in $(seq 1 100); do
+  curl -fsS "http://127.0.0.1:$PORT/readyz" >/dev/null 2>&1 && break
+  sleep 0.1
+done
+
+echo "machine: $(nproc) cores ($(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs)), $(free -g | awk '/Mem:/ {print $2}') GiB RAM"
+echo "catalogue: $(psql "$DB_URL" -tAc "select count(*) from flight") flights, $(psql "$DB_URL" -tAc "select count(*) from seat") seats"
+lg=("$bin/loadgen" --base "http://127.0.0.1:$PORT" --concurrency "$CLIENTS" --duration "$DURATION")
+"${lg[@]}" search --queries "$work/queries.txt"
+"${lg[@]}" holds --flights "$work/flights.txt"
+echo "all clients on one flight:"
+"${lg[@]}" holds --flights "$work/one-flight.txt"
+echo "flight service peak RSS: $(awk '/VmHWM/ {print $2, $3}' "/proc/$server/status")"
