@@ -1,10 +1,14 @@
 #!/usr/bin/env bash
 # `make bench-search`: search and hold/release throughput of the flight
 # service on 100,000 flights, in a separate database (airline_flights_bench,
-# seeded once and reused), with the load generator on the same machine.
+# seeded once and reused) on a PostgreSQL cluster of its own
+# (scripts/bench-postgres.sh), with the load generator on the same machine.
 set -euo pipefail
-source "$(dirname "$0")/env.sh"
+root="$(cd "$(dirname "$0")/.." && pwd)"
 cd "$root"
+export CARGO_BUILD_JOBS="${CARGO_BUILD_JOBS:-2}"
+export FLIGHTS_SERVICE_TOKEN="${FLIGHTS_SERVICE_TOKEN:-bench-flights-service-token}"
+PG_SERVER_URL="$(scripts/bench-postgres.sh)"
 
 FLIGHTS="${BENCH_FLIGHTS:-100000}"
 DURATION="${BENCH_DURATION:-20s}"
@@ -56,7 +60,7 @@ done
 
 echo "machine: $(nproc) cores ($(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs)), $(free -g | awk '/Mem:/ {print $2}') GiB RAM"
 echo "catalogue: $(psql "$DB_URL" -tAc "select count(*) from flight") flights, $(psql "$DB_URL" -tAc "select count(*) from seat") seats"
-lg=("$bin/loadgen" --base "http://127.0.0.1:$PORT" --concurrency "$CLIENTS" --duration "$DURATION")
+lg=("$bin/loadgen" --addr "127.0.0.1:$PORT" --concurrency "$CLIENTS" --duration "$DURATION")
 "${lg[@]}" search --queries "$work/queries.txt"
 "${lg[@]}" holds --flights "$work/flights.txt"
 echo "all clients on one flight:"

@@ -15,6 +15,7 @@ use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetReques
 use tower_http::timeout::TimeoutLayer;
 use tower_http::trace::TraceLayer;
 
+use crate::catalogue::directory::Directory;
 use crate::config::Config;
 use crate::error::Error;
 use crate::{catalogue, health, inventory, search, telemetry};
@@ -23,6 +24,7 @@ use crate::{catalogue, health, inventory, search, telemetry};
 pub struct AppState {
     pub pool: PgPool,
     pub config: Arc<Config>,
+    pub airports: Arc<Directory>,
 }
 
 pub struct Application {
@@ -54,9 +56,12 @@ impl Application {
     pub async fn build_with_pool(config: Config, pool: PgPool) -> anyhow::Result<Self> {
         telemetry::metrics_handle(); // install the recorder before the first request
         let listener = TcpListener::bind((config.host, config.port)).await?;
+        let airports = Directory::load(&pool).await?;
+        airports.spawn_refresher(pool.clone(), config.directory_refresh);
         let state = AppState {
             pool: pool.clone(),
             config: Arc::new(config),
+            airports,
         };
         Ok(Self {
             listener,

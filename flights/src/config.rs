@@ -16,6 +16,8 @@ pub struct Config {
     pub service_token: SecretString,
     pub request_timeout: Duration,
     pub body_limit_bytes: usize,
+    /// How often the in-memory airport directory is reloaded.
+    pub directory_refresh: Duration,
 }
 
 impl Config {
@@ -34,12 +36,9 @@ impl Config {
             database_url: database_url.into(),
             db_max_connections: parse("FLIGHTS_DB_MAX_CONNECTIONS", 16)?,
             service_token: service_token.into(),
-            request_timeout: var("FLIGHTS_REQUEST_TIMEOUT")
-                .map(|v| humantime::parse_duration(&v))
-                .transpose()
-                .context("FLIGHTS_REQUEST_TIMEOUT must be a duration such as 10s")?
-                .unwrap_or(Duration::from_secs(10)),
+            request_timeout: duration("FLIGHTS_REQUEST_TIMEOUT", Duration::from_secs(10))?,
             body_limit_bytes: parse("FLIGHTS_BODY_LIMIT_BYTES", 64 * 1024)?,
+            directory_refresh: duration("FLIGHTS_DIRECTORY_REFRESH", Duration::from_secs(10))?,
         })
     }
 
@@ -54,6 +53,14 @@ impl Config {
 
 fn var(name: &str) -> Option<String> {
     std::env::var(name).ok().filter(|v| !v.trim().is_empty())
+}
+
+fn duration(name: &str, default: Duration) -> anyhow::Result<Duration> {
+    match var(name) {
+        Some(v) => humantime::parse_duration(&v)
+            .with_context(|| format!("{name}={v:?} must be a duration such as 10s")),
+        None => Ok(default),
+    }
 }
 
 fn parse<T: std::str::FromStr>(name: &str, default: T) -> anyhow::Result<T>

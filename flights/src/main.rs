@@ -5,6 +5,10 @@ use flights::app::Application;
 use flights::config::Config;
 use flights::{seed, telemetry};
 
+/// mimalloc: measurably less allocator time than glibc's under load.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[derive(Parser)]
 #[command(about = "The flight service: catalogue, search and seat inventory")]
 struct Cli {

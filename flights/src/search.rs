@@ -13,6 +13,7 @@ use sqlx::{Postgres, QueryBuilder};
 
 use crate::app::AppState;
 use crate::catalogue::Paged;
+use crate::catalogue::directory::AirportInfo;
 use crate::catalogue::flights::{AirportRef, Fare};
 use crate::error::{Error, Result};
 use crate::extract::{Page, Params};
@@ -44,6 +45,9 @@ impl SortKey {
 struct Criteria {
     from: Option<IataCode>,
     to: Option<IataCode>,
+    /// Airport ids of `from` and `to`, resolved through the directory.
+    from_id: Option<i64>,
+    to_id: Option<i64>,
     date: Option<NaiveDate>,
     travellers: i32,
     min_price: Option<i64>,
@@ -139,6 +143,8 @@ impl Criteria {
         Ok(Criteria {
             from,
             to,
+            from_id: None,
+            to_id: None,
             date,
             travellers,
             min_price,
@@ -154,16 +160,9 @@ impl Criteria {
     fn query(&self) -> QueryBuilder<'_, Postgres> {
         let mut q = QueryBuilder::new(
             "select f.flight_id, f.flight_number, f.status, f.departure_time, f.arrival_time,
-                    f.duration_minutes, f.currency,
-                    o.iata_code as origin_code, o.name as origin_name, oc.name as origin_city,
-                    d.iata_code as destination_code, d.name as destination_name,
-                    dc.name as destination_city,
+                    f.duration_minutes, f.currency, f.origin_airport_id, f.destination_airport_id,
                     fc.fare_amount, fc.seats_available, count(*) over () as total
                from flight f
-               join airport o on o.airport_id = f.origin_airport_id
-               join airport d on d.airport_id = f.destination_airport_id
-               join city oc on oc.city_id = o.city_id
-               join city dc on dc.city_id = d.city_id
                join lateral (
                    select min(c.fare_amount) filter (where c.seats_available >= ",
         );
@@ -175,15 +174,14 @@ impl Criteria {
         if let Some(cabin) = self.cabin {
             q.push(" and c.cabin = ").push_bind(cabin.as_str());
         }
-        q.push(
-            ") fc on fc.fare_amount is not null
+        q.push(") fc on fc.fare_amount is not null
               where f.status <> 'cancelled' and f.departure_time > now()",
         );
-        if let Some(from) = &self.from {
-            q.push(" and o.iata_code = ").push_bind(from.as_str());
+        if let Some(id) = self.from_id {
+            q.push(" and f.origin_airport_id = ").push_bind(id);
         }
-        if let Some(to) = &self.to {
-            q.push(" and d.iata_code = ").push_bind(to.as_str());
+        if let Some(id) = self.to_id {
+            q.push(" and f.destination_airport_id = ").push_bind(id);
         }
         if let Some(date) = self.date {
             let start = date.and_time(NaiveTime::MIN);
@@ -223,12 +221,8 @@ struct Row {
     arrival_time: DateTime<Utc>,
     duration_minutes: i32,
     currency: String,
-    origin_code: String,
-    origin_name: String,
-    origin_city: String,
-    destination_code: String,
-    destination_name: String,
-    destination_city: String,
+    origin_airport_id: i64,
+    destination_airport_id: i64,
     fare_amount: i64,
     seats_available: i32,
     total: i64,
@@ -248,60 +242,58 @@ struct Item {
     status: String,
 }
 
-impl From<Row> for Item {
-    fn from(r: Row) -> Self {
-        Item {
-            id: r.flight_id,
-            flight_number: r.flight_number,
-            origin: AirportRef {
-                code: r.origin_code,
-                name: r.origin_name,
-                city: r.origin_city,
-            },
-            destination: AirportRef {
-                code: r.destination_code,
-                name: r.destination_name,
-                city: r.destination_city,
-            },
-            departure_time: r.departure_time,
-            arrival_time: r.arrival_time,
-            duration_minutes: r.duration_minutes,
-            fare: Fare {
-                amount: r.fare_amount,
-                currency: r.currency,
-            },
-            seats_available: r.seats_available,
-            status: r.status,
-        }
+fn airport_ref(a: &AirportInfo) -> AirportRef {
+    AirportRef {
+        code: a.code.clone(),
+        name: a.name.clone(),
+        city: a.city.clone(),
     }
 }
 
+/// The airport id of a code, from the directory; a code the directory does
+/// not know yet (created through another instance) is looked up once.
+async fn resolve(state: &AppState, field: &'static str, code: &IataCode) -> Result<i64> {
+    if let Some(a) = state.airports.by_code(code.as_str()) {
+        return Ok(a.id);
+    }
+    let id: Option<i64> = sqlx::query_scalar("select airport_id from airport where iata_code = $1")
+        .bind(code.as_str())
+        .fetch_optional(&state.pool)
+        .await?;
+    match id {
+        Some(id) => {
+            state.airports.refresh(&state.pool).await?;
+            Ok(id)
+        }
+        None => Err(Error::invalid_param(field, format!("unknown airport '{code}'"))),
+    }
+}
+
+async fn airport(state: &AppState, id: i64) -> Result<AirportRef> {
+    if let Some(a) = state.airports.by_id(id) {
+        return Ok(airport_ref(&a));
+    }
+    state.airports.refresh(&state.pool).await?;
+    state
+        .airports
+        .by_id(id)
+        .map(|a| airport_ref(&a))
+        .ok_or_else(|| Error::Internal(anyhow::anyhow!("airport {id} of a flight is missing")))
+}
+
 async fn search(State(state): State<AppState>, params: Params) -> Result<Json<Paged<Item>>> {
-    let criteria = Criteria::from_params(&params)?;
+    let mut criteria = Criteria::from_params(&params)?;
+    if let Some(code) = &criteria.from {
+        criteria.from_id = Some(resolve(&state, "from", code).await?);
+    }
+    if let Some(code) = &criteria.to {
+        criteria.to_id = Some(resolve(&state, "to", code).await?);
+    }
     let rows: Vec<Row> = criteria
         .query()
         .build_query_as()
         .fetch_all(&state.pool)
         .await?;
-    if rows.is_empty() {
-        // Only an empty answer pays for telling "no flights" from "no such airport".
-        for (name, code) in [("from", &criteria.from), ("to", &criteria.to)] {
-            if let Some(code) = code {
-                let known: bool = sqlx::query_scalar(
-                    "select exists (select 1 from airport where iata_code = $1)",
-                )
-                .bind(code.as_str())
-                .fetch_one(&state.pool)
-                .await?;
-                if !known {
-                    return Err(Error::invalid_param(
-                        name,
-                        format!("unknown airport '{code}'"),
-                    ));
-                }
-            }
-        }
-    }
     let total = match rows.first() {
         Some(r) => r.total,
         // Past the last page: count with a one-row probe of the first page.
@@ -320,7 +312,24 @@ async fn search(State(state): State<AppState>, params: Params) -> Result<Json<Pa
         }
         None => 0,
     };
-    let items = rows.into_iter().map(Item::from).collect();
+    let mut items = Vec::with_capacity(rows.len());
+    for r in rows {
+        items.push(Item {
+            id: r.flight_id,
+            flight_number: r.flight_number,
+            origin: airport(&state, r.origin_airport_id).await?,
+            destination: airport(&state, r.destination_airport_id).await?,
+            departure_time: r.departure_time,
+            arrival_time: r.arrival_time,
+            duration_minutes: r.duration_minutes,
+            fare: Fare {
+                amount: r.fare_amount,
+                currency: r.currency,
+            },
+            seats_available: r.seats_available,
+            status: r.status,
+        });
+    }
     Ok(Json(Paged::new(items, criteria.page, total)))
 }
 

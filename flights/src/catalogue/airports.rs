@@ -148,6 +148,7 @@ async fn create(
     .await
     .on_constraint("airport_iata_code_unique", duplicate_code)
     .on_constraint("airport_city_fk", unknown_city)?;
+    state.airports.refresh(&state.pool).await?;
     Ok((StatusCode::CREATED, Json(fetch(&state, id).await?)))
 }
 
@@ -190,6 +191,7 @@ async fn replace(
     .execute(&mut *tx)
     .await?;
     tx.commit().await?;
+    state.airports.refresh(&state.pool).await?;
     Ok(Json(fetch(&state, id).await?))
 }
 
@@ -205,5 +207,6 @@ async fn remove(_: ServiceAuth, State(state): State<AppState>, Id(id): Id) -> Re
     if deleted == 0 {
         return Err(Error::NotFound("airport"));
     }
+    state.airports.refresh(&state.pool).await?;
     Ok(StatusCode::NO_CONTENT)
 }

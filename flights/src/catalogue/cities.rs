@@ -127,7 +127,7 @@ async fn replace(
     ApiJson(input): ApiJson<CityInput>,
 ) -> Result<Json<City>> {
     let c = input.validate()?;
-    sqlx::query_as::<_, City>(&format!(
+    let city = sqlx::query_as::<_, City>(&format!(
         "update city set name = $2, country_code = $3, updated_at = now()
          where city_id = $1 returning {COLUMNS}"
     ))
@@ -142,8 +142,10 @@ async fn replace(
             "a city with this name exists in that country",
         )
     })?
-    .map(Json)
-    .ok_or(Error::NotFound("city"))
+    .ok_or(Error::NotFound("city"))?;
+    // Search names airports' cities from memory.
+    state.airports.refresh(&state.pool).await?;
+    Ok(Json(city))
 }
 
 async fn remove(_: ServiceAuth, State(state): State<AppState>, Id(id): Id) -> Result<StatusCode> {

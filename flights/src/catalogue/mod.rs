@@ -3,6 +3,7 @@
 pub mod airplanes;
 pub mod airports;
 pub mod cities;
+pub mod directory;
 pub mod flights;
 pub mod seat_map;
 

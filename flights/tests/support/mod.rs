@@ -148,6 +148,7 @@ impl TestApp {
             service_token: TOKEN.to_owned().into(),
             request_timeout: Duration::from_secs(30),
             body_limit_bytes: 64 * 1024,
+            directory_refresh: Duration::from_secs(10),
         };
         let app = Application::build(config).await.expect("app builds");
         let port = app.port();
