@@ -129,7 +129,11 @@ async fn connect(addr: &str) -> anyhow::Result<SendRequest<Full<Bytes>>> {
     Ok(sender)
 }
 
-async fn run(cli: &Cli, lines: &Arc<Vec<String>>, duration: Duration) -> anyhow::Result<Vec<Outcome>> {
+async fn run(
+    cli: &Cli,
+    lines: &Arc<Vec<String>>,
+    duration: Duration,
+) -> anyhow::Result<Vec<Outcome>> {
     let deadline = Instant::now() + duration;
     let mut tasks = Vec::new();
     for i in 0..cli.concurrency {
@@ -189,13 +193,20 @@ async fn send(
     Ok((status, body))
 }
 
-async fn search(conn: &mut SendRequest<Full<Bytes>>, addr: &str, query: &str) -> anyhow::Result<()> {
+async fn search(
+    conn: &mut SendRequest<Full<Bytes>>,
+    addr: &str,
+    query: &str,
+) -> anyhow::Result<()> {
     let req = Request::get(format!("/api/v1/flights?{query}"))
         .header("host", addr)
         .body(Full::new(Bytes::new()))?;
     let (status, body) = send(conn, req).await?;
     if status != 200 {
-        bail!("search {query}: {status} {}", String::from_utf8_lossy(&body));
+        bail!(
+            "search {query}: {status} {}",
+            String::from_utf8_lossy(&body)
+        );
     }
     Ok(())
 }
@@ -217,7 +228,10 @@ async fn cycle(
         .body(Full::new(Bytes::from(body)))?;
     let (status, text) = send(conn, req).await?;
     if status != 201 {
-        bail!("hold on flight {flight}: {status} {}", String::from_utf8_lossy(&text));
+        bail!(
+            "hold on flight {flight}: {status} {}",
+            String::from_utf8_lossy(&text)
+        );
     }
     let req = Request::builder()
         .method(Method::POST)
@@ -227,7 +241,10 @@ async fn cycle(
         .body(Full::new(Bytes::new()))?;
     let (status, text) = send(conn, req).await?;
     if status != 200 {
-        bail!("release on flight {flight}: {status} {}", String::from_utf8_lossy(&text));
+        bail!(
+            "release on flight {flight}: {status} {}",
+            String::from_utf8_lossy(&text)
+        );
     }
     Ok(())
 }

@@ -42,6 +42,9 @@ pub async fn connect(config: &Config) -> anyhow::Result<PgPool> {
         .max_connections(config.db_max_connections)
         .min_connections(1)
         .acquire_timeout(Duration::from_secs(3))
+        // A ping per acquire is a round trip per query; a broken connection
+        // fails its query and is dropped instead.
+        .test_before_acquire(false)
         .connect_with(connect_options(&config.database_url)?)
         .await?;
     Ok(pool)

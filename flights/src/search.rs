@@ -174,7 +174,8 @@ impl Criteria {
         if let Some(cabin) = self.cabin {
             q.push(" and c.cabin = ").push_bind(cabin.as_str());
         }
-        q.push(") fc on fc.fare_amount is not null
+        q.push(
+            ") fc on fc.fare_amount is not null
               where f.status <> 'cancelled' and f.departure_time > now()",
         );
         if let Some(id) = self.from_id {
@@ -265,7 +266,10 @@ async fn resolve(state: &AppState, field: &'static str, code: &IataCode) -> Resu
             state.airports.refresh(&state.pool).await?;
             Ok(id)
         }
-        None => Err(Error::invalid_param(field, format!("unknown airport '{code}'"))),
+        None => Err(Error::invalid_param(
+            field,
+            format!("unknown airport '{code}'"),
+        )),
     }
 }
 

@@ -82,7 +82,8 @@ create table flight_cabin (
 );
 
 -- Every seat of every flight. Updated in place by the inventory functions;
--- the free space per page lets the new row versions stay on their page.
+-- no index covers `status` or `booking_id`, so with the free space left in
+-- each page those updates are HOT (no index maintenance).
 create table seat (
     flight_id   bigint not null,
     seat_number text not null,
@@ -94,9 +95,9 @@ create table seat (
     constraint seat_cabin_fk foreign key (flight_id, cabin) references flight_cabin (flight_id, cabin) on delete cascade,
     constraint seat_booking_iff_taken check ((status = 'available') = (booking_id is null))
 ) with (fillfactor = 90);
--- "The first free seats of this cabin" in one index probe, front rows first.
-create index seat_available_idx on seat (flight_id, cabin, seat_row, seat_number)
-    where status = 'available';
+-- Seats of a cabin front rows first: "the first free seats" stops at the
+-- first free ones.
+create index seat_cabin_order_idx on seat (flight_id, cabin, seat_row, seat_number);
 
 -- One hold per booking: the idempotency record of the inventory API. `seats`
 -- is the snapshot of what was held and at what fare, kept after release.

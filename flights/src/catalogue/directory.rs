@@ -62,7 +62,10 @@ impl Directory {
     }
 
     fn current(&self) -> Arc<Snapshot> {
-        self.snapshot.read().unwrap_or_else(|e| e.into_inner()).clone()
+        self.snapshot
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
     }
 
     pub fn by_code(&self, code: &str) -> Option<Arc<AirportInfo>> {
