@@ -12,7 +12,6 @@ use sqlx::PgPool;
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use tokio::net::TcpListener;
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
-use tower_http::timeout::TimeoutLayer;
 use tower_http::trace::TraceLayer;
 
 use crate::catalogue::directory::Directory;
@@ -111,9 +110,9 @@ pub fn router(state: AppState) -> Router {
         })
         .layer(DefaultBodyLimit::max(state.config.body_limit_bytes))
         .layer(axum::middleware::from_fn(telemetry::track_metrics))
-        .layer(TimeoutLayer::with_status_code(
-            StatusCode::SERVICE_UNAVAILABLE,
+        .layer(axum::middleware::from_fn_with_state(
             state.config.request_timeout,
+            telemetry::time_limit,
         ))
         .layer(PropagateRequestIdLayer::new(request_id.clone()))
         .layer(TraceLayer::new_for_http().make_span_with(telemetry::make_span))

@@ -38,6 +38,8 @@ pub enum Error {
     PayloadTooLarge,
     #[error("service unavailable")]
     Unavailable,
+    #[error("the request took too long")]
+    Timeout,
     #[error(transparent)]
     Internal(#[from] anyhow::Error),
 }
@@ -125,7 +127,7 @@ impl IntoResponse for Error {
                 self.to_string(),
             ),
             Error::Unavailable => {
-                tracing::warn!("database pool exhausted");
+                tracing::warn!("database unavailable or pool exhausted");
                 (
                     StatusCode::SERVICE_UNAVAILABLE,
                     "unavailable",
@@ -133,6 +135,12 @@ impl IntoResponse for Error {
                     "the service is busy, try again".to_owned(),
                 )
             }
+            Error::Timeout => (
+                StatusCode::SERVICE_UNAVAILABLE,
+                "timeout",
+                None,
+                self.to_string(),
+            ),
             Error::Internal(e) => {
                 tracing::error!(error = ?e, "internal error");
                 (

@@ -6,7 +6,7 @@ use std::time::Instant;
 use axum::extract::{MatchedPath, Request};
 use axum::http::Request as HttpRequest;
 use axum::middleware::Next;
-use axum::response::Response;
+use axum::response::{IntoResponse, Response};
 use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
 use tracing::Span;
 use tracing_subscriber::EnvFilter;
@@ -72,6 +72,22 @@ pub fn metrics_handle() -> &'static PrometheusHandle {
             });
         handle
     })
+}
+
+/// Ends a request that runs past the configured limit with the one error
+/// shape (503 `timeout`); the handler's future is dropped.
+pub async fn time_limit(
+    axum::extract::State(limit): axum::extract::State<std::time::Duration>,
+    req: Request,
+    next: Next,
+) -> Response {
+    match tokio::time::timeout(limit, next.run(req)).await {
+        Ok(response) => response,
+        Err(_) => {
+            tracing::warn!(?limit, "request timed out");
+            crate::error::Error::Timeout.into_response()
+        }
+    }
 }
 
 /// Per-route request count, latency and status.

@@ -441,3 +441,13 @@ async fn health_readiness_and_metrics_answer() {
         "{text}"
     );
 }
+
+#[tokio::test]
+async fn a_request_past_the_time_limit_gets_503_in_the_error_shape() {
+    let app = TestApp::spawn_with(|c| c.request_timeout = std::time::Duration::from_nanos(1)).await;
+    let r = app.get("/api/v1/flights").await;
+    assert_eq!(r.status, StatusCode::SERVICE_UNAVAILABLE);
+    assert_eq!(r.error_code(), "timeout");
+    // Health checks are outside the limit.
+    assert_eq!(app.get("/healthz").await.status, StatusCode::OK);
+}

@@ -131,6 +131,11 @@ pub fn init_logging() {
 
 impl TestApp {
     pub async fn spawn() -> TestApp {
+        Self::spawn_with(|_| {}).await
+    }
+
+    /// Like `spawn`, with the configuration adjusted first.
+    pub async fn spawn_with(adjust: impl FnOnce(&mut Config)) -> TestApp {
         init_logging();
         let admin = admin_url();
         let tmpl = template(&admin).await;
@@ -140,7 +145,7 @@ impl TestApp {
             .await
             .unwrap();
         let url = with_db(&admin, &db_name);
-        let config = Config {
+        let mut config = Config {
             host: "127.0.0.1".parse().unwrap(),
             port: 0,
             database_url: url.clone().into(),
@@ -150,6 +155,7 @@ impl TestApp {
             body_limit_bytes: 64 * 1024,
             directory_refresh: Duration::from_secs(10),
         };
+        adjust(&mut config);
         let app = Application::build(config).await.expect("app builds");
         let port = app.port();
         tokio::spawn(app.run_until(std::future::pending()));
