@@ -1,8 +1,6 @@
 //! Identifiers written by people: IATA airport codes and flight numbers.
 
-use std::fmt;
-
-use serde::{Deserialize, Deserializer, Serialize};
+use serde::Serialize;
 
 use crate::ParseError;
 
@@ -22,24 +20,9 @@ impl IataCode {
             )))
         }
     }
-
-    pub fn as_str(&self) -> &str {
-        &self.0
-    }
 }
 
-impl fmt::Display for IataCode {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
-    }
-}
-
-impl<'de> Deserialize<'de> for IataCode {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        let raw = String::deserialize(d)?;
-        Self::parse(&raw).map_err(serde::de::Error::custom)
-    }
-}
+string_newtype!(IataCode);
 
 /// A flight number: a two-character airline designator and 1–4 digits
 /// (`BA117`, `U21234`), stored upper case without spaces.
@@ -73,24 +56,9 @@ impl FlightNumber {
             Err(bad())
         }
     }
-
-    pub fn as_str(&self) -> &str {
-        &self.0
-    }
 }
 
-impl fmt::Display for FlightNumber {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
-    }
-}
-
-impl<'de> Deserialize<'de> for FlightNumber {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        let raw = String::deserialize(d)?;
-        Self::parse(&raw).map_err(serde::de::Error::custom)
-    }
-}
+string_newtype!(FlightNumber);
 
 #[cfg(test)]
 mod tests {

@@ -3,6 +3,31 @@
 //! Parse, don't validate: every type here has private fields and a fallible
 //! constructor, so raw strings stop at the edge of a service.
 
+/// `as_str`, `Display` and a `Deserialize` that goes through `parse`, for a
+/// newtype around a normalised `String`.
+macro_rules! string_newtype {
+    ($ty:ident) => {
+        impl $ty {
+            pub fn as_str(&self) -> &str {
+                &self.0
+            }
+        }
+
+        impl std::fmt::Display for $ty {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str(&self.0)
+            }
+        }
+
+        impl<'de> serde::Deserialize<'de> for $ty {
+            fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+                let raw = <String as serde::Deserialize>::deserialize(d)?;
+                Self::parse(&raw).map_err(serde::de::Error::custom)
+            }
+        }
+    };
+}
+
 mod cabin;
 mod codes;
 mod money;

@@ -1,8 +1,6 @@
 //! Seat numbers: a row number and a seat letter (`12A`).
 
-use std::fmt;
-
-use serde::{Deserialize, Deserializer, Serialize};
+use serde::Serialize;
 
 use crate::ParseError;
 
@@ -21,7 +19,10 @@ impl SeatNumber {
                 "'{raw}' is not a seat number (row and letter, e.g. 12A)"
             ))
         };
-        let (row, letter) = s.split_at(s.len().saturating_sub(1));
+        if s.is_empty() || !s.is_ascii() {
+            return Err(bad());
+        }
+        let (row, letter) = s.split_at(s.len() - 1);
         let letter_ok = letter.len() == 1 && letter.bytes().all(|b| b.is_ascii_uppercase());
         let row: u16 = if row.starts_with('0') {
             return Err(bad());
@@ -39,24 +40,9 @@ impl SeatNumber {
     pub fn from_parts(row: u16, letter: char) -> Result<Self, ParseError> {
         Self::parse(&format!("{row}{letter}"))
     }
-
-    pub fn as_str(&self) -> &str {
-        &self.0
-    }
 }
 
-impl fmt::Display for SeatNumber {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
-    }
-}
-
-impl<'de> Deserialize<'de> for SeatNumber {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        let raw = String::deserialize(d)?;
-        Self::parse(&raw).map_err(serde::de::Error::custom)
-    }
-}
+string_newtype!(SeatNumber);
 
 #[cfg(test)]
 mod tests {

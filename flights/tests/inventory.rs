@@ -222,6 +222,7 @@ async fn bad_hold_requests_name_the_field_and_write_nothing() {
         (json!("3A"), "seats"),
         (json!([3]), "seats[0]"),
         (json!(["3A", "Q"]), "seats[1]"),
+        (json!(["3A", "1é"]), "seats[1]"),
         (json!(["3A", "3a"]), "seats[1]"),
         (
             json!(["1A", "1C", "3A", "3B", "3C", "4A", "4B", "4C", "5A", "5B"]),

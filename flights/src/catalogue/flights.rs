@@ -187,6 +187,13 @@ pub struct FlightInput {
     pub gate: Option<String>,
 }
 
+fn duplicate_departure() -> Error {
+    Error::conflict(
+        "already_exists",
+        "a flight with this number already departs at that time",
+    )
+}
+
 fn check_times(dep: DateTime<Utc>, arr: DateTime<Utc>) -> Result<()> {
     if arr <= dep {
         return Err(Error::validation(
@@ -306,12 +313,7 @@ pub async fn insert_flight(
     .bind(gate)
     .fetch_one(&mut *conn)
     .await
-    .on_constraint("flight_number_departure_unique", || {
-        Error::conflict(
-            "already_exists",
-            "a flight with this number already departs at that time",
-        )
-    })?;
+    .on_constraint("flight_number_departure_unique", duplicate_departure)?;
 
     let seats = seat_map.seats();
     let mut cabin_names = Vec::new();
@@ -438,12 +440,7 @@ async fn update(
     .bind(patch.status.map(FlightStatus::as_str))
     .execute(&mut *tx)
     .await
-    .on_constraint("flight_number_departure_unique", || {
-        Error::conflict(
-            "already_exists",
-            "a flight with this number already departs at that time",
-        )
-    })?;
+    .on_constraint("flight_number_departure_unique", duplicate_departure)?;
     if let Some(fares) = fares {
         for (cabin, amount) in fares {
             let n = sqlx::query(
