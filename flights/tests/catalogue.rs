@@ -70,8 +70,42 @@ async fn airports_are_found_by_code_name_or_city_prefix() {
     assert_eq!(by_city.body["items"][0]["city"]["name"], "Paris");
     let cities = app.get("/api/v1/cities?q=LON").await;
     assert_eq!(cities.body["total"], 1);
-    // LIKE wildcards are literal.
+    // LIKE wildcards are literal; control characters are refused.
     assert_eq!(app.get("/api/v1/airports?q=%25").await.body["total"], 0);
+    let r = app.get("/api/v1/cities?q=a%00b").await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST);
+    assert_eq!(r.error_field(), Some("q"));
+    // Unknown time zones and cities are named.
+    let london: i64 = app.get("/api/v1/cities?q=lon").await.body["items"][0]["id"]
+        .as_i64()
+        .unwrap();
+    for (body, field) in [
+        (
+            json!({"iata_code": "LCY", "name": "City", "city_id": london, "time_zone": "Mars/Olympus"}),
+            "time_zone",
+        ),
+        (
+            json!({"iata_code": "LCY", "name": "City", "city_id": 99999, "time_zone": "Europe/London"}),
+            "city_id",
+        ),
+        (
+            json!({"iata_code": "LC1", "name": "City", "city_id": london, "time_zone": "Europe/London"}),
+            "iata_code",
+        ),
+        (
+            json!({"iata_code": "LCY", "name": "", "city_id": london, "time_zone": "Europe/London"}),
+            "name",
+        ),
+    ] {
+        let r = app.send(Method::POST, "/api/v1/airports", body).await;
+        assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", r.body);
+        assert_eq!(r.error_field(), Some(field), "{}", r.body);
+    }
+    let r = app
+        .send(Method::POST, "/api/v1/airports", json!({"iata_code": "lhr", "name": "Again", "city_id": london, "time_zone": "Europe/London"}))
+        .await;
+    assert_eq!(r.status, StatusCode::CONFLICT);
+    assert_eq!(r.error_code(), "already_exists");
 }
 
 #[tokio::test]
@@ -444,10 +478,19 @@ async fn health_readiness_and_metrics_answer() {
 
 #[tokio::test]
 async fn a_request_past_the_time_limit_gets_503_in_the_error_shape() {
-    let app = TestApp::spawn_with(|c| c.request_timeout = std::time::Duration::from_nanos(1)).await;
+    let app =
+        TestApp::spawn_with(|c| c.request_timeout = std::time::Duration::from_millis(300)).await;
+    // Hold a lock that search must wait for, longer than the limit.
+    let mut tx = app.pool.begin().await.unwrap();
+    sqlx::query("lock table flight in access exclusive mode")
+        .execute(&mut *tx)
+        .await
+        .unwrap();
     let r = app.get("/api/v1/flights").await;
     assert_eq!(r.status, StatusCode::SERVICE_UNAVAILABLE);
     assert_eq!(r.error_code(), "timeout");
+    tx.rollback().await.unwrap();
+    assert_eq!(app.get("/api/v1/flights").await.status, StatusCode::OK);
     // Health checks are outside the limit.
     assert_eq!(app.get("/healthz").await.status, StatusCode::OK);
 }

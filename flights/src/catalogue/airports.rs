@@ -9,7 +9,7 @@ use axum::{Json, Router};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use super::{Paged, clean_name, like_prefix};
+use super::{Paged, clean_name, prefix_param};
 use crate::app::AppState;
 use crate::error::{Error, Result, ResultExt};
 use crate::extract::{ApiJson, Id, Page, Params, ServiceAuth};
@@ -58,7 +58,9 @@ struct ValidAirport {
 }
 
 impl AirportInput {
-    fn validate(self) -> Result<ValidAirport> {
+    /// Also checks that the database knows the zone: flights' local times
+    /// are computed there.
+    async fn validate(self, state: &AppState) -> Result<ValidAirport> {
         let time_zone: chrono_tz::Tz = self.time_zone.trim().parse().map_err(|_| {
             Error::validation(
                 "time_zone",
@@ -68,6 +70,20 @@ impl AirportInput {
                 ),
             )
         })?;
+        let known: bool =
+            sqlx::query_scalar("select exists (select 1 from pg_timezone_names where name = $1)")
+                .bind(time_zone.name())
+                .fetch_one(&state.pool)
+                .await?;
+        if !known {
+            return Err(Error::validation(
+                "time_zone",
+                format!(
+                    "'{}' is not a time zone this database knows",
+                    time_zone.name()
+                ),
+            ));
+        }
         if self.city_id <= 0 {
             return Err(Error::validation("city_id", "unknown city"));
         }
@@ -93,7 +109,7 @@ struct AirportWithTotal {
 
 async fn list(State(state): State<AppState>, params: Params) -> Result<Json<Paged<Airport>>> {
     let page = Page::from_params(&params, 20)?;
-    let q = params.str("q").map(like_prefix);
+    let q = prefix_param(&params)?;
     let rows = sqlx::query_as::<_, AirportWithTotal>(&format!(
         "select x.*, count(*) over () as total from ({SELECT}
             where $1::text is null or lower(a.iata_code) like $1
@@ -135,7 +151,7 @@ async fn create(
     State(state): State<AppState>,
     ApiJson(input): ApiJson<AirportInput>,
 ) -> Result<(StatusCode, Json<Airport>)> {
-    let a = input.validate()?;
+    let a = input.validate(&state).await?;
     let id: i64 = sqlx::query_scalar(
         "insert into airport (iata_code, name, city_id, time_zone) values ($1, $2, $3, $4)
          returning airport_id",
@@ -162,7 +178,7 @@ async fn replace(
     Id(id): Id,
     ApiJson(input): ApiJson<AirportInput>,
 ) -> Result<Json<Airport>> {
-    let a = input.validate()?;
+    let a = input.validate(&state).await?;
     let mut tx = state.pool.begin().await?;
     let updated = sqlx::query(
         "update airport set iata_code = $2, name = $3, city_id = $4, time_zone = $5,

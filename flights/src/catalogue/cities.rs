@@ -7,7 +7,7 @@ use axum::{Json, Router};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use super::{Paged, clean_name, like_prefix};
+use super::{Paged, clean_name, prefix_param};
 use crate::app::AppState;
 use crate::error::{Error, Result, ResultExt};
 use crate::extract::{ApiJson, Id, Page, Params, ServiceAuth};
@@ -60,7 +60,7 @@ const COLUMNS: &str = "city_id as id, name, country_code, created_at, updated_at
 
 async fn list(State(state): State<AppState>, params: Params) -> Result<Json<Paged<City>>> {
     let page = Page::from_params(&params, 20)?;
-    let q = params.str("q").map(like_prefix);
+    let q = prefix_param(&params)?;
     let rows: Vec<(City, i64)> = sqlx::query_as::<_, CityWithTotal>(&format!(
         "select {COLUMNS}, count(*) over () as total from city
          where $1::text is null or lower(name) like $1

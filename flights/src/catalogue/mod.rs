@@ -41,8 +41,22 @@ impl<T> Paged<T> {
     }
 }
 
+/// The `q` lookup parameter as a LIKE pattern matching it as a literal prefix.
+pub fn prefix_param(params: &crate::extract::Params) -> crate::error::Result<Option<String>> {
+    let Some(q) = params.str("q") else {
+        return Ok(None);
+    };
+    if q.chars().count() > 100 || q.chars().any(char::is_control) {
+        return Err(crate::error::Error::invalid_param(
+            "q",
+            "must be at most 100 printable characters",
+        ));
+    }
+    Ok(Some(like_prefix(q)))
+}
+
 /// Escapes LIKE wildcards so `q` is matched as a literal prefix.
-pub fn like_prefix(q: &str) -> String {
+fn like_prefix(q: &str) -> String {
     let mut out = String::with_capacity(q.len() + 1);
     for c in q.chars() {
         if matches!(c, '%' | '_' | '\\') {
