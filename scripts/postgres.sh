@@ -3,8 +3,9 @@
 # the project's own databases are created from):
 #   1. $DATABASE_URL when set;
 #   2. else the server on 127.0.0.1:5432 when it answers (user postgres);
-#   3. else a private cluster in .dev/pg on port $DEV_PG_PORT (default 55432),
-#      installing Debian's postgresql first when it is missing.
+#   3. else (or with DEV_PG_PRIVATE=1) a private cluster in .dev/pg on port
+#      $DEV_PG_PORT (default 55432), installing Debian's postgresql first when
+#      it is missing.
 # `scripts/postgres.sh stop` stops the private cluster if this script started it.
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
@@ -28,7 +29,8 @@ if [[ -n "${DATABASE_URL:-}" ]]; then
 fi
 
 answers() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
-if answers 5432; then
+# DEV_PG_PRIVATE=1 skips the local server (to use or test the private cluster).
+if [[ "${DEV_PG_PRIVATE:-0}" != 1 ]] && answers 5432; then
   echo "postgres://postgres@127.0.0.1:5432/postgres"
   exit 0
 fi
@@ -39,11 +41,18 @@ if [[ -z "$(bindir)" ]]; then
   apt-get update -qq
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql >/dev/null
   # The package may start its own cluster on 5432; use it if so.
-  if answers 5432; then echo "postgres://postgres@127.0.0.1:5432/postgres"; exit 0; fi
+  if [[ "${DEV_PG_PRIVATE:-0}" != 1 ]] && answers 5432; then echo "postgres://postgres@127.0.0.1:5432/postgres"; exit 0; fi
 fi
 bin="$(bindir)"
 mkdir -p "$pgdir"
-if [[ $(id -u) -eq 0 ]]; then chown postgres:postgres "$pgdir"; fi
+if [[ $(id -u) -eq 0 ]]; then
+  chown postgres:postgres "$pgdir"
+  if ! runuser -u postgres -- test -w "$pgdir"; then
+    echo "postgres: the postgres user cannot reach $pgdir (a parent folder is private);" >&2
+    echo "          move the checkout, or set DATABASE_URL to a server" >&2
+    exit 1
+  fi
+fi
 if [[ ! -f "$pgdir/data/PG_VERSION" ]]; then
   echo "postgres: initialising a private cluster in $pgdir/data" >&2
   as_pg "$bin/initdb" -D "$pgdir/data" -U postgres --auth=trust -E UTF8 >/dev/null
