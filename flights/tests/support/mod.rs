@@ -15,6 +15,8 @@ pub const TOKEN: &str = "test-service-token-0123456789";
 
 pub struct TestApp {
     pub base: String,
+    /// URL of this test's own database.
+    pub db_url: String,
     pub client: reqwest::Client,
     pub pool: PgPool,
     db_name: String,
@@ -162,6 +164,7 @@ impl TestApp {
         let pool = PgPool::connect(&url).await.unwrap();
         TestApp {
             base: format!("http://127.0.0.1:{port}"),
+            db_url: url.clone(),
             client: reqwest::Client::builder()
                 .pool_max_idle_per_host(200)
                 .build()
