@@ -157,15 +157,19 @@ impl Criteria {
         })
     }
 
-    fn query(&self) -> QueryBuilder<'_, Postgres> {
-        let mut q = QueryBuilder::new(
+    /// The page of matching flights, or (`count`) how many match in all.
+    fn query(&self, count: bool) -> QueryBuilder<'_, Postgres> {
+        let mut q = QueryBuilder::new(if count {
+            "select count(*) from flight f join lateral (
+                   select min(c.fare_amount) filter (where c.seats_available >= "
+        } else {
             "select f.flight_id, f.flight_number, f.status, f.departure_time, f.arrival_time,
                     f.duration_minutes, f.currency, f.origin_airport_id, f.destination_airport_id,
-                    fc.fare_amount, fc.seats_available, count(*) over () as total
+                    fc.fare_amount, fc.seats_available
                from flight f
                join lateral (
-                   select min(c.fare_amount) filter (where c.seats_available >= ",
-        );
+                   select min(c.fare_amount) filter (where c.seats_available >= "
+        });
         q.push_bind(self.travellers);
         q.push(
             ") as fare_amount, sum(c.seats_available)::int as seats_available
@@ -202,6 +206,9 @@ impl Criteria {
         if let Some(v) = self.max_price {
             q.push(" and fc.fare_amount <= ").push_bind(v);
         }
+        if count {
+            return q;
+        }
         q.push(" order by ");
         for (key, desc) in &self.sort {
             q.push(key.column())
@@ -226,7 +233,6 @@ struct Row {
     destination_airport_id: i64,
     fare_amount: i64,
     seats_available: i32,
-    total: i64,
 }
 
 #[derive(Serialize)]
@@ -294,27 +300,21 @@ async fn search(State(state): State<AppState>, params: Params) -> Result<Json<Pa
         criteria.to_id = Some(resolve(&state, "to", code).await?);
     }
     let rows: Vec<Row> = criteria
-        .query()
+        .query(false)
         .build_query_as()
         .fetch_all(&state.pool)
         .await?;
-    let total = match rows.first() {
-        Some(r) => r.total,
-        // Past the last page: count with a one-row probe of the first page.
-        None if criteria.page.page > 1 => {
-            let mut probe = criteria.clone();
-            probe.page = Page {
-                page: 1,
-                per_page: 1,
-            };
-            let first: Option<Row> = probe
-                .query()
-                .build_query_as()
-                .fetch_optional(&state.pool)
-                .await?;
-            first.map_or(0, |r| r.total)
-        }
-        None => 0,
+    // A page that is not full ends the list, so it tells the total; only a
+    // full page or an empty page past the first needs counting.
+    let page = criteria.page;
+    let total = if (rows.len() as i64) < page.limit() && (!rows.is_empty() || page.page == 1) {
+        page.offset() + rows.len() as i64
+    } else {
+        criteria
+            .query(true)
+            .build_query_scalar::<i64>()
+            .fetch_one(&state.pool)
+            .await?
     };
     let mut items = Vec::with_capacity(rows.len());
     for r in rows {
