@@ -66,12 +66,9 @@ FLIGHTS_PORT="$PORT" FLIGHTS_DB_MAX_CONNECTIONS="$DB_CONNECTIONS" RUST_LOG=warn 
   "$bin/flights" serve &
 server=$!
 trap 'kill $server 2>/dev/null || true; wait $server 2>/dev/null || true; scripts/bench-postgres.sh stop' EXIT
-for _ in $(seq 1 100); do
-  curl -fsS "http://127.0.0.1:$PORT/readyz" >/dev/null 2>&1 && break
-  sleep 0.1
-done
+scripts/wait-ready.sh "$PORT"
 
-echo "machine: $(nproc) cores ($(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs)), $(free -g | awk '/Mem:/ {print $2}') GiB RAM"
+echo "machine: $(nproc) cores ($(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs)), $(awk '/MemTotal/ {printf "%.0f", $2 / 1048576}' /proc/meminfo) GiB RAM"
 echo "postgres: $(psql "$DB_URL" -tAc "select version()" | cut -d, -f1), shared_buffers $(psql "$DB_URL" -tAc "show shared_buffers"), synchronous_commit $(psql "$DB_URL" -tAc "show synchronous_commit"), service pool $DB_CONNECTIONS connections over the Unix socket"
 echo "catalogue: $(psql "$DB_URL" -tAc "select count(*) from flight") flights, $(psql "$DB_URL" -tAc "select count(*) from seat") seats"
 lg=("$bin/loadgen" --addr "127.0.0.1:$PORT" --concurrency "$CLIENTS" --duration "$DURATION" --warmup 5s)

@@ -1,8 +1,11 @@
 #!/usr/bin/env bash
-# db-url.sh SERVER_URL DBNAME: the server URL with its database replaced.
+# db-url.sh SERVER_URL DBNAME: the server URL with its database replaced
+# (query parameters kept).
 set -euo pipefail
-python3 - "$1" "$2" <<'PY'
-import sys, urllib.parse as u
-p = u.urlsplit(sys.argv[1])
-print(u.urlunsplit(p._replace(path="/" + sys.argv[2])))
-PY
+url="$1" db="$2"
+if [[ "$url" =~ ^([a-z]+://[^/?]*)(/[^?]*)?(\?.*)?$ ]]; then
+  echo "${BASH_REMATCH[1]}/$db${BASH_REMATCH[3]}"
+else
+  echo "db-url: not a postgres URL: $url" >&2
+  exit 1
+fi

@@ -29,10 +29,7 @@ temporal-dev/stack.sh start
 
 ./target/debug/flights serve &
 pids+=($!)
-for _ in $(seq 1 100); do
-  curl -fsS "http://127.0.0.1:$FLIGHTS_PORT/readyz" >/dev/null 2>&1 && break
-  sleep 0.1
-done
+scripts/wait-ready.sh "$FLIGHTS_PORT"
 
 cat <<INFO
 
