@@ -159,29 +159,44 @@ impl Criteria {
 
     /// The page of matching flights, or (`count`) how many match in all.
     fn query(&self, count: bool) -> QueryBuilder<'_, Postgres> {
-        let mut q = QueryBuilder::new(if count {
-            "select count(*) from flight f join lateral (
-                   select min(c.fare_amount) filter (where c.seats_available >= "
+        let by_price = self.min_price.is_some() || self.max_price.is_some();
+        let mut q;
+        if count && !by_price {
+            // Counting needs no fares: "has a cabin with room" is enough,
+            // and several times cheaper than the per-flight aggregate.
+            q = QueryBuilder::new(
+                "select count(*) from flight f
+                  where exists (select 1 from flight_cabin c where c.flight_id = f.flight_id
+                                   and c.seats_available >= ",
+            );
+            q.push_bind(self.travellers);
+            if let Some(cabin) = self.cabin {
+                q.push(" and c.cabin = ").push_bind(cabin.as_str());
+            }
+            q.push(")");
         } else {
-            "select f.flight_id, f.flight_number, f.status, f.departure_time, f.arrival_time,
+            q = QueryBuilder::new(if count {
+                "select count(*) from flight f join lateral (
+                   select min(c.fare_amount) filter (where c.seats_available >= "
+            } else {
+                "select f.flight_id, f.flight_number, f.status, f.departure_time, f.arrival_time,
                     f.duration_minutes, f.currency, f.origin_airport_id, f.destination_airport_id,
                     fc.fare_amount, fc.seats_available
                from flight f
                join lateral (
                    select min(c.fare_amount) filter (where c.seats_available >= "
-        });
-        q.push_bind(self.travellers);
-        q.push(
-            ") as fare_amount, sum(c.seats_available)::int as seats_available
+            });
+            q.push_bind(self.travellers);
+            q.push(
+                ") as fare_amount, sum(c.seats_available)::int as seats_available
                    from flight_cabin c where c.flight_id = f.flight_id",
-        );
-        if let Some(cabin) = self.cabin {
-            q.push(" and c.cabin = ").push_bind(cabin.as_str());
+            );
+            if let Some(cabin) = self.cabin {
+                q.push(" and c.cabin = ").push_bind(cabin.as_str());
+            }
+            q.push(") fc on fc.fare_amount is not null where true");
         }
-        q.push(
-            ") fc on fc.fare_amount is not null
-              where f.status <> 'cancelled' and f.departure_time > now()",
-        );
+        q.push(" and f.status <> 'cancelled' and f.departure_time > now()");
         if let Some(id) = self.from_id {
             q.push(" and f.origin_airport_id = ").push_bind(id);
         }

@@ -124,6 +124,17 @@ async fn search_sorts_filters_and_pages() {
     assert_eq!(r.body["total"], 4);
     assert_eq!(r.body["page"], 2);
     assert_eq!(r.body["items"].as_array().unwrap().len(), 2);
+    // Totals agree whichever way they are counted (with or without fares).
+    for q in [
+        "per_page=1",
+        "per_page=1&min_price=1",
+        "per_page=1&cabin=business",
+        "per_page=1&max_price=39999&cabin=business",
+    ] {
+        let r = app.get(&format!("/api/v1/flights?{q}")).await;
+        let expected = if q.contains("max_price") { 1 } else { 4 };
+        assert_eq!(r.body["total"], expected, "{q}: {}", r.body);
+    }
     let r = app.get("/api/v1/flights?per_page=2&page=9").await;
     assert_eq!(r.body["items"].as_array().unwrap().len(), 0);
     assert_eq!(r.body["total"], 4);
