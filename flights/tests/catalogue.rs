@@ -287,14 +287,7 @@ async fn malformed_bodies_get_a_4xx_in_the_error_shape() {
     assert_eq!(r.error_code(), "not_found");
     let r = app.get("/api/v1/flights/abc").await;
     assert_eq!(r.status, StatusCode::NOT_FOUND);
-    let r = app
-        .call(
-            Method::DELETE,
-            "/api/v1/flights",
-            None,
-            Some(support::TOKEN),
-        )
-        .await;
+    let r = app.delete("/api/v1/flights").await;
     assert_eq!(r.status, StatusCode::METHOD_NOT_ALLOWED);
 }
 
@@ -412,43 +405,15 @@ async fn referenced_catalogue_entries_cannot_be_deleted() {
         .fetch_one(&app.pool)
         .await
         .unwrap();
-    let r = app
-        .call(
-            Method::DELETE,
-            &format!("/api/v1/airports/{lhr}"),
-            None,
-            Some(support::TOKEN),
-        )
-        .await;
+    let r = app.delete(&format!("/api/v1/airports/{lhr}")).await;
     assert_eq!(r.status, StatusCode::CONFLICT);
     assert_eq!(r.error_code(), "in_use");
-    let r = app
-        .call(
-            Method::DELETE,
-            &format!("/api/v1/airplanes/{plane}"),
-            None,
-            Some(support::TOKEN),
-        )
-        .await;
+    let r = app.delete(&format!("/api/v1/airplanes/{plane}")).await;
     assert_eq!(r.status, StatusCode::CONFLICT);
-    let r = app
-        .call(
-            Method::DELETE,
-            &format!("/api/v1/flights/{flight}"),
-            None,
-            Some(support::TOKEN),
-        )
-        .await;
+    let r = app.delete(&format!("/api/v1/flights/{flight}")).await;
     assert_eq!(r.status, StatusCode::NO_CONTENT);
     assert_eq!(app.count("select count(*) from seat").await, 0);
-    let r = app
-        .call(
-            Method::DELETE,
-            &format!("/api/v1/airplanes/{plane}"),
-            None,
-            Some(support::TOKEN),
-        )
-        .await;
+    let r = app.delete(&format!("/api/v1/airplanes/{plane}")).await;
     assert_eq!(r.status, StatusCode::NO_CONTENT);
     let r = app.get(&format!("/api/v1/airplanes/{plane}")).await;
     assert_eq!(r.status, StatusCode::NOT_FOUND);
