@@ -206,6 +206,11 @@ impl TestApp {
         self.call(Method::GET, path, None, None).await
     }
 
+    /// A DELETE with the service token.
+    pub async fn delete(&self, path: &str) -> Reply {
+        self.call(Method::DELETE, path, None, Some(TOKEN)).await
+    }
+
     /// A write with the service token.
     pub async fn send(&self, method: Method, path: &str, body: Value) -> Reply {
         self.call(method, path, Some(body), Some(TOKEN)).await
