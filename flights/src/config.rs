@@ -22,9 +22,7 @@ pub struct Config {
 
 impl Config {
     pub fn from_env() -> anyhow::Result<Self> {
-        let database_url = var("FLIGHTS_DATABASE_URL")
-            .or_else(|| var("DATABASE_URL"))
-            .context("set FLIGHTS_DATABASE_URL (or DATABASE_URL) to the flight database")?;
+        let database_url = Self::database_url_from_env()?;
         let service_token = var("FLIGHTS_SERVICE_TOKEN")
             .context("set FLIGHTS_SERVICE_TOKEN (bearer token for writes and inventory)")?;
         if service_token.len() < 16 {
@@ -33,7 +31,7 @@ impl Config {
         Ok(Config {
             host: parse("FLIGHTS_HOST", IpAddr::V4(Ipv4Addr::LOCALHOST))?,
             port: parse("FLIGHTS_PORT", 8081)?,
-            database_url: database_url.into(),
+            database_url,
             db_max_connections: parse("FLIGHTS_DB_MAX_CONNECTIONS", 16)?,
             service_token: service_token.into(),
             request_timeout: duration("FLIGHTS_REQUEST_TIMEOUT", Duration::from_secs(10))?,

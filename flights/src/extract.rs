@@ -58,6 +58,12 @@ impl<T: DeserializeOwned> FromRequest<AppState> for ApiJson<T> {
 pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, Error> {
     // Syntax first (400), then shape and types (422, naming the field).
     let value: serde_json::Value = serde_json::from_slice(bytes).map_err(|e| malformed(&e))?;
+    from_value(value)
+}
+
+/// A parsed JSON value into `T`; a wrong type or shape is 422 naming the
+/// field by its path.
+pub fn from_value<T: DeserializeOwned>(value: serde_json::Value) -> Result<T, Error> {
     serde_path_to_error::deserialize::<_, T>(value).map_err(|err| {
         let path = err.path().to_string();
         let message = err.into_inner().to_string();

@@ -110,13 +110,12 @@ impl HoldRequest {
                 SeatRequest::Seats(seats)
             }
             obj @ Value::Object(_) => {
-                let c: RawCabinRequest = crate::extract::parse_json(obj.to_string().as_bytes())
-                    .map_err(|e| match e {
-                        Error::Validation { field, message } => {
-                            Error::validation(format!("seats.{field}"), message)
-                        }
-                        other => other,
-                    })?;
+                let c: RawCabinRequest = crate::extract::from_value(obj).map_err(|e| match e {
+                    Error::Validation { field, message } => {
+                        Error::validation(format!("seats.{field}"), message)
+                    }
+                    other => other,
+                })?;
                 if c.count < 1 || c.count > max as i64 {
                     return Err(Error::validation(
                         "seats.count",

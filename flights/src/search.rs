@@ -41,7 +41,7 @@ impl SortKey {
     }
 }
 
-#[derive(Debug, Clone)]
+#[derive(Debug)]
 struct Criteria {
     from: Option<IataCode>,
     to: Option<IataCode>,

@@ -454,7 +454,6 @@ pub async fn run(url: &SecretString, flights: Option<u32>, days: u32) -> anyhow:
     let today = Utc::now().date_naive();
     let mut batch = Vec::new();
     let mut inserted = 0u64;
-    let push = |f: NewFlight, batch: &mut Vec<NewFlight>| batch.push(f);
     let total_wanted = match flights {
         Some(n) => n as usize,
         None => routes.len() * days as usize,
@@ -500,19 +499,16 @@ pub async fn run(url: &SecretString, flights: Option<u32>, days: u32) -> anyhow:
             // Unique per route and day, so (number, departure) never repeats.
             Some(_) => format!("S{}{}", (b'A' + (day % 26) as u8) as char, 1000 + route_idx),
         };
-        push(
-            NewFlight {
-                flight_number: number,
-                airplane_id: plane.0,
-                origin: route.from.code.to_owned(),
-                destination: route.to.code.to_owned(),
-                departure,
-                minutes: route.minutes,
-                currency: currency_of(route.from.country).to_owned(),
-                fares,
-            },
-            &mut batch,
-        );
+        batch.push(NewFlight {
+            flight_number: number,
+            airplane_id: plane.0,
+            origin: route.from.code.to_owned(),
+            destination: route.to.code.to_owned(),
+            departure,
+            minutes: route.minutes,
+            currency: currency_of(route.from.country).to_owned(),
+            fares,
+        });
         if batch.len() == 500 {
             inserted += insert_flights(&mut conn, &planes, std::mem::take(&mut batch)).await?;
         }

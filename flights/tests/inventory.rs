@@ -5,15 +5,8 @@ mod support;
 
 use reqwest::{Method, StatusCode};
 use serde_json::json;
-use support::{TestApp, utc_in_days};
+use support::TestApp;
 use uuid::Uuid;
-
-async fn one_flight(app: &TestApp) -> i64 {
-    app.two_airports().await;
-    let plane = app.airplane(10).await; // 4 business + 30 economy
-    app.flight_at(plane, "ZZ10", &utc_in_days(9, 10, 0), 70)
-        .await
-}
 
 fn seat_numbers(body: &serde_json::Value) -> Vec<String> {
     body["seats"]
@@ -27,7 +20,7 @@ fn seat_numbers(body: &serde_json::Value) -> Vec<String> {
 #[tokio::test]
 async fn a_retried_hold_returns_the_same_seats_and_the_locked_price() {
     let app = TestApp::spawn().await;
-    let flight = one_flight(&app).await;
+    let flight = app.small_flight().await;
     let booking = Uuid::new_v4();
     let req = json!({"flight_id": flight, "seats": {"cabin": "economy", "count": 2}});
 
@@ -79,7 +72,7 @@ async fn a_retried_hold_returns_the_same_seats_and_the_locked_price() {
 #[tokio::test]
 async fn confirm_and_release_are_idempotent_and_release_after_confirm_needs_a_cancellation() {
     let app = TestApp::spawn().await;
-    let flight = one_flight(&app).await;
+    let flight = app.small_flight().await;
     let booking = Uuid::new_v4();
     let r = app
         .hold(booking, json!({"flight_id": flight, "seats": ["1A", "5c"]}))
@@ -138,7 +131,7 @@ async fn confirm_and_release_are_idempotent_and_release_after_confirm_needs_a_ca
 #[tokio::test]
 async fn a_hold_is_all_or_nothing() {
     let app = TestApp::spawn().await;
-    let flight = one_flight(&app).await;
+    let flight = app.small_flight().await;
     let first = app
         .hold(
             Uuid::new_v4(),
@@ -182,7 +175,7 @@ async fn a_hold_is_all_or_nothing() {
 #[tokio::test]
 async fn cancelled_departed_and_unknown_flights_cannot_be_held() {
     let app = TestApp::spawn().await;
-    let flight = one_flight(&app).await;
+    let flight = app.small_flight().await;
     let seats = json!({"cabin": "economy", "count": 1});
 
     let r = app
@@ -216,7 +209,7 @@ async fn cancelled_departed_and_unknown_flights_cannot_be_held() {
 #[tokio::test]
 async fn bad_hold_requests_name_the_field_and_write_nothing() {
     let app = TestApp::spawn().await;
-    let flight = one_flight(&app).await;
+    let flight = app.small_flight().await;
     for (seats, field) in [
         (json!([]), "seats"),
         (json!("3A"), "seats"),

@@ -6,16 +6,8 @@ mod support;
 use futures::future::join_all;
 use reqwest::StatusCode;
 use serde_json::json;
-use support::{TestApp, utc_in_days};
+use support::TestApp;
 use uuid::Uuid;
-
-/// A flight with 4 business and 30 economy seats.
-async fn flight(app: &TestApp) -> i64 {
-    app.two_airports().await;
-    let plane = app.airplane(10).await;
-    app.flight_at(plane, "ZZ20", &utc_in_days(12, 8, 0), 60)
-        .await
-}
 
 /// Holds economy seats until only `left` remain.
 async fn fill_economy_leaving(app: &TestApp, flight: i64, left: u32) {
@@ -36,7 +28,7 @@ async fn fill_economy_leaving(app: &TestApp, flight: i64, left: u32) {
 #[tokio::test]
 async fn a_hundred_and_twenty_concurrent_holds_get_exactly_the_last_five_seats() {
     let app = TestApp::spawn().await;
-    let flight = flight(&app).await;
+    let flight = app.small_flight().await;
     fill_economy_leaving(&app, flight, 5).await;
 
     let bookings: Vec<Uuid> = (0..120).map(|_| Uuid::new_v4()).collect();
@@ -83,7 +75,7 @@ async fn a_hundred_and_twenty_concurrent_holds_get_exactly_the_last_five_seats()
 #[tokio::test]
 async fn overlapping_seat_sets_never_both_succeed() {
     let app = TestApp::spawn().await;
-    let flight = flight(&app).await;
+    let flight = app.small_flight().await;
     // Ten triples of adjacent economy seats; per triple, one booking wants
     // the first two seats and the other the last two, and they race.
     let rows = 3..=12;
@@ -124,7 +116,7 @@ async fn overlapping_seat_sets_never_both_succeed() {
 #[tokio::test]
 async fn concurrent_multi_seat_holds_take_whole_groups_only() {
     let app = TestApp::spawn().await;
-    let flight = flight(&app).await;
+    let flight = app.small_flight().await;
     fill_economy_leaving(&app, flight, 7).await;
     let replies = join_all((0..50).map(|_| {
         app.hold(
@@ -147,7 +139,7 @@ async fn concurrent_multi_seat_holds_take_whole_groups_only() {
 #[tokio::test]
 async fn concurrent_retries_of_one_booking_make_one_hold() {
     let app = TestApp::spawn().await;
-    let flight = flight(&app).await;
+    let flight = app.small_flight().await;
     let booking = Uuid::new_v4();
     let replies = join_all((0..20).map(|_| {
         app.hold(

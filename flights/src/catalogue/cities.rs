@@ -61,7 +61,7 @@ const COLUMNS: &str = "city_id as id, name, country_code, created_at, updated_at
 async fn list(State(state): State<AppState>, params: Params) -> Result<Json<Paged<City>>> {
     let page = Page::from_params(&params, 20)?;
     let q = prefix_param(&params)?;
-    let rows: Vec<(City, i64)> = sqlx::query_as::<_, CityWithTotal>(&format!(
+    let rows = sqlx::query_as::<_, CityWithTotal>(&format!(
         "select {COLUMNS}, count(*) over () as total from city
          where $1::text is null or lower(name) like $1
          order by name, city_id limit $2 offset $3"
@@ -70,13 +70,10 @@ async fn list(State(state): State<AppState>, params: Params) -> Result<Json<Page
     .bind(page.limit())
     .bind(page.offset())
     .fetch_all(&state.pool)
-    .await?
-    .into_iter()
-    .map(|r| (r.city, r.total))
-    .collect();
-    let total = rows.first().map_or(0, |r| r.1);
+    .await?;
+    let total = rows.first().map_or(0, |r| r.total);
     Ok(Json(Paged::new(
-        rows.into_iter().map(|r| r.0).collect(),
+        rows.into_iter().map(|r| r.city).collect(),
         page,
         total,
     )))

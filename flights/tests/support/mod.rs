@@ -292,6 +292,15 @@ impl TestApp {
         self.airport("CDG", paris, "Europe/Paris").await;
     }
 
+    /// LHR→CDG in nine days on a fresh airplane with 4 business and 30
+    /// economy seats (economy rows 3-12, letters ABC): the inventory tests' flight.
+    pub async fn small_flight(&self) -> i64 {
+        self.two_airports().await;
+        let plane = self.airplane(10).await;
+        self.flight_at(plane, "ZZ10", &utc_in_days(9, 10, 0), 70)
+            .await
+    }
+
     pub async fn flight(&self, body: Value) -> Reply {
         self.send(Method::POST, "/api/v1/flights", body).await
     }
