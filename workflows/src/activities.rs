@@ -1,0 +1,188 @@
+//! The activities' signatures, so the workflow can call them without
+//! depending on their I/O crates. `booking-activities` implements each one
+//! under the same name (`#[activity(definition = ...)]`).
+
+#![allow(clippy::unimplemented, unused_variables)]
+
+use serde::{Deserialize, Serialize};
+use temporalio_macros::activity_definitions;
+use temporalio_sdk::activities::ActivityError;
+
+use crate::contract::{
+    BookingState, FlightInfo, HeldSeat, Money, PaymentError, RefundInfo, SeatSelection,
+};
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HoldSeats {
+    pub booking_id: String,
+    pub flight_id: i64,
+    pub seats: SeatSelection,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SeatsHeld {
+    pub flight: FlightInfo,
+    pub seats: Vec<HeldSeat>,
+    pub total: Money,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ReleaseSeats {
+    pub booking_id: String,
+    /// Release seats that were already sold (a cancelled booking).
+    pub cancellation: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CreatePayment {
+    pub booking_id: String,
+    pub booking_ref: String,
+    /// 1 for the first attempt; each attempt has its own PaymentIntent.
+    pub attempt: u32,
+    pub amount: Money,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PaymentCreated {
+    pub payment_intent_id: String,
+    pub client_secret: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AuthorizePayment {
+    pub booking_id: String,
+    pub attempt: u32,
+    pub payment_method: String,
+}
+
+/// The answer of an authorization: a decline is an answer, not an error,
+/// because the traveller may try again.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "outcome", rename_all = "snake_case")]
+pub enum Authorization {
+    Authorized,
+    Declined(PaymentError),
+}
+
+/// Identifies a payment attempt (its PaymentIntent is in our records).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PaymentRef {
+    pub booking_id: String,
+    pub attempt: u32,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RefundPayment {
+    pub booking_id: String,
+    pub attempt: u32,
+    pub amount: Money,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct IssueTickets {
+    pub booking_id: String,
+    pub passengers: u32,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum EmailKind {
+    Confirmation,
+    PaymentExpired,
+    Cancellation,
+    FlightCancelled,
+    ScheduleChange,
+    CheckInReminder,
+}
+
+impl EmailKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            EmailKind::Confirmation => "confirmation",
+            EmailKind::PaymentExpired => "payment_expired",
+            EmailKind::Cancellation => "cancellation",
+            EmailKind::FlightCancelled => "flight_cancelled",
+            EmailKind::ScheduleChange => "schedule_change",
+            EmailKind::CheckInReminder => "check_in_reminder",
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SendEmail {
+    pub kind: EmailKind,
+    /// Unique per booking: the kind, plus a sequence for repeatable kinds.
+    pub key: String,
+    pub booking: BookingState,
+}
+
+pub struct BookingActivities;
+
+#[activity_definitions]
+impl BookingActivities {
+    /// Hold the seats and lock the price (flight service).
+    #[activity(name = "hold_seats")]
+    pub fn hold_seats(input: HoldSeats) -> Result<SeatsHeld, ActivityError> {
+        unimplemented!()
+    }
+
+    /// Held → sold (flight service).
+    #[activity(name = "confirm_seats")]
+    pub fn confirm_seats(booking_id: String) -> Result<(), ActivityError> {
+        unimplemented!()
+    }
+
+    /// Put the seats back (flight service); a no-op when nothing is held.
+    #[activity(name = "release_seats")]
+    pub fn release_seats(input: ReleaseSeats) -> Result<(), ActivityError> {
+        unimplemented!()
+    }
+
+    /// A PaymentIntent with manual capture for this attempt (Stripe).
+    #[activity(name = "create_payment")]
+    pub fn create_payment(input: CreatePayment) -> Result<PaymentCreated, ActivityError> {
+        unimplemented!()
+    }
+
+    /// Confirm the attempt's intent with a payment method (Stripe).
+    #[activity(name = "authorize_payment")]
+    pub fn authorize_payment(input: AuthorizePayment) -> Result<Authorization, ActivityError> {
+        unimplemented!()
+    }
+
+    /// Capture the authorized amount (Stripe).
+    #[activity(name = "capture_payment")]
+    pub fn capture_payment(input: PaymentRef) -> Result<(), ActivityError> {
+        unimplemented!()
+    }
+
+    /// Cancel the attempt's intent if it exists and is not captured (Stripe).
+    #[activity(name = "cancel_payment")]
+    pub fn cancel_payment(input: PaymentRef) -> Result<(), ActivityError> {
+        unimplemented!()
+    }
+
+    /// Refund a captured payment, once per booking (Stripe).
+    #[activity(name = "refund_payment")]
+    pub fn refund_payment(input: RefundPayment) -> Result<RefundInfo, ActivityError> {
+        unimplemented!()
+    }
+
+    /// E-ticket numbers, one per passenger, issued once (booking database).
+    #[activity(name = "issue_tickets")]
+    pub fn issue_tickets(input: IssueTickets) -> Result<Vec<String>, ActivityError> {
+        unimplemented!()
+    }
+
+    /// Upsert the read model and append new transitions (booking database).
+    #[activity(name = "record_booking")]
+    pub fn record_booking(booking: BookingState) -> Result<(), ActivityError> {
+        unimplemented!()
+    }
+
+    /// Send one email, at most once per booking and key (SMTP).
+    #[activity(name = "send_email")]
+    pub fn send_email(input: SendEmail) -> Result<(), ActivityError> {
+        unimplemented!()
+    }
+}

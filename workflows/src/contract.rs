@@ -1,0 +1,247 @@
+//! The booking workflow's contract: task queue, workflow id, input, the
+//! state the `status` query returns, and the names ops see. Shared by the
+//! worker, the activities, the gateway and the tests.
+
+use std::fmt;
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+/// The task queue every booking workflow and activity runs on.
+pub const TASK_QUEUE: &str = "bookings";
+
+/// The workflow type name, as it appears in the Web UI.
+pub const WORKFLOW_TYPE: &str = "BookingWorkflow";
+
+/// `booking-<booking id>`.
+pub fn workflow_id(booking_id: &str) -> String {
+    format!("booking-{booking_id}")
+}
+
+/// Search attributes (registered on the server; never personal data).
+pub mod search_attributes {
+    pub const BOOKING_STATUS: &str = "BookingStatus";
+    pub const FLIGHT_NUMBER: &str = "FlightNumber";
+    pub const DEPARTURE_TIME: &str = "DepartureTime";
+    pub const USER_ID: &str = "UserId";
+    pub const BOOKING_REF: &str = "BookingRef";
+}
+
+/// What to hold: explicit seat numbers, or a number of seats in a cabin.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum SeatSelection {
+    Seats(Vec<String>),
+    Cabin { cabin: String, count: u8 },
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Passenger {
+    pub first_name: String,
+    pub last_name: String,
+    /// `YYYY-MM-DD`.
+    pub date_of_birth: String,
+}
+
+/// The workflow's input. Values are already validated by whoever starts it
+/// (the gateway); the two durations are inputs so tests can shorten them.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BookingInput {
+    /// A UUID.
+    pub booking_id: String,
+    /// The short reference travellers quote, e.g. `K7Q2ZP`.
+    pub booking_ref: String,
+    pub user_id: String,
+    pub flight_id: i64,
+    pub seats: SeatSelection,
+    pub passengers: Vec<Passenger>,
+    pub contact_email: String,
+    /// How long the traveller has to pay, in milliseconds.
+    pub payment_window_ms: u64,
+    /// How long before departure the check-in reminder goes out, in ms.
+    pub reminder_lead_ms: u64,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum BookingStatus {
+    Holding,
+    AwaitingPayment,
+    Confirming,
+    Confirmed,
+    Expired,
+    Cancelled,
+    Failed,
+    Completed,
+}
+
+impl BookingStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            BookingStatus::Holding => "holding",
+            BookingStatus::AwaitingPayment => "awaiting_payment",
+            BookingStatus::Confirming => "confirming",
+            BookingStatus::Confirmed => "confirmed",
+            BookingStatus::Expired => "expired",
+            BookingStatus::Cancelled => "cancelled",
+            BookingStatus::Failed => "failed",
+            BookingStatus::Completed => "completed",
+        }
+    }
+
+    /// No further transition can happen.
+    pub fn is_final(self) -> bool {
+        matches!(
+            self,
+            BookingStatus::Expired
+                | BookingStatus::Cancelled
+                | BookingStatus::Failed
+                | BookingStatus::Completed
+        )
+    }
+}
+
+impl fmt::Display for BookingStatus {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Integer minor units plus an ISO currency code.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Money {
+    pub amount: i64,
+    pub currency: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FlightInfo {
+    pub flight_id: i64,
+    pub flight_number: String,
+    pub origin: String,
+    pub destination: String,
+    pub departure_time: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HeldSeat {
+    pub seat_number: String,
+    pub cabin: String,
+    pub fare: Money,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PaymentStatus {
+    /// No PaymentIntent yet.
+    None,
+    /// An intent exists and waits for a payment method.
+    AwaitingPaymentMethod,
+    /// Authorized (funds held), not captured yet.
+    Authorized,
+    Captured,
+    /// The authorization was cancelled; nothing was charged.
+    Cancelled,
+    Refunded,
+}
+
+/// Why a payment attempt failed, as the traveller should read it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PaymentError {
+    pub code: String,
+    pub message: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RefundInfo {
+    pub refund_id: String,
+    pub amount: Money,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PaymentState {
+    pub status: PaymentStatus,
+    /// Attempts so far; each has its own PaymentIntent.
+    pub attempts: u32,
+    pub payment_intent_id: Option<String>,
+    pub client_secret: Option<String>,
+    pub last_error: Option<PaymentError>,
+    pub refund: Option<RefundInfo>,
+}
+
+/// One entry of the booking's history of transitions.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Transition {
+    pub status: BookingStatus,
+    pub at: DateTime<Utc>,
+    pub reason: Option<String>,
+}
+
+/// The whole state of a booking: what the `status` query returns and what
+/// the read model stores.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BookingState {
+    pub booking_id: String,
+    pub booking_ref: String,
+    pub user_id: String,
+    pub status: BookingStatus,
+    pub flight_id: i64,
+    pub flight: Option<FlightInfo>,
+    pub seats: Vec<HeldSeat>,
+    pub passengers: Vec<Passenger>,
+    pub contact_email: String,
+    pub total: Option<Money>,
+    pub payment: PaymentState,
+    pub payment_due_at: Option<DateTime<Utc>>,
+    pub ticket_numbers: Vec<String>,
+    /// Why the booking failed, expired or was cancelled.
+    pub reason: Option<String>,
+    pub reminder_sent: bool,
+    pub history: Vec<Transition>,
+}
+
+/// `submit_payment`: a Stripe payment method id (`pm_card_visa`, `pm_...`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PaymentRequest {
+    pub payment_method: String,
+}
+
+/// `payment_authorized`: sent by the gateway for a verified
+/// `payment_intent.amount_capturable_updated` webhook.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PaymentAuthorized {
+    pub payment_intent_id: String,
+}
+
+/// `cancel`: who asked, for the history.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CancelRequest {
+    pub reason: Option<String>,
+}
+
+/// `schedule_changed`: the flight's new departure.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ScheduleChange {
+    pub departure_time: DateTime<Utc>,
+}
+
+/// `flight_cancelled`: the airline cancelled the flight.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FlightCancelled {
+    pub reason: Option<String>,
+}
+
+/// Stable failure types of the activities' business errors
+/// (non-retryable `ApplicationFailure` type names).
+pub mod errors {
+    /// The seats are taken, or not enough are left in the cabin.
+    pub const SEATS_UNAVAILABLE: &str = "SeatsUnavailable";
+    /// The flight cannot be booked (cancelled, departed, unknown, bad seat).
+    pub const BOOKING_REJECTED: &str = "BookingRejected";
+    /// The card was declined or needs an action we cannot take.
+    pub const CARD_DECLINED: &str = "CardDeclined";
+    /// The hold is gone or in a state that forbids the step.
+    pub const HOLD_CONFLICT: &str = "HoldConflict";
+    /// Stripe refused the request for a reason retrying cannot fix.
+    pub const PAYMENT_REJECTED: &str = "PaymentRejected";
+}

@@ -1,0 +1,6 @@
+//! The booking workflow (DESIGN.md, "The booking workflow"): deterministic
+//! code only. This crate has no I/O dependencies; the activities it calls
+//! are declared in [`activities`] and implemented in `booking-activities`.
+
+pub mod activities;
+pub mod contract;
