@@ -187,6 +187,8 @@ pub struct BookingState {
     pub status: BookingStatus,
     pub flight_id: i64,
     pub flight: Option<FlightInfo>,
+    /// What was asked for; `seats` is what was held.
+    pub requested_seats: SeatSelection,
     pub seats: Vec<HeldSeat>,
     pub passengers: Vec<Passenger>,
     pub contact_email: String,
@@ -244,4 +246,5 @@ pub mod errors {
     pub const HOLD_CONFLICT: &str = "HoldConflict";
     /// Stripe refused the request for a reason retrying cannot fix.
     pub const PAYMENT_REJECTED: &str = "PaymentRejected";
+    pub const EMAIL_REJECTED: &str = "EmailRejected";
 }

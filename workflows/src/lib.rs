@@ -3,4 +3,7 @@
 //! are declared in [`activities`] and implemented in `booking-activities`.
 
 pub mod activities;
+pub mod booking;
 pub mod contract;
+
+pub use booking::BookingWorkflow;

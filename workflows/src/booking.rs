@@ -1,0 +1,864 @@
+//! The booking workflow: hold → await payment → confirm → notify → remind →
+//! stay until departure (DESIGN.md, "The booking workflow").
+//!
+//! Deterministic code only: time comes from the workflow context, waiting
+//! from its timers and conditions. Messages (updates and signals) only
+//! change state; the main flow acts on them at its own steps, so one that
+//! arrives early is kept until its step comes. Every activity runs under a
+//! detached cancellation token: a step that has started always finishes,
+//! and cancelling the workflow is handled at the waiting points, where the
+//! compensations run.
+
+use std::collections::VecDeque;
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use temporalio_common::RetryPolicy;
+use temporalio_common::error::IncomingError;
+use temporalio_common::search_attributes::{SearchAttributeKey, SearchAttributeUpdate, Timestamp};
+use temporalio_macros::{workflow, workflow_methods};
+use temporalio_sdk::{
+    ActivityExecutionError, ActivityOptions, CancellableFuture, SyncWorkflowContext, TimerOptions,
+    TimerResult, WorkflowCancellationToken, WorkflowContext, WorkflowContextView, WorkflowResult,
+};
+
+use crate::activities::{
+    Authorization, AuthorizePayment, BookingActivities, CreatePayment, EmailKind, HoldSeats,
+    IssueTickets, PaymentRef, RefundPayment, ReleaseSeats, SendEmail,
+};
+use crate::contract::{
+    BookingInput, BookingState, BookingStatus, CancelRequest, FlightCancelled, PaymentAuthorized,
+    PaymentError, PaymentRequest, PaymentState, PaymentStatus, ScheduleChange, Transition, errors,
+    search_attributes as sa,
+};
+
+const STATUS: SearchAttributeKey<String> = SearchAttributeKey::keyword(sa::BOOKING_STATUS);
+const FLIGHT_NUMBER: SearchAttributeKey<String> = SearchAttributeKey::keyword(sa::FLIGHT_NUMBER);
+const DEPARTURE: SearchAttributeKey<Timestamp> = SearchAttributeKey::datetime(sa::DEPARTURE_TIME);
+const USER_ID: SearchAttributeKey<String> = SearchAttributeKey::keyword(sa::USER_ID);
+const BOOKING_REF: SearchAttributeKey<String> = SearchAttributeKey::keyword(sa::BOOKING_REF);
+
+type Ctx = WorkflowContext<BookingWorkflow>;
+type MessageError = Box<dyn std::error::Error + Send + Sync>;
+
+/// A step to undo, registered when the step succeeds.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Compensation {
+    /// Put the seats back; `cancellation` once they were sold.
+    ReleaseSeats { cancellation: bool },
+    /// Cancel the PaymentIntent of this attempt (nothing captured).
+    CancelPayment { attempt: u32 },
+}
+
+/// How the payment window ended.
+enum WindowOutcome {
+    Authorized,
+    Expired,
+    Cancelled { reason: String, kind: EmailKind },
+}
+
+#[workflow]
+pub struct BookingWorkflow {
+    booking: BookingState,
+    payment_window: Duration,
+    reminder_lead: Duration,
+    compensations: Vec<Compensation>,
+    /// `submit_payment` requests not yet processed, with their ticket.
+    payment_requests: VecDeque<(u32, String)>,
+    payment_tickets: u32,
+    /// Every request with a ticket up to this one has its answer.
+    payments_answered: u32,
+    /// PaymentIntents the webhook reported as authorized.
+    authorized_intents: Vec<String>,
+    cancel_requested: Option<String>,
+    flight_cancelled: Option<String>,
+    /// A departure change that arrived before the hold knew the flight.
+    pending_departure: Option<DateTime<Utc>>,
+    schedule_version: u32,
+}
+
+#[workflow_methods]
+impl BookingWorkflow {
+    #[init]
+    pub fn new(_ctx: &WorkflowContextView, input: BookingInput) -> Self {
+        let booking = BookingState {
+            booking_id: input.booking_id,
+            booking_ref: input.booking_ref,
+            user_id: input.user_id,
+            status: BookingStatus::Holding,
+            flight_id: input.flight_id,
+            flight: None,
+            seats: Vec::new(),
+            requested_seats: input.seats,
+            passengers: input.passengers,
+            contact_email: input.contact_email,
+            total: None,
+            payment: PaymentState {
+                status: PaymentStatus::None,
+                attempts: 0,
+                payment_intent_id: None,
+                client_secret: None,
+                last_error: None,
+                refund: None,
+            },
+            payment_due_at: None,
+            ticket_numbers: Vec::new(),
+            reason: None,
+            reminder_sent: false,
+            history: Vec::new(),
+        };
+        Self {
+            booking,
+            payment_window: Duration::from_millis(input.payment_window_ms),
+            reminder_lead: Duration::from_millis(input.reminder_lead_ms),
+            compensations: Vec::new(),
+            payment_requests: VecDeque::new(),
+            payment_tickets: 0,
+            payments_answered: 0,
+            authorized_intents: Vec::new(),
+            cancel_requested: None,
+            flight_cancelled: None,
+            pending_departure: None,
+            schedule_version: 0,
+        }
+    }
+
+    #[run]
+    pub async fn run(ctx: &mut WorkflowContext<Self>) -> WorkflowResult<BookingState> {
+        let (user_id, booking_ref) =
+            ctx.state(|s| (s.booking.user_id.clone(), s.booking.booking_ref.clone()));
+        ctx.upsert_search_attributes([
+            USER_ID.value_set(user_id),
+            BOOKING_REF.value_set(booking_ref),
+        ]);
+        transition(ctx, BookingStatus::Holding, None);
+        record(ctx).await?;
+
+        if !hold(ctx).await? {
+            return Ok(snapshot(ctx));
+        }
+        if let Some((reason, kind)) = cancellation_pending(ctx) {
+            return abort(ctx, BookingStatus::Cancelled, reason, Some(kind)).await;
+        }
+        new_payment_attempt(ctx).await?;
+        let due = now(ctx) + chrono_duration(ctx.state(|s| s.payment_window));
+        ctx.state_mut(|s| s.booking.payment_due_at = Some(due));
+        transition(ctx, BookingStatus::AwaitingPayment, None);
+        record(ctx).await?;
+
+        match await_payment(ctx, due).await? {
+            WindowOutcome::Authorized => {}
+            WindowOutcome::Expired => {
+                let reason = "the payment window closed before payment".to_owned();
+                let kind = Some(EmailKind::PaymentExpired);
+                return abort(ctx, BookingStatus::Expired, reason, kind).await;
+            }
+            WindowOutcome::Cancelled { reason, kind } => {
+                return abort(ctx, BookingStatus::Cancelled, reason, Some(kind)).await;
+            }
+        }
+        if !confirm(ctx).await? {
+            return Ok(snapshot(ctx));
+        }
+        stay_until_departure(ctx).await
+    }
+
+    /// The whole state of the booking.
+    #[query]
+    pub fn status(&self, _ctx: &WorkflowContextView) -> BookingState {
+        self.booking.clone()
+    }
+
+    #[update_validator(submit_payment)]
+    fn validate_submit_payment(
+        &self,
+        _ctx: &WorkflowContextView,
+        request: &PaymentRequest,
+    ) -> Result<(), MessageError> {
+        if request.payment_method.trim().is_empty() {
+            return Err("payment_method must not be empty".into());
+        }
+        match self.booking.status {
+            BookingStatus::Holding | BookingStatus::AwaitingPayment => Ok(()),
+            other => Err(format!("the booking is {other}; it takes no payment").into()),
+        }
+    }
+
+    /// Pay with a payment method: answers once the payment is authorized
+    /// and the booking confirmed, or declined (still awaiting payment, with
+    /// the reason in `payment.last_error`).
+    #[update]
+    pub async fn submit_payment(
+        ctx: &mut WorkflowContext<Self>,
+        request: PaymentRequest,
+    ) -> BookingState {
+        let ticket = ctx.state_mut(|s| {
+            s.payment_tickets += 1;
+            let ticket = s.payment_tickets;
+            s.payment_requests
+                .push_back((ticket, request.payment_method));
+            ticket
+        });
+        // Cancelling the workflow answers with the state as it is.
+        let _ = ctx
+            .wait_condition(move |s| s.payments_answered >= ticket)
+            .await;
+        snapshot(ctx)
+    }
+
+    #[update_validator(cancel)]
+    fn validate_cancel(
+        &self,
+        _ctx: &WorkflowContextView,
+        _request: &CancelRequest,
+    ) -> Result<(), MessageError> {
+        match self.booking.status {
+            status
+            @ (BookingStatus::Expired | BookingStatus::Failed | BookingStatus::Completed) => {
+                Err(format!("the booking is {status}; it can no longer be cancelled").into())
+            }
+            _ => Ok(()),
+        }
+    }
+
+    /// Cancel the booking: before payment the seats are released and the
+    /// authorization voided; after confirmation the payment is refunded and
+    /// the seats released. Answers with the final state.
+    #[update]
+    pub async fn cancel(ctx: &mut WorkflowContext<Self>, request: CancelRequest) -> BookingState {
+        ctx.state_mut(|s| {
+            if s.cancel_requested.is_none() && !s.booking.status.is_final() {
+                let reason = request
+                    .reason
+                    .unwrap_or_else(|| "cancelled by the traveller".to_owned());
+                s.cancel_requested = Some(reason);
+            }
+        });
+        let _ = ctx.wait_condition(|s| s.booking.status.is_final()).await;
+        snapshot(ctx)
+    }
+
+    /// From the gateway's verified Stripe webhook
+    /// (`payment_intent.amount_capturable_updated`).
+    #[signal]
+    pub fn payment_authorized(
+        &mut self,
+        _ctx: &mut SyncWorkflowContext<Self>,
+        event: PaymentAuthorized,
+    ) {
+        if !self.authorized_intents.contains(&event.payment_intent_id) {
+            self.authorized_intents.push(event.payment_intent_id);
+        }
+    }
+
+    /// The flight's departure moved.
+    #[signal]
+    pub fn schedule_changed(
+        &mut self,
+        _ctx: &mut SyncWorkflowContext<Self>,
+        change: ScheduleChange,
+    ) {
+        match &mut self.booking.flight {
+            Some(flight) if flight.departure_time == change.departure_time => return,
+            Some(flight) => flight.departure_time = change.departure_time,
+            None => self.pending_departure = Some(change.departure_time),
+        }
+        self.schedule_version += 1;
+    }
+
+    /// The airline cancelled the flight: full refund and an apology.
+    #[signal]
+    pub fn flight_cancelled(
+        &mut self,
+        _ctx: &mut SyncWorkflowContext<Self>,
+        event: FlightCancelled,
+    ) {
+        if self.flight_cancelled.is_none() {
+            self.flight_cancelled = Some(
+                event
+                    .reason
+                    .unwrap_or_else(|| "the airline cancelled the flight".to_owned()),
+            );
+        }
+    }
+}
+
+// ---- steps ---------------------------------------------------------------
+
+/// Step 1. Returns false when the booking ended (no seats).
+async fn hold(ctx: &Ctx) -> WorkflowResult<bool> {
+    let input = ctx.state(|s| HoldSeats {
+        booking_id: s.booking.booking_id.clone(),
+        flight_id: s.booking.flight_id,
+        seats: s.booking.requested_seats.clone(),
+    });
+    let summary = format!("Hold seats on flight {}", input.flight_id);
+    let held = match ctx
+        .execute_activity(
+            BookingActivities::hold_seats,
+            input,
+            options(summary, Duration::from_secs(15)),
+        )
+        .await
+    {
+        Ok(held) => held,
+        Err(e) => {
+            let (kind, message) = business_failure(&e).ok_or(e)?;
+            let reason = if kind == errors::SEATS_UNAVAILABLE {
+                "seats_unavailable".to_owned()
+            } else {
+                format!("booking_rejected: {message}")
+            };
+            transition(ctx, BookingStatus::Failed, Some(reason));
+            record(ctx).await?;
+            return Ok(false);
+        }
+    };
+    let flight = ctx.state_mut(|s| {
+        let mut flight = held.flight;
+        if let Some(departure) = s.pending_departure.take() {
+            flight.departure_time = departure;
+        }
+        s.booking.flight = Some(flight.clone());
+        s.booking.seats = held.seats;
+        s.booking.total = Some(held.total);
+        s.compensations.push(Compensation::ReleaseSeats {
+            cancellation: false,
+        });
+        flight
+    });
+    ctx.upsert_search_attributes([
+        FLIGHT_NUMBER.value_set(flight.flight_number),
+        departure_attribute(flight.departure_time),
+    ]);
+    Ok(true)
+}
+
+/// A fresh PaymentIntent for the next attempt (Stripe cannot confirm an
+/// intent again after a decline).
+async fn new_payment_attempt(ctx: &Ctx) -> WorkflowResult<()> {
+    let input = ctx.state_mut(|s| {
+        s.booking.payment.attempts += 1;
+        CreatePayment {
+            booking_id: s.booking.booking_id.clone(),
+            booking_ref: s.booking.booking_ref.clone(),
+            attempt: s.booking.payment.attempts,
+            amount: s
+                .booking
+                .total
+                .clone()
+                .unwrap_or_else(|| crate::contract::Money {
+                    amount: 0,
+                    currency: "EUR".to_owned(),
+                }),
+        }
+    });
+    let attempt = input.attempt;
+    let summary = format!(
+        "Create PaymentIntent #{attempt} for {} {}",
+        input.amount.amount, input.amount.currency
+    );
+    let created = ctx
+        .execute_activity(
+            BookingActivities::create_payment,
+            input,
+            options(summary, Duration::from_secs(20)),
+        )
+        .await?;
+    ctx.state_mut(|s| {
+        s.booking.payment.status = PaymentStatus::AwaitingPaymentMethod;
+        s.booking.payment.payment_intent_id = Some(created.payment_intent_id);
+        s.booking.payment.client_secret = Some(created.client_secret);
+        s.compensations
+            .push(Compensation::CancelPayment { attempt });
+    });
+    Ok(())
+}
+
+/// Step 2: waits for a payment, a cancel, or the end of the window.
+async fn await_payment(ctx: &Ctx, due: DateTime<Utc>) -> WorkflowResult<WindowOutcome> {
+    let window = (due - now(ctx)).to_std().unwrap_or_default();
+    let timer = Box::pin(
+        ctx.timer(
+            TimerOptions::builder(window)
+                .summary(format!("Payment window closes at {}", due.to_rfc3339()))
+                .build(),
+        ),
+    );
+    let mut timer = timer;
+    loop {
+        if let Some((reason, kind)) = cancellation_pending(ctx) {
+            timer.cancel();
+            return Ok(WindowOutcome::Cancelled { reason, kind });
+        }
+        if webhook_authorized(ctx) {
+            timer.cancel();
+            ctx.state_mut(|s| s.booking.payment.status = PaymentStatus::Authorized);
+            return Ok(WindowOutcome::Authorized);
+        }
+        if let Some((ticket, method)) = ctx.state_mut(|s| s.payment_requests.pop_front()) {
+            let input = ctx.state(|s| AuthorizePayment {
+                booking_id: s.booking.booking_id.clone(),
+                attempt: s.booking.payment.attempts,
+                payment_method: method,
+            });
+            let summary = format!("Authorize payment attempt #{}", input.attempt);
+            let outcome = ctx
+                .execute_activity(
+                    BookingActivities::authorize_payment,
+                    input,
+                    options(summary, Duration::from_secs(30)),
+                )
+                .await;
+            let decline = match outcome {
+                Ok(Authorization::Authorized) => {
+                    timer.cancel();
+                    ctx.state_mut(|s| {
+                        s.booking.payment.status = PaymentStatus::Authorized;
+                        s.booking.payment.last_error = None;
+                    });
+                    return Ok(WindowOutcome::Authorized);
+                }
+                Ok(Authorization::Declined(decline)) => decline,
+                Err(e) => {
+                    let (code, message) = business_failure(&e).ok_or(e)?;
+                    PaymentError { code, message }
+                }
+            };
+            ctx.state_mut(|s| s.booking.payment.last_error = Some(decline));
+            // The declined intent is done with; the next try gets its own.
+            let attempt = ctx.state(|s| s.booking.payment.attempts);
+            run_compensation(ctx, Compensation::CancelPayment { attempt }).await?;
+            ctx.state_mut(|s| {
+                s.compensations
+                    .retain(|c| *c != Compensation::CancelPayment { attempt })
+            });
+            new_payment_attempt(ctx).await?;
+            ctx.state_mut(|s| s.payments_answered = s.payments_answered.max(ticket));
+            record(ctx).await?;
+            continue;
+        }
+        temporalio_sdk::workflows::select! {
+            fired = timer.as_mut() => {
+                return Ok(match fired {
+                    TimerResult::Fired => WindowOutcome::Expired,
+                    TimerResult::Cancelled => operator_cancel(),
+                });
+            }
+            woken = ctx.wait_condition(|s| s.has_payment_work()) => {
+                if woken.is_err() {
+                    timer.cancel();
+                    return Ok(operator_cancel());
+                }
+            }
+        }
+    }
+}
+
+/// Step 3. Returns false when the booking ended (could not confirm).
+async fn confirm(ctx: &Ctx) -> WorkflowResult<bool> {
+    transition(ctx, BookingStatus::Confirming, None);
+    record(ctx).await?;
+    let (booking_id, attempt, passengers) = ctx.state(|s| {
+        (
+            s.booking.booking_id.clone(),
+            s.booking.payment.attempts,
+            s.booking.passengers.len() as u32,
+        )
+    });
+
+    let confirmed = ctx
+        .execute_activity(
+            BookingActivities::confirm_seats,
+            booking_id.clone(),
+            options("Confirm held seats as sold", Duration::from_secs(15)),
+        )
+        .await;
+    if let Err(e) = confirmed {
+        let (_, message) = business_failure(&e).ok_or(e)?;
+        let reason = format!("seats could not be confirmed: {message}");
+        return abort(ctx, BookingStatus::Failed, reason, None)
+            .await
+            .map(|_| false);
+    }
+    ctx.state_mut(|s| {
+        for c in &mut s.compensations {
+            if let Compensation::ReleaseSeats { cancellation } = c {
+                *cancellation = true;
+            }
+        }
+    });
+
+    let captured = ctx
+        .execute_activity(
+            BookingActivities::capture_payment,
+            PaymentRef {
+                booking_id: booking_id.clone(),
+                attempt,
+            },
+            options(
+                format!("Capture payment attempt #{attempt}"),
+                Duration::from_secs(30),
+            ),
+        )
+        .await;
+    if let Err(e) = captured {
+        let (_, message) = business_failure(&e).ok_or(e)?;
+        let reason = format!("payment could not be captured: {message}");
+        return abort(ctx, BookingStatus::Failed, reason, None)
+            .await
+            .map(|_| false);
+    }
+    ctx.state_mut(|s| {
+        s.booking.payment.status = PaymentStatus::Captured;
+        s.compensations.clear();
+    });
+
+    let tickets = ctx
+        .execute_activity(
+            BookingActivities::issue_tickets,
+            IssueTickets {
+                booking_id,
+                passengers,
+            },
+            options(
+                format!("Issue {passengers} e-ticket(s)"),
+                Duration::from_secs(15),
+            ),
+        )
+        .await?;
+    ctx.state_mut(|s| s.booking.ticket_numbers = tickets);
+    transition(ctx, BookingStatus::Confirmed, None);
+    answer_all_payments(ctx);
+    record(ctx).await?;
+    email(ctx, EmailKind::Confirmation, "confirmation".to_owned()).await?;
+    Ok(true)
+}
+
+/// Steps 4–5: remind before departure, and until then honour cancels,
+/// schedule changes and flight cancellations.
+async fn stay_until_departure(ctx: &Ctx) -> WorkflowResult<BookingState> {
+    loop {
+        let now = now(ctx);
+        let (departure, reminder_sent, lead, version) = ctx.state(|s| {
+            (
+                s.booking.flight.as_ref().map(|f| f.departure_time),
+                s.booking.reminder_sent,
+                s.reminder_lead,
+                s.schedule_version,
+            )
+        });
+        let departure = departure.unwrap_or(now);
+        let reminder_at = departure - chrono_duration(lead);
+        let remind = !reminder_sent && reminder_at > now;
+        let (target, summary) = if remind {
+            (reminder_at, "Check-in reminder at")
+        } else {
+            (departure, "Departure at")
+        };
+        if target <= now {
+            transition(ctx, BookingStatus::Completed, Some("departed".to_owned()));
+            record(ctx).await?;
+            return Ok(snapshot(ctx));
+        }
+        let mut timer = Box::pin(
+            ctx.timer(
+                TimerOptions::builder((target - now).to_std().unwrap_or_default())
+                    .summary(format!("{summary} {}", target.to_rfc3339()))
+                    .build(),
+            ),
+        );
+        temporalio_sdk::workflows::select! {
+            fired = timer.as_mut() => {
+                if fired == TimerResult::Cancelled {
+                    let (reason, kind) = operator_cancel_reason();
+                    return cancel_confirmed(ctx, reason, kind).await;
+                }
+                if remind {
+                    email(ctx, EmailKind::CheckInReminder, "check_in_reminder".to_owned()).await?;
+                    ctx.state_mut(|s| s.booking.reminder_sent = true);
+                    record(ctx).await?;
+                }
+            }
+            woken = ctx
+                .wait_condition(move |s| s.has_post_confirmation_work(version))
+                 => {
+                timer.cancel();
+                if woken.is_err() {
+                    let (reason, kind) = operator_cancel_reason();
+                    return cancel_confirmed(ctx, reason, kind).await;
+                }
+                if let Some((reason, kind)) = cancellation_pending(ctx) {
+                    return cancel_confirmed(ctx, reason, kind).await;
+                }
+                let (version, flight) =
+                    ctx.state(|s| (s.schedule_version, s.booking.flight.clone()));
+                if let Some(flight) = flight {
+                    ctx.upsert_search_attributes([departure_attribute(flight.departure_time)]);
+                }
+                record(ctx).await?;
+                email(ctx, EmailKind::ScheduleChange, format!("schedule_change:{version}")).await?;
+            }
+        }
+    }
+}
+
+/// Cancel a confirmed booking: refund, release the sold seats, tell the
+/// traveller.
+async fn cancel_confirmed(
+    ctx: &Ctx,
+    reason: String,
+    kind: EmailKind,
+) -> WorkflowResult<BookingState> {
+    let input = ctx.state(|s| RefundPayment {
+        booking_id: s.booking.booking_id.clone(),
+        attempt: s.booking.payment.attempts,
+        amount: s
+            .booking
+            .total
+            .clone()
+            .unwrap_or_else(|| crate::contract::Money {
+                amount: 0,
+                currency: "EUR".to_owned(),
+            }),
+    });
+    let refund = ctx
+        .execute_activity(
+            BookingActivities::refund_payment,
+            input,
+            options("Refund the payment in full", Duration::from_secs(30)),
+        )
+        .await?;
+    ctx.state_mut(|s| {
+        s.booking.payment.status = PaymentStatus::Refunded;
+        s.booking.payment.refund = Some(refund);
+    });
+    run_compensation(ctx, Compensation::ReleaseSeats { cancellation: true }).await?;
+    transition(ctx, BookingStatus::Cancelled, Some(reason));
+    answer_all_payments(ctx);
+    record(ctx).await?;
+    email(ctx, kind, kind.as_str().to_owned()).await?;
+    Ok(snapshot(ctx))
+}
+
+/// Ends the booking before confirmation: runs the compensations in reverse,
+/// records the final status and sends its email.
+async fn abort(
+    ctx: &Ctx,
+    status: BookingStatus,
+    reason: String,
+    email_kind: Option<EmailKind>,
+) -> WorkflowResult<BookingState> {
+    let compensations = ctx.state_mut(|s| std::mem::take(&mut s.compensations));
+    for compensation in compensations.into_iter().rev() {
+        if let Compensation::CancelPayment { .. } = compensation {
+            ctx.state_mut(|s| s.booking.payment.status = PaymentStatus::Cancelled);
+        }
+        run_compensation(ctx, compensation).await?;
+    }
+    transition(ctx, status, Some(reason));
+    answer_all_payments(ctx);
+    record(ctx).await?;
+    if let Some(kind) = email_kind {
+        email(ctx, kind, kind.as_str().to_owned()).await?;
+    }
+    Ok(snapshot(ctx))
+}
+
+async fn run_compensation(ctx: &Ctx, compensation: Compensation) -> WorkflowResult<()> {
+    let booking_id = ctx.state(|s| s.booking.booking_id.clone());
+    match compensation {
+        Compensation::ReleaseSeats { cancellation } => {
+            ctx.execute_activity(
+                BookingActivities::release_seats,
+                ReleaseSeats {
+                    booking_id,
+                    cancellation,
+                },
+                options("Release the seats", Duration::from_secs(15)),
+            )
+            .await?
+        }
+        Compensation::CancelPayment { attempt } => {
+            ctx.execute_activity(
+                BookingActivities::cancel_payment,
+                PaymentRef {
+                    booking_id,
+                    attempt,
+                },
+                options(
+                    format!("Cancel PaymentIntent #{attempt}"),
+                    Duration::from_secs(30),
+                ),
+            )
+            .await?
+        }
+    }
+    Ok(())
+}
+
+async fn email(ctx: &Ctx, kind: EmailKind, key: String) -> WorkflowResult<()> {
+    let booking = snapshot(ctx);
+    let summary = format!("Email: {}", kind.as_str());
+    let sent = ctx
+        .execute_activity(
+            BookingActivities::send_email,
+            SendEmail { kind, key, booking },
+            options(summary, Duration::from_secs(30)),
+        )
+        .await;
+    match sent {
+        Ok(()) => Ok(()),
+        // A mailbox that refuses mail for good must not undo the booking.
+        Err(e) if business_failure(&e).is_some() => Ok(()),
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// Pushes the state to the read model and the event log.
+async fn record(ctx: &Ctx) -> WorkflowResult<()> {
+    let booking = snapshot(ctx);
+    let summary = format!("Record status {}", booking.status);
+    ctx.execute_activity(
+        BookingActivities::record_booking,
+        booking,
+        options(summary, Duration::from_secs(15)),
+    )
+    .await?;
+    Ok(())
+}
+
+// ---- state helpers ---------------------------------------------------------
+
+impl BookingWorkflow {
+    fn has_payment_work(&self) -> bool {
+        self.cancel_requested.is_some()
+            || self.flight_cancelled.is_some()
+            || !self.payment_requests.is_empty()
+            || self.current_intent_authorized()
+    }
+
+    fn has_post_confirmation_work(&self, seen_version: u32) -> bool {
+        self.cancel_requested.is_some()
+            || self.flight_cancelled.is_some()
+            || self.schedule_version != seen_version
+    }
+
+    fn current_intent_authorized(&self) -> bool {
+        self.booking
+            .payment
+            .payment_intent_id
+            .as_ref()
+            .is_some_and(|id| self.authorized_intents.contains(id))
+    }
+}
+
+fn webhook_authorized(ctx: &Ctx) -> bool {
+    ctx.state(|s| s.current_intent_authorized())
+}
+
+/// A cancel the flow has to act on: the airline's first, then the traveller's.
+fn cancellation_pending(ctx: &Ctx) -> Option<(String, EmailKind)> {
+    if ctx.cancellation_token().is_cancelled() {
+        return Some(operator_cancel_reason());
+    }
+    ctx.state(|s| {
+        if let Some(reason) = &s.flight_cancelled {
+            Some((reason.clone(), EmailKind::FlightCancelled))
+        } else {
+            s.cancel_requested
+                .as_ref()
+                .map(|reason| (reason.clone(), EmailKind::Cancellation))
+        }
+    })
+}
+
+fn operator_cancel_reason() -> (String, EmailKind) {
+    (
+        "the workflow was cancelled by an operator".to_owned(),
+        EmailKind::Cancellation,
+    )
+}
+
+fn operator_cancel() -> WindowOutcome {
+    let (reason, kind) = operator_cancel_reason();
+    WindowOutcome::Cancelled { reason, kind }
+}
+
+fn answer_all_payments(ctx: &Ctx) {
+    ctx.state_mut(|s| {
+        s.payment_requests.clear();
+        s.payments_answered = s.payment_tickets;
+    });
+}
+
+fn transition(ctx: &Ctx, status: BookingStatus, reason: Option<String>) {
+    let at = now(ctx);
+    ctx.state_mut(|s| {
+        s.booking.status = status;
+        if reason.is_some() {
+            s.booking.reason.clone_from(&reason);
+        }
+        s.booking.history.push(Transition { status, at, reason });
+    });
+    ctx.upsert_search_attributes([STATUS.value_set(status.as_str().to_owned())]);
+}
+
+fn snapshot(ctx: &Ctx) -> BookingState {
+    ctx.state(|s| s.booking.clone())
+}
+
+fn now(ctx: &Ctx) -> DateTime<Utc> {
+    time_of(ctx.workflow_time())
+}
+
+fn time_of(t: Option<std::time::SystemTime>) -> DateTime<Utc> {
+    t.map(DateTime::<Utc>::from).unwrap_or_default()
+}
+
+fn chrono_duration(d: Duration) -> chrono::TimeDelta {
+    chrono::TimeDelta::from_std(d).unwrap_or(chrono::TimeDelta::MAX)
+}
+
+fn departure_attribute(at: DateTime<Utc>) -> SearchAttributeUpdate {
+    DEPARTURE.value_set(Timestamp::new(
+        at.timestamp(),
+        at.timestamp_subsec_nanos() as i32,
+    ))
+}
+
+/// The type and message of a business failure (a non-retryable
+/// `ApplicationFailure` with one of `contract::errors`' types).
+fn business_failure(e: &ActivityExecutionError) -> Option<(String, String)> {
+    match e.reason()? {
+        IncomingError::Application(app) => {
+            let kind = app.type_name()?.to_owned();
+            Some((kind, app.source_error().to_string()))
+        }
+        _ => None,
+    }
+}
+
+/// Every activity: a detached cancellation token (a started step always
+/// finishes; compensations run after a workflow cancel), retries with
+/// backoff capped at 10 s, business failures never retried.
+fn options(summary: impl Into<String>, timeout: Duration) -> ActivityOptions {
+    ActivityOptions::with_start_to_close_timeout(timeout)
+        .cancellation_token(WorkflowCancellationToken::new())
+        .retry_policy(
+            RetryPolicy::builder()
+                .initial_interval(Duration::from_millis(500))
+                .backoff_coefficient(2.0)
+                .maximum_interval(Duration::from_secs(10))
+                .non_retryable_error_types([
+                    errors::SEATS_UNAVAILABLE,
+                    errors::BOOKING_REJECTED,
+                    errors::CARD_DECLINED,
+                    errors::HOLD_CONFLICT,
+                    errors::PAYMENT_REJECTED,
+                ])
+                .build(),
+        )
+        .summary(summary.into())
+        .build()
+}
