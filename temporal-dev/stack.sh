@@ -50,7 +50,8 @@ launch() {
       setsid "$venv/bin/temporal" "${args[@]}" >>"$log/temporal.log" 2>&1 &
       ;;
     stripe)
-      setsid "$venv/bin/localstripe" --port "$STRIPE_PORT" >>"$log/stripe.log" 2>&1 &
+      setsid "$venv/bin/python" "$root/temporal-dev/localstripe_memory.py" --port "$STRIPE_PORT" \
+        >>"$log/stripe.log" 2>&1 &
       ;;
     smtp)
       setsid "$venv/bin/python" "$root/temporal-dev/smtp_sink.py" --port "$SMTP_PORT" \

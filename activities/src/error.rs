@@ -57,7 +57,10 @@ impl StepError {
                     .build(),
             ),
             StepError::Transient(e) => {
-                tracing::warn!(error = format!("{e:#}"), "activity failed; it will be retried");
+                tracing::warn!(
+                    error = format!("{e:#}"),
+                    "activity failed; it will be retried"
+                );
                 ActivityError::from(e)
             }
         }

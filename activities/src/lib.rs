@@ -2,4 +2,10 @@
 //! email over SMTP, and the booking records in PostgreSQL. Every one is
 //! idempotent by booking id and step.
 
+pub mod config;
+pub mod email;
 pub mod error;
+pub mod handlers;
+pub mod inventory;
+pub mod payments;
+pub mod records;

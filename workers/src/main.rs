@@ -1,1 +1,142 @@
-fn main() {}
+//! `worker`: runs the booking workflow and its activities on task queue
+//! `bookings`. Configuration from the environment (the README's table;
+//! the Temporal connection from the standard `TEMPORAL_*` variables),
+//! Prometheus metrics on `WORKER_METRICS_ADDR` (default 0.0.0.0:9464),
+//! graceful drain on SIGTERM / Ctrl-C.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context;
+use booking_activities::config::{ActivitiesConfig, duration, parse, var};
+use booking_activities::handlers::Activities;
+use booking_workflows::BookingWorkflow;
+use temporalio_client::envconfig::LoadClientConfigProfileOptions;
+use temporalio_client::{Client, ClientOptions, Connection};
+use temporalio_common::telemetry::{
+    PrometheusExporterOptions, TelemetryOptions, start_prometheus_metric_exporter,
+};
+use temporalio_sdk::runtime::RuntimeOptions;
+use temporalio_sdk::runtime::worker_tuner::{FixedSizeSlotSupplier, TunerHolder};
+use temporalio_sdk::{Runtime, Worker, WorkerOptions};
+use tracing_subscriber::EnvFilter;
+
+struct WorkerConfig {
+    task_queue: String,
+    metrics_addr: SocketAddr,
+    max_concurrent_workflow_tasks: usize,
+    max_concurrent_activities: usize,
+    max_cached_workflows: usize,
+    shutdown_grace: Duration,
+}
+
+impl WorkerConfig {
+    fn from_env() -> anyhow::Result<Self> {
+        Ok(WorkerConfig {
+            task_queue: var("TEMPORAL_TASK_QUEUE")
+                .unwrap_or_else(|| booking_workflows::contract::TASK_QUEUE.into()),
+            metrics_addr: parse("WORKER_METRICS_ADDR", ([0, 0, 0, 0], 9464).into())?,
+            max_concurrent_workflow_tasks: parse("WORKER_MAX_CONCURRENT_WORKFLOW_TASKS", 100)?,
+            max_concurrent_activities: parse("WORKER_MAX_CONCURRENT_ACTIVITIES", 100)?,
+            max_cached_workflows: parse("WORKER_MAX_CACHED_WORKFLOWS", 1000)?,
+            shutdown_grace: duration("WORKER_SHUTDOWN_GRACE", Duration::from_secs(30))?,
+        })
+    }
+}
+
+fn init_logging() {
+    let filter = EnvFilter::try_from_env("RUST_LOG")
+        .unwrap_or_else(|_| EnvFilter::new("info,temporalio_sdk_core=warn,sqlx=warn"));
+    let builder = tracing_subscriber::fmt().with_env_filter(filter);
+    if var("LOG_FORMAT").as_deref() == Some("json") {
+        builder.json().flatten_event(true).init();
+    } else {
+        builder.init();
+    }
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    init_logging();
+    let config = WorkerConfig::from_env()?;
+    let activities = Activities::connect(&ActivitiesConfig::from_env()?).await?;
+
+    let metrics = start_prometheus_metric_exporter(
+        PrometheusExporterOptions::builder()
+            .socket_addr(config.metrics_addr)
+            .build(),
+    )
+    .with_context(|| format!("serving metrics on {}", config.metrics_addr))?;
+    let telemetry = TelemetryOptions::builder()
+        .metrics(metrics.meter.clone() as Arc<_>)
+        .build();
+    let runtime = Runtime::from_current_tokio(
+        RuntimeOptions::builder()
+            .telemetry_options(telemetry)
+            .build()
+            .map_err(|e| anyhow::anyhow!("runtime options: {e}"))?,
+    )?;
+
+    let (connection_options, client_options) =
+        ClientOptions::load_from_config(LoadClientConfigProfileOptions::default())
+            .map_err(|e| anyhow::anyhow!("reading the TEMPORAL_* configuration: {e:?}"))?;
+    let target = connection_options.target.to_string();
+    let connection = Connection::connect(connection_options)
+        .await
+        .with_context(|| format!("connecting to Temporal at {target}"))?;
+    let client = Client::new(connection, client_options)?;
+
+    let tuner = TunerHolder::builder()
+        .workflow_task_slot_supplier(FixedSizeSlotSupplier::new(
+            config.max_concurrent_workflow_tasks,
+        ))
+        .activity_task_slot_supplier(FixedSizeSlotSupplier::new(config.max_concurrent_activities))
+        .local_activity_task_slot_supplier(FixedSizeSlotSupplier::new(
+            config.max_concurrent_activities,
+        ))
+        .nexus_task_slot_supplier(FixedSizeSlotSupplier::new(1))
+        .build();
+    let options = WorkerOptions::new(config.task_queue.clone())
+        .register_workflow::<BookingWorkflow>()?
+        .register_activities(activities)
+        .tuner(tuner)
+        .max_cached_workflows(config.max_cached_workflows)
+        .graceful_shutdown_period(config.shutdown_grace)
+        .build();
+    let mut worker = Worker::new(&runtime, client, options)?;
+
+    let shutdown = worker.shutdown_handle();
+    tokio::spawn(async move {
+        shutdown_signal().await;
+        tracing::info!("shutdown requested: draining running tasks");
+        shutdown();
+    });
+    tracing::info!(
+        task_queue = %config.task_queue,
+        temporal = %target,
+        metrics = %metrics.bound_addr,
+        "worker started"
+    );
+    worker.run().await?;
+    tracing::info!("worker stopped");
+    Ok(())
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    tokio::select! {
+        () = ctrl_c => {}
+        () = term => {}
+    }
+}

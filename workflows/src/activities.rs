@@ -186,3 +186,9 @@ impl BookingActivities {
         unimplemented!()
     }
 }
+
+/// The activities' definition types, for `#[activity(definition = ...)]`
+/// in the implementing crate.
+pub mod definitions {
+    pub use super::booking_activities::*;
+}

@@ -1,0 +1,114 @@
+//! The activities' configuration from the environment (see the README's
+//! configuration table), and building the clients from it.
+
+use std::str::FromStr;
+use std::time::Duration;
+
+use anyhow::{Context, bail};
+use secrecy::SecretString;
+use sqlx::postgres::PgPoolOptions;
+
+use crate::email::{Mailer, SmtpConfig, SmtpTls};
+use crate::handlers::Activities;
+use crate::inventory::{Inventory, InventoryConfig};
+use crate::payments::{Payments, StripeConfig};
+use crate::records::{MIGRATOR, Records};
+
+#[derive(Debug, Clone)]
+pub struct ActivitiesConfig {
+    pub database_url: SecretString,
+    pub db_max_connections: u32,
+    pub inventory: InventoryConfig,
+    pub stripe: StripeConfig,
+    pub smtp: SmtpConfig,
+}
+
+pub fn var(name: &str) -> Option<String> {
+    std::env::var(name).ok().filter(|v| !v.trim().is_empty())
+}
+
+pub fn parse<T: FromStr>(name: &str, default: T) -> anyhow::Result<T>
+where
+    T::Err: std::fmt::Display,
+{
+    match var(name) {
+        None => Ok(default),
+        Some(v) => v
+            .trim()
+            .parse()
+            .map_err(|e| anyhow::anyhow!("{name}={v:?} is invalid: {e}")),
+    }
+}
+
+pub fn duration(name: &str, default: Duration) -> anyhow::Result<Duration> {
+    match var(name) {
+        None => Ok(default),
+        Some(v) => humantime::parse_duration(v.trim())
+            .with_context(|| format!("{name}={v:?} is not a duration such as 10s or 5m")),
+    }
+}
+
+impl ActivitiesConfig {
+    pub fn from_env() -> anyhow::Result<Self> {
+        let database_url = var("BOOKING_DATABASE_URL")
+            .context("set BOOKING_DATABASE_URL to the booking database")?;
+        let service_token = var("FLIGHTS_SERVICE_TOKEN")
+            .context("set FLIGHTS_SERVICE_TOKEN (the flight service's bearer token)")?;
+        let stripe_key = var("STRIPE_SECRET_KEY")
+            .context("set STRIPE_SECRET_KEY (sk_test_... for localstripe)")?;
+        let tls = match var("SMTP_TLS").as_deref().unwrap_or("none") {
+            "none" => SmtpTls::None,
+            "starttls" => SmtpTls::StartTls,
+            "tls" => SmtpTls::Tls,
+            other => bail!("SMTP_TLS={other:?}: use none, starttls or tls"),
+        };
+        Ok(ActivitiesConfig {
+            database_url: database_url.into(),
+            db_max_connections: parse("BOOKING_DB_MAX_CONNECTIONS", 10)?,
+            inventory: InventoryConfig {
+                base_url: var("FLIGHTS_URL").unwrap_or_else(|| "http://127.0.0.1:8081".into()),
+                service_token: service_token.into(),
+                timeout: duration("FLIGHTS_TIMEOUT", Duration::from_secs(10))?,
+            },
+            stripe: StripeConfig {
+                secret_key: stripe_key.into(),
+                api_base: var("STRIPE_API_BASE"),
+                timeout: duration("STRIPE_TIMEOUT", Duration::from_secs(20))?,
+            },
+            smtp: SmtpConfig {
+                host: var("SMTP_HOST").unwrap_or_else(|| "127.0.0.1".into()),
+                port: parse("SMTP_PORT", 2525)?,
+                username: var("SMTP_USERNAME"),
+                password: var("SMTP_PASSWORD").map(Into::into),
+                tls,
+                from: var("MAIL_FROM")
+                    .unwrap_or_else(|| "Skyway Air <bookings@skyway.example>".into()),
+                timeout: duration("SMTP_TIMEOUT", Duration::from_secs(15))?,
+            },
+        })
+    }
+}
+
+impl Activities {
+    /// Connects to the booking database (running its migrations) and
+    /// builds the clients.
+    pub async fn connect(config: &ActivitiesConfig) -> anyhow::Result<Self> {
+        use secrecy::ExposeSecret;
+        let pool = PgPoolOptions::new()
+            .max_connections(config.db_max_connections)
+            .acquire_timeout(Duration::from_secs(10))
+            .connect(config.database_url.expose_secret())
+            .await
+            .context("connecting to the booking database")?;
+        MIGRATOR
+            .run(&pool)
+            .await
+            .context("migrating the booking database")?;
+        Ok(Activities {
+            inventory: Inventory::new(&config.inventory)?,
+            payments: Payments::new(&config.stripe, pool.clone())?,
+            mailer: Mailer::new(&config.smtp, pool.clone())?,
+            records: Records::new(pool),
+        })
+    }
+}

@@ -1,0 +1,636 @@
+//! The emails travellers get: rendered from templates (plain text and
+//! HTML), sent over SMTP with lettre's async transport, at most once per
+//! booking and key thanks to the `notification` table.
+
+use std::str::FromStr;
+use std::sync::LazyLock;
+use std::time::Duration;
+
+use booking_workflows::activities::{EmailKind, SendEmail};
+use booking_workflows::contract::{BookingState, Money, errors};
+use chrono::{DateTime, TimeDelta, Utc};
+use lettre::message::{Mailbox, MultiPart};
+use lettre::transport::smtp::authentication::Credentials;
+use lettre::transport::smtp::response::{Category, Severity};
+use lettre::{Address, AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
+use minijinja::{Environment, UndefinedBehavior};
+use secrecy::{ExposeSecret, SecretString};
+use serde::Serialize;
+use sqlx::PgPool;
+use uuid::Uuid;
+
+use crate::error::{StepError, StepResult};
+
+/// Online check-in opens this long before departure (what the reminder says).
+pub const CHECK_IN_OPENS_BEFORE: TimeDelta = TimeDelta::hours(24);
+
+/// How the connection to the SMTP server is secured.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SmtpTls {
+    /// Plain text (a local sink or relay on loopback only).
+    None,
+    /// Plain connection upgraded with STARTTLS (required, not opportunistic).
+    StartTls,
+    /// TLS from the first byte ("SMTPS", usually port 465).
+    Tls,
+}
+
+/// Where and how to send mail. `Debug` never shows the password.
+#[derive(Debug, Clone)]
+pub struct SmtpConfig {
+    pub host: String,
+    pub port: u16,
+    pub username: Option<String>,
+    pub password: Option<SecretString>,
+    pub tls: SmtpTls,
+    /// The sender, e.g. `Skyway Air <bookings@skyway.example>`.
+    pub from: String,
+    /// Connection and command timeout.
+    pub timeout: Duration,
+}
+
+/// Sends the booking emails. Cheap to clone.
+#[derive(Clone)]
+pub struct Mailer {
+    transport: AsyncSmtpTransport<Tokio1Executor>,
+    from: Mailbox,
+    pool: PgPool,
+}
+
+impl std::fmt::Debug for Mailer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Mailer")
+            .field("from", &self.from.to_string())
+            .finish_non_exhaustive()
+    }
+}
+
+impl Mailer {
+    pub fn new(config: &SmtpConfig, pool: PgPool) -> anyhow::Result<Self> {
+        use anyhow::Context as _;
+
+        let from = Mailbox::from_str(&config.from)
+            .with_context(|| format!("invalid sender address {:?}", config.from))?;
+        let builder = match config.tls {
+            SmtpTls::None => AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous(&config.host),
+            SmtpTls::StartTls => AsyncSmtpTransport::<Tokio1Executor>::starttls_relay(&config.host)
+                .context("setting up STARTTLS")?,
+            SmtpTls::Tls => AsyncSmtpTransport::<Tokio1Executor>::relay(&config.host)
+                .context("setting up TLS")?,
+        };
+        let mut builder = builder.port(config.port).timeout(Some(config.timeout));
+        match (&config.username, &config.password) {
+            (Some(username), Some(password)) => {
+                builder = builder.credentials(Credentials::new(
+                    username.clone(),
+                    password.expose_secret().to_owned(),
+                ));
+            }
+            (None, None) => {}
+            _ => anyhow::bail!("SMTP username and password must be given together"),
+        }
+        Ok(Mailer {
+            transport: builder.build(),
+            from,
+            pool,
+        })
+    }
+
+    /// Send one email, at most once per booking and key: the `notification`
+    /// row is locked while the message goes out, so a retry or a concurrent
+    /// run of the same step waits and then finds it sent.
+    #[tracing::instrument(
+        name = "send_email",
+        skip_all,
+        fields(booking_id = %input.booking.booking_id, kind = input.kind.as_str(), key = %input.key),
+    )]
+    pub async fn send(&self, input: &SendEmail) -> StepResult<()> {
+        let booking = &input.booking;
+        let booking_id = Uuid::parse_str(&booking.booking_id).map_err(|e| {
+            StepError::business(
+                errors::EMAIL_REJECTED,
+                format!("booking id {:?} is not a UUID: {e}", booking.booking_id),
+            )
+        })?;
+        let to = Address::from_str(&booking.contact_email).map_err(|e| {
+            StepError::business(
+                errors::EMAIL_REJECTED,
+                format!("the contact email is not a valid address: {e}"),
+            )
+        })?;
+
+        let mut tx = self.pool.begin().await?;
+        sqlx::query(
+            "insert into notification (booking_id, notification_key, kind, recipient) \
+             values ($1, $2, $3, $4) \
+             on conflict (booking_id, notification_key) do nothing",
+        )
+        .bind(booking_id)
+        .bind(&input.key)
+        .bind(input.kind.as_str())
+        .bind(&booking.contact_email)
+        .execute(&mut *tx)
+        .await?;
+        let sent_at: Option<DateTime<Utc>> = sqlx::query_scalar(
+            "select sent_at from notification \
+             where booking_id = $1 and notification_key = $2 for update",
+        )
+        .bind(booking_id)
+        .bind(&input.key)
+        .fetch_one(&mut *tx)
+        .await?;
+        if sent_at.is_some() {
+            tracing::info!("email already sent; not sending it again");
+            tx.rollback().await?;
+            return Ok(());
+        }
+
+        let rendered = try_render(input.kind, booking).map_err(|e| {
+            StepError::Transient(anyhow::Error::new(e).context("rendering the email"))
+        })?;
+        let message_id = message_id(&booking_id, &input.key, self.from.email.domain());
+        let message = Message::builder()
+            .from(self.from.clone())
+            .to(Mailbox::new(None, to))
+            .subject(rendered.subject)
+            .message_id(Some(message_id.clone()))
+            .date_now()
+            .multipart(MultiPart::alternative_plain_html(
+                rendered.text,
+                rendered.html,
+            ))
+            .map_err(|e| {
+                StepError::Transient(anyhow::Error::new(e).context("building the email"))
+            })?;
+
+        self.transport.send(message).await.map_err(classify)?;
+
+        sqlx::query(
+            "update notification set sent_at = now(), message_id = $3 \
+             where booking_id = $1 and notification_key = $2",
+        )
+        .bind(booking_id)
+        .bind(&input.key)
+        .bind(&message_id)
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        tracing::info!(message_id, "email sent");
+        Ok(())
+    }
+}
+
+/// A permanent (5xx) answer is a business failure: the server will refuse
+/// the message again. Authentication failures (53x) are the exception: they
+/// are our configuration, and retries succeed once it is fixed. Everything
+/// else (4xx, connection, TLS, timeouts) is transient.
+fn classify(e: lettre::transport::smtp::Error) -> StepError {
+    match e.status() {
+        Some(code)
+            if code.severity == Severity::PermanentNegativeCompletion
+                && code.category != Category::Unspecified3 =>
+        {
+            StepError::business(
+                errors::EMAIL_REJECTED,
+                format!("the mail server rejected the email: {e}"),
+            )
+        }
+        _ => StepError::Transient(anyhow::Error::new(e).context("sending the email over SMTP")),
+    }
+}
+
+/// `<booking-<booking id>.<key>@<sender domain>>`: the same for every
+/// attempt at the same email, so a duplicate is recognisable. Characters of
+/// the key outside `[A-Za-z0-9_-]` are written as `=XX`.
+fn message_id(booking_id: &Uuid, key: &str, domain: &str) -> String {
+    let mut key_part = String::with_capacity(key.len());
+    for b in key.bytes() {
+        if b.is_ascii_alphanumeric() || b == b'-' || b == b'_' {
+            key_part.push(char::from(b));
+        } else {
+            key_part.push_str(&format!("={b:02X}"));
+        }
+    }
+    format!("<booking-{booking_id}.{key_part}@{domain}>")
+}
+
+/// One email, ready to send.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Rendered {
+    pub subject: String,
+    pub text: String,
+    pub html: String,
+}
+
+/// Render one kind of email for a booking.
+///
+/// # Panics
+/// Only if a built-in template is broken, which the unit tests rule out.
+pub fn render(kind: EmailKind, booking: &BookingState) -> Rendered {
+    try_render(kind, booking).expect("the built-in email templates render")
+}
+
+fn try_render(kind: EmailKind, booking: &BookingState) -> Result<Rendered, minijinja::Error> {
+    let view = View::new(kind, booking);
+    let env = &*TEMPLATES;
+    let text = env
+        .get_template(&format!("{}.txt", kind.as_str()))?
+        .render(&view)?;
+    let html = env
+        .get_template(&format!("{}.html", kind.as_str()))?
+        .render(&view)?;
+    Ok(Rendered {
+        subject: subject(kind, booking),
+        text,
+        html,
+    })
+}
+
+fn subject(kind: EmailKind, booking: &BookingState) -> String {
+    let reference = &booking.booking_ref;
+    match kind {
+        EmailKind::Confirmation => format!("Your booking {reference} is confirmed"),
+        EmailKind::PaymentExpired => format!("Your booking {reference} has expired"),
+        EmailKind::Cancellation => format!("Your booking {reference} is cancelled"),
+        EmailKind::FlightCancelled => match &booking.flight {
+            Some(flight) => format!(
+                "Flight {} is cancelled: your booking {reference}",
+                flight.flight_number
+            ),
+            None => format!("Your flight is cancelled: booking {reference}"),
+        },
+        EmailKind::ScheduleChange => format!("New departure time for your booking {reference}"),
+        EmailKind::CheckInReminder => format!("Check-in reminder for your booking {reference}"),
+    }
+}
+
+/// The templates, compiled once. `.html` templates are auto-escaped,
+/// `.txt` ones are not; an undefined variable is an error.
+static TEMPLATES: LazyLock<Environment<'static>> = LazyLock::new(|| {
+    let mut env = Environment::new();
+    env.set_undefined_behavior(UndefinedBehavior::Strict);
+    env.set_trim_blocks(true);
+    env.set_lstrip_blocks(true);
+    env.set_keep_trailing_newline(true);
+    for (name, source) in TEMPLATE_SOURCES {
+        env.add_template(name, source)
+            .unwrap_or_else(|e| panic!("email template {name} does not compile: {e:#}"));
+    }
+    env
+});
+
+macro_rules! templates {
+    ($($name:literal),* $(,)?) => {
+        [$(($name, include_str!(concat!("../templates/", $name)))),*]
+    };
+}
+
+const TEMPLATE_SOURCES: [(&str, &str); 16] = templates![
+    "layout.txt",
+    "layout.html",
+    "itinerary.txt",
+    "itinerary.html",
+    "confirmation.txt",
+    "confirmation.html",
+    "payment_expired.txt",
+    "payment_expired.html",
+    "cancellation.txt",
+    "cancellation.html",
+    "flight_cancelled.txt",
+    "flight_cancelled.html",
+    "schedule_change.txt",
+    "schedule_change.html",
+    "check_in_reminder.txt",
+    "check_in_reminder.html",
+];
+
+/// What the templates see: every value already formatted.
+#[derive(Debug, Serialize)]
+struct View<'a> {
+    booking_ref: &'a str,
+    /// The first passenger's first name, for the greeting.
+    name: Option<&'a str>,
+    flight: Option<FlightView<'a>>,
+    seats: Vec<SeatView<'a>>,
+    passengers: Vec<PassengerView<'a>>,
+    total: Option<String>,
+    refund: Option<String>,
+    check_in_opens: Option<String>,
+    check_in_hours: i64,
+}
+
+#[derive(Debug, Serialize)]
+struct FlightView<'a> {
+    number: &'a str,
+    origin: &'a str,
+    destination: &'a str,
+    departure: String,
+}
+
+#[derive(Debug, Serialize)]
+struct SeatView<'a> {
+    number: &'a str,
+    cabin: &'a str,
+}
+
+#[derive(Debug, Serialize)]
+struct PassengerView<'a> {
+    name: String,
+    ticket: Option<&'a str>,
+}
+
+impl<'a> View<'a> {
+    fn new(kind: EmailKind, booking: &'a BookingState) -> Self {
+        let check_in_opens = match (kind, &booking.flight) {
+            (EmailKind::CheckInReminder, Some(flight)) => {
+                Some(format_time(flight.departure_time - CHECK_IN_OPENS_BEFORE))
+            }
+            _ => None,
+        };
+        View {
+            booking_ref: &booking.booking_ref,
+            name: booking
+                .passengers
+                .first()
+                .map(|p| p.first_name.as_str())
+                .filter(|n| !n.trim().is_empty()),
+            flight: booking.flight.as_ref().map(|f| FlightView {
+                number: &f.flight_number,
+                origin: &f.origin,
+                destination: &f.destination,
+                departure: format_time(f.departure_time),
+            }),
+            seats: booking
+                .seats
+                .iter()
+                .map(|s| SeatView {
+                    number: &s.seat_number,
+                    cabin: &s.cabin,
+                })
+                .collect(),
+            // Tickets are issued one per passenger, in passenger order.
+            passengers: booking
+                .passengers
+                .iter()
+                .enumerate()
+                .map(|(i, p)| PassengerView {
+                    name: format!("{} {}", p.first_name, p.last_name),
+                    ticket: booking.ticket_numbers.get(i).map(String::as_str),
+                })
+                .collect(),
+            total: booking.total.as_ref().map(format_money),
+            refund: booking
+                .payment
+                .refund
+                .as_ref()
+                .map(|r| format_money(&r.amount)),
+            check_in_opens,
+            check_in_hours: CHECK_IN_OPENS_BEFORE.num_hours(),
+        }
+    }
+}
+
+/// `Tue 01 Dec 2026, 08:30 UTC`.
+fn format_time(at: DateTime<Utc>) -> String {
+    at.format("%a %d %b %Y, %H:%M UTC").to_string()
+}
+
+/// Minor units to `123.45 EUR` (every currency we sell in has 2 decimals).
+pub fn format_money(money: &Money) -> String {
+    let sign = if money.amount < 0 { "-" } else { "" };
+    let abs = money.amount.unsigned_abs();
+    format!("{sign}{}.{:02} {}", abs / 100, abs % 100, money.currency)
+}
+
+#[cfg(test)]
+mod tests {
+    use booking_workflows::contract::{
+        BookingStatus, FlightInfo, HeldSeat, Passenger, PaymentState, PaymentStatus, RefundInfo,
+        SeatSelection,
+    };
+    use chrono::TimeZone;
+
+    use super::*;
+
+    const ALL_KINDS: [EmailKind; 6] = [
+        EmailKind::Confirmation,
+        EmailKind::PaymentExpired,
+        EmailKind::Cancellation,
+        EmailKind::FlightCancelled,
+        EmailKind::ScheduleChange,
+        EmailKind::CheckInReminder,
+    ];
+
+    fn eur(amount: i64) -> Money {
+        Money {
+            amount,
+            currency: "EUR".into(),
+        }
+    }
+
+    fn booking() -> BookingState {
+        BookingState {
+            booking_id: "6f1c1f5e-8a43-4c6e-9d59-0b1f3f0e2a11".into(),
+            booking_ref: "K7Q2ZP".into(),
+            user_id: "user-1".into(),
+            status: BookingStatus::Confirmed,
+            flight_id: 42,
+            flight: Some(FlightInfo {
+                flight_id: 42,
+                flight_number: "SK123".into(),
+                origin: "LIS".into(),
+                destination: "BER".into(),
+                departure_time: Utc.with_ymd_and_hms(2026, 12, 1, 8, 30, 0).unwrap(),
+            }),
+            requested_seats: SeatSelection::Seats(vec!["12A".into(), "12B".into()]),
+            seats: vec![
+                HeldSeat {
+                    seat_number: "12A".into(),
+                    cabin: "economy".into(),
+                    fare: eur(6_150),
+                },
+                HeldSeat {
+                    seat_number: "12B".into(),
+                    cabin: "economy".into(),
+                    fare: eur(6_195),
+                },
+            ],
+            passengers: vec![
+                Passenger {
+                    first_name: "Ada".into(),
+                    last_name: "Lovelace".into(),
+                    date_of_birth: "1815-12-10".into(),
+                },
+                Passenger {
+                    first_name: "Charles".into(),
+                    last_name: "Babbage".into(),
+                    date_of_birth: "1791-12-26".into(),
+                },
+            ],
+            contact_email: "ada@example.com".into(),
+            total: Some(eur(12_345)),
+            payment: PaymentState {
+                status: PaymentStatus::Captured,
+                attempts: 1,
+                payment_intent_id: Some("pi_1".into()),
+                client_secret: None,
+                last_error: None,
+                refund: None,
+            },
+            payment_due_at: None,
+            ticket_numbers: vec!["1000000001".into(), "1000000002".into()],
+            reason: None,
+            reminder_sent: false,
+            history: vec![],
+        }
+    }
+
+    fn refunded(mut b: BookingState) -> BookingState {
+        b.payment.status = PaymentStatus::Refunded;
+        b.payment.refund = Some(RefundInfo {
+            refund_id: "re_1".into(),
+            amount: eur(12_345),
+        });
+        b
+    }
+
+    #[test]
+    fn money_is_formatted_from_minor_units() {
+        assert_eq!(format_money(&eur(12_345)), "123.45 EUR");
+        assert_eq!(format_money(&eur(5)), "0.05 EUR");
+        assert_eq!(format_money(&eur(100)), "1.00 EUR");
+        assert_eq!(format_money(&eur(-250)), "-2.50 EUR");
+    }
+
+    #[test]
+    fn every_kind_renders_a_subject_text_and_html() {
+        for kind in ALL_KINDS {
+            for b in [booking(), refunded(booking())] {
+                let r = try_render(kind, &b).unwrap_or_else(|e| panic!("{kind:?}: {e:#}"));
+                assert!(r.subject.contains("K7Q2ZP") || r.subject.contains("SK123"));
+                assert!(r.text.contains("K7Q2ZP"), "{kind:?} text: {}", r.text);
+                assert!(r.html.contains("K7Q2ZP"), "{kind:?} html: {}", r.html);
+                assert!(r.html.starts_with("<!DOCTYPE html>"));
+                assert!(r.text.starts_with("Hello Ada,\n"), "{kind:?}: {}", r.text);
+            }
+        }
+    }
+
+    #[test]
+    fn every_kind_renders_without_a_flight_or_passengers() {
+        let mut b = booking();
+        b.flight = None;
+        b.passengers.clear();
+        b.seats.clear();
+        b.ticket_numbers.clear();
+        b.total = None;
+        for kind in ALL_KINDS {
+            let r = try_render(kind, &b).unwrap_or_else(|e| panic!("{kind:?}: {e:#}"));
+            assert!(r.text.starts_with("Hello,\n"), "{kind:?}: {}", r.text);
+        }
+    }
+
+    #[test]
+    fn confirmation_lists_flight_seats_passengers_tickets_and_total() {
+        let r = render(EmailKind::Confirmation, &booking());
+        assert_eq!(r.subject, "Your booking K7Q2ZP is confirmed");
+        for part in [&r.text, &r.html] {
+            for needle in [
+                "SK123",
+                "LIS",
+                "BER",
+                "Tue 01 Dec 2026, 08:30 UTC",
+                "12A (economy)",
+                "12B (economy)",
+                "Ada Lovelace, e-ticket 1000000001",
+                "Charles Babbage, e-ticket 1000000002",
+                "123.45 EUR",
+            ] {
+                assert!(part.contains(needle), "{needle:?} missing from {part}");
+            }
+        }
+    }
+
+    #[test]
+    fn payment_expired_says_seats_released_and_nothing_charged() {
+        let r = render(EmailKind::PaymentExpired, &booking());
+        assert_eq!(r.subject, "Your booking K7Q2ZP has expired");
+        assert!(r.text.contains("payment window has closed"));
+        assert!(r.text.contains("released"));
+        assert!(r.text.contains("nothing was charged"));
+        assert!(r.html.contains("nothing was charged"));
+    }
+
+    #[test]
+    fn cancellation_names_the_refund_or_says_nothing_was_charged() {
+        let r = render(EmailKind::Cancellation, &refunded(booking()));
+        assert_eq!(r.subject, "Your booking K7Q2ZP is cancelled");
+        assert!(r.text.contains("A refund of 123.45 EUR"));
+        assert!(r.html.contains("123.45 EUR"));
+        assert!(!r.text.contains("Nothing was charged"));
+
+        let mut b = booking();
+        b.payment.status = PaymentStatus::Cancelled;
+        let r = render(EmailKind::Cancellation, &b);
+        assert!(r.text.contains("Nothing was charged"));
+        assert!(r.html.contains("Nothing was charged"));
+        assert!(!r.text.contains("refund"));
+    }
+
+    #[test]
+    fn flight_cancelled_apologises_with_the_full_refund() {
+        let r = render(EmailKind::FlightCancelled, &refunded(booking()));
+        assert_eq!(r.subject, "Flight SK123 is cancelled: your booking K7Q2ZP");
+        assert!(r.text.contains("We are very sorry"));
+        assert!(r.text.contains("full refund of 123.45 EUR"));
+        assert!(r.html.contains("full refund of 123.45 EUR"));
+        assert!(r.text.contains("apologise"));
+    }
+
+    #[test]
+    fn schedule_change_gives_the_new_departure_time() {
+        let mut b = booking();
+        b.flight.as_mut().unwrap().departure_time =
+            Utc.with_ymd_and_hms(2026, 12, 1, 10, 5, 0).unwrap();
+        let r = render(EmailKind::ScheduleChange, &b);
+        assert_eq!(r.subject, "New departure time for your booking K7Q2ZP");
+        assert!(r.text.contains("New departure: Tue 01 Dec 2026, 10:05 UTC"));
+        assert!(r.html.contains("Tue 01 Dec 2026, 10:05 UTC"));
+    }
+
+    #[test]
+    fn check_in_reminder_gives_departure_seats_and_when_check_in_opens() {
+        let r = render(EmailKind::CheckInReminder, &booking());
+        assert_eq!(r.subject, "Check-in reminder for your booking K7Q2ZP");
+        for part in [&r.text, &r.html] {
+            assert!(part.contains("Tue 01 Dec 2026, 08:30 UTC"));
+            assert!(part.contains("12A (economy)"));
+            assert!(part.contains("Mon 30 Nov 2026, 08:30 UTC"), "{part}");
+        }
+    }
+
+    #[test]
+    fn html_escapes_what_travellers_typed_and_text_does_not() {
+        let mut b = booking();
+        b.passengers[0].first_name = "<script>alert(1)</script>".into();
+        b.passengers[0].last_name = "O'Brien & Co".into();
+        let r = render(EmailKind::Confirmation, &b);
+        assert!(!r.html.contains("<script>"));
+        assert!(r.html.contains("&lt;script&gt;"));
+        assert!(r.html.contains("O&#x27;Brien &amp; Co"), "{}", r.html);
+        assert!(r.text.contains("<script>alert(1)</script> O'Brien & Co"));
+    }
+
+    #[test]
+    fn message_id_is_derived_from_booking_and_key() {
+        let id = Uuid::parse_str("6f1c1f5e-8a43-4c6e-9d59-0b1f3f0e2a11").unwrap();
+        assert_eq!(
+            message_id(&id, "schedule_change-2", "skyway.example"),
+            "<booking-6f1c1f5e-8a43-4c6e-9d59-0b1f3f0e2a11.schedule_change-2@skyway.example>"
+        );
+        assert_eq!(
+            message_id(&id, "a.b c", "skyway.example"),
+            "<booking-6f1c1f5e-8a43-4c6e-9d59-0b1f3f0e2a11.a=2Eb=20c@skyway.example>"
+        );
+    }
+}

@@ -1,0 +1,208 @@
+//! The flight service's inventory API (hold / confirm / release), over HTTP
+//! with timeouts. The flight service makes each call idempotent by booking
+//! id; this client maps its answers to business or transient failures.
+
+use std::time::Duration;
+
+use booking_workflows::activities::{HoldSeats, ReleaseSeats, SeatsHeld};
+use booking_workflows::contract::{FlightInfo, HeldSeat, Money, SeatSelection, errors};
+use chrono::{DateTime, Utc};
+use reqwest::StatusCode;
+use secrecy::{ExposeSecret, SecretString};
+use serde::Deserialize;
+use serde_json::json;
+
+use crate::error::{StepError, StepResult};
+
+#[derive(Debug, Clone)]
+pub struct InventoryConfig {
+    /// e.g. `http://127.0.0.1:8081`
+    pub base_url: String,
+    pub service_token: SecretString,
+    pub timeout: Duration,
+}
+
+#[derive(Clone)]
+pub struct Inventory {
+    http: reqwest::Client,
+    base_url: String,
+    token: SecretString,
+}
+
+#[derive(Deserialize)]
+struct HoldView {
+    seats: Vec<HoldSeat>,
+    total: Money,
+}
+
+#[derive(Deserialize)]
+struct HoldSeat {
+    seat_number: String,
+    cabin: String,
+    fare: Money,
+}
+
+#[derive(Deserialize)]
+struct FlightView {
+    flight_number: String,
+    origin: AirportView,
+    destination: AirportView,
+    departure_time: DateTime<Utc>,
+}
+
+#[derive(Deserialize)]
+struct AirportView {
+    code: String,
+}
+
+#[derive(Deserialize)]
+struct ErrorBody {
+    error: ErrorDetail,
+}
+
+#[derive(Deserialize)]
+struct ErrorDetail {
+    code: String,
+    message: String,
+}
+
+impl Inventory {
+    pub fn new(config: &InventoryConfig) -> anyhow::Result<Self> {
+        let http = reqwest::Client::builder()
+            .connect_timeout(Duration::from_secs(2).min(config.timeout))
+            .timeout(config.timeout)
+            .build()?;
+        Ok(Inventory {
+            http,
+            base_url: config.base_url.trim_end_matches('/').to_owned(),
+            token: config.service_token.clone(),
+        })
+    }
+
+    fn url(&self, path: &str) -> String {
+        format!("{}/api/v1{path}", self.base_url)
+    }
+
+    /// Holds the seats (idempotent by booking id) and reads the flight.
+    #[tracing::instrument(skip_all, fields(booking_id = %input.booking_id, flight_id = input.flight_id))]
+    pub async fn hold(&self, input: &HoldSeats) -> StepResult<SeatsHeld> {
+        let seats = match &input.seats {
+            SeatSelection::Seats(s) => json!(s),
+            SeatSelection::Cabin { cabin, count } => json!({"cabin": cabin, "count": count}),
+        };
+        let response = self
+            .http
+            .put(self.url(&format!("/holds/{}", input.booking_id)))
+            .bearer_auth(self.token.expose_secret())
+            .json(&json!({"flight_id": input.flight_id, "seats": seats}))
+            .send()
+            .await?;
+        let hold: HoldView = match response.status() {
+            StatusCode::OK | StatusCode::CREATED => response.json().await?,
+            status => {
+                return Err(refusal(status, response, |code| match code {
+                    "seats_unavailable" => errors::SEATS_UNAVAILABLE,
+                    _ => errors::BOOKING_REJECTED,
+                })
+                .await);
+            }
+        };
+        let flight = self.flight(input.flight_id).await?;
+        Ok(SeatsHeld {
+            flight,
+            seats: hold
+                .seats
+                .into_iter()
+                .map(|s| HeldSeat {
+                    seat_number: s.seat_number,
+                    cabin: s.cabin,
+                    fare: s.fare,
+                })
+                .collect(),
+            total: hold.total,
+        })
+    }
+
+    async fn flight(&self, flight_id: i64) -> StepResult<FlightInfo> {
+        let response = self
+            .http
+            .get(self.url(&format!("/flights/{flight_id}")))
+            .send()
+            .await?;
+        if !response.status().is_success() {
+            return Err(StepError::transient(format!(
+                "flight service answered {} reading flight {flight_id}",
+                response.status()
+            )));
+        }
+        let f: FlightView = response.json().await?;
+        Ok(FlightInfo {
+            flight_id,
+            flight_number: f.flight_number,
+            origin: f.origin.code,
+            destination: f.destination.code,
+            departure_time: f.departure_time,
+        })
+    }
+
+    /// Held → sold.
+    #[tracing::instrument(skip_all, fields(booking_id = %booking_id))]
+    pub async fn confirm(&self, booking_id: &str) -> StepResult<()> {
+        let response = self
+            .http
+            .post(self.url(&format!("/holds/{booking_id}/confirm")))
+            .bearer_auth(self.token.expose_secret())
+            .send()
+            .await?;
+        if response.status().is_success() {
+            return Ok(());
+        }
+        Err(refusal(response.status(), response, |_| errors::HOLD_CONFLICT).await)
+    }
+
+    /// Seats back; a booking with no hold has nothing to release.
+    #[tracing::instrument(skip_all, fields(booking_id = %input.booking_id))]
+    pub async fn release(&self, input: &ReleaseSeats) -> StepResult<()> {
+        let response = self
+            .http
+            .post(self.url(&format!("/holds/{}/release", input.booking_id)))
+            .bearer_auth(self.token.expose_secret())
+            .json(&json!({"cancellation": input.cancellation}))
+            .send()
+            .await?;
+        match response.status() {
+            s if s.is_success() => Ok(()),
+            StatusCode::NOT_FOUND => Ok(()),
+            status => Err(refusal(status, response, |_| errors::HOLD_CONFLICT).await),
+        }
+    }
+}
+
+/// A non-success answer: 4xx (but 401/408/429) is a business refusal typed
+/// by `kind`, anything else is transient.
+async fn refusal(
+    status: StatusCode,
+    response: reqwest::Response,
+    kind: impl Fn(&str) -> &'static str,
+) -> StepError {
+    let body = response.json::<ErrorBody>().await.ok();
+    let transient = status.is_server_error()
+        || matches!(
+            status,
+            StatusCode::UNAUTHORIZED | StatusCode::REQUEST_TIMEOUT | StatusCode::TOO_MANY_REQUESTS
+        );
+    match body {
+        Some(ErrorBody { error }) if !transient => StepError::business(
+            kind(&error.code),
+            format!("{}: {}", error.code, error.message),
+        ),
+        Some(ErrorBody { error }) => StepError::transient(format!(
+            "flight service answered {status}: {}: {}",
+            error.code, error.message
+        )),
+        None if !transient && status.is_client_error() => {
+            StepError::business(kind(""), format!("flight service answered {status}"))
+        }
+        None => StepError::transient(format!("flight service answered {status}")),
+    }
+}

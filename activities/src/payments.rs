@@ -1,0 +1,787 @@
+//! Stripe payments of a booking: one PaymentIntent (manual capture) per
+//! payment attempt, authorized with the traveller's payment method, captured
+//! on confirmation, cancelled or refunded otherwise.
+//!
+//! Every step is idempotent by booking id and step, twice over. Stripe gets
+//! an idempotency key made of both. And since the local Stripe server ignores
+//! those keys, and a key cannot make a concurrent duplicate wait anyway, each
+//! step writes and locks its own row (`payment_attempt`, `refund`) in one
+//! transaction around the Stripe call: a duplicate execution waits on the row
+//! lock, then finds the result and does not call Stripe again. Where the row
+//! cannot know (a response lost after Stripe acted), the step asks Stripe for
+//! the intent's status before deciding.
+//!
+//! Responses are read into the few fields used here rather than into
+//! async-stripe's resource types, which require fields that localstripe
+//! leaves out (`amount_capturable`, `confirmation_method`, ...).
+
+use std::collections::HashMap;
+use std::fmt;
+use std::time::Duration;
+
+use booking_workflows::activities::{
+    Authorization, AuthorizePayment, CreatePayment, PaymentCreated, PaymentRef, RefundPayment,
+};
+use booking_workflows::contract::{Money, PaymentError, RefundInfo, errors};
+use secrecy::{ExposeSecret, SecretString};
+use sqlx::{PgPool, Postgres, Transaction};
+use stripe::{ApiErrorsType, IdempotencyKey, RequestStrategy, StripeError, StripeRequest};
+use stripe_core::PaymentIntentCaptureMethod;
+use stripe_core::payment_intent::{
+    CancelPaymentIntent, CapturePaymentIntent, ConfirmPaymentIntent, CreatePaymentIntent,
+    RetrievePaymentIntent, UpdatePaymentIntent,
+};
+use stripe_core::refund::{CreateRefund, ListRefund};
+use stripe_types::Currency;
+use uuid::Uuid;
+
+use crate::error::{StepError, StepResult};
+
+/// How to reach Stripe (or localstripe).
+#[derive(Clone, Debug)]
+pub struct StripeConfig {
+    pub secret_key: SecretString,
+    /// E.g. `http://127.0.0.1:8420` for localstripe; `None` is real Stripe.
+    pub api_base: Option<String>,
+    /// Per HTTP request.
+    pub timeout: Duration,
+}
+
+/// The payment steps of the booking workflow.
+#[derive(Clone)]
+pub struct Payments {
+    stripe: stripe::Client,
+    db: PgPool,
+}
+
+impl fmt::Debug for Payments {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Payments").finish_non_exhaustive()
+    }
+}
+
+impl Payments {
+    /// `pool` is the booking database (tables `payment_attempt`, `refund`).
+    pub fn new(config: &StripeConfig, pool: PgPool) -> anyhow::Result<Self> {
+        let mut builder = stripe::ClientBuilder::new(config.secret_key.expose_secret())
+            .timeout(config.timeout)
+            .app_info(
+                env!("CARGO_PKG_NAME"),
+                Some(env!("CARGO_PKG_VERSION").to_owned()),
+                None,
+            );
+        if let Some(base) = &config.api_base {
+            // The client appends `v1/...` to the base as it is.
+            let base = if base.ends_with('/') {
+                base.clone()
+            } else {
+                format!("{base}/")
+            };
+            builder = builder.url(base);
+        }
+        let stripe = builder
+            .build()
+            .map_err(|e| anyhow::anyhow!("invalid Stripe configuration: {e}"))?;
+        Ok(Self { stripe, db: pool })
+    }
+
+    /// A PaymentIntent with manual capture for this attempt; a retry returns
+    /// the same intent.
+    #[tracing::instrument(skip_all, fields(booking_id = %input.booking_id, attempt = input.attempt))]
+    pub async fn create(&self, input: &CreatePayment) -> StepResult<PaymentCreated> {
+        let (booking, attempt) = parse_ref(&input.booking_id, input.attempt)?;
+        let Money { amount, currency } = &input.amount;
+        if *amount <= 0 || currency.len() != 3 {
+            return Err(StepError::business(
+                errors::PAYMENT_REJECTED,
+                format!("cannot charge {amount} {currency}"),
+            ));
+        }
+
+        let mut tx = self.db.begin().await?;
+        sqlx::query(
+            "insert into payment_attempt (booking_id, attempt, amount, currency) \
+             values ($1, $2, $3, $4) on conflict (booking_id, attempt) do nothing",
+        )
+        .bind(booking)
+        .bind(attempt)
+        .bind(amount)
+        .bind(currency)
+        .execute(&mut *tx)
+        .await?;
+        let row = lock_attempt(&mut tx, booking, attempt)
+            .await?
+            .ok_or_else(|| StepError::transient("the payment attempt row vanished"))?;
+        if row.amount != *amount || row.currency != *currency {
+            return Err(StepError::business(
+                errors::PAYMENT_REJECTED,
+                format!(
+                    "payment attempt {attempt} already exists for {} {}",
+                    row.amount, row.currency
+                ),
+            ));
+        }
+        if let (Some(payment_intent_id), Some(client_secret)) =
+            (row.payment_intent_id, row.client_secret)
+        {
+            tx.commit().await?;
+            return Ok(PaymentCreated {
+                payment_intent_id,
+                client_secret,
+            });
+        }
+
+        let Ok(stripe_currency) = currency.to_lowercase().parse::<Currency>();
+        let metadata = HashMap::from([
+            ("booking_id".to_owned(), input.booking_id.clone()),
+            ("booking_ref".to_owned(), input.booking_ref.clone()),
+            ("attempt".to_owned(), attempt.to_string()),
+        ]);
+        let request = CreatePaymentIntent::new(*amount, stripe_currency)
+            .capture_method(PaymentIntentCaptureMethod::Manual)
+            .metadata(metadata);
+        let intent: Intent = self
+            .send(&request, Some(step_key(booking, "intent", Some(attempt))))
+            .await
+            .map_err(|e| stripe_failure("create the PaymentIntent", &e))?;
+        let client_secret = intent.client_secret.ok_or_else(|| {
+            StepError::transient("Stripe returned a PaymentIntent without a client secret")
+        })?;
+
+        sqlx::query(
+            "update payment_attempt set payment_intent_id = $3, client_secret = $4, \
+             status = 'created', updated_at = now() where booking_id = $1 and attempt = $2",
+        )
+        .bind(booking)
+        .bind(attempt)
+        .bind(&intent.id)
+        .bind(&client_secret)
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        tracing::info!(payment_intent = %intent.id, "PaymentIntent created");
+        Ok(PaymentCreated {
+            payment_intent_id: intent.id,
+            client_secret,
+        })
+    }
+
+    /// Confirm the attempt's intent with the traveller's payment method. A
+    /// decline is an answer (`Declined`), recorded, and given again on retry.
+    #[tracing::instrument(skip_all, fields(booking_id = %input.booking_id, attempt = input.attempt))]
+    pub async fn authorize(&self, input: &AuthorizePayment) -> StepResult<Authorization> {
+        let (booking, attempt) = parse_ref(&input.booking_id, input.attempt)?;
+        let mut tx = self.db.begin().await?;
+        let (row, intent_id) = existing_intent(&mut tx, booking, attempt).await?;
+        match row.status()? {
+            AttemptStatus::Authorized | AttemptStatus::Captured => {
+                return Ok(Authorization::Authorized);
+            }
+            AttemptStatus::Declined => {
+                let code = row
+                    .decline_code
+                    .unwrap_or_else(|| "card_declined".to_owned());
+                return Ok(Authorization::Declined(payment_error(code, None)));
+            }
+            AttemptStatus::Cancelled => {
+                return Err(StepError::business(
+                    errors::PAYMENT_REJECTED,
+                    format!("payment attempt {attempt} was cancelled"),
+                ));
+            }
+            AttemptStatus::Creating | AttemptStatus::Created => {}
+        }
+
+        // Read it first: a run whose answer was lost may have confirmed it
+        // already, and confirming twice fails.
+        let intent = self.retrieve(&intent_id).await?;
+        let outcome = match Outcome::of(&intent) {
+            Outcome::Open => {
+                self.attach_and_confirm(booking, attempt, input, &intent_id)
+                    .await?
+            }
+            settled => settled,
+        };
+        let authorization = match outcome {
+            Outcome::Authorized => {
+                set_status(&mut tx, booking, attempt, AttemptStatus::Authorized, None).await?;
+                Authorization::Authorized
+            }
+            Outcome::Captured => {
+                set_status(&mut tx, booking, attempt, AttemptStatus::Captured, None).await?;
+                Authorization::Authorized
+            }
+            Outcome::Declined(decline) => {
+                let code = Some(decline.code.as_str());
+                set_status(&mut tx, booking, attempt, AttemptStatus::Declined, code).await?;
+                Authorization::Declined(decline)
+            }
+            Outcome::Cancelled => {
+                set_status(&mut tx, booking, attempt, AttemptStatus::Cancelled, None).await?;
+                tx.commit().await?;
+                return Err(StepError::business(
+                    errors::PAYMENT_REJECTED,
+                    format!("PaymentIntent {intent_id} was cancelled"),
+                ));
+            }
+            Outcome::Open => {
+                return Err(StepError::transient(format!(
+                    "PaymentIntent {intent_id} is still unconfirmed after confirm"
+                )));
+            }
+            Outcome::Pending(status) => {
+                return Err(StepError::transient(format!(
+                    "PaymentIntent {intent_id} is {status}"
+                )));
+            }
+        };
+        tx.commit().await?;
+        match &authorization {
+            Authorization::Authorized => {
+                tracing::info!(payment_intent = %intent_id, "payment authorized")
+            }
+            Authorization::Declined(d) => {
+                tracing::info!(payment_intent = %intent_id, code = %d.code, "payment declined")
+            }
+        }
+        Ok(authorization)
+    }
+
+    /// Set the payment method on the intent (localstripe's confirm takes
+    /// none), then confirm it.
+    async fn attach_and_confirm(
+        &self,
+        booking: Uuid,
+        attempt: i32,
+        input: &AuthorizePayment,
+        intent_id: &str,
+    ) -> StepResult<Outcome> {
+        let attach = UpdatePaymentIntent::new(intent_id).payment_method(&input.payment_method);
+        let attached: Result<Intent, _> = self
+            .send(&attach, Some(step_key(booking, "attach", Some(attempt))))
+            .await;
+        if let Err(e) = attached {
+            return match decline(&e, false) {
+                Some(d) => Ok(Outcome::Declined(d)),
+                None => Err(stripe_failure("set the payment method", &e)),
+            };
+        }
+        let confirm = ConfirmPaymentIntent::new(intent_id);
+        match self
+            .send::<Intent>(&confirm, Some(step_key(booking, "confirm", Some(attempt))))
+            .await
+        {
+            Ok(intent) => Ok(Outcome::of(&intent)),
+            Err(e) => match decline(&e, true) {
+                Some(d) => Ok(Outcome::Declined(d)),
+                None => Err(stripe_failure("confirm the PaymentIntent", &e)),
+            },
+        }
+    }
+
+    /// Capture the attempt's authorization. Done once: a retry, or an intent
+    /// Stripe already shows as captured, is a success.
+    #[tracing::instrument(skip_all, fields(booking_id = %input.booking_id, attempt = input.attempt))]
+    pub async fn capture(&self, input: &PaymentRef) -> StepResult<()> {
+        let (booking, attempt) = parse_ref(&input.booking_id, input.attempt)?;
+        let mut tx = self.db.begin().await?;
+        let (row, intent_id) = existing_intent(&mut tx, booking, attempt).await?;
+        match row.status()? {
+            AttemptStatus::Captured => return Ok(()),
+            AttemptStatus::Cancelled => {
+                return Err(StepError::business(
+                    errors::PAYMENT_REJECTED,
+                    format!("payment attempt {attempt} was cancelled; nothing to capture"),
+                ));
+            }
+            // A webhook may have reported an authorization this step never
+            // saw: Stripe decides.
+            _ => {}
+        }
+
+        let capture = CapturePaymentIntent::new(intent_id.as_str());
+        let outcome = match self
+            .send::<Intent>(&capture, Some(step_key(booking, "capture", Some(attempt))))
+            .await
+        {
+            Ok(intent) => Outcome::of(&intent),
+            // Already captured by a run whose answer was lost, or not
+            // capturable at all: the intent tells which.
+            Err(e) => match self.retrieve(&intent_id).await {
+                Ok(intent) => match Outcome::of(&intent) {
+                    Outcome::Authorized => return Err(stripe_failure("capture the payment", &e)),
+                    outcome => outcome,
+                },
+                Err(_) => return Err(stripe_failure("capture the payment", &e)),
+            },
+        };
+        match outcome {
+            Outcome::Captured => {
+                set_status(&mut tx, booking, attempt, AttemptStatus::Captured, None).await?;
+                tx.commit().await?;
+                tracing::info!(payment_intent = %intent_id, "payment captured");
+                Ok(())
+            }
+            Outcome::Cancelled => {
+                set_status(&mut tx, booking, attempt, AttemptStatus::Cancelled, None).await?;
+                tx.commit().await?;
+                Err(StepError::business(
+                    errors::PAYMENT_REJECTED,
+                    format!("PaymentIntent {intent_id} was cancelled; nothing to capture"),
+                ))
+            }
+            Outcome::Pending(status) => Err(StepError::transient(format!(
+                "PaymentIntent {intent_id} is {status} after capture"
+            ))),
+            Outcome::Authorized | Outcome::Open | Outcome::Declined(_) => Err(StepError::business(
+                errors::PAYMENT_REJECTED,
+                format!("PaymentIntent {intent_id} is not authorized; nothing to capture"),
+            )),
+        }
+    }
+
+    /// Cancel the attempt's intent unless it was captured. No attempt, no
+    /// intent, or already cancelled: nothing to do.
+    #[tracing::instrument(skip_all, fields(booking_id = %input.booking_id, attempt = input.attempt))]
+    pub async fn cancel(&self, input: &PaymentRef) -> StepResult<()> {
+        let (booking, attempt) = parse_ref(&input.booking_id, input.attempt)?;
+        let mut tx = self.db.begin().await?;
+        let Some(row) = lock_attempt(&mut tx, booking, attempt).await? else {
+            return Ok(());
+        };
+        let Some(intent_id) = row.payment_intent_id.clone() else {
+            return Ok(());
+        };
+        match row.status()? {
+            AttemptStatus::Cancelled => return Ok(()),
+            AttemptStatus::Captured => {
+                tracing::warn!(payment_intent = %intent_id, "not cancelling a captured payment");
+                return Ok(());
+            }
+            _ => {}
+        }
+
+        let cancel = CancelPaymentIntent::new(intent_id.as_str());
+        let outcome = match self
+            .send::<Intent>(&cancel, Some(step_key(booking, "cancel", Some(attempt))))
+            .await
+        {
+            Ok(intent) => Outcome::of(&intent),
+            Err(e) => match self.retrieve(&intent_id).await {
+                Ok(intent) if matches!(intent.status.as_str(), "canceled" | "succeeded") => {
+                    Outcome::of(&intent)
+                }
+                _ => return Err(stripe_failure("cancel the PaymentIntent", &e)),
+            },
+        };
+        match outcome {
+            Outcome::Cancelled => {
+                set_status(&mut tx, booking, attempt, AttemptStatus::Cancelled, None).await?;
+                tx.commit().await?;
+                tracing::info!(payment_intent = %intent_id, "PaymentIntent cancelled");
+                Ok(())
+            }
+            Outcome::Captured => {
+                set_status(&mut tx, booking, attempt, AttemptStatus::Captured, None).await?;
+                tx.commit().await?;
+                tracing::warn!(payment_intent = %intent_id, "not cancelling a captured payment");
+                Ok(())
+            }
+            _ => Err(StepError::transient(format!(
+                "PaymentIntent {intent_id} is not cancelled after cancel"
+            ))),
+        }
+    }
+
+    /// Refund the captured payment of this attempt in full, at most once
+    /// per booking; a retry returns the recorded refund.
+    #[tracing::instrument(skip_all, fields(booking_id = %input.booking_id, attempt = input.attempt))]
+    pub async fn refund(&self, input: &RefundPayment) -> StepResult<RefundInfo> {
+        let (booking, attempt) = parse_ref(&input.booking_id, input.attempt)?;
+        let mut tx = self.db.begin().await?;
+        sqlx::query(
+            "insert into refund (booking_id, amount, currency) values ($1, $2, $3) \
+             on conflict (booking_id) do nothing",
+        )
+        .bind(booking)
+        .bind(input.amount.amount)
+        .bind(&input.amount.currency)
+        .execute(&mut *tx)
+        .await?;
+        let recorded: (Option<String>, i64, String) = sqlx::query_as(
+            "select refund_id, amount, currency from refund where booking_id = $1 for update",
+        )
+        .bind(booking)
+        .fetch_one(&mut *tx)
+        .await?;
+        if let (Some(refund_id), amount, currency) = recorded {
+            tx.commit().await?;
+            return Ok(RefundInfo {
+                refund_id,
+                amount: Money { amount, currency },
+            });
+        }
+
+        let (row, intent_id) = existing_intent(&mut tx, booking, attempt).await?;
+        if row.status()? != AttemptStatus::Captured {
+            let intent = self.retrieve(&intent_id).await?;
+            if Outcome::of(&intent) != Outcome::Captured {
+                return Err(StepError::business(
+                    errors::PAYMENT_REJECTED,
+                    format!(
+                        "PaymentIntent {intent_id} is {}; nothing captured to refund",
+                        intent.status
+                    ),
+                ));
+            }
+            set_status(&mut tx, booking, attempt, AttemptStatus::Captured, None).await?;
+        }
+        if input.amount.amount != row.amount {
+            tracing::warn!(
+                requested = input.amount.amount,
+                captured = row.amount,
+                "refunding the captured amount, not the requested one"
+            );
+        }
+
+        // A refund made by a run whose answer was lost is the refund.
+        let list = ListRefund::new().payment_intent(intent_id.as_str());
+        let existing = self
+            .send::<RefundList>(&list, None)
+            .await
+            .map_err(|e| stripe_failure("list the refunds", &e))?
+            .data
+            .into_iter()
+            .next();
+        let refund = match existing {
+            Some(refund) => refund,
+            None => {
+                let create = CreateRefund::new().payment_intent(intent_id.as_str());
+                self.send::<Refund>(&create, Some(step_key(booking, "refund", None)))
+                    .await
+                    .map_err(|e| stripe_failure("refund the payment", &e))?
+            }
+        };
+
+        sqlx::query(
+            "update refund set refund_id = $2, amount = $3, currency = $4 where booking_id = $1",
+        )
+        .bind(booking)
+        .bind(&refund.id)
+        .bind(refund.amount)
+        .bind(&row.currency)
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        tracing::info!(payment_intent = %intent_id, refund = %refund.id, "payment refunded");
+        Ok(RefundInfo {
+            refund_id: refund.id,
+            amount: Money {
+                amount: refund.amount,
+                currency: row.currency,
+            },
+        })
+    }
+
+    async fn retrieve(&self, intent_id: &str) -> StepResult<Intent> {
+        self.send(&RetrievePaymentIntent::new(intent_id), None)
+            .await
+            .map_err(|e| stripe_failure("read the PaymentIntent", &e))
+    }
+
+    /// One request, with the step's idempotency key when it changes
+    /// anything, read into `T`.
+    async fn send<T: miniserde::Deserialize>(
+        &self,
+        request: &impl StripeRequest,
+        idempotency_key: Option<String>,
+    ) -> Result<T, StripeError> {
+        let mut request = request.build().customize::<T>();
+        if let Some(key) = idempotency_key {
+            let key =
+                IdempotencyKey::new(key).map_err(|e| StripeError::ConfigError(e.to_string()))?;
+            request = request.request_strategy(RequestStrategy::Idempotent(key));
+        }
+        request.send(&self.stripe).await
+    }
+}
+
+/// `booking-{booking id}-{step}[-{attempt}]`.
+fn step_key(booking: Uuid, step: &str, attempt: Option<i32>) -> String {
+    match attempt {
+        Some(attempt) => format!("booking-{booking}-{step}-{attempt}"),
+        None => format!("booking-{booking}-{step}"),
+    }
+}
+
+fn parse_ref(booking_id: &str, attempt: u32) -> StepResult<(Uuid, i32)> {
+    let booking = Uuid::parse_str(booking_id).map_err(|_| {
+        StepError::business(errors::PAYMENT_REJECTED, "the booking id is not a UUID")
+    })?;
+    let attempt = i32::try_from(attempt)
+        .ok()
+        .filter(|a| *a > 0)
+        .ok_or_else(|| {
+            StepError::business(
+                errors::PAYMENT_REJECTED,
+                format!("no payment attempt {attempt}"),
+            )
+        })?;
+    Ok((booking, attempt))
+}
+
+// --- Stripe answers -------------------------------------------------------
+
+/// The fields of a PaymentIntent used here.
+#[derive(miniserde::Deserialize)]
+struct Intent {
+    id: String,
+    status: String,
+    client_secret: Option<String>,
+    last_payment_error: Option<LastPaymentError>,
+}
+
+#[derive(miniserde::Deserialize)]
+struct LastPaymentError {
+    code: Option<String>,
+    decline_code: Option<String>,
+    message: Option<String>,
+}
+
+#[derive(miniserde::Deserialize)]
+struct Refund {
+    id: String,
+    amount: i64,
+}
+
+#[derive(miniserde::Deserialize)]
+struct RefundList {
+    data: Vec<Refund>,
+}
+
+/// What an intent's status means for the attempt.
+#[derive(Debug, PartialEq, Eq)]
+enum Outcome {
+    /// Waiting for a payment method or a confirmation.
+    Open,
+    Authorized,
+    Captured,
+    Declined(PaymentError),
+    Cancelled,
+    /// `processing` or a status this code does not know.
+    Pending(String),
+}
+
+impl Outcome {
+    fn of(intent: &Intent) -> Self {
+        match intent.status.as_str() {
+            "requires_capture" => Outcome::Authorized,
+            "succeeded" => Outcome::Captured,
+            "canceled" => Outcome::Cancelled,
+            "requires_action" => {
+                Outcome::Declined(payment_error("authentication_required".to_owned(), None))
+            }
+            "requires_payment_method" | "requires_confirmation" => {
+                match &intent.last_payment_error {
+                    // A confirmation of this intent was declined already.
+                    Some(e) => Outcome::Declined(payment_error(
+                        e.decline_code
+                            .clone()
+                            .or_else(|| e.code.clone())
+                            .unwrap_or_else(|| "card_declined".to_owned()),
+                        e.message.clone(),
+                    )),
+                    None => Outcome::Open,
+                }
+            }
+            other => Outcome::Pending(other.to_owned()),
+        }
+    }
+}
+
+fn payment_error(code: String, message: Option<String>) -> PaymentError {
+    let message = message.unwrap_or_else(|| {
+        match code.as_str() {
+            "authentication_required" => {
+                "The card requires authentication (3-D Secure); please use another card."
+            }
+            "invalid_payment_method" => "This payment method does not exist; please try again.",
+            _ => "Your card was declined.",
+        }
+        .to_owned()
+    });
+    PaymentError { code, message }
+}
+
+/// A card decline (402, or `card_error`), or a payment method Stripe does
+/// not know (`resource_missing`; localstripe answers 404 at confirm).
+fn decline(e: &StripeError, at_confirm: bool) -> Option<PaymentError> {
+    let StripeError::Stripe(err, status) = e else {
+        return None;
+    };
+    let code = err.code.as_ref().map(|c| c.as_str().to_owned());
+    if *status == 402 || matches!(err.type_, ApiErrorsType::CardError) {
+        let code = err.decline_code.clone().or(code);
+        return Some(payment_error(
+            code.unwrap_or_else(|| "card_declined".to_owned()),
+            err.message.clone(),
+        ));
+    }
+    let missing_method = code.as_deref() == Some("resource_missing")
+        && err.param.as_deref().is_none_or(|p| p == "payment_method");
+    if missing_method || (at_confirm && *status == 404) {
+        return Some(payment_error("invalid_payment_method".to_owned(), None));
+    }
+    None
+}
+
+/// A failed Stripe call: transient when retrying may help (network,
+/// timeouts, 409, 429, 5xx, unreadable answers), a business failure else.
+/// The text names the status, type, code and message only: the whole error
+/// can carry the intent's client secret.
+fn stripe_failure(what: &str, e: &StripeError) -> StepError {
+    let (text, retryable) = match e {
+        StripeError::Stripe(err, status) => {
+            let code = err
+                .code
+                .as_ref()
+                .map(|c| format!(" {}", c.as_str()))
+                .unwrap_or_default();
+            let message = err.message.as_deref().unwrap_or("no message");
+            (
+                format!(
+                    "Stripe answered {status} {}{code}: {message}",
+                    err.type_.as_str()
+                ),
+                matches!(status, 409 | 429) || *status >= 500,
+            )
+        }
+        StripeError::JSONDeserialize(m) => (format!("unreadable Stripe answer: {m}"), true),
+        StripeError::ClientError(m) => (format!("cannot reach Stripe: {m}"), true),
+        StripeError::Timeout => ("Stripe did not answer in time".to_owned(), true),
+        StripeError::ConfigError(m) => (format!("Stripe client configuration: {m}"), false),
+    };
+    let text = format!("cannot {what}: {text}");
+    if retryable {
+        StepError::transient(text)
+    } else {
+        StepError::business(errors::PAYMENT_REJECTED, text)
+    }
+}
+
+// --- Our records ------------------------------------------------------------
+
+/// `payment_attempt.status`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum AttemptStatus {
+    Creating,
+    Created,
+    Authorized,
+    Declined,
+    Captured,
+    Cancelled,
+}
+
+impl AttemptStatus {
+    fn as_str(self) -> &'static str {
+        match self {
+            AttemptStatus::Creating => "creating",
+            AttemptStatus::Created => "created",
+            AttemptStatus::Authorized => "authorized",
+            AttemptStatus::Declined => "declined",
+            AttemptStatus::Captured => "captured",
+            AttemptStatus::Cancelled => "cancelled",
+        }
+    }
+
+    fn parse(s: &str) -> Option<Self> {
+        [
+            AttemptStatus::Creating,
+            AttemptStatus::Created,
+            AttemptStatus::Authorized,
+            AttemptStatus::Declined,
+            AttemptStatus::Captured,
+            AttemptStatus::Cancelled,
+        ]
+        .into_iter()
+        .find(|status| status.as_str() == s)
+    }
+}
+
+#[derive(sqlx::FromRow)]
+struct AttemptRow {
+    payment_intent_id: Option<String>,
+    client_secret: Option<String>,
+    amount: i64,
+    currency: String,
+    status: String,
+    decline_code: Option<String>,
+}
+
+impl AttemptRow {
+    fn status(&self) -> StepResult<AttemptStatus> {
+        AttemptStatus::parse(&self.status).ok_or_else(|| {
+            StepError::transient(format!("unknown payment attempt status {:?}", self.status))
+        })
+    }
+}
+
+/// The attempt's row, locked until the transaction ends.
+async fn lock_attempt(
+    tx: &mut Transaction<'_, Postgres>,
+    booking: Uuid,
+    attempt: i32,
+) -> sqlx::Result<Option<AttemptRow>> {
+    sqlx::query_as(
+        "select payment_intent_id, client_secret, amount, currency, status, decline_code \
+         from payment_attempt where booking_id = $1 and attempt = $2 for update",
+    )
+    .bind(booking)
+    .bind(attempt)
+    .fetch_optional(&mut **tx)
+    .await
+}
+
+/// The attempt's locked row and its intent; a step that needs an intent
+/// cannot run before `create`.
+async fn existing_intent(
+    tx: &mut Transaction<'_, Postgres>,
+    booking: Uuid,
+    attempt: i32,
+) -> StepResult<(AttemptRow, String)> {
+    let row = lock_attempt(tx, booking, attempt).await?;
+    match row {
+        Some(row) => match row.payment_intent_id.clone() {
+            Some(intent_id) => Ok((row, intent_id)),
+            None => Err(no_intent(attempt)),
+        },
+        None => Err(no_intent(attempt)),
+    }
+}
+
+fn no_intent(attempt: i32) -> StepError {
+    StepError::business(
+        errors::PAYMENT_REJECTED,
+        format!("payment attempt {attempt} has no PaymentIntent"),
+    )
+}
+
+async fn set_status(
+    tx: &mut Transaction<'_, Postgres>,
+    booking: Uuid,
+    attempt: i32,
+    status: AttemptStatus,
+    decline_code: Option<&str>,
+) -> sqlx::Result<()> {
+    sqlx::query(
+        "update payment_attempt set status = $3, decline_code = $4, updated_at = now() \
+         where booking_id = $1 and attempt = $2",
+    )
+    .bind(booking)
+    .bind(attempt)
+    .bind(status.as_str())
+    .bind(decline_code)
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
+}

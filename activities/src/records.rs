@@ -1,0 +1,146 @@
+//! The booking database: the read model and its append-only event log, and
+//! e-ticket numbers. Every write is idempotent: a retried record is a no-op
+//! or an upsert that never goes back in time.
+
+use booking_workflows::contract::BookingState;
+use sqlx::PgPool;
+use uuid::Uuid;
+
+use crate::error::{StepError, StepResult};
+
+/// The booking database's migrations (`migrations/booking`).
+pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("../migrations/booking");
+
+/// The 3-digit airline prefix of our e-ticket numbers.
+const TICKET_PREFIX: &str = "176";
+
+#[derive(Clone)]
+pub struct Records {
+    pool: PgPool,
+}
+
+pub fn booking_uuid(booking_id: &str) -> StepResult<Uuid> {
+    Uuid::parse_str(booking_id).map_err(|_| {
+        StepError::business(
+            booking_workflows::contract::errors::BOOKING_REJECTED,
+            format!("booking id {booking_id:?} is not a UUID"),
+        )
+    })
+}
+
+impl Records {
+    pub fn new(pool: PgPool) -> Self {
+        Records { pool }
+    }
+
+    pub fn pool(&self) -> &PgPool {
+        &self.pool
+    }
+
+    /// Upserts the read model (only forward: `version` is the number of
+    /// transitions) and appends the transitions not yet in the event log.
+    #[tracing::instrument(skip_all, fields(booking_id = %b.booking_id, status = %b.status))]
+    pub async fn record(&self, b: &BookingState) -> StepResult<()> {
+        let id = booking_uuid(&b.booking_id)?;
+        let version = b.history.len() as i32;
+        let state = serde_json::to_value(b).map_err(anyhow::Error::from)?;
+        let mut tx = self.pool.begin().await?;
+        sqlx::query(
+            "insert into booking (booking_id, booking_ref, user_id, flight_id, flight_number,
+                departure_time, status, seats, total_amount, currency, contact_email, passengers,
+                payment_intent_id, payment_due_at, ticket_numbers, failure_reason, refund_id,
+                refund_amount, state, version)
+             values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17,
+                $18, $19, $20)
+             on conflict (booking_id) do update set
+                flight_number = excluded.flight_number,
+                departure_time = excluded.departure_time,
+                status = excluded.status,
+                seats = excluded.seats,
+                total_amount = excluded.total_amount,
+                currency = excluded.currency,
+                payment_intent_id = excluded.payment_intent_id,
+                payment_due_at = excluded.payment_due_at,
+                ticket_numbers = excluded.ticket_numbers,
+                failure_reason = excluded.failure_reason,
+                refund_id = excluded.refund_id,
+                refund_amount = excluded.refund_amount,
+                state = excluded.state,
+                version = excluded.version,
+                updated_at = now()
+             where booking.version < excluded.version
+                or (booking.version = excluded.version and booking.state <> excluded.state)",
+        )
+        .bind(id)
+        .bind(&b.booking_ref)
+        .bind(&b.user_id)
+        .bind(b.flight_id)
+        .bind(b.flight.as_ref().map(|f| f.flight_number.as_str()))
+        .bind(b.flight.as_ref().map(|f| f.departure_time))
+        .bind(b.status.as_str())
+        .bind(sqlx::types::Json(&b.seats))
+        .bind(b.total.as_ref().map(|t| t.amount))
+        .bind(b.total.as_ref().map(|t| t.currency.as_str()))
+        .bind(&b.contact_email)
+        .bind(sqlx::types::Json(&b.passengers))
+        .bind(b.payment.payment_intent_id.as_deref())
+        .bind(b.payment_due_at)
+        .bind(sqlx::types::Json(&b.ticket_numbers))
+        .bind(b.reason.as_deref())
+        .bind(b.payment.refund.as_ref().map(|r| r.refund_id.as_str()))
+        .bind(b.payment.refund.as_ref().map(|r| r.amount.amount))
+        .bind(state)
+        .bind(version)
+        .execute(&mut *tx)
+        .await?;
+
+        let seqs: Vec<i32> = (1..=version).collect();
+        let statuses: Vec<&str> = b.history.iter().map(|t| t.status.as_str()).collect();
+        let reasons: Vec<Option<&str>> = b.history.iter().map(|t| t.reason.as_deref()).collect();
+        let ats: Vec<_> = b.history.iter().map(|t| t.at).collect();
+        sqlx::query(
+            "insert into booking_event (booking_id, seq, status, reason, occurred_at)
+             select $1, * from unnest($2::int[], $3::text[], $4::text[], $5::timestamptz[])
+             on conflict (booking_id, seq) do nothing",
+        )
+        .bind(id)
+        .bind(seqs)
+        .bind(statuses)
+        .bind(reasons)
+        .bind(ats)
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// One e-ticket number per passenger, issued once per booking.
+    #[tracing::instrument(skip_all, fields(booking_id = %booking_id))]
+    pub async fn issue_tickets(
+        &self,
+        booking_id: &str,
+        passengers: u32,
+    ) -> StepResult<Vec<String>> {
+        let id = booking_uuid(booking_id)?;
+        sqlx::query(
+            "insert into ticket (booking_id, passenger_no, ticket_number)
+             select $1, g, $3 || lpad(nextval('ticket_number_seq')::text, 10, '0')
+             from generate_series(1, $2) g
+             on conflict (booking_id, passenger_no) do nothing",
+        )
+        .bind(id)
+        .bind(passengers as i32)
+        .bind(TICKET_PREFIX)
+        .execute(&self.pool)
+        .await?;
+        let numbers = sqlx::query_scalar(
+            "select ticket_number from ticket where booking_id = $1 and passenger_no <= $2
+             order by passenger_no",
+        )
+        .bind(id)
+        .bind(passengers as i32)
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(numbers)
+    }
+}

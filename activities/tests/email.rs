@@ -1,0 +1,549 @@
+//! The mailer against a real SMTP socket (the project's sink,
+//! `temporal-dev/smtp_sink.py`) and a fresh PostgreSQL database per test.
+//! Permanent and temporary rejections come from a tiny scripted SMTP server,
+//! because the sink accepts everything.
+
+use std::io::{BufRead, BufReader, Write};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use booking_activities::email::{Mailer, SmtpConfig, SmtpTls};
+use booking_activities::error::StepError;
+use booking_workflows::activities::{EmailKind, SendEmail};
+use booking_workflows::contract::{
+    BookingState, BookingStatus, FlightInfo, HeldSeat, Money, Passenger, PaymentState,
+    PaymentStatus, SeatSelection, errors,
+};
+use chrono::{DateTime, TimeZone, Utc};
+use mail_parser::MessageParser;
+use sqlx::{Connection, Executor, PgConnection, PgPool};
+use uuid::Uuid;
+
+const FROM: &str = "Skyway Air <bookings@skyway.example>";
+
+// ---------------------------------------------------------------- database
+
+fn admin_url() -> String {
+    std::env::var("DATABASE_URL")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".to_owned())
+}
+
+fn with_db(url: &str, db: &str) -> String {
+    let (base, query) = match url.split_once('?') {
+        Some((b, q)) => (b, Some(q)),
+        None => (url, None),
+    };
+    let server = base.rsplit_once('/').map_or(base, |(s, _)| s);
+    match query {
+        Some(q) => format!("{server}/{db}?{q}"),
+        None => format!("{server}/{db}"),
+    }
+}
+
+/// A migrated database of its own, dropped with the value.
+struct TestDb {
+    pool: PgPool,
+    admin_url: String,
+    name: String,
+}
+
+impl TestDb {
+    async fn create() -> TestDb {
+        let admin_url = admin_url();
+        let name = format!("email_test_{}", Uuid::new_v4().simple());
+        let mut conn = PgConnection::connect(&admin_url)
+            .await
+            .expect("connect to DATABASE_URL");
+        conn.execute(format!("create database {name}").as_str())
+            .await
+            .unwrap();
+        let pool = PgPool::connect(&with_db(&admin_url, &name)).await.unwrap();
+        sqlx::migrate!("../migrations/booking")
+            .run(&pool)
+            .await
+            .expect("migrations apply");
+        TestDb {
+            pool,
+            admin_url,
+            name,
+        }
+    }
+}
+
+impl Drop for TestDb {
+    fn drop(&mut self) {
+        let admin = self.admin_url.clone();
+        let name = self.name.clone();
+        // No async in Drop: a small runtime of its own, on its own thread.
+        let _ = std::thread::spawn(move || {
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .unwrap();
+            rt.block_on(async {
+                if let Ok(mut c) = PgConnection::connect(&admin).await {
+                    let _ = c
+                        .execute(format!("drop database if exists {name} with (force)").as_str())
+                        .await;
+                }
+            });
+        })
+        .join();
+    }
+}
+
+// ---------------------------------------------------------------- SMTP sink
+
+/// The project's SMTP sink on a free loopback port, writing to a temp dir.
+struct Sink {
+    child: Child,
+    port: u16,
+    dir: PathBuf,
+}
+
+impl Sink {
+    async fn start() -> Sink {
+        let root = Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap();
+        let python = std::env::var_os("SMTP_SINK_PYTHON")
+            .map(PathBuf::from)
+            .unwrap_or_else(|| root.join(".dev/venv/bin/python"));
+        let dir = std::env::temp_dir().join(format!("smtp-sink-{}", Uuid::new_v4().simple()));
+        let port = free_port();
+        let child = Command::new(&python)
+            .arg(root.join("temporal-dev/smtp_sink.py"))
+            .args(["--port", &port.to_string(), "--mail-dir"])
+            .arg(&dir)
+            .stdout(Stdio::null())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .unwrap_or_else(|e| panic!("start the SMTP sink with {}: {e}", python.display()));
+        let sink = Sink { child, port, dir };
+        for _ in 0..200 {
+            if tokio::net::TcpStream::connect(("127.0.0.1", port))
+                .await
+                .is_ok()
+            {
+                return sink;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        panic!("the SMTP sink did not listen on port {port} within 10 s");
+    }
+
+    /// Every message received so far, oldest first.
+    fn messages(&self) -> Vec<Vec<u8>> {
+        let mut paths: Vec<PathBuf> = match std::fs::read_dir(&self.dir) {
+            Ok(entries) => entries
+                .map(|e| e.unwrap().path())
+                .filter(|p| {
+                    p.extension().is_some_and(|e| e == "eml")
+                        && !p.file_name().unwrap().to_string_lossy().starts_with('.')
+                })
+                .collect(),
+            Err(_) => Vec::new(),
+        };
+        paths.sort();
+        paths.iter().map(|p| std::fs::read(p).unwrap()).collect()
+    }
+}
+
+impl Drop for Sink {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// A scripted SMTP server that answers `RCPT TO` with `rcpt_reply` (e.g.
+/// `550 5.1.1 no such user`) and everything else with success. It runs on
+/// a plain thread and lives as long as the test process.
+fn scripted_server(rcpt_reply: &'static str) -> u16 {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            let Ok(stream) = stream else { break };
+            std::thread::spawn(move || -> std::io::Result<()> {
+                stream.set_read_timeout(Some(Duration::from_secs(10)))?;
+                let mut write = stream.try_clone()?;
+                write.write_all(b"220 scripted ESMTP\r\n")?;
+                for line in BufReader::new(stream).lines() {
+                    let line = line?;
+                    let verb = line.get(..4).unwrap_or("").to_ascii_uppercase();
+                    let reply = match verb.as_str() {
+                        "EHLO" | "HELO" => "250 scripted",
+                        "RCPT" => rcpt_reply,
+                        "QUIT" => "221 bye",
+                        _ => "250 ok",
+                    };
+                    write.write_all(format!("{reply}\r\n").as_bytes())?;
+                    if verb == "QUIT" {
+                        break;
+                    }
+                }
+                Ok(())
+            });
+        }
+    });
+    port
+}
+
+// ---------------------------------------------------------------- fixtures
+
+fn config(port: u16) -> SmtpConfig {
+    SmtpConfig {
+        host: "127.0.0.1".into(),
+        port,
+        username: None,
+        password: None,
+        tls: SmtpTls::None,
+        from: FROM.into(),
+        timeout: Duration::from_secs(5),
+    }
+}
+
+fn eur(amount: i64) -> Money {
+    Money {
+        amount,
+        currency: "EUR".into(),
+    }
+}
+
+fn departure() -> DateTime<Utc> {
+    Utc.with_ymd_and_hms(2026, 12, 1, 8, 30, 0).unwrap()
+}
+
+fn booking() -> BookingState {
+    BookingState {
+        booking_id: Uuid::new_v4().to_string(),
+        booking_ref: "K7Q2ZP".into(),
+        user_id: "user-1".into(),
+        status: BookingStatus::Confirmed,
+        flight_id: 42,
+        flight: Some(FlightInfo {
+            flight_id: 42,
+            flight_number: "SK123".into(),
+            origin: "LIS".into(),
+            destination: "BER".into(),
+            departure_time: departure(),
+        }),
+        requested_seats: SeatSelection::Seats(vec!["12A".into(), "12B".into()]),
+        seats: vec![
+            HeldSeat {
+                seat_number: "12A".into(),
+                cabin: "economy".into(),
+                fare: eur(6_150),
+            },
+            HeldSeat {
+                seat_number: "12B".into(),
+                cabin: "economy".into(),
+                fare: eur(6_195),
+            },
+        ],
+        passengers: vec![
+            Passenger {
+                first_name: "Ada".into(),
+                last_name: "Lovelace".into(),
+                date_of_birth: "1815-12-10".into(),
+            },
+            Passenger {
+                first_name: "Charles".into(),
+                last_name: "Babbage".into(),
+                date_of_birth: "1791-12-26".into(),
+            },
+        ],
+        contact_email: "ada@example.com".into(),
+        total: Some(eur(12_345)),
+        payment: PaymentState {
+            status: PaymentStatus::Captured,
+            attempts: 1,
+            payment_intent_id: Some("pi_1".into()),
+            client_secret: None,
+            last_error: None,
+            refund: None,
+        },
+        payment_due_at: None,
+        ticket_numbers: vec!["1000000001".into(), "1000000002".into()],
+        reason: None,
+        reminder_sent: false,
+        history: vec![],
+    }
+}
+
+fn email(kind: EmailKind, key: &str, booking: &BookingState) -> SendEmail {
+    SendEmail {
+        kind,
+        key: key.into(),
+        booking: booking.clone(),
+    }
+}
+
+async fn notification(pool: &PgPool, booking: &BookingState, key: &str) -> Option<NotificationRow> {
+    sqlx::query_as(
+        "select kind, recipient, message_id, sent_at from notification \
+         where booking_id = $1 and notification_key = $2",
+    )
+    .bind(Uuid::parse_str(&booking.booking_id).unwrap())
+    .bind(key)
+    .fetch_optional(pool)
+    .await
+    .unwrap()
+}
+
+#[derive(Debug, sqlx::FromRow)]
+struct NotificationRow {
+    kind: String,
+    recipient: String,
+    message_id: Option<String>,
+    sent_at: Option<DateTime<Utc>>,
+}
+
+fn assert_business_rejection(result: Result<(), StepError>) {
+    match result {
+        Err(StepError::Business { kind, .. }) => assert_eq!(kind, errors::EMAIL_REJECTED),
+        other => panic!(
+            "expected an {} business error, got {other:?}",
+            errors::EMAIL_REJECTED
+        ),
+    }
+}
+
+// ---------------------------------------------------------------- tests
+
+#[tokio::test]
+async fn confirmation_email_arrives_with_seats_and_tickets_in_text_and_html() {
+    let db = TestDb::create().await;
+    let sink = Sink::start().await;
+    let mailer = Mailer::new(&config(sink.port), db.pool.clone()).unwrap();
+    let b = booking();
+
+    mailer
+        .send(&email(EmailKind::Confirmation, "confirmation", &b))
+        .await
+        .unwrap();
+
+    let messages = sink.messages();
+    assert_eq!(messages.len(), 1);
+    let raw = &messages[0];
+    let raw_text = String::from_utf8_lossy(raw);
+    assert!(
+        raw_text.contains("X-Envelope-To: ada@example.com"),
+        "{raw_text}"
+    );
+    let message = MessageParser::default().parse(raw).expect("a MIME message");
+    assert_eq!(message.subject(), Some("Your booking K7Q2ZP is confirmed"));
+    let expected_id = format!("booking-{}.confirmation@skyway.example", b.booking_id);
+    assert_eq!(message.message_id(), Some(expected_id.as_str()));
+    assert!(
+        raw_text.contains("multipart/alternative"),
+        "not multipart/alternative: {raw_text}"
+    );
+    assert_eq!(message.text_body.len(), 1);
+    assert_eq!(message.html_body.len(), 1);
+    let text = message.body_text(0).unwrap();
+    let html = message.body_html(0).unwrap();
+    assert!(html.contains("<html"), "the HTML part is HTML: {html}");
+    assert!(!text.contains("<html"), "the text part is text: {text}");
+    for part in [&text, &html] {
+        for needle in [
+            "K7Q2ZP",
+            "SK123",
+            "Tue 01 Dec 2026, 08:30 UTC",
+            "12A (economy)",
+            "12B (economy)",
+            "Ada Lovelace, e-ticket 1000000001",
+            "Charles Babbage, e-ticket 1000000002",
+            "123.45 EUR",
+        ] {
+            assert!(part.contains(needle), "{needle:?} missing from {part}");
+        }
+    }
+
+    let row = notification(&db.pool, &b, "confirmation").await.unwrap();
+    assert_eq!(row.kind, "confirmation");
+    assert_eq!(row.recipient, "ada@example.com");
+    assert!(row.sent_at.is_some());
+    assert_eq!(row.message_id, Some(format!("<{expected_id}>")));
+}
+
+#[tokio::test]
+async fn sending_the_same_key_twice_delivers_one_message() {
+    let db = TestDb::create().await;
+    let sink = Sink::start().await;
+    let mailer = Mailer::new(&config(sink.port), db.pool.clone()).unwrap();
+    let b = booking();
+    let input = email(EmailKind::Confirmation, "confirmation", &b);
+
+    mailer.send(&input).await.unwrap();
+    let first = notification(&db.pool, &b, "confirmation").await.unwrap();
+    mailer.send(&input).await.unwrap();
+    let second = notification(&db.pool, &b, "confirmation").await.unwrap();
+
+    assert_eq!(sink.messages().len(), 1);
+    assert_eq!(first.sent_at, second.sent_at);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn concurrent_sends_of_the_same_key_deliver_one_message() {
+    let db = TestDb::create().await;
+    let sink = Sink::start().await;
+    let mailer = Mailer::new(&config(sink.port), db.pool.clone()).unwrap();
+    let b = booking();
+    let input = email(EmailKind::PaymentExpired, "payment_expired", &b);
+
+    let tasks: Vec<_> = (0..4)
+        .map(|_| {
+            let mailer = mailer.clone();
+            let input = input.clone();
+            tokio::spawn(async move { mailer.send(&input).await })
+        })
+        .collect();
+    for task in tasks {
+        task.await.unwrap().unwrap();
+    }
+
+    assert_eq!(sink.messages().len(), 1);
+    let row = notification(&db.pool, &b, "payment_expired").await.unwrap();
+    assert!(row.sent_at.is_some());
+}
+
+#[tokio::test]
+async fn each_key_of_a_booking_is_sent_once() {
+    let db = TestDb::create().await;
+    let sink = Sink::start().await;
+    let mailer = Mailer::new(&config(sink.port), db.pool.clone()).unwrap();
+    let mut b = booking();
+
+    mailer
+        .send(&email(EmailKind::ScheduleChange, "schedule_change-1", &b))
+        .await
+        .unwrap();
+    b.flight.as_mut().unwrap().departure_time = departure() + chrono::TimeDelta::minutes(95);
+    mailer
+        .send(&email(EmailKind::ScheduleChange, "schedule_change-2", &b))
+        .await
+        .unwrap();
+    mailer
+        .send(&email(EmailKind::ScheduleChange, "schedule_change-2", &b))
+        .await
+        .unwrap();
+
+    let messages: Vec<_> = sink
+        .messages()
+        .iter()
+        .map(|raw| {
+            let m = MessageParser::default().parse(raw).unwrap();
+            (
+                m.message_id().unwrap().to_owned(),
+                m.body_text(0).unwrap().into_owned(),
+            )
+        })
+        .collect();
+    assert_eq!(messages.len(), 2);
+    assert_ne!(messages[0].0, messages[1].0);
+    assert!(
+        messages[0]
+            .1
+            .contains("New departure: Tue 01 Dec 2026, 08:30 UTC")
+    );
+    assert!(
+        messages[1]
+            .1
+            .contains("New departure: Tue 01 Dec 2026, 10:05 UTC")
+    );
+}
+
+#[tokio::test]
+async fn a_permanent_rejection_is_a_business_failure_and_is_not_recorded_as_sent() {
+    let db = TestDb::create().await;
+    let port = scripted_server("550 5.1.1 mailbox unavailable");
+    let mailer = Mailer::new(&config(port), db.pool.clone()).unwrap();
+    let b = booking();
+
+    let result = mailer
+        .send(&email(EmailKind::Confirmation, "confirmation", &b))
+        .await;
+
+    assert_business_rejection(result);
+    assert!(notification(&db.pool, &b, "confirmation").await.is_none());
+}
+
+#[tokio::test]
+async fn a_temporary_rejection_is_transient_and_is_not_recorded_as_sent() {
+    let db = TestDb::create().await;
+    let port = scripted_server("451 4.3.0 try again later");
+    let mailer = Mailer::new(&config(port), db.pool.clone()).unwrap();
+    let b = booking();
+
+    let result = mailer
+        .send(&email(EmailKind::Confirmation, "confirmation", &b))
+        .await;
+
+    assert!(matches!(result, Err(StepError::Transient(_))), "{result:?}");
+    assert!(notification(&db.pool, &b, "confirmation").await.is_none());
+}
+
+#[tokio::test]
+async fn an_unreachable_server_is_transient_and_a_retry_then_sends() {
+    let db = TestDb::create().await;
+    let b = booking();
+    let input = email(EmailKind::Cancellation, "cancellation", &b);
+
+    let down = Mailer::new(&config(free_port()), db.pool.clone()).unwrap();
+    let result = down.send(&input).await;
+    assert!(matches!(result, Err(StepError::Transient(_))), "{result:?}");
+
+    let sink = Sink::start().await;
+    let up = Mailer::new(&config(sink.port), db.pool.clone()).unwrap();
+    up.send(&input).await.unwrap();
+    assert_eq!(sink.messages().len(), 1);
+}
+
+#[tokio::test]
+async fn an_invalid_contact_email_is_a_business_failure() {
+    let db = TestDb::create().await;
+    let port = scripted_server("250 ok");
+    let mailer = Mailer::new(&config(port), db.pool.clone()).unwrap();
+    let mut b = booking();
+    b.contact_email = "not an address".into();
+
+    let result = mailer
+        .send(&email(EmailKind::Confirmation, "confirmation", &b))
+        .await;
+
+    assert_business_rejection(result);
+}
+
+#[test]
+fn a_mailer_needs_a_valid_sender_and_both_credentials() {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    rt.block_on(async {
+        // A lazy pool never connects: enough to build a mailer.
+        let pool = PgPool::connect_lazy(&admin_url()).unwrap();
+        let mut bad_from = config(2525);
+        bad_from.from = "not an address".into();
+        assert!(Mailer::new(&bad_from, pool.clone()).is_err());
+        let mut half_credentials = config(2525);
+        half_credentials.username = Some("user".into());
+        assert!(Mailer::new(&half_credentials, pool.clone()).is_err());
+        let mut full = config(587);
+        full.tls = SmtpTls::StartTls;
+        full.host = "smtp.skyway.example".into();
+        full.username = Some("user".into());
+        full.password = Some("secret".into());
+        assert!(Mailer::new(&full, pool).is_ok());
+    });
+}

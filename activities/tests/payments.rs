@@ -1,0 +1,586 @@
+//! The payment steps against a real localstripe (started per test on a free
+//! port, from the project's venv) and a fresh PostgreSQL database per test.
+//! What Stripe holds is checked through localstripe's own API.
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use booking_activities::error::StepError;
+use booking_activities::payments::{Payments, StripeConfig};
+use booking_workflows::activities::{
+    Authorization, AuthorizePayment, CreatePayment, PaymentCreated, PaymentRef, RefundPayment,
+};
+use booking_workflows::contract::{Money, RefundInfo, errors};
+use serde_json::Value;
+use sqlx::{Connection, Executor, PgConnection, PgPool};
+use uuid::Uuid;
+
+const SECRET: &str = "sk_test_payments";
+
+// ---------------------------------------------------------------- database
+
+fn admin_url() -> String {
+    std::env::var("DATABASE_URL")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".to_owned())
+}
+
+fn with_db(url: &str, db: &str) -> String {
+    let (base, query) = match url.split_once('?') {
+        Some((b, q)) => (b, Some(q)),
+        None => (url, None),
+    };
+    let server = base.rsplit_once('/').map_or(base, |(s, _)| s);
+    match query {
+        Some(q) => format!("{server}/{db}?{q}"),
+        None => format!("{server}/{db}"),
+    }
+}
+
+/// A migrated database of its own, dropped with the value.
+struct TestDb {
+    pool: PgPool,
+    admin_url: String,
+    name: String,
+}
+
+impl TestDb {
+    async fn create() -> TestDb {
+        let admin_url = admin_url();
+        let name = format!("payments_test_{}", Uuid::new_v4().simple());
+        let mut conn = PgConnection::connect(&admin_url)
+            .await
+            .expect("connect to DATABASE_URL");
+        conn.execute(format!("create database {name}").as_str())
+            .await
+            .unwrap();
+        let pool = PgPool::connect(&with_db(&admin_url, &name)).await.unwrap();
+        sqlx::migrate!("../migrations/booking")
+            .run(&pool)
+            .await
+            .expect("migrations apply");
+        TestDb {
+            pool,
+            admin_url,
+            name,
+        }
+    }
+}
+
+impl Drop for TestDb {
+    fn drop(&mut self) {
+        let admin = self.admin_url.clone();
+        let name = self.name.clone();
+        // No async in Drop: a small runtime of its own, on its own thread.
+        let _ = std::thread::spawn(move || {
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .unwrap();
+            rt.block_on(async {
+                if let Ok(mut c) = PgConnection::connect(&admin).await {
+                    let _ = c
+                        .execute(format!("drop database if exists {name} with (force)").as_str())
+                        .await;
+                }
+            });
+        })
+        .join();
+    }
+}
+
+// ---------------------------------------------------------------- localstripe
+
+/// localstripe on a free loopback port, killed with the value. It runs
+/// from the project's venv with an empty store that stays in memory
+/// (temporal-dev/localstripe_memory.py).
+struct LocalStripe {
+    child: Child,
+    base: String,
+    http: reqwest::Client,
+    log: PathBuf,
+}
+
+impl LocalStripe {
+    async fn start() -> LocalStripe {
+        let root = Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap();
+        let python = std::env::var_os("LOCALSTRIPE_PYTHON")
+            .map(PathBuf::from)
+            .unwrap_or_else(|| root.join(".dev/venv/bin/python"));
+        let port = free_port();
+        let log = std::env::temp_dir().join(format!("localstripe-{}.log", Uuid::new_v4().simple()));
+        let child = Command::new(&python)
+            .arg(root.join("temporal-dev/localstripe_memory.py"))
+            .arg("--port")
+            .arg(port.to_string())
+            .stdout(Stdio::null())
+            .stderr(std::fs::File::create(&log).unwrap())
+            .spawn()
+            .unwrap_or_else(|e| panic!("start localstripe with {}: {e}", python.display()));
+        let mut stripe = LocalStripe {
+            child,
+            base: format!("http://127.0.0.1:{port}"),
+            http: reqwest::Client::new(),
+            log,
+        };
+        for _ in 0..600 {
+            if tokio::net::TcpStream::connect(("127.0.0.1", port))
+                .await
+                .is_ok()
+            {
+                return stripe;
+            }
+            if let Ok(Some(status)) = stripe.child.try_wait() {
+                let log = std::fs::read_to_string(&stripe.log).unwrap_or_default();
+                panic!("localstripe exited with {status}:\n{log}");
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        panic!("localstripe did not listen on port {port} within 30 s");
+    }
+
+    async fn get(&self, path: &str) -> Value {
+        self.http
+            .get(format!("{}/v1{path}", self.base))
+            .bearer_auth(SECRET)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap()
+    }
+
+    async fn post(&self, path: &str, form: &[(&str, &str)]) -> Value {
+        self.http
+            .post(format!("{}/v1{path}", self.base))
+            .bearer_auth(SECRET)
+            .form(form)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap()
+    }
+
+    async fn intent_status(&self, intent_id: &str) -> String {
+        let intent = self.get(&format!("/payment_intents/{intent_id}")).await;
+        intent["status"].as_str().unwrap().to_owned()
+    }
+
+    /// How many times the code under test sent `request` (e.g. `POST
+    /// /v1/refunds`), from localstripe's access log.
+    fn calls(&self, request: &str) -> usize {
+        let log = std::fs::read_to_string(&self.log).unwrap();
+        log.lines()
+            .filter(|l| l.contains(&format!("\"{request} HTTP/")) && l.contains("RustBindings"))
+            .count()
+    }
+
+    async fn refund_ids(&self, intent_id: &str) -> Vec<String> {
+        let list = self
+            .get(&format!("/refunds?payment_intent={intent_id}"))
+            .await;
+        list["data"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|r| r["id"].as_str().unwrap().to_owned())
+            .collect()
+    }
+
+    /// A card payment method (localstripe knows `pm_card_visa` too).
+    async fn card(&self, number: &str) -> String {
+        let pm = self
+            .post(
+                "/payment_methods",
+                &[
+                    ("type", "card"),
+                    ("card[number]", number),
+                    ("card[exp_month]", "12"),
+                    ("card[exp_year]", "2034"),
+                    ("card[cvc]", "123"),
+                ],
+            )
+            .await;
+        pm["id"].as_str().unwrap().to_owned()
+    }
+}
+
+impl Drop for LocalStripe {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        let _ = std::fs::remove_file(&self.log);
+    }
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+// ---------------------------------------------------------------- fixture
+
+struct TestApp {
+    payments: Payments,
+    stripe: LocalStripe,
+    db: TestDb,
+    booking_id: String,
+}
+
+impl TestApp {
+    async fn start() -> TestApp {
+        let (stripe, db) = tokio::join!(LocalStripe::start(), TestDb::create());
+        let config = StripeConfig {
+            secret_key: SECRET.into(),
+            api_base: Some(stripe.base.clone()),
+            timeout: Duration::from_secs(10),
+        };
+        let payments = Payments::new(&config, db.pool.clone()).unwrap();
+        TestApp {
+            payments,
+            stripe,
+            db,
+            booking_id: Uuid::new_v4().to_string(),
+        }
+    }
+
+    fn create_input(&self, attempt: u32) -> CreatePayment {
+        CreatePayment {
+            booking_id: self.booking_id.clone(),
+            booking_ref: "K7Q2ZP".to_owned(),
+            attempt,
+            amount: eur(45_900),
+        }
+    }
+
+    async fn create(&self, attempt: u32) -> PaymentCreated {
+        self.payments
+            .create(&self.create_input(attempt))
+            .await
+            .unwrap()
+    }
+
+    async fn authorize(&self, attempt: u32, payment_method: &str) -> Authorization {
+        self.payments
+            .authorize(&AuthorizePayment {
+                booking_id: self.booking_id.clone(),
+                attempt,
+                payment_method: payment_method.to_owned(),
+            })
+            .await
+            .unwrap()
+    }
+
+    fn payment_ref(&self, attempt: u32) -> PaymentRef {
+        PaymentRef {
+            booking_id: self.booking_id.clone(),
+            attempt,
+        }
+    }
+
+    fn refund_input(&self, attempt: u32) -> RefundPayment {
+        RefundPayment {
+            booking_id: self.booking_id.clone(),
+            attempt,
+            amount: eur(45_900),
+        }
+    }
+
+    async fn capture(&self, attempt: u32) -> Result<(), StepError> {
+        self.payments.capture(&self.payment_ref(attempt)).await
+    }
+
+    async fn cancel(&self, attempt: u32) -> Result<(), StepError> {
+        self.payments.cancel(&self.payment_ref(attempt)).await
+    }
+
+    async fn refund(&self, attempt: u32) -> Result<RefundInfo, StepError> {
+        self.payments.refund(&self.refund_input(attempt)).await
+    }
+
+    async fn attempt_status(&self, attempt: u32) -> (String, Option<String>) {
+        sqlx::query_as(
+            "select status, decline_code from payment_attempt \
+             where booking_id = $1::uuid and attempt = $2",
+        )
+        .bind(&self.booking_id)
+        .bind(attempt as i32)
+        .fetch_one(&self.db.pool)
+        .await
+        .unwrap()
+    }
+}
+
+fn eur(amount: i64) -> Money {
+    Money {
+        amount,
+        currency: "EUR".to_owned(),
+    }
+}
+
+fn assert_rejected<T: std::fmt::Debug>(result: Result<T, StepError>) {
+    match result {
+        Err(StepError::Business { kind, .. }) => assert_eq!(kind, errors::PAYMENT_REJECTED),
+        other => panic!("expected a PaymentRejected business failure, got {other:?}"),
+    }
+}
+
+// ---------------------------------------------------------------- tests
+
+#[tokio::test]
+async fn good_card_is_authorized_captured_and_refunded_once() {
+    let app = TestApp::start().await;
+
+    let created = app.create(1).await;
+    assert!(created.payment_intent_id.starts_with("pi_"));
+    assert!(!created.client_secret.is_empty());
+    let intent = app
+        .stripe
+        .get(&format!("/payment_intents/{}", created.payment_intent_id))
+        .await;
+    assert_eq!(intent["capture_method"], "manual");
+    assert_eq!(intent["amount"], 45_900);
+    assert_eq!(intent["currency"], "eur");
+    assert_eq!(intent["metadata"]["booking_id"], app.booking_id.as_str());
+    assert_eq!(intent["metadata"]["booking_ref"], "K7Q2ZP");
+    assert_eq!(intent["metadata"]["attempt"], "1");
+
+    let (a, b) = tokio::join!(
+        app.authorize(1, "pm_card_visa"),
+        app.authorize(1, "pm_card_visa")
+    );
+    assert_eq!(
+        (a, b),
+        (Authorization::Authorized, Authorization::Authorized)
+    );
+    assert_eq!(
+        app.authorize(1, "pm_card_visa").await,
+        Authorization::Authorized
+    );
+    let intent_id = &created.payment_intent_id;
+    assert_eq!(
+        app.stripe.intent_status(intent_id).await,
+        "requires_capture"
+    );
+
+    let (a, b) = tokio::join!(app.capture(1), app.capture(1));
+    a.unwrap();
+    b.unwrap();
+    app.capture(1).await.unwrap();
+    assert_eq!(app.stripe.intent_status(intent_id).await, "succeeded");
+    assert_eq!(app.attempt_status(1).await.0, "captured");
+
+    // Cancelling a captured payment leaves it alone.
+    app.cancel(1).await.unwrap();
+    assert_eq!(app.stripe.intent_status(intent_id).await, "succeeded");
+
+    let (a, b) = tokio::join!(app.refund(1), app.refund(1));
+    let (a, b) = (a.unwrap(), b.unwrap());
+    assert_eq!(a, b);
+    assert!(a.refund_id.starts_with("re_"));
+    assert_eq!(a.amount, eur(45_900));
+    assert_eq!(app.refund(1).await.unwrap(), a);
+    assert_eq!(app.stripe.refund_ids(intent_id).await, vec![a.refund_id]);
+
+    // Each step reached Stripe once, duplicates included.
+    let stripe = &app.stripe;
+    let pi = format!("/v1/payment_intents/{intent_id}");
+    assert_eq!(stripe.calls("POST /v1/payment_intents"), 1);
+    assert_eq!(stripe.calls(&format!("POST {pi}")), 1);
+    assert_eq!(stripe.calls(&format!("POST {pi}/confirm")), 1);
+    assert_eq!(stripe.calls(&format!("POST {pi}/capture")), 1);
+    assert_eq!(stripe.calls(&format!("POST {pi}/cancel")), 0);
+    assert_eq!(stripe.calls("POST /v1/refunds"), 1);
+}
+
+#[tokio::test]
+async fn create_twice_concurrently_makes_one_intent() {
+    let app = TestApp::start().await;
+
+    let (a, b) = tokio::join!(app.create(1), app.create(1));
+    assert_eq!(a, b);
+    assert_eq!(app.create(1).await, a);
+    let intents = app.stripe.get("/payment_intents").await;
+    let ours: Vec<&Value> = intents["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|i| i["metadata"]["booking_id"] == app.booking_id.as_str())
+        .collect();
+    assert_eq!(ours.len(), 1);
+    assert_eq!(app.stripe.calls("POST /v1/payment_intents"), 1);
+
+    // The next attempt is a new intent.
+    let second = app.create(2).await;
+    assert_ne!(second.payment_intent_id, a.payment_intent_id);
+
+    // The same attempt with another amount is a bug, not a new intent.
+    let mut other = app.create_input(1);
+    other.amount = eur(1);
+    assert_rejected(app.payments.create(&other).await);
+}
+
+#[tokio::test]
+async fn declined_card_is_declined_recorded_and_cancelled() {
+    let app = TestApp::start().await;
+    let created = app.create(1).await;
+    let declined_card = app.stripe.card("4000000000000341").await;
+
+    let (a, b) = tokio::join!(
+        app.authorize(1, &declined_card),
+        app.authorize(1, &declined_card)
+    );
+    let Authorization::Declined(decline) = a else {
+        panic!("expected a decline, got {a:?}");
+    };
+    assert_eq!(decline.code, "card_declined");
+    assert!(!decline.message.is_empty());
+    let Authorization::Declined(again) = b else {
+        panic!("expected a decline, got {b:?}");
+    };
+    assert_eq!(again.code, "card_declined");
+    assert_eq!(
+        app.attempt_status(1).await,
+        ("declined".to_owned(), Some("card_declined".to_owned()))
+    );
+    // Recorded: a retry answers without confirming again.
+    assert!(matches!(
+        app.authorize(1, "pm_card_visa").await,
+        Authorization::Declined(d) if d.code == "card_declined"
+    ));
+
+    // The declined intent is cancelled, once.
+    let (a, b) = tokio::join!(app.cancel(1), app.cancel(1));
+    a.unwrap();
+    b.unwrap();
+    app.cancel(1).await.unwrap();
+    assert_eq!(
+        app.stripe.intent_status(&created.payment_intent_id).await,
+        "canceled"
+    );
+    assert_eq!(app.attempt_status(1).await.0, "cancelled");
+    let pi = format!("/v1/payment_intents/{}", created.payment_intent_id);
+    assert_eq!(app.stripe.calls(&format!("POST {pi}/confirm")), 1);
+    assert_eq!(app.stripe.calls(&format!("POST {pi}/cancel")), 1);
+
+    // Nothing to capture or refund.
+    assert_rejected(app.capture(1).await);
+    assert_rejected(app.refund(1).await);
+}
+
+#[tokio::test]
+async fn card_needing_authentication_or_unknown_method_is_declined() {
+    let app = TestApp::start().await;
+
+    app.create(1).await;
+    let three_ds = app.stripe.card("4000002500003155").await;
+    assert!(matches!(
+        app.authorize(1, &three_ds).await,
+        Authorization::Declined(d) if d.code == "authentication_required"
+    ));
+
+    app.create(2).await;
+    assert!(matches!(
+        app.authorize(2, "pm_does_not_exist").await,
+        Authorization::Declined(d) if d.code == "invalid_payment_method"
+    ));
+    assert_eq!(
+        app.attempt_status(2).await,
+        (
+            "declined".to_owned(),
+            Some("invalid_payment_method".to_owned())
+        )
+    );
+}
+
+#[tokio::test]
+async fn capture_finds_a_payment_already_captured_on_stripe() {
+    let app = TestApp::start().await;
+    let created = app.create(1).await;
+    assert_eq!(
+        app.authorize(1, "pm_card_visa").await,
+        Authorization::Authorized
+    );
+
+    // A run that captured but lost the answer before recording it.
+    let intent_id = &created.payment_intent_id;
+    let captured = app
+        .stripe
+        .post(&format!("/payment_intents/{intent_id}/capture"), &[])
+        .await;
+    assert_eq!(captured["status"], "succeeded");
+
+    app.capture(1).await.unwrap();
+    assert_eq!(app.attempt_status(1).await.0, "captured");
+}
+
+#[tokio::test]
+async fn cancel_is_a_no_op_without_an_intent_and_cancels_an_authorization_once() {
+    let app = TestApp::start().await;
+    app.cancel(1).await.unwrap();
+
+    let created = app.create(1).await;
+    assert_eq!(
+        app.authorize(1, "pm_card_visa").await,
+        Authorization::Authorized
+    );
+    let (a, b) = tokio::join!(app.cancel(1), app.cancel(1));
+    a.unwrap();
+    b.unwrap();
+    assert_eq!(
+        app.stripe.intent_status(&created.payment_intent_id).await,
+        "canceled"
+    );
+    let pi = format!("/v1/payment_intents/{}", created.payment_intent_id);
+    assert_eq!(app.stripe.calls(&format!("POST {pi}/cancel")), 1);
+    assert_rejected(
+        app.payments
+            .authorize(&AuthorizePayment {
+                booking_id: app.booking_id.clone(),
+                attempt: 1,
+                payment_method: "pm_card_visa".to_owned(),
+            })
+            .await,
+    );
+    assert_rejected(app.capture(1).await);
+}
+
+#[tokio::test]
+async fn steps_before_create_are_rejected_and_stripe_down_is_transient() {
+    let app = TestApp::start().await;
+    assert_rejected(
+        app.payments
+            .authorize(&AuthorizePayment {
+                booking_id: app.booking_id.clone(),
+                attempt: 1,
+                payment_method: "pm_card_visa".to_owned(),
+            })
+            .await,
+    );
+    assert_rejected(app.capture(1).await);
+    assert_rejected(app.refund(1).await);
+
+    let down = Payments::new(
+        &StripeConfig {
+            secret_key: SECRET.into(),
+            api_base: Some(format!("http://127.0.0.1:{}", free_port())),
+            timeout: Duration::from_secs(2),
+        },
+        app.db.pool.clone(),
+    )
+    .unwrap();
+    let result = down.create(&app.create_input(1)).await;
+    assert!(
+        matches!(result, Err(StepError::Transient(_))),
+        "expected a transient failure, got {result:?}"
+    );
+    // Nothing was recorded: the retry creates the intent.
+    let created = app.create(1).await;
+    assert!(created.payment_intent_id.starts_with("pi_"));
+}

@@ -1,0 +1,248 @@
+//! The booking workflow end to end, against the real stack: Temporal dev
+//! server, flight service, localstripe, SMTP sink, PostgreSQL, and the
+//! `worker` binary.
+
+mod support;
+
+use std::time::Duration;
+
+use booking_workflows::contract::{BookingStatus, PaymentStatus, SeatSelection};
+use support::{DECLINED_CARD, GOOD_CARD, Stack, flights::utc_in_days};
+
+fn seats(list: &[&str]) -> SeatSelection {
+    SeatSelection::Seats(list.iter().map(|s| s.to_string()).collect())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn held_paid_confirmed_then_reminded() {
+    let stack = Stack::start("happy").await;
+    let flight = stack.flights.small_flight().await;
+    let before = stack.seats_available(flight).await;
+
+    // The flight leaves in ~9 days: a lead of (9 days - 3 s) puts the
+    // reminder a few seconds after confirmation.
+    let mut input = stack.input(flight, seats(&["3A", "3B"]));
+    let departure = chrono::DateTime::parse_from_rfc3339(&utc_in_days(9, 10, 0)).unwrap();
+    let lead = departure.signed_duration_since(chrono::Utc::now()) - chrono::TimeDelta::seconds(4);
+    input.reminder_lead_ms = lead.num_milliseconds() as u64;
+    let booking_id = input.booking_id.clone();
+    let handle = stack.start_booking(input).await;
+
+    let held = stack
+        .wait_status(&handle, BookingStatus::AwaitingPayment)
+        .await;
+    assert_eq!(held.seats.len(), 2);
+    assert_eq!(held.total.as_ref().unwrap().amount, 20000);
+    assert!(held.payment_due_at.is_some());
+    assert!(held.payment.client_secret.is_some());
+    assert_eq!(stack.seats_available(flight).await, before - 2);
+
+    let paid = stack.pay(&handle, GOOD_CARD).await;
+    assert_eq!(paid.status, BookingStatus::Confirmed, "{paid:#?}");
+    assert_eq!(paid.payment.status, PaymentStatus::Captured);
+    assert_eq!(paid.ticket_numbers.len(), 2);
+    assert!(paid.ticket_numbers.iter().all(|t| t.len() == 13));
+
+    // One capture at Stripe, the seats sold at the flight service.
+    let intent = stack
+        .intent(paid.payment.payment_intent_id.as_deref().unwrap())
+        .await;
+    assert_eq!(intent["status"], "succeeded", "{intent}");
+    let charges = intent["charges"]["data"].as_array().unwrap();
+    assert_eq!(charges.len(), 1, "one charge: {intent}");
+    assert_eq!(charges[0]["captured"], true);
+    assert_eq!(charges[0]["amount"], 20000);
+    let (code, hold) = stack.hold_status(&booking_id).await;
+    assert_eq!((code, hold["status"].as_str()), (200, Some("confirmed")));
+
+    // The confirmation email, with seats and ticket numbers.
+    let mails = stack.wait_mails("confirmed", 1).await;
+    assert_eq!(mails.len(), 1, "one confirmation email");
+    for needle in ["3A", "3B", &paid.ticket_numbers[0], &paid.booking_ref] {
+        assert!(
+            mails[0].contains(needle),
+            "{needle} missing from {}",
+            mails[0]
+        );
+    }
+
+    // The check-in reminder a few seconds later, once.
+    let reminded = stack
+        .wait_for(&handle, Duration::from_secs(30), |s| s.reminder_sent)
+        .await;
+    assert_eq!(reminded.status, BookingStatus::Confirmed);
+    assert_eq!(stack.wait_mails("Check-in reminder", 1).await.len(), 1);
+
+    // The read model and the event log follow the workflow.
+    let (status, _) = stack.read_model(&booking_id).await.expect("read model row");
+    assert_eq!(status, "confirmed");
+    assert_eq!(
+        stack.events(&booking_id).await,
+        ["holding", "awaiting_payment", "confirming", "confirmed"]
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn window_expiry_cancels_the_intent_and_releases_the_seats() {
+    let stack = Stack::start("expiry").await;
+    let flight = stack.flights.small_flight().await;
+    let before = stack.seats_available(flight).await;
+    let mut input = stack.input(
+        flight,
+        SeatSelection::Cabin {
+            cabin: "economy".into(),
+            count: 2,
+        },
+    );
+    input.payment_window_ms = 2_000;
+    let booking_id = input.booking_id.clone();
+    let handle = stack.start_booking(input).await;
+
+    let held = stack
+        .wait_status(&handle, BookingStatus::AwaitingPayment)
+        .await;
+    assert_eq!(stack.seats_available(flight).await, before - 2);
+    let intent_id = held.payment.payment_intent_id.clone().unwrap();
+
+    let expired = stack.wait_status(&handle, BookingStatus::Expired).await;
+    assert_eq!(expired.payment.status, PaymentStatus::Cancelled);
+    assert_eq!(stack.intent(&intent_id).await["status"], "canceled");
+    assert_eq!(stack.seats_available(flight).await, before);
+    let (_, hold) = stack.hold_status(&booking_id).await;
+    assert_eq!(hold["status"], "released");
+    assert_eq!(stack.wait_mails("expired", 1).await.len(), 1);
+    // A payment after the window is refused.
+    let pm = stack.payment_method(GOOD_CARD).await;
+    let late = handle
+        .execute_update(
+            booking_workflows::BookingWorkflow::submit_payment,
+            booking_workflows::contract::PaymentRequest { payment_method: pm },
+            Default::default(),
+        )
+        .await;
+    assert!(late.is_err(), "a payment after expiry must be rejected");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn declined_card_then_good_card_confirms() {
+    let stack = Stack::start("declined").await;
+    let flight = stack.flights.small_flight().await;
+    let handle = stack
+        .start_booking(stack.input(flight, seats(&["2A"])))
+        .await;
+    let held = stack
+        .wait_status(&handle, BookingStatus::AwaitingPayment)
+        .await;
+    let first_intent = held.payment.payment_intent_id.clone().unwrap();
+
+    let declined = stack.pay(&handle, DECLINED_CARD).await;
+    assert_eq!(declined.status, BookingStatus::AwaitingPayment);
+    let error = declined.payment.last_error.clone().expect("decline reason");
+    assert!(!error.code.is_empty(), "{error:?}");
+    assert_eq!(
+        declined.payment.attempts, 2,
+        "a fresh intent for the next try"
+    );
+    assert_ne!(
+        declined.payment.payment_intent_id.as_deref(),
+        Some(&*first_intent)
+    );
+
+    let paid = stack.pay(&handle, GOOD_CARD).await;
+    assert_eq!(paid.status, BookingStatus::Confirmed, "{paid:#?}");
+    assert_eq!(paid.payment.last_error, None);
+    let intent = stack
+        .intent(paid.payment.payment_intent_id.as_deref().unwrap())
+        .await;
+    assert_eq!(intent["status"], "succeeded");
+    // The declined attempt's intent was cancelled, never charged.
+    assert_ne!(stack.intent(&first_intent).await["status"], "succeeded");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cancel_before_payment_releases_and_charges_nothing() {
+    let stack = Stack::start("cancel-early").await;
+    let flight = stack.flights.small_flight().await;
+    let before = stack.seats_available(flight).await;
+    let handle = stack
+        .start_booking(stack.input(flight, seats(&["4A"])))
+        .await;
+    let held = stack
+        .wait_status(&handle, BookingStatus::AwaitingPayment)
+        .await;
+
+    let cancelled = stack.cancel(&handle).await;
+    assert_eq!(cancelled.status, BookingStatus::Cancelled);
+    assert_eq!(cancelled.payment.refund, None);
+    let intent = stack
+        .intent(held.payment.payment_intent_id.as_deref().unwrap())
+        .await;
+    assert_eq!(intent["status"], "canceled");
+    assert_eq!(stack.seats_available(flight).await, before);
+    assert_eq!(stack.wait_mails("cancelled", 1).await.len(), 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cancel_after_confirmation_refunds_once_and_releases() {
+    let stack = Stack::start("cancel-late").await;
+    let flight = stack.flights.small_flight().await;
+    let before = stack.seats_available(flight).await;
+    let handle = stack
+        .start_booking(stack.input(flight, seats(&["5A", "5B"])))
+        .await;
+    stack
+        .wait_status(&handle, BookingStatus::AwaitingPayment)
+        .await;
+    let paid = stack.pay(&handle, GOOD_CARD).await;
+    assert_eq!(paid.status, BookingStatus::Confirmed);
+    let intent_id = paid.payment.payment_intent_id.clone().unwrap();
+
+    // Two cancels at once: one refund.
+    let (a, b) = tokio::join!(stack.cancel(&handle), stack.cancel(&handle));
+    assert_eq!(a.status, BookingStatus::Cancelled);
+    assert_eq!(b.status, BookingStatus::Cancelled);
+    let refund = a.payment.refund.clone().expect("refund details");
+    assert_eq!(refund.amount.amount, 20000);
+    assert_eq!(a.payment.status, PaymentStatus::Refunded);
+
+    let refunds = stack.refunds(&intent_id).await;
+    assert_eq!(refunds.len(), 1, "{refunds:?}");
+    assert_eq!(stack.seats_available(flight).await, before);
+    let mails = stack.wait_mails("cancelled", 1).await;
+    assert_eq!(mails.len(), 1);
+    assert!(mails[0].contains("200.00"), "refund amount in {}", mails[0]);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn no_seats_fails_cleanly_without_charge_or_email() {
+    let stack = Stack::start("no-seats").await;
+    let flight = stack.flights.small_flight().await;
+    let first = stack
+        .start_booking(stack.input(flight, seats(&["6A"])))
+        .await;
+    stack
+        .wait_status(&first, BookingStatus::AwaitingPayment)
+        .await;
+
+    let input = stack.input(flight, seats(&["6A"]));
+    let booking_id = input.booking_id.clone();
+    let second = stack.start_booking(input).await;
+    let failed = stack.wait_status(&second, BookingStatus::Failed).await;
+    assert_eq!(failed.reason.as_deref(), Some("seats_unavailable"));
+    assert_eq!(failed.payment.attempts, 0);
+    assert_eq!(failed.payment.payment_intent_id, None);
+    let intents = stack.stripe_get("/v1/payment_intents").await;
+    let ours = intents["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|i| i["metadata"]["booking_id"] == booking_id.as_str())
+        .count();
+    assert_eq!(ours, 0, "nothing charged");
+    assert_eq!(stack.read_model(&booking_id).await.unwrap().0, "failed");
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert!(
+        stack.mails().is_empty(),
+        "no email for a booking that never held"
+    );
+}

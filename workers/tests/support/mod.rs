@@ -1,0 +1,510 @@
+//! `Stack`: everything a booking needs, real and on random ports — a
+//! Temporal dev server (from the project's venv), the flight service
+//! (in-process, fresh database), localstripe, the SMTP sink, a fresh
+//! booking database, and the `worker` binary. Dropping it stops the
+//! processes and drops the databases. Process logs go to
+//! `target/test-logs/<test>/`.
+#![allow(dead_code)] // each test binary uses its own subset of the helpers
+
+#[path = "../../../flights/tests/support/mod.rs"]
+pub mod flights;
+pub mod proxy;
+
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use booking_workflows::BookingWorkflow;
+use booking_workflows::contract::{
+    BookingInput, BookingState, BookingStatus, CancelRequest, Passenger, PaymentRequest,
+    SeatSelection, TASK_QUEUE, workflow_id,
+};
+use serde_json::Value;
+use sqlx::{Connection, Executor, PgConnection, PgPool};
+use temporalio_client::{
+    Client, ClientOptions, Connection as TemporalConnection, ConnectionOptions,
+    WorkflowExecuteUpdateOptions, WorkflowHandle, WorkflowQueryOptions, WorkflowStartOptions,
+};
+
+pub use flights::TestApp as FlightService;
+
+pub const STRIPE_KEY: &str = "sk_test_booking_tests";
+/// localstripe's test cards, as payment methods it accepts.
+pub const GOOD_CARD: &str = "4242424242424242";
+pub const DECLINED_CARD: &str = "4000000000000341";
+
+const SEARCH_ATTRIBUTES: [&str; 5] = [
+    "BookingStatus=Keyword",
+    "FlightNumber=Keyword",
+    "DepartureTime=Datetime",
+    "UserId=Keyword",
+    "BookingRef=Keyword",
+];
+
+pub fn repo_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .unwrap()
+        .to_owned()
+}
+
+fn venv_bin(name: &str) -> PathBuf {
+    repo_root().join(".dev/venv/bin").join(name)
+}
+
+pub fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+pub async fn wait_port(port: u16, what: &str) {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while tokio::net::TcpStream::connect(("127.0.0.1", port))
+        .await
+        .is_err()
+    {
+        assert!(Instant::now() < deadline, "{what} did not open port {port}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// A child process killed (hard) when dropped.
+pub struct Proc(pub Child);
+
+impl Proc {
+    pub fn kill(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+impl Drop for Proc {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+pub struct Stack {
+    pub name: String,
+    pub logs: PathBuf,
+    pub flights: FlightService,
+    pub proxy: proxy::Proxy,
+    pub temporal_port: u16,
+    pub stripe_url: String,
+    pub smtp_port: u16,
+    pub mail_dir: PathBuf,
+    pub booking_db_url: String,
+    pub booking_pool: PgPool,
+    booking_db_name: String,
+    admin_url: String,
+    pub client: Client,
+    pub http: reqwest::Client,
+    pub worker: Option<Proc>,
+    worker_runs: u32,
+    _temporal: Proc,
+    _stripe: Proc,
+    _smtp: Proc,
+}
+
+impl Stack {
+    /// The whole stack with a running worker.
+    pub async fn start(name: &str) -> Stack {
+        let mut stack = Self::start_without_worker(name).await;
+        stack.start_worker().await;
+        stack
+    }
+
+    pub async fn start_without_worker(name: &str) -> Stack {
+        let logs = repo_root()
+            .join("target/test-logs")
+            .join(format!("{name}-{}", uuid::Uuid::new_v4().simple()));
+        std::fs::create_dir_all(&logs).unwrap();
+        let log = |file: &str| std::fs::File::create(logs.join(file)).unwrap();
+
+        let temporal_port = free_port();
+        let mut cmd = Command::new(venv_bin("temporal"));
+        cmd.args(["server", "start-dev", "--headless", "--ip", "127.0.0.1"])
+            .args(["--port", &temporal_port.to_string(), "--log-level", "warn"]);
+        for sa in SEARCH_ATTRIBUTES {
+            cmd.args(["--search-attribute", sa]);
+        }
+        let temporal = spawn(cmd, log("temporal.log"), "temporal (run `scripts/venv.sh`)");
+
+        let stripe_port = free_port();
+        let mut cmd = Command::new(venv_bin("python"));
+        cmd.arg(repo_root().join("temporal-dev/localstripe_memory.py"))
+            .args(["--port", &stripe_port.to_string()]);
+        let stripe = spawn(cmd, log("stripe.log"), "localstripe");
+
+        let smtp_port = free_port();
+        let mail_dir = logs.join("mail");
+        std::fs::create_dir_all(&mail_dir).unwrap();
+        let mut cmd = Command::new(venv_bin("python"));
+        cmd.arg(repo_root().join("temporal-dev/smtp_sink.py"))
+            .args(["--port", &smtp_port.to_string(), "--mail-dir"])
+            .arg(&mail_dir);
+        let smtp = spawn(cmd, log("smtp.log"), "SMTP sink");
+
+        let flights = FlightService::spawn().await;
+        let proxy = proxy::Proxy::start(&flights.base).await;
+
+        let admin_url = flights::admin_url();
+        let booking_db_name = format!("booking_test_{}", uuid::Uuid::new_v4().simple());
+        let mut conn = PgConnection::connect(&admin_url).await.unwrap();
+        conn.execute(format!("create database {booking_db_name}").as_str())
+            .await
+            .unwrap();
+        let booking_db_url = flights::with_db(&admin_url, &booking_db_name);
+        let booking_pool = PgPool::connect(&booking_db_url).await.unwrap();
+
+        wait_port(temporal_port, "temporal").await;
+        wait_port(stripe_port, "localstripe").await;
+        wait_port(smtp_port, "smtp sink").await;
+        let client = temporal_client(temporal_port).await;
+
+        Stack {
+            name: name.to_owned(),
+            logs,
+            flights,
+            proxy,
+            temporal_port,
+            stripe_url: format!("http://127.0.0.1:{stripe_port}"),
+            smtp_port,
+            mail_dir,
+            booking_db_url,
+            booking_pool,
+            booking_db_name,
+            admin_url,
+            client,
+            http: reqwest::Client::new(),
+            worker: None,
+            worker_runs: 0,
+            _temporal: temporal,
+            _stripe: stripe,
+            _smtp: smtp,
+        }
+    }
+
+    /// The `worker` binary, configured for this stack.
+    pub fn worker_command(&self) -> Command {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_worker"));
+        cmd.env(
+            "TEMPORAL_ADDRESS",
+            format!("127.0.0.1:{}", self.temporal_port),
+        )
+        .env("TEMPORAL_NAMESPACE", "default")
+        .env("BOOKING_DATABASE_URL", &self.booking_db_url)
+        .env("FLIGHTS_URL", &self.proxy.url)
+        .env("FLIGHTS_SERVICE_TOKEN", flights::TOKEN)
+        .env("FLIGHTS_TIMEOUT", "3s")
+        .env("STRIPE_SECRET_KEY", STRIPE_KEY)
+        .env("STRIPE_API_BASE", &self.stripe_url)
+        .env("SMTP_HOST", "127.0.0.1")
+        .env("SMTP_PORT", self.smtp_port.to_string())
+        .env("WORKER_METRICS_ADDR", "127.0.0.1:0")
+        .env("WORKER_SHUTDOWN_GRACE", "5s")
+        .env(
+            "RUST_LOG",
+            std::env::var("RUST_LOG").unwrap_or_else(|_| "info".into()),
+        );
+        cmd
+    }
+
+    pub async fn start_worker(&mut self) {
+        self.worker_runs += 1;
+        let log = std::fs::File::create(self.logs.join(format!("worker-{}.log", self.worker_runs)))
+            .unwrap();
+        self.worker = Some(spawn(self.worker_command(), log, "worker"));
+    }
+
+    /// SIGKILL: no drain, no goodbye.
+    pub fn kill_worker(&mut self) {
+        if let Some(mut w) = self.worker.take() {
+            w.kill();
+        }
+    }
+
+    pub fn input(&self, flight_id: i64, seats: SeatSelection) -> BookingInput {
+        let id = uuid::Uuid::new_v4();
+        let passengers = match &seats {
+            SeatSelection::Seats(s) => s.len(),
+            SeatSelection::Cabin { count, .. } => *count as usize,
+        };
+        BookingInput {
+            booking_id: id.to_string(),
+            booking_ref: id.simple().to_string()[..6].to_uppercase(),
+            user_id: "user-1".to_owned(),
+            flight_id,
+            seats,
+            passengers: (0..passengers)
+                .map(|i| Passenger {
+                    first_name: format!("Ada{i}"),
+                    last_name: "Lovelace".to_owned(),
+                    date_of_birth: "1990-12-10".to_owned(),
+                })
+                .collect(),
+            contact_email: "ada@example.com".to_owned(),
+            payment_window_ms: 60_000,
+            reminder_lead_ms: 48 * 3_600_000,
+        }
+    }
+
+    pub async fn start_booking(&self, input: BookingInput) -> Handle {
+        let id = workflow_id(&input.booking_id);
+        self.client
+            .start_workflow(
+                BookingWorkflow::run,
+                input,
+                WorkflowStartOptions::new(TASK_QUEUE, id.clone()).build(),
+            )
+            .await
+            .expect("workflow starts");
+        self.handle(&id)
+    }
+
+    pub fn handle(&self, workflow_id: &str) -> Handle {
+        self.client
+            .get_workflow_handle::<BookingWorkflow>(workflow_id)
+    }
+
+    pub async fn status(&self, handle: &Handle) -> BookingState {
+        handle
+            .query(BookingWorkflow::status, (), WorkflowQueryOptions::default())
+            .await
+            .expect("status query")
+    }
+
+    /// Polls the `status` query until `done` holds (or panics after `within`).
+    pub async fn wait_for(
+        &self,
+        handle: &Handle,
+        within: Duration,
+        done: impl Fn(&BookingState) -> bool,
+    ) -> BookingState {
+        let deadline = Instant::now() + within;
+        loop {
+            if let Ok(state) = handle
+                .query(BookingWorkflow::status, (), WorkflowQueryOptions::default())
+                .await
+            {
+                if done(&state) {
+                    return state;
+                }
+                if Instant::now() > deadline {
+                    panic!("gave up waiting; last state: {state:#?}");
+                }
+            } else if Instant::now() > deadline {
+                panic!("gave up waiting; the status query kept failing");
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
+    pub async fn wait_status(&self, handle: &Handle, status: BookingStatus) -> BookingState {
+        self.wait_for(handle, Duration::from_secs(60), |s| s.status == status)
+            .await
+    }
+
+    /// A localstripe payment method for a card number.
+    pub async fn payment_method(&self, card: &str) -> String {
+        let body = self
+            .stripe_post(
+                "/v1/payment_methods",
+                &[
+                    ("type", "card"),
+                    ("card[number]", card),
+                    ("card[exp_month]", "12"),
+                    ("card[exp_year]", "2040"),
+                    ("card[cvc]", "123"),
+                ],
+            )
+            .await;
+        body["id"].as_str().expect("payment method id").to_owned()
+    }
+
+    pub async fn pay(&self, handle: &Handle, card: &str) -> BookingState {
+        let payment_method = self.payment_method(card).await;
+        handle
+            .execute_update(
+                BookingWorkflow::submit_payment,
+                PaymentRequest { payment_method },
+                WorkflowExecuteUpdateOptions::default(),
+            )
+            .await
+            .expect("submit_payment update")
+    }
+
+    pub async fn cancel(&self, handle: &Handle) -> BookingState {
+        handle
+            .execute_update(
+                BookingWorkflow::cancel,
+                CancelRequest::default(),
+                WorkflowExecuteUpdateOptions::default(),
+            )
+            .await
+            .expect("cancel update")
+    }
+
+    pub async fn stripe_get(&self, path: &str) -> Value {
+        self.http
+            .get(format!("{}{path}", self.stripe_url))
+            .basic_auth(STRIPE_KEY, Some(""))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap()
+    }
+
+    pub async fn stripe_post(&self, path: &str, form: &[(&str, &str)]) -> Value {
+        self.http
+            .post(format!("{}{path}", self.stripe_url))
+            .basic_auth(STRIPE_KEY, Some(""))
+            .form(form)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap()
+    }
+
+    pub async fn intent(&self, id: &str) -> Value {
+        self.stripe_get(&format!("/v1/payment_intents/{id}")).await
+    }
+
+    /// Refunds localstripe made for a PaymentIntent.
+    pub async fn refunds(&self, intent: &str) -> Vec<Value> {
+        let body = self
+            .stripe_get(&format!("/v1/refunds?payment_intent={intent}"))
+            .await;
+        body["data"].as_array().cloned().unwrap_or_default()
+    }
+
+    /// The messages the SMTP sink received, raw.
+    pub fn mails(&self) -> Vec<String> {
+        let mut files: Vec<_> = std::fs::read_dir(&self.mail_dir)
+            .map(|d| d.filter_map(|e| e.ok()).map(|e| e.path()).collect())
+            .unwrap_or_default();
+        files.sort();
+        files
+            .into_iter()
+            .filter(|p| p.extension().is_some_and(|e| e == "eml"))
+            .filter_map(|p| std::fs::read_to_string(p).ok())
+            .collect()
+    }
+
+    /// Messages whose subject contains `needle`.
+    pub fn mails_about(&self, needle: &str) -> Vec<String> {
+        self.mails()
+            .into_iter()
+            .filter(|m| {
+                m.lines()
+                    .any(|l| l.starts_with("Subject:") && l.contains(needle))
+            })
+            .collect()
+    }
+
+    /// Waits until `count` messages with `needle` in the subject arrived.
+    pub async fn wait_mails(&self, needle: &str, count: usize) -> Vec<String> {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            let mails = self.mails_about(needle);
+            if mails.len() >= count || Instant::now() > deadline {
+                return mails;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
+    /// The flight service's view of this booking's hold.
+    pub async fn hold_status(&self, booking_id: &str) -> (u16, Value) {
+        let r = self
+            .flights
+            .call(
+                reqwest::Method::GET,
+                &format!("/api/v1/holds/{booking_id}"),
+                None,
+                Some(flights::TOKEN),
+            )
+            .await;
+        (r.status.as_u16(), r.body)
+    }
+
+    pub async fn seats_available(&self, flight_id: i64) -> i64 {
+        let r = self
+            .flights
+            .get(&format!("/api/v1/flights/{flight_id}"))
+            .await;
+        r.body["seats_available"].as_i64().expect("seats_available")
+    }
+
+    /// The read model's row for a booking: (status, version).
+    pub async fn read_model(&self, booking_id: &str) -> Option<(String, i32)> {
+        sqlx::query_as("select status, version from booking where booking_id = $1::uuid")
+            .bind(booking_id)
+            .fetch_optional(&self.booking_pool)
+            .await
+            .unwrap()
+    }
+
+    pub async fn events(&self, booking_id: &str) -> Vec<String> {
+        sqlx::query_scalar(
+            "select status from booking_event where booking_id = $1::uuid order by seq",
+        )
+        .bind(booking_id)
+        .fetch_all(&self.booking_pool)
+        .await
+        .unwrap()
+    }
+}
+
+impl Drop for Stack {
+    fn drop(&mut self) {
+        self.kill_worker();
+        let admin = self.admin_url.clone();
+        let name = self.booking_db_name.clone();
+        let _ = std::thread::spawn(move || {
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .unwrap();
+            rt.block_on(async {
+                if let Ok(mut c) = PgConnection::connect(&admin).await {
+                    let _ = c
+                        .execute(format!("drop database if exists {name} with (force)").as_str())
+                        .await;
+                }
+            });
+        })
+        .join();
+    }
+}
+
+pub type Handle = WorkflowHandle<Client, BookingWorkflow>;
+
+fn spawn(mut cmd: Command, log: std::fs::File, what: &str) -> Proc {
+    let err = log.try_clone().unwrap();
+    cmd.stdin(Stdio::null()).stdout(log).stderr(err);
+    Proc(
+        cmd.spawn()
+            .unwrap_or_else(|e| panic!("cannot start {what}: {e}")),
+    )
+}
+
+pub async fn temporal_client(port: u16) -> Client {
+    let url: temporalio_client::Url = format!("http://127.0.0.1:{port}").parse().unwrap();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        match TemporalConnection::connect(ConnectionOptions::new(url.clone()).build()).await {
+            Ok(conn) => return Client::new(conn, ClientOptions::new("default").build()).unwrap(),
+            Err(e) if Instant::now() > deadline => panic!("cannot connect to Temporal: {e}"),
+            Err(_) => tokio::time::sleep(Duration::from_millis(100)).await,
+        }
+    }
+}
