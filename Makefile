@@ -2,7 +2,7 @@
 # is installed by the scripts they call.
 SHELL := /bin/bash
 
-.PHONY: dev test bench-search lint fmt stack-start stack-stop stack-status clean
+.PHONY: dev test bench-search bench-booking record-histories lint fmt stack-start stack-stop stack-status clean
 
 dev: ## run the whole local stack in the foreground (Ctrl-C stops it)
 	@scripts/dev.sh
@@ -12,6 +12,9 @@ test: ## format check, clippy, and every test against real components
 
 bench-search: ## search and hold/release throughput on 100,000 flights
 	@scripts/bench-search.sh
+
+record-histories: ## re-record workers/tests/histories (after a patched workflow change)
+	@source scripts/env.sh && RECORD_HISTORIES=1 cargo test -p booking-worker --test booking --test resilience
 
 lint:
 	cargo fmt --all --check

@@ -80,6 +80,7 @@ async fn held_paid_confirmed_then_reminded() {
         stack.events(&booking_id).await,
         ["holding", "awaiting_payment", "confirming", "confirmed"]
     );
+    stack.save_history(&handle, "confirmed_reminded").await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -121,6 +122,7 @@ async fn window_expiry_cancels_the_intent_and_releases_the_seats() {
         )
         .await;
     assert!(late.is_err(), "a payment after expiry must be rejected");
+    stack.save_history(&handle, "expired").await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -157,6 +159,7 @@ async fn declined_card_then_good_card_confirms() {
     assert_eq!(intent["status"], "succeeded");
     // The declined attempt's intent was cancelled, never charged.
     assert_ne!(stack.intent(&first_intent).await["status"], "succeeded");
+    stack.save_history(&handle, "declined_then_paid").await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -180,6 +183,9 @@ async fn cancel_before_payment_releases_and_charges_nothing() {
     assert_eq!(intent["status"], "canceled");
     assert_eq!(stack.seats_available(flight).await, before);
     assert_eq!(stack.wait_mails("cancelled", 1).await.len(), 1);
+    stack
+        .save_history(&handle, "cancelled_before_payment")
+        .await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -211,6 +217,9 @@ async fn cancel_after_confirmation_refunds_once_and_releases() {
     let mails = stack.wait_mails("cancelled", 1).await;
     assert_eq!(mails.len(), 1);
     assert!(mails[0].contains("200.00"), "refund amount in {}", mails[0]);
+    stack
+        .save_history(&handle, "cancelled_after_confirmation")
+        .await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -245,4 +254,5 @@ async fn no_seats_fails_cleanly_without_charge_or_email() {
         stack.mails().is_empty(),
         "no email for a booking that never held"
     );
+    stack.save_history(&second, "no_seats").await;
 }

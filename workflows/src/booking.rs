@@ -75,6 +75,8 @@ pub struct BookingWorkflow {
     /// A departure change that arrived before the hold knew the flight.
     pending_departure: Option<DateTime<Utc>>,
     schedule_version: u32,
+    /// The schedule version the traveller has been told about.
+    schedule_version_notified: u32,
 }
 
 #[workflow_methods]
@@ -120,6 +122,7 @@ impl BookingWorkflow {
             flight_cancelled: None,
             pending_departure: None,
             schedule_version: 0,
+            schedule_version_notified: 0,
         }
     }
 
@@ -527,7 +530,11 @@ async fn confirm(ctx: &Ctx) -> WorkflowResult<bool> {
             ),
         )
         .await?;
-    ctx.state_mut(|s| s.booking.ticket_numbers = tickets);
+    ctx.state_mut(|s| {
+        s.booking.ticket_numbers = tickets;
+        // The confirmation email carries the departure as it is now.
+        s.schedule_version_notified = s.schedule_version;
+    });
     transition(ctx, BookingStatus::Confirmed, None);
     answer_all_payments(ctx);
     record(ctx).await?;
@@ -540,12 +547,11 @@ async fn confirm(ctx: &Ctx) -> WorkflowResult<bool> {
 async fn stay_until_departure(ctx: &Ctx) -> WorkflowResult<BookingState> {
     loop {
         let now = now(ctx);
-        let (departure, reminder_sent, lead, version) = ctx.state(|s| {
+        let (departure, reminder_sent, lead) = ctx.state(|s| {
             (
                 s.booking.flight.as_ref().map(|f| f.departure_time),
                 s.booking.reminder_sent,
                 s.reminder_lead,
-                s.schedule_version,
             )
         });
         let departure = departure.unwrap_or(now);
@@ -581,7 +587,7 @@ async fn stay_until_departure(ctx: &Ctx) -> WorkflowResult<BookingState> {
                 }
             }
             woken = ctx
-                .wait_condition(move |s| s.has_post_confirmation_work(version))
+                .wait_condition(|s| s.has_post_confirmation_work())
                  => {
                 timer.cancel();
                 if woken.is_err() {
@@ -591,8 +597,10 @@ async fn stay_until_departure(ctx: &Ctx) -> WorkflowResult<BookingState> {
                 if let Some((reason, kind)) = cancellation_pending(ctx) {
                     return cancel_confirmed(ctx, reason, kind).await;
                 }
-                let (version, flight) =
-                    ctx.state(|s| (s.schedule_version, s.booking.flight.clone()));
+                let (version, flight) = ctx.state_mut(|s| {
+                    s.schedule_version_notified = s.schedule_version;
+                    (s.schedule_version, s.booking.flight.clone())
+                });
                 if let Some(flight) = flight {
                     ctx.upsert_search_attributes([departure_attribute(flight.departure_time)]);
                 }
@@ -738,10 +746,10 @@ impl BookingWorkflow {
             || self.current_intent_authorized()
     }
 
-    fn has_post_confirmation_work(&self, seen_version: u32) -> bool {
+    fn has_post_confirmation_work(&self) -> bool {
         self.cancel_requested.is_some()
             || self.flight_cancelled.is_some()
-            || self.schedule_version != seen_version
+            || self.schedule_version != self.schedule_version_notified
     }
 
     fn current_intent_authorized(&self) -> bool {

@@ -464,6 +464,24 @@ impl Stack {
     }
 }
 
+impl Stack {
+    /// With `RECORD_HISTORIES=1`, saves the workflow's history as
+    /// `workers/tests/histories/<name>.json` for the replay test.
+    pub async fn save_history(&self, handle: &Handle, name: &str) {
+        if std::env::var("RECORD_HISTORIES").is_err() {
+            return;
+        }
+        let json = handle
+            .fetch_history(Default::default())
+            .to_json()
+            .await
+            .expect("history fetched");
+        let dir = repo_root().join("workers/tests/histories");
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(dir.join(format!("{name}.json")), json).unwrap();
+    }
+}
+
 impl Drop for Stack {
     fn drop(&mut self) {
         self.kill_worker();

@@ -1,0 +1,386 @@
+//! What must survive: a worker killed mid-booking, the flight service down
+//! for a while, activities executed twice, messages from outside (the
+//! Stripe webhook, schedule changes, flight cancellations, an operator's
+//! cancel).
+
+mod support;
+
+use std::time::Duration;
+
+use booking_activities::config::ActivitiesConfig;
+use booking_activities::email::{SmtpConfig, SmtpTls};
+use booking_activities::handlers::Activities;
+use booking_activities::inventory::InventoryConfig;
+use booking_activities::payments::StripeConfig;
+use booking_workflows::BookingWorkflow;
+use booking_workflows::activities::{
+    Authorization, AuthorizePayment, CreatePayment, EmailKind, HoldSeats, PaymentRef, SendEmail,
+};
+use booking_workflows::contract::{
+    BookingStatus, FlightCancelled, Money, PaymentAuthorized, PaymentStatus, ScheduleChange,
+    SeatSelection,
+};
+use support::{GOOD_CARD, Stack};
+use temporalio_client::{WorkflowCancelOptions, WorkflowSignalOptions};
+
+fn seats(list: &[&str]) -> SeatSelection {
+    SeatSelection::Seats(list.iter().map(|s| s.to_string()).collect())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn worker_killed_mid_booking_then_a_new_one_finishes_it() {
+    let mut stack = Stack::start("worker-killed").await;
+    let flight = stack.flights.small_flight().await;
+    let input = stack.input(flight, seats(&["7A"]));
+    let booking_id = input.booking_id.clone();
+    let handle = stack.start_booking(input).await;
+    stack
+        .wait_status(&handle, BookingStatus::AwaitingPayment)
+        .await;
+
+    // Pay, and kill the worker while the payment is being processed.
+    let pm = stack.payment_method(GOOD_CARD).await;
+    let payer = {
+        let handle = stack.handle(&booking_workflows::contract::workflow_id(&booking_id));
+        tokio::spawn(async move {
+            handle
+                .execute_update(
+                    BookingWorkflow::submit_payment,
+                    booking_workflows::contract::PaymentRequest { payment_method: pm },
+                    Default::default(),
+                )
+                .await
+        })
+    };
+    tokio::time::sleep(Duration::from_millis(150)).await;
+    stack.kill_worker();
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    stack.start_worker().await;
+
+    let confirmed = stack
+        .wait_for(&handle, Duration::from_secs(90), |s| {
+            s.status == BookingStatus::Confirmed
+        })
+        .await;
+    assert_eq!(confirmed.payment.status, PaymentStatus::Captured);
+    let intent = stack
+        .intent(confirmed.payment.payment_intent_id.as_deref().unwrap())
+        .await;
+    assert_eq!(intent["charges"]["data"].as_array().unwrap().len(), 1);
+    let (_, hold) = stack.hold_status(&booking_id).await;
+    assert_eq!(hold["status"], "confirmed");
+    assert_eq!(stack.wait_mails("confirmed", 1).await.len(), 1);
+    if let Ok(Ok(Ok(answer))) = tokio::time::timeout(Duration::from_secs(5), payer).await {
+        assert_eq!(answer.status, BookingStatus::Confirmed);
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn flight_service_down_during_hold_and_confirm_is_retried() {
+    let stack = Stack::start("flights-down").await;
+    let flight = stack.flights.small_flight().await;
+
+    // Down before the hold: the booking waits in `holding`.
+    stack.proxy.set_up(false);
+    let input = stack.input(flight, seats(&["8A"]));
+    let booking_id = input.booking_id.clone();
+    let handle = stack.start_booking(input).await;
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    assert_eq!(stack.status(&handle).await.status, BookingStatus::Holding);
+    stack.proxy.set_up(true);
+    stack
+        .wait_status(&handle, BookingStatus::AwaitingPayment)
+        .await;
+
+    // Down before the confirmation: paid, then `confirming` until it is back.
+    stack.proxy.set_up(false);
+    let pm = stack.payment_method(GOOD_CARD).await;
+    let payer = {
+        let handle = stack.handle(&booking_workflows::contract::workflow_id(&booking_id));
+        tokio::spawn(async move {
+            handle
+                .execute_update(
+                    BookingWorkflow::submit_payment,
+                    booking_workflows::contract::PaymentRequest { payment_method: pm },
+                    Default::default(),
+                )
+                .await
+        })
+    };
+    stack.wait_status(&handle, BookingStatus::Confirming).await;
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    assert_eq!(
+        stack.status(&handle).await.status,
+        BookingStatus::Confirming
+    );
+    stack.proxy.set_up(true);
+    let answer = payer.await.unwrap().expect("the payment is answered");
+    assert_eq!(answer.status, BookingStatus::Confirmed);
+    let (_, hold) = stack.hold_status(&booking_id).await;
+    assert_eq!(hold["status"], "confirmed");
+    stack.save_history(&handle, "flight_service_outage").await;
+}
+
+/// Every step run twice at once, as a retry after a timeout would: one
+/// hold, one intent, one charge, one email.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn activities_executed_twice_do_their_work_once() {
+    let stack = Stack::start_without_worker("twice").await;
+    let flight = stack.flights.small_flight().await;
+    let before = stack.seats_available(flight).await;
+    let config = ActivitiesConfig {
+        database_url: stack.booking_db_url.clone().into(),
+        db_max_connections: 5,
+        inventory: InventoryConfig {
+            base_url: stack.flights.base.clone(),
+            service_token: support::flights::TOKEN.to_owned().into(),
+            timeout: Duration::from_secs(5),
+        },
+        stripe: StripeConfig {
+            secret_key: support::STRIPE_KEY.to_owned().into(),
+            api_base: Some(stack.stripe_url.clone()),
+            timeout: Duration::from_secs(10),
+        },
+        smtp: SmtpConfig {
+            host: "127.0.0.1".into(),
+            port: stack.smtp_port,
+            username: None,
+            password: None,
+            tls: SmtpTls::None,
+            from: "Skyway Air <bookings@skyway.example>".into(),
+            timeout: Duration::from_secs(10),
+        },
+    };
+    let acts = Activities::connect(&config).await.unwrap();
+    let booking_id = uuid::Uuid::new_v4().to_string();
+
+    let hold = HoldSeats {
+        booking_id: booking_id.clone(),
+        flight_id: flight,
+        seats: seats(&["9A", "9B"]),
+    };
+    let (a, b) = tokio::join!(acts.inventory.hold(&hold), acts.inventory.hold(&hold));
+    assert_eq!(a.unwrap(), b.unwrap());
+    assert_eq!(stack.seats_available(flight).await, before - 2, "one hold");
+
+    let create = CreatePayment {
+        booking_id: booking_id.clone(),
+        booking_ref: "TWICE1".into(),
+        attempt: 1,
+        amount: Money {
+            amount: 20000,
+            currency: "EUR".into(),
+        },
+    };
+    let (a, b) = tokio::join!(acts.payments.create(&create), acts.payments.create(&create));
+    let intent = a.unwrap();
+    assert_eq!(intent, b.unwrap(), "one intent");
+    let pm = stack.payment_method(GOOD_CARD).await;
+    let authorize = AuthorizePayment {
+        booking_id: booking_id.clone(),
+        attempt: 1,
+        payment_method: pm,
+    };
+    let (a, b) = tokio::join!(
+        acts.payments.authorize(&authorize),
+        acts.payments.authorize(&authorize)
+    );
+    assert_eq!(a.unwrap(), Authorization::Authorized);
+    assert_eq!(b.unwrap(), Authorization::Authorized);
+    let capture = PaymentRef {
+        booking_id: booking_id.clone(),
+        attempt: 1,
+    };
+    let (a, b) = tokio::join!(
+        acts.payments.capture(&capture),
+        acts.payments.capture(&capture)
+    );
+    a.unwrap();
+    b.unwrap();
+    let stripe_intent = stack.intent(&intent.payment_intent_id).await;
+    assert_eq!(stripe_intent["status"], "succeeded");
+    assert_eq!(
+        stripe_intent["charges"]["data"].as_array().unwrap().len(),
+        1,
+        "one charge"
+    );
+
+    let (a, b) = tokio::join!(
+        acts.records.issue_tickets(&booking_id, 2),
+        acts.records.issue_tickets(&booking_id, 2)
+    );
+    assert_eq!(a.unwrap(), b.unwrap(), "the same ticket numbers");
+
+    let mut booking = confirmed_state_for(&stack, &booking_id, flight);
+    booking.contact_email = "twice@example.com".into();
+    let email = SendEmail {
+        kind: EmailKind::Confirmation,
+        key: "confirmation".into(),
+        booking,
+    };
+    let (a, b) = tokio::join!(acts.mailer.send(&email), acts.mailer.send(&email));
+    a.unwrap();
+    b.unwrap();
+    acts.mailer.send(&email).await.unwrap();
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(stack.mails().len(), 1, "one email");
+}
+
+/// A booking state for the email step (what the workflow would pass).
+fn confirmed_state_for(
+    stack: &Stack,
+    booking_id: &str,
+    flight: i64,
+) -> booking_workflows::contract::BookingState {
+    let mut input = stack.input(flight, seats(&["9A", "9B"]));
+    input.booking_id = booking_id.to_owned();
+    booking_workflows::contract::BookingState {
+        booking_id: input.booking_id,
+        booking_ref: input.booking_ref,
+        user_id: input.user_id,
+        status: BookingStatus::Confirmed,
+        flight_id: flight,
+        flight: None,
+        requested_seats: input.seats,
+        seats: Vec::new(),
+        passengers: input.passengers,
+        contact_email: input.contact_email,
+        total: None,
+        payment: booking_workflows::contract::PaymentState {
+            status: PaymentStatus::Captured,
+            attempts: 1,
+            payment_intent_id: None,
+            client_secret: None,
+            last_error: None,
+            refund: None,
+        },
+        payment_due_at: None,
+        ticket_numbers: Vec::new(),
+        reason: None,
+        reminder_sent: false,
+        history: Vec::new(),
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn webhook_signal_confirms_a_payment_made_at_stripe() {
+    let stack = Stack::start("webhook").await;
+    let flight = stack.flights.small_flight().await;
+    let handle = stack
+        .start_booking(stack.input(flight, seats(&["10A"])))
+        .await;
+    let held = stack
+        .wait_status(&handle, BookingStatus::AwaitingPayment)
+        .await;
+    let intent = held.payment.payment_intent_id.clone().unwrap();
+
+    // The traveller's browser confirms the intent with Stripe directly.
+    let pm = stack.payment_method(GOOD_CARD).await;
+    stack
+        .stripe_post(
+            &format!("/v1/payment_intents/{intent}"),
+            &[("payment_method", &pm)],
+        )
+        .await;
+    let confirmed = stack
+        .stripe_post(&format!("/v1/payment_intents/{intent}/confirm"), &[])
+        .await;
+    assert_eq!(confirmed["status"], "requires_capture", "{confirmed}");
+
+    // The gateway turns the verified webhook into this signal.
+    handle
+        .signal(
+            BookingWorkflow::payment_authorized,
+            PaymentAuthorized {
+                payment_intent_id: intent.clone(),
+            },
+            WorkflowSignalOptions::default(),
+        )
+        .await
+        .unwrap();
+    let done = stack.wait_status(&handle, BookingStatus::Confirmed).await;
+    assert_eq!(done.payment.status, PaymentStatus::Captured);
+    assert_eq!(stack.intent(&intent).await["status"], "succeeded");
+    stack.save_history(&handle, "webhook_paid").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn schedule_change_moves_the_reminder_and_flight_cancellation_refunds() {
+    let stack = Stack::start("schedule").await;
+    let flight = stack.flights.small_flight().await;
+    let before = stack.seats_available(flight).await;
+    let handle = stack
+        .start_booking(stack.input(flight, seats(&["11A"])))
+        .await;
+    stack
+        .wait_status(&handle, BookingStatus::AwaitingPayment)
+        .await;
+    let paid = stack.pay(&handle, GOOD_CARD).await;
+    assert_eq!(paid.status, BookingStatus::Confirmed);
+    let old = paid.flight.as_ref().unwrap().departure_time;
+
+    let new = old + chrono::TimeDelta::hours(3);
+    handle
+        .signal(
+            BookingWorkflow::schedule_changed,
+            ScheduleChange {
+                departure_time: new,
+            },
+            WorkflowSignalOptions::default(),
+        )
+        .await
+        .unwrap();
+    let moved = stack
+        .wait_for(&handle, Duration::from_secs(30), |s| {
+            s.flight.as_ref().is_some_and(|f| f.departure_time == new)
+        })
+        .await;
+    assert_eq!(moved.status, BookingStatus::Confirmed);
+    assert_eq!(stack.wait_mails("New departure time", 1).await.len(), 1);
+
+    handle
+        .signal(
+            BookingWorkflow::flight_cancelled,
+            FlightCancelled::default(),
+            WorkflowSignalOptions::default(),
+        )
+        .await
+        .unwrap();
+    let cancelled = stack.wait_status(&handle, BookingStatus::Cancelled).await;
+    assert_eq!(cancelled.payment.status, PaymentStatus::Refunded);
+    assert_eq!(
+        cancelled.payment.refund.as_ref().unwrap().amount.amount,
+        10000
+    );
+    assert_eq!(stack.seats_available(flight).await, before);
+    assert_eq!(stack.wait_mails("cancelled", 1).await.len(), 1);
+    stack
+        .save_history(&handle, "schedule_change_then_flight_cancelled")
+        .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cancelling_the_workflow_runs_the_compensations() {
+    let stack = Stack::start("operator-cancel").await;
+    let flight = stack.flights.small_flight().await;
+    let before = stack.seats_available(flight).await;
+    let handle = stack
+        .start_booking(stack.input(flight, seats(&["12A"])))
+        .await;
+    let held = stack
+        .wait_status(&handle, BookingStatus::AwaitingPayment)
+        .await;
+
+    handle
+        .cancel(WorkflowCancelOptions::default())
+        .await
+        .unwrap();
+    let done = stack.wait_status(&handle, BookingStatus::Cancelled).await;
+    assert_eq!(done.payment.status, PaymentStatus::Cancelled);
+    let intent = stack
+        .intent(held.payment.payment_intent_id.as_deref().unwrap())
+        .await;
+    assert_eq!(intent["status"], "canceled");
+    assert_eq!(stack.seats_available(flight).await, before);
+    stack.save_history(&handle, "operator_cancel").await;
+}
