@@ -20,7 +20,7 @@ trap cleanup INT TERM EXIT
 
 scripts/venv.sh
 echo "dev: building the services"
-cargo build --bin flights
+cargo build --bin flights --bin worker
 started_stack=1
 temporal-dev/stack.sh start
 
@@ -31,6 +31,10 @@ temporal-dev/stack.sh start
 pids+=($!)
 scripts/wait-ready.sh "$FLIGHTS_PORT"
 
+./target/debug/worker migrate
+./target/debug/worker &
+pids+=($!)
+
 cat <<INFO
 
   The local stack is up (Ctrl-C stops everything):
@@ -39,8 +43,10 @@ cat <<INFO
     Temporal Web UI    http://127.0.0.1:${TEMPORAL_UI_PORT:-8233}
     localstripe        http://127.0.0.1:${STRIPE_PORT:-8420}
     SMTP sink          127.0.0.1:${SMTP_PORT:-2525}  -> .dev/mail/*.eml
+    booking worker     task queue bookings, metrics http://127.0.0.1:9464/metrics
     PostgreSQL         ${FLIGHTS_DATABASE_URL}
-  Not built yet: the gateway (port 8080) and the booking worker; see the README.
+                       ${BOOKING_DATABASE_URL}
+  Not built yet: the gateway (port 8080); see the README.
 
 INFO
 wait -n "${pids[@]}"

@@ -89,21 +89,36 @@ impl ActivitiesConfig {
     }
 }
 
+/// Creates the booking database when missing and applies the migrations;
+/// returns a pool sized from the configuration.
+pub async fn migrate(config: &ActivitiesConfig) -> anyhow::Result<sqlx::PgPool> {
+    use secrecy::ExposeSecret;
+    use sqlx::migrate::MigrateDatabase;
+    let url = config.database_url.expose_secret();
+    if !sqlx::Postgres::database_exists(url).await.unwrap_or(false) {
+        sqlx::Postgres::create_database(url)
+            .await
+            .context("creating the booking database")?;
+        tracing::info!("created the booking database");
+    }
+    let pool = PgPoolOptions::new()
+        .max_connections(config.db_max_connections)
+        .acquire_timeout(Duration::from_secs(10))
+        .connect(url)
+        .await
+        .context("connecting to the booking database")?;
+    MIGRATOR
+        .run(&pool)
+        .await
+        .context("migrating the booking database")?;
+    Ok(pool)
+}
+
 impl Activities {
-    /// Connects to the booking database (running its migrations) and
-    /// builds the clients.
+    /// Connects to the booking database (creating and migrating it when
+    /// needed) and builds the clients.
     pub async fn connect(config: &ActivitiesConfig) -> anyhow::Result<Self> {
-        use secrecy::ExposeSecret;
-        let pool = PgPoolOptions::new()
-            .max_connections(config.db_max_connections)
-            .acquire_timeout(Duration::from_secs(10))
-            .connect(config.database_url.expose_secret())
-            .await
-            .context("connecting to the booking database")?;
-        MIGRATOR
-            .run(&pool)
-            .await
-            .context("migrating the booking database")?;
+        let pool = migrate(config).await?;
         Ok(Activities {
             inventory: Inventory::new(&config.inventory)?,
             payments: Payments::new(&config.stripe, pool.clone())?,

@@ -2,7 +2,8 @@
 //! `bookings`. Configuration from the environment (the README's table;
 //! the Temporal connection from the standard `TEMPORAL_*` variables),
 //! Prometheus metrics on `WORKER_METRICS_ADDR` (default 0.0.0.0:9464),
-//! graceful drain on SIGTERM / Ctrl-C.
+//! graceful drain on SIGTERM / Ctrl-C. `worker migrate` only creates and
+//! migrates the booking database, then exits.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -59,6 +60,15 @@ fn init_logging() {
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     init_logging();
+    match std::env::args().nth(1).as_deref() {
+        None | Some("run") => {}
+        Some("migrate") => {
+            booking_activities::config::migrate(&ActivitiesConfig::from_env()?).await?;
+            tracing::info!("booking database migrated");
+            return Ok(());
+        }
+        Some(other) => anyhow::bail!("unknown command {other:?}: use `worker [run|migrate]`"),
+    }
     let config = WorkerConfig::from_env()?;
     let activities = Activities::connect(&ActivitiesConfig::from_env()?).await?;
 
