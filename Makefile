@@ -13,6 +13,9 @@ test: ## format check, clippy, and every test against real components
 bench-search: ## search and hold/release throughput on 100,000 flights
 	@scripts/bench-search.sh
 
+bench-booking: ## bookings end to end vs a no-op workflow ceiling; worker memory with 5,000 awaiting payment
+	@scripts/bench-booking.sh
+
 record-histories: ## re-record workers/tests/histories (after a patched workflow change)
 	@source scripts/env.sh && RECORD_HISTORIES=1 cargo test -p booking-worker --test booking --test resilience
 

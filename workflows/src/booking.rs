@@ -172,6 +172,18 @@ impl BookingWorkflow {
         self.booking.clone()
     }
 
+    /// Answers once the hold is decided: `awaiting_payment` with the seats,
+    /// the locked price and the PaymentIntent's client secret, or `failed`
+    /// (`seats_unavailable`). With update-with-start this is "hold my seats
+    /// and tell me the price" in one round trip.
+    #[update]
+    pub async fn wait_for_hold(ctx: &mut WorkflowContext<Self>, _input: ()) -> BookingState {
+        let _ = ctx
+            .wait_condition(|s| s.booking.status != BookingStatus::Holding)
+            .await;
+        snapshot(ctx)
+    }
+
     #[update_validator(submit_payment)]
     fn validate_submit_payment(
         &self,

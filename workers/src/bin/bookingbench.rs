@@ -1,0 +1,361 @@
+//! `bookingbench`: end-to-end booking load against a running stack (the
+//! `worker` binary, the flight service, localstripe, the Temporal dev
+//! server), and the same client pattern against a no-op workflow as the
+//! ceiling. Used by `make bench-booking`.
+//!
+//! `bookingbench pay`: N bookings, C at a time; each is started with
+//! update-with-start (`wait_for_hold`: "seats held") and then paid with
+//! `submit_payment` ("confirmed").
+//! `bookingbench hold`: N bookings started and left awaiting payment.
+//! `bookingbench noop`: a no-op workflow with the same number of activities
+//! and timers and the same two round trips, on its own task queue, run by
+//! a worker inside this process.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, bail};
+use booking_workflows::BookingWorkflow;
+use booking_workflows::contract::{
+    BookingInput, BookingStatus, Passenger, PaymentRequest, SeatSelection, TASK_QUEUE, workflow_id,
+};
+use clap::{Parser, Subcommand};
+use hdrhistogram::Histogram;
+use temporalio_client::{
+    Client, ClientOptions, Connection, ConnectionOptions, Url, WorkflowExecuteUpdateOptions,
+    WorkflowIdConflictPolicy, WorkflowUpdateWithStartOptions,
+};
+use temporalio_macros::{activities, workflow, workflow_methods};
+use temporalio_sdk::activities::{ActivityContext, ActivityError};
+use temporalio_sdk::{
+    ActivityOptions, CancellableFuture, Runtime, Worker, WorkerOptions, WorkflowContext,
+    WorkflowResult,
+};
+use tokio::sync::Semaphore;
+
+#[derive(Parser)]
+struct Cli {
+    /// host:port of the Temporal frontend.
+    #[arg(long, default_value = "127.0.0.1:7233")]
+    temporal: String,
+    #[arg(long, default_value_t = 1000)]
+    bookings: usize,
+    #[arg(long, default_value_t = 50)]
+    concurrency: usize,
+    #[command(subcommand)]
+    mode: Mode,
+}
+
+#[derive(Subcommand, Clone)]
+enum Mode {
+    /// Book and pay.
+    Pay {
+        /// Flight ids, one per line; bookings take one economy seat each.
+        #[arg(long)]
+        flights: std::path::PathBuf,
+    },
+    /// Book and leave awaiting payment.
+    Hold {
+        #[arg(long)]
+        flights: std::path::PathBuf,
+    },
+    /// The ceiling: a no-op workflow with the same shape.
+    Noop,
+}
+
+struct Figures {
+    held: Histogram<u64>,
+    confirmed: Histogram<u64>,
+    errors: u64,
+    first_error: Option<String>,
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let cli = Cli::parse();
+    let url: Url = format!("http://{}", cli.temporal).parse()?;
+    let connection = Connection::connect(ConnectionOptions::new(url).build())
+        .await
+        .context("connecting to Temporal")?;
+    let client = Client::new(connection, ClientOptions::new("default").build())?;
+
+    let mut noop_worker = None;
+    let flights = match &cli.mode {
+        Mode::Pay { flights } | Mode::Hold { flights } => std::fs::read_to_string(flights)?
+            .lines()
+            .filter_map(|l| l.trim().parse::<i64>().ok())
+            .collect::<Vec<_>>(),
+        Mode::Noop => {
+            noop_worker = Some(start_noop_worker(client.clone())?);
+            Vec::new()
+        }
+    };
+    if flights.is_empty() && !matches!(cli.mode, Mode::Noop) {
+        bail!("no flight ids");
+    }
+    let flights = Arc::new(flights);
+
+    let permits = Arc::new(Semaphore::new(cli.concurrency));
+    let figures = Arc::new(std::sync::Mutex::new(Figures {
+        held: Histogram::new(3)?,
+        confirmed: Histogram::new(3)?,
+        errors: 0,
+        first_error: None,
+    }));
+    let started = Instant::now();
+    let mut tasks = Vec::with_capacity(cli.bookings);
+    for i in 0..cli.bookings {
+        let permit = permits.clone().acquire_owned().await?;
+        let client = client.clone();
+        let mode = cli.mode.clone();
+        let flights = flights.clone();
+        let figures = figures.clone();
+        tasks.push(tokio::spawn(async move {
+            let result = match mode {
+                Mode::Pay { .. } => book(&client, flights[i % flights.len()], true).await,
+                Mode::Hold { .. } => book(&client, flights[i % flights.len()], false).await,
+                Mode::Noop => noop(&client).await,
+            };
+            let mut f = figures.lock().unwrap();
+            match result {
+                Ok((held, confirmed)) => {
+                    f.held.record(held.as_micros() as u64).ok();
+                    if let Some(c) = confirmed {
+                        f.confirmed.record(c.as_micros() as u64).ok();
+                    }
+                }
+                Err(e) => {
+                    f.errors += 1;
+                    f.first_error.get_or_insert(format!("{e:#}"));
+                }
+            }
+            drop(permit);
+        }));
+    }
+    for t in tasks {
+        t.await?;
+    }
+    let elapsed = started.elapsed();
+    let f = figures.lock().unwrap();
+    let ms = |h: &Histogram<u64>, q: f64| h.value_at_quantile(q) as f64 / 1000.0;
+    let done = f.held.len().max(f.confirmed.len());
+    println!(
+        "{}: {} bookings in {:.1} s, {} at a time: {:.1} bookings/s, {} errors",
+        match cli.mode {
+            Mode::Pay { .. } => "booking (hold + pay + confirm)",
+            Mode::Hold { .. } => "booking (hold only)",
+            Mode::Noop => "no-op ceiling",
+        },
+        done,
+        elapsed.as_secs_f64(),
+        cli.concurrency,
+        done as f64 / elapsed.as_secs_f64(),
+        f.errors
+    );
+    println!(
+        "  seats held:  p50 {:.1} ms  p99 {:.1} ms",
+        ms(&f.held, 0.5),
+        ms(&f.held, 0.99)
+    );
+    if !f.confirmed.is_empty() {
+        println!(
+            "  confirmed:   p50 {:.1} ms  p99 {:.1} ms",
+            ms(&f.confirmed, 0.5),
+            ms(&f.confirmed, 0.99)
+        );
+    }
+    if let Some(e) = &f.first_error {
+        println!("  first error: {e}");
+    }
+    if let Some((stop, thread)) = noop_worker {
+        let _ = stop.send(());
+        let _ = tokio::task::spawn_blocking(move || thread.join()).await;
+    }
+    Ok(())
+}
+
+/// One booking: update-with-start until held, then (optionally) pay.
+async fn book(
+    client: &Client,
+    flight_id: i64,
+    pay: bool,
+) -> anyhow::Result<(Duration, Option<Duration>)> {
+    let id = uuid::Uuid::new_v4();
+    let input = BookingInput {
+        booking_id: id.to_string(),
+        booking_ref: id.simple().to_string()[..6].to_uppercase(),
+        user_id: "bench".into(),
+        flight_id,
+        seats: SeatSelection::Cabin {
+            cabin: "economy".into(),
+            count: 1,
+        },
+        passengers: vec![Passenger {
+            first_name: "Bench".into(),
+            last_name: "Traveller".into(),
+            date_of_birth: "1990-01-01".into(),
+        }],
+        contact_email: "bench@example.com".into(),
+        payment_window_ms: 3_600_000,
+        reminder_lead_ms: 48 * 3_600_000,
+    };
+    let wf_id = workflow_id(&input.booking_id);
+    let start = Instant::now();
+    let held = client
+        .execute_update_with_start_workflow(
+            BookingWorkflow::run,
+            input,
+            BookingWorkflow::wait_for_hold,
+            (),
+            WorkflowUpdateWithStartOptions::new(TASK_QUEUE, wf_id.clone(), WorkflowIdConflictPolicy::Fail)
+                .build(),
+        )
+        .await
+        .context("update-with-start")?;
+    let held_at = start.elapsed();
+    if held.status != BookingStatus::AwaitingPayment {
+        bail!("not held: {:?} {:?}", held.status, held.reason);
+    }
+    if !pay {
+        return Ok((held_at, None));
+    }
+    let paid = client
+        .get_workflow_handle::<BookingWorkflow>(wf_id)
+        .execute_update(
+            BookingWorkflow::submit_payment,
+            PaymentRequest {
+                payment_method: "pm_card_visa".into(),
+            },
+            WorkflowExecuteUpdateOptions::default(),
+        )
+        .await
+        .context("submit_payment")?;
+    if paid.status != BookingStatus::Confirmed {
+        bail!("not confirmed: {:?} {:?}", paid.status, paid.payment.last_error);
+    }
+    Ok((held_at, Some(start.elapsed())))
+}
+
+// ---- the ceiling ------------------------------------------------------------
+
+const NOOP_QUEUE: &str = "bench-noop";
+/// Activities before "held" and after payment in the booking workflow's
+/// confirmed path (record, hold, create intent, record | authorize, record,
+/// confirm seats, capture, tickets, record, email).
+const ACTIVITIES_BEFORE_HOLD: usize = 4;
+const ACTIVITIES_AFTER_PAYMENT: usize = 7;
+
+pub struct NoopActivities;
+
+#[activities]
+impl NoopActivities {
+    #[activity(name = "bench_noop")]
+    pub async fn noop(_ctx: ActivityContext, _input: ()) -> Result<(), ActivityError> {
+        Ok(())
+    }
+}
+
+#[workflow]
+#[derive(Default)]
+pub struct NoopBooking {
+    stage: u8,
+    paid: bool,
+}
+
+#[workflow_methods]
+impl NoopBooking {
+    #[run(name = "BenchNoopBooking")]
+    pub async fn run(ctx: &mut WorkflowContext<Self>, _input: ()) -> WorkflowResult<()> {
+        let opts = || ActivityOptions::start_to_close_timeout(Duration::from_secs(10));
+        for _ in 0..ACTIVITIES_BEFORE_HOLD {
+            ctx.execute_activity(NoopActivities::noop, (), opts()).await?;
+        }
+        ctx.state_mut(|s| s.stage = 1);
+        let mut window = Box::pin(ctx.timer(Duration::from_secs(3600)));
+        temporalio_sdk::workflows::select! {
+            _ = window.as_mut() => {}
+            _ = ctx.wait_condition(|s| s.paid) => { window.cancel(); }
+        }
+        for _ in 0..ACTIVITIES_AFTER_PAYMENT {
+            ctx.execute_activity(NoopActivities::noop, (), opts()).await?;
+        }
+        ctx.state_mut(|s| s.stage = 2);
+        // The booking then sleeps until departure; so does this, briefly.
+        ctx.timer(Duration::from_secs(1)).await;
+        Ok(())
+    }
+
+    #[update]
+    pub async fn held(ctx: &mut WorkflowContext<Self>, _input: ()) -> u8 {
+        let _ = ctx.wait_condition(|s| s.stage >= 1).await;
+        ctx.state(|s| s.stage)
+    }
+
+    #[update]
+    pub async fn pay(ctx: &mut WorkflowContext<Self>, _input: ()) -> u8 {
+        ctx.state_mut(|s| s.paid = true);
+        let _ = ctx.wait_condition(|s| s.stage >= 2).await;
+        ctx.state(|s| s.stage)
+    }
+}
+
+/// Stops the no-op worker (draining it) when sent to.
+type NoopWorker = (
+    tokio::sync::oneshot::Sender<()>,
+    std::thread::JoinHandle<anyhow::Result<()>>,
+);
+
+/// The SDK's worker future is not `Send`: it runs on a thread of its own.
+fn start_noop_worker(client: Client) -> anyhow::Result<NoopWorker> {
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let thread = std::thread::spawn(move || -> anyhow::Result<()> {
+        // Two threads, like the `worker` binary's runtime on this machine.
+        let rt = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()?;
+        rt.block_on(async move {
+            let runtime = Runtime::from_current_tokio(Default::default())?;
+            let options = WorkerOptions::new(NOOP_QUEUE)
+                .register_workflow::<NoopBooking>()?
+                .register_activities(NoopActivities)
+                .build();
+            let mut worker = Worker::new(&runtime, client, options)?;
+            let shutdown = worker.shutdown_handle();
+            let run = worker.run();
+            tokio::pin!(run);
+            tokio::select! {
+                r = &mut run => r?,
+                _ = stopped => {
+                    shutdown();
+                    run.await?;
+                }
+            }
+            Ok(())
+        })
+    });
+    Ok((stop, thread))
+}
+
+async fn noop(client: &Client) -> anyhow::Result<(Duration, Option<Duration>)> {
+    let id = format!("bench-noop-{}", uuid::Uuid::new_v4());
+    let start = Instant::now();
+    client
+        .execute_update_with_start_workflow(
+            NoopBooking::run,
+            (),
+            NoopBooking::held,
+            (),
+            WorkflowUpdateWithStartOptions::new(NOOP_QUEUE, id.clone(), WorkflowIdConflictPolicy::Fail)
+                .build(),
+        )
+        .await
+        .context("update-with-start")?;
+    let held = start.elapsed();
+    client
+        .get_workflow_handle::<NoopBooking>(id)
+        .execute_update(NoopBooking::pay, (), WorkflowExecuteUpdateOptions::default())
+        .await
+        .context("pay")?;
+    Ok((held, Some(start.elapsed())))
+}
