@@ -73,6 +73,8 @@ wait_port $W_METRICS
 
 echo "machine: $(nproc) cores ($(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs)), $(awk '/MemTotal/ {printf "%.0f", $2 / 1048576}' /proc/meminfo) GiB RAM"
 echo "stack: Temporal dev server $("$venv/temporal" --version | sed 's/.*(//; s/)//') (SQLite WAL), localstripe, PostgreSQL $(psql "$FLIGHTS_DB" -tAc 'show server_version'), release worker and flight service, all on this machine"
+# The 5,000 unpaid bookings must still be awaiting payment when measured.
+export PAYMENT_WINDOW="${PAYMENT_WINDOW:-30m}"
 bb=("$bin/bookingbench" --temporal "127.0.0.1:$T_PORT")
 rss() { awk -v k="$1" '$1 == k":" {printf "%.0f MB", $2 / 1024}' "/proc/$worker/status"; }
 

@@ -127,3 +127,25 @@ impl Activities {
         })
     }
 }
+
+/// The durations a new booking workflow gets unless told otherwise:
+/// `PAYMENT_WINDOW` (default 5m) and `REMINDER_LEAD` (default 48h). Read by
+/// whoever starts bookings; the workflow itself takes them as input.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct BookingDefaults {
+    pub payment_window: Duration,
+    pub reminder_lead: Duration,
+}
+
+impl BookingDefaults {
+    pub fn from_env() -> anyhow::Result<Self> {
+        let defaults = BookingDefaults {
+            payment_window: duration("PAYMENT_WINDOW", Duration::from_secs(5 * 60))?,
+            reminder_lead: duration("REMINDER_LEAD", Duration::from_secs(48 * 3600))?,
+        };
+        if defaults.payment_window < Duration::from_secs(1) {
+            bail!("PAYMENT_WINDOW must be at least 1s");
+        }
+        Ok(defaults)
+    }
+}

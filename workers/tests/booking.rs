@@ -19,11 +19,11 @@ async fn held_paid_confirmed_then_reminded() {
     let flight = stack.flights.small_flight().await;
     let before = stack.seats_available(flight).await;
 
-    // The flight leaves in ~9 days: a lead of (9 days - 3 s) puts the
-    // reminder a few seconds after confirmation.
+    // The flight leaves in ~9 days: a lead of (time to departure - 10 s) puts the
+    // reminder about 10 s after the start, after confirmation.
     let mut input = stack.input(flight, seats(&["3A", "3B"]));
     let departure = chrono::DateTime::parse_from_rfc3339(&utc_in_days(9, 10, 0)).unwrap();
-    let lead = departure.signed_duration_since(chrono::Utc::now()) - chrono::TimeDelta::seconds(4);
+    let lead = departure.signed_duration_since(chrono::Utc::now()) - chrono::TimeDelta::seconds(10);
     input.reminder_lead_ms = lead.num_milliseconds() as u64;
     let booking_id = input.booking_id.clone();
     let handle = stack.start_booking(input).await;

@@ -685,9 +685,12 @@ async fn abort(
     Ok(snapshot(ctx))
 }
 
+/// Runs one compensation. A business refusal (say, the hold is already
+/// gone) means there is nothing left to undo; transient failures are
+/// retried by Temporal until they succeed.
 async fn run_compensation(ctx: &Ctx, compensation: Compensation) -> WorkflowResult<()> {
     let booking_id = ctx.state(|s| s.booking.booking_id.clone());
-    match compensation {
+    let undone = match compensation {
         Compensation::ReleaseSeats { cancellation } => {
             ctx.execute_activity(
                 BookingActivities::release_seats,
@@ -697,7 +700,7 @@ async fn run_compensation(ctx: &Ctx, compensation: Compensation) -> WorkflowResu
                 },
                 options("Release the seats", Duration::from_secs(15)),
             )
-            .await?
+            .await
         }
         Compensation::CancelPayment { attempt } => {
             ctx.execute_activity(
@@ -711,10 +714,14 @@ async fn run_compensation(ctx: &Ctx, compensation: Compensation) -> WorkflowResu
                     Duration::from_secs(30),
                 ),
             )
-            .await?
+            .await
         }
+    };
+    match undone {
+        Ok(()) => Ok(()),
+        Err(e) if business_failure(&e).is_some() => Ok(()),
+        Err(e) => Err(e.into()),
     }
-    Ok(())
 }
 
 async fn email(ctx: &Ctx, kind: EmailKind, key: String) -> WorkflowResult<()> {
@@ -876,6 +883,7 @@ fn options(summary: impl Into<String>, timeout: Duration) -> ActivityOptions {
                     errors::CARD_DECLINED,
                     errors::HOLD_CONFLICT,
                     errors::PAYMENT_REJECTED,
+                    errors::EMAIL_REJECTED,
                 ])
                 .build(),
         )

@@ -10,11 +10,15 @@
 //! `bookingbench noop`: a no-op workflow with the same number of activities
 //! and timers and the same two round trips, on its own task queue, run by
 //! a worker inside this process.
+//!
+//! Bookings get `PAYMENT_WINDOW` and `REMINDER_LEAD` from the environment
+//! (defaults 5m and 48h), as the gateway's will.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
+use booking_activities::config::BookingDefaults;
 use booking_workflows::BookingWorkflow;
 use booking_workflows::contract::{
     BookingInput, BookingStatus, Passenger, PaymentRequest, SeatSelection, TASK_QUEUE, workflow_id,
@@ -73,6 +77,7 @@ struct Figures {
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
+    let defaults = BookingDefaults::from_env()?;
     let url: Url = format!("http://{}", cli.temporal).parse()?;
     let connection = Connection::connect(ConnectionOptions::new(url).build())
         .await
@@ -112,8 +117,10 @@ async fn main() -> anyhow::Result<()> {
         let figures = figures.clone();
         tasks.push(tokio::spawn(async move {
             let result = match mode {
-                Mode::Pay { .. } => book(&client, flights[i % flights.len()], true).await,
-                Mode::Hold { .. } => book(&client, flights[i % flights.len()], false).await,
+                Mode::Pay { .. } => book(&client, flights[i % flights.len()], true, defaults).await,
+                Mode::Hold { .. } => {
+                    book(&client, flights[i % flights.len()], false, defaults).await
+                }
                 Mode::Noop => noop(&client).await,
             };
             let mut f = figures.lock().unwrap();
@@ -136,7 +143,10 @@ async fn main() -> anyhow::Result<()> {
         t.await?;
     }
     let elapsed = started.elapsed();
-    let f = figures.lock().unwrap();
+    let f = Arc::try_unwrap(figures)
+        .map_err(|_| anyhow::anyhow!("a booking task still holds the figures"))?
+        .into_inner()
+        .unwrap();
     let ms = |h: &Histogram<u64>, q: f64| h.value_at_quantile(q) as f64 / 1000.0;
     let done = f.held.len().max(f.confirmed.len());
     println!(
@@ -179,6 +189,7 @@ async fn book(
     client: &Client,
     flight_id: i64,
     pay: bool,
+    defaults: BookingDefaults,
 ) -> anyhow::Result<(Duration, Option<Duration>)> {
     let id = uuid::Uuid::new_v4();
     let input = BookingInput {
@@ -196,8 +207,8 @@ async fn book(
             date_of_birth: "1990-01-01".into(),
         }],
         contact_email: "bench@example.com".into(),
-        payment_window_ms: 3_600_000,
-        reminder_lead_ms: 48 * 3_600_000,
+        payment_window_ms: defaults.payment_window.as_millis() as u64,
+        reminder_lead_ms: defaults.reminder_lead.as_millis() as u64,
     };
     let wf_id = workflow_id(&input.booking_id);
     let start = Instant::now();
@@ -207,8 +218,12 @@ async fn book(
             input,
             BookingWorkflow::wait_for_hold,
             (),
-            WorkflowUpdateWithStartOptions::new(TASK_QUEUE, wf_id.clone(), WorkflowIdConflictPolicy::Fail)
-                .build(),
+            WorkflowUpdateWithStartOptions::new(
+                TASK_QUEUE,
+                wf_id.clone(),
+                WorkflowIdConflictPolicy::Fail,
+            )
+            .build(),
         )
         .await
         .context("update-with-start")?;
@@ -231,7 +246,11 @@ async fn book(
         .await
         .context("submit_payment")?;
     if paid.status != BookingStatus::Confirmed {
-        bail!("not confirmed: {:?} {:?}", paid.status, paid.payment.last_error);
+        bail!(
+            "not confirmed: {:?} {:?}",
+            paid.status,
+            paid.payment.last_error
+        );
     }
     Ok((held_at, Some(start.elapsed())))
 }
@@ -268,7 +287,8 @@ impl NoopBooking {
     pub async fn run(ctx: &mut WorkflowContext<Self>, _input: ()) -> WorkflowResult<()> {
         let opts = || ActivityOptions::start_to_close_timeout(Duration::from_secs(10));
         for _ in 0..ACTIVITIES_BEFORE_HOLD {
-            ctx.execute_activity(NoopActivities::noop, (), opts()).await?;
+            ctx.execute_activity(NoopActivities::noop, (), opts())
+                .await?;
         }
         ctx.state_mut(|s| s.stage = 1);
         let mut window = Box::pin(ctx.timer(Duration::from_secs(3600)));
@@ -277,7 +297,8 @@ impl NoopBooking {
             _ = ctx.wait_condition(|s| s.paid) => { window.cancel(); }
         }
         for _ in 0..ACTIVITIES_AFTER_PAYMENT {
-            ctx.execute_activity(NoopActivities::noop, (), opts()).await?;
+            ctx.execute_activity(NoopActivities::noop, (), opts())
+                .await?;
         }
         ctx.state_mut(|s| s.stage = 2);
         // The booking then sleeps until departure; so does this, briefly.
@@ -346,15 +367,23 @@ async fn noop(client: &Client) -> anyhow::Result<(Duration, Option<Duration>)> {
             (),
             NoopBooking::held,
             (),
-            WorkflowUpdateWithStartOptions::new(NOOP_QUEUE, id.clone(), WorkflowIdConflictPolicy::Fail)
-                .build(),
+            WorkflowUpdateWithStartOptions::new(
+                NOOP_QUEUE,
+                id.clone(),
+                WorkflowIdConflictPolicy::Fail,
+            )
+            .build(),
         )
         .await
         .context("update-with-start")?;
     let held = start.elapsed();
     client
         .get_workflow_handle::<NoopBooking>(id)
-        .execute_update(NoopBooking::pay, (), WorkflowExecuteUpdateOptions::default())
+        .execute_update(
+            NoopBooking::pay,
+            (),
+            WorkflowExecuteUpdateOptions::default(),
+        )
         .await
         .context("pay")?;
     Ok((held, Some(start.elapsed())))
