@@ -73,6 +73,16 @@ async fn held_paid_confirmed_then_reminded() {
     assert_eq!(reminded.status, BookingStatus::Confirmed);
     assert_eq!(stack.wait_mails("Check-in reminder", 1).await.len(), 1);
 
+    // Ops can find it in the Web UI.
+    assert_eq!(
+        stack.keyword(&handle, "BookingStatus").await.as_deref(),
+        Some("confirmed")
+    );
+    assert_eq!(
+        stack.keyword(&handle, "FlightNumber").await.as_deref(),
+        Some("ZZ10")
+    );
+
     // The read model and the event log follow the workflow.
     let (status, _) = stack.read_model(&booking_id).await.expect("read model row");
     assert_eq!(status, "confirmed");

@@ -382,5 +382,9 @@ async fn cancelling_the_workflow_runs_the_compensations() {
         .await;
     assert_eq!(intent["status"], "canceled");
     assert_eq!(stack.seats_available(flight).await, before);
+    assert_eq!(
+        stack.keyword(&handle, "BookingStatus").await.as_deref(),
+        Some("cancelled")
+    );
     stack.save_history(&handle, "operator_cancel").await;
 }

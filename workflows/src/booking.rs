@@ -15,7 +15,9 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 use temporalio_common::RetryPolicy;
 use temporalio_common::error::IncomingError;
-use temporalio_common::search_attributes::{SearchAttributeKey, SearchAttributeUpdate, Timestamp};
+use temporalio_common::search_attributes::{
+    SearchAttributeKey, SearchAttributeUpdate, SearchAttributes, Timestamp,
+};
 use temporalio_macros::{workflow, workflow_methods};
 use temporalio_sdk::{
     ActivityExecutionError, ActivityOptions, CancellableFuture, SyncWorkflowContext, TimerOptions,
@@ -128,13 +130,18 @@ impl BookingWorkflow {
 
     #[run]
     pub async fn run(ctx: &mut WorkflowContext<Self>) -> WorkflowResult<BookingState> {
-        let (user_id, booking_ref) =
-            ctx.state(|s| (s.booking.user_id.clone(), s.booking.booking_ref.clone()));
-        ctx.upsert_search_attributes([
-            USER_ID.value_set(user_id),
-            BOOKING_REF.value_set(booking_ref),
-        ]);
-        transition(ctx, BookingStatus::Holding, None);
+        // A starter that followed the contract set these already
+        // (`initial_search_attributes`): no visibility write is needed then.
+        let present = ctx.search_attributes();
+        let missing: Vec<_> = ctx
+            .state(|s| initial_updates(&s.booking.user_id, &s.booking.booking_ref))
+            .into_iter()
+            .filter(|update| !present.keys().any(|k| k == update.name()))
+            .collect();
+        if !missing.is_empty() {
+            ctx.upsert_search_attributes(missing);
+        }
+        record_transition(ctx, BookingStatus::Holding, None);
         record(ctx).await?;
 
         if !hold(ctx).await? {
@@ -146,7 +153,14 @@ impl BookingWorkflow {
         new_payment_attempt(ctx).await?;
         let due = now(ctx) + chrono_duration(ctx.state(|s| s.payment_window));
         ctx.state_mut(|s| s.booking.payment_due_at = Some(due));
-        transition(ctx, BookingStatus::AwaitingPayment, None);
+        let flight = ctx.state(|s| s.booking.flight.clone());
+        let flight_attributes = flight.into_iter().flat_map(|f| {
+            [
+                FLIGHT_NUMBER.value_set(f.flight_number),
+                departure_attribute(f.departure_time),
+            ]
+        });
+        transition_with(ctx, BookingStatus::AwaitingPayment, None, flight_attributes);
         record(ctx).await?;
 
         match await_payment(ctx, due).await? {
@@ -329,23 +343,18 @@ async fn hold(ctx: &Ctx) -> WorkflowResult<bool> {
             return Ok(false);
         }
     };
-    let flight = ctx.state_mut(|s| {
+    ctx.state_mut(|s| {
         let mut flight = held.flight;
         if let Some(departure) = s.pending_departure.take() {
             flight.departure_time = departure;
         }
-        s.booking.flight = Some(flight.clone());
+        s.booking.flight = Some(flight);
         s.booking.seats = held.seats;
         s.booking.total = Some(held.total);
         s.compensations.push(Compensation::ReleaseSeats {
             cancellation: false,
         });
-        flight
     });
-    ctx.upsert_search_attributes([
-        FLIGHT_NUMBER.value_set(flight.flight_number),
-        departure_attribute(flight.departure_time),
-    ]);
     Ok(true)
 }
 
@@ -757,6 +766,22 @@ async fn record(ctx: &Ctx) -> WorkflowResult<()> {
 
 // ---- state helpers ---------------------------------------------------------
 
+/// The search attributes a booking starts with: status `holding`, user and
+/// reference. Starters pass them in the start request
+/// ([`initial_search_attributes`]), which saves the workflow an upsert.
+fn initial_updates(user_id: &str, booking_ref: &str) -> Vec<SearchAttributeUpdate> {
+    vec![
+        STATUS.value_set(BookingStatus::Holding.as_str().to_owned()),
+        USER_ID.value_set(user_id.to_owned()),
+        BOOKING_REF.value_set(booking_ref.to_owned()),
+    ]
+}
+
+/// For the start request of a booking (`WorkflowStartOptions::search_attributes`).
+pub fn initial_search_attributes(input: &BookingInput) -> SearchAttributes {
+    SearchAttributes::new(initial_updates(&input.user_id, &input.booking_ref))
+}
+
 impl BookingWorkflow {
     fn has_payment_work(&self) -> bool {
         self.cancel_requested.is_some()
@@ -820,6 +845,27 @@ fn answer_all_payments(ctx: &Ctx) {
 }
 
 fn transition(ctx: &Ctx, status: BookingStatus, reason: Option<String>) {
+    transition_with(ctx, status, reason, []);
+}
+
+/// A transition whose status the starter already put in the search
+/// attributes: recorded in the history only.
+fn record_transition(ctx: &Ctx, status: BookingStatus, reason: Option<String>) {
+    let at = now(ctx);
+    ctx.state_mut(|s| {
+        s.booking.status = status;
+        s.booking.history.push(Transition { status, at, reason });
+    });
+}
+
+/// Moves to `status`, recording it in the history and, in one upsert with
+/// `extra`, in the search attributes.
+fn transition_with(
+    ctx: &Ctx,
+    status: BookingStatus,
+    reason: Option<String>,
+    extra: impl IntoIterator<Item = SearchAttributeUpdate>,
+) {
     let at = now(ctx);
     ctx.state_mut(|s| {
         s.booking.status = status;
@@ -828,7 +874,9 @@ fn transition(ctx: &Ctx, status: BookingStatus, reason: Option<String>) {
         }
         s.booking.history.push(Transition { status, at, reason });
     });
-    ctx.upsert_search_attributes([STATUS.value_set(status.as_str().to_owned())]);
+    let mut updates = vec![STATUS.value_set(status.as_str().to_owned())];
+    updates.extend(extra);
+    ctx.upsert_search_attributes(updates);
 }
 
 fn snapshot(ctx: &Ctx) -> BookingState {

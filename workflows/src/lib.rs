@@ -6,4 +6,4 @@ pub mod activities;
 pub mod booking;
 pub mod contract;
 
-pub use booking::BookingWorkflow;
+pub use booking::{BookingWorkflow, initial_search_attributes};

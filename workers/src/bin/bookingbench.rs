@@ -211,6 +211,7 @@ async fn book(
         reminder_lead_ms: defaults.reminder_lead.as_millis() as u64,
     };
     let wf_id = workflow_id(&input.booking_id);
+    let attributes = booking_workflows::initial_search_attributes(&input);
     let start = Instant::now();
     let held = client
         .execute_update_with_start_workflow(
@@ -223,6 +224,7 @@ async fn book(
                 wf_id.clone(),
                 WorkflowIdConflictPolicy::Fail,
             )
+            .search_attributes(attributes)
             .build(),
         )
         .await

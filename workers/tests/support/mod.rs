@@ -255,6 +255,24 @@ impl Stack {
 
     pub async fn start_booking(&self, input: BookingInput) -> Handle {
         let id = workflow_id(&input.booking_id);
+        let attributes = booking_workflows::initial_search_attributes(&input);
+        self.client
+            .start_workflow(
+                BookingWorkflow::run,
+                input,
+                WorkflowStartOptions::new(TASK_QUEUE, id.clone())
+                    .search_attributes(attributes)
+                    .build(),
+            )
+            .await
+            .expect("workflow starts");
+        self.handle(&id)
+    }
+
+    /// Started the way the Temporal CLI would: without the initial search
+    /// attributes, which the workflow then sets itself.
+    pub async fn start_booking_bare(&self, input: BookingInput) -> Handle {
+        let id = workflow_id(&input.booking_id);
         self.client
             .start_workflow(
                 BookingWorkflow::run,
@@ -264,6 +282,14 @@ impl Stack {
             .await
             .expect("workflow starts");
         self.handle(&id)
+    }
+
+    /// A keyword search attribute as the server has it now.
+    pub async fn keyword(&self, handle: &Handle, name: &'static str) -> Option<String> {
+        let description = handle.describe(Default::default()).await.expect("describe");
+        description.search_attributes().get(
+            &temporalio_common::search_attributes::SearchAttributeKey::<String>::keyword(name),
+        )
     }
 
     pub fn handle(&self, workflow_id: &str) -> Handle {
