@@ -192,15 +192,20 @@ impl Payments {
             AttemptStatus::Creating | AttemptStatus::Created => {}
         }
 
-        // Read it first: a run whose answer was lost may have confirmed it
-        // already, and confirming twice fails.
-        let intent = self.retrieve(&intent_id).await?;
-        let outcome = match Outcome::of(&intent) {
-            Outcome::Open => {
-                self.attach_and_confirm(booking, attempt, input, &intent_id)
-                    .await?
-            }
-            settled => settled,
+        // Confirm straight away. A run whose answer was lost may have
+        // confirmed it already: Stripe then refuses to confirm again, and
+        // the intent's own state is the answer.
+        let outcome = match self
+            .attach_and_confirm(booking, attempt, input, &intent_id)
+            .await
+        {
+            Ok(outcome) => outcome,
+            Err(refused) => match self.retrieve(&intent_id).await {
+                Ok(intent) if !matches!(Outcome::of(&intent), Outcome::Open) => {
+                    Outcome::of(&intent)
+                }
+                _ => return Err(refused),
+            },
         };
         let authorization = match outcome {
             Outcome::Authorized => {

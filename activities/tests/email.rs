@@ -3,6 +3,8 @@
 //! Permanent and temporary rejections come from a tiny scripted SMTP server,
 //! because the sink accepts everything.
 
+mod support;
+
 use std::io::{BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -17,81 +19,11 @@ use booking_workflows::contract::{
 };
 use chrono::{DateTime, TimeZone, Utc};
 use mail_parser::MessageParser;
-use sqlx::{Connection, Executor, PgConnection, PgPool};
+use sqlx::PgPool;
+use support::{TestDb, admin_url, free_port};
 use uuid::Uuid;
 
 const FROM: &str = "Skyway Air <bookings@skyway.example>";
-
-// ---------------------------------------------------------------- database
-
-fn admin_url() -> String {
-    std::env::var("DATABASE_URL")
-        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".to_owned())
-}
-
-fn with_db(url: &str, db: &str) -> String {
-    let (base, query) = match url.split_once('?') {
-        Some((b, q)) => (b, Some(q)),
-        None => (url, None),
-    };
-    let server = base.rsplit_once('/').map_or(base, |(s, _)| s);
-    match query {
-        Some(q) => format!("{server}/{db}?{q}"),
-        None => format!("{server}/{db}"),
-    }
-}
-
-/// A migrated database of its own, dropped with the value.
-struct TestDb {
-    pool: PgPool,
-    admin_url: String,
-    name: String,
-}
-
-impl TestDb {
-    async fn create() -> TestDb {
-        let admin_url = admin_url();
-        let name = format!("email_test_{}", Uuid::new_v4().simple());
-        let mut conn = PgConnection::connect(&admin_url)
-            .await
-            .expect("connect to DATABASE_URL");
-        conn.execute(format!("create database {name}").as_str())
-            .await
-            .unwrap();
-        let pool = PgPool::connect(&with_db(&admin_url, &name)).await.unwrap();
-        sqlx::migrate!("../migrations/booking")
-            .run(&pool)
-            .await
-            .expect("migrations apply");
-        TestDb {
-            pool,
-            admin_url,
-            name,
-        }
-    }
-}
-
-impl Drop for TestDb {
-    fn drop(&mut self) {
-        let admin = self.admin_url.clone();
-        let name = self.name.clone();
-        // No async in Drop: a small runtime of its own, on its own thread.
-        let _ = std::thread::spawn(move || {
-            let rt = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-                .unwrap();
-            rt.block_on(async {
-                if let Ok(mut c) = PgConnection::connect(&admin).await {
-                    let _ = c
-                        .execute(format!("drop database if exists {name} with (force)").as_str())
-                        .await;
-                }
-            });
-        })
-        .join();
-    }
-}
 
 // ---------------------------------------------------------------- SMTP sink
 
@@ -154,14 +86,6 @@ impl Drop for Sink {
         let _ = self.child.wait();
         let _ = std::fs::remove_dir_all(&self.dir);
     }
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
 }
 
 /// A scripted SMTP server that answers `RCPT TO` with `rcpt_reply` (e.g.
@@ -322,7 +246,7 @@ fn assert_business_rejection(result: Result<(), StepError>) {
 
 #[tokio::test]
 async fn confirmation_email_arrives_with_seats_and_tickets_in_text_and_html() {
-    let db = TestDb::create().await;
+    let db = TestDb::create("email_test").await;
     let sink = Sink::start().await;
     let mailer = Mailer::new(&config(sink.port), db.pool.clone()).unwrap();
     let b = booking();
@@ -378,7 +302,7 @@ async fn confirmation_email_arrives_with_seats_and_tickets_in_text_and_html() {
 
 #[tokio::test]
 async fn sending_the_same_key_twice_delivers_one_message() {
-    let db = TestDb::create().await;
+    let db = TestDb::create("email_test").await;
     let sink = Sink::start().await;
     let mailer = Mailer::new(&config(sink.port), db.pool.clone()).unwrap();
     let b = booking();
@@ -395,7 +319,7 @@ async fn sending_the_same_key_twice_delivers_one_message() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn concurrent_sends_of_the_same_key_deliver_one_message() {
-    let db = TestDb::create().await;
+    let db = TestDb::create("email_test").await;
     let sink = Sink::start().await;
     let mailer = Mailer::new(&config(sink.port), db.pool.clone()).unwrap();
     let b = booking();
@@ -419,7 +343,7 @@ async fn concurrent_sends_of_the_same_key_deliver_one_message() {
 
 #[tokio::test]
 async fn each_key_of_a_booking_is_sent_once() {
-    let db = TestDb::create().await;
+    let db = TestDb::create("email_test").await;
     let sink = Sink::start().await;
     let mailer = Mailer::new(&config(sink.port), db.pool.clone()).unwrap();
     let mut b = booking();
@@ -465,7 +389,7 @@ async fn each_key_of_a_booking_is_sent_once() {
 
 #[tokio::test]
 async fn a_permanent_rejection_is_a_business_failure_and_is_not_recorded_as_sent() {
-    let db = TestDb::create().await;
+    let db = TestDb::create("email_test").await;
     let port = scripted_server("550 5.1.1 mailbox unavailable");
     let mailer = Mailer::new(&config(port), db.pool.clone()).unwrap();
     let b = booking();
@@ -480,7 +404,7 @@ async fn a_permanent_rejection_is_a_business_failure_and_is_not_recorded_as_sent
 
 #[tokio::test]
 async fn a_temporary_rejection_is_transient_and_is_not_recorded_as_sent() {
-    let db = TestDb::create().await;
+    let db = TestDb::create("email_test").await;
     let port = scripted_server("451 4.3.0 try again later");
     let mailer = Mailer::new(&config(port), db.pool.clone()).unwrap();
     let b = booking();
@@ -495,7 +419,7 @@ async fn a_temporary_rejection_is_transient_and_is_not_recorded_as_sent() {
 
 #[tokio::test]
 async fn an_unreachable_server_is_transient_and_a_retry_then_sends() {
-    let db = TestDb::create().await;
+    let db = TestDb::create("email_test").await;
     let b = booking();
     let input = email(EmailKind::Cancellation, "cancellation", &b);
 
@@ -511,7 +435,7 @@ async fn an_unreachable_server_is_transient_and_a_retry_then_sends() {
 
 #[tokio::test]
 async fn an_invalid_contact_email_is_a_business_failure() {
-    let db = TestDb::create().await;
+    let db = TestDb::create("email_test").await;
     let port = scripted_server("250 ok");
     let mailer = Mailer::new(&config(port), db.pool.clone()).unwrap();
     let mut b = booking();

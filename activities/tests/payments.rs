@@ -2,6 +2,8 @@
 //! port, from the project's venv) and a fresh PostgreSQL database per test.
 //! What Stripe holds is checked through localstripe's own API.
 
+mod support;
+
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
@@ -13,81 +15,10 @@ use booking_workflows::activities::{
 };
 use booking_workflows::contract::{Money, RefundInfo, errors};
 use serde_json::Value;
-use sqlx::{Connection, Executor, PgConnection, PgPool};
+use support::{TestDb, free_port};
 use uuid::Uuid;
 
 const SECRET: &str = "sk_test_payments";
-
-// ---------------------------------------------------------------- database
-
-fn admin_url() -> String {
-    std::env::var("DATABASE_URL")
-        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".to_owned())
-}
-
-fn with_db(url: &str, db: &str) -> String {
-    let (base, query) = match url.split_once('?') {
-        Some((b, q)) => (b, Some(q)),
-        None => (url, None),
-    };
-    let server = base.rsplit_once('/').map_or(base, |(s, _)| s);
-    match query {
-        Some(q) => format!("{server}/{db}?{q}"),
-        None => format!("{server}/{db}"),
-    }
-}
-
-/// A migrated database of its own, dropped with the value.
-struct TestDb {
-    pool: PgPool,
-    admin_url: String,
-    name: String,
-}
-
-impl TestDb {
-    async fn create() -> TestDb {
-        let admin_url = admin_url();
-        let name = format!("payments_test_{}", Uuid::new_v4().simple());
-        let mut conn = PgConnection::connect(&admin_url)
-            .await
-            .expect("connect to DATABASE_URL");
-        conn.execute(format!("create database {name}").as_str())
-            .await
-            .unwrap();
-        let pool = PgPool::connect(&with_db(&admin_url, &name)).await.unwrap();
-        sqlx::migrate!("../migrations/booking")
-            .run(&pool)
-            .await
-            .expect("migrations apply");
-        TestDb {
-            pool,
-            admin_url,
-            name,
-        }
-    }
-}
-
-impl Drop for TestDb {
-    fn drop(&mut self) {
-        let admin = self.admin_url.clone();
-        let name = self.name.clone();
-        // No async in Drop: a small runtime of its own, on its own thread.
-        let _ = std::thread::spawn(move || {
-            let rt = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-                .unwrap();
-            rt.block_on(async {
-                if let Ok(mut c) = PgConnection::connect(&admin).await {
-                    let _ = c
-                        .execute(format!("drop database if exists {name} with (force)").as_str())
-                        .await;
-                }
-            });
-        })
-        .join();
-    }
-}
 
 // ---------------------------------------------------------------- localstripe
 
@@ -216,14 +147,6 @@ impl Drop for LocalStripe {
     }
 }
 
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
 // ---------------------------------------------------------------- fixture
 
 struct TestApp {
@@ -235,7 +158,7 @@ struct TestApp {
 
 impl TestApp {
     async fn start() -> TestApp {
-        let (stripe, db) = tokio::join!(LocalStripe::start(), TestDb::create());
+        let (stripe, db) = tokio::join!(LocalStripe::start(), TestDb::create("payments_test"));
         let config = StripeConfig {
             secret_key: SECRET.into(),
             api_base: Some(stripe.base.clone()),

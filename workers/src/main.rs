@@ -40,7 +40,7 @@ impl WorkerConfig {
             metrics_addr: parse("WORKER_METRICS_ADDR", ([0, 0, 0, 0], 9464).into())?,
             max_concurrent_workflow_tasks: parse("WORKER_MAX_CONCURRENT_WORKFLOW_TASKS", 100)?,
             max_concurrent_activities: parse("WORKER_MAX_CONCURRENT_ACTIVITIES", 100)?,
-            max_cached_workflows: parse("WORKER_MAX_CACHED_WORKFLOWS", 500)?,
+            max_cached_workflows: parse("WORKER_MAX_CACHED_WORKFLOWS", 200)?,
             shutdown_grace: duration("WORKER_SHUTDOWN_GRACE", Duration::from_secs(30))?,
         })
     }

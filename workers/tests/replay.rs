@@ -32,6 +32,7 @@ async fn committed_histories_replay_against_the_current_workflow() {
         "flight_service_outage",
         "schedule_change_then_flight_cancelled",
         "operator_cancel",
+        "cancelled_while_holding",
     ] {
         assert!(names.iter().any(|n| n == path), "no history for {path}");
     }

@@ -39,19 +39,7 @@ async fn worker_killed_mid_booking_then_a_new_one_finishes_it() {
         .await;
 
     // Pay, and kill the worker while the payment is being processed.
-    let pm = stack.payment_method(GOOD_CARD).await;
-    let payer = {
-        let handle = stack.handle(&booking_workflows::contract::workflow_id(&booking_id));
-        tokio::spawn(async move {
-            handle
-                .execute_update(
-                    BookingWorkflow::submit_payment,
-                    booking_workflows::contract::PaymentRequest { payment_method: pm },
-                    Default::default(),
-                )
-                .await
-        })
-    };
+    let payer = stack.pay_in_background(&handle, GOOD_CARD).await;
     tokio::time::sleep(Duration::from_millis(150)).await;
     stack.kill_worker();
     tokio::time::sleep(Duration::from_millis(500)).await;
@@ -94,19 +82,7 @@ async fn flight_service_down_during_hold_and_confirm_is_retried() {
 
     // Down before the confirmation: paid, then `confirming` until it is back.
     stack.proxy.set_up(false);
-    let pm = stack.payment_method(GOOD_CARD).await;
-    let payer = {
-        let handle = stack.handle(&booking_workflows::contract::workflow_id(&booking_id));
-        tokio::spawn(async move {
-            handle
-                .execute_update(
-                    BookingWorkflow::submit_payment,
-                    booking_workflows::contract::PaymentRequest { payment_method: pm },
-                    Default::default(),
-                )
-                .await
-        })
-    };
+    let payer = stack.pay_in_background(&handle, GOOD_CARD).await;
     stack.wait_status(&handle, BookingStatus::Confirming).await;
     tokio::time::sleep(Duration::from_secs(2)).await;
     assert_eq!(
@@ -387,4 +363,48 @@ async fn cancelling_the_workflow_runs_the_compensations() {
         Some("cancelled")
     );
     stack.save_history(&handle, "operator_cancel").await;
+}
+
+/// A cancel that arrives while the seats are still being held (the flight
+/// service is unreachable) is kept, and acted on once the hold is done.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_cancel_during_the_hold_is_kept_until_the_hold_is_done() {
+    let stack = Stack::start("cancel-while-holding").await;
+    let flight = stack.flights.small_flight().await;
+    let before = stack.seats_available(flight).await;
+    stack.proxy.set_up(false);
+    let handle = stack
+        .start_booking(stack.input(flight, seats(&["6B"])))
+        .await;
+    stack
+        .wait_for(&handle, Duration::from_secs(30), |s| {
+            s.status == BookingStatus::Holding && !s.history.is_empty()
+        })
+        .await;
+    let canceller = {
+        let handle = stack.handle(&handle.info().workflow_id);
+        tokio::spawn(async move {
+            handle
+                .execute_update(
+                    BookingWorkflow::cancel,
+                    booking_workflows::contract::CancelRequest {
+                        reason: Some("changed my mind".into()),
+                    },
+                    Default::default(),
+                )
+                .await
+        })
+    };
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    assert_eq!(stack.status(&handle).await.status, BookingStatus::Holding);
+    stack.proxy.set_up(true);
+    let done = canceller.await.unwrap().expect("cancel answered");
+    assert_eq!(done.status, BookingStatus::Cancelled);
+    assert_eq!(done.reason.as_deref(), Some("changed my mind"));
+    assert_eq!(stack.seats_available(flight).await, before);
+    assert_eq!(
+        done.payment.attempts, 0,
+        "no PaymentIntent for a cancelled booking"
+    );
+    stack.save_history(&handle, "cancelled_while_holding").await;
 }

@@ -29,6 +29,7 @@ use temporalio_client::{
     Client, ClientOptions, Connection, ConnectionOptions, Url, WorkflowExecuteUpdateOptions,
     WorkflowIdConflictPolicy, WorkflowUpdateWithStartOptions,
 };
+use temporalio_common::search_attributes::{SearchAttributeKey, SearchAttributes, Timestamp};
 use temporalio_macros::{activities, workflow, workflow_methods};
 use temporalio_sdk::activities::{ActivityContext, ActivityError};
 use temporalio_sdk::{
@@ -36,6 +37,12 @@ use temporalio_sdk::{
     WorkflowResult,
 };
 use tokio::sync::Semaphore;
+
+const STATUS: SearchAttributeKey<String> = SearchAttributeKey::keyword("BookingStatus");
+const FLIGHT_NUMBER: SearchAttributeKey<String> = SearchAttributeKey::keyword("FlightNumber");
+const DEPARTURE: SearchAttributeKey<Timestamp> = SearchAttributeKey::datetime("DepartureTime");
+const USER_ID: SearchAttributeKey<String> = SearchAttributeKey::keyword("UserId");
+const BOOKING_REF: SearchAttributeKey<String> = SearchAttributeKey::keyword("BookingRef");
 
 #[derive(Parser)]
 struct Cli {
@@ -64,7 +71,12 @@ enum Mode {
         flights: std::path::PathBuf,
     },
     /// The ceiling: a no-op workflow with the same shape.
-    Noop,
+    Noop {
+        /// Also set and update the search attributes as a booking does
+        /// (at start, held, confirming, confirmed).
+        #[arg(long)]
+        search_attributes: bool,
+    },
 }
 
 struct Figures {
@@ -90,12 +102,12 @@ async fn main() -> anyhow::Result<()> {
             .lines()
             .filter_map(|l| l.trim().parse::<i64>().ok())
             .collect::<Vec<_>>(),
-        Mode::Noop => {
+        Mode::Noop { .. } => {
             noop_worker = Some(start_noop_worker(client.clone())?);
             Vec::new()
         }
     };
-    if flights.is_empty() && !matches!(cli.mode, Mode::Noop) {
+    if flights.is_empty() && !matches!(cli.mode, Mode::Noop { .. }) {
         bail!("no flight ids");
     }
     let flights = Arc::new(flights);
@@ -121,7 +133,7 @@ async fn main() -> anyhow::Result<()> {
                 Mode::Hold { .. } => {
                     book(&client, flights[i % flights.len()], false, defaults).await
                 }
-                Mode::Noop => noop(&client).await,
+                Mode::Noop { search_attributes } => noop(&client, search_attributes).await,
             };
             let mut f = figures.lock().unwrap();
             match result {
@@ -154,7 +166,12 @@ async fn main() -> anyhow::Result<()> {
         match cli.mode {
             Mode::Pay { .. } => "booking (hold + pay + confirm)",
             Mode::Hold { .. } => "booking (hold only)",
-            Mode::Noop => "no-op ceiling",
+            Mode::Noop {
+                search_attributes: false,
+            } => "no-op ceiling",
+            Mode::Noop {
+                search_attributes: true,
+            } => "no-op with the booking's search attribute updates",
         },
         done,
         elapsed.as_secs_f64(),
@@ -194,7 +211,7 @@ async fn book(
     let id = uuid::Uuid::new_v4();
     let input = BookingInput {
         booking_id: id.to_string(),
-        booking_ref: id.simple().to_string()[..6].to_uppercase(),
+        booking_ref: id.simple().to_string()[..10].to_uppercase(),
         user_id: "bench".into(),
         flight_id,
         seats: SeatSelection::Cabin {
@@ -286,22 +303,38 @@ pub struct NoopBooking {
 #[workflow_methods]
 impl NoopBooking {
     #[run(name = "BenchNoopBooking")]
-    pub async fn run(ctx: &mut WorkflowContext<Self>, _input: ()) -> WorkflowResult<()> {
+    pub async fn run(
+        ctx: &mut WorkflowContext<Self>,
+        search_attributes: bool,
+    ) -> WorkflowResult<()> {
         let opts = || ActivityOptions::start_to_close_timeout(Duration::from_secs(10));
+        let status = |status: &str, flight: bool| {
+            if search_attributes {
+                let mut updates = vec![STATUS.value_set(status.to_owned())];
+                if flight {
+                    updates.push(FLIGHT_NUMBER.value_set("SK100".to_owned()));
+                    updates.push(DEPARTURE.value_set(Timestamp::new(1_900_000_000, 0)));
+                }
+                ctx.upsert_search_attributes(updates);
+            }
+        };
         for _ in 0..ACTIVITIES_BEFORE_HOLD {
             ctx.execute_activity(NoopActivities::noop, (), opts())
                 .await?;
         }
+        status("awaiting_payment", true);
         ctx.state_mut(|s| s.stage = 1);
         let mut window = Box::pin(ctx.timer(Duration::from_secs(3600)));
         temporalio_sdk::workflows::select! {
             _ = window.as_mut() => {}
             _ = ctx.wait_condition(|s| s.paid) => { window.cancel(); }
         }
+        status("confirming", false);
         for _ in 0..ACTIVITIES_AFTER_PAYMENT {
             ctx.execute_activity(NoopActivities::noop, (), opts())
                 .await?;
         }
+        status("confirmed", false);
         ctx.state_mut(|s| s.stage = 2);
         // The booking then sleeps until departure; so does this, briefly.
         ctx.timer(Duration::from_secs(1)).await;
@@ -360,21 +393,29 @@ fn start_noop_worker(client: Client) -> anyhow::Result<NoopWorker> {
     Ok((stop, thread))
 }
 
-async fn noop(client: &Client) -> anyhow::Result<(Duration, Option<Duration>)> {
+async fn noop(
+    client: &Client,
+    search_attributes: bool,
+) -> anyhow::Result<(Duration, Option<Duration>)> {
     let id = format!("bench-noop-{}", uuid::Uuid::new_v4());
+    let mut options =
+        WorkflowUpdateWithStartOptions::new(NOOP_QUEUE, id.clone(), WorkflowIdConflictPolicy::Fail)
+            .build();
+    if search_attributes {
+        options.search_attributes = Some(SearchAttributes::new([
+            STATUS.value_set("holding".to_owned()),
+            USER_ID.value_set("bench".to_owned()),
+            BOOKING_REF.value_set(id[11..21].to_uppercase()),
+        ]));
+    }
     let start = Instant::now();
     client
         .execute_update_with_start_workflow(
             NoopBooking::run,
-            (),
+            search_attributes,
             NoopBooking::held,
             (),
-            WorkflowUpdateWithStartOptions::new(
-                NOOP_QUEUE,
-                id.clone(),
-                WorkflowIdConflictPolicy::Fail,
-            )
-            .build(),
+            options,
         )
         .await
         .context("update-with-start")?;

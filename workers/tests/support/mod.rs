@@ -353,15 +353,32 @@ impl Stack {
     }
 
     pub async fn pay(&self, handle: &Handle, card: &str) -> BookingState {
-        let payment_method = self.payment_method(card).await;
-        handle
-            .execute_update(
-                BookingWorkflow::submit_payment,
-                PaymentRequest { payment_method },
-                WorkflowExecuteUpdateOptions::default(),
-            )
+        self.pay_in_background(handle, card)
             .await
+            .await
+            .unwrap()
             .expect("submit_payment update")
+    }
+
+    /// `submit_payment` on a task of its own, for tests that act while the
+    /// payment is being processed.
+    pub async fn pay_in_background(
+        &self,
+        handle: &Handle,
+        card: &str,
+    ) -> tokio::task::JoinHandle<Result<BookingState, String>> {
+        let payment_method = self.payment_method(card).await;
+        let handle = self.handle(&handle.info().workflow_id);
+        tokio::spawn(async move {
+            handle
+                .execute_update(
+                    BookingWorkflow::submit_payment,
+                    PaymentRequest { payment_method },
+                    WorkflowExecuteUpdateOptions::default(),
+                )
+                .await
+                .map_err(|e| e.to_string())
+        })
     }
 
     pub async fn cancel(&self, handle: &Handle) -> BookingState {
