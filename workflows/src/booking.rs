@@ -607,9 +607,7 @@ async fn stay_until_departure(ctx: &Ctx) -> WorkflowResult<BookingState> {
                     record(ctx).await?;
                 }
             }
-            woken = ctx
-                .wait_condition(|s| s.has_post_confirmation_work())
-                 => {
+            woken = ctx.wait_condition(|s| s.has_post_confirmation_work()) => {
                 timer.cancel();
                 if woken.is_err() {
                     let (reason, kind) = operator_cancel_reason();
