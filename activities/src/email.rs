@@ -482,6 +482,7 @@ mod tests {
             reason: None,
             reminder_sent: false,
             history: vec![],
+            revision: 0,
         }
     }
 

@@ -37,12 +37,13 @@ impl Records {
         &self.pool
     }
 
-    /// Upserts the read model (only forward: `version` is the number of
-    /// transitions) and appends the transitions not yet in the event log.
+    /// Upserts the read model (only forward: `version` is the state's
+    /// revision, and an older one never overwrites a newer one) and appends
+    /// the transitions not yet in the event log.
     #[tracing::instrument(skip_all, fields(booking_id = %b.booking_id, status = %b.status))]
     pub async fn record(&self, b: &BookingState) -> StepResult<()> {
         let id = booking_uuid(&b.booking_id)?;
-        let version = b.history.len() as i32;
+        let version = b.revision as i32;
         let state = serde_json::to_value(b).map_err(anyhow::Error::from)?;
         let mut tx = self.pool.begin().await?;
         sqlx::query(
@@ -68,8 +69,7 @@ impl Records {
                 state = excluded.state,
                 version = excluded.version,
                 updated_at = now()
-             where booking.version < excluded.version
-                or (booking.version = excluded.version and booking.state <> excluded.state)",
+             where booking.version < excluded.version",
         )
         .bind(id)
         .bind(&b.booking_ref)
@@ -94,7 +94,7 @@ impl Records {
         .execute(&mut *tx)
         .await?;
 
-        let seqs: Vec<i32> = (1..=version).collect();
+        let seqs: Vec<i32> = (1..=b.history.len() as i32).collect();
         let statuses: Vec<&str> = b.history.iter().map(|t| t.status.as_str()).collect();
         let reasons: Vec<Option<&str>> = b.history.iter().map(|t| t.reason.as_deref()).collect();
         let ats: Vec<_> = b.history.iter().map(|t| t.at).collect();

@@ -201,6 +201,7 @@ fn booking() -> BookingState {
         reason: None,
         reminder_sent: false,
         history: vec![],
+        revision: 0,
     }
 }
 

@@ -3,8 +3,8 @@
 -- (payment attempts, refunds, tickets, sent notifications).
 
 -- One row per booking, kept current by the workflow at each transition.
--- `version` is the number of transitions the row reflects: a late retry of
--- an older record never overwrites a newer one.
+-- `version` is the revision of the workflow state the row reflects: a late
+-- retry of an older record never overwrites a newer one.
 create table booking (
     booking_id        uuid primary key,
     booking_ref       text not null,

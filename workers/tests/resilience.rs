@@ -235,6 +235,7 @@ fn confirmed_state_for(
         reason: None,
         reminder_sent: false,
         history: Vec::new(),
+        revision: 0,
     }
 }
 

@@ -110,6 +110,7 @@ impl BookingWorkflow {
             reason: None,
             reminder_sent: false,
             history: Vec::new(),
+            revision: 0,
         };
         Self {
             booking,
@@ -751,7 +752,10 @@ async fn email(ctx: &Ctx, kind: EmailKind, key: String) -> WorkflowResult<()> {
 
 /// Pushes the state to the read model and the event log.
 async fn record(ctx: &Ctx) -> WorkflowResult<()> {
-    let booking = snapshot(ctx);
+    let booking = ctx.state_mut(|s| {
+        s.booking.revision += 1;
+        s.booking.clone()
+    });
     let summary = format!("Record status {}", booking.status);
     ctx.execute_activity(
         BookingActivities::record_booking,

@@ -200,6 +200,10 @@ pub struct BookingState {
     pub reason: Option<String>,
     pub reminder_sent: bool,
     pub history: Vec<Transition>,
+    /// Bumped each time the state is written to the read model, which keeps
+    /// only the highest revision (a late retry never goes back in time).
+    #[serde(default)]
+    pub revision: u32,
 }
 
 /// `submit_payment`: a Stripe payment method id (`pm_card_visa`, `pm_...`).
