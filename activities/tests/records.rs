@@ -5,45 +5,33 @@ mod support;
 
 use booking_activities::records::Records;
 use booking_workflows::contract::{
-    BookingState, BookingStatus, PaymentState, PaymentStatus, SeatSelection, Transition,
+    BookingInput, BookingState, BookingStatus, SeatSelection, Transition,
 };
 use support::TestDb;
 
 fn state(id: &str, revision: u32, statuses: &[BookingStatus]) -> BookingState {
-    BookingState {
+    let mut state = BookingState::new(BookingInput {
         booking_id: id.to_owned(),
         booking_ref: "REC001".into(),
         user_id: "user-1".into(),
-        status: *statuses.last().unwrap(),
         flight_id: 7,
-        flight: None,
-        requested_seats: SeatSelection::Seats(vec!["1A".into()]),
-        seats: Vec::new(),
+        seats: SeatSelection::Seats(vec!["1A".into()]),
         passengers: Vec::new(),
         contact_email: "ada@example.com".into(),
-        total: None,
-        payment: PaymentState {
-            status: PaymentStatus::None,
-            attempts: 0,
-            payment_intent_id: None,
-            client_secret: None,
-            last_error: None,
-            refund: None,
-        },
-        payment_due_at: None,
-        ticket_numbers: Vec::new(),
-        reason: None,
-        reminder_sent: false,
-        history: statuses
-            .iter()
-            .map(|&status| Transition {
-                status,
-                at: chrono::Utc::now(),
-                reason: None,
-            })
-            .collect(),
-        revision,
-    }
+        payment_window_ms: 60_000,
+        reminder_lead_ms: 60_000,
+    });
+    state.status = *statuses.last().unwrap();
+    state.history = statuses
+        .iter()
+        .map(|&status| Transition {
+            status,
+            at: chrono::Utc::now(),
+            reason: None,
+        })
+        .collect();
+    state.revision = revision;
+    state
 }
 
 #[tokio::test]

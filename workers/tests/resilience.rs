@@ -210,33 +210,11 @@ fn confirmed_state_for(
 ) -> booking_workflows::contract::BookingState {
     let mut input = stack.input(flight, seats(&["9A", "9B"]));
     input.booking_id = booking_id.to_owned();
-    booking_workflows::contract::BookingState {
-        booking_id: input.booking_id,
-        booking_ref: input.booking_ref,
-        user_id: input.user_id,
-        status: BookingStatus::Confirmed,
-        flight_id: flight,
-        flight: None,
-        requested_seats: input.seats,
-        seats: Vec::new(),
-        passengers: input.passengers,
-        contact_email: input.contact_email,
-        total: None,
-        payment: booking_workflows::contract::PaymentState {
-            status: PaymentStatus::Captured,
-            attempts: 1,
-            payment_intent_id: None,
-            client_secret: None,
-            last_error: None,
-            refund: None,
-        },
-        payment_due_at: None,
-        ticket_numbers: Vec::new(),
-        reason: None,
-        reminder_sent: false,
-        history: Vec::new(),
-        revision: 0,
-    }
+    let mut state = booking_workflows::contract::BookingState::new(input);
+    state.status = BookingStatus::Confirmed;
+    state.payment.status = PaymentStatus::Captured;
+    state.payment.attempts = 1;
+    state
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

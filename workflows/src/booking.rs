@@ -30,7 +30,7 @@ use crate::activities::{
 };
 use crate::contract::{
     BookingInput, BookingState, BookingStatus, CancelRequest, FlightCancelled, PaymentAuthorized,
-    PaymentError, PaymentRequest, PaymentState, PaymentStatus, ScheduleChange, Transition, errors,
+    PaymentError, PaymentRequest, PaymentStatus, ScheduleChange, Transition, errors,
     search_attributes as sa,
 };
 
@@ -85,37 +85,12 @@ pub struct BookingWorkflow {
 impl BookingWorkflow {
     #[init]
     pub fn new(_ctx: &WorkflowContextView, input: BookingInput) -> Self {
-        let booking = BookingState {
-            booking_id: input.booking_id,
-            booking_ref: input.booking_ref,
-            user_id: input.user_id,
-            status: BookingStatus::Holding,
-            flight_id: input.flight_id,
-            flight: None,
-            seats: Vec::new(),
-            requested_seats: input.seats,
-            passengers: input.passengers,
-            contact_email: input.contact_email,
-            total: None,
-            payment: PaymentState {
-                status: PaymentStatus::None,
-                attempts: 0,
-                payment_intent_id: None,
-                client_secret: None,
-                last_error: None,
-                refund: None,
-            },
-            payment_due_at: None,
-            ticket_numbers: Vec::new(),
-            reason: None,
-            reminder_sent: false,
-            history: Vec::new(),
-            revision: 0,
-        };
+        let payment_window = Duration::from_millis(input.payment_window_ms);
+        let reminder_lead = Duration::from_millis(input.reminder_lead_ms);
         Self {
-            booking,
-            payment_window: Duration::from_millis(input.payment_window_ms),
-            reminder_lead: Duration::from_millis(input.reminder_lead_ms),
+            booking: BookingState::new(input),
+            payment_window,
+            reminder_lead,
             compensations: Vec::new(),
             payment_requests: VecDeque::new(),
             payment_tickets: 0,

@@ -206,6 +206,40 @@ pub struct BookingState {
     pub revision: u32,
 }
 
+impl BookingState {
+    /// A booking as it starts: `holding`, nothing held or paid yet, no
+    /// history (the workflow records the first transition).
+    pub fn new(input: BookingInput) -> Self {
+        BookingState {
+            booking_id: input.booking_id,
+            booking_ref: input.booking_ref,
+            user_id: input.user_id,
+            status: BookingStatus::Holding,
+            flight_id: input.flight_id,
+            flight: None,
+            requested_seats: input.seats,
+            seats: Vec::new(),
+            passengers: input.passengers,
+            contact_email: input.contact_email,
+            total: None,
+            payment: PaymentState {
+                status: PaymentStatus::None,
+                attempts: 0,
+                payment_intent_id: None,
+                client_secret: None,
+                last_error: None,
+                refund: None,
+            },
+            payment_due_at: None,
+            ticket_numbers: Vec::new(),
+            reason: None,
+            reminder_sent: false,
+            history: Vec::new(),
+            revision: 0,
+        }
+    }
+}
+
 /// `submit_payment`: a Stripe payment method id (`pm_card_visa`, `pm_...`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PaymentRequest {

@@ -331,24 +331,28 @@ impl TestApp {
 
 impl Drop for TestApp {
     fn drop(&mut self) {
-        let admin = self.admin_url.clone();
-        let name = self.db_name.clone();
-        // Drop runs outside async context's reach: use a small runtime of its own.
-        let _ = std::thread::spawn(move || {
-            let rt = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-                .unwrap();
-            rt.block_on(async {
-                if let Ok(mut c) = PgConnection::connect(&admin).await {
-                    let _ = c
-                        .execute(format!("drop database if exists {name} with (force)").as_str())
-                        .await;
-                }
-            });
-        })
-        .join();
+        drop_database(&self.admin_url, &self.db_name);
     }
+}
+
+/// Drops a test database. Drop runs outside async context's reach: this
+/// uses a small runtime of its own, on a thread of its own.
+pub fn drop_database(admin_url: &str, name: &str) {
+    let (admin, name) = (admin_url.to_owned(), name.to_owned());
+    let _ = std::thread::spawn(move || {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        rt.block_on(async {
+            if let Ok(mut c) = PgConnection::connect(&admin).await {
+                let _ = c
+                    .execute(format!("drop database if exists {name} with (force)").as_str())
+                    .await;
+            }
+        });
+    })
+    .join();
 }
 
 /// `days` days from today at `hh:mm` UTC, as RFC 3339.

@@ -528,22 +528,7 @@ impl Stack {
 impl Drop for Stack {
     fn drop(&mut self) {
         self.kill_worker();
-        let admin = self.admin_url.clone();
-        let name = self.booking_db_name.clone();
-        let _ = std::thread::spawn(move || {
-            let rt = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-                .unwrap();
-            rt.block_on(async {
-                if let Ok(mut c) = PgConnection::connect(&admin).await {
-                    let _ = c
-                        .execute(format!("drop database if exists {name} with (force)").as_str())
-                        .await;
-                }
-            });
-        })
-        .join();
+        flights::drop_database(&self.admin_url, &self.booking_db_name);
     }
 }
 
