@@ -19,6 +19,10 @@ work="$root/.dev/bench-booking"
 rm -rf "$work" && mkdir -p "$work/mail"
 
 scripts/venv.sh
+if ! command -v psql >/dev/null; then
+  echo "bench: installing postgresql-client for psql" >&2
+  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql-client >/dev/null
+fi
 cargo build --release -p flights -p booking-worker
 bin="$root/target/release"
 PG_SERVER_URL="$(scripts/bench-postgres.sh)"
