@@ -61,8 +61,10 @@ pub fn free_port() -> u16 {
         .port()
 }
 
+/// Waits for a process to listen (generously: tests start several dev
+/// servers at once on a 2-core machine).
 pub async fn wait_port(port: u16, what: &str) {
-    let deadline = Instant::now() + Duration::from_secs(30);
+    let deadline = Instant::now() + Duration::from_secs(90);
     while tokio::net::TcpStream::connect(("127.0.0.1", port))
         .await
         .is_err()
@@ -455,7 +457,7 @@ impl Stack {
 
     /// Waits until `count` messages with `needle` in the subject arrived.
     pub async fn wait_mails(&self, needle: &str, count: usize) -> Vec<String> {
-        let deadline = Instant::now() + Duration::from_secs(30);
+        let deadline = Instant::now() + Duration::from_secs(60);
         loop {
             let mails = self.mails_about(needle);
             if mails.len() >= count || Instant::now() > deadline {
@@ -545,7 +547,7 @@ fn spawn(mut cmd: Command, log: std::fs::File, what: &str) -> Proc {
 
 pub async fn temporal_client(port: u16) -> Client {
     let url: temporalio_client::Url = format!("http://127.0.0.1:{port}").parse().unwrap();
-    let deadline = Instant::now() + Duration::from_secs(30);
+    let deadline = Instant::now() + Duration::from_secs(90);
     loop {
         match TemporalConnection::connect(ConnectionOptions::new(url.clone()).build()).await {
             Ok(conn) => return Client::new(conn, ClientOptions::new("default").build()).unwrap(),
