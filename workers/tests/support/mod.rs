@@ -61,17 +61,40 @@ pub fn free_port() -> u16 {
         .port()
 }
 
-/// Waits for a process to listen (generously: tests start several dev
-/// servers at once on a 2-core machine).
-pub async fn wait_port(port: u16, what: &str) {
-    let deadline = Instant::now() + Duration::from_secs(90);
-    while tokio::net::TcpStream::connect(("127.0.0.1", port))
-        .await
-        .is_err()
-    {
-        assert!(Instant::now() < deadline, "{what} did not open port {port}");
-        tokio::time::sleep(Duration::from_millis(50)).await;
+/// Starts a server on a free port (`command` gets the port) and waits until
+/// it listens. Another process can take the port between our choosing it
+/// and the server binding it: a server that exits before listening is
+/// started again on another port. The log file keeps every attempt.
+async fn start_server(what: &str, log: &Path, command: impl Fn(u16) -> Command) -> (Proc, u16) {
+    for _ in 0..5 {
+        let port = free_port();
+        let file = std::fs::File::options()
+            .create(true)
+            .append(true)
+            .open(log)
+            .unwrap();
+        let mut server = spawn(command(port), file, what);
+        // Generous: tests start several dev servers at once on 2 cores.
+        let deadline = Instant::now() + Duration::from_secs(90);
+        loop {
+            if tokio::net::TcpStream::connect(("127.0.0.1", port))
+                .await
+                .is_ok()
+            {
+                return (server, port);
+            }
+            if server.0.try_wait().unwrap().is_some() {
+                break; // died before listening: try another port
+            }
+            assert!(
+                Instant::now() < deadline,
+                "{what} did not listen on port {port}; see {}",
+                log.display()
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
     }
+    panic!("{what} never started; see {}", log.display());
 }
 
 /// A child process killed (hard) when dropped.
@@ -125,31 +148,43 @@ impl Stack {
             .join("target/test-logs")
             .join(format!("{name}-{}", uuid::Uuid::new_v4().simple()));
         std::fs::create_dir_all(&logs).unwrap();
-        let log = |file: &str| std::fs::File::create(logs.join(file)).unwrap();
-
-        let temporal_port = free_port();
-        let mut cmd = Command::new(venv_bin("temporal"));
-        cmd.args(["server", "start-dev", "--headless", "--ip", "127.0.0.1"])
-            .args(["--port", &temporal_port.to_string(), "--log-level", "warn"]);
-        for sa in SEARCH_ATTRIBUTES {
-            cmd.args(["--search-attribute", sa]);
-        }
-        let temporal = spawn(cmd, log("temporal.log"), "temporal (run `scripts/venv.sh`)");
-
-        let stripe_port = free_port();
-        let mut cmd = Command::new(venv_bin("python"));
-        cmd.arg(repo_root().join("temporal-dev/localstripe_memory.py"))
-            .args(["--port", &stripe_port.to_string()]);
-        let stripe = spawn(cmd, log("stripe.log"), "localstripe");
-
-        let smtp_port = free_port();
         let mail_dir = logs.join("mail");
         std::fs::create_dir_all(&mail_dir).unwrap();
-        let mut cmd = Command::new(venv_bin("python"));
-        cmd.arg(repo_root().join("temporal-dev/smtp_sink.py"))
-            .args(["--port", &smtp_port.to_string(), "--mail-dir"])
-            .arg(&mail_dir);
-        let smtp = spawn(cmd, log("smtp.log"), "SMTP sink");
+        let (temporal_log, stripe_log, smtp_log) = (
+            logs.join("temporal.log"),
+            logs.join("stripe.log"),
+            logs.join("smtp.log"),
+        );
+        // The three start at once; each is retried on another port if it
+        // dies before listening.
+        let ((temporal, temporal_port), (stripe, stripe_port), (smtp, smtp_port)) = tokio::join!(
+            start_server("temporal (run `scripts/venv.sh`)", &temporal_log, |port| {
+                let mut cmd = Command::new(venv_bin("temporal"));
+                // Its HTTP and metrics ports too: left to pick them itself,
+                // it raced the other servers of the test for a free port.
+                cmd.args(["server", "start-dev", "--headless", "--ip", "127.0.0.1"])
+                    .args(["--port", &port.to_string(), "--log-level", "warn"])
+                    .args(["--http-port", &free_port().to_string()])
+                    .args(["--metrics-port", &free_port().to_string()]);
+                for sa in SEARCH_ATTRIBUTES {
+                    cmd.args(["--search-attribute", sa]);
+                }
+                cmd
+            }),
+            start_server("localstripe", &stripe_log, |port| {
+                let mut cmd = Command::new(venv_bin("python"));
+                cmd.arg(repo_root().join("temporal-dev/localstripe_memory.py"))
+                    .args(["--port", &port.to_string()]);
+                cmd
+            }),
+            start_server("SMTP sink", &smtp_log, |port| {
+                let mut cmd = Command::new(venv_bin("python"));
+                cmd.arg(repo_root().join("temporal-dev/smtp_sink.py"))
+                    .args(["--port", &port.to_string(), "--mail-dir"])
+                    .arg(&mail_dir);
+                cmd
+            }),
+        );
 
         let flights = FlightService::spawn().await;
         let proxy = proxy::Proxy::start(&flights.base).await;
@@ -163,9 +198,6 @@ impl Stack {
         let booking_db_url = flights::with_db(&admin_url, &booking_db_name);
         let booking_pool = PgPool::connect(&booking_db_url).await.unwrap();
 
-        wait_port(temporal_port, "temporal").await;
-        wait_port(stripe_port, "localstripe").await;
-        wait_port(smtp_port, "smtp sink").await;
         let client = temporal_client(temporal_port).await;
 
         Stack {
