@@ -403,11 +403,12 @@ pub fn format_money(money: &Money) -> String {
 }
 
 #[cfg(test)]
+#[path = "../tests/support/sample.rs"]
+mod sample;
+
+#[cfg(test)]
 mod tests {
-    use booking_workflows::contract::{
-        BookingStatus, FlightInfo, HeldSeat, Passenger, PaymentState, PaymentStatus, RefundInfo,
-        SeatSelection,
-    };
+    use booking_workflows::contract::{PaymentStatus, RefundInfo};
     use chrono::TimeZone;
 
     use super::*;
@@ -421,69 +422,13 @@ mod tests {
         EmailKind::CheckInReminder,
     ];
 
-    fn eur(amount: i64) -> Money {
-        Money {
-            amount,
-            currency: "EUR".into(),
-        }
-    }
+    use super::sample;
+    use sample::eur;
+
+    const BOOKING_ID: &str = "6f1c1f5e-8a43-4c6e-9d59-0b1f3f0e2a11";
 
     fn booking() -> BookingState {
-        BookingState {
-            booking_id: "6f1c1f5e-8a43-4c6e-9d59-0b1f3f0e2a11".into(),
-            booking_ref: "K7Q2ZP".into(),
-            user_id: "user-1".into(),
-            status: BookingStatus::Confirmed,
-            flight_id: 42,
-            flight: Some(FlightInfo {
-                flight_id: 42,
-                flight_number: "SK123".into(),
-                origin: "LIS".into(),
-                destination: "BER".into(),
-                departure_time: Utc.with_ymd_and_hms(2026, 12, 1, 8, 30, 0).unwrap(),
-            }),
-            requested_seats: SeatSelection::Seats(vec!["12A".into(), "12B".into()]),
-            seats: vec![
-                HeldSeat {
-                    seat_number: "12A".into(),
-                    cabin: "economy".into(),
-                    fare: eur(6_150),
-                },
-                HeldSeat {
-                    seat_number: "12B".into(),
-                    cabin: "economy".into(),
-                    fare: eur(6_195),
-                },
-            ],
-            passengers: vec![
-                Passenger {
-                    first_name: "Ada".into(),
-                    last_name: "Lovelace".into(),
-                    date_of_birth: "1815-12-10".into(),
-                },
-                Passenger {
-                    first_name: "Charles".into(),
-                    last_name: "Babbage".into(),
-                    date_of_birth: "1791-12-26".into(),
-                },
-            ],
-            contact_email: "ada@example.com".into(),
-            total: Some(eur(12_345)),
-            payment: PaymentState {
-                status: PaymentStatus::Captured,
-                attempts: 1,
-                payment_intent_id: Some("pi_1".into()),
-                client_secret: None,
-                last_error: None,
-                refund: None,
-            },
-            payment_due_at: None,
-            ticket_numbers: vec!["1000000001".into(), "1000000002".into()],
-            reason: None,
-            reminder_sent: false,
-            history: vec![],
-            revision: 0,
-        }
+        sample::booking(BOOKING_ID)
     }
 
     fn refunded(mut b: BookingState) -> BookingState {

@@ -33,10 +33,6 @@ impl Records {
         Records { pool }
     }
 
-    pub fn pool(&self) -> &PgPool {
-        &self.pool
-    }
-
     /// Upserts the read model (only forward: `version` is the state's
     /// revision, and an older one never overwrites a newer one) and appends
     /// the transitions not yet in the event log.

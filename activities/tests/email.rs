@@ -13,11 +13,8 @@ use std::time::Duration;
 use booking_activities::email::{Mailer, SmtpConfig, SmtpTls};
 use booking_activities::error::StepError;
 use booking_workflows::activities::{EmailKind, SendEmail};
-use booking_workflows::contract::{
-    BookingState, BookingStatus, FlightInfo, HeldSeat, Money, Passenger, PaymentState,
-    PaymentStatus, SeatSelection, errors,
-};
-use chrono::{DateTime, TimeZone, Utc};
+use booking_workflows::contract::{BookingState, errors};
+use chrono::{DateTime, Utc};
 use mail_parser::MessageParser;
 use sqlx::PgPool;
 use support::{TestDb, admin_url, free_port};
@@ -136,73 +133,8 @@ fn config(port: u16) -> SmtpConfig {
     }
 }
 
-fn eur(amount: i64) -> Money {
-    Money {
-        amount,
-        currency: "EUR".into(),
-    }
-}
-
-fn departure() -> DateTime<Utc> {
-    Utc.with_ymd_and_hms(2026, 12, 1, 8, 30, 0).unwrap()
-}
-
 fn booking() -> BookingState {
-    BookingState {
-        booking_id: Uuid::new_v4().to_string(),
-        booking_ref: "K7Q2ZP".into(),
-        user_id: "user-1".into(),
-        status: BookingStatus::Confirmed,
-        flight_id: 42,
-        flight: Some(FlightInfo {
-            flight_id: 42,
-            flight_number: "SK123".into(),
-            origin: "LIS".into(),
-            destination: "BER".into(),
-            departure_time: departure(),
-        }),
-        requested_seats: SeatSelection::Seats(vec!["12A".into(), "12B".into()]),
-        seats: vec![
-            HeldSeat {
-                seat_number: "12A".into(),
-                cabin: "economy".into(),
-                fare: eur(6_150),
-            },
-            HeldSeat {
-                seat_number: "12B".into(),
-                cabin: "economy".into(),
-                fare: eur(6_195),
-            },
-        ],
-        passengers: vec![
-            Passenger {
-                first_name: "Ada".into(),
-                last_name: "Lovelace".into(),
-                date_of_birth: "1815-12-10".into(),
-            },
-            Passenger {
-                first_name: "Charles".into(),
-                last_name: "Babbage".into(),
-                date_of_birth: "1791-12-26".into(),
-            },
-        ],
-        contact_email: "ada@example.com".into(),
-        total: Some(eur(12_345)),
-        payment: PaymentState {
-            status: PaymentStatus::Captured,
-            attempts: 1,
-            payment_intent_id: Some("pi_1".into()),
-            client_secret: None,
-            last_error: None,
-            refund: None,
-        },
-        payment_due_at: None,
-        ticket_numbers: vec!["1000000001".into(), "1000000002".into()],
-        reason: None,
-        reminder_sent: false,
-        history: vec![],
-        revision: 0,
-    }
+    support::sample::booking(&Uuid::new_v4().to_string())
 }
 
 fn email(kind: EmailKind, key: &str, booking: &BookingState) -> SendEmail {
@@ -353,7 +285,8 @@ async fn each_key_of_a_booking_is_sent_once() {
         .send(&email(EmailKind::ScheduleChange, "schedule_change-1", &b))
         .await
         .unwrap();
-    b.flight.as_mut().unwrap().departure_time = departure() + chrono::TimeDelta::minutes(95);
+    b.flight.as_mut().unwrap().departure_time =
+        support::sample::departure() + chrono::TimeDelta::minutes(95);
     mailer
         .send(&email(EmailKind::ScheduleChange, "schedule_change-2", &b))
         .await

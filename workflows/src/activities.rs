@@ -1,6 +1,10 @@
 //! The activities' signatures, so the workflow can call them without
 //! depending on their I/O crates. `booking-activities` implements each one
 //! under the same name (`#[activity(definition = ...)]`).
+//!
+//! The `unimplemented!()` bodies are not stubs: the SDK's
+//! `#[activity_definitions]` requires exactly that body for a declaration,
+//! and it is never called (the worker registers the implementations).
 
 #![allow(clippy::unimplemented, unused_variables)]
 

@@ -104,7 +104,7 @@ impl BookingWorkflow {
         }
     }
 
-    #[run]
+    #[run(name = crate::contract::WORKFLOW_TYPE)]
     pub async fn run(ctx: &mut WorkflowContext<Self>) -> WorkflowResult<BookingState> {
         // A starter that followed the contract set these already
         // (`initial_search_attributes`): no visibility write is needed then.
@@ -475,11 +475,7 @@ async fn confirm(ctx: &Ctx) -> WorkflowResult<bool> {
         )
         .await;
     if let Err(e) = confirmed {
-        let (_, message) = business_failure(&e).ok_or(e)?;
-        let reason = format!("seats could not be confirmed: {message}");
-        return abort(ctx, BookingStatus::Failed, reason, None)
-            .await
-            .map(|_| false);
+        return confirmation_refused(ctx, e, "seats could not be confirmed").await;
     }
     ctx.state_mut(|s| {
         for c in &mut s.compensations {
@@ -503,11 +499,7 @@ async fn confirm(ctx: &Ctx) -> WorkflowResult<bool> {
         )
         .await;
     if let Err(e) = captured {
-        let (_, message) = business_failure(&e).ok_or(e)?;
-        let reason = format!("payment could not be captured: {message}");
-        return abort(ctx, BookingStatus::Failed, reason, None)
-            .await
-            .map(|_| false);
+        return confirmation_refused(ctx, e, "payment could not be captured").await;
     }
     ctx.state_mut(|s| {
         s.booking.payment.status = PaymentStatus::Captured;
@@ -537,6 +529,19 @@ async fn confirm(ctx: &Ctx) -> WorkflowResult<bool> {
     record(ctx).await?;
     email(ctx, EmailKind::Confirmation, "confirmation".to_owned()).await?;
     Ok(true)
+}
+
+/// A confirmation step refused for good: undo what was done, end `failed`.
+async fn confirmation_refused(
+    ctx: &Ctx,
+    e: ActivityExecutionError,
+    what: &str,
+) -> WorkflowResult<bool> {
+    let (_, message) = business_failure(&e).ok_or(e)?;
+    let reason = format!("{what}: {message}");
+    abort(ctx, BookingStatus::Failed, reason, None)
+        .await
+        .map(|_| false)
 }
 
 /// Steps 4–5: remind before departure, and until then honour cancels,

@@ -10,7 +10,8 @@ use serde::{Deserialize, Serialize};
 /// The task queue every booking workflow and activity runs on.
 pub const TASK_QUEUE: &str = "bookings";
 
-/// The workflow type name, as it appears in the Web UI.
+/// The workflow type name, as it appears in the Web UI and in every
+/// history: it must never change for deployed bookings.
 pub const WORKFLOW_TYPE: &str = "BookingWorkflow";
 
 /// `booking-<booking id>`.

@@ -2,6 +2,8 @@
 //! own, dropped afterwards, and free loopback ports.
 #![allow(dead_code)] // each test binary uses its own subset
 
+pub mod sample;
+
 use sqlx::{Connection, Executor, PgConnection, PgPool};
 use uuid::Uuid;
 
