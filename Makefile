@@ -2,7 +2,7 @@
 # is installed by the scripts they call.
 SHELL := /bin/bash
 
-.PHONY: dev test bench-search bench-booking record-histories lint fmt stack-start stack-stop stack-status clean
+.PHONY: dev test bench-search bench-booking bench-api record-histories lint fmt stack-start stack-stop stack-status clean
 
 dev: ## run the whole local stack in the foreground (Ctrl-C stops it)
 	@scripts/dev.sh
@@ -15,6 +15,9 @@ bench-search: ## search and hold/release throughput on 100,000 flights
 
 bench-booking: ## bookings end to end vs a no-op workflow ceiling; worker memory with 5,000 awaiting payment
 	@scripts/bench-booking.sh
+
+bench-api: ## create-booking latency through the gateway at 20 clients; gateway memory
+	@scripts/bench-api.sh
 
 record-histories: ## re-record workers/tests/histories (after a patched workflow change)
 	@source scripts/env.sh && RECORD_HISTORIES=1 cargo test -p booking-worker --test booking --test resilience

@@ -8,79 +8,14 @@
 # the ceiling; then 5,000 bookings left awaiting payment for the worker's
 # memory. BENCH_BOOKINGS (500), BENCH_CONCURRENCY (50), BENCH_AWAITING (5000).
 set -euo pipefail
-root="$(cd "$(dirname "$0")/.." && pwd)"
-cd "$root"
-export CARGO_BUILD_JOBS="${CARGO_BUILD_JOBS:-2}"
+BENCH_NAME=bench-booking
+source "$(dirname "$0")/bench-stack.sh"
 BOOKINGS="${BENCH_BOOKINGS:-500}"
 CONCURRENCY="${BENCH_CONCURRENCY:-50}"
 AWAITING="${BENCH_AWAITING:-5000}"
-T_PORT=17233 S_PORT=18420 M_PORT=12525 F_PORT=18081 W_METRICS=19464
-work="$root/.dev/bench-booking"
-rm -rf "$work" && mkdir -p "$work/mail"
-
-scripts/venv.sh
-if ! command -v psql >/dev/null; then
-  echo "bench: installing postgresql-client for psql" >&2
-  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql-client >/dev/null
-fi
-cargo build --release -p flights -p booking-worker
-bin="$root/target/release"
-PG_SERVER_URL="$(scripts/bench-postgres.sh)"
-FLIGHTS_DB="$(scripts/db-url.sh "$PG_SERVER_URL" airline_flights_bookbench)"
-BOOKING_DB="$(scripts/db-url.sh "$PG_SERVER_URL" airline_booking_bench)"
-
-pids=()
-cleanup() {
-  for pid in "${pids[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
-  for pid in "${pids[@]}"; do wait "$pid" 2>/dev/null || true; done
-  scripts/bench-postgres.sh stop
-}
-trap cleanup EXIT
-answers() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
-wait_port() { for _ in $(seq 1 300); do answers "$1" && return; sleep 0.1; done; echo "bench: port $1 never opened" >&2; exit 1; }
-
-venv="$root/.dev/venv/bin"
-sa=()
-for a in BookingStatus=Keyword FlightNumber=Keyword DepartureTime=Datetime UserId=Keyword BookingRef=Keyword; do
-  sa+=(--search-attribute "$a")
-done
-"$venv/temporal" server start-dev --headless --ip 127.0.0.1 --port $T_PORT \
-  --db-filename "$work/temporal.db" --sqlite-pragma journal_mode=wal --log-level error "${sa[@]}" \
-  >"$work/temporal.log" 2>&1 &
-pids+=($!)
-"$venv/python" temporal-dev/localstripe_memory.py --port $S_PORT >"$work/stripe.log" 2>&1 &
-pids+=($!)
-"$venv/python" temporal-dev/smtp_sink.py --port $M_PORT --mail-dir "$work/mail" >"$work/smtp.log" 2>&1 &
-pids+=($!)
-
-export FLIGHTS_SERVICE_TOKEN=bench-flights-service-token
-export FLIGHTS_DATABASE_URL="$FLIGHTS_DB"
-# A fresh catalogue each run: 3 days of the demo schedule (822 flights).
-psql "$PG_SERVER_URL" -qc "drop database if exists airline_flights_bookbench with (force)" \
-  -c "drop database if exists airline_booking_bench with (force)" >/dev/null
-"$bin/flights" migrate >/dev/null
-"$bin/flights" seed --days 3 >/dev/null
-psql "$FLIGHTS_DB" -tAc "select flight_id from flight where departure_time > now() + interval '3 hours'
-                         order by md5(flight_id::text) limit 500" >"$work/flights.txt"
-FLIGHTS_PORT=$F_PORT RUST_LOG=warn "$bin/flights" serve >"$work/flights.log" 2>&1 &
-pids+=($!)
-
-wait_port $T_PORT; wait_port $S_PORT; wait_port $M_PORT; wait_port $F_PORT
-export TEMPORAL_ADDRESS="127.0.0.1:$T_PORT" TEMPORAL_NAMESPACE=default
-BOOKING_DATABASE_URL="$BOOKING_DB" FLIGHTS_URL="http://127.0.0.1:$F_PORT" \
-  STRIPE_SECRET_KEY=sk_test_bench STRIPE_API_BASE="http://127.0.0.1:$S_PORT" \
-  SMTP_HOST=127.0.0.1 SMTP_PORT=$M_PORT WORKER_METRICS_ADDR="127.0.0.1:$W_METRICS" RUST_LOG=warn \
-  "$bin/worker" >"$work/worker.log" 2>&1 &
-worker=$!
-pids+=($worker)
-wait_port $W_METRICS
-
-echo "machine: $(nproc) cores ($(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs)), $(awk '/MemTotal/ {printf "%.0f", $2 / 1048576}' /proc/meminfo) GiB RAM"
-echo "stack: Temporal dev server $("$venv/temporal" --version | sed 's/.*(//; s/)//') (SQLite WAL), localstripe, PostgreSQL $(psql "$FLIGHTS_DB" -tAc 'show server_version'), release worker and flight service, all on this machine"
 # The 5,000 unpaid bookings must still be awaiting payment when measured.
 export PAYMENT_WINDOW="${PAYMENT_WINDOW:-30m}"
 bb=("$bin/bookingbench" --temporal "127.0.0.1:$T_PORT")
-rss() { awk -v k="$1" '$1 == k":" {printf "%.0f MB", $2 / 1024}' "/proc/$worker/status"; }
 
 # Warm-up: connections, caches, the first workflow tasks.
 "${bb[@]}" --bookings 20 --concurrency 10 pay --flights "$work/flights.txt" >/dev/null
@@ -91,7 +26,7 @@ noop() { "${bb[@]}" --bookings "$BOOKINGS" --concurrency "$CONCURRENCY" noop "$@
 rate() { sed -n 's/.*: \([0-9.]*\) bookings\/s.*/\1/p' <<<"$1" | head -1; }
 noop1="$(noop)"; echo "$noop1"
 pay1="$(pay)"; echo "$pay1"
-echo "  worker peak RSS so far: $(rss VmHWM)"
+echo "  worker peak RSS so far: $(rss $worker VmHWM)"
 pay2="$(pay)"; echo "$pay2"
 noop2="$(noop)"; echo "$noop2"
 awk -v a="$(rate "$pay1")" -v b="$(rate "$pay2")" -v c="$(rate "$noop1")" -v d="$(rate "$noop2")" \
@@ -101,4 +36,4 @@ awk -v a="$(rate "$pay1")" -v b="$(rate "$pay2")" -v c="$(rate "$noop1")" -v d="
 noop --search-attributes
 
 "${bb[@]}" --bookings "$AWAITING" --concurrency 100 hold --flights "$work/flights.txt"
-echo "  worker with $AWAITING bookings awaiting payment: RSS $(rss VmRSS), peak $(rss VmHWM) (target < 150 MB)"
+echo "  worker with $AWAITING bookings awaiting payment: RSS $(rss $worker VmRSS), peak $(rss $worker VmHWM) (target < 150 MB)"

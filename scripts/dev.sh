@@ -20,7 +20,7 @@ trap cleanup INT TERM EXIT
 
 scripts/venv.sh
 echo "dev: building the services"
-cargo build --bin flights --bin worker
+cargo build --bin flights --bin worker --bin api
 started_stack=1
 temporal-dev/stack.sh start
 
@@ -35,9 +35,15 @@ scripts/wait-ready.sh "$FLIGHTS_PORT"
 ./target/debug/worker &
 pids+=($!)
 
+./target/debug/api migrate
+./target/debug/api serve &
+pids+=($!)
+scripts/wait-ready.sh "$API_PORT"
+
 cat <<INFO
 
   The local stack is up (Ctrl-C stops everything):
+    gateway (public)   http://127.0.0.1:$API_PORT/api/v1   (OpenAPI: /api/v1/openapi.json; admin: \$ADMIN_EMAIL / \$ADMIN_PASSWORD)
     flight service     http://127.0.0.1:$FLIGHTS_PORT/api/v1/flights   (service token: \$FLIGHTS_SERVICE_TOKEN)
     Temporal gRPC      127.0.0.1:${TEMPORAL_PORT:-7233}
     Temporal Web UI    http://127.0.0.1:${TEMPORAL_UI_PORT:-8233}
@@ -46,7 +52,6 @@ cat <<INFO
     booking worker     task queue bookings, metrics http://127.0.0.1:9464/metrics
     PostgreSQL         ${FLIGHTS_DATABASE_URL}
                        ${BOOKING_DATABASE_URL}
-  Not built yet: the gateway (port 8080); see the README.
 
 INFO
 wait -n "${pids[@]}"

@@ -134,4 +134,13 @@ impl Activities {
     ) -> Result<(), ActivityError> {
         done(self.mailer.send(&input).await)
     }
+
+    #[activity(definition = defs::LiveBookingsOnFlight)]
+    pub async fn live_bookings_on_flight(
+        self: Arc<Self>,
+        _ctx: ActivityContext,
+        flight_id: i64,
+    ) -> Result<Vec<String>, ActivityError> {
+        done(self.records.live_bookings_on_flight(flight_id).await)
+    }
 }

@@ -49,11 +49,11 @@ impl Config {
     }
 }
 
-fn var(name: &str) -> Option<String> {
+pub fn var(name: &str) -> Option<String> {
     std::env::var(name).ok().filter(|v| !v.trim().is_empty())
 }
 
-fn duration(name: &str, default: Duration) -> anyhow::Result<Duration> {
+pub fn duration(name: &str, default: Duration) -> anyhow::Result<Duration> {
     match var(name) {
         Some(v) => humantime::parse_duration(&v)
             .with_context(|| format!("{name}={v:?} must be a duration such as 10s")),
@@ -61,7 +61,7 @@ fn duration(name: &str, default: Duration) -> anyhow::Result<Duration> {
     }
 }
 
-fn parse<T: std::str::FromStr>(name: &str, default: T) -> anyhow::Result<T>
+pub fn parse<T: std::str::FromStr>(name: &str, default: T) -> anyhow::Result<T>
 where
     T::Err: std::fmt::Display,
 {

@@ -20,10 +20,10 @@ use crate::error::Error;
 /// type or shape is 422 naming the field by its path (`seats[2]`).
 pub struct ApiJson<T>(pub T);
 
-impl<T: DeserializeOwned> FromRequest<AppState> for ApiJson<T> {
+impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for ApiJson<T> {
     type Rejection = Error;
 
-    async fn from_request(req: Request, state: &AppState) -> Result<Self, Error> {
+    async fn from_request(req: Request, state: &S) -> Result<Self, Error> {
         let is_json = req
             .headers()
             .get(header::CONTENT_TYPE)

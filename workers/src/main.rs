@@ -12,7 +12,7 @@ use std::time::Duration;
 use anyhow::Context;
 use booking_activities::config::{ActivitiesConfig, duration, parse, var};
 use booking_activities::handlers::Activities;
-use booking_workflows::BookingWorkflow;
+use booking_workflows::{BookingWorkflow, FlightChangeFanout};
 use temporalio_client::envconfig::LoadClientConfigProfileOptions;
 use temporalio_client::{Client, ClientOptions, Connection};
 use temporalio_common::telemetry::{
@@ -109,6 +109,7 @@ async fn main() -> anyhow::Result<()> {
         .build();
     let options = WorkerOptions::new(config.task_queue.clone())
         .register_workflow::<BookingWorkflow>()?
+        .register_workflow::<FlightChangeFanout>()?
         .register_activities(activities)
         .tuner(tuner)
         .max_cached_workflows(config.max_cached_workflows)

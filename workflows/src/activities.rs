@@ -189,6 +189,13 @@ impl BookingActivities {
     pub fn send_email(input: SendEmail) -> Result<(), ActivityError> {
         unimplemented!()
     }
+
+    /// The ids of the bookings on a flight that are not final yet
+    /// (booking database), for the flight-change fan-out.
+    #[activity(name = "live_bookings_on_flight")]
+    pub fn live_bookings_on_flight(flight_id: i64) -> Result<Vec<String>, ActivityError> {
+        unimplemented!()
+    }
 }
 
 /// The activities' definition types, for `#[activity(definition = ...)]`

@@ -5,5 +5,7 @@
 pub mod activities;
 pub mod booking;
 pub mod contract;
+pub mod fanout;
 
 pub use booking::{BookingWorkflow, initial_search_attributes};
+pub use fanout::FlightChangeFanout;

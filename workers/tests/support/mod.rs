@@ -225,7 +225,7 @@ impl Stack {
 
     /// The `worker` binary, configured for this stack.
     pub fn worker_command(&self) -> Command {
-        let mut cmd = Command::new(env!("CARGO_BIN_EXE_worker"));
+        let mut cmd = Command::new(worker_binary());
         cmd.env(
             "TEMPORAL_ADDRESS",
             format!("127.0.0.1:{}", self.temporal_port),
@@ -575,6 +575,27 @@ fn spawn(mut cmd: Command, log: std::fs::File, what: &str) -> Proc {
         cmd.spawn()
             .unwrap_or_else(|e| panic!("cannot start {what}: {e}")),
     )
+}
+
+/// The `worker` binary: cargo's own path in this package's tests; in
+/// another package's (the gateway's), the one in the same target folder,
+/// which `cargo test --workspace` (and so `make test`) builds.
+pub fn worker_binary() -> PathBuf {
+    if let Some(path) = option_env!("CARGO_BIN_EXE_worker") {
+        return path.into();
+    }
+    let exe = std::env::current_exe().expect("test binary path");
+    let worker = exe
+        .parent()
+        .and_then(Path::parent)
+        .expect("target/<profile>/deps")
+        .join("worker");
+    assert!(
+        worker.exists(),
+        "{} is missing: build it first (cargo build -p booking-worker)",
+        worker.display()
+    );
+    worker
 }
 
 pub async fn temporal_client(port: u16) -> Client {

@@ -1,0 +1,224 @@
+//! Builds the gateway: database pool, Temporal client, flight service
+//! client, router with its limits and middleware, listener.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context;
+use axum::Router;
+use axum::extract::DefaultBodyLimit;
+use axum::http::{HeaderName, HeaderValue, Method, StatusCode, header};
+use axum::routing::{get, post};
+use flights::telemetry;
+use secrecy::ExposeSecret;
+use sqlx::PgPool;
+use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
+use temporalio_client::envconfig::LoadClientConfigProfileOptions;
+use temporalio_client::{Client, ClientOptions, Connection};
+use tokio::net::TcpListener;
+use tower_http::cors::{AllowOrigin, CorsLayer};
+use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
+use tower_http::trace::TraceLayer;
+
+use crate::auth::password::Passwords;
+use crate::auth::tokens::Tokens;
+use crate::config::Config;
+use crate::error::{Error, error_response};
+use crate::limits::{ClientIp, UserOrIp};
+use crate::{auth, bookings, catalogue, health, limits, openapi, webhook};
+
+/// The booking database's migrations (shared with the worker, which runs
+/// the same set).
+pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("../migrations/booking");
+
+#[derive(Clone)]
+pub struct AppState {
+    pub pool: PgPool,
+    pub config: Arc<Config>,
+    pub tokens: Arc<Tokens>,
+    pub passwords: Passwords,
+    pub temporal: Client,
+    pub flights: reqwest::Client,
+}
+
+pub struct Application {
+    listener: TcpListener,
+    router: Router,
+    pool: PgPool,
+}
+
+/// Connects to Temporal with the standard `TEMPORAL_*` variables
+/// (TEMPORAL_ADDRESS, TEMPORAL_NAMESPACE, TLS and API key options).
+pub async fn temporal_client() -> anyhow::Result<Client> {
+    let (connection_options, client_options) =
+        ClientOptions::load_from_config(LoadClientConfigProfileOptions::default())
+            .map_err(|e| anyhow::anyhow!("reading the TEMPORAL_* configuration: {e:?}"))?;
+    let target = connection_options.target.to_string();
+    let connection = Connection::connect(connection_options)
+        .await
+        .with_context(|| format!("connecting to Temporal at {target}"))?;
+    Ok(Client::new(connection, client_options)?)
+}
+
+pub async fn connect(config: &Config) -> anyhow::Result<PgPool> {
+    let options: PgConnectOptions = config.database_url.expose_secret().parse()?;
+    PgPoolOptions::new()
+        .max_connections(config.db_max_connections)
+        .min_connections(1)
+        .acquire_timeout(Duration::from_secs(3))
+        .test_before_acquire(false)
+        .connect_with(options)
+        .await
+        .context("connecting to the booking database")
+}
+
+/// Creates the booking database when missing and applies the migrations.
+pub async fn migrate(config: &Config) -> anyhow::Result<()> {
+    use sqlx::migrate::MigrateDatabase;
+    let url = config.database_url.expose_secret();
+    if !sqlx::Postgres::database_exists(url).await.unwrap_or(false) {
+        sqlx::Postgres::create_database(url)
+            .await
+            .context("creating the booking database")?;
+    }
+    let pool = connect(config).await?;
+    MIGRATOR
+        .run(&pool)
+        .await
+        .context("migrating the booking database")?;
+    pool.close().await;
+    Ok(())
+}
+
+impl Application {
+    pub async fn build(config: Config) -> anyhow::Result<Self> {
+        let pool = connect(&config).await?;
+        let temporal = temporal_client().await?;
+        Self::build_with(config, pool, temporal).await
+    }
+
+    pub async fn build_with(
+        config: Config,
+        pool: PgPool,
+        temporal: Client,
+    ) -> anyhow::Result<Self> {
+        telemetry::metrics_handle();
+        let listener = TcpListener::bind((config.host, config.port)).await?;
+        let flights = reqwest::Client::builder()
+            .connect_timeout(Duration::from_secs(2))
+            .timeout(config.request_timeout)
+            .pool_max_idle_per_host(64)
+            .build()?;
+        let state = AppState {
+            pool: pool.clone(),
+            tokens: Arc::new(Tokens::new(&config.auth)),
+            passwords: Passwords::new(&config.auth)?,
+            config: Arc::new(config),
+            temporal,
+            flights,
+        };
+        auth::ensure_admin(&state).await?;
+        Ok(Self {
+            listener,
+            router: router(state)?,
+            pool,
+        })
+    }
+
+    pub fn port(&self) -> u16 {
+        self.listener.local_addr().map(|a| a.port()).unwrap_or(0)
+    }
+
+    /// Serves until `shutdown` resolves, then finishes in-flight requests.
+    pub async fn run_until(
+        self,
+        shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+    ) -> std::io::Result<()> {
+        tracing::info!(addr = ?self.listener.local_addr().ok(), "gateway listening");
+        let result = axum::serve(
+            self.listener,
+            self.router
+                .into_make_service_with_connect_info::<SocketAddr>(),
+        )
+        .with_graceful_shutdown(shutdown)
+        .await;
+        self.pool.close().await;
+        result
+    }
+}
+
+pub fn router(state: AppState) -> anyhow::Result<Router> {
+    let config = state.config.clone();
+    let ip = ClientIp {
+        trust_forwarded: config.limits.trust_forwarded,
+    };
+    let auth = auth::router().layer(limits::layer(
+        ip,
+        config.limits.auth_period,
+        config.limits.auth_burst,
+    ));
+    let per_user = auth::me_router()
+        .merge(catalogue::router())
+        .merge(bookings::router())
+        .layer(limits::layer(
+            UserOrIp {
+                tokens: state.tokens.clone(),
+                ip,
+            },
+            config.limits.api_period,
+            config.limits.api_burst,
+        ));
+    let api = auth
+        .merge(per_user)
+        .route("/webhooks/stripe", post(webhook::stripe))
+        .route("/openapi.json", get(openapi::document));
+    let request_id = HeaderName::from_static("x-request-id");
+    let mut router = Router::new()
+        .nest("/api/v1", api)
+        .merge(health::router())
+        .fallback(|| async { Error::NotFound("route") })
+        .method_not_allowed_fallback(|| async {
+            error_response(
+                StatusCode::METHOD_NOT_ALLOWED,
+                "method_not_allowed",
+                "method not allowed on this route".into(),
+            )
+        })
+        .layer(DefaultBodyLimit::max(config.body_limit_bytes))
+        .layer(axum::middleware::from_fn(telemetry::track_metrics))
+        .layer(axum::middleware::from_fn_with_state(
+            config.request_timeout,
+            telemetry::time_limit,
+        ));
+    if !config.cors_origins.is_empty() {
+        let origins = config
+            .cors_origins
+            .iter()
+            .map(|o| HeaderValue::from_str(o).with_context(|| format!("CORS origin {o:?}")))
+            .collect::<anyhow::Result<Vec<_>>>()?;
+        router = router.layer(
+            CorsLayer::new()
+                .allow_origin(AllowOrigin::list(origins))
+                .allow_methods([
+                    Method::GET,
+                    Method::POST,
+                    Method::PUT,
+                    Method::PATCH,
+                    Method::DELETE,
+                ])
+                .allow_headers([
+                    header::AUTHORIZATION,
+                    header::CONTENT_TYPE,
+                    HeaderName::from_static("idempotency-key"),
+                ])
+                .expose_headers([request_id.clone(), header::RETRY_AFTER])
+                .max_age(Duration::from_secs(600)),
+        );
+    }
+    Ok(router
+        .layer(PropagateRequestIdLayer::new(request_id.clone()))
+        .layer(TraceLayer::new_for_http().make_span_with(telemetry::make_span))
+        .layer(SetRequestIdLayer::new(request_id, MakeRequestUuid))
+        .with_state(state))
+}

@@ -1,0 +1,335 @@
+//! Accounts: sign up, log in, refresh (rotating), log out, me.
+
+pub mod extract;
+pub mod password;
+pub mod tokens;
+
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use chrono::{DateTime, Utc};
+use secrecy::SecretString;
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+use uuid::Uuid;
+
+use crate::app::AppState;
+use crate::error::{Error, Result, ResultExt};
+use crate::extract::ApiJson;
+use crate::validate::{Email, new_password, text};
+use extract::AuthUser;
+use tokens::{Role, new_refresh_token, refresh_hash};
+
+/// The routes under `/auth` (rate-limited per client IP by the caller).
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/auth/signup", post(signup))
+        .route("/auth/login", post(login))
+        .route("/auth/refresh", post(refresh))
+        .route("/auth/logout", post(logout))
+}
+
+/// `me` is limited per user like the rest of the API.
+pub fn me_router() -> Router<AppState> {
+    Router::new().route("/auth/me", get(me))
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SignupRequest {
+    email: String,
+    #[schema(value_type = String, min_length = 10, max_length = 128)]
+    password: SecretString,
+    name: String,
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct LoginRequest {
+    email: String,
+    #[schema(value_type = String)]
+    password: SecretString,
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RefreshRequest {
+    refresh_token: String,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct UserView {
+    id: Uuid,
+    email: String,
+    name: String,
+    roles: Vec<Role>,
+    created_at: DateTime<Utc>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct TokenPair {
+    access_token: String,
+    refresh_token: String,
+    /// Always `Bearer`.
+    token_type: &'static str,
+    /// Seconds until the access token expires.
+    expires_in: u64,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct SignupResponse {
+    user: UserView,
+    #[serde(flatten)]
+    tokens: TokenPair,
+}
+
+#[derive(sqlx::FromRow)]
+struct UserRow {
+    user_id: Uuid,
+    email: String,
+    name: String,
+    role: String,
+    created_at: DateTime<Utc>,
+}
+
+impl UserRow {
+    fn roles(&self) -> Vec<Role> {
+        Role::parse(&self.role).into_iter().collect()
+    }
+
+    fn view(self) -> UserView {
+        UserView {
+            roles: self.roles(),
+            id: self.user_id,
+            email: self.email,
+            name: self.name,
+            created_at: self.created_at,
+        }
+    }
+}
+
+/// Create a customer account and log it in.
+#[utoipa::path(post, path = "/api/v1/auth/signup", tag = "auth", request_body = SignupRequest,
+    responses((status = 201, body = SignupResponse), (status = 409, description = "email_taken"),
+              (status = 422, description = "invalid field"), (status = 429, description = "rate limited")))]
+async fn signup(
+    State(state): State<AppState>,
+    ApiJson(req): ApiJson<SignupRequest>,
+) -> Result<(StatusCode, Json<SignupResponse>)> {
+    let email = Email::parse("email", &req.email)?;
+    {
+        use secrecy::ExposeSecret;
+        new_password(req.password.expose_secret())?;
+    }
+    let name = text("name", &req.name, 100)?;
+    let hash = state.passwords.hash(req.password).await?;
+    let user: UserRow = sqlx::query_as(
+        "insert into app_user (user_id, email, name, password_hash, role)
+         values ($1, $2, $3, $4, 'customer')
+         returning user_id, email, name, role, created_at",
+    )
+    .bind(Uuid::new_v4())
+    .bind(email.as_str())
+    .bind(&name)
+    .bind(&hash)
+    .fetch_one(&state.pool)
+    .await
+    .on_constraint("app_user_email_unique", || {
+        Error::conflict("email_taken", "an account with this email already exists")
+    })?;
+    tracing::info!(user_id = %user.user_id, "account created");
+    let tokens = start_session(&state, user.user_id, user.roles()).await?;
+    Ok((
+        StatusCode::CREATED,
+        Json(SignupResponse {
+            user: user.view(),
+            tokens,
+        }),
+    ))
+}
+
+/// Exchange email and password for an access and a refresh token.
+#[utoipa::path(post, path = "/api/v1/auth/login", tag = "auth", request_body = LoginRequest,
+    responses((status = 200, body = TokenPair), (status = 401, description = "invalid_credentials"),
+              (status = 429, description = "rate limited")))]
+async fn login(
+    State(state): State<AppState>,
+    ApiJson(req): ApiJson<LoginRequest>,
+) -> Result<Json<TokenPair>> {
+    // A malformed address cannot match an account; it still costs a hash.
+    let email = Email::parse("email", &req.email).ok();
+    let user: Option<(Uuid, String, String)> = match &email {
+        Some(email) => {
+            sqlx::query_as("select user_id, role, password_hash from app_user where email = $1")
+                .bind(email.as_str())
+                .fetch_optional(&state.pool)
+                .await?
+        }
+        None => None,
+    };
+    let (user_id, role, hash) = match user {
+        Some((id, role, hash)) => (Some(id), Some(role), Some(hash)),
+        None => (None, None, None),
+    };
+    let ok = state.passwords.verify(req.password, hash).await?;
+    let (Some(user_id), Some(role), true) = (user_id, role, ok) else {
+        tracing::debug!("login refused");
+        return Err(Error::InvalidCredentials);
+    };
+    let roles = Role::parse(&role).into_iter().collect();
+    Ok(Json(start_session(&state, user_id, roles).await?))
+}
+
+/// Exchange a refresh token for a new pair. Each refresh token works once;
+/// presenting a used one again revokes every token of its family.
+#[utoipa::path(post, path = "/api/v1/auth/refresh", tag = "auth", request_body = RefreshRequest,
+    responses((status = 200, body = TokenPair), (status = 401, description = "unknown, used, revoked or expired")))]
+async fn refresh(
+    State(state): State<AppState>,
+    ApiJson(req): ApiJson<RefreshRequest>,
+) -> Result<Json<TokenPair>> {
+    let mut tx = state.pool.begin().await?;
+    let found: Option<(Uuid, Uuid, bool, bool, bool)> = sqlx::query_as(
+        "select family_id, user_id, used_at is not null, revoked_at is not null,
+                expires_at <= now()
+           from refresh_token where token_hash = $1 for update",
+    )
+    .bind(refresh_hash(&req.refresh_token))
+    .fetch_optional(&mut *tx)
+    .await?;
+    let Some((family_id, user_id, used, revoked, expired)) = found else {
+        tracing::debug!("unknown refresh token");
+        return Err(Error::Unauthorized);
+    };
+    if used && !revoked {
+        sqlx::query(
+            "update refresh_token set revoked_at = now()
+              where family_id = $1 and revoked_at is null",
+        )
+        .bind(family_id)
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        tracing::warn!(%user_id, %family_id, "refresh token reused: family revoked");
+        return Err(Error::Unauthorized);
+    }
+    if used || revoked || expired {
+        tracing::debug!(%user_id, "refresh token revoked or expired");
+        return Err(Error::Unauthorized);
+    }
+    sqlx::query("update refresh_token set used_at = now() where token_hash = $1")
+        .bind(refresh_hash(&req.refresh_token))
+        .execute(&mut *tx)
+        .await?;
+    let role: String = sqlx::query_scalar("select role from app_user where user_id = $1")
+        .bind(user_id)
+        .fetch_one(&mut *tx)
+        .await?;
+    let refresh_token = insert_refresh(&mut tx, &state, user_id, family_id).await?;
+    tx.commit().await?;
+    let roles = Role::parse(&role).into_iter().collect();
+    Ok(Json(pair(&state, user_id, roles, refresh_token)?))
+}
+
+/// Revoke the session (the refresh token's family). Access tokens already
+/// issued stay valid until they expire.
+#[utoipa::path(post, path = "/api/v1/auth/logout", tag = "auth", request_body = RefreshRequest,
+    security(("bearer" = [])), responses((status = 204), (status = 401)))]
+async fn logout(
+    AuthUser(user): AuthUser,
+    State(state): State<AppState>,
+    ApiJson(req): ApiJson<RefreshRequest>,
+) -> Result<StatusCode> {
+    sqlx::query(
+        "update refresh_token set revoked_at = now()
+          where revoked_at is null and user_id = $1
+            and family_id = (select family_id from refresh_token where token_hash = $2)",
+    )
+    .bind(user.user_id)
+    .bind(refresh_hash(&req.refresh_token))
+    .execute(&state.pool)
+    .await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// The account of the access token.
+#[utoipa::path(get, path = "/api/v1/auth/me", tag = "auth", security(("bearer" = [])),
+    responses((status = 200, body = UserView), (status = 401)))]
+async fn me(AuthUser(user): AuthUser, State(state): State<AppState>) -> Result<Json<UserView>> {
+    let row: Option<UserRow> = sqlx::query_as(
+        "select user_id, email, name, role, created_at from app_user where user_id = $1",
+    )
+    .bind(user.user_id)
+    .fetch_optional(&state.pool)
+    .await?;
+    // A token of a deleted account is no longer anyone's.
+    row.map(|r| Json(r.view())).ok_or(Error::Unauthorized)
+}
+
+async fn start_session(state: &AppState, user_id: Uuid, roles: Vec<Role>) -> Result<TokenPair> {
+    let mut tx = state.pool.begin().await?;
+    let refresh_token = insert_refresh(&mut tx, state, user_id, Uuid::new_v4()).await?;
+    tx.commit().await?;
+    pair(state, user_id, roles, refresh_token)
+}
+
+async fn insert_refresh(
+    tx: &mut sqlx::PgConnection,
+    state: &AppState,
+    user_id: Uuid,
+    family_id: Uuid,
+) -> Result<String> {
+    let token = new_refresh_token();
+    let ttl = chrono::Duration::from_std(state.tokens.refresh_ttl)
+        .map_err(|e| Error::Internal(e.into()))?;
+    sqlx::query(
+        "insert into refresh_token (refresh_token_id, family_id, user_id, token_hash, expires_at)
+         values ($1, $2, $3, $4, $5)",
+    )
+    .bind(Uuid::new_v4())
+    .bind(family_id)
+    .bind(user_id)
+    .bind(refresh_hash(&token))
+    .bind(Utc::now() + ttl)
+    .execute(tx)
+    .await?;
+    Ok(token)
+}
+
+fn pair(
+    state: &AppState,
+    user_id: Uuid,
+    roles: Vec<Role>,
+    refresh_token: String,
+) -> Result<TokenPair> {
+    Ok(TokenPair {
+        access_token: state.tokens.issue_access(user_id, roles)?,
+        refresh_token,
+        token_type: "Bearer",
+        expires_in: state.tokens.access_ttl.as_secs(),
+    })
+}
+
+/// Creates the first admin from `ADMIN_EMAIL` / `ADMIN_PASSWORD`, or makes
+/// an existing account with that email an admin (its password is kept).
+pub async fn ensure_admin(state: &AppState) -> anyhow::Result<()> {
+    let Some((email, password)) = state.config.auth.admin.clone() else {
+        return Ok(());
+    };
+    let email =
+        Email::parse("ADMIN_EMAIL", &email).map_err(|e| anyhow::anyhow!("ADMIN_EMAIL: {e}"))?;
+    let hash = state.passwords.hash(password).await?;
+    sqlx::query(
+        "insert into app_user (user_id, email, name, password_hash, role)
+         values ($1, $2, 'Administrator', $3, 'admin')
+         on conflict (email) do update set role = 'admin', updated_at = now()",
+    )
+    .bind(Uuid::new_v4())
+    .bind(email.as_str())
+    .bind(&hash)
+    .execute(&state.pool)
+    .await?;
+    tracing::info!("admin account ready");
+    Ok(())
+}

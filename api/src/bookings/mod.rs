@@ -1,0 +1,459 @@
+//! The bookings API: create (idempotent, one round trip to the held
+//! seats), read, list, pay, cancel; the admin list.
+
+pub mod views;
+pub mod workflow;
+
+use airline_domain::{Cabin, SeatNumber};
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use booking_workflows::contract::{
+    BookingInput, BookingState, BookingStatus, Passenger, SeatSelection, workflow_id,
+};
+use rand::Rng;
+use sha2::{Digest, Sha256};
+use uuid::Uuid;
+
+use crate::app::AppState;
+use crate::auth::extract::{Admin, AuthUser};
+use crate::auth::tokens::Principal;
+use crate::error::{Error, Result};
+use crate::extract::{ApiJson, Page, Params};
+use crate::validate::{Email, text};
+use views::{BookingList, BookingView, CreateBooking, PayRequest, SeatsRequest, date_of_birth};
+
+/// Seats (and passengers) in one booking.
+const MAX_SEATS: usize = 9;
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/bookings", post(create).get(list_mine))
+        .route("/bookings/{id}", get(read))
+        .route("/bookings/{id}/payment", post(pay))
+        .route("/bookings/{id}/cancel", post(cancel))
+        .route("/admin/bookings", get(admin_list))
+}
+
+/// Hold seats on a flight: starts the booking and answers once the seats
+/// are held, with the price and the payment's client secret. The same
+/// user and `Idempotency-Key` always give the same booking.
+#[utoipa::path(post, path = "/api/v1/bookings", tag = "bookings", request_body = CreateBooking,
+    params(("Idempotency-Key" = String, Header, description = "one key per booking attempt; a retry with the same key gets the same booking")),
+    security(("bearer" = [])),
+    responses((status = 201, body = BookingView), (status = 400, description = "missing Idempotency-Key or malformed JSON"),
+              (status = 401), (status = 409, description = "seats_unavailable"),
+              (status = 422, description = "invalid field, booking_rejected or idempotency_key_reused")))]
+async fn create(
+    AuthUser(user): AuthUser,
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    ApiJson(req): ApiJson<CreateBooking>,
+) -> Result<Response> {
+    let key = idempotency_key(&headers)?;
+    let request = validate(req)?;
+    let hash = request_hash(&request);
+    let (booking_id, booking_ref, replayed) = claim_key(&state, &user, &key, &hash).await?;
+    let input = BookingInput {
+        booking_id: booking_id.to_string(),
+        booking_ref,
+        user_id: user.user_id.to_string(),
+        flight_id: request.flight_id,
+        seats: request.seats,
+        passengers: request.passengers,
+        contact_email: request.contact_email,
+        payment_window_ms: millis(state.config.bookings.payment_window),
+        reminder_lead_ms: millis(state.config.bookings.reminder_lead),
+    };
+    let held = workflow::start_and_hold(&state, input).await?;
+    if held.status == BookingStatus::Failed {
+        let reason = held.reason.clone().unwrap_or_default();
+        return Err(if reason == "seats_unavailable" {
+            Error::conflict("seats_unavailable", "the seats are no longer available")
+        } else {
+            Error::Unprocessable {
+                code: "booking_rejected",
+                message: reason
+                    .strip_prefix("booking_rejected: ")
+                    .unwrap_or(&reason)
+                    .to_owned(),
+            }
+        });
+    }
+    tracing::info!(booking_id = %booking_id, status = %held.status, replayed, "booking held");
+    let mut response = (StatusCode::CREATED, Json(BookingView::from(held))).into_response();
+    if replayed {
+        response
+            .headers_mut()
+            .insert("idempotent-replayed", HeaderValue::from_static("true"));
+    }
+    Ok(response)
+}
+
+/// One booking, live. Anyone but its owner or an admin gets 404.
+#[utoipa::path(get, path = "/api/v1/bookings/{id}", tag = "bookings", security(("bearer" = [])),
+    params(("id" = String, Path, description = "booking id (UUID)")),
+    responses((status = 200, body = BookingView), (status = 404)))]
+async fn read(
+    AuthUser(user): AuthUser,
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+) -> Result<Json<BookingView>> {
+    let booking_id = owned_booking(&state, &user, &id).await?;
+    Ok(Json(current(&state, booking_id).await?.into()))
+}
+
+/// Pay with a Stripe payment method. Answers with the booking: `confirmed`,
+/// or still `awaiting_payment` with the decline in `payment.last_error`.
+#[utoipa::path(post, path = "/api/v1/bookings/{id}/payment", tag = "bookings", security(("bearer" = [])),
+    params(("id" = String, Path, description = "booking id (UUID)")), request_body = PayRequest,
+    responses((status = 200, body = BookingView), (status = 404), (status = 409, description = "invalid_state: the booking takes no payment now")))]
+async fn pay(
+    AuthUser(user): AuthUser,
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    ApiJson(req): ApiJson<PayRequest>,
+) -> Result<Json<BookingView>> {
+    let method = req.payment_method.trim();
+    let valid = (3..=255).contains(&method.len())
+        && method.starts_with("pm_")
+        && method
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'_');
+    if !valid {
+        return Err(Error::validation(
+            "payment_method",
+            "must be a Stripe payment method id such as pm_card_visa",
+        ));
+    }
+    let booking_id = owned_booking(&state, &user, &id).await?;
+    let paid = workflow::submit_payment(
+        &state,
+        &workflow_id(&booking_id.to_string()),
+        method.to_owned(),
+    )
+    .await?;
+    tracing::info!(%booking_id, status = %paid.status, "payment submitted");
+    Ok(Json(paid.into()))
+}
+
+/// Cancel: before payment the seats go back; after, the payment is refunded.
+#[utoipa::path(post, path = "/api/v1/bookings/{id}/cancel", tag = "bookings", security(("bearer" = [])),
+    params(("id" = String, Path, description = "booking id (UUID)")),
+    responses((status = 200, body = BookingView), (status = 404), (status = 409, description = "invalid_state: already final")))]
+async fn cancel(
+    AuthUser(user): AuthUser,
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+) -> Result<Json<BookingView>> {
+    let booking_id = owned_booking(&state, &user, &id).await?;
+    let reason = if user.is_admin() {
+        "cancelled by an agent"
+    } else {
+        "cancelled by the traveller"
+    };
+    let cancelled = workflow::cancel(
+        &state,
+        &workflow_id(&booking_id.to_string()),
+        Some(reason.to_owned()),
+    )
+    .await?;
+    tracing::info!(%booking_id, status = %cancelled.status, "booking cancel requested");
+    Ok(Json(cancelled.into()))
+}
+
+/// My bookings, newest first (from the read model).
+#[utoipa::path(get, path = "/api/v1/bookings", tag = "bookings", security(("bearer" = [])),
+    params(("page" = Option<u32>, Query), ("per_page" = Option<u32>, Query)),
+    responses((status = 200, body = BookingList)))]
+async fn list_mine(
+    AuthUser(user): AuthUser,
+    State(state): State<AppState>,
+    params: Params,
+) -> Result<Json<BookingList>> {
+    let page = Page::from_params(&params, 20)?;
+    list(&state, page, Some(user.user_id), None, None).await
+}
+
+/// Every booking, filtered by status and flight (admins only).
+#[utoipa::path(get, path = "/api/v1/admin/bookings", tag = "admin", security(("bearer" = [])),
+    params(("status" = Option<String>, Query), ("flight_id" = Option<i64>, Query),
+           ("page" = Option<u32>, Query), ("per_page" = Option<u32>, Query)),
+    responses((status = 200, body = BookingList), (status = 403)))]
+async fn admin_list(
+    _admin: Admin,
+    State(state): State<AppState>,
+    params: Params,
+) -> Result<Json<BookingList>> {
+    let page = Page::from_params(&params, 50)?;
+    let status = params.parse_with("status", |raw| {
+        serde_json::from_value::<BookingStatus>(serde_json::Value::String(raw.to_owned()))
+            .map(BookingStatus::as_str)
+            .map_err(|_| format!("'{raw}' is not a booking status"))
+    })?;
+    let flight_id = params.parse::<i64>("flight_id", "a flight id")?;
+    list(&state, page, None, status, flight_id).await
+}
+
+async fn list(
+    state: &AppState,
+    page: Page,
+    user: Option<Uuid>,
+    status: Option<&'static str>,
+    flight_id: Option<i64>,
+) -> Result<Json<BookingList>> {
+    let rows: Vec<sqlx::types::Json<BookingState>> = sqlx::query_scalar(
+        "select state from booking
+          where ($1::text is null or user_id = $1)
+            and ($2::text is null or status = $2)
+            and ($3::bigint is null or flight_id = $3)
+          order by created_at desc, booking_id
+          limit $4 offset $5",
+    )
+    .bind(user.map(|u| u.to_string()))
+    .bind(status)
+    .bind(flight_id)
+    .bind(page.limit() + 1)
+    .bind(page.offset())
+    .fetch_all(&state.pool)
+    .await?;
+    let has_more = rows.len() as i64 > page.limit();
+    let items = rows
+        .into_iter()
+        .take(page.per_page as usize)
+        .map(|r| r.0.into())
+        .collect();
+    Ok(Json(BookingList {
+        items,
+        page: page.page,
+        per_page: page.per_page,
+        has_more,
+    }))
+}
+
+/// The booking id, when the caller owns it or is an admin; 404 otherwise
+/// (a stranger learns nothing, not even that it exists).
+async fn owned_booking(state: &AppState, user: &Principal, raw: &str) -> Result<Uuid> {
+    let id = Uuid::parse_str(raw).map_err(|_| Error::NotFound("booking"))?;
+    let owner: Option<Uuid> =
+        sqlx::query_scalar("select user_id from booking_request where booking_id = $1")
+            .bind(id)
+            .fetch_optional(&state.pool)
+            .await?;
+    match owner {
+        Some(owner) if owner == user.user_id || user.is_admin() => Ok(id),
+        _ => Err(Error::NotFound("booking")),
+    }
+}
+
+/// The live state from the workflow; once its history is gone (after the
+/// namespace's retention), the read model's last copy.
+async fn current(state: &AppState, booking_id: Uuid) -> Result<BookingState> {
+    match workflow::status(state, &workflow_id(&booking_id.to_string())).await {
+        Err(Error::NotFound(_)) => {
+            let stored: Option<sqlx::types::Json<BookingState>> =
+                sqlx::query_scalar("select state from booking where booking_id = $1")
+                    .bind(booking_id)
+                    .fetch_optional(&state.pool)
+                    .await?;
+            stored.map(|s| s.0).ok_or(Error::NotFound("booking"))
+        }
+        other => other,
+    }
+}
+
+fn idempotency_key(headers: &HeaderMap) -> Result<String> {
+    let missing = || Error::BadRequest {
+        code: "idempotency_key_required",
+        field: Some("Idempotency-Key".into()),
+        message: "send a unique key (e.g. a UUID) per booking attempt in this header".into(),
+    };
+    let raw = headers
+        .get("idempotency-key")
+        .ok_or_else(missing)?
+        .to_str()
+        .map_err(|_| missing())?
+        .trim();
+    if raw.is_empty() || raw.len() > 255 || !raw.bytes().all(|b| b.is_ascii_graphic()) {
+        return Err(Error::BadRequest {
+            code: "invalid_idempotency_key",
+            field: Some("Idempotency-Key".into()),
+            message: "must be 1 to 255 visible ASCII characters".into(),
+        });
+    }
+    Ok(raw.to_owned())
+}
+
+/// A create request, validated.
+#[derive(serde::Serialize)]
+struct ValidBooking {
+    flight_id: i64,
+    seats: SeatSelection,
+    passengers: Vec<Passenger>,
+    contact_email: String,
+}
+
+fn validate(req: CreateBooking) -> Result<ValidBooking> {
+    if req.flight_id <= 0 {
+        return Err(Error::validation(
+            "flight_id",
+            "must be a positive flight id",
+        ));
+    }
+    let (seats, count) = match req.seats {
+        SeatsRequest::Seats(list) => {
+            if list.is_empty() || list.len() > MAX_SEATS {
+                return Err(Error::validation(
+                    "seats",
+                    format!("must list 1 to {MAX_SEATS} seats"),
+                ));
+            }
+            let mut seats: Vec<String> = Vec::with_capacity(list.len());
+            for (i, raw) in list.iter().enumerate() {
+                let seat = SeatNumber::parse(raw).map_err(|e| {
+                    Error::validation(format!("seats[{i}]"), e.message().to_owned())
+                })?;
+                if seats.iter().any(|s| s == seat.as_str()) {
+                    return Err(Error::validation(format!("seats[{i}]"), "listed twice"));
+                }
+                seats.push(seat.as_str().to_owned());
+            }
+            let n = seats.len();
+            (SeatSelection::Seats(seats), n)
+        }
+        SeatsRequest::Cabin { cabin, count } => {
+            let cabin: Cabin = cabin.parse().map_err(|e: airline_domain::ParseError| {
+                Error::validation("seats.cabin", e.message().to_owned())
+            })?;
+            if count == 0 || usize::from(count) > MAX_SEATS {
+                return Err(Error::validation(
+                    "seats.count",
+                    format!("must be between 1 and {MAX_SEATS}"),
+                ));
+            }
+            (
+                SeatSelection::Cabin {
+                    cabin: cabin.as_str().to_owned(),
+                    count,
+                },
+                usize::from(count),
+            )
+        }
+    };
+    if req.passengers.len() != count {
+        return Err(Error::validation(
+            "passengers",
+            format!("must name one passenger per seat ({count})"),
+        ));
+    }
+    let mut passengers = Vec::with_capacity(count);
+    for (i, p) in req.passengers.into_iter().enumerate() {
+        let field = |name: &str| format!("passengers[{i}].{name}");
+        let first_name =
+            text("first_name", &p.first_name, 60).map_err(|e| rename(e, field("first_name")))?;
+        let last_name =
+            text("last_name", &p.last_name, 60).map_err(|e| rename(e, field("last_name")))?;
+        let dob = date_of_birth(&p.date_of_birth)
+            .map_err(|why| Error::validation(field("date_of_birth"), why))?;
+        passengers.push(Passenger {
+            first_name,
+            last_name,
+            date_of_birth: dob.format("%Y-%m-%d").to_string(),
+        });
+    }
+    let contact_email = Email::parse("contact_email", &req.contact_email)?;
+    Ok(ValidBooking {
+        flight_id: req.flight_id,
+        seats,
+        passengers,
+        contact_email: contact_email.as_str().to_owned(),
+    })
+}
+
+/// The same validation error, about a field deeper in the body.
+fn rename(e: Error, field: String) -> Error {
+    match e {
+        Error::Validation { message, .. } => Error::validation(field, message),
+        other => other,
+    }
+}
+
+fn request_hash(request: &ValidBooking) -> Vec<u8> {
+    let canonical = serde_json::to_vec(request).unwrap_or_default();
+    Sha256::digest(&canonical).to_vec()
+}
+
+/// Records the key, allocating the booking id and a unique reference; or
+/// finds the booking an earlier request with this key started. A
+/// concurrent duplicate waits on the key's row instead of racing.
+async fn claim_key(
+    state: &AppState,
+    user: &Principal,
+    key: &str,
+    hash: &[u8],
+) -> Result<(Uuid, String, bool)> {
+    for _ in 0..8 {
+        let booking_id = Uuid::new_v4();
+        let booking_ref = new_reference();
+        let inserted = sqlx::query_scalar::<_, Uuid>(
+            "insert into booking_request
+                    (user_id, idempotency_key, request_hash, booking_id, booking_ref)
+             values ($1, $2, $3, $4, $5)
+             on conflict (user_id, idempotency_key) do nothing
+             returning booking_id",
+        )
+        .bind(user.user_id)
+        .bind(key)
+        .bind(hash)
+        .bind(booking_id)
+        .bind(&booking_ref)
+        .fetch_optional(&state.pool)
+        .await;
+        match inserted {
+            Ok(Some(_)) => return Ok((booking_id, booking_ref, false)),
+            Ok(None) => {
+                let (id, reference, stored_hash): (Uuid, String, Vec<u8>) = sqlx::query_as(
+                    "select booking_id, booking_ref, request_hash from booking_request
+                      where user_id = $1 and idempotency_key = $2",
+                )
+                .bind(user.user_id)
+                .bind(key)
+                .fetch_one(&state.pool)
+                .await?;
+                if stored_hash != hash {
+                    return Err(Error::Unprocessable {
+                        code: "idempotency_key_reused",
+                        message: "this Idempotency-Key was used for a different booking request"
+                            .into(),
+                    });
+                }
+                return Ok((id, reference, true));
+            }
+            Err(sqlx::Error::Database(db))
+                if db.constraint() == Some("booking_request_ref_unique") =>
+            {
+                continue; // that reference is taken: draw another
+            }
+            Err(e) => return Err(e.into()),
+        }
+    }
+    Err(Error::Internal(anyhow::anyhow!(
+        "no free booking reference after 8 draws"
+    )))
+}
+
+/// Six characters from an alphabet without look-alikes (no 0/O, 1/I/L):
+/// 30^6 ≈ 729 million references.
+fn new_reference() -> String {
+    const ALPHABET: &[u8] = b"ABCDEFGHJKMNPQRSTUVWXYZ2345679";
+    let mut rng = rand::rng();
+    (0..6)
+        .map(|_| ALPHABET[rng.random_range(0..ALPHABET.len())] as char)
+        .collect()
+}
+
+fn millis(d: std::time::Duration) -> u64 {
+    u64::try_from(d.as_millis()).unwrap_or(u64::MAX)
+}

@@ -1,0 +1,229 @@
+//! The bookings API's public shapes: requests as travellers send them and
+//! the booking as they see it (never the workflow's internal state).
+
+use booking_workflows::contract::{self as c, BookingState, BookingStatus, PaymentStatus};
+use chrono::{DateTime, NaiveDate, Utc};
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CreateBooking {
+    pub flight_id: i64,
+    pub seats: SeatsRequest,
+    pub passengers: Vec<PassengerRequest>,
+    pub contact_email: String,
+}
+
+/// Explicit seat numbers, or a number of seats in a cabin.
+#[derive(Deserialize, ToSchema)]
+#[serde(untagged)]
+pub enum SeatsRequest {
+    #[schema(example = json!(["12A", "12B"]))]
+    Seats(Vec<String>),
+    Cabin {
+        cabin: String,
+        count: u8,
+    },
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PassengerRequest {
+    pub first_name: String,
+    pub last_name: String,
+    /// `YYYY-MM-DD`.
+    pub date_of_birth: String,
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PayRequest {
+    /// A Stripe payment method id, e.g. `pm_card_visa`.
+    pub payment_method: String,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct MoneyView {
+    /// Minor units (cents).
+    pub amount: i64,
+    pub currency: String,
+}
+
+impl From<&c::Money> for MoneyView {
+    fn from(m: &c::Money) -> Self {
+        MoneyView {
+            amount: m.amount,
+            currency: m.currency.clone(),
+        }
+    }
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct SeatView {
+    pub seat_number: String,
+    pub cabin: String,
+    pub fare: MoneyView,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct FlightView {
+    pub flight_id: i64,
+    pub flight_number: String,
+    pub origin: String,
+    pub destination: String,
+    pub departure_time: DateTime<Utc>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct PassengerView {
+    pub first_name: String,
+    pub last_name: String,
+    pub date_of_birth: String,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct PaymentErrorView {
+    pub code: String,
+    pub message: String,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct RefundView {
+    pub refund_id: String,
+    pub amount: MoneyView,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct PaymentView {
+    /// `none`, `awaiting_payment_method`, `authorized`, `captured`, `cancelled`, `refunded`.
+    pub status: String,
+    pub payment_intent_id: Option<String>,
+    /// For Stripe.js; only while the booking awaits payment.
+    pub client_secret: Option<String>,
+    /// Why the last attempt failed (a declined card).
+    pub last_error: Option<PaymentErrorView>,
+    pub refund: Option<RefundView>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct TransitionView {
+    pub status: String,
+    pub at: DateTime<Utc>,
+    pub reason: Option<String>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct BookingView {
+    pub booking_id: String,
+    pub booking_ref: String,
+    /// `holding`, `awaiting_payment`, `confirming`, `confirmed`, `expired`,
+    /// `cancelled`, `failed`, `completed`.
+    pub status: String,
+    pub flight_id: i64,
+    pub flight: Option<FlightView>,
+    pub seats: Vec<SeatView>,
+    pub passengers: Vec<PassengerView>,
+    pub contact_email: String,
+    pub total: Option<MoneyView>,
+    pub payment: PaymentView,
+    pub payment_due_at: Option<DateTime<Utc>>,
+    pub ticket_numbers: Vec<String>,
+    /// Why it failed, expired or was cancelled.
+    pub reason: Option<String>,
+    pub history: Vec<TransitionView>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct BookingList {
+    pub items: Vec<BookingView>,
+    pub page: u32,
+    pub per_page: u32,
+    pub has_more: bool,
+}
+
+fn payment_status(s: PaymentStatus) -> &'static str {
+    match s {
+        PaymentStatus::None => "none",
+        PaymentStatus::AwaitingPaymentMethod => "awaiting_payment_method",
+        PaymentStatus::Authorized => "authorized",
+        PaymentStatus::Captured => "captured",
+        PaymentStatus::Cancelled => "cancelled",
+        PaymentStatus::Refunded => "refunded",
+    }
+}
+
+impl From<BookingState> for BookingView {
+    fn from(b: BookingState) -> Self {
+        let awaiting = b.status == BookingStatus::AwaitingPayment;
+        BookingView {
+            status: b.status.as_str().to_owned(),
+            flight_id: b.flight_id,
+            flight: b.flight.map(|f| FlightView {
+                flight_id: f.flight_id,
+                flight_number: f.flight_number,
+                origin: f.origin,
+                destination: f.destination,
+                departure_time: f.departure_time,
+            }),
+            seats: b
+                .seats
+                .iter()
+                .map(|s| SeatView {
+                    seat_number: s.seat_number.clone(),
+                    cabin: s.cabin.clone(),
+                    fare: (&s.fare).into(),
+                })
+                .collect(),
+            passengers: b
+                .passengers
+                .into_iter()
+                .map(|p| PassengerView {
+                    first_name: p.first_name,
+                    last_name: p.last_name,
+                    date_of_birth: p.date_of_birth,
+                })
+                .collect(),
+            contact_email: b.contact_email,
+            total: b.total.as_ref().map(Into::into),
+            payment: PaymentView {
+                status: payment_status(b.payment.status).to_owned(),
+                payment_intent_id: b.payment.payment_intent_id,
+                client_secret: b.payment.client_secret.filter(|_| awaiting),
+                last_error: b.payment.last_error.map(|e| PaymentErrorView {
+                    code: e.code,
+                    message: e.message,
+                }),
+                refund: b.payment.refund.map(|r| RefundView {
+                    refund_id: r.refund_id,
+                    amount: (&r.amount).into(),
+                }),
+            },
+            payment_due_at: b.payment_due_at.filter(|_| awaiting),
+            ticket_numbers: b.ticket_numbers,
+            reason: b.reason,
+            history: b
+                .history
+                .into_iter()
+                .map(|t| TransitionView {
+                    status: t.status.as_str().to_owned(),
+                    at: t.at,
+                    reason: t.reason,
+                })
+                .collect(),
+            booking_id: b.booking_id,
+            booking_ref: b.booking_ref,
+        }
+    }
+}
+
+/// A date of birth: a real date, not in the future, not before 1900.
+pub fn date_of_birth(raw: &str) -> Result<NaiveDate, &'static str> {
+    let date = NaiveDate::parse_from_str(raw.trim(), "%Y-%m-%d")
+        .map_err(|_| "must be a date as YYYY-MM-DD")?;
+    let earliest = NaiveDate::from_ymd_opt(1900, 1, 1).ok_or("calendar")?;
+    if date < earliest || date > Utc::now().date_naive() {
+        return Err("must be a date between 1900-01-01 and today");
+    }
+    Ok(date)
+}

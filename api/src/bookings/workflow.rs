@@ -1,0 +1,171 @@
+//! The gateway's side of the booking workflow: start it and wait for the
+//! hold in one round trip, query it, send it updates. Temporal's errors
+//! become the gateway's.
+
+use booking_workflows::BookingWorkflow;
+use booking_workflows::contract::{
+    BookingInput, BookingState, CancelRequest, PaymentRequest, workflow_id,
+};
+use temporalio_client::errors::{
+    WorkflowInteractionError, WorkflowQueryError, WorkflowStartError, WorkflowUpdateError,
+    WorkflowUpdateWithStartError,
+};
+use temporalio_client::tonic::Code;
+use temporalio_client::{
+    WorkflowExecuteUpdateOptions, WorkflowIdConflictPolicy, WorkflowIdReusePolicy,
+    WorkflowQueryOptions, WorkflowUpdateWithStartOptions,
+};
+
+use crate::app::AppState;
+use crate::error::Error;
+
+/// Starts the booking (or joins the one already running under this id) and
+/// answers once the seats are held or refused.
+pub async fn start_and_hold(state: &AppState, input: BookingInput) -> Result<BookingState, Error> {
+    let id = workflow_id(&input.booking_id);
+    let attributes = booking_workflows::initial_search_attributes(&input);
+    let options = WorkflowUpdateWithStartOptions::new(
+        state.config.bookings.task_queue.clone(),
+        id.clone(),
+        // A concurrent duplicate joins the running workflow...
+        WorkflowIdConflictPolicy::UseExisting,
+    )
+    // ...and a retry after it closed reads it instead of starting another.
+    .id_reuse_policy(WorkflowIdReusePolicy::RejectDuplicate)
+    .search_attributes(attributes)
+    .build();
+    let started = state
+        .temporal
+        .execute_update_with_start_workflow(
+            BookingWorkflow::run,
+            input,
+            BookingWorkflow::wait_for_hold,
+            (),
+            options,
+        )
+        .await;
+    match started {
+        Ok(held) => Ok(held),
+        Err(WorkflowUpdateWithStartError::Start(WorkflowStartError::AlreadyStarted { .. })) => {
+            status(state, &id).await
+        }
+        Err(e) => Err(temporal_error(
+            "starting the booking",
+            &e,
+            grpc_code_of_start(&e),
+        )),
+    }
+}
+
+/// The live state, from the workflow itself.
+pub async fn status(state: &AppState, workflow_id: &str) -> Result<BookingState, Error> {
+    state
+        .temporal
+        .get_workflow_handle::<BookingWorkflow>(workflow_id)
+        .query(BookingWorkflow::status, (), WorkflowQueryOptions::default())
+        .await
+        .map_err(|e| match e {
+            WorkflowQueryError::NotFound(_) => Error::NotFound("booking"),
+            WorkflowQueryError::Rpc(ref s) => {
+                temporal_error("querying the booking", &e, Some(s.code()))
+            }
+            other => temporal_error("querying the booking", &other, None),
+        })
+}
+
+pub async fn submit_payment(
+    state: &AppState,
+    workflow_id: &str,
+    payment_method: String,
+) -> Result<BookingState, Error> {
+    state
+        .temporal
+        .get_workflow_handle::<BookingWorkflow>(workflow_id)
+        .execute_update(
+            BookingWorkflow::submit_payment,
+            PaymentRequest { payment_method },
+            WorkflowExecuteUpdateOptions::default(),
+        )
+        .await
+        .map_err(|e| update_error("paying for the booking", e))
+}
+
+pub async fn cancel(
+    state: &AppState,
+    workflow_id: &str,
+    reason: Option<String>,
+) -> Result<BookingState, Error> {
+    state
+        .temporal
+        .get_workflow_handle::<BookingWorkflow>(workflow_id)
+        .execute_update(
+            BookingWorkflow::cancel,
+            CancelRequest { reason },
+            WorkflowExecuteUpdateOptions::default(),
+        )
+        .await
+        .map_err(|e| update_error("cancelling the booking", e))
+}
+
+pub async fn signal_payment_authorized(
+    state: &AppState,
+    booking_id: &str,
+    payment_intent_id: String,
+) -> Result<(), WorkflowInteractionError> {
+    state
+        .temporal
+        .get_workflow_handle::<BookingWorkflow>(workflow_id(booking_id))
+        .signal(
+            BookingWorkflow::payment_authorized,
+            booking_workflows::contract::PaymentAuthorized { payment_intent_id },
+            Default::default(),
+        )
+        .await
+}
+
+/// An update the workflow refused (its validator said no, or it has
+/// closed) is a conflict with the booking's state; anything else is ours.
+fn update_error(what: &str, e: WorkflowUpdateError) -> Error {
+    match e {
+        WorkflowUpdateError::Failed(failure) => {
+            Error::conflict("invalid_state", failure.message.clone())
+        }
+        WorkflowUpdateError::NotFound(_) => Error::conflict(
+            "invalid_state",
+            "the booking is closed; nothing can change it",
+        ),
+        WorkflowUpdateError::Rpc(ref s) => {
+            let code = s.code();
+            if code == Code::FailedPrecondition || code == Code::NotFound {
+                Error::conflict(
+                    "invalid_state",
+                    "the booking is closed; nothing can change it",
+                )
+            } else {
+                temporal_error(what, &e, Some(code))
+            }
+        }
+        other => temporal_error(what, &other, None),
+    }
+}
+
+fn grpc_code_of_start(e: &WorkflowUpdateWithStartError) -> Option<Code> {
+    match e {
+        WorkflowUpdateWithStartError::Rpc(s)
+        | WorkflowUpdateWithStartError::Start(WorkflowStartError::Rpc(s))
+        | WorkflowUpdateWithStartError::Update(WorkflowUpdateError::Rpc(s)) => Some(s.code()),
+        _ => None,
+    }
+}
+
+/// Temporal unreachable or overloaded is 503; anything else is logged as
+/// an internal error.
+fn temporal_error(what: &str, e: &dyn std::error::Error, code: Option<Code>) -> Error {
+    match code {
+        Some(Code::Unavailable | Code::DeadlineExceeded | Code::ResourceExhausted) => {
+            tracing::warn!(error = %e, "{what}: Temporal unavailable");
+            Error::Unavailable
+        }
+        _ => Error::Internal(anyhow::anyhow!("{what}: {e}")),
+    }
+}

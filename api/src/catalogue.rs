@@ -1,0 +1,179 @@
+//! The catalogue, forwarded to the flight service with the same paths,
+//! query parameters and shapes: search, flight details and seat maps for
+//! everyone; create/update/delete of cities, airports, airplanes and
+//! flights for admins. A change of a flight's departure, or its
+//! cancellation, starts the durable fan-out to the bookings on it.
+
+use axum::Router;
+use axum::body::Body;
+use axum::extract::{OriginalUri, State};
+use axum::http::{HeaderMap, Method, StatusCode, header};
+use axum::response::Response;
+use axum::routing::get;
+use booking_workflows::FlightChangeFanout;
+use booking_workflows::fanout::{FlightChange, FlightChangeInput};
+use bytes::Bytes;
+use secrecy::ExposeSecret;
+use temporalio_client::errors::WorkflowStartError;
+use temporalio_client::{WorkflowIdConflictPolicy, WorkflowStartOptions};
+
+use crate::app::AppState;
+use crate::auth::extract::Admin;
+use crate::error::{Error, Result};
+use crate::extract::ApiJson;
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/flights", get(public).post(admin))
+        .route(
+            "/flights/{id}",
+            get(public).patch(update_flight).delete(admin),
+        )
+        .route("/flights/{id}/seats", get(public))
+        .route("/cities", get(public).post(admin))
+        .route("/cities/{id}", get(public).put(admin).delete(admin))
+        .route("/airports", get(public).post(admin))
+        .route("/airports/{id}", get(public).put(admin).delete(admin))
+        .route("/airplanes", get(public).post(admin))
+        .route("/airplanes/{id}", get(public).put(admin).delete(admin))
+}
+
+/// Search flights (`/flights?from=&to=&date=...`), flight details, seat
+/// maps, and the reference lists. The flight service's query parameters.
+#[utoipa::path(get, path = "/api/v1/flights", tag = "catalogue",
+    params(("from" = Option<String>, Query), ("to" = Option<String>, Query), ("date" = Option<String>, Query),
+           ("travellers" = Option<u32>, Query), ("cabin" = Option<String>, Query), ("min_price" = Option<i64>, Query),
+           ("max_price" = Option<i64>, Query), ("departs_after" = Option<String>, Query), ("departs_before" = Option<String>, Query),
+           ("sort" = Option<String>, Query), ("page" = Option<u32>, Query), ("per_page" = Option<u32>, Query)),
+    responses((status = 200, description = "flights found (the flight service's search shape)"), (status = 400)))]
+async fn public(
+    State(state): State<AppState>,
+    OriginalUri(uri): OriginalUri,
+    headers: HeaderMap,
+) -> Result<Response> {
+    forward(&state, Method::GET, &uri, &headers, None, false).await
+}
+
+/// Create, replace or delete catalogue entries (admins only).
+async fn admin(
+    Admin(_): Admin,
+    State(state): State<AppState>,
+    method: Method,
+    OriginalUri(uri): OriginalUri,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response> {
+    forward(&state, method, &uri, &headers, Some(body), true).await
+}
+
+/// Change a flight (times, gate, status, fares; admins only). A new
+/// departure or a cancellation is then told to every live booking on the
+/// flight by a `FlightChangeFanout` workflow.
+#[utoipa::path(patch, path = "/api/v1/flights/{id}", tag = "admin", security(("bearer" = [])),
+    params(("id" = i64, Path)),
+    request_body(content = serde_json::Value, description = "departure_time, arrival_time, gate, status (scheduled|delayed|cancelled), fares"),
+    responses((status = 200, description = "the flight, as the flight service answers"), (status = 403), (status = 404), (status = 409)))]
+async fn update_flight(
+    Admin(admin): Admin,
+    State(state): State<AppState>,
+    OriginalUri(uri): OriginalUri,
+    headers: HeaderMap,
+    axum::extract::Path(id): axum::extract::Path<String>,
+    ApiJson(patch): ApiJson<serde_json::Value>,
+) -> Result<Response> {
+    let body = Bytes::from(serde_json::to_vec(&patch).map_err(anyhow::Error::from)?);
+    let response = forward(&state, Method::PATCH, &uri, &headers, Some(body), true).await?;
+    if !response.status().is_success() {
+        return Ok(response);
+    }
+    let flight_id: i64 = id.parse().map_err(|_| Error::NotFound("flight"))?;
+    let (parts, body) = response.into_parts();
+    let bytes = axum::body::to_bytes(body, usize::MAX)
+        .await
+        .map_err(|e| Error::Internal(e.into()))?;
+    let flight: serde_json::Value = serde_json::from_slice(&bytes).map_err(anyhow::Error::from)?;
+    let cancelled = patch.get("status").and_then(|s| s.as_str()) == Some("cancelled");
+    let change = if cancelled {
+        Some(FlightChange::Cancelled { reason: None })
+    } else if patch.get("departure_time").is_some() {
+        let departure = flight
+            .get("departure_time")
+            .cloned()
+            .and_then(|v| serde_json::from_value(v).ok())
+            .ok_or_else(|| anyhow::anyhow!("the flight service answered without departure_time"))?;
+        Some(FlightChange::ScheduleChanged {
+            departure_time: departure,
+        })
+    } else {
+        None
+    };
+    if let Some(change) = change {
+        start_fanout(&state, FlightChangeInput { flight_id, change }).await?;
+        tracing::info!(flight_id, admin = %admin.user_id, "flight change fan-out started");
+    }
+    Ok(Response::from_parts(parts, Body::from(bytes)))
+}
+
+/// One fan-out per flight and change; a repeated request joins it or
+/// starts it again (the bookings ignore a change they already know).
+async fn start_fanout(state: &AppState, input: FlightChangeInput) -> Result<()> {
+    let id = input.workflow_id();
+    let options = WorkflowStartOptions::new(state.config.bookings.task_queue.clone(), id)
+        .id_conflict_policy(WorkflowIdConflictPolicy::UseExisting)
+        .build();
+    match state
+        .temporal
+        .start_workflow(FlightChangeFanout::run, input, options)
+        .await
+    {
+        Ok(_) | Err(WorkflowStartError::AlreadyStarted { .. }) => Ok(()),
+        Err(e) => {
+            tracing::error!(error = %e, "starting the flight change fan-out");
+            Err(Error::Unavailable)
+        }
+    }
+}
+
+/// Sends the request on to the flight service and its answer back as is.
+async fn forward(
+    state: &AppState,
+    method: Method,
+    uri: &axum::http::Uri,
+    headers: &HeaderMap,
+    body: Option<Bytes>,
+    with_token: bool,
+) -> Result<Response> {
+    let path = uri.path_and_query().map(|p| p.as_str()).unwrap_or("/");
+    let mut request = state
+        .flights
+        .request(method, format!("{}{}", state.config.flights_url, path));
+    if let Some(id) = headers.get("x-request-id") {
+        request = request.header("x-request-id", id);
+    }
+    if with_token {
+        request = request.bearer_auth(state.config.flights_token.expose_secret());
+    }
+    if let Some(body) = body {
+        if let Some(ct) = headers.get(header::CONTENT_TYPE) {
+            request = request.header(header::CONTENT_TYPE, ct);
+        }
+        request = request.body(body);
+    }
+    let answer = request.send().await.map_err(|e| {
+        tracing::warn!(error = %e, "flight service unreachable");
+        Error::Unavailable
+    })?;
+    let status = StatusCode::from_u16(answer.status().as_u16()).unwrap_or(StatusCode::BAD_GATEWAY);
+    let content_type = answer.headers().get(header::CONTENT_TYPE).cloned();
+    let bytes = answer.bytes().await.map_err(|e| {
+        tracing::warn!(error = %e, "flight service answer cut short");
+        Error::Unavailable
+    })?;
+    let mut response = Response::builder().status(status);
+    if let Some(ct) = content_type {
+        response = response.header(header::CONTENT_TYPE, ct);
+    }
+    response
+        .body(Body::from(bytes))
+        .map_err(|e| Error::Internal(e.into()))
+}

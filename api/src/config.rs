@@ -1,0 +1,142 @@
+//! The gateway's configuration, from the environment (the README's table).
+
+use std::net::{IpAddr, Ipv4Addr};
+use std::time::Duration;
+
+use anyhow::{Context, bail};
+use flights::config::{duration, parse, var};
+use secrecy::{ExposeSecret, SecretString};
+
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub host: IpAddr,
+    /// 0 picks a free port (tests).
+    pub port: u16,
+    pub database_url: SecretString,
+    pub db_max_connections: u32,
+    pub request_timeout: Duration,
+    pub body_limit_bytes: usize,
+    /// Origins allowed by CORS; empty: no CORS headers at all.
+    pub cors_origins: Vec<String>,
+    pub flights_url: String,
+    pub flights_token: SecretString,
+    pub auth: AuthConfig,
+    pub limits: LimitConfig,
+    pub bookings: BookingConfig,
+    pub stripe_webhook_secret: SecretString,
+}
+
+#[derive(Debug, Clone)]
+pub struct AuthConfig {
+    /// HMAC key of the access tokens (HS256, the only algorithm accepted).
+    pub jwt_secret: SecretString,
+    pub issuer: String,
+    pub access_ttl: Duration,
+    pub refresh_ttl: Duration,
+    pub argon2_memory_kib: u32,
+    pub argon2_iterations: u32,
+    pub argon2_parallelism: u32,
+    /// The first admin, created (or promoted) at start.
+    pub admin: Option<(String, SecretString)>,
+}
+
+#[derive(Debug, Clone)]
+pub struct LimitConfig {
+    /// Per client IP on /auth: one request per `auth_period`, bursts of `auth_burst`.
+    pub auth_period: Duration,
+    pub auth_burst: u32,
+    /// Per user (per IP when anonymous) everywhere else.
+    pub api_period: Duration,
+    pub api_burst: u32,
+    /// Take the client IP from `X-Forwarded-For` / `Forwarded` (behind a
+    /// trusted proxy) instead of the peer address.
+    pub trust_forwarded: bool,
+}
+
+#[derive(Debug, Clone)]
+pub struct BookingConfig {
+    pub payment_window: Duration,
+    pub reminder_lead: Duration,
+    pub task_queue: String,
+}
+
+impl Config {
+    pub fn from_env() -> anyhow::Result<Self> {
+        let jwt_secret = var("JWT_SECRET").context("set JWT_SECRET (at least 32 characters)")?;
+        if jwt_secret.len() < 32 {
+            bail!("JWT_SECRET must be at least 32 characters");
+        }
+        let flights_token = var("FLIGHTS_SERVICE_TOKEN")
+            .context("set FLIGHTS_SERVICE_TOKEN (the flight service's bearer token)")?;
+        let admin = match (var("ADMIN_EMAIL"), var("ADMIN_PASSWORD")) {
+            (Some(email), Some(password)) => Some((email, password.into())),
+            (None, None) => None,
+            _ => bail!("set both ADMIN_EMAIL and ADMIN_PASSWORD, or neither"),
+        };
+        let config = Config {
+            host: parse("API_HOST", IpAddr::V4(Ipv4Addr::LOCALHOST))?,
+            port: parse("API_PORT", 8080)?,
+            database_url: Self::database_url_from_env()?,
+            db_max_connections: parse("API_DB_MAX_CONNECTIONS", 16)?,
+            request_timeout: duration("API_REQUEST_TIMEOUT", Duration::from_secs(15))?,
+            body_limit_bytes: parse("API_BODY_LIMIT_BYTES", 64 * 1024)?,
+            cors_origins: var("CORS_ALLOWED_ORIGINS")
+                .map(|v| {
+                    v.split(',')
+                        .map(|o| o.trim().to_owned())
+                        .filter(|o| !o.is_empty())
+                        .collect()
+                })
+                .unwrap_or_default(),
+            flights_url: var("FLIGHTS_URL")
+                .unwrap_or_else(|| "http://127.0.0.1:8081".into())
+                .trim_end_matches('/')
+                .to_owned(),
+            flights_token: flights_token.into(),
+            auth: AuthConfig {
+                jwt_secret: jwt_secret.into(),
+                issuer: var("JWT_ISSUER").unwrap_or_else(|| "airline-api".into()),
+                access_ttl: duration("ACCESS_TOKEN_TTL", Duration::from_secs(15 * 60))?,
+                refresh_ttl: duration("REFRESH_TOKEN_TTL", Duration::from_secs(30 * 24 * 3600))?,
+                argon2_memory_kib: parse("ARGON2_MEMORY_KIB", 19 * 1024)?,
+                argon2_iterations: parse("ARGON2_ITERATIONS", 2)?,
+                argon2_parallelism: parse("ARGON2_PARALLELISM", 1)?,
+                admin,
+            },
+            limits: LimitConfig {
+                auth_period: duration("AUTH_RATE_LIMIT_PERIOD", Duration::from_secs(6))?,
+                auth_burst: parse("AUTH_RATE_LIMIT_BURST", 10)?,
+                api_period: duration("API_RATE_LIMIT_PERIOD", Duration::from_millis(50))?,
+                api_burst: parse("API_RATE_LIMIT_BURST", 60)?,
+                trust_forwarded: parse("API_TRUST_FORWARDED", false)?,
+            },
+            bookings: BookingConfig {
+                payment_window: duration("PAYMENT_WINDOW", Duration::from_secs(5 * 60))?,
+                reminder_lead: duration("REMINDER_LEAD", Duration::from_secs(48 * 3600))?,
+                task_queue: var("TEMPORAL_TASK_QUEUE")
+                    .unwrap_or_else(|| booking_workflows::contract::TASK_QUEUE.into()),
+            },
+            stripe_webhook_secret: var("STRIPE_WEBHOOK_SECRET")
+                .context("set STRIPE_WEBHOOK_SECRET (whsec_...) to verify Stripe's webhooks")?
+                .into(),
+        };
+        if config.limits.auth_burst == 0 || config.limits.api_burst == 0 {
+            bail!("rate-limit bursts must be at least 1");
+        }
+        if config.limits.auth_period.is_zero() || config.limits.api_period.is_zero() {
+            bail!("rate-limit periods must be longer than zero");
+        }
+        if config.flights_token.expose_secret().is_empty() {
+            bail!("FLIGHTS_SERVICE_TOKEN must not be empty");
+        }
+        Ok(config)
+    }
+
+    /// The booking database (shared with the worker's activities).
+    pub fn database_url_from_env() -> anyhow::Result<SecretString> {
+        var("BOOKING_DATABASE_URL")
+            .or_else(|| var("DATABASE_URL"))
+            .map(Into::into)
+            .context("set BOOKING_DATABASE_URL (or DATABASE_URL) to the booking database")
+    }
+}

@@ -1,0 +1,239 @@
+//! The gateway's one error type and its HTTP rendering: every failure
+//! leaves as `{"error": {"code", "message"}}` (plus `field` when one input
+//! is to blame). Internal errors are logged once here, with their cause
+//! chain, and never reach the client's body.
+
+use std::borrow::Cow;
+use std::time::Duration;
+
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use serde::Serialize;
+
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// Not well formed (bad JSON syntax, bad header, bad query string).
+    #[error("{message}")]
+    BadRequest {
+        code: &'static str,
+        field: Option<Cow<'static, str>>,
+        message: String,
+    },
+    /// Well formed, but one value is not acceptable.
+    #[error("{field}: {message}")]
+    Validation {
+        field: Cow<'static, str>,
+        message: String,
+    },
+    /// Valid, but refused for a business reason that is not a conflict.
+    #[error("{message}")]
+    Unprocessable { code: &'static str, message: String },
+    /// Missing, expired or otherwise bad credentials. The reason is logged
+    /// at debug level only.
+    #[error("authentication required")]
+    Unauthorized,
+    #[error("email or password is wrong")]
+    InvalidCredentials,
+    #[error("admin role required")]
+    Forbidden,
+    #[error("{0} not found")]
+    NotFound(&'static str),
+    #[error("{message}")]
+    Conflict { code: &'static str, message: String },
+    #[error("request body too large")]
+    PayloadTooLarge,
+    #[error("too many requests")]
+    TooManyRequests { retry_after: Duration },
+    /// A dependency (database, Temporal, the flight service) is down or busy.
+    #[error("service unavailable")]
+    Unavailable,
+    #[error(transparent)]
+    Internal(#[from] anyhow::Error),
+}
+
+impl Error {
+    pub fn validation(field: impl Into<Cow<'static, str>>, message: impl Into<String>) -> Self {
+        Error::Validation {
+            field: field.into(),
+            message: message.into(),
+        }
+    }
+
+    pub fn conflict(code: &'static str, message: impl Into<String>) -> Self {
+        Error::Conflict {
+            code,
+            message: message.into(),
+        }
+    }
+
+    pub fn bad_request(code: &'static str, message: impl Into<String>) -> Self {
+        Error::BadRequest {
+            code,
+            field: None,
+            message: message.into(),
+        }
+    }
+}
+
+impl From<sqlx::Error> for Error {
+    fn from(e: sqlx::Error) -> Self {
+        match &e {
+            sqlx::Error::PoolTimedOut => Error::Unavailable,
+            _ => Error::Internal(e.into()),
+        }
+    }
+}
+
+/// The flight service's JSON parsing helpers answer with its own error
+/// type; the shapes are the same.
+impl From<flights::error::Error> for Error {
+    fn from(e: flights::error::Error) -> Self {
+        use flights::error::Error as F;
+        match e {
+            F::BadRequest {
+                code,
+                field,
+                message,
+            } => Error::BadRequest {
+                code,
+                field,
+                message,
+            },
+            F::Validation { field, message } => Error::Validation { field, message },
+            F::PayloadTooLarge => Error::PayloadTooLarge,
+            other => Error::Internal(anyhow::anyhow!("{other}")),
+        }
+    }
+}
+
+#[derive(Serialize)]
+struct Body<'a> {
+    error: Detail<'a>,
+}
+
+#[derive(Serialize)]
+struct Detail<'a> {
+    code: &'a str,
+    message: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    field: Option<&'a str>,
+}
+
+/// The one error shape, for code outside this type (rate limiter, fallbacks).
+pub fn error_response(status: StatusCode, code: &str, message: String) -> Response {
+    let body = Body {
+        error: Detail {
+            code,
+            message,
+            field: None,
+        },
+    };
+    (status, axum::Json(body)).into_response()
+}
+
+impl IntoResponse for Error {
+    fn into_response(self) -> Response {
+        let (status, code, field, message) = match &self {
+            Error::BadRequest {
+                code,
+                field,
+                message,
+            } => {
+                let message = match field {
+                    Some(f) => format!("{f}: {message}"),
+                    None => message.clone(),
+                };
+                (StatusCode::BAD_REQUEST, *code, field.as_deref(), message)
+            }
+            Error::Validation { field, .. } => (
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "validation_failed",
+                Some(field.as_ref()),
+                self.to_string(),
+            ),
+            Error::Unprocessable { code, message } => (
+                StatusCode::UNPROCESSABLE_ENTITY,
+                *code,
+                None,
+                message.clone(),
+            ),
+            Error::Unauthorized => (
+                StatusCode::UNAUTHORIZED,
+                "unauthorized",
+                None,
+                self.to_string(),
+            ),
+            Error::InvalidCredentials => (
+                StatusCode::UNAUTHORIZED,
+                "invalid_credentials",
+                None,
+                self.to_string(),
+            ),
+            Error::Forbidden => (StatusCode::FORBIDDEN, "forbidden", None, self.to_string()),
+            Error::NotFound(_) => (StatusCode::NOT_FOUND, "not_found", None, self.to_string()),
+            Error::Conflict { code, message } => {
+                (StatusCode::CONFLICT, *code, None, message.clone())
+            }
+            Error::PayloadTooLarge => (
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "payload_too_large",
+                None,
+                self.to_string(),
+            ),
+            Error::TooManyRequests { retry_after } => {
+                let secs = retry_after.as_secs_f64().ceil().max(1.0) as u64;
+                let mut response = error_response(
+                    StatusCode::TOO_MANY_REQUESTS,
+                    "rate_limited",
+                    format!("too many requests; retry in {secs} s"),
+                );
+                response
+                    .headers_mut()
+                    .insert(header::RETRY_AFTER, HeaderValue::from(secs));
+                return response;
+            }
+            Error::Unavailable => {
+                tracing::warn!("a dependency is unavailable");
+                (
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "unavailable",
+                    None,
+                    "the service is busy, try again".to_owned(),
+                )
+            }
+            Error::Internal(e) => {
+                tracing::error!(error = ?e, "internal error");
+                (
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    "internal",
+                    None,
+                    "internal error".to_owned(),
+                )
+            }
+        };
+        let body = Body {
+            error: Detail {
+                code,
+                message,
+                field,
+            },
+        };
+        (status, axum::Json(body)).into_response()
+    }
+}
+
+/// Turns a violation of a *named* database constraint into a client error.
+pub trait ResultExt<T> {
+    fn on_constraint(self, name: &str, f: impl FnOnce() -> Error) -> Result<T>;
+}
+
+impl<T> ResultExt<T> for std::result::Result<T, sqlx::Error> {
+    fn on_constraint(self, name: &str, f: impl FnOnce() -> Error) -> Result<T> {
+        self.map_err(|e| match &e {
+            sqlx::Error::Database(db) if db.constraint() == Some(name) => f(),
+            _ => e.into(),
+        })
+    }
+}

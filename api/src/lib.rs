@@ -1,0 +1,16 @@
+//! The gateway: the single public entry point. Accounts and tokens, rate
+//! limits, the catalogue (forwarded to the flight service), the bookings
+//! API over the booking workflows, the Stripe webhook, OpenAPI.
+
+pub mod app;
+pub mod auth;
+pub mod bookings;
+pub mod catalogue;
+pub mod config;
+pub mod error;
+pub mod extract;
+pub mod health;
+pub mod limits;
+pub mod openapi;
+pub mod validate;
+pub mod webhook;

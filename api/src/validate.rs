@@ -1,0 +1,123 @@
+//! Parse, don't validate: the gateway's input newtypes. Raw strings stop at
+//! the handlers; each constructor names the field it refuses.
+
+use std::borrow::Cow;
+
+use crate::error::Error;
+
+/// An email address as accounts and bookings keep it: trimmed, lower-case.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Email(String);
+
+impl Email {
+    pub fn parse(field: impl Into<Cow<'static, str>>, raw: &str) -> Result<Self, Error> {
+        let field = field.into();
+        let value = raw.trim().to_lowercase();
+        let bad = |why: &str| Error::validation(field.clone(), why.to_owned());
+        if value.is_empty() {
+            return Err(bad("must not be empty"));
+        }
+        if value.len() > 254 {
+            return Err(bad("must be at most 254 characters"));
+        }
+        let Some((local, domain)) = value.rsplit_once('@') else {
+            return Err(bad("must be an email address like name@example.com"));
+        };
+        let domain_ok = domain.contains('.')
+            && !domain.starts_with('.')
+            && !domain.ends_with('.')
+            && domain
+                .split('.')
+                .all(|l| !l.is_empty() && l.chars().all(|c| c.is_ascii_alphanumeric() || c == '-'));
+        let local_ok = !local.is_empty()
+            && local.len() <= 64
+            && !local.contains('@')
+            && local
+                .chars()
+                .all(|c| !c.is_whitespace() && !c.is_control() && c != '"');
+        if !domain_ok || !local_ok {
+            return Err(bad("must be an email address like name@example.com"));
+        }
+        Ok(Email(value))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+/// Free text with a length limit, trimmed, no control characters.
+pub fn text(field: &'static str, raw: &str, max: usize) -> Result<String, Error> {
+    let value = raw.trim();
+    if value.is_empty() {
+        return Err(Error::validation(field, "must not be empty"));
+    }
+    if value.chars().count() > max {
+        return Err(Error::validation(
+            field,
+            format!("must be at most {max} characters"),
+        ));
+    }
+    if value.chars().any(char::is_control) {
+        return Err(Error::validation(
+            field,
+            "must not contain control characters",
+        ));
+    }
+    Ok(value.to_owned())
+}
+
+/// A new password: 10 to 128 characters.
+pub fn new_password(raw: &str) -> Result<(), Error> {
+    let n = raw.chars().count();
+    if n < 10 {
+        return Err(Error::validation(
+            "password",
+            "must be at least 10 characters",
+        ));
+    }
+    if n > 128 {
+        return Err(Error::validation(
+            "password",
+            "must be at most 128 characters",
+        ));
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn email_is_trimmed_and_lower_cased() {
+        assert_eq!(
+            Email::parse("email", " Ann@Example.COM ").unwrap().as_str(),
+            "ann@example.com"
+        );
+    }
+
+    #[test]
+    fn email_without_a_proper_domain_is_refused() {
+        for bad in [
+            "",
+            "ann",
+            "ann@",
+            "@example.com",
+            "ann@example",
+            "ann@.com",
+            "a b@example.com",
+            "ann@exa_mple.com",
+        ] {
+            assert!(Email::parse("email", bad).is_err(), "{bad:?} accepted");
+        }
+    }
+
+    #[test]
+    fn text_refuses_blank_long_and_control_characters() {
+        assert!(text("name", "  ", 10).is_err());
+        assert!(text("name", "abcdefghijk", 10).is_err());
+        assert!(text("name", "a\u{0}b", 10).is_err());
+        assert_eq!(text("name", " Zoë ", 10).unwrap(), "Zoë");
+    }
+}

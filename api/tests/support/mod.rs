@@ -1,0 +1,233 @@
+//! `Gateway`: the whole booking stack (`Stack`: Temporal dev server,
+//! flight service, localstripe, SMTP sink, booking database, the worker
+//! binary) plus the gateway itself, in-process on a random port, spoken to
+//! over HTTP only.
+#![allow(dead_code)] // each test binary uses its own subset of the helpers
+
+#[path = "../../../workers/tests/support/mod.rs"]
+pub mod stack;
+
+use std::net::{IpAddr, Ipv4Addr};
+use std::time::Duration;
+
+use api::app::{Application, MIGRATOR};
+use api::config::{AuthConfig, BookingConfig, Config, LimitConfig};
+use reqwest::{Method, StatusCode};
+use serde_json::{Value, json};
+
+pub use stack::flights::{Reply, TOKEN as FLIGHTS_TOKEN, utc_in_days};
+pub use stack::{GOOD_CARD, Stack};
+
+pub const JWT_SECRET: &str = "gateway-test-jwt-secret-0123456789abcdef";
+pub const WEBHOOK_SECRET: &str = "whsec_gateway_tests";
+pub const ADMIN_EMAIL: &str = "ops@airline.test";
+pub const ADMIN_PASSWORD: &str = "admin-password-123";
+pub const PASSWORD: &str = "correct horse battery";
+
+pub struct Gateway {
+    pub stack: Stack,
+    pub base: String,
+    pub http: reqwest::Client,
+}
+
+/// A logged-in user.
+#[derive(Clone, Debug)]
+pub struct Session {
+    pub user_id: String,
+    pub access: String,
+    pub refresh: String,
+}
+
+pub fn test_config() -> Config {
+    Config {
+        host: IpAddr::V4(Ipv4Addr::LOCALHOST),
+        port: 0,
+        database_url: String::new().into(),
+        db_max_connections: 10,
+        request_timeout: Duration::from_secs(30),
+        body_limit_bytes: 16 * 1024,
+        cors_origins: vec!["https://app.airline.test".into()],
+        flights_url: String::new(),
+        flights_token: FLIGHTS_TOKEN.to_owned().into(),
+        auth: AuthConfig {
+            jwt_secret: JWT_SECRET.to_owned().into(),
+            issuer: "airline-api".into(),
+            access_ttl: Duration::from_secs(900),
+            refresh_ttl: Duration::from_secs(3600),
+            // Cheap hashes: the tests make many accounts on 2 cores.
+            argon2_memory_kib: 1024,
+            argon2_iterations: 1,
+            argon2_parallelism: 1,
+            admin: Some((ADMIN_EMAIL.into(), ADMIN_PASSWORD.to_owned().into())),
+        },
+        limits: LimitConfig {
+            auth_period: Duration::from_millis(10),
+            auth_burst: 1000,
+            api_period: Duration::from_millis(1),
+            api_burst: 1000,
+            trust_forwarded: false,
+        },
+        bookings: BookingConfig {
+            payment_window: Duration::from_secs(60),
+            reminder_lead: Duration::from_secs(48 * 3600),
+            task_queue: booking_workflows::contract::TASK_QUEUE.into(),
+        },
+        stripe_webhook_secret: WEBHOOK_SECRET.to_owned().into(),
+    }
+}
+
+impl Gateway {
+    pub async fn start(name: &str) -> Gateway {
+        Self::start_with(name, |_| {}).await
+    }
+
+    pub async fn start_with(name: &str, adjust: impl FnOnce(&mut Config)) -> Gateway {
+        let stack = Stack::start(name).await;
+        MIGRATOR
+            .run(&stack.booking_pool)
+            .await
+            .expect("booking migrations");
+        let mut config = test_config();
+        config.database_url = stack.booking_db_url.clone().into();
+        config.flights_url = stack.flights.base.clone();
+        adjust(&mut config);
+        let app = Application::build_with(config, stack.booking_pool.clone(), stack.client.clone())
+            .await
+            .expect("gateway builds");
+        let base = format!("http://127.0.0.1:{}", app.port());
+        tokio::spawn(app.run_until(std::future::pending()));
+        Gateway {
+            stack,
+            base,
+            http: reqwest::Client::new(),
+        }
+    }
+
+    pub async fn request(
+        &self,
+        method: Method,
+        path: &str,
+        token: Option<&str>,
+        body: Option<Value>,
+        headers: &[(&str, &str)],
+    ) -> Reply {
+        let mut req = self.http.request(method, format!("{}{}", self.base, path));
+        if let Some(t) = token {
+            req = req.bearer_auth(t);
+        }
+        for (k, v) in headers {
+            req = req.header(*k, *v);
+        }
+        if let Some(b) = body {
+            req = req.json(&b);
+        }
+        let resp = req.send().await.expect("request sent");
+        let status = resp.status();
+        assert!(
+            resp.headers().contains_key("x-request-id"),
+            "no request id on {path}"
+        );
+        let text = resp.text().await.unwrap();
+        let body = if text.is_empty() {
+            Value::Null
+        } else {
+            serde_json::from_str(&text)
+                .unwrap_or_else(|_| panic!("non-JSON body {status} on {path}: {text}"))
+        };
+        Reply { status, body }
+    }
+
+    pub async fn get(&self, path: &str, token: &str) -> Reply {
+        self.request(Method::GET, path, Some(token), None, &[])
+            .await
+    }
+
+    pub async fn post(&self, path: &str, token: Option<&str>, body: Value) -> Reply {
+        self.request(Method::POST, path, token, Some(body), &[])
+            .await
+    }
+
+    pub async fn signup(&self, email: &str) -> Session {
+        let r = self
+            .post(
+                "/api/v1/auth/signup",
+                None,
+                json!({"email": email, "password": PASSWORD, "name": "Ada Lovelace"}),
+            )
+            .await;
+        assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
+        session(&r.body, r.body["user"]["id"].as_str().unwrap())
+    }
+
+    pub async fn login(&self, email: &str, password: &str) -> Session {
+        let r = self
+            .post(
+                "/api/v1/auth/login",
+                None,
+                json!({"email": email, "password": password}),
+            )
+            .await;
+        assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+        let me = self
+            .get("/api/v1/auth/me", r.body["access_token"].as_str().unwrap())
+            .await;
+        session(&r.body, me.body["id"].as_str().unwrap())
+    }
+
+    pub async fn admin(&self) -> Session {
+        self.login(ADMIN_EMAIL, ADMIN_PASSWORD).await
+    }
+
+    /// A flight with 10 economy rows, in 9 days, through the flight service.
+    pub async fn flight(&self) -> i64 {
+        self.stack.flights.small_flight().await
+    }
+
+    pub fn booking_body(flight_id: i64, seats: Value, passengers: usize) -> Value {
+        let passengers: Vec<Value> = (0..passengers)
+            .map(|i| {
+                json!({"first_name": format!("Ada{i}"), "last_name": "Lovelace",
+                       "date_of_birth": "1990-12-10"})
+            })
+            .collect();
+        json!({"flight_id": flight_id, "seats": seats, "passengers": passengers,
+               "contact_email": "ada@example.com"})
+    }
+
+    pub async fn book(&self, who: &Session, key: &str, body: Value) -> Reply {
+        self.request(
+            Method::POST,
+            "/api/v1/bookings",
+            Some(&who.access),
+            Some(body),
+            &[("idempotency-key", key)],
+        )
+        .await
+    }
+
+    pub async fn pay(&self, who: &Session, booking_id: &str, card: &str) -> Reply {
+        let method = self.stack.payment_method(card).await;
+        self.post(
+            &format!("/api/v1/bookings/{booking_id}/payment"),
+            Some(&who.access),
+            json!({"payment_method": method}),
+        )
+        .await
+    }
+
+    pub async fn rows(&self, sql: &str) -> i64 {
+        sqlx::query_scalar(sql)
+            .fetch_one(&self.stack.booking_pool)
+            .await
+            .unwrap()
+    }
+}
+
+fn session(body: &Value, user_id: &str) -> Session {
+    assert_eq!(body["token_type"], "Bearer");
+    Session {
+        user_id: user_id.to_owned(),
+        access: body["access_token"].as_str().unwrap().to_owned(),
+        refresh: body["refresh_token"].as_str().unwrap().to_owned(),
+    }
+}
