@@ -141,6 +141,6 @@ impl Activities {
         _ctx: ActivityContext,
         flight_id: i64,
     ) -> Result<Vec<String>, ActivityError> {
-        done(self.records.live_bookings_on_flight(flight_id).await)
+        done(self.inventory.live_bookings(flight_id).await)
     }
 }

@@ -160,6 +160,27 @@ impl Inventory {
         Err(refusal(response.status(), response, |_| errors::HOLD_CONFLICT).await)
     }
 
+    /// The bookings with seats held or sold on a flight (the fan-out's
+    /// list: the flight service knows a hold as soon as it is made).
+    #[tracing::instrument(skip_all, fields(flight_id))]
+    pub async fn live_bookings(&self, flight_id: i64) -> StepResult<Vec<String>> {
+        #[derive(serde::Deserialize)]
+        struct LiveHolds {
+            booking_ids: Vec<String>,
+        }
+        let response = self
+            .http
+            .get(self.url(&format!("/flights/{flight_id}/holds")))
+            .bearer_auth(self.token.expose_secret())
+            .send()
+            .await?;
+        if !response.status().is_success() {
+            return Err(refusal(response.status(), response, |_| errors::BOOKING_REJECTED).await);
+        }
+        let holds: LiveHolds = response.json().await?;
+        Ok(holds.booking_ids)
+    }
+
     /// Seats back; a booking with no hold has nothing to release.
     #[tracing::instrument(skip_all, fields(booking_id = %input.booking_id))]
     pub async fn release(&self, input: &ReleaseSeats) -> StepResult<()> {

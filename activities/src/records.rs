@@ -139,19 +139,4 @@ impl Records {
         .await?;
         Ok(numbers)
     }
-
-    /// The bookings on a flight that are not final yet, oldest first.
-    #[tracing::instrument(skip_all, fields(flight_id))]
-    pub async fn live_bookings_on_flight(&self, flight_id: i64) -> StepResult<Vec<String>> {
-        let ids = sqlx::query_scalar(
-            "select booking_id::text from booking
-              where flight_id = $1
-                and status not in ('expired', 'cancelled', 'failed', 'completed')
-              order by created_at",
-        )
-        .bind(flight_id)
-        .fetch_all(&self.pool)
-        .await?;
-        Ok(ids)
-    }
 }

@@ -36,6 +36,8 @@ pub struct AuthConfig {
     pub argon2_memory_kib: u32,
     pub argon2_iterations: u32,
     pub argon2_parallelism: u32,
+    /// Hashes computed at once (each holds `argon2_memory_kib`).
+    pub argon2_max_concurrent: usize,
     /// The first admin, created (or promoted) at start.
     pub admin: Option<(String, SecretString)>,
 }
@@ -98,9 +100,15 @@ impl Config {
                 issuer: var("JWT_ISSUER").unwrap_or_else(|| "airline-api".into()),
                 access_ttl: duration("ACCESS_TOKEN_TTL", Duration::from_secs(15 * 60))?,
                 refresh_ttl: duration("REFRESH_TOKEN_TTL", Duration::from_secs(30 * 24 * 3600))?,
-                argon2_memory_kib: parse("ARGON2_MEMORY_KIB", 19 * 1024)?,
-                argon2_iterations: parse("ARGON2_ITERATIONS", 2)?,
+                // One of OWASP's equivalent argon2id settings (m=7 MiB,
+                // t=5, p=1): the least memory per hash.
+                argon2_memory_kib: parse("ARGON2_MEMORY_KIB", 7 * 1024)?,
+                argon2_iterations: parse("ARGON2_ITERATIONS", 5)?,
                 argon2_parallelism: parse("ARGON2_PARALLELISM", 1)?,
+                argon2_max_concurrent: parse(
+                    "ARGON2_MAX_CONCURRENT",
+                    std::thread::available_parallelism().map_or(2, usize::from),
+                )?,
                 admin,
             },
             limits: LimitConfig {

@@ -7,6 +7,8 @@ use std::time::{Duration, Instant};
 
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use booking_workflows::FlightChangeFanout;
+use booking_workflows::fanout::{FanoutResult, FlightChange, FlightChangeInput};
 use futures::future::join_all;
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
@@ -42,6 +44,16 @@ async fn wait_rows(gw: &Gateway, sql: &str, want: i64) {
         assert!(Instant::now() < deadline, "never {want} rows: {sql}");
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
+}
+
+/// The result of a finished flight-change fan-out.
+async fn finished_fanout(gw: &Gateway, workflow_id: &str) -> FanoutResult {
+    gw.stack
+        .client
+        .get_workflow_handle::<FlightChangeFanout>(workflow_id)
+        .get_result(Default::default())
+        .await
+        .expect("the fan-out finishes")
 }
 
 fn new_key() -> String {
@@ -876,6 +888,18 @@ async fn admin_flight_changes_reach_every_live_booking_on_the_flight() {
     };
     wait_booking(&gw, &ada, &a_id, moved).await;
     wait_booking(&gw, &grace, &g_id, moved).await;
+    let moved_id = FlightChangeInput {
+        flight_id: flight,
+        change: FlightChange::ScheduleChanged {
+            departure_time: want.into(),
+        },
+    }
+    .workflow_id();
+    let fanout = finished_fanout(&gw, &moved_id).await;
+    assert_eq!(
+        (fanout.bookings, fanout.signalled, fanout.skipped),
+        (2, 2, 0)
+    );
 
     // Cancelled: the paid booking is refunded, the unpaid one released.
     let r = gw
@@ -891,6 +915,23 @@ async fn admin_flight_changes_reach_every_live_booking_on_the_flight() {
     let a_done = wait_booking(&gw, &ada, &a_id, |b| b["status"] == "cancelled").await;
     assert_eq!(a_done["payment"]["status"], "refunded");
     wait_booking(&gw, &grace, &g_id, |b| b["status"] == "cancelled").await;
+    let cancelled_id = format!("flight-{flight}-cancelled");
+    let fanout = finished_fanout(&gw, &cancelled_id).await;
+    assert_eq!((fanout.bookings, fanout.signalled), (2, 2));
+    let handle = gw
+        .stack
+        .client
+        .get_workflow_handle::<FlightChangeFanout>(&moved_id);
+    gw.stack
+        .save_history(&handle, "fanout_schedule_changed")
+        .await;
+    let handle = gw
+        .stack
+        .client
+        .get_workflow_handle::<FlightChangeFanout>(&cancelled_id);
+    gw.stack
+        .save_history(&handle, "fanout_flight_cancelled")
+        .await;
     // Sent again: the same fan-out, nothing doubled.
     let r = gw
         .request(

@@ -27,6 +27,35 @@ pub fn router() -> Router<AppState> {
         .route("/holds/{booking_id}", get(read).put(hold))
         .route("/holds/{booking_id}/confirm", post(confirm))
         .route("/holds/{booking_id}/release", post(release))
+        .route("/flights/{id}/holds", get(live_holds))
+}
+
+#[derive(Serialize)]
+struct LiveHolds {
+    flight_id: i64,
+    /// Bookings with seats held or sold on the flight, oldest first.
+    booking_ids: Vec<Uuid>,
+}
+
+/// The bookings holding seats on a flight: whom a schedule change or a
+/// cancellation concerns (the gateway's fan-out asks).
+async fn live_holds(
+    _: ServiceAuth,
+    State(state): State<AppState>,
+    crate::extract::Id(flight_id): crate::extract::Id,
+) -> Result<Json<LiveHolds>> {
+    let booking_ids = sqlx::query_scalar(
+        "select booking_id from seat_hold
+          where flight_id = $1 and status in ('held', 'confirmed')
+          order by created_at, booking_id",
+    )
+    .bind(flight_id)
+    .fetch_all(&state.pool)
+    .await?;
+    Ok(Json(LiveHolds {
+        flight_id,
+        booking_ids,
+    }))
 }
 
 /// Most seats one booking may hold.

@@ -273,3 +273,42 @@ async fn bad_hold_requests_name_the_field_and_write_nothing() {
     assert_eq!(app.count("select count(*) from seat_hold").await, 0);
     assert_eq!(app.assert_inventory_consistent(flight).await, 34);
 }
+
+#[tokio::test]
+async fn the_live_holds_of_a_flight_are_listed_for_the_service_only() {
+    let app = TestApp::spawn().await;
+    let flight = app.small_flight().await;
+    let (held, sold, released) = (Uuid::new_v4(), Uuid::new_v4(), Uuid::new_v4());
+    for booking in [held, sold, released] {
+        let r = app
+            .hold(
+                booking,
+                json!({"flight_id": flight, "seats": {"cabin": "economy", "count": 1}}),
+            )
+            .await;
+        assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
+    }
+    assert_eq!(app.confirm(sold).await.status, StatusCode::OK);
+    assert_eq!(app.release(released, false).await.status, StatusCode::OK);
+
+    let path = format!("/api/v1/flights/{flight}/holds");
+    let r = app
+        .call(Method::GET, &path, None, Some(support::TOKEN))
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    assert_eq!(
+        r.body,
+        json!({"flight_id": flight, "booking_ids": [held.to_string(), sold.to_string()]})
+    );
+    let anonymous = app.get(&path).await;
+    assert_eq!(anonymous.status, StatusCode::UNAUTHORIZED);
+    let unknown = app
+        .call(
+            Method::GET,
+            "/api/v1/flights/999999/holds",
+            None,
+            Some(support::TOKEN),
+        )
+        .await;
+    assert_eq!(unknown.body["booking_ids"], json!([]));
+}

@@ -1,10 +1,11 @@
-//! Replays the committed histories of every path of the booking workflow
-//! (workers/tests/histories/*.json) against the current code: a change that
+//! Replays the committed histories of every path of the booking workflow,
+//! and of the flight-change fan-out (workers/tests/histories/*.json),
+//! against the current code: a change that
 //! is not deterministic for bookings already running fails here. Record
 //! new histories with `make record-histories` after a deliberate,
 //! `patched`-guarded change.
 
-use booking_workflows::BookingWorkflow;
+use booking_workflows::{BookingWorkflow, FlightChangeFanout};
 use temporalio_client::WorkflowHistory;
 use temporalio_sdk::workflow_replayer::{WorkflowReplayer, WorkflowReplayerOptions};
 
@@ -33,6 +34,9 @@ async fn committed_histories_replay_against_the_current_workflow() {
         "schedule_change_then_flight_cancelled",
         "operator_cancel",
         "cancelled_while_holding",
+        // recorded by the gateway's fan-out test (api/tests/gateway.rs)
+        "fanout_schedule_changed",
+        "fanout_flight_cancelled",
     ] {
         assert!(names.iter().any(|n| n == path), "no history for {path}");
     }
@@ -40,6 +44,8 @@ async fn committed_histories_replay_against_the_current_workflow() {
     let replayer = WorkflowReplayer::new(
         WorkflowReplayerOptions::new()
             .register_workflow::<BookingWorkflow>()
+            .unwrap()
+            .register_workflow::<FlightChangeFanout>()
             .unwrap()
             .build(),
     )

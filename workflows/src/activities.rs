@@ -190,8 +190,8 @@ impl BookingActivities {
         unimplemented!()
     }
 
-    /// The ids of the bookings on a flight that are not final yet
-    /// (booking database), for the flight-change fan-out.
+    /// The ids of the bookings holding seats on a flight (flight service),
+    /// for the flight-change fan-out.
     #[activity(name = "live_bookings_on_flight")]
     pub fn live_bookings_on_flight(flight_id: i64) -> Result<Vec<String>, ActivityError> {
         unimplemented!()

@@ -2,8 +2,10 @@
 //! cancels it, every live booking on that flight gets the matching signal.
 //!
 //! A workflow rather than a loop in the request, so that a crash half-way
-//! loses nothing: the list of bookings is read once (an activity over the
-//! read model) and every signal is a command in this workflow's history.
+//! loses nothing: the list of bookings is read once (an activity asks the
+//! flight service which bookings hold seats on the flight: it knows a hold
+//! the moment it is made, before the read model does) and every signal is
+//! a command in this workflow's history.
 //! Its id is derived from the change, so a repeated admin request starts
 //! no second fan-out.
 

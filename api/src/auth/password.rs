@@ -1,4 +1,7 @@
-//! Password hashing with argon2id, off the async threads.
+//! Password hashing with argon2id, off the async threads, at most
+//! `ARGON2_MAX_CONCURRENT` at a time: each hash takes `ARGON2_MEMORY_KIB`
+//! of memory and a core, so a burst of logins waits instead of exhausting
+//! the pod.
 
 use anyhow::Context;
 use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
@@ -11,6 +14,7 @@ use crate::config::AuthConfig;
 #[derive(Clone)]
 pub struct Passwords {
     params: Params,
+    permits: std::sync::Arc<tokio::sync::Semaphore>,
     /// Verified against when the email is unknown, so a login costs the
     /// same whether or not the account exists.
     dummy_hash: std::sync::Arc<str>,
@@ -26,11 +30,18 @@ impl Passwords {
         )
         .map_err(|e| anyhow::anyhow!("argon2 parameters: {e}"))?;
         let dummy_hash = hash_with(&params, "not a password of anyone's")?.into();
-        Ok(Self { params, dummy_hash })
+        Ok(Self {
+            params,
+            permits: std::sync::Arc::new(tokio::sync::Semaphore::new(
+                config.argon2_max_concurrent.max(1),
+            )),
+            dummy_hash,
+        })
     }
 
     pub async fn hash(&self, password: SecretString) -> anyhow::Result<String> {
         let params = self.params.clone();
+        let _permit = self.permits.acquire().await.context("hashing permits")?;
         tokio::task::spawn_blocking(move || hash_with(&params, password.expose_secret()))
             .await
             .context("password hashing task")?
@@ -46,6 +57,7 @@ impl Passwords {
         let known = hash.is_some();
         let hash = hash.unwrap_or_else(|| self.dummy_hash.to_string());
         let params = self.params.clone();
+        let _permit = self.permits.acquire().await.context("hashing permits")?;
         let matches = tokio::task::spawn_blocking(move || {
             let parsed =
                 PasswordHash::new(&hash).map_err(|e| anyhow::anyhow!("stored hash: {e}"))?;

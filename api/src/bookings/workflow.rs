@@ -19,6 +19,16 @@ use temporalio_client::{
 use crate::app::AppState;
 use crate::error::Error;
 
+/// Times a call to Temporal: `gateway_temporal_call_seconds{call}` shows
+/// how much of a request's time is the workflow's (the rest is ours).
+async fn timed<T>(call: &'static str, f: impl std::future::Future<Output = T>) -> T {
+    let start = std::time::Instant::now();
+    let out = f.await;
+    metrics::histogram!("gateway_temporal_call_seconds", "call" => call)
+        .record(start.elapsed().as_secs_f64());
+    out
+}
+
 /// Starts the booking (or joins the one already running under this id) and
 /// answers once the seats are held or refused.
 pub async fn start_and_hold(state: &AppState, input: BookingInput) -> Result<BookingState, Error> {
@@ -34,16 +44,17 @@ pub async fn start_and_hold(state: &AppState, input: BookingInput) -> Result<Boo
     .id_reuse_policy(WorkflowIdReusePolicy::RejectDuplicate)
     .search_attributes(attributes)
     .build();
-    let started = state
-        .temporal
-        .execute_update_with_start_workflow(
+    let started = timed(
+        "start_and_hold",
+        state.temporal.execute_update_with_start_workflow(
             BookingWorkflow::run,
             input,
             BookingWorkflow::wait_for_hold,
             (),
             options,
-        )
-        .await;
+        ),
+    )
+    .await;
     match started {
         Ok(held) => Ok(held),
         Err(WorkflowUpdateWithStartError::Start(WorkflowStartError::AlreadyStarted { .. })) => {

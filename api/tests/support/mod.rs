@@ -58,6 +58,7 @@ pub fn test_config() -> Config {
             argon2_memory_kib: 1024,
             argon2_iterations: 1,
             argon2_parallelism: 1,
+            argon2_max_concurrent: 2,
             admin: Some((ADMIN_EMAIL.into(), ADMIN_PASSWORD.to_owned().into())),
         },
         limits: LimitConfig {

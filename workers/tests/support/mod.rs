@@ -544,7 +544,11 @@ impl Stack {
 impl Stack {
     /// With `RECORD_HISTORIES=1`, saves the workflow's history as
     /// `workers/tests/histories/<name>.json` for the replay test.
-    pub async fn save_history(&self, handle: &Handle, name: &str) {
+    pub async fn save_history<W: temporalio_common::HasWorkflowDefinition>(
+        &self,
+        handle: &WorkflowHandle<Client, W>,
+        name: &str,
+    ) {
         if std::env::var("RECORD_HISTORIES").is_err() {
             return;
         }
