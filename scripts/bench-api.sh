@@ -6,7 +6,7 @@
 # and the gateway's memory under that load. The whole stack runs here
 # (scripts/bench-stack.sh), the release `api` on port 18080.
 set -euo pipefail
-BENCH_NAME=bench-api BENCH_BUILD="-p api -p bench"
+BENCH_NAME=bench-api
 source "$(dirname "$0")/bench-stack.sh"
 CLIENTS="${BENCH_CLIENTS:-20}"
 BOOKINGS="${BENCH_BOOKINGS:-600}"

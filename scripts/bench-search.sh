@@ -23,7 +23,9 @@ if ! command -v psql >/dev/null; then
   apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql-client >/dev/null
 fi
 
-cargo build --release -p flights -p bench
+# The same set as the other benches (scripts/bench-stack.sh): one set of
+# release artifacts for all of them.
+cargo build --release -p flights -p booking-worker -p api -p bench
 bin="$root/target/release"
 
 export FLIGHTS_DATABASE_URL="$DB_URL"

@@ -5,7 +5,7 @@
 # (scripts/bench-postgres.sh), the release `worker` — and stops it on exit.
 # Leaves: $root, $work, $bin, $pids, $worker, $T_PORT..., wait_port, rss PID KEY,
 # and the ids of 500 bookable flights in $work/flights.txt.
-# BENCH_NAME names the work folder; BENCH_BUILD lists extra packages to build.
+# BENCH_NAME names the work folder.
 root="$(cd "$(dirname "$0")/.." && pwd)"
 cd "$root"
 export CARGO_BUILD_JOBS="${CARGO_BUILD_JOBS:-2}"
@@ -18,7 +18,9 @@ if ! command -v psql >/dev/null; then
   echo "bench: installing postgresql-client for psql" >&2
   apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql-client >/dev/null
 fi
-cargo build --release -p flights -p booking-worker ${BENCH_BUILD:-}
+# Every bench builds the same set, so that they share one set of artifacts
+# (a subset would unify other features and rebuild half the tree).
+cargo build --release -p flights -p booking-worker -p api -p bench
 bin="$root/target/release"
 PG_SERVER_URL="$(scripts/bench-postgres.sh)"
 FLIGHTS_DB="$(scripts/db-url.sh "$PG_SERVER_URL" airline_flights_bookbench)"

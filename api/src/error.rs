@@ -8,7 +8,6 @@ use std::time::Duration;
 
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use serde::Serialize;
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
@@ -108,29 +107,10 @@ impl From<flights::error::Error> for Error {
     }
 }
 
-#[derive(Serialize)]
-struct Body<'a> {
-    error: Detail<'a>,
-}
-
-#[derive(Serialize)]
-struct Detail<'a> {
-    code: &'a str,
-    message: String,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    field: Option<&'a str>,
-}
-
-/// The one error shape, for code outside this type (rate limiter, fallbacks).
+/// The one error shape (shared with the flight service), for code outside
+/// this type (rate limiter, fallbacks).
 pub fn error_response(status: StatusCode, code: &str, message: String) -> Response {
-    let body = Body {
-        error: Detail {
-            code,
-            message,
-            field: None,
-        },
-    };
-    (status, axum::Json(body)).into_response()
+    flights::error::render(status, code, None, message)
 }
 
 impl IntoResponse for Error {
@@ -213,14 +193,7 @@ impl IntoResponse for Error {
                 )
             }
         };
-        let body = Body {
-            error: Detail {
-                code,
-                message,
-                field,
-            },
-        };
-        (status, axum::Json(body)).into_response()
+        flights::error::render(status, code, field, message)
     }
 }
 

@@ -1,4 +1,5 @@
-//! Liveness, readiness (database and Temporal) and metrics.
+//! Liveness and metrics (the flight service's handlers), and readiness:
+//! the booking database and Temporal.
 
 use axum::Router;
 use axum::extract::State;
@@ -12,13 +13,9 @@ use crate::error::Error;
 
 pub fn router() -> Router<AppState> {
     Router::new()
-        .route("/healthz", get(healthz))
+        .route("/healthz", get(flights::health::healthz))
         .route("/readyz", get(readyz))
-        .route("/metrics", get(metrics))
-}
-
-async fn healthz() -> impl IntoResponse {
-    axum::Json(serde_json::json!({"status": "ok"}))
+        .route("/metrics", get(flights::health::metrics))
 }
 
 /// Ready when the booking database and Temporal both answer.
@@ -46,11 +43,4 @@ async fn readyz(State(state): State<AppState>) -> Result<impl IntoResponse, Erro
             Err(Error::Unavailable)
         }
     }
-}
-
-async fn metrics() -> impl IntoResponse {
-    (
-        [("content-type", "text/plain; version=0.0.4")],
-        flights::telemetry::metrics_handle().render(),
-    )
 }

@@ -151,15 +151,21 @@ impl IntoResponse for Error {
                 )
             }
         };
-        let body = Body {
-            error: Detail {
-                code,
-                message,
-                field,
-            },
-        };
-        (status, axum::Json(body)).into_response()
+        render(status, code, field, message)
     }
+}
+
+/// The one error shape, `{"error": {"code", "message", "field"?}}`: for
+/// every service of the workspace.
+pub fn render(status: StatusCode, code: &str, field: Option<&str>, message: String) -> Response {
+    let body = Body {
+        error: Detail {
+            code,
+            message,
+            field,
+        },
+    };
+    (status, axum::Json(body)).into_response()
 }
 
 /// Turns a violation of a *named* database constraint into a client error.

@@ -17,7 +17,7 @@ pub fn router() -> Router<AppState> {
         .route("/metrics", get(metrics))
 }
 
-async fn healthz() -> impl IntoResponse {
+pub async fn healthz() -> impl IntoResponse {
     axum::Json(serde_json::json!({"status": "ok"}))
 }
 
@@ -38,7 +38,7 @@ async fn readyz(State(state): State<AppState>) -> Result<impl IntoResponse, Erro
     }
 }
 
-async fn metrics() -> impl IntoResponse {
+pub async fn metrics() -> impl IntoResponse {
     (
         [("content-type", "text/plain; version=0.0.4")],
         metrics_handle().render(),
