@@ -86,10 +86,11 @@ async fn traveller_signs_up_searches_books_pays_and_is_confirmed_through_the_gat
     assert_eq!(seats.status, StatusCode::OK, "{}", seats.body);
 
     // Book two economy seats: one round trip to held seats and a price.
+    let key = new_key();
     let created = gw
         .book(
             &ada,
-            &new_key(),
+            &key,
             Gateway::booking_body(flight, json!({"cabin": "economy", "count": 2}), 2),
         )
         .await;
@@ -131,6 +132,14 @@ async fn traveller_signs_up_searches_books_pays_and_is_confirmed_through_the_gat
         assert!(Instant::now() < deadline, "{}", mine.body);
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
+
+    // The same key again: the same booking, as it is now; nothing new held.
+    let body = Gateway::booking_body(flight, json!({"cabin": "economy", "count": 2}), 2);
+    let replay = gw.book(&ada, &key, body).await;
+    assert_eq!(replay.status, StatusCode::CREATED, "{}", replay.body);
+    assert_eq!(replay.body["booking_id"], id.as_str());
+    assert_eq!(replay.body["status"], "confirmed");
+    assert_eq!(gw.rows("select count(*) from booking_request").await, 1);
 
     // Paying again is a conflict with the booking's state.
     let again = gw.pay(&ada, &id, GOOD_CARD).await;

@@ -67,7 +67,19 @@ async fn create(
         payment_window_ms: millis(state.config.bookings.payment_window),
         reminder_lead_ms: millis(state.config.bookings.reminder_lead),
     };
-    let held = workflow::start_and_hold(&state, input).await?;
+    // A retry reads the booking its key started; the workflow is started
+    // (or joined, while it still holds) only when the key's first request
+    // did not get that far. Starting again after the history's retention
+    // would hold seats for a booking long over.
+    let held = if replayed {
+        match current(&state, booking_id).await {
+            Ok(state) if state.status != BookingStatus::Holding => state,
+            Ok(_) | Err(Error::NotFound(_)) => workflow::start_and_hold(&state, input).await?,
+            Err(e) => return Err(e),
+        }
+    } else {
+        workflow::start_and_hold(&state, input).await?
+    };
     if held.status == BookingStatus::Failed {
         let reason = held.reason.clone().unwrap_or_default();
         return Err(if reason == "seats_unavailable" {
