@@ -3,7 +3,8 @@
 //! the Temporal connection from the standard `TEMPORAL_*` variables),
 //! Prometheus metrics on `WORKER_METRICS_ADDR` (default 0.0.0.0:9464),
 //! graceful drain on SIGTERM / Ctrl-C. `worker migrate` only creates and
-//! migrates the booking database, then exits.
+//! migrates the booking database, then exits; `worker history ID FILE`
+//! saves a workflow's history in the form the replay test reads.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -57,6 +58,19 @@ fn init_logging() {
     }
 }
 
+/// A client from the standard `TEMPORAL_*` variables.
+async fn connect_client() -> anyhow::Result<Client> {
+    let (connection_options, client_options) =
+        ClientOptions::load_from_config(LoadClientConfigProfileOptions::default())
+            .map_err(|e| anyhow::anyhow!("reading the TEMPORAL_* configuration: {e:?}"))?;
+    let target = connection_options.target.to_string();
+    let connection = Connection::connect(connection_options)
+        .await
+        .with_context(|| format!("connecting to Temporal at {target}"))?;
+    tracing::info!(temporal = %target, "connected to Temporal");
+    Ok(Client::new(connection, client_options)?)
+}
+
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     init_logging();
@@ -67,7 +81,25 @@ async fn main() -> anyhow::Result<()> {
             tracing::info!("booking database migrated");
             return Ok(());
         }
-        Some(other) => anyhow::bail!("unknown command {other:?}: use `worker [run|migrate]`"),
+        Some("history") => {
+            let mut args = std::env::args().skip(2);
+            let (Some(workflow_id), Some(file)) = (args.next(), args.next()) else {
+                anyhow::bail!("use `worker history <workflow id> <file.json>`");
+            };
+            let json = connect_client()
+                .await?
+                .get_workflow_handle::<BookingWorkflow>(&workflow_id)
+                .fetch_history(Default::default())
+                .to_json()
+                .await
+                .with_context(|| format!("fetching the history of {workflow_id}"))?;
+            std::fs::write(&file, json).with_context(|| format!("writing {file}"))?;
+            tracing::info!(%workflow_id, %file, "history saved for the replay test");
+            return Ok(());
+        }
+        Some(other) => {
+            anyhow::bail!("unknown command {other:?}: use `worker [run|migrate|history ID FILE]`")
+        }
     }
     let config = WorkerConfig::from_env()?;
     let activities = Activities::connect(&ActivitiesConfig::from_env()?).await?;
@@ -88,14 +120,7 @@ async fn main() -> anyhow::Result<()> {
             .map_err(|e| anyhow::anyhow!("runtime options: {e}"))?,
     )?;
 
-    let (connection_options, client_options) =
-        ClientOptions::load_from_config(LoadClientConfigProfileOptions::default())
-            .map_err(|e| anyhow::anyhow!("reading the TEMPORAL_* configuration: {e:?}"))?;
-    let target = connection_options.target.to_string();
-    let connection = Connection::connect(connection_options)
-        .await
-        .with_context(|| format!("connecting to Temporal at {target}"))?;
-    let client = Client::new(connection, client_options)?;
+    let client = connect_client().await?;
 
     let tuner = TunerHolder::builder()
         .workflow_task_slot_supplier(FixedSizeSlotSupplier::new(
@@ -125,7 +150,6 @@ async fn main() -> anyhow::Result<()> {
     });
     tracing::info!(
         task_queue = %config.task_queue,
-        temporal = %target,
         metrics = %metrics.bound_addr,
         "worker started"
     );
