@@ -73,7 +73,7 @@ async fn create(
     // would hold seats for a booking long over.
     let held = if replayed {
         match current(&state, booking_id).await {
-            Ok(state) if state.status != BookingStatus::Holding => state,
+            Ok(booking) if booking.status != BookingStatus::Holding => booking,
             Ok(_) | Err(Error::NotFound(_)) => workflow::start_and_hold(&state, input).await?,
             Err(e) => return Err(e),
         }
