@@ -115,53 +115,38 @@ pub fn error_response(status: StatusCode, code: &str, message: String) -> Respon
 
 impl IntoResponse for Error {
     fn into_response(self) -> Response {
-        let (status, code, field, message) = match &self {
+        use flights::error::Error as Shared;
+        // What the flight service renders the same way, it renders.
+        let shared = match self {
             Error::BadRequest {
                 code,
                 field,
                 message,
-            } => {
-                let message = match field {
-                    Some(f) => format!("{f}: {message}"),
-                    None => message.clone(),
-                };
-                (StatusCode::BAD_REQUEST, *code, field.as_deref(), message)
-            }
-            Error::Validation { field, .. } => (
-                StatusCode::UNPROCESSABLE_ENTITY,
-                "validation_failed",
-                Some(field.as_ref()),
-                self.to_string(),
-            ),
-            Error::Unprocessable { code, message } => (
-                StatusCode::UNPROCESSABLE_ENTITY,
-                *code,
-                None,
-                message.clone(),
-            ),
-            Error::Unauthorized => (
-                StatusCode::UNAUTHORIZED,
-                "unauthorized",
-                None,
-                self.to_string(),
-            ),
-            Error::InvalidCredentials => (
-                StatusCode::UNAUTHORIZED,
-                "invalid_credentials",
-                None,
-                self.to_string(),
-            ),
-            Error::Forbidden => (StatusCode::FORBIDDEN, "forbidden", None, self.to_string()),
-            Error::NotFound(_) => (StatusCode::NOT_FOUND, "not_found", None, self.to_string()),
-            Error::Conflict { code, message } => {
-                (StatusCode::CONFLICT, *code, None, message.clone())
-            }
-            Error::PayloadTooLarge => (
-                StatusCode::PAYLOAD_TOO_LARGE,
-                "payload_too_large",
-                None,
-                self.to_string(),
-            ),
+            } => Shared::BadRequest {
+                code,
+                field,
+                message,
+            },
+            Error::Validation { field, message } => Shared::Validation { field, message },
+            Error::NotFound(what) => Shared::NotFound(what),
+            Error::Conflict { code, message } => Shared::Conflict { code, message },
+            Error::PayloadTooLarge => Shared::PayloadTooLarge,
+            Error::Unavailable => Shared::Unavailable,
+            Error::Internal(e) => Shared::Internal(e),
+            own => return own.render(),
+        };
+        shared.into_response()
+    }
+}
+
+impl Error {
+    /// The gateway's own errors: accounts, roles, limits, refusals.
+    fn render(self) -> Response {
+        let (status, code) = match &self {
+            Error::Unprocessable { code, .. } => (StatusCode::UNPROCESSABLE_ENTITY, *code),
+            Error::Unauthorized => (StatusCode::UNAUTHORIZED, "unauthorized"),
+            Error::InvalidCredentials => (StatusCode::UNAUTHORIZED, "invalid_credentials"),
+            Error::Forbidden => (StatusCode::FORBIDDEN, "forbidden"),
             Error::TooManyRequests { retry_after } => {
                 let secs = retry_after.as_secs_f64().ceil().max(1.0) as u64;
                 let mut response = error_response(
@@ -174,26 +159,12 @@ impl IntoResponse for Error {
                     .insert(header::RETRY_AFTER, HeaderValue::from(secs));
                 return response;
             }
-            Error::Unavailable => {
-                tracing::warn!("a dependency is unavailable");
-                (
-                    StatusCode::SERVICE_UNAVAILABLE,
-                    "unavailable",
-                    None,
-                    "the service is busy, try again".to_owned(),
-                )
-            }
-            Error::Internal(e) => {
-                tracing::error!(error = ?e, "internal error");
-                (
-                    StatusCode::INTERNAL_SERVER_ERROR,
-                    "internal",
-                    None,
-                    "internal error".to_owned(),
-                )
+            shared => {
+                return Error::Internal(anyhow::anyhow!("unrendered error: {shared}"))
+                    .into_response();
             }
         };
-        flights::error::render(status, code, field, message)
+        error_response(status, code, self.to_string())
     }
 }
 
