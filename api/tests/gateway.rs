@@ -188,6 +188,27 @@ async fn traveller_signs_up_searches_books_pays_and_is_confirmed_through_the_gat
         .unwrap();
     let text = metrics.text().await.unwrap();
     assert!(text.contains("route=\"/api/v1/bookings\""), "{text}");
+
+    // CORS: the configured origin may call from a browser, another may not.
+    for (origin, allowed) in [
+        ("https://app.airline.test", true),
+        ("https://evil.test", false),
+    ] {
+        let preflight = gw
+            .http
+            .request(Method::OPTIONS, format!("{}/api/v1/bookings", gw.base))
+            .header("origin", origin)
+            .header("access-control-request-method", "POST")
+            .header(
+                "access-control-request-headers",
+                "authorization,idempotency-key",
+            )
+            .send()
+            .await
+            .unwrap();
+        let header = preflight.headers().get("access-control-allow-origin");
+        assert_eq!(header.is_some_and(|h| h == origin), allowed, "{origin}");
+    }
 }
 
 fn jwt(header: &Value, claims: &Value, secret: Option<&str>) -> String {
