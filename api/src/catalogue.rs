@@ -51,7 +51,9 @@ async fn public(
     OriginalUri(uri): OriginalUri,
     headers: HeaderMap,
 ) -> Result<Response> {
-    forward(&state, Method::GET, &uri, &headers, None, false).await
+    forward(&state, Method::GET, &uri, &headers, None, false)
+        .await?
+        .into_response()
 }
 
 /// Create, replace or delete catalogue entries (admins only).
@@ -63,7 +65,9 @@ async fn admin(
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<Response> {
-    forward(&state, method, &uri, &headers, Some(body), true).await
+    forward(&state, method, &uri, &headers, Some(body), true)
+        .await?
+        .into_response()
 }
 
 /// Change a flight (times, gate, status, fares; admins only). A new
@@ -82,16 +86,13 @@ async fn update_flight(
     ApiJson(patch): ApiJson<serde_json::Value>,
 ) -> Result<Response> {
     let body = Bytes::from(serde_json::to_vec(&patch).map_err(anyhow::Error::from)?);
-    let response = forward(&state, Method::PATCH, &uri, &headers, Some(body), true).await?;
-    if !response.status().is_success() {
-        return Ok(response);
+    let answer = forward(&state, Method::PATCH, &uri, &headers, Some(body), true).await?;
+    if !answer.status.is_success() {
+        return answer.into_response();
     }
     let flight_id: i64 = id.parse().map_err(|_| Error::NotFound("flight"))?;
-    let (parts, body) = response.into_parts();
-    let bytes = axum::body::to_bytes(body, usize::MAX)
-        .await
-        .map_err(|e| Error::Internal(e.into()))?;
-    let flight: serde_json::Value = serde_json::from_slice(&bytes).map_err(anyhow::Error::from)?;
+    let flight: serde_json::Value =
+        serde_json::from_slice(&answer.body).map_err(anyhow::Error::from)?;
     let cancelled = patch.get("status").and_then(|s| s.as_str()) == Some("cancelled");
     let change = if cancelled {
         Some(FlightChange::Cancelled { reason: None })
@@ -111,7 +112,7 @@ async fn update_flight(
         start_fanout(&state, FlightChangeInput { flight_id, change }).await?;
         tracing::info!(flight_id, admin = %admin.user_id, "flight change fan-out started");
     }
-    Ok(Response::from_parts(parts, Body::from(bytes)))
+    answer.into_response()
 }
 
 /// One fan-out per flight and change; a repeated request joins it or
@@ -134,7 +135,26 @@ async fn start_fanout(state: &AppState, input: FlightChangeInput) -> Result<()> 
     }
 }
 
-/// Sends the request on to the flight service and its answer back as is.
+/// The flight service's answer, passed back as it came.
+struct Answer {
+    status: StatusCode,
+    content_type: Option<axum::http::HeaderValue>,
+    body: Bytes,
+}
+
+impl Answer {
+    fn into_response(self) -> Result<Response> {
+        let mut response = Response::builder().status(self.status);
+        if let Some(ct) = self.content_type {
+            response = response.header(header::CONTENT_TYPE, ct);
+        }
+        response
+            .body(Body::from(self.body))
+            .map_err(|e| Error::Internal(e.into()))
+    }
+}
+
+/// Sends the request on to the flight service.
 async fn forward(
     state: &AppState,
     method: Method,
@@ -142,7 +162,7 @@ async fn forward(
     headers: &HeaderMap,
     body: Option<Bytes>,
     with_token: bool,
-) -> Result<Response> {
+) -> Result<Answer> {
     let path = uri.path_and_query().map(|p| p.as_str()).unwrap_or("/");
     let mut request = state
         .flights
@@ -165,15 +185,13 @@ async fn forward(
     })?;
     let status = StatusCode::from_u16(answer.status().as_u16()).unwrap_or(StatusCode::BAD_GATEWAY);
     let content_type = answer.headers().get(header::CONTENT_TYPE).cloned();
-    let bytes = answer.bytes().await.map_err(|e| {
+    let body = answer.bytes().await.map_err(|e| {
         tracing::warn!(error = %e, "flight service answer cut short");
         Error::Unavailable
     })?;
-    let mut response = Response::builder().status(status);
-    if let Some(ct) = content_type {
-        response = response.header(header::CONTENT_TYPE, ct);
-    }
-    response
-        .body(Body::from(bytes))
-        .map_err(|e| Error::Internal(e.into()))
+    Ok(Answer {
+        status,
+        content_type,
+        body,
+    })
 }

@@ -21,13 +21,6 @@ pub enum Role {
 }
 
 impl Role {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Role::Customer => "customer",
-            Role::Admin => "admin",
-        }
-    }
-
     pub fn parse(raw: &str) -> Option<Role> {
         match raw {
             "customer" => Some(Role::Customer),

@@ -148,6 +148,11 @@ impl Gateway {
             .await
     }
 
+    pub async fn patch(&self, path: &str, token: &str, body: Value) -> Reply {
+        self.request(Method::PATCH, path, Some(token), Some(body), &[])
+            .await
+    }
+
     pub async fn signup(&self, email: &str) -> Session {
         let r = self
             .post(
