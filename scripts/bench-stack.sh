@@ -9,7 +9,7 @@
 root="$(cd "$(dirname "$0")/.." && pwd)"
 cd "$root"
 export CARGO_BUILD_JOBS="${CARGO_BUILD_JOBS:-2}"
-T_PORT=17233 S_PORT=18420 M_PORT=12525 F_PORT=18081 W_METRICS=19464
+T_PORT=17233 S_PORT=18420 M_PORT=12525 F_PORT=18081 W_METRICS=19464 W_HTTP=18082
 work="$root/.dev/${BENCH_NAME:-bench}"
 rm -rf "$work" && mkdir -p "$work/mail"
 
@@ -66,7 +66,7 @@ wait_port $T_PORT; wait_port $S_PORT; wait_port $M_PORT; wait_port $F_PORT
 export TEMPORAL_ADDRESS="127.0.0.1:$T_PORT" TEMPORAL_NAMESPACE=default
 BOOKING_DATABASE_URL="$BOOKING_DB" FLIGHTS_URL="http://127.0.0.1:$F_PORT" \
   STRIPE_SECRET_KEY=sk_test_bench STRIPE_API_BASE="http://127.0.0.1:$S_PORT" \
-  SMTP_HOST=127.0.0.1 SMTP_PORT=$M_PORT WORKER_METRICS_ADDR="127.0.0.1:$W_METRICS" RUST_LOG=warn \
+  SMTP_HOST=127.0.0.1 SMTP_PORT=$M_PORT WORKER_METRICS_ADDR="127.0.0.1:$W_METRICS" WORKER_HTTP_ADDR="127.0.0.1:$W_HTTP" RUST_LOG=warn \
   "$bin/worker" >"$work/worker.log" 2>&1 &
 worker=$!
 pids+=($worker)

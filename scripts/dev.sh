@@ -49,7 +49,8 @@ cat <<INFO
     Temporal Web UI    http://127.0.0.1:${TEMPORAL_UI_PORT:-8233}
     localstripe        http://127.0.0.1:${STRIPE_PORT:-8420}
     SMTP sink          127.0.0.1:${SMTP_PORT:-2525}  -> .dev/mail/*.eml
-    booking worker     task queue bookings, metrics http://127.0.0.1:9464/metrics
+    booking worker     task queue bookings; /healthz, /readyz, booking metrics http://127.0.0.1:8082/metrics;
+                       Temporal worker metrics http://127.0.0.1:9464/metrics
     PostgreSQL         ${FLIGHTS_DATABASE_URL}
                        ${BOOKING_DATABASE_URL}
 

@@ -108,6 +108,11 @@ impl Inventory {
             }
         };
         let flight = self.flight(input.flight_id).await?;
+        tracing::info!(
+            seats = hold.seats.len(),
+            flight_number = %flight.flight_number,
+            "seats held"
+        );
         Ok(SeatsHeld {
             flight,
             seats: hold

@@ -37,6 +37,10 @@ use uuid::Uuid;
 
 use crate::error::{StepError, StepResult};
 
+/// Counter of payment authorizations by `result` (`authorized`,
+/// `declined`), one per payment attempt.
+pub const AUTHORIZATIONS: &str = "booking_payment_authorizations_total";
+
 /// How to reach Stripe (or localstripe).
 #[derive(Clone, Debug)]
 pub struct StripeConfig {
@@ -241,14 +245,18 @@ impl Payments {
             }
         };
         tx.commit().await?;
-        match &authorization {
+        // Counted once per attempt: a retry returns the recorded answer above.
+        let result = match &authorization {
             Authorization::Authorized => {
-                tracing::info!(payment_intent = %intent_id, "payment authorized")
+                tracing::info!(payment_intent = %intent_id, "payment authorized");
+                "authorized"
             }
             Authorization::Declined(d) => {
-                tracing::info!(payment_intent = %intent_id, code = %d.code, "payment declined")
+                tracing::info!(payment_intent = %intent_id, code = %d.code, "payment declined");
+                "declined"
             }
-        }
+        };
+        metrics::counter!(AUTHORIZATIONS, "result" => result).increment(1);
         Ok(authorization)
     }
 

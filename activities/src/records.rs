@@ -3,6 +3,8 @@
 //! or an upsert that never goes back in time.
 
 use booking_workflows::contract::BookingState;
+use std::time::Duration;
+
 use sqlx::PgPool;
 use uuid::Uuid;
 
@@ -10,6 +12,18 @@ use crate::error::{StepError, StepResult};
 
 /// The booking database's migrations (`migrations/booking`).
 pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("../migrations/booking");
+
+/// Counter of booking transitions, labelled with the status entered:
+/// bookings by outcome are its `confirmed`, `expired`, `cancelled`,
+/// `failed` and `completed` series.
+pub const TRANSITIONS: &str = "booking_transitions_total";
+
+/// Bookings found stuck by [`Records::stuck`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Stuck {
+    pub payment_window_passed: i64,
+    pub confirming_too_long: i64,
+}
 
 /// The 3-digit airline prefix of our e-ticket numbers.
 const TICKET_PREFIX: &str = "176";
@@ -94,20 +108,56 @@ impl Records {
         let statuses: Vec<&str> = b.history.iter().map(|t| t.status.as_str()).collect();
         let reasons: Vec<Option<&str>> = b.history.iter().map(|t| t.reason.as_deref()).collect();
         let ats: Vec<_> = b.history.iter().map(|t| t.at).collect();
-        sqlx::query(
+        let entered: Vec<String> = sqlx::query_scalar(
             "insert into booking_event (booking_id, seq, status, reason, occurred_at)
              select $1, * from unnest($2::int[], $3::text[], $4::text[], $5::timestamptz[])
-             on conflict (booking_id, seq) do nothing",
+             on conflict (booking_id, seq) do nothing
+             returning status",
         )
         .bind(id)
         .bind(seqs)
         .bind(statuses)
         .bind(reasons)
         .bind(ats)
-        .execute(&mut *tx)
+        .fetch_all(&mut *tx)
         .await?;
         tx.commit().await?;
+        // Counted once per transition: a retried record inserts no event.
+        for status in entered {
+            metrics::counter!(TRANSITIONS, "status" => status).increment(1);
+        }
         Ok(())
+    }
+
+    /// Bookings that should have moved on and have not: awaiting payment
+    /// longer than `payment_grace` past their due time (the expiry timer
+    /// should have fired), and confirming for longer than `confirming_after`.
+    pub async fn stuck(
+        &self,
+        payment_grace: Duration,
+        confirming_after: Duration,
+    ) -> sqlx::Result<Stuck> {
+        let (payment_window_passed, confirming_too_long): (i64, i64) = sqlx::query_as(
+            "select
+                count(*) filter (where status = 'awaiting_payment'
+                    and payment_due_at < now() - make_interval(secs => $1)),
+                count(*) filter (where status = 'confirming'
+                    and updated_at < now() - make_interval(secs => $2))
+             from booking where status in ('awaiting_payment', 'confirming')",
+        )
+        .bind(payment_grace.as_secs_f64())
+        .bind(confirming_after.as_secs_f64())
+        .fetch_one(&self.pool)
+        .await?;
+        Ok(Stuck {
+            payment_window_passed,
+            confirming_too_long,
+        })
+    }
+
+    /// The database answers.
+    pub async fn ping(&self) -> sqlx::Result<()> {
+        sqlx::query("select 1").execute(&self.pool).await.map(drop)
     }
 
     /// One e-ticket number per passenger, issued once per booking.

@@ -48,10 +48,13 @@ pub fn metrics_handle() -> &'static PrometheusHandle {
     static HANDLE: OnceLock<PrometheusHandle> = OnceLock::new();
     HANDLE.get_or_init(|| {
         let recorder = PrometheusBuilder::new()
+            // Every `*_seconds` histogram gets buckets (a summary's
+            // quantiles cannot be added up across replicas).
             .set_buckets_for_metric(
-                Matcher::Full("http_request_duration_seconds".into()),
+                Matcher::Suffix("_seconds".into()),
                 &[
-                    0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5,
+                    0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0,
+                    10.0,
                 ],
             )
             .expect("bucket list is not empty")

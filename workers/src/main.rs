@@ -1,8 +1,10 @@
 //! `worker`: runs the booking workflow and its activities on task queue
 //! `bookings`. Configuration from the environment (the README's table;
 //! the Temporal connection from the standard `TEMPORAL_*` variables),
-//! Prometheus metrics on `WORKER_METRICS_ADDR` (default 0.0.0.0:9464),
-//! graceful drain on SIGTERM / Ctrl-C. `worker migrate` only creates and
+//! Temporal's Prometheus metrics on `WORKER_METRICS_ADDR` (default
+//! 0.0.0.0:9464); `/healthz`, `/readyz` and the booking metrics on
+//! `WORKER_HTTP_ADDR` (default 0.0.0.0:8082, see `http`); graceful drain on
+//! SIGTERM / Ctrl-C. `worker migrate` only creates and
 //! migrates the booking database, then exits; `worker history ID FILE`
 //! saves a workflow's history in the form the replay test reads.
 
@@ -24,9 +26,13 @@ use temporalio_sdk::runtime::worker_tuner::{FixedSizeSlotSupplier, TunerHolder};
 use temporalio_sdk::{Runtime, Worker, WorkerOptions};
 use tracing_subscriber::EnvFilter;
 
+mod http;
+
 struct WorkerConfig {
     task_queue: String,
     metrics_addr: SocketAddr,
+    http_addr: SocketAddr,
+    stuck_after: http::StuckAfter,
     max_concurrent_workflow_tasks: usize,
     max_concurrent_activities: usize,
     max_cached_workflows: usize,
@@ -39,6 +45,11 @@ impl WorkerConfig {
             task_queue: var("TEMPORAL_TASK_QUEUE")
                 .unwrap_or_else(|| booking_workflows::contract::TASK_QUEUE.into()),
             metrics_addr: parse("WORKER_METRICS_ADDR", ([0, 0, 0, 0], 9464).into())?,
+            http_addr: parse("WORKER_HTTP_ADDR", ([0, 0, 0, 0], 8082).into())?,
+            stuck_after: http::StuckAfter {
+                payment_grace: duration("STUCK_PAYMENT_GRACE", Duration::from_secs(120))?,
+                confirming: duration("STUCK_CONFIRMING_AFTER", Duration::from_secs(300))?,
+            },
             max_concurrent_workflow_tasks: parse("WORKER_MAX_CONCURRENT_WORKFLOW_TASKS", 100)?,
             max_concurrent_activities: parse("WORKER_MAX_CONCURRENT_ACTIVITIES", 100)?,
             max_cached_workflows: parse("WORKER_MAX_CACHED_WORKFLOWS", 200)?,
@@ -104,9 +115,21 @@ async fn main() -> anyhow::Result<()> {
     let config = WorkerConfig::from_env()?;
     let activities = Activities::connect(&ActivitiesConfig::from_env()?).await?;
 
+    // Up first, so liveness answers while the rest connects; ready later.
+    let probe = http::Probe::new(activities.records.clone(), config.stuck_after)?;
+    let (stop_http, http_stopped) = tokio::sync::oneshot::channel::<()>();
+    let http_server = http::serve(config.http_addr, probe.clone(), async {
+        let _ = http_stopped.await;
+    })
+    .await?;
+
     let metrics = start_prometheus_metric_exporter(
         PrometheusExporterOptions::builder()
             .socket_addr(config.metrics_addr)
+            // Prometheus' conventions: seconds, and the unit in the name
+            // (temporal_activity_schedule_to_start_latency_seconds_bucket).
+            .use_seconds_for_durations(true)
+            .unit_suffix(true)
             .build(),
     )
     .with_context(|| format!("serving metrics on {}", config.metrics_addr))?;
@@ -143,17 +166,27 @@ async fn main() -> anyhow::Result<()> {
     let mut worker = Worker::new(&runtime, client, options)?;
 
     let shutdown = worker.shutdown_handle();
+    let draining = probe.clone();
+    let grace = config.shutdown_grace;
     tokio::spawn(async move {
         shutdown_signal().await;
-        tracing::info!("shutdown requested: draining running tasks");
+        draining.set_ready(false);
+        tracing::info!(
+            ?grace,
+            "shutdown requested: no new tasks; draining running ones"
+        );
         shutdown();
     });
+    probe.set_ready(true);
     tracing::info!(
         task_queue = %config.task_queue,
         metrics = %metrics.bound_addr,
         "worker started"
     );
-    worker.run().await?;
+    let result = worker.run().await;
+    let _ = stop_http.send(());
+    let _ = http_server.await;
+    result?;
     tracing::info!("worker stopped");
     Ok(())
 }

@@ -30,7 +30,7 @@ use crate::activities::{
 };
 use crate::contract::{
     BookingInput, BookingState, BookingStatus, CancelRequest, FlightCancelled, PaymentAuthorized,
-    PaymentError, PaymentRequest, PaymentStatus, ScheduleChange, Transition, errors,
+    PaymentError, PaymentRequest, PaymentStatus, ScheduleChange, SeatSelection, Transition, errors,
     search_attributes as sa,
 };
 
@@ -762,6 +762,24 @@ fn initial_updates(user_id: &str, booking_ref: &str) -> Vec<SearchAttributeUpdat
 /// For the start request of a booking (`WorkflowStartOptions::search_attributes`).
 pub fn initial_search_attributes(input: &BookingInput) -> SearchAttributes {
     SearchAttributes::new(initial_updates(&input.user_id, &input.booking_ref))
+}
+
+/// The one line the Web UI shows for a booking (`static_summary` of its
+/// start request), e.g. `Booking K7Q2ZP: seats 3A, 3B on flight 42; 2
+/// passengers; 5 min to pay`. No personal data: ops lists are wide open.
+pub fn start_summary(input: &BookingInput) -> String {
+    let seats = match &input.seats {
+        SeatSelection::Seats(seats) => format!("seats {}", seats.join(", ")),
+        SeatSelection::Cabin { cabin, count } => format!("{count} {cabin} seat(s)"),
+    };
+    let passengers = input.passengers.len();
+    format!(
+        "Booking {}: {seats} on flight {}; {passengers} passenger{}; {} min to pay",
+        input.booking_ref,
+        input.flight_id,
+        if passengers == 1 { "" } else { "s" },
+        input.payment_window_ms.div_ceil(60_000),
+    )
 }
 
 impl BookingWorkflow {

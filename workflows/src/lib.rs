@@ -7,5 +7,5 @@ pub mod booking;
 pub mod contract;
 pub mod fanout;
 
-pub use booking::{BookingWorkflow, initial_search_attributes};
+pub use booking::{BookingWorkflow, initial_search_attributes, start_summary};
 pub use fanout::FlightChangeFanout;

@@ -35,6 +35,7 @@ async fn timed<T>(call: &'static str, f: impl std::future::Future<Output = T>) -
 pub async fn start_and_hold(state: &AppState, input: BookingInput) -> Result<BookingState, Error> {
     let id = workflow_id(&input.booking_id);
     let attributes = booking_workflows::initial_search_attributes(&input);
+    let summary = booking_workflows::start_summary(&input);
     let options = WorkflowUpdateWithStartOptions::new(
         state.config.bookings.task_queue.clone(),
         id.clone(),
@@ -44,6 +45,7 @@ pub async fn start_and_hold(state: &AppState, input: BookingInput) -> Result<Boo
     // ...and a retry after it closed reads it instead of starting another.
     .id_reuse_policy(WorkflowIdReusePolicy::RejectDuplicate)
     .search_attributes(attributes)
+    .static_summary(summary)
     .build();
     let started = timed(
         "start_and_hold",

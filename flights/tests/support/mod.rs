@@ -112,9 +112,18 @@ async fn template(admin: &str) -> String {
             .await
             .expect("migrations apply");
         pool.close().await;
-        conn.execute(format!("alter database {building} rename to {name}").as_str())
-            .await
-            .unwrap();
+        // A closed session's backend can linger for a moment, and a
+        // database in use cannot be renamed (55006): wait it out.
+        let rename = format!("alter database {building} rename to {name}");
+        let mut tries = 0;
+        while let Err(e) = conn.execute(rename.as_str()).await {
+            let in_use = e
+                .as_database_error()
+                .is_some_and(|d| d.code().as_deref() == Some("55006"));
+            tries += 1;
+            assert!(in_use && tries < 100, "renaming the template: {e}");
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
     }
     conn.execute("select pg_advisory_unlock(727274)")
         .await

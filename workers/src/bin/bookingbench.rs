@@ -229,6 +229,7 @@ async fn book(
     };
     let wf_id = workflow_id(&input.booking_id);
     let attributes = booking_workflows::initial_search_attributes(&input);
+    let summary = booking_workflows::start_summary(&input);
     let start = Instant::now();
     let held = client
         .execute_update_with_start_workflow(
@@ -242,6 +243,7 @@ async fn book(
                 WorkflowIdConflictPolicy::Fail,
             )
             .search_attributes(attributes)
+            .static_summary(summary)
             .build(),
         )
         .await

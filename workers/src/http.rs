@@ -1,0 +1,141 @@
+//! The worker's own HTTP endpoint (`WORKER_HTTP_ADDR`, default
+//! `0.0.0.0:8082`), for Kubernetes and Prometheus:
+//!
+//! - `/healthz`: the process answers (liveness; also while draining).
+//! - `/readyz`: the worker is polling and the booking database answers;
+//!   503 once a shutdown has begun.
+//! - `/metrics`: the booking metrics: transitions by status (bookings by
+//!   outcome), payment authorizations by result, and stuck bookings, counted
+//!   from the read model at each scrape.
+//!
+//! Temporal's own `temporal_*` metrics (task slots, schedule-to-start
+//! latency, ...) are served by the SDK on `WORKER_METRICS_ADDR`.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+use anyhow::Context;
+use axum::Router;
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use booking_activities::records::Records;
+use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
+use serde_json::json;
+
+/// Gauge of bookings that should have moved on, by `reason`.
+pub const STUCK: &str = "booking_stuck";
+
+/// When a booking counts as stuck.
+#[derive(Debug, Clone, Copy)]
+pub struct StuckAfter {
+    /// Awaiting payment this long past its due time.
+    pub payment_grace: Duration,
+    /// Confirming for this long.
+    pub confirming: Duration,
+}
+
+pub struct Probe {
+    ready: AtomicBool,
+    records: Records,
+    metrics: PrometheusHandle,
+    stuck_after: StuckAfter,
+}
+
+impl Probe {
+    pub fn new(records: Records, stuck_after: StuckAfter) -> anyhow::Result<Arc<Self>> {
+        let recorder = PrometheusBuilder::new().build_recorder();
+        let metrics = recorder.handle();
+        metrics::set_global_recorder(recorder)
+            .map_err(|e| anyhow::anyhow!("installing the metrics recorder: {e}"))?;
+        Ok(Arc::new(Probe {
+            ready: AtomicBool::new(false),
+            records,
+            metrics,
+            stuck_after,
+        }))
+    }
+
+    pub fn set_ready(&self, ready: bool) {
+        self.ready.store(ready, Ordering::SeqCst);
+    }
+}
+
+/// Binds `addr` and serves until `stop` resolves.
+pub async fn serve(
+    addr: SocketAddr,
+    probe: Arc<Probe>,
+    stop: impl Future<Output = ()> + Send + 'static,
+) -> anyhow::Result<tokio::task::JoinHandle<()>> {
+    let listener = tokio::net::TcpListener::bind(addr)
+        .await
+        .with_context(|| format!("binding WORKER_HTTP_ADDR {addr}"))?;
+    tracing::info!(addr = %listener.local_addr()?, "health and metrics endpoint listening");
+    let app = Router::new()
+        .route("/healthz", get(healthz))
+        .route("/readyz", get(readyz))
+        .route("/metrics", get(metrics))
+        .with_state(probe);
+    Ok(tokio::spawn(async move {
+        if let Err(e) = axum::serve(listener, app)
+            .with_graceful_shutdown(stop)
+            .await
+        {
+            tracing::error!(error = %e, "health endpoint failed");
+        }
+    }))
+}
+
+async fn healthz() -> impl IntoResponse {
+    axum::Json(json!({"status": "ok"}))
+}
+
+fn unavailable(message: &str) -> Response {
+    (
+        StatusCode::SERVICE_UNAVAILABLE,
+        axum::Json(json!({"error": {"code": "unavailable", "message": message}})),
+    )
+        .into_response()
+}
+
+async fn readyz(State(probe): State<Arc<Probe>>) -> Response {
+    if !probe.ready.load(Ordering::SeqCst) {
+        return unavailable("the worker is starting or draining");
+    }
+    match tokio::time::timeout(Duration::from_secs(2), probe.records.ping()).await {
+        Ok(Ok(())) => axum::Json(json!({"status": "ready", "database": "ok"})).into_response(),
+        Ok(Err(e)) => {
+            tracing::warn!(error = %e, "readiness check: booking database unreachable");
+            unavailable("the booking database is unreachable")
+        }
+        Err(_) => unavailable("the booking database did not answer within 2 s"),
+    }
+}
+
+async fn metrics(State(probe): State<Arc<Probe>>) -> Response {
+    let after = probe.stuck_after;
+    match tokio::time::timeout(
+        Duration::from_secs(5),
+        probe.records.stuck(after.payment_grace, after.confirming),
+    )
+    .await
+    {
+        Ok(Ok(stuck)) => {
+            metrics::gauge!(STUCK, "reason" => "payment_window_passed")
+                .set(stuck.payment_window_passed as f64);
+            metrics::gauge!(STUCK, "reason" => "confirming_too_long")
+                .set(stuck.confirming_too_long as f64);
+        }
+        // The last values stay; the failure is visible in the logs.
+        Ok(Err(e)) => tracing::warn!(error = %e, "counting stuck bookings failed"),
+        Err(_) => tracing::warn!("counting stuck bookings timed out"),
+    }
+    (
+        [("content-type", "text/plain; version=0.0.4")],
+        probe.metrics.render(),
+    )
+        .into_response()
+}
