@@ -1,11 +1,12 @@
-//! What must survive: a worker killed mid-booking, the flight service down
+//! What must survive: a worker killed mid-booking, a worker stopped
+//! (SIGTERM) mid-activity, the flight service down
 //! for a while, activities executed twice, messages from outside (the
 //! Stripe webhook, schedule changes, flight cancellations, an operator's
 //! cancel).
 
 mod support;
 
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use booking_activities::config::ActivitiesConfig;
 use booking_activities::email::{SmtpConfig, SmtpTls};
@@ -22,6 +23,8 @@ use booking_workflows::contract::{
 };
 use support::{GOOD_CARD, Stack};
 use temporalio_client::{WorkflowCancelOptions, WorkflowSignalOptions};
+use temporalio_common::protos::temporal::api::enums::v1::EventType;
+use temporalio_common::protos::temporal::api::history::v1::history_event::Attributes;
 
 fn seats(list: &[&str]) -> SeatSelection {
     SeatSelection::Seats(list.iter().map(|s| s.to_string()).collect())
@@ -61,6 +64,145 @@ async fn worker_killed_mid_booking_then_a_new_one_finishes_it() {
     if let Ok(Ok(Ok(answer))) = tokio::time::timeout(Duration::from_secs(5), payer).await {
         assert_eq!(answer.status, BookingStatus::Confirmed);
     }
+}
+
+/// Kubernetes stops a pod with SIGTERM. The worker stops taking tasks,
+/// finishes the activity it is running (the hold, slowed down here to last
+/// 2 s), reports it, and exits; the next worker continues the booking at
+/// once: the stopped worker told the server its sticky queue is gone, so
+/// the next workflow task goes to the shared queue instead of timing out
+/// on the sticky one (a `WorkflowTaskTimedOut` event, about 10 s, after a
+/// `kill -9`).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stopped_worker_finishes_its_activity_and_the_next_continues_without_a_stall() {
+    let mut stack = Stack::start_without_worker("worker-drained").await;
+    // Production's log format, to check that its lines carry the booking id.
+    stack.start_worker_with(&[("LOG_FORMAT", "json")]).await;
+    stack.wait_worker_ready().await;
+    let flight = stack.flights.small_flight().await;
+    // Slow, but within the activities' 3 s FLIGHTS_TIMEOUT of the tests.
+    stack.proxy.set_delay(Duration::from_secs(2));
+    let opened = stack.proxy.connections();
+    let input = stack.input(flight, seats(&["9C"]));
+    let booking_id = input.booking_id.clone();
+    let handle = stack.start_booking(input).await;
+
+    // The hold is running once its request reaches the slow relay.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while stack.proxy.connections() == opened {
+        assert!(Instant::now() < deadline, "the hold never started");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let http = format!("http://127.0.0.1:{}", stack.worker_http_port);
+    let mut stopping = stack.terminate_worker();
+    let stopped_at = Instant::now();
+
+    // Draining: alive, not ready.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let ready = stack
+        .http
+        .get(format!("{http}/readyz"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(ready.status(), 503);
+    let alive = stack
+        .http
+        .get(format!("{http}/healthz"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(alive.status(), 200);
+
+    let status = stopping.exited(Duration::from_secs(20)).await;
+    let drained_for = stopped_at.elapsed();
+    assert!(status.success(), "the worker exited with {status}");
+    assert!(
+        drained_for >= Duration::from_secs(1),
+        "the worker exited after {drained_for:?}, before the 2 s hold could finish"
+    );
+    let (code, hold) = stack.hold_status(&booking_id).await;
+    assert_eq!(code, 200, "{hold}");
+    assert_eq!(hold["status"], "held");
+
+    // Its log: one JSON object a line; the hold's line names the booking.
+    let log = std::fs::read_to_string(stack.worker_log(1)).unwrap();
+    let lines: Vec<serde_json::Value> = log
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("not JSON ({e}): {l}")))
+        .collect();
+    assert!(
+        lines.iter().any(|l| l["message"] == "seats held"
+            && l["span"]["booking_id"] == booking_id.as_str()),
+        "no \"seats held\" line with booking_id {booking_id}:\n{log}"
+    );
+    assert!(
+        lines
+            .iter()
+            .any(|l| l["message"] == "shutdown requested: no new tasks; draining running ones"),
+        "{log}"
+    );
+
+    // The hold completed on its first attempt, reported by the stopped worker.
+    let events = handle
+        .fetch_history(Default::default())
+        .into_events()
+        .await
+        .unwrap();
+    let scheduled: std::collections::HashMap<i64, String> = events
+        .iter()
+        .filter_map(|e| match &e.attributes {
+            Some(Attributes::ActivityTaskScheduledEventAttributes(a)) => {
+                Some((e.event_id, a.activity_type.as_ref()?.name.clone()))
+            }
+            _ => None,
+        })
+        .collect();
+    let started: Vec<(String, i32)> = events
+        .iter()
+        .filter_map(|e| match &e.attributes {
+            Some(Attributes::ActivityTaskStartedEventAttributes(a)) => {
+                Some((scheduled[&a.scheduled_event_id].clone(), a.attempt))
+            }
+            _ => None,
+        })
+        .collect();
+    assert!(
+        started.contains(&("hold_seats".to_owned(), 1)) && started.iter().all(|(_, n)| *n == 1),
+        "the hold ran once, nothing was retried: {started:?}"
+    );
+    assert!(
+        events
+            .iter()
+            .any(|e| e.event_type() == EventType::ActivityTaskCompleted),
+        "the hold's completion is in the history"
+    );
+
+    stack.proxy.set_delay(Duration::ZERO);
+    stack.start_worker().await;
+    let started = Instant::now();
+    stack
+        .wait_status(&handle, BookingStatus::AwaitingPayment)
+        .await;
+    let continued_after = started.elapsed();
+    let events = handle
+        .fetch_history(Default::default())
+        .into_events()
+        .await
+        .unwrap();
+    let timed_out: Vec<_> = events
+        .iter()
+        .filter(|e| e.event_type() == EventType::WorkflowTaskTimedOut)
+        .map(|e| e.event_id)
+        .collect();
+    assert!(
+        timed_out.is_empty(),
+        "sticky-queue stall: workflow tasks timed out at events {timed_out:?}"
+    );
+    eprintln!(
+        "drained in {drained_for:?}; the next worker had the booking awaiting payment \
+         {continued_after:?} after it started"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

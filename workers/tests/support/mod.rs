@@ -105,6 +105,21 @@ impl Proc {
         let _ = self.0.kill();
         let _ = self.0.wait();
     }
+
+    /// Waits for the process to exit on its own.
+    pub async fn exited(&mut self, within: Duration) -> std::process::ExitStatus {
+        let deadline = Instant::now() + within;
+        loop {
+            if let Some(status) = self.0.try_wait().expect("try_wait") {
+                return status;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "the process did not exit within {within:?}"
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
 }
 
 impl Drop for Proc {
@@ -129,6 +144,10 @@ pub struct Stack {
     pub client: Client,
     pub http: reqwest::Client,
     pub worker: Option<Proc>,
+    /// The worker's `/healthz`, `/readyz` and booking metrics.
+    pub worker_http_port: u16,
+    /// The worker's `temporal_*` metrics.
+    pub worker_metrics_port: u16,
     worker_runs: u32,
     _temporal: Proc,
     _stripe: Proc,
@@ -144,6 +163,17 @@ impl Stack {
     }
 
     pub async fn start_without_worker(name: &str) -> Stack {
+        Self::start_stack(name, None).await
+    }
+
+    /// The whole stack, with the Temporal Web UI on `ui_port`.
+    pub async fn start_with_ui(name: &str, ui_port: u16) -> Stack {
+        let mut stack = Self::start_stack(name, Some(ui_port)).await;
+        stack.start_worker().await;
+        stack
+    }
+
+    async fn start_stack(name: &str, ui_port: Option<u16>) -> Stack {
         let logs = repo_root()
             .join("target/test-logs")
             .join(format!("{name}-{}", uuid::Uuid::new_v4().simple()));
@@ -162,9 +192,13 @@ impl Stack {
                 let mut cmd = Command::new(venv_bin("temporal"));
                 // Its HTTP and metrics ports too: left to pick them itself,
                 // it raced the other servers of the test for a free port.
-                cmd.args(["server", "start-dev", "--headless", "--ip", "127.0.0.1"])
-                    .args(["--port", &port.to_string(), "--log-level", "warn"])
-                    .args(["--http-port", &free_port().to_string()])
+                cmd.args(["server", "start-dev", "--ip", "127.0.0.1"])
+                    .args(["--port", &port.to_string(), "--log-level", "warn"]);
+                match ui_port {
+                    Some(ui) => cmd.args(["--ui-ip", "127.0.0.1", "--ui-port", &ui.to_string()]),
+                    None => cmd.arg("--headless"),
+                };
+                cmd.args(["--http-port", &free_port().to_string()])
                     .args(["--metrics-port", &free_port().to_string()]);
                 for sa in SEARCH_ATTRIBUTES {
                     cmd.args(["--search-attribute", sa]);
@@ -216,6 +250,8 @@ impl Stack {
             client,
             http: reqwest::Client::new(),
             worker: None,
+            worker_http_port: free_port(),
+            worker_metrics_port: free_port(),
             worker_runs: 0,
             _temporal: temporal,
             _stripe: stripe,
@@ -239,7 +275,14 @@ impl Stack {
         .env("STRIPE_API_BASE", &self.stripe_url)
         .env("SMTP_HOST", "127.0.0.1")
         .env("SMTP_PORT", self.smtp_port.to_string())
-        .env("WORKER_METRICS_ADDR", "127.0.0.1:0")
+        .env(
+            "WORKER_METRICS_ADDR",
+            format!("127.0.0.1:{}", self.worker_metrics_port),
+        )
+        .env(
+            "WORKER_HTTP_ADDR",
+            format!("127.0.0.1:{}", self.worker_http_port),
+        )
         .env("WORKER_SHUTDOWN_GRACE", "5s")
         .env(
             "RUST_LOG",
@@ -249,16 +292,55 @@ impl Stack {
     }
 
     pub async fn start_worker(&mut self) {
+        self.start_worker_with(&[]).await;
+    }
+
+    /// A worker with these variables on top of the stack's; its log is
+    /// `worker-<n>.log` in the test's log folder ([`Stack::worker_log`]).
+    pub async fn start_worker_with(&mut self, env: &[(&str, &str)]) {
         self.worker_runs += 1;
-        let log = std::fs::File::create(self.logs.join(format!("worker-{}.log", self.worker_runs)))
-            .unwrap();
-        self.worker = Some(spawn(self.worker_command(), log, "worker"));
+        let log = std::fs::File::create(self.worker_log(self.worker_runs)).unwrap();
+        let mut cmd = self.worker_command();
+        cmd.envs(env.iter().copied());
+        self.worker = Some(spawn(cmd, log, "worker"));
+    }
+
+    /// The log of the `n`th worker started (from 1).
+    pub fn worker_log(&self, n: u32) -> PathBuf {
+        self.logs.join(format!("worker-{n}.log"))
     }
 
     /// SIGKILL: no drain, no goodbye.
     pub fn kill_worker(&mut self) {
         if let Some(mut w) = self.worker.take() {
             w.kill();
+        }
+    }
+
+    /// SIGTERM, as Kubernetes stops a pod; returns the process, still
+    /// draining, for the caller to wait on.
+    pub fn terminate_worker(&mut self) -> Proc {
+        let worker = self.worker.take().expect("a running worker");
+        let status = Command::new("kill")
+            .args(["-TERM", &worker.0.id().to_string()])
+            .status()
+            .expect("kill -TERM");
+        assert!(status.success(), "kill -TERM failed");
+        worker
+    }
+
+    /// The worker answers `/readyz` with 200.
+    pub async fn wait_worker_ready(&self) {
+        let url = format!("http://127.0.0.1:{}/readyz", self.worker_http_port);
+        let deadline = Instant::now() + Duration::from_secs(60);
+        loop {
+            if let Ok(r) = self.http.get(&url).send().await
+                && r.status().is_success()
+            {
+                return;
+            }
+            assert!(Instant::now() < deadline, "the worker never became ready");
+            tokio::time::sleep(Duration::from_millis(100)).await;
         }
     }
 
@@ -290,12 +372,14 @@ impl Stack {
     pub async fn start_booking(&self, input: BookingInput) -> Handle {
         let id = workflow_id(&input.booking_id);
         let attributes = booking_workflows::initial_search_attributes(&input);
+        let summary = booking_workflows::start_summary(&input);
         self.client
             .start_workflow(
                 BookingWorkflow::run,
                 input,
                 WorkflowStartOptions::new(TASK_QUEUE, id.clone())
                     .search_attributes(attributes)
+                    .static_summary(summary)
                     .build(),
             )
             .await
