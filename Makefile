@@ -2,13 +2,22 @@
 # is installed by the scripts they call.
 SHELL := /bin/bash
 
-.PHONY: dev test bench-search bench-booking bench-api record-histories lint fmt stack-start stack-stop stack-status clean
+.PHONY: dev test release deploy-check ui-check bench-search bench-booking bench-api record-histories lint fmt stack-start stack-stop stack-status clean
 
 dev: ## run the whole local stack in the foreground (Ctrl-C stops it)
 	@scripts/dev.sh
 
 test: ## format check, clippy, and every test against real components
 	@scripts/test.sh
+
+release: ## the three service binaries in release mode (the container image's build step)
+	@scripts/release.sh
+
+deploy-check: ## render and validate deploy/ offline (also part of `make test`)
+	@scripts/check-tools.sh && .dev/venv/bin/python deploy/validate.py
+
+ui-check: ## the Temporal Web UI in headless Chromium: bookings filtered by search attributes; screenshots in target/ui-check/ (also part of `make test`)
+	@scripts/check-tools.sh && source scripts/env.sh && cargo test --workspace --test ui
 
 bench-search: ## search and hold/release throughput on 100,000 flights
 	@scripts/bench-search.sh

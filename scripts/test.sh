@@ -6,4 +6,8 @@ cd "$root"
 scripts/venv.sh
 cargo fmt --all --check
 cargo clippy --workspace --all-targets -- -D warnings
+# deploy/ offline (manifests, KEDA, alert rules, dashboard); the tools
+# the tests need beyond cargo (Chromium for the Web UI check).
+scripts/check-tools.sh
+.dev/venv/bin/python deploy/validate.py
 cargo test --workspace
