@@ -183,6 +183,15 @@ def check_objects(where: str, objs: list[dict]) -> None:
             if obj["kind"] != "Deployment":
                 continue
             ports = {p.get("name"): p["containerPort"] for p in c.get("ports", [])}
+            # What observability/prometheus.yml keeps and where it scrapes.
+            template = obj["spec"]["template"]["metadata"]
+            if template.get("labels", {}).get("app.kubernetes.io/part-of") != "airline-booking":
+                fail(cat, "pods lack app.kubernetes.io/part-of=airline-booking: Prometheus would skip them")
+            notes = template.get("annotations", {})
+            if notes.get("prometheus.io/scrape") != "true" or int(
+                notes.get("prometheus.io/port", 0)
+            ) not in ports.values():
+                fail(cat, "prometheus.io/scrape and prometheus.io/port must name a container port")
             for probe, path in (("readinessProbe", "/readyz"), ("livenessProbe", "/healthz")):
                 get = c.get(probe, {}).get("httpGet")
                 if not get or get.get("path") != path:
@@ -194,6 +203,11 @@ def check_objects(where: str, objs: list[dict]) -> None:
     if worker is None:
         fail(where, "Deployment worker is missing")
     else:
+        names = {p.get("name") for c in worker["spec"]["template"]["spec"]["containers"]
+                 for p in c.get("ports", [])}
+        if "metrics" not in names:
+            fail(where, "the worker needs a container port named `metrics` (its temporal_* "
+                 "metrics, scraped by that name in observability/prometheus.yml)")
         grace = seconds(config.get("WORKER_SHUTDOWN_GRACE", "30s"))
         pod_grace = worker["spec"]["template"]["spec"].get("terminationGracePeriodSeconds", 30)
         if not pod_grace > grace:

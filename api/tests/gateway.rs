@@ -1062,16 +1062,5 @@ async fn the_services_export_every_metric_the_dashboard_and_alerts_use() {
     );
     scrape(&gw, &format!("{}/metrics", gw.base), &dir, "api").await;
 
-    let check = std::process::Command::new(support::repo_root().join(".dev/venv/bin/python"))
-        .arg(support::repo_root().join("deploy/validate.py"))
-        .arg("metrics")
-        .arg(&dir)
-        .output()
-        .expect("run deploy/validate.py (scripts/check-tools.sh installs its tools)");
-    assert!(
-        check.status.success(),
-        "{}{}",
-        String::from_utf8_lossy(&check.stdout),
-        String::from_utf8_lossy(&check.stderr)
-    );
+    support::run_python_check("deploy/validate.py", &["metrics".as_ref(), dir.as_os_str()]);
 }

@@ -6,36 +6,26 @@
 
 mod support;
 
+use std::ffi::OsStr;
 use std::path::Path;
-use std::process::Command;
 
 use booking_workflows::contract::{BookingStatus, SeatSelection};
-use support::{GOOD_CARD, Handle, Stack, free_port, repo_root};
+use support::{GOOD_CARD, Handle, Stack, free_port, repo_root, run_python_check};
 
 /// scripts/ui_check.py: loads `url` in headless Chromium until every
 /// `expect` text shows, checks no `reject` text does, saves `png`.
 fn ui_check(url: &str, png: &Path, expect: &[&str], reject: &[&str], height: u32) {
     let _ = std::fs::remove_file(png);
-    let mut cmd = Command::new(repo_root().join(".dev/venv/bin/python"));
-    cmd.arg(repo_root().join("scripts/ui_check.py"))
-        .arg(url)
-        .arg(png);
-    cmd.args(["--height", &height.to_string()]);
+    let height = height.to_string();
+    let mut args: Vec<&OsStr> = vec![url.as_ref(), png.as_ref(), "--height".as_ref()];
+    args.push(height.as_ref());
     for text in expect {
-        cmd.args(["--expect", text]);
+        args.extend(["--expect".as_ref(), text.as_ref()]);
     }
     for text in reject {
-        cmd.args(["--reject", text]);
+        args.extend(["--reject".as_ref(), text.as_ref()]);
     }
-    let out = cmd
-        .output()
-        .expect("run scripts/ui_check.py (scripts/check-tools.sh installs it)");
-    assert!(
-        out.status.success(),
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
+    run_python_check("scripts/ui_check.py", &args);
     let size = std::fs::metadata(png).map(|m| m.len()).unwrap_or(0);
     assert!(size > 10_000, "{} is {size} bytes", png.display());
 }

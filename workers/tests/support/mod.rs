@@ -97,6 +97,23 @@ async fn start_server(what: &str, log: &Path, command: impl Fn(u16) -> Command) 
     panic!("{what} never started; see {}", log.display());
 }
 
+/// Runs one of the project's Python checks (`scripts/check-tools.sh`
+/// installs their packages into the venv) and fails the test with its
+/// output unless it succeeds.
+pub fn run_python_check(script: &str, args: &[&std::ffi::OsStr]) {
+    let out = Command::new(venv_bin("python"))
+        .arg(repo_root().join(script))
+        .args(args)
+        .output()
+        .unwrap_or_else(|e| panic!("cannot run {script}: {e}"));
+    assert!(
+        out.status.success(),
+        "{script} failed:\n{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
 /// A child process killed (hard) when dropped.
 pub struct Proc(pub Child);
 
