@@ -17,13 +17,13 @@ use support::{GOOD_CARD, Handle, Stack, free_port, repo_root, run_python_check};
 fn ui_check(url: &str, png: &Path, expect: &[&str], reject: &[&str], height: u32) {
     let _ = std::fs::remove_file(png);
     let height = height.to_string();
-    let mut args: Vec<&OsStr> = vec![url.as_ref(), png.as_ref(), "--height".as_ref()];
-    args.push(height.as_ref());
+    let mut args: Vec<&OsStr> = vec![url.as_ref(), png.as_ref()];
+    args.extend([OsStr::new("--height"), OsStr::new(&height)]);
     for text in expect {
-        args.extend(["--expect".as_ref(), text.as_ref()]);
+        args.extend([OsStr::new("--expect"), OsStr::new(text)]);
     }
     for text in reject {
-        args.extend(["--reject".as_ref(), text.as_ref()]);
+        args.extend([OsStr::new("--reject"), OsStr::new(text)]);
     }
     run_python_check("scripts/ui_check.py", &args);
     let size = std::fs::metadata(png).map(|m| m.len()).unwrap_or(0);
