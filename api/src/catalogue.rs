@@ -121,6 +121,7 @@ async fn start_fanout(state: &AppState, input: FlightChangeInput) -> Result<()> 
     let id = input.workflow_id();
     let options = WorkflowStartOptions::new(state.config.bookings.task_queue.clone(), id)
         .id_conflict_policy(WorkflowIdConflictPolicy::UseExisting)
+        .static_summary(input.summary())
         .build();
     match state
         .temporal

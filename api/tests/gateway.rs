@@ -46,14 +46,20 @@ async fn wait_rows(gw: &Gateway, sql: &str, want: i64) {
     }
 }
 
-/// The result of a finished flight-change fan-out.
-async fn finished_fanout(gw: &Gateway, workflow_id: &str) -> FanoutResult {
-    gw.stack
+/// The result of a finished flight-change fan-out, and the summary the Web
+/// UI shows for it.
+async fn finished_fanout(gw: &Gateway, workflow_id: &str) -> (FanoutResult, String) {
+    let handle = gw
+        .stack
         .client
-        .get_workflow_handle::<FlightChangeFanout>(workflow_id)
+        .get_workflow_handle::<FlightChangeFanout>(workflow_id);
+    let result = handle
         .get_result(Default::default())
         .await
-        .expect("the fan-out finishes")
+        .expect("the fan-out finishes");
+    let described = handle.describe(Default::default()).await.unwrap();
+    let summary = described.static_summary().unwrap_or_default().to_owned();
+    (result, summary)
 }
 
 fn new_key() -> String {
@@ -920,10 +926,17 @@ async fn admin_flight_changes_reach_every_live_booking_on_the_flight() {
         },
     }
     .workflow_id();
-    let fanout = finished_fanout(&gw, &moved_id).await;
+    let (fanout, summary) = finished_fanout(&gw, &moved_id).await;
     assert_eq!(
         (fanout.bookings, fanout.signalled, fanout.skipped),
         (2, 2, 0)
+    );
+    assert_eq!(
+        summary,
+        format!(
+            "Flight {flight} now departs {}: tell its bookings",
+            want.to_rfc3339()
+        )
     );
 
     // Cancelled: the paid booking is refunded, the unpaid one released.
@@ -935,8 +948,12 @@ async fn admin_flight_changes_reach_every_live_booking_on_the_flight() {
     assert_eq!(a_done["payment"]["status"], "refunded");
     wait_booking(&gw, &grace, &g_id, |b| b["status"] == "cancelled").await;
     let cancelled_id = format!("flight-{flight}-cancelled");
-    let fanout = finished_fanout(&gw, &cancelled_id).await;
+    let (fanout, summary) = finished_fanout(&gw, &cancelled_id).await;
     assert_eq!((fanout.bookings, fanout.signalled), (2, 2));
+    assert_eq!(
+        summary,
+        format!("Flight {flight} cancelled: refund or release its bookings")
+    );
     let handle = gw
         .stack
         .client

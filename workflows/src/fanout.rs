@@ -56,6 +56,21 @@ impl FlightChangeInput {
             ),
         }
     }
+
+    /// The line the Web UI shows for the fan-out (`static_summary`).
+    pub fn summary(&self) -> String {
+        match &self.change {
+            FlightChange::Cancelled { .. } => format!(
+                "Flight {} cancelled: refund or release its bookings",
+                self.flight_id
+            ),
+            FlightChange::ScheduleChanged { departure_time } => format!(
+                "Flight {} now departs {}: tell its bookings",
+                self.flight_id,
+                departure_time.to_rfc3339()
+            ),
+        }
+    }
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
