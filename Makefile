@@ -10,7 +10,7 @@ dev: ## run the whole local stack in the foreground (Ctrl-C stops it)
 test: ## format check, clippy, and every test against real components
 	@scripts/test.sh
 
-release: ## the three service binaries in release mode (the container image's build step)
+release: ## the three service binaries in release mode, stripped copies in target/image/ (the container image's build step)
 	@scripts/release.sh
 
 deploy-check: ## render and validate deploy/ offline (also part of `make test`)

@@ -270,7 +270,7 @@ def check_objects(where: str, objs: list[dict]) -> None:
 
 def check_dockerfile() -> None:
     text = (DEPLOY / "Dockerfile").read_text()
-    copied = set(re.findall(r"/src/target/release/(\w+)", text))
+    copied = set(re.findall(r"/src/target/image/(\w+)", text))
     if copied != BINARIES:
         fail("Dockerfile", f"copies {sorted(copied)}, the manifests run {sorted(BINARIES)}")
     if not re.search(r"^USER\s+(?!root|0\b)\S+", text, re.M):
