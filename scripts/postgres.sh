@@ -3,13 +3,13 @@
 # the project's own databases are created from):
 #   1. $DATABASE_URL when set;
 #   2. else the server on 127.0.0.1:5432 when it answers (user postgres);
-#   3. else (or with DEV_PG_PRIVATE=1) a private cluster in .dev/pg on port
-#      $DEV_PG_PORT (default 55432), installing Debian's postgresql first when
-#      it is missing.
+#   3. else (or with DEV_PG_PRIVATE=1) a private cluster in $DEV_PG_DIR
+#      (default .dev/pg) on port $DEV_PG_PORT (default 55432), installing
+#      Debian's postgresql first when it is missing.
 # `scripts/postgres.sh stop` stops the private cluster if this script started it.
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
-pgdir="$root/.dev/pg"
+pgdir="${DEV_PG_DIR:-$root/.dev/pg}"
 port="${DEV_PG_PORT:-55432}"
 
 bindir() { ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -1; }

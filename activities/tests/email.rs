@@ -7,9 +7,11 @@ mod support;
 
 use std::io::{BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 use std::time::Duration;
 
+use airline_testkit::db::admin_url;
+use airline_testkit::process::{Proc, free_port, smtp_answers, start_server};
 use booking_activities::email::{Mailer, SmtpConfig, SmtpTls};
 use booking_activities::error::StepError;
 use booking_workflows::activities::{EmailKind, SendEmail};
@@ -17,7 +19,7 @@ use booking_workflows::contract::{BookingState, errors};
 use chrono::{DateTime, Utc};
 use mail_parser::MessageParser;
 use sqlx::PgPool;
-use support::{TestDb, admin_url, free_port};
+use support::TestDb;
 use uuid::Uuid;
 
 const FROM: &str = "Skyway Air <bookings@skyway.example>";
@@ -26,9 +28,10 @@ const FROM: &str = "Skyway Air <bookings@skyway.example>";
 
 /// The project's SMTP sink on a free loopback port, writing to a temp dir.
 struct Sink {
-    child: Child,
+    _child: Proc,
     port: u16,
     dir: PathBuf,
+    log: PathBuf,
 }
 
 impl Sink {
@@ -38,26 +41,26 @@ impl Sink {
             .map(PathBuf::from)
             .unwrap_or_else(|| root.join(".dev/venv/bin/python"));
         let dir = std::env::temp_dir().join(format!("smtp-sink-{}", Uuid::new_v4().simple()));
-        let port = free_port();
-        let child = Command::new(&python)
-            .arg(root.join("temporal-dev/smtp_sink.py"))
-            .args(["--port", &port.to_string(), "--mail-dir"])
-            .arg(&dir)
-            .stdout(Stdio::null())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .unwrap_or_else(|e| panic!("start the SMTP sink with {}: {e}", python.display()));
-        let sink = Sink { child, port, dir };
-        for _ in 0..200 {
-            if tokio::net::TcpStream::connect(("127.0.0.1", port))
-                .await
-                .is_ok()
-            {
-                return sink;
-            }
-            tokio::time::sleep(Duration::from_millis(50)).await;
+        let log = dir.with_extension("log");
+        let (child, port) = start_server(
+            "the SMTP sink",
+            &log,
+            |port| {
+                let mut cmd = Command::new(&python);
+                cmd.arg(root.join("temporal-dev/smtp_sink.py"))
+                    .args(["--port", &port.to_string(), "--mail-dir"])
+                    .arg(&dir);
+                cmd
+            },
+            smtp_answers,
+        )
+        .await;
+        Sink {
+            _child: child,
+            port,
+            dir,
+            log,
         }
-        panic!("the SMTP sink did not listen on port {port} within 10 s");
     }
 
     /// Every message received so far, oldest first.
@@ -79,9 +82,8 @@ impl Sink {
 
 impl Drop for Sink {
     fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
         let _ = std::fs::remove_dir_all(&self.dir);
+        let _ = std::fs::remove_file(&self.log);
     }
 }
 

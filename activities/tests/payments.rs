@@ -5,9 +5,10 @@
 mod support;
 
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 use std::time::Duration;
 
+use airline_testkit::process::{Proc, free_port, http_answers, start_server};
 use booking_activities::error::StepError;
 use booking_activities::payments::{Payments, StripeConfig};
 use booking_workflows::activities::{
@@ -15,7 +16,7 @@ use booking_workflows::activities::{
 };
 use booking_workflows::contract::{Money, RefundInfo, errors};
 use serde_json::Value;
-use support::{TestDb, free_port};
+use support::TestDb;
 use uuid::Uuid;
 
 const SECRET: &str = "sk_test_payments";
@@ -26,7 +27,7 @@ const SECRET: &str = "sk_test_payments";
 /// from the project's venv with an empty store that stays in memory
 /// (temporal-dev/localstripe_memory.py).
 struct LocalStripe {
-    child: Child,
+    _child: Proc,
     base: String,
     http: reqwest::Client,
     log: PathBuf,
@@ -38,36 +39,26 @@ impl LocalStripe {
         let python = std::env::var_os("LOCALSTRIPE_PYTHON")
             .map(PathBuf::from)
             .unwrap_or_else(|| root.join(".dev/venv/bin/python"));
-        let port = free_port();
         let log = std::env::temp_dir().join(format!("localstripe-{}.log", Uuid::new_v4().simple()));
-        let child = Command::new(&python)
-            .arg(root.join("temporal-dev/localstripe_memory.py"))
-            .arg("--port")
-            .arg(port.to_string())
-            .stdout(Stdio::null())
-            .stderr(std::fs::File::create(&log).unwrap())
-            .spawn()
-            .unwrap_or_else(|e| panic!("start localstripe with {}: {e}", python.display()));
-        let mut stripe = LocalStripe {
-            child,
+        let (child, port) = start_server(
+            "localstripe",
+            &log,
+            |port| {
+                let mut cmd = Command::new(&python);
+                cmd.arg(root.join("temporal-dev/localstripe_memory.py"))
+                    .arg("--port")
+                    .arg(port.to_string());
+                cmd
+            },
+            |port| http_answers(port, "/v1/customers"),
+        )
+        .await;
+        LocalStripe {
+            _child: child,
             base: format!("http://127.0.0.1:{port}"),
             http: reqwest::Client::new(),
             log,
-        };
-        for _ in 0..600 {
-            if tokio::net::TcpStream::connect(("127.0.0.1", port))
-                .await
-                .is_ok()
-            {
-                return stripe;
-            }
-            if let Ok(Some(status)) = stripe.child.try_wait() {
-                let log = std::fs::read_to_string(&stripe.log).unwrap_or_default();
-                panic!("localstripe exited with {status}:\n{log}");
-            }
-            tokio::time::sleep(Duration::from_millis(50)).await;
         }
-        panic!("localstripe did not listen on port {port} within 30 s");
     }
 
     async fn get(&self, path: &str) -> Value {
@@ -141,8 +132,6 @@ impl LocalStripe {
 
 impl Drop for LocalStripe {
     fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
         let _ = std::fs::remove_file(&self.log);
     }
 }

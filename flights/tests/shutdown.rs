@@ -5,44 +5,38 @@
 mod support;
 
 use std::io::{Read, Write};
-use std::net::{TcpListener, TcpStream};
-use std::process::{Command, Stdio};
+use std::net::TcpStream;
+use std::process::Command;
 use std::time::{Duration, Instant};
 
+use airline_testkit::process::{http_answers, start_server};
 use support::{TOKEN, TestApp};
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
 
 #[tokio::test]
 async fn sigterm_stops_accepting_and_finishes_the_request_in_flight() {
     // The test app provides the database; the binary serves it.
     let app = TestApp::spawn().await;
-    let port = free_port();
-    let mut server = Command::new(env!("CARGO_BIN_EXE_flights"))
-        .arg("serve")
-        .env("FLIGHTS_DATABASE_URL", &app.db_url)
-        .env("FLIGHTS_HOST", "127.0.0.1")
-        .env("FLIGHTS_PORT", port.to_string())
-        .env("FLIGHTS_SERVICE_TOKEN", TOKEN)
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("start flights serve");
+    let log = std::env::temp_dir().join(format!(
+        "flights-shutdown-{}.log",
+        uuid::Uuid::new_v4().simple()
+    ));
+    let (mut server, port) = start_server(
+        "flights serve",
+        &log,
+        |port| {
+            let mut cmd = Command::new(env!("CARGO_BIN_EXE_flights"));
+            cmd.arg("serve")
+                .env("FLIGHTS_DATABASE_URL", &app.db_url)
+                .env("FLIGHTS_HOST", "127.0.0.1")
+                .env("FLIGHTS_PORT", port.to_string())
+                .env("FLIGHTS_SERVICE_TOKEN", TOKEN);
+            cmd
+        },
+        |port| http_answers(port, "/healthz"),
+    )
+    .await;
+    let _ = std::fs::remove_file(&log);
     let addr = format!("127.0.0.1:{port}");
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while reqwest::get(format!("http://{addr}/healthz"))
-        .await
-        .is_err()
-    {
-        assert!(Instant::now() < deadline, "flights serve never answered");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
 
     // A request in flight: the headers and half the body sent.
     let body = br#"{"name": "Reykjavik", "country_code": "IS"}"#;
@@ -62,7 +56,7 @@ async fn sigterm_stops_accepting_and_finishes_the_request_in_flight() {
     tokio::time::sleep(Duration::from_millis(300)).await;
 
     let term = Command::new("kill")
-        .args(["-TERM", &server.id().to_string()])
+        .args(["-TERM", &server.0.id().to_string()])
         .status()
         .unwrap();
     assert!(term.success());
@@ -74,7 +68,7 @@ async fn sigterm_stops_accepting_and_finishes_the_request_in_flight() {
         "a new connection was accepted after SIGTERM"
     );
     assert!(
-        server.try_wait().unwrap().is_none(),
+        server.0.try_wait().unwrap().is_none(),
         "exited with a request in flight"
     );
 
@@ -90,7 +84,7 @@ async fn sigterm_stops_accepting_and_finishes_the_request_in_flight() {
 
     let deadline = Instant::now() + Duration::from_secs(10);
     let status = loop {
-        if let Some(status) = server.try_wait().unwrap() {
+        if let Some(status) = server.0.try_wait().unwrap() {
             break status;
         }
         assert!(

@@ -9,7 +9,7 @@ use flights::app::Application;
 use flights::config::Config;
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
-use sqlx::{Connection, Executor, PgConnection, PgPool};
+use sqlx::PgPool;
 
 pub const TOKEN: &str = "test-service-token-0123456789";
 
@@ -47,87 +47,13 @@ impl Reply {
     }
 }
 
-pub fn admin_url() -> String {
-    std::env::var("DATABASE_URL")
-        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".to_owned())
-}
+pub use airline_testkit::db::{admin_url, drop_database, with_db};
 
-pub fn with_db(url: &str, db: &str) -> String {
-    let (base, query) = match url.split_once('?') {
-        Some((b, q)) => (b, Some(q)),
-        None => (url, None),
-    };
-    let server = base.rsplit_once('/').map_or(base, |(s, _)| s);
-    match query {
-        Some(q) => format!("{server}/{db}?{q}"),
-        None => format!("{server}/{db}"),
-    }
-}
-
-/// Creates (once per migration set) a migrated template database.
+/// The template of this migration set, built (once) if need be.
 async fn template(admin: &str) -> String {
-    let mut hash: u64 = 1469598103934665603;
-    for m in flights::MIGRATOR.iter() {
-        for b in m.checksum.iter() {
-            hash = (hash ^ u64::from(*b)).wrapping_mul(1099511628211);
-        }
-    }
-    let name = format!("flights_tmpl_{:016x}", hash);
-    let mut conn = PgConnection::connect(admin)
-        .await
-        .expect("connect to DATABASE_URL");
-    conn.execute("select pg_advisory_lock(727274)")
-        .await
-        .unwrap();
-    let exists: bool =
-        sqlx::query_scalar("select exists(select 1 from pg_database where datname = $1)")
-            .bind(&name)
-            .fetch_one(&mut conn)
-            .await
-            .unwrap();
-    if !exists {
-        // Templates of older migration sets are of no further use.
-        let stale: Vec<String> = sqlx::query_scalar(
-            "select datname from pg_database where datname like 'flights\\_tmpl\\_%' and datname <> $1",
-        )
-        .bind(&name)
-        .fetch_all(&mut conn)
-        .await
-        .unwrap();
-        for db in stale {
-            let _ = conn
-                .execute(format!("drop database if exists {db} with (force)").as_str())
-                .await;
-        }
-        let building = format!("{name}_building");
-        conn.execute(format!("drop database if exists {building}").as_str())
-            .await
-            .unwrap();
-        conn.execute(format!("create database {building}").as_str())
-            .await
-            .unwrap();
-        let pool = PgPool::connect(&with_db(admin, &building)).await.unwrap();
-        flights::MIGRATOR
-            .run(&pool)
-            .await
-            .expect("migrations apply");
-        pool.close().await;
-        // A closed session's backend can linger for a moment, and a
-        // database in use cannot be renamed (55006): wait it out.
-        let rename = format!("alter database {building} rename to {name}");
-        let mut tries = 0;
-        while let Err(e) = conn.execute(rename.as_str()).await {
-            let in_use = e
-                .as_database_error()
-                .is_some_and(|d| d.code().as_deref() == Some("55006"));
-            tries += 1;
-            assert!(in_use && tries < 100, "renaming the template: {e}");
-            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-        }
-    }
-    conn.execute("select pg_advisory_unlock(727274)")
-        .await
-        .unwrap();
+    let name = airline_testkit::db::template_name("flights_tmpl", &flights::MIGRATOR);
+    airline_testkit::db::ensure_template(admin, &name, "flights\\_tmpl\\_%", &flights::MIGRATOR)
+        .await;
     name
 }
 
@@ -151,10 +77,7 @@ impl TestApp {
         let admin = admin_url();
         let tmpl = template(&admin).await;
         let db_name = format!("flights_test_{}", uuid::Uuid::new_v4().simple());
-        let mut conn = PgConnection::connect(&admin).await.unwrap();
-        conn.execute(format!("create database {db_name} template {tmpl}").as_str())
-            .await
-            .unwrap();
+        airline_testkit::db::create_database(&admin, &db_name, Some(&tmpl)).await;
         let url = with_db(&admin, &db_name);
         let mut config = Config {
             host: "127.0.0.1".parse().unwrap(),
@@ -342,26 +265,6 @@ impl Drop for TestApp {
     fn drop(&mut self) {
         drop_database(&self.admin_url, &self.db_name);
     }
-}
-
-/// Drops a test database. Drop runs outside async context's reach: this
-/// uses a small runtime of its own, on a thread of its own.
-pub fn drop_database(admin_url: &str, name: &str) {
-    let (admin, name) = (admin_url.to_owned(), name.to_owned());
-    let _ = std::thread::spawn(move || {
-        let rt = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .unwrap();
-        rt.block_on(async {
-            if let Ok(mut c) = PgConnection::connect(&admin).await {
-                let _ = c
-                    .execute(format!("drop database if exists {name} with (force)").as_str())
-                    .await;
-            }
-        });
-    })
-    .join();
 }
 
 /// `days` days from today at `hh:mm` UTC, as RFC 3339.

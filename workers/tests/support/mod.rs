@@ -10,9 +10,8 @@
 pub mod flights;
 pub mod proxy;
 
-use std::net::TcpListener;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 use std::time::{Duration, Instant};
 
 use booking_workflows::BookingWorkflow;
@@ -21,7 +20,7 @@ use booking_workflows::contract::{
     SeatSelection, TASK_QUEUE, workflow_id,
 };
 use serde_json::Value;
-use sqlx::{Connection, Executor, PgConnection, PgPool};
+use sqlx::PgPool;
 use temporalio_client::{
     Client, ClientOptions, Connection as TemporalConnection, ConnectionOptions,
     WorkflowExecuteUpdateOptions, WorkflowHandle, WorkflowQueryOptions, WorkflowStartOptions,
@@ -53,49 +52,8 @@ fn venv_bin(name: &str) -> PathBuf {
     repo_root().join(".dev/venv/bin").join(name)
 }
 
-pub fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-/// Starts a server on a free port (`command` gets the port) and waits until
-/// it listens. Another process can take the port between our choosing it
-/// and the server binding it: a server that exits before listening is
-/// started again on another port. The log file keeps every attempt.
-async fn start_server(what: &str, log: &Path, command: impl Fn(u16) -> Command) -> (Proc, u16) {
-    for _ in 0..5 {
-        let port = free_port();
-        let file = std::fs::File::options()
-            .create(true)
-            .append(true)
-            .open(log)
-            .unwrap();
-        let mut server = spawn(command(port), file, what);
-        // Generous: tests start several dev servers at once on 2 cores.
-        let deadline = Instant::now() + Duration::from_secs(90);
-        loop {
-            if tokio::net::TcpStream::connect(("127.0.0.1", port))
-                .await
-                .is_ok()
-            {
-                return (server, port);
-            }
-            if server.0.try_wait().unwrap().is_some() {
-                break; // died before listening: try another port
-            }
-            assert!(
-                Instant::now() < deadline,
-                "{what} did not listen on port {port}; see {}",
-                log.display()
-            );
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
-    }
-    panic!("{what} never started; see {}", log.display());
-}
+pub use airline_testkit::process::{Proc, free_port};
+use airline_testkit::process::{http_answers, smtp_answers, start_server};
 
 /// Runs one of the project's Python checks (`scripts/check-tools.sh`
 /// installs their packages into the venv) and fails the test with its
@@ -112,37 +70,6 @@ pub fn run_python_check(script: &str, args: &[&std::ffi::OsStr]) {
         String::from_utf8_lossy(&out.stdout),
         String::from_utf8_lossy(&out.stderr)
     );
-}
-
-/// A child process killed (hard) when dropped.
-pub struct Proc(pub Child);
-
-impl Proc {
-    pub fn kill(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-
-    /// Waits for the process to exit on its own.
-    pub async fn exited(&mut self, within: Duration) -> std::process::ExitStatus {
-        let deadline = Instant::now() + within;
-        loop {
-            if let Some(status) = self.0.try_wait().expect("try_wait") {
-                return status;
-            }
-            assert!(
-                Instant::now() < deadline,
-                "the process did not exit within {within:?}"
-            );
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
-    }
-}
-
-impl Drop for Proc {
-    fn drop(&mut self) {
-        self.kill();
-    }
 }
 
 pub struct Stack {
@@ -202,39 +129,56 @@ impl Stack {
             logs.join("stripe.log"),
             logs.join("smtp.log"),
         );
-        // The three start at once; each is retried on another port if it
-        // dies before listening.
+        // The three start at once; each is started again on another port
+        // if it dies or hangs before it answers its own protocol.
         let ((temporal, temporal_port), (stripe, stripe_port), (smtp, smtp_port)) = tokio::join!(
-            start_server("temporal (run `scripts/venv.sh`)", &temporal_log, |port| {
-                let mut cmd = Command::new(venv_bin("temporal"));
-                // Its HTTP and metrics ports too: left to pick them itself,
-                // it raced the other servers of the test for a free port.
-                cmd.args(["server", "start-dev", "--ip", "127.0.0.1"])
-                    .args(["--port", &port.to_string(), "--log-level", "warn"]);
-                match ui_port {
-                    Some(ui) => cmd.args(["--ui-ip", "127.0.0.1", "--ui-port", &ui.to_string()]),
-                    None => cmd.arg("--headless"),
-                };
-                cmd.args(["--http-port", &free_port().to_string()])
-                    .args(["--metrics-port", &free_port().to_string()]);
-                for sa in SEARCH_ATTRIBUTES {
-                    cmd.args(["--search-attribute", sa]);
-                }
-                cmd
-            }),
-            start_server("localstripe", &stripe_log, |port| {
-                let mut cmd = Command::new(venv_bin("python"));
-                cmd.arg(repo_root().join("temporal-dev/localstripe_memory.py"))
-                    .args(["--port", &port.to_string()]);
-                cmd
-            }),
-            start_server("SMTP sink", &smtp_log, |port| {
-                let mut cmd = Command::new(venv_bin("python"));
-                cmd.arg(repo_root().join("temporal-dev/smtp_sink.py"))
-                    .args(["--port", &port.to_string(), "--mail-dir"])
-                    .arg(&mail_dir);
-                cmd
-            }),
+            start_server(
+                "temporal (run `scripts/venv.sh`)",
+                &temporal_log,
+                |port| {
+                    let mut cmd = Command::new(venv_bin("temporal"));
+                    // Its HTTP and metrics ports too: left to pick them itself,
+                    // it raced the other servers of the test for a free port.
+                    cmd.args(["server", "start-dev", "--ip", "127.0.0.1"])
+                        .args(["--port", &port.to_string(), "--log-level", "warn"]);
+                    match ui_port {
+                        Some(ui) => {
+                            cmd.args(["--ui-ip", "127.0.0.1", "--ui-port", &ui.to_string()])
+                        }
+                        None => cmd.arg("--headless"),
+                    };
+                    cmd.args(["--http-port", &free_port().to_string()])
+                        .args(["--metrics-port", &free_port().to_string()]);
+                    for sa in SEARCH_ATTRIBUTES {
+                        cmd.args(["--search-attribute", sa]);
+                    }
+                    cmd
+                },
+                temporal_answers
+            ),
+            start_server(
+                "localstripe",
+                &stripe_log,
+                |port| {
+                    let mut cmd = Command::new(venv_bin("python"));
+                    cmd.arg(repo_root().join("temporal-dev/localstripe_memory.py"))
+                        .args(["--port", &port.to_string()]);
+                    cmd
+                },
+                |port| http_answers(port, "/v1/customers")
+            ),
+            start_server(
+                "SMTP sink",
+                &smtp_log,
+                |port| {
+                    let mut cmd = Command::new(venv_bin("python"));
+                    cmd.arg(repo_root().join("temporal-dev/smtp_sink.py"))
+                        .args(["--port", &port.to_string(), "--mail-dir"])
+                        .arg(&mail_dir);
+                    cmd
+                },
+                smtp_answers
+            ),
         );
 
         let flights = FlightService::spawn().await;
@@ -242,10 +186,7 @@ impl Stack {
 
         let admin_url = flights::admin_url();
         let booking_db_name = format!("booking_test_{}", uuid::Uuid::new_v4().simple());
-        let mut conn = PgConnection::connect(&admin_url).await.unwrap();
-        conn.execute(format!("create database {booking_db_name}").as_str())
-            .await
-            .unwrap();
+        airline_testkit::db::create_database(&admin_url, &booking_db_name, None).await;
         let booking_db_url = flights::with_db(&admin_url, &booking_db_name);
         let booking_pool = PgPool::connect(&booking_db_url).await.unwrap();
 
@@ -319,7 +260,7 @@ impl Stack {
         let log = std::fs::File::create(self.worker_log(self.worker_runs)).unwrap();
         let mut cmd = self.worker_command();
         cmd.envs(env.iter().copied());
-        self.worker = Some(spawn(cmd, log, "worker"));
+        self.worker = Some(Proc::spawn(cmd, log, "worker"));
     }
 
     /// The log of the `n`th worker started (from 1).
@@ -673,15 +614,6 @@ impl Drop for Stack {
 
 pub type Handle = WorkflowHandle<Client, BookingWorkflow>;
 
-fn spawn(mut cmd: Command, log: std::fs::File, what: &str) -> Proc {
-    let err = log.try_clone().unwrap();
-    cmd.stdin(Stdio::null()).stdout(log).stderr(err);
-    Proc(
-        cmd.spawn()
-            .unwrap_or_else(|e| panic!("cannot start {what}: {e}")),
-    )
-}
-
 /// The `worker` binary: cargo's own path in this package's tests; in
 /// another package's (the gateway's), the one in the same target folder,
 /// which `cargo test --workspace` (and so `make test`) builds.
@@ -703,14 +635,36 @@ pub fn worker_binary() -> PathBuf {
     worker
 }
 
+/// A client of the dev server on `port`, which [`Stack`] started and
+/// found answering.
 pub async fn temporal_client(port: u16) -> Client {
+    connect_temporal(port)
+        .await
+        .unwrap_or_else(|e| panic!("cannot connect to Temporal on port {port}: {e}"))
+}
+
+async fn connect_temporal(port: u16) -> Result<Client, String> {
     let url: temporalio_client::Url = format!("http://127.0.0.1:{port}").parse().unwrap();
-    let deadline = Instant::now() + Duration::from_secs(90);
-    loop {
-        match TemporalConnection::connect(ConnectionOptions::new(url.clone()).build()).await {
-            Ok(conn) => return Client::new(conn, ClientOptions::new("default").build()).unwrap(),
-            Err(e) if Instant::now() > deadline => panic!("cannot connect to Temporal: {e}"),
-            Err(_) => tokio::time::sleep(Duration::from_millis(100)).await,
-        }
-    }
+    let conn = tokio::time::timeout(
+        Duration::from_secs(5),
+        TemporalConnection::connect(ConnectionOptions::new(url).build()),
+    )
+    .await
+    .map_err(|_| "no answer within 5 s".to_owned())?
+    .map_err(|e| e.to_string())?;
+    Client::new(conn, ClientOptions::new("default").build()).map_err(|e| e.to_string())
+}
+
+/// A Temporal frontend answers gRPC on the port, and its `default`
+/// namespace's visibility store answers too.
+async fn temporal_answers(port: u16) -> bool {
+    let Ok(client) = connect_temporal(port).await else {
+        return false;
+    };
+    tokio::time::timeout(
+        Duration::from_secs(5),
+        client.count_workflows("", Default::default()),
+    )
+    .await
+    .is_ok_and(|r| r.is_ok())
 }
