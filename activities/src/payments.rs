@@ -29,7 +29,9 @@ use stripe::{ApiErrorsType, IdempotencyKey, RequestStrategy, StripeError, Stripe
 use stripe_core::PaymentIntentCaptureMethod;
 use stripe_core::payment_intent::{
     CancelPaymentIntent, CapturePaymentIntent, ConfirmPaymentIntent, CreatePaymentIntent,
-    RetrievePaymentIntent, UpdatePaymentIntent,
+    CreatePaymentIntentAutomaticPaymentMethods,
+    CreatePaymentIntentAutomaticPaymentMethodsAllowRedirects, RetrievePaymentIntent,
+    UpdatePaymentIntent,
 };
 use stripe_core::refund::{CreateRefund, ListRefund};
 use stripe_types::Currency;
@@ -40,6 +42,9 @@ use crate::error::{StepError, StepResult};
 /// Counter of payment authorizations by `result` (`authorized`,
 /// `declined`), one per payment attempt.
 pub const AUTHORIZATIONS: &str = "booking_payment_authorizations_total";
+
+/// The largest amount Stripe charges, in minor units (eight digits).
+pub const MAX_AMOUNT: i64 = 99_999_999;
 
 /// How to reach Stripe (or localstripe).
 #[derive(Clone, Debug)]
@@ -95,7 +100,10 @@ impl Payments {
     pub async fn create(&self, input: &CreatePayment) -> StepResult<PaymentCreated> {
         let (booking, attempt) = parse_ref(&input.booking_id, input.attempt)?;
         let Money { amount, currency } = &input.amount;
-        if *amount <= 0 || currency.len() != 3 {
+        let Ok(stripe_currency) = currency.to_lowercase().parse::<Currency>();
+        // Stripe's limits: a positive amount up to eight digits, in a
+        // currency it knows. Anything else it would refuse on every retry.
+        if !(1..=MAX_AMOUNT).contains(amount) || matches!(stripe_currency, Currency::Unknown(_)) {
             return Err(StepError::business(
                 errors::PAYMENT_REJECTED,
                 format!("cannot charge {amount} {currency}"),
@@ -135,14 +143,21 @@ impl Payments {
             });
         }
 
-        let Ok(stripe_currency) = currency.to_lowercase().parse::<Currency>();
         let metadata = HashMap::from([
             ("booking_id".to_owned(), input.booking_id.clone()),
             ("booking_ref".to_owned(), input.booking_ref.clone()),
             ("attempt".to_owned(), attempt.to_string()),
         ]);
+        // No redirect-based methods: Stripe then lets the server confirm
+        // without a `return_url` (its default, automatic payment methods
+        // with redirects allowed, refuses such a confirm). Cards that need
+        // 3-D Secure still can, through Stripe.js with the client secret.
+        let mut automatic = CreatePaymentIntentAutomaticPaymentMethods::new(true);
+        automatic.allow_redirects =
+            Some(CreatePaymentIntentAutomaticPaymentMethodsAllowRedirects::Never);
         let request = CreatePaymentIntent::new(*amount, stripe_currency)
             .capture_method(PaymentIntentCaptureMethod::Manual)
+            .automatic_payment_methods(automatic)
             .metadata(metadata);
         let intent: Intent = self
             .send(&request, Some(step_key(booking, "intent", Some(attempt))))

@@ -23,6 +23,8 @@ pub const TRANSITIONS: &str = "booking_transitions_total";
 pub struct Stuck {
     pub payment_window_passed: i64,
     pub confirming_too_long: i64,
+    /// Bookings in `needs_attention`: ops must act on each.
+    pub needs_attention: i64,
 }
 
 /// The 3-digit airline prefix of our e-ticket numbers.
@@ -137,21 +139,24 @@ impl Records {
         payment_grace: Duration,
         confirming_after: Duration,
     ) -> sqlx::Result<Stuck> {
-        let (payment_window_passed, confirming_too_long): (i64, i64) = sqlx::query_as(
-            "select
+        let (payment_window_passed, confirming_too_long, needs_attention): (i64, i64, i64) =
+            sqlx::query_as(
+                "select
                 count(*) filter (where status = 'awaiting_payment'
                     and payment_due_at < now() - make_interval(secs => $1)),
                 count(*) filter (where status = 'confirming'
-                    and updated_at < now() - make_interval(secs => $2))
-             from booking where status in ('awaiting_payment', 'confirming')",
-        )
-        .bind(payment_grace.as_secs_f64())
-        .bind(confirming_after.as_secs_f64())
-        .fetch_one(&self.pool)
-        .await?;
+                    and updated_at < now() - make_interval(secs => $2)),
+                count(*) filter (where status = 'needs_attention')
+             from booking where status in ('awaiting_payment', 'confirming', 'needs_attention')",
+            )
+            .bind(payment_grace.as_secs_f64())
+            .bind(confirming_after.as_secs_f64())
+            .fetch_one(&self.pool)
+            .await?;
         Ok(Stuck {
             payment_window_passed,
             confirming_too_long,
+            needs_attention,
         })
     }
 

@@ -20,6 +20,7 @@ fn state(id: &str, revision: u32, statuses: &[BookingStatus]) -> BookingState {
         contact_email: "ada@example.com".into(),
         payment_window_ms: 60_000,
         reminder_lead_ms: 60_000,
+        step_budget_ms: None,
     });
     state.status = *statuses.last().unwrap();
     state.history = statuses

@@ -1064,6 +1064,7 @@ async fn the_services_export_every_metric_the_dashboard_and_alerts_use() {
         ),
         ("booking_stuck{reason=\"payment_window_passed\"}", 0.0),
         ("booking_stuck{reason=\"confirming_too_long\"}", 0.0),
+        ("booking_stuck{reason=\"needs_attention\"}", 0.0),
     ] {
         assert_eq!(
             sample(&bookings, series),

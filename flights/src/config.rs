@@ -18,6 +18,8 @@ pub struct Config {
     pub body_limit_bytes: usize,
     /// How often the in-memory airport directory is reloaded.
     pub directory_refresh: Duration,
+    /// No hold and no confirmation once a flight departs within this.
+    pub booking_cutoff: Duration,
 }
 
 impl Config {
@@ -37,6 +39,7 @@ impl Config {
             request_timeout: duration("FLIGHTS_REQUEST_TIMEOUT", Duration::from_secs(10))?,
             body_limit_bytes: parse("FLIGHTS_BODY_LIMIT_BYTES", 64 * 1024)?,
             directory_refresh: duration("FLIGHTS_DIRECTORY_REFRESH", Duration::from_secs(10))?,
+            booking_cutoff: duration("FLIGHTS_BOOKING_CUTOFF", Duration::from_secs(45 * 60))?,
         })
     }
 

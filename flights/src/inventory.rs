@@ -15,6 +15,7 @@ use bytes::Bytes;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
+use sqlx::postgres::types::PgInterval;
 use uuid::Uuid;
 
 use crate::app::AppState;
@@ -269,13 +270,16 @@ fn classify(e: sqlx::Error) -> Option<Error> {
         "IV010" => Error::NotFound("hold"),
         "IV011" => Error::conflict("hold_confirmed", msg),
         "IV012" => Error::conflict("hold_released", msg),
+        "IV013" => Error::conflict("booking_closed", msg),
         _ => e.into(),
     })
 }
 
-/// Runs one inventory call, retrying the races it can lose.
+/// Runs one inventory call, retrying the races it can lose; `contended`
+/// is the answer when it lost them all.
 async fn call<T: serde::de::DeserializeOwned + Send + Unpin + 'static>(
     state: &AppState,
+    contended: fn() -> Error,
     op: impl Fn() -> sqlx::query::QueryScalar<
         'static,
         sqlx::Postgres,
@@ -297,10 +301,31 @@ async fn call<T: serde::de::DeserializeOwned + Send + Unpin + 'static>(
             },
         }
     }
-    Err(Error::conflict(
+    Err(contended())
+}
+
+/// A hold that lost every race: the seats are being taken by others.
+fn seats_in_demand() -> Error {
+    Error::conflict(
         "seats_unavailable",
         "seats are in high demand right now; try again",
-    ))
+    )
+}
+
+/// A confirm or release that lost every race has not happened yet; it is
+/// not refused: 503, and the caller retries. (A 409 here was once read as
+/// "nothing to release", and the seats stayed held.)
+fn busy() -> Error {
+    Error::Unavailable
+}
+
+/// The cut-off as the inventory functions take it.
+fn cutoff(state: &AppState) -> PgInterval {
+    PgInterval::try_from(state.config.booking_cutoff).unwrap_or(PgInterval {
+        months: 0,
+        days: 0,
+        microseconds: i64::MAX,
+    })
 }
 
 #[derive(Deserialize)]
@@ -328,14 +353,16 @@ async fn hold(
             (None, Some(cabin.as_str()), Some(i32::from(*count)))
         }
     };
-    let outcome: HoldOutcome = call(&state, || {
-        sqlx::query_scalar("select inventory_hold($1, $2, $3, $4, $5, $6)")
+    let cutoff = cutoff(&state);
+    let outcome: HoldOutcome = call(&state, seats_in_demand, || {
+        sqlx::query_scalar("select inventory_hold($1, $2, $3, $4, $5, $6, $7)")
             .bind(booking_id)
             .bind(req.flight_id)
             .bind(numbers.clone())
             .bind(cabin)
             .bind(count)
             .bind(fingerprint.clone())
+            .bind(cutoff)
     })
     .await?;
     if outcome.hold.status == "released" {
@@ -377,8 +404,11 @@ async fn confirm(
     State(state): State<AppState>,
     BookingId(booking_id): BookingId,
 ) -> Result<Json<HoldView>> {
-    let hold: DbHold = call(&state, || {
-        sqlx::query_scalar("select inventory_confirm($1)").bind(booking_id)
+    let cutoff = cutoff(&state);
+    let hold: DbHold = call(&state, busy, || {
+        sqlx::query_scalar("select inventory_confirm($1, $2)")
+            .bind(booking_id)
+            .bind(cutoff)
     })
     .await?;
     tracing::info!("hold confirmed");
@@ -406,7 +436,7 @@ async fn release(
     } else {
         crate::extract::parse_json::<ReleaseRequest>(&body)?.cancellation
     };
-    let hold: DbHold = call(&state, || {
+    let hold: DbHold = call(&state, busy, || {
         sqlx::query_scalar("select inventory_release($1, $2)")
             .bind(booking_id)
             .bind(cancellation)

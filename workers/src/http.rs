@@ -128,6 +128,7 @@ async fn metrics(State(probe): State<Arc<Probe>>) -> Response {
                 .set(stuck.payment_window_passed as f64);
             metrics::gauge!(STUCK, "reason" => "confirming_too_long")
                 .set(stuck.confirming_too_long as f64);
+            metrics::gauge!(STUCK, "reason" => "needs_attention").set(stuck.needs_attention as f64);
         }
         // The last values stay; the failure is visible in the logs.
         Ok(Err(e)) => tracing::warn!(error = %e, "counting stuck bookings failed"),

@@ -13,6 +13,8 @@ use std::collections::VecDeque;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
+use futures::FutureExt;
+use temporalio_common::ActivityCloseTimeouts;
 use temporalio_common::RetryPolicy;
 use temporalio_common::error::IncomingError;
 use temporalio_common::search_attributes::{
@@ -22,6 +24,7 @@ use temporalio_macros::{workflow, workflow_methods};
 use temporalio_sdk::{
     ActivityExecutionError, ActivityOptions, CancellableFuture, SyncWorkflowContext, TimerOptions,
     TimerResult, WorkflowCancellationToken, WorkflowContext, WorkflowContextView, WorkflowResult,
+    WorkflowTermination,
 };
 
 use crate::activities::{
@@ -31,7 +34,7 @@ use crate::activities::{
 use crate::contract::{
     BookingInput, BookingState, BookingStatus, CancelRequest, FlightCancelled, PaymentAuthorized,
     PaymentError, PaymentRequest, PaymentStatus, ScheduleChange, SeatSelection, Transition, errors,
-    search_attributes as sa,
+    reasons, search_attributes as sa,
 };
 
 const STATUS: SearchAttributeKey<String> = SearchAttributeKey::keyword(sa::BOOKING_STATUS);
@@ -39,6 +42,13 @@ const FLIGHT_NUMBER: SearchAttributeKey<String> = SearchAttributeKey::keyword(sa
 const DEPARTURE: SearchAttributeKey<Timestamp> = SearchAttributeKey::datetime(sa::DEPARTURE_TIME);
 const USER_ID: SearchAttributeKey<String> = SearchAttributeKey::keyword(sa::USER_ID);
 const BOOKING_REF: SearchAttributeKey<String> = SearchAttributeKey::keyword(sa::BOOKING_REF);
+
+/// Bookings that start on this version or later end every step in a
+/// defined state (`patched`; older histories keep their old path): every
+/// step retries within a budget, every refusal and every exhausted budget
+/// runs the compensations, and what cannot be undone automatically ends in
+/// `needs_attention` for ops, never in a failed workflow.
+pub const DEFINED_ENDS: &str = "defined-ends-1";
 
 type Ctx = WorkflowContext<BookingWorkflow>;
 type MessageError = Box<dyn std::error::Error + Send + Sync>;
@@ -56,7 +66,37 @@ enum Compensation {
 enum WindowOutcome {
     Authorized,
     Expired,
-    Cancelled { reason: String, kind: EmailKind },
+    Cancelled {
+        reason: String,
+        kind: EmailKind,
+    },
+    /// The booking already reached its end (a payment attempt refused).
+    Ended,
+}
+
+/// How long each step may retry before its failure counts as final
+/// ([`DEFINED_ENDS`] bookings). The hold and the PaymentIntent answer a
+/// waiting client; money and seats get an hour; the read model and email
+/// a day.
+#[derive(Clone, Copy)]
+enum Budget {
+    Answer,
+    Authorize,
+    ConfirmSeats,
+    Money,
+    Record,
+}
+
+impl Budget {
+    fn default_duration(self) -> Duration {
+        Duration::from_secs(match self {
+            Budget::Answer => 20,
+            Budget::Authorize => 60,
+            Budget::ConfirmSeats => 600,
+            Budget::Money => 3_600,
+            Budget::Record => 86_400,
+        })
+    }
 }
 
 #[workflow]
@@ -79,6 +119,10 @@ pub struct BookingWorkflow {
     schedule_version: u32,
     /// The schedule version the traveller has been told about.
     schedule_version_notified: u32,
+    /// Started on [`DEFINED_ENDS`] or later.
+    defined_ends: bool,
+    /// The input's override of every step's budget.
+    step_budget: Option<Duration>,
 }
 
 #[workflow_methods]
@@ -87,6 +131,7 @@ impl BookingWorkflow {
     pub fn new(_ctx: &WorkflowContextView, input: BookingInput) -> Self {
         let payment_window = Duration::from_millis(input.payment_window_ms);
         let reminder_lead = Duration::from_millis(input.reminder_lead_ms);
+        let step_budget = input.step_budget_ms.map(Duration::from_millis);
         Self {
             booking: BookingState::new(input),
             payment_window,
@@ -101,59 +146,22 @@ impl BookingWorkflow {
             pending_departure: None,
             schedule_version: 0,
             schedule_version_notified: 0,
+            defined_ends: false,
+            step_budget,
         }
     }
 
     #[run(name = crate::contract::WORKFLOW_TYPE)]
     pub async fn run(ctx: &mut WorkflowContext<Self>) -> WorkflowResult<BookingState> {
-        // A starter that followed the contract set these already
-        // (`initial_search_attributes`): no visibility write is needed then.
-        let present = ctx.search_attributes();
-        let missing: Vec<_> = ctx
-            .state(|s| initial_updates(&s.booking.user_id, &s.booking.booking_ref))
-            .into_iter()
-            .filter(|update| !present.keys().any(|k| k == update.name()))
-            .collect();
-        if !missing.is_empty() {
-            ctx.upsert_search_attributes(missing);
-        }
-        record_transition(ctx, BookingStatus::Holding, None);
-        record(ctx).await?;
-
-        if !hold(ctx).await? {
-            return Ok(snapshot(ctx));
-        }
-        if let Some((reason, kind)) = cancellation_pending(ctx) {
-            return abort(ctx, BookingStatus::Cancelled, reason, Some(kind)).await;
-        }
-        new_payment_attempt(ctx).await?;
-        let due = now(ctx) + chrono_duration(ctx.state(|s| s.payment_window));
-        ctx.state_mut(|s| s.booking.payment_due_at = Some(due));
-        let flight = ctx.state(|s| s.booking.flight.clone());
-        let flight_attributes = flight.into_iter().flat_map(|f| {
-            [
-                FLIGHT_NUMBER.value_set(f.flight_number),
-                departure_attribute(f.departure_time),
-            ]
-        });
-        transition_with(ctx, BookingStatus::AwaitingPayment, None, flight_attributes);
-        record(ctx).await?;
-
-        match await_payment(ctx, due).await? {
-            WindowOutcome::Authorized => {}
-            WindowOutcome::Expired => {
-                let reason = "the payment window closed before payment".to_owned();
-                let kind = Some(EmailKind::PaymentExpired);
-                return abort(ctx, BookingStatus::Expired, reason, kind).await;
+        let defined_ends = ctx.patched(DEFINED_ENDS);
+        ctx.state_mut(|s| s.defined_ends = defined_ends);
+        match saga(ctx).await {
+            // A step with no defined undo failed past its budget.
+            Err(WorkflowTermination::Failed(failure)) if defined_ends => {
+                needs_attention(ctx, failure.to_string()).await
             }
-            WindowOutcome::Cancelled { reason, kind } => {
-                return abort(ctx, BookingStatus::Cancelled, reason, Some(kind)).await;
-            }
+            other => other,
         }
-        if !confirm(ctx).await? {
-            return Ok(snapshot(ctx));
-        }
-        stay_until_departure(ctx).await
     }
 
     /// The whole state of the booking.
@@ -218,10 +226,19 @@ impl BookingWorkflow {
         _request: &CancelRequest,
     ) -> Result<(), MessageError> {
         match self.booking.status {
-            status
-            @ (BookingStatus::Expired | BookingStatus::Failed | BookingStatus::Completed) => {
+            status @ (BookingStatus::Expired
+            | BookingStatus::Failed
+            | BookingStatus::Completed
+            | BookingStatus::NeedsAttention) => {
                 Err(format!("the booking is {status}; it can no longer be cancelled").into())
             }
+            // Capture and confirmation take seconds: cancelling then would
+            // capture and refund at once. The client retries shortly.
+            BookingStatus::Confirming if self.defined_ends => Err(format!(
+                "{}: the booking is being confirmed; try again in a few seconds",
+                reasons::CONFIRMING
+            )
+            .into()),
             _ => Ok(()),
         }
     }
@@ -290,6 +307,62 @@ impl BookingWorkflow {
 
 // ---- steps ---------------------------------------------------------------
 
+/// The booking from start to end: hold → await payment → confirm → stay
+/// until departure.
+async fn saga(ctx: &Ctx) -> WorkflowResult<BookingState> {
+    // A starter that followed the contract set these already
+    // (`initial_search_attributes`): no visibility write is needed then.
+    let present = ctx.search_attributes();
+    let missing: Vec<_> = ctx
+        .state(|s| initial_updates(&s.booking.user_id, &s.booking.booking_ref))
+        .into_iter()
+        .filter(|update| !present.keys().any(|k| k == update.name()))
+        .collect();
+    if !missing.is_empty() {
+        ctx.upsert_search_attributes(missing);
+    }
+    record_transition(ctx, BookingStatus::Holding, None);
+    record(ctx).await?;
+
+    if !hold(ctx).await? {
+        return Ok(snapshot(ctx));
+    }
+    if let Some((reason, kind)) = cancellation_pending(ctx) {
+        return abort(ctx, BookingStatus::Cancelled, reason, Some(kind)).await;
+    }
+    if !new_payment_attempt(ctx).await? {
+        return Ok(snapshot(ctx));
+    }
+    let due = now(ctx) + chrono_duration(ctx.state(|s| s.payment_window));
+    ctx.state_mut(|s| s.booking.payment_due_at = Some(due));
+    let flight = ctx.state(|s| s.booking.flight.clone());
+    let flight_attributes = flight.into_iter().flat_map(|f| {
+        [
+            FLIGHT_NUMBER.value_set(f.flight_number),
+            departure_attribute(f.departure_time),
+        ]
+    });
+    transition_with(ctx, BookingStatus::AwaitingPayment, None, flight_attributes);
+    record(ctx).await?;
+
+    match await_payment(ctx, due).await? {
+        WindowOutcome::Authorized => {}
+        WindowOutcome::Expired => {
+            let reason = "the payment window closed before payment".to_owned();
+            let kind = Some(EmailKind::PaymentExpired);
+            return abort(ctx, BookingStatus::Expired, reason, kind).await;
+        }
+        WindowOutcome::Cancelled { reason, kind } => {
+            return abort(ctx, BookingStatus::Cancelled, reason, Some(kind)).await;
+        }
+        WindowOutcome::Ended => return Ok(snapshot(ctx)),
+    }
+    if !confirm(ctx).await? {
+        return Ok(snapshot(ctx));
+    }
+    stay_until_departure(ctx).await
+}
+
 /// Step 1. Returns false when the booking ended (no seats).
 async fn hold(ctx: &Ctx) -> WorkflowResult<bool> {
     let input = ctx.state(|s| HoldSeats {
@@ -302,11 +375,22 @@ async fn hold(ctx: &Ctx) -> WorkflowResult<bool> {
         .execute_activity(
             BookingActivities::hold_seats,
             input,
-            options(summary, Duration::from_secs(15)),
+            step_options(ctx, summary, Duration::from_secs(15), Budget::Answer),
         )
         .await
     {
         Ok(held) => held,
+        Err(e) if business_failure(&e).is_none() && defined_ends(ctx) => {
+            // A hold may have been made whose answer was lost: release it.
+            ctx.state_mut(|s| {
+                s.compensations.push(Compensation::ReleaseSeats {
+                    cancellation: false,
+                })
+            });
+            let reason = reasons::FLIGHTS_UNAVAILABLE.to_owned();
+            abort(ctx, BookingStatus::Failed, reason, None).await?;
+            return Ok(false);
+        }
         Err(e) => {
             let (kind, message) = business_failure(&e).ok_or(e)?;
             let reason = if kind == errors::SEATS_UNAVAILABLE {
@@ -335,8 +419,9 @@ async fn hold(ctx: &Ctx) -> WorkflowResult<bool> {
 }
 
 /// A fresh PaymentIntent for the next attempt (Stripe cannot confirm an
-/// intent again after a decline).
-async fn new_payment_attempt(ctx: &Ctx) -> WorkflowResult<()> {
+/// intent again after a decline). Returns false when the booking ended
+/// because Stripe refused it or stayed out of reach ([`DEFINED_ENDS`]).
+async fn new_payment_attempt(ctx: &Ctx) -> WorkflowResult<bool> {
     let input = ctx.state_mut(|s| {
         s.booking.payment.attempts += 1;
         CreatePayment {
@@ -358,21 +443,43 @@ async fn new_payment_attempt(ctx: &Ctx) -> WorkflowResult<()> {
         "Create PaymentIntent #{attempt} for {} {}",
         input.amount.amount, input.amount.currency
     );
+    let defined_ends = defined_ends(ctx);
+    if defined_ends {
+        // An intent may exist even if the answer is lost: void it on abort.
+        ctx.state_mut(|s| {
+            s.compensations
+                .push(Compensation::CancelPayment { attempt })
+        });
+    }
     let created = ctx
         .execute_activity(
             BookingActivities::create_payment,
             input,
-            options(summary, Duration::from_secs(20)),
+            step_options(ctx, summary, Duration::from_secs(20), Budget::Answer),
         )
-        .await?;
+        .await;
+    let created = match created {
+        Ok(created) => created,
+        Err(e) if defined_ends => {
+            let reason = match business_failure(&e) {
+                Some((_, message)) => format!("{}: {message}", reasons::PAYMENT_REJECTED),
+                None => reasons::PAYMENT_UNAVAILABLE.to_owned(),
+            };
+            abort(ctx, BookingStatus::Failed, reason, None).await?;
+            return Ok(false);
+        }
+        Err(e) => return Err(e.into()),
+    };
     ctx.state_mut(|s| {
         s.booking.payment.status = PaymentStatus::AwaitingPaymentMethod;
         s.booking.payment.payment_intent_id = Some(created.payment_intent_id);
         s.booking.payment.client_secret = Some(created.client_secret);
-        s.compensations
-            .push(Compensation::CancelPayment { attempt });
+        if !s.defined_ends {
+            s.compensations
+                .push(Compensation::CancelPayment { attempt });
+        }
     });
-    Ok(())
+    Ok(true)
 }
 
 /// Step 2: waits for a payment, a cancel, or the end of the window.
@@ -403,13 +510,27 @@ async fn await_payment(ctx: &Ctx, due: DateTime<Utc>) -> WorkflowResult<WindowOu
                 payment_method: method,
             });
             let summary = format!("Authorize payment attempt #{}", input.attempt);
-            let outcome = ctx
-                .execute_activity(
-                    BookingActivities::authorize_payment,
-                    input,
-                    options(summary, Duration::from_secs(30)),
-                )
-                .await;
+            let defined_ends = defined_ends(ctx);
+            let options = step_options(ctx, summary, Duration::from_secs(30), Budget::Authorize);
+            let authorization =
+                ctx.execute_activity(BookingActivities::authorize_payment, input, options);
+            let outcome = if defined_ends {
+                // The window still runs: if it closes first, the abort voids
+                // the authorization (the void waits for it to finish) and
+                // releases the seats.
+                let mut authorization = Box::pin(authorization).fuse();
+                temporalio_sdk::workflows::select! {
+                    outcome = authorization => outcome,
+                    fired = timer.as_mut() => {
+                        return Ok(match fired {
+                            TimerResult::Fired => WindowOutcome::Expired,
+                            TimerResult::Cancelled => operator_cancel(),
+                        });
+                    }
+                }
+            } else {
+                authorization.await
+            };
             let decline = match outcome {
                 Ok(Authorization::Authorized) => {
                     timer.cancel();
@@ -417,13 +538,24 @@ async fn await_payment(ctx: &Ctx, due: DateTime<Utc>) -> WorkflowResult<WindowOu
                         s.booking.payment.status = PaymentStatus::Authorized;
                         s.booking.payment.last_error = None;
                     });
+                    // A cancel accepted during the authorization wins: the
+                    // abort voids it, nothing is captured.
+                    if defined_ends && let Some((reason, kind)) = cancellation_pending(ctx) {
+                        return Ok(WindowOutcome::Cancelled { reason, kind });
+                    }
                     return Ok(WindowOutcome::Authorized);
                 }
                 Ok(Authorization::Declined(decline)) => decline,
-                Err(e) => {
-                    let (code, message) = business_failure(&e).ok_or(e)?;
-                    PaymentError { code, message }
-                }
+                Err(e) => match business_failure(&e) {
+                    Some((code, message)) => PaymentError { code, message },
+                    // Stripe out of reach past the budget: this attempt is
+                    // over, the traveller may try again.
+                    None if defined_ends => PaymentError {
+                        code: reasons::PAYMENT_UNAVAILABLE.to_owned(),
+                        message: "the payment could not be processed; please try again".to_owned(),
+                    },
+                    None => return Err(e.into()),
+                },
             };
             ctx.state_mut(|s| s.booking.payment.last_error = Some(decline));
             // The declined intent is done with; the next try gets its own.
@@ -433,7 +565,9 @@ async fn await_payment(ctx: &Ctx, due: DateTime<Utc>) -> WorkflowResult<WindowOu
                 s.compensations
                     .retain(|c| *c != Compensation::CancelPayment { attempt })
             });
-            new_payment_attempt(ctx).await?;
+            if !new_payment_attempt(ctx).await? {
+                return Ok(WindowOutcome::Ended);
+            }
             ctx.state_mut(|s| s.payments_answered = s.payments_answered.max(ticket));
             record(ctx).await?;
             continue;
@@ -467,23 +601,40 @@ async fn confirm(ctx: &Ctx) -> WorkflowResult<bool> {
         )
     });
 
+    let defined_ends = defined_ends(ctx);
+    if defined_ends {
+        // A confirm whose answer is lost may have sold the seats: any
+        // release from here on must release sold seats too.
+        sell_seats_in_compensations(ctx);
+    }
     let confirmed = ctx
         .execute_activity(
             BookingActivities::confirm_seats,
             booking_id.clone(),
-            options("Confirm held seats as sold", Duration::from_secs(15)),
+            step_options(
+                ctx,
+                "Confirm held seats as sold",
+                Duration::from_secs(15),
+                Budget::ConfirmSeats,
+            ),
         )
         .await;
-    if let Err(e) = confirmed {
-        return confirmation_refused(ctx, e, "seats could not be confirmed").await;
-    }
-    ctx.state_mut(|s| {
-        for c in &mut s.compensations {
-            if let Compensation::ReleaseSeats { cancellation } = c {
-                *cancellation = true;
-            }
+    match confirmed {
+        Ok(()) => {}
+        // Refused (flight cancelled, departed, past the cut-off, hold gone)
+        // or out of reach: nothing was captured; void and release.
+        Err(e) if defined_ends => {
+            let reason = match business_failure(&e) {
+                Some((_, message)) => format!("seats could not be confirmed: {message}"),
+                None => reasons::FLIGHTS_UNAVAILABLE.to_owned(),
+            };
+            return abort(ctx, BookingStatus::Failed, reason, None)
+                .await
+                .map(|_| false);
         }
-    });
+        Err(e) => return confirmation_refused(ctx, e, "seats could not be confirmed").await,
+    }
+    sell_seats_in_compensations(ctx);
 
     let captured = ctx
         .execute_activity(
@@ -492,13 +643,18 @@ async fn confirm(ctx: &Ctx) -> WorkflowResult<bool> {
                 booking_id: booking_id.clone(),
                 attempt,
             },
-            options(
+            step_options(
+                ctx,
                 format!("Capture payment attempt #{attempt}"),
                 Duration::from_secs(30),
+                Budget::Money,
             ),
         )
         .await;
     if let Err(e) = captured {
+        // Refused: nothing captured, undo. Out of reach past the budget:
+        // whether it was captured is unknown; ops decide (the error goes
+        // up to `needs_attention`).
         return confirmation_refused(ctx, e, "payment could not be captured").await;
     }
     ctx.state_mut(|s| {
@@ -513,12 +669,27 @@ async fn confirm(ctx: &Ctx) -> WorkflowResult<bool> {
                 booking_id,
                 passengers,
             },
-            options(
+            step_options(
+                ctx,
                 format!("Issue {passengers} e-ticket(s)"),
                 Duration::from_secs(15),
+                Budget::Money,
             ),
         )
-        .await?;
+        .await;
+    let tickets = match tickets {
+        Ok(tickets) => tickets,
+        // Paid but no tickets: give the money and the seats back.
+        Err(_) if defined_ends => {
+            let reason = "tickets could not be issued".to_owned();
+            refund_and_release(ctx).await?;
+            transition(ctx, BookingStatus::Failed, Some(reason));
+            answer_all_payments(ctx);
+            record(ctx).await?;
+            return Ok(false);
+        }
+        Err(e) => return Err(e.into()),
+    };
     ctx.state_mut(|s| {
         s.booking.ticket_numbers = tickets;
         // The confirmation email carries the departure as it is now.
@@ -618,6 +789,18 @@ async fn cancel_confirmed(
     reason: String,
     kind: EmailKind,
 ) -> WorkflowResult<BookingState> {
+    refund_and_release(ctx).await?;
+    transition(ctx, BookingStatus::Cancelled, Some(reason));
+    answer_all_payments(ctx);
+    record(ctx).await?;
+    email(ctx, kind, kind.as_str().to_owned()).await?;
+    Ok(snapshot(ctx))
+}
+
+/// Refunds the captured payment in full and releases the sold seats. A
+/// refund Stripe refuses or that stays out of reach past its budget is an
+/// error: the booking then needs attention ([`DEFINED_ENDS`]).
+async fn refund_and_release(ctx: &Ctx) -> WorkflowResult<()> {
     let input = ctx.state(|s| RefundPayment {
         booking_id: s.booking.booking_id.clone(),
         attempt: s.booking.payment.attempts,
@@ -634,19 +817,43 @@ async fn cancel_confirmed(
         .execute_activity(
             BookingActivities::refund_payment,
             input,
-            options("Refund the payment in full", Duration::from_secs(30)),
+            step_options(
+                ctx,
+                "Refund the payment in full",
+                Duration::from_secs(30),
+                Budget::Money,
+            ),
         )
         .await?;
     ctx.state_mut(|s| {
         s.booking.payment.status = PaymentStatus::Refunded;
         s.booking.payment.refund = Some(refund);
     });
-    run_compensation(ctx, Compensation::ReleaseSeats { cancellation: true }).await?;
-    transition(ctx, BookingStatus::Cancelled, Some(reason));
+    run_compensation(ctx, Compensation::ReleaseSeats { cancellation: true }).await
+}
+
+/// A step failed past its budget and what it did cannot be undone
+/// automatically: record `needs_attention` (search attribute and read
+/// model) for ops, and end. The runbook is in docs/ops.md.
+async fn needs_attention(ctx: &Ctx, failure: String) -> WorkflowResult<BookingState> {
+    let mut reason = format!("{}: {failure}", reasons::NEEDS_ATTENTION);
+    reason.truncate(reason.floor_char_boundary(500));
+    transition(ctx, BookingStatus::NeedsAttention, Some(reason));
     answer_all_payments(ctx);
-    record(ctx).await?;
-    email(ctx, kind, kind.as_str().to_owned()).await?;
+    // The read model may be what failed: the search attribute has it anyway.
+    let _ = record(ctx).await;
     Ok(snapshot(ctx))
+}
+
+/// Every release from now on releases sold seats too.
+fn sell_seats_in_compensations(ctx: &Ctx) {
+    ctx.state_mut(|s| {
+        for c in &mut s.compensations {
+            if let Compensation::ReleaseSeats { cancellation } = c {
+                *cancellation = true;
+            }
+        }
+    });
 }
 
 /// Ends the booking before confirmation: runs the compensations in reverse,
@@ -673,11 +880,14 @@ async fn abort(
     Ok(snapshot(ctx))
 }
 
-/// Runs one compensation. A business refusal (say, the hold is already
-/// gone) means there is nothing left to undo; transient failures are
-/// retried by Temporal until they succeed.
+/// Runs one compensation. A refused void means there is nothing left to
+/// void. Before [`DEFINED_ENDS`] a refused release meant the same and
+/// failures were retried without end; since, a release refused or out of
+/// reach past its budget is an error (the booking needs attention): seats
+/// must never stay held by a booking that ended.
 async fn run_compensation(ctx: &Ctx, compensation: Compensation) -> WorkflowResult<()> {
     let booking_id = ctx.state(|s| s.booking.booking_id.clone());
+    let is_release = matches!(compensation, Compensation::ReleaseSeats { .. });
     let undone = match compensation {
         Compensation::ReleaseSeats { cancellation } => {
             ctx.execute_activity(
@@ -686,7 +896,12 @@ async fn run_compensation(ctx: &Ctx, compensation: Compensation) -> WorkflowResu
                     booking_id,
                     cancellation,
                 },
-                options("Release the seats", Duration::from_secs(15)),
+                step_options(
+                    ctx,
+                    "Release the seats",
+                    Duration::from_secs(15),
+                    Budget::Money,
+                ),
             )
             .await
         }
@@ -697,9 +912,11 @@ async fn run_compensation(ctx: &Ctx, compensation: Compensation) -> WorkflowResu
                     booking_id,
                     attempt,
                 },
-                options(
+                step_options(
+                    ctx,
                     format!("Cancel PaymentIntent #{attempt}"),
                     Duration::from_secs(30),
+                    Budget::Money,
                 ),
             )
             .await
@@ -707,6 +924,7 @@ async fn run_compensation(ctx: &Ctx, compensation: Compensation) -> WorkflowResu
     };
     match undone {
         Ok(()) => Ok(()),
+        Err(e) if is_release && defined_ends(ctx) => Err(e.into()),
         Err(e) if business_failure(&e).is_some() => Ok(()),
         Err(e) => Err(e.into()),
     }
@@ -719,13 +937,15 @@ async fn email(ctx: &Ctx, kind: EmailKind, key: String) -> WorkflowResult<()> {
         .execute_activity(
             BookingActivities::send_email,
             SendEmail { kind, key, booking },
-            options(summary, Duration::from_secs(30)),
+            step_options(ctx, summary, Duration::from_secs(30), Budget::Record),
         )
         .await;
     match sent {
         Ok(()) => Ok(()),
-        // A mailbox that refuses mail for good must not undo the booking.
-        Err(e) if business_failure(&e).is_some() => Ok(()),
+        // A mailbox that refuses mail for good must not undo the booking;
+        // nor may a mail server down for longer than the budget (its
+        // failures show in the activity metrics and alerts).
+        Err(e) if business_failure(&e).is_some() || defined_ends(ctx) => Ok(()),
         Err(e) => Err(e.into()),
     }
 }
@@ -740,7 +960,7 @@ async fn record(ctx: &Ctx) -> WorkflowResult<()> {
     ctx.execute_activity(
         BookingActivities::record_booking,
         booking,
-        options(summary, Duration::from_secs(15)),
+        step_options(ctx, summary, Duration::from_secs(15), Budget::Record),
     )
     .await?;
     Ok(())
@@ -914,11 +1134,37 @@ fn business_failure(e: &ActivityExecutionError) -> Option<(String, String)> {
     }
 }
 
+fn defined_ends(ctx: &Ctx) -> bool {
+    ctx.state(|s| s.defined_ends)
+}
+
+/// [`options`], and for [`DEFINED_ENDS`] bookings a retry budget
+/// (schedule-to-close: the input's `step_budget_ms`, else the step's own).
+fn step_options(
+    ctx: &Ctx,
+    summary: impl Into<String>,
+    timeout: Duration,
+    budget: Budget,
+) -> ActivityOptions {
+    let (defined_ends, step_budget) = ctx.state(|s| (s.defined_ends, s.step_budget));
+    if !defined_ends {
+        return options(ActivityCloseTimeouts::StartToClose(timeout), summary);
+    }
+    let budget = step_budget.unwrap_or_else(|| budget.default_duration());
+    options(
+        ActivityCloseTimeouts::ScheduleAndStartToClose {
+            schedule_to_close: budget,
+            start_to_close: timeout.min(budget),
+        },
+        summary,
+    )
+}
+
 /// Every activity: a detached cancellation token (a started step always
 /// finishes; compensations run after a workflow cancel), retries with
 /// backoff capped at 10 s, business failures never retried.
-fn options(summary: impl Into<String>, timeout: Duration) -> ActivityOptions {
-    ActivityOptions::with_start_to_close_timeout(timeout)
+fn options(timeouts: ActivityCloseTimeouts, summary: impl Into<String>) -> ActivityOptions {
+    ActivityOptions::with_close_timeouts(timeouts)
         .cancellation_token(WorkflowCancellationToken::new())
         .retry_policy(
             RetryPolicy::builder()

@@ -61,6 +61,10 @@ pub struct BookingInput {
     pub payment_window_ms: u64,
     /// How long before departure the check-in reminder goes out, in ms.
     pub reminder_lead_ms: u64,
+    /// How long every step may retry before its failure counts as final,
+    /// in ms; absent, each step has its own budget (tests shorten it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub step_budget_ms: Option<u64>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -74,6 +78,10 @@ pub enum BookingStatus {
     Cancelled,
     Failed,
     Completed,
+    /// A step failed past its retries and what it did cannot be undone
+    /// automatically (a refund Stripe refuses, seats that will not
+    /// release): ops take over (docs/ops.md, "Bookings that need attention").
+    NeedsAttention,
 }
 
 impl BookingStatus {
@@ -87,6 +95,7 @@ impl BookingStatus {
             BookingStatus::Cancelled => "cancelled",
             BookingStatus::Failed => "failed",
             BookingStatus::Completed => "completed",
+            BookingStatus::NeedsAttention => "needs_attention",
         }
     }
 
@@ -98,6 +107,7 @@ impl BookingStatus {
                 | BookingStatus::Cancelled
                 | BookingStatus::Failed
                 | BookingStatus::Completed
+                | BookingStatus::NeedsAttention
         )
     }
 }
@@ -270,6 +280,21 @@ pub struct ScheduleChange {
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct FlightCancelled {
     pub reason: Option<String>,
+}
+
+/// Stable codes that start a booking's `reason` (and the validator's
+/// refusal of a cancel while confirming), for clients and ops to act on.
+pub mod reasons {
+    /// The flight service stayed out of reach past the step's budget.
+    pub const FLIGHTS_UNAVAILABLE: &str = "flight_service_unavailable";
+    /// Stripe refused to create the payment (amount, currency).
+    pub const PAYMENT_REJECTED: &str = "payment_rejected";
+    /// Stripe stayed out of reach past the step's budget.
+    pub const PAYMENT_UNAVAILABLE: &str = "payment_unavailable";
+    /// A step failed and what it did cannot be undone automatically.
+    pub const NEEDS_ATTENTION: &str = "needs_attention";
+    /// A cancel refused because the booking is being confirmed.
+    pub const CONFIRMING: &str = "booking_confirming";
 }
 
 /// Stable failure types of the activities' business errors

@@ -11,7 +11,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use booking_workflows::contract::{
-    BookingInput, BookingState, BookingStatus, Passenger, SeatSelection, workflow_id,
+    BookingInput, BookingState, BookingStatus, Passenger, SeatSelection, reasons, workflow_id,
 };
 use rand::Rng;
 use sha2::{Digest, Sha256};
@@ -44,8 +44,9 @@ pub fn router() -> Router<AppState> {
     params(("Idempotency-Key" = String, Header, description = "one key per booking attempt; a retry with the same key gets the same booking")),
     security(("bearer" = [])),
     responses((status = 201, body = BookingView), (status = 400, description = "missing Idempotency-Key or malformed JSON"),
-              (status = 401), (status = 409, description = "seats_unavailable"),
-              (status = 422, description = "invalid field, booking_rejected or idempotency_key_reused")))]
+              (status = 401), (status = 409, description = "seats_unavailable or booking_closed"),
+              (status = 422, description = "invalid field, booking_rejected, payment_rejected or idempotency_key_reused"),
+              (status = 503, description = "unavailable: a service the booking needs stayed out of reach; nothing is held")))]
 async fn create(
     AuthUser(user): AuthUser,
     State(state): State<AppState>,
@@ -66,6 +67,7 @@ async fn create(
         contact_email: request.contact_email,
         payment_window_ms: millis(state.config.bookings.payment_window),
         reminder_lead_ms: millis(state.config.bookings.reminder_lead),
+        step_budget_ms: None,
     };
     // A retry reads the booking its key started; the workflow is started
     // (or joined, while it still holds) only when the key's first request
@@ -80,19 +82,11 @@ async fn create(
     } else {
         workflow::start_and_hold(&state, input).await?
     };
-    if held.status == BookingStatus::Failed {
-        let reason = held.reason.clone().unwrap_or_default();
-        return Err(if reason == "seats_unavailable" {
-            Error::conflict("seats_unavailable", "the seats are no longer available")
-        } else {
-            Error::Unprocessable {
-                code: "booking_rejected",
-                message: reason
-                    .strip_prefix("booking_rejected: ")
-                    .unwrap_or(&reason)
-                    .to_owned(),
-            }
-        });
+    if matches!(
+        held.status,
+        BookingStatus::Failed | BookingStatus::NeedsAttention
+    ) {
+        return Err(refused_create(&held));
     }
     tracing::info!(booking_id = %booking_id, status = %held.status, replayed, "booking held");
     let mut response = (StatusCode::CREATED, Json(BookingView::from(held))).into_response();
@@ -102,6 +96,42 @@ async fn create(
             .insert("idempotent-replayed", HeaderValue::from_static("true"));
     }
     Ok(response)
+}
+
+/// The answer to a create whose booking ended at once (its compensations
+/// already ran): a stable code per cause, never a 500.
+fn refused_create(held: &BookingState) -> Error {
+    let reason = held.reason.as_deref().unwrap_or_default();
+    if held.status == BookingStatus::NeedsAttention {
+        tracing::error!(booking_id = %held.booking_id, reason, "a new booking needs attention");
+        return Error::Unavailable;
+    }
+    if reason == "seats_unavailable" {
+        return Error::conflict("seats_unavailable", "the seats are no longer available");
+    }
+    if reason.starts_with("booking_rejected: booking_closed") {
+        return Error::conflict(
+            "booking_closed",
+            "booking has closed for this flight: it departs too soon",
+        );
+    }
+    if reason.starts_with(reasons::PAYMENT_REJECTED) {
+        return Error::Unprocessable {
+            code: reasons::PAYMENT_REJECTED,
+            message: "this booking cannot be paid for; please contact the airline".to_owned(),
+        };
+    }
+    if reason == reasons::FLIGHTS_UNAVAILABLE || reason == reasons::PAYMENT_UNAVAILABLE {
+        tracing::warn!(booking_id = %held.booking_id, reason, "booking failed: a service was out of reach");
+        return Error::Unavailable;
+    }
+    Error::Unprocessable {
+        code: "booking_rejected",
+        message: reason
+            .strip_prefix("booking_rejected: ")
+            .unwrap_or(reason)
+            .to_owned(),
+    }
 }
 
 /// One booking, live. Anyone but its owner or an admin gets 404.
@@ -154,7 +184,7 @@ async fn pay(
 /// Cancel: before payment the seats go back; after, the payment is refunded.
 #[utoipa::path(post, path = "/api/v1/bookings/{id}/cancel", tag = "bookings", security(("bearer" = [])),
     params(("id" = String, Path, description = "booking id (UUID)")),
-    responses((status = 200, body = BookingView), (status = 404), (status = 409, description = "invalid_state: already final")))]
+    responses((status = 200, body = BookingView), (status = 404), (status = 409, description = "invalid_state: already final; booking_confirming: being confirmed, retry in a few seconds")))]
 async fn cancel(
     AuthUser(user): AuthUser,
     State(state): State<AppState>,

@@ -4,7 +4,7 @@
 
 use booking_workflows::BookingWorkflow;
 use booking_workflows::contract::{
-    BookingInput, BookingState, CancelRequest, PaymentRequest, workflow_id,
+    BookingInput, BookingState, CancelRequest, PaymentRequest, reasons, workflow_id,
 };
 use temporalio_client::errors::{
     WorkflowInteractionError, WorkflowQueryError, WorkflowStartError, WorkflowUpdateError,
@@ -148,6 +148,12 @@ pub async fn signal_payment_authorized(
 fn update_error(what: &str, e: WorkflowUpdateError) -> Error {
     match e {
         WorkflowUpdateError::Failed(failure) => {
+            if failure.message.starts_with(reasons::CONFIRMING) {
+                return Error::conflict(
+                    reasons::CONFIRMING,
+                    "the booking is being confirmed; try again in a few seconds",
+                );
+            }
             Error::conflict("invalid_state", failure.message.clone())
         }
         WorkflowUpdateError::NotFound(_) => Error::conflict(

@@ -88,6 +88,8 @@ impl TestApp {
             request_timeout: Duration::from_secs(30),
             body_limit_bytes: 64 * 1024,
             directory_refresh: Duration::from_secs(10),
+            // Tests book flights leaving in minutes; the cut-off has its own.
+            booking_cutoff: Duration::ZERO,
         };
         adjust(&mut config);
         let app = Application::build(config).await.expect("app builds");

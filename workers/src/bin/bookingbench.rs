@@ -226,6 +226,7 @@ async fn book(
         contact_email: "bench@example.com".into(),
         payment_window_ms: defaults.payment_window.as_millis() as u64,
         reminder_lead_ms: defaults.reminder_lead.as_millis() as u64,
+        step_budget_ms: None,
     };
     let wf_id = workflow_id(&input.booking_id);
     let attributes = booking_workflows::initial_search_attributes(&input);

@@ -9,6 +9,7 @@
 #[path = "../../../flights/tests/support/mod.rs"]
 pub mod flights;
 pub mod proxy;
+pub mod stripe_proxy;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -79,6 +80,8 @@ pub struct Stack {
     pub proxy: proxy::Proxy,
     pub temporal_port: u16,
     pub stripe_url: String,
+    /// Between the worker and localstripe: records, and injects failures.
+    pub stripe_proxy: stripe_proxy::StripeProxy,
     pub smtp_port: u16,
     pub mail_dir: PathBuf,
     pub booking_db_url: String,
@@ -183,6 +186,8 @@ impl Stack {
 
         let flights = FlightService::spawn().await;
         let proxy = proxy::Proxy::start(&flights.base).await;
+        let stripe_url = format!("http://127.0.0.1:{stripe_port}");
+        let stripe_proxy = stripe_proxy::StripeProxy::start(&stripe_url).await;
 
         let admin_url = flights::admin_url();
         let booking_db_name = format!("booking_test_{}", uuid::Uuid::new_v4().simple());
@@ -198,7 +203,8 @@ impl Stack {
             flights,
             proxy,
             temporal_port,
-            stripe_url: format!("http://127.0.0.1:{stripe_port}"),
+            stripe_url,
+            stripe_proxy,
             smtp_port,
             mail_dir,
             booking_db_url,
@@ -230,7 +236,7 @@ impl Stack {
         .env("FLIGHTS_SERVICE_TOKEN", flights::TOKEN)
         .env("FLIGHTS_TIMEOUT", "3s")
         .env("STRIPE_SECRET_KEY", STRIPE_KEY)
-        .env("STRIPE_API_BASE", &self.stripe_url)
+        .env("STRIPE_API_BASE", &self.stripe_proxy.url)
         .env("SMTP_HOST", "127.0.0.1")
         .env("SMTP_PORT", self.smtp_port.to_string())
         .env(
@@ -324,6 +330,7 @@ impl Stack {
             contact_email: "ada@example.com".to_owned(),
             payment_window_ms: 60_000,
             reminder_lead_ms: 48 * 3_600_000,
+            step_budget_ms: None,
         }
     }
 
