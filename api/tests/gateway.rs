@@ -565,6 +565,66 @@ async fn twenty_concurrent_creates_with_one_key_make_one_booking() {
     assert_eq!(r.error_field(), Some("Idempotency-Key"));
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_payment_stripe_refuses_answers_422_and_a_cancel_while_confirming_409() {
+    use support::stack::stripe_proxy::Action;
+    let gw = Gateway::start("gw-refusals").await;
+    let flight = gw.flight().await;
+    let before = gw.stack.seats_available(flight).await;
+    let ada = gw.signup("ada@example.com").await;
+
+    // Stripe refuses the PaymentIntent: a stable 4xx, never a 500, and the
+    // seat is free again.
+    gw.stack.stripe_proxy.on(
+        "POST",
+        "/v1/payment_intents",
+        "/payment_intents",
+        Action::refusal("Amount must be no more than $999,999.99"),
+    );
+    let body = Gateway::booking_body(flight, json!(["3A"]), 1);
+    let r = gw.book(&ada, &new_key(), body.clone()).await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", r.body);
+    assert_eq!(r.error_code(), "payment_rejected");
+    assert!(
+        !r.body.to_string().contains("999,999"),
+        "provider text leaked: {}",
+        r.body
+    );
+    assert_eq!(gw.stack.seats_available(flight).await, before);
+    gw.stack.stripe_proxy.clear();
+
+    // Paid while the flight service is away: `confirming`. A cancel then
+    // is refused with a code the client retries on.
+    let r = gw.book(&ada, &new_key(), body).await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
+    let id = r.body["booking_id"].as_str().unwrap().to_owned();
+    gw.stack.proxy.set_up(false);
+    let method = gw.stack.payment_method(GOOD_CARD).await;
+    let pay_path = format!("/api/v1/bookings/{id}/payment");
+    let pay = gw.post(
+        &pay_path,
+        Some(&ada.access),
+        json!({"payment_method": method}),
+    );
+    let cancel = async {
+        wait_booking(&gw, &ada, &id, |b| b["status"] == "confirming").await;
+        let r = gw
+            .post(
+                &format!("/api/v1/bookings/{id}/cancel"),
+                Some(&ada.access),
+                json!({}),
+            )
+            .await;
+        gw.stack.proxy.set_up(true);
+        r
+    };
+    let (paid, refused) = tokio::join!(pay, cancel);
+    assert_eq!(refused.status, StatusCode::CONFLICT, "{}", refused.body);
+    assert_eq!(refused.error_code(), "booking_confirming");
+    assert_eq!(paid.status, StatusCode::OK, "{}", paid.body);
+    assert_eq!(paid.body["status"], "confirmed");
+}
+
 /// A `payment_intent.amount_capturable_updated` event as Stripe sends it.
 fn capturable_event(event_id: &str, intent: &Value, booking_id: &str) -> String {
     json!({

@@ -312,3 +312,73 @@ async fn the_live_holds_of_a_flight_are_listed_for_the_service_only() {
         .await;
     assert_eq!(unknown.body["booking_ids"], json!([]));
 }
+
+/// RFC 3339, `minutes` from now.
+fn in_minutes(minutes: i64) -> String {
+    (chrono::Utc::now() + chrono::Duration::minutes(minutes)).to_rfc3339()
+}
+
+#[tokio::test]
+async fn no_hold_and_no_confirmation_once_the_flight_departs_within_the_cut_off() {
+    let app =
+        TestApp::spawn_with(|c| c.booking_cutoff = std::time::Duration::from_secs(45 * 60)).await;
+    app.two_airports().await;
+    let plane = app.airplane(5).await;
+
+    // Leaving in 30 minutes: too late to book.
+    let soon = app.flight_at(plane, "ZZ30", &in_minutes(30), 60).await;
+    let r = app
+        .hold(Uuid::new_v4(), json!({"flight_id": soon, "seats": ["3A"]}))
+        .await;
+    assert_eq!(r.status, StatusCode::CONFLICT, "{}", r.body);
+    assert_eq!(r.error_code(), "booking_closed");
+
+    // Held at 50 minutes; the departure moves up to 40: the payment comes
+    // too late to confirm, and the seat is still held for the release.
+    let later = app.flight_at(plane, "ZZ50", &in_minutes(50), 60).await;
+    let booking = Uuid::new_v4();
+    let r = app
+        .hold(booking, json!({"flight_id": later, "seats": ["3A"]}))
+        .await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
+    let r = app
+        .send(
+            Method::PATCH,
+            &format!("/api/v1/flights/{later}"),
+            json!({"departure_time": in_minutes(40), "arrival_time": in_minutes(100)}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    let r = app.confirm(booking).await;
+    assert_eq!(r.status, StatusCode::CONFLICT, "{}", r.body);
+    assert_eq!(r.error_code(), "booking_closed");
+    let r = app.release(booking, false).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    assert_eq!(r.body["status"], "released");
+    app.assert_inventory_consistent(later).await;
+}
+
+#[tokio::test]
+async fn a_hold_on_a_flight_cancelled_since_cannot_be_confirmed() {
+    let app = TestApp::spawn().await;
+    let flight = app.small_flight().await;
+    let booking = Uuid::new_v4();
+    let r = app
+        .hold(booking, json!({"flight_id": flight, "seats": ["3A"]}))
+        .await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
+    let r = app
+        .send(
+            Method::PATCH,
+            &format!("/api/v1/flights/{flight}"),
+            json!({"status": "cancelled"}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    let r = app.confirm(booking).await;
+    assert_eq!(r.status, StatusCode::CONFLICT, "{}", r.body);
+    assert_eq!(r.error_code(), "flight_cancelled");
+    let r = app.release(booking, false).await;
+    assert_eq!(r.body["status"], "released");
+    app.assert_inventory_consistent(flight).await;
+}
