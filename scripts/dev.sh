@@ -40,6 +40,18 @@ pids+=($!)
 pids+=($!)
 scripts/wait-ready.sh "$API_PORT"
 
+# localstripe delivers its events to the gateway's webhook, signed with
+# STRIPE_WEBHOOK_SECRET, as Stripe does in production: a payment confirmed
+# at the provider (3-D Secure in the browser) confirms the booking.
+.dev/venv/bin/python - <<PY
+import urllib.parse, urllib.request
+data = urllib.parse.urlencode({
+    "url": "http://127.0.0.1:$API_PORT/api/v1/webhooks/stripe",
+    "secret": "$STRIPE_WEBHOOK_SECRET",
+}).encode()
+urllib.request.urlopen("http://127.0.0.1:${STRIPE_PORT:-8420}/_config/webhooks/gateway", data).read()
+PY
+
 cat <<INFO
 
   The local stack is up (Ctrl-C stops everything):
@@ -47,7 +59,7 @@ cat <<INFO
     flight service     http://127.0.0.1:$FLIGHTS_PORT/api/v1/flights   (service token: \$FLIGHTS_SERVICE_TOKEN)
     Temporal gRPC      127.0.0.1:${TEMPORAL_PORT:-7233}
     Temporal Web UI    http://127.0.0.1:${TEMPORAL_UI_PORT:-8233}
-    localstripe        http://127.0.0.1:${STRIPE_PORT:-8420}
+    localstripe        http://127.0.0.1:${STRIPE_PORT:-8420}   (webhooks to the gateway's /api/v1/webhooks/stripe)
     SMTP sink          127.0.0.1:${SMTP_PORT:-2525}  -> .dev/mail/*.eml
     booking worker     task queue bookings; /healthz, /readyz, booking metrics http://127.0.0.1:8082/metrics;
                        Temporal worker metrics http://127.0.0.1:9464/metrics

@@ -15,7 +15,9 @@ redirect-based method, so Stripe refuses a server-side confirm that
 gives no `return_url` ("A `return_url` must be specified because this
 PaymentIntent is configured to automatically accept the payment methods
 enabled in the Dashboard..."). Automatic payment methods are Stripe's
-default since API version 2023-08-16.
+default since API version 2023-08-16. And an authorized manual-capture
+intent is announced as Stripe does, with
+`payment_intent.amount_capturable_updated`.
 """
 import sys
 
@@ -70,6 +72,30 @@ def _confirm(cls, id, return_url=None, **kwargs):
     return _confirm_intent(cls, id, **kwargs)
 
 
+_create_charge = resources.PaymentIntent._create_charge
+
+
+def _charge_and_announce(self, on_failure_now):
+    """Stripe tells a manual-capture intent's authorization with
+    `payment_intent.amount_capturable_updated` (localstripe tells nothing),
+    its object in Stripe's shape: the charge by id, the amounts and methods
+    Stripe's clients require."""
+    _create_charge(self, on_failure_now)
+    if self.capture_method != "manual" or self.status != "requires_capture":
+        return
+    event = resources.Event("payment_intent.amount_capturable_updated", self)
+    intent = event.data["object"]
+    charge = intent.get("latest_charge")
+    if isinstance(charge, dict):
+        intent["latest_charge"] = charge.get("id")
+    intent.pop("charges", None)
+    intent.update(amount_capturable=self.amount, amount_received=0,
+                  confirmation_method="automatic", payment_method_types=["card"])
+    event.pending_webhooks = 1
+    resources.schedule_webhook(event)
+
+
+resources.PaymentIntent._create_charge = _charge_and_announce
 resources.PaymentIntent._api_create = classmethod(_create)
 resources.PaymentIntent._api_confirm = classmethod(_confirm)
 # The extra routes were bound to the original methods at import.

@@ -22,7 +22,7 @@ use std::time::Duration;
 use booking_workflows::activities::{
     Authorization, AuthorizePayment, CreatePayment, PaymentCreated, PaymentRef, RefundPayment,
 };
-use booking_workflows::contract::{Money, PaymentError, RefundInfo, errors};
+use booking_workflows::contract::{Money, NextAction, PaymentError, RefundInfo, errors};
 use secrecy::{ExposeSecret, SecretString};
 use sqlx::{PgPool, Postgres, Transaction};
 use stripe::{ApiErrorsType, IdempotencyKey, RequestStrategy, StripeError, StripeRequest};
@@ -248,6 +248,12 @@ impl Payments {
                     format!("PaymentIntent {intent_id} was cancelled"),
                 ));
             }
+            Outcome::RequiresAction(action) => {
+                // Nothing to record: the intent stays ours to void, and a
+                // retry reads the same state from Stripe.
+                tracing::info!(payment_intent = %intent_id, "payment needs authentication");
+                Authorization::RequiresAction(action)
+            }
             Outcome::Open => {
                 return Err(StepError::transient(format!(
                     "PaymentIntent {intent_id} is still unconfirmed after confirm"
@@ -270,6 +276,7 @@ impl Payments {
                 tracing::info!(payment_intent = %intent_id, code = %d.code, "payment declined");
                 "declined"
             }
+            Authorization::RequiresAction(_) => "requires_action",
         };
         metrics::counter!(AUTHORIZATIONS, "result" => result).increment(1);
         Ok(authorization)
@@ -361,7 +368,10 @@ impl Payments {
             Outcome::Pending(status) => Err(StepError::transient(format!(
                 "PaymentIntent {intent_id} is {status} after capture"
             ))),
-            Outcome::Authorized | Outcome::Open | Outcome::Declined(_) => Err(StepError::business(
+            Outcome::Authorized
+            | Outcome::Open
+            | Outcome::Declined(_)
+            | Outcome::RequiresAction(_) => Err(StepError::business(
                 errors::PAYMENT_REJECTED,
                 format!("PaymentIntent {intent_id} is not authorized; nothing to capture"),
             )),
@@ -567,6 +577,13 @@ struct Intent {
     status: String,
     client_secret: Option<String>,
     last_payment_error: Option<LastPaymentError>,
+    next_action: Option<IntentNextAction>,
+}
+
+#[derive(miniserde::Deserialize)]
+struct IntentNextAction {
+    #[serde(rename = "type")]
+    kind: String,
 }
 
 #[derive(miniserde::Deserialize)]
@@ -596,6 +613,8 @@ enum Outcome {
     Captured,
     Declined(PaymentError),
     Cancelled,
+    /// The traveller must authenticate (3-D Secure) with Stripe.js.
+    RequiresAction(NextAction),
     /// `processing` or a status this code does not know.
     Pending(String),
 }
@@ -606,9 +625,16 @@ impl Outcome {
             "requires_capture" => Outcome::Authorized,
             "succeeded" => Outcome::Captured,
             "canceled" => Outcome::Cancelled,
-            "requires_action" => {
-                Outcome::Declined(payment_error("authentication_required".to_owned(), None))
-            }
+            "requires_action" => match &intent.client_secret {
+                Some(secret) => Outcome::RequiresAction(NextAction {
+                    kind: intent
+                        .next_action
+                        .as_ref()
+                        .map_or_else(|| "use_stripe_sdk".to_owned(), |a| a.kind.clone()),
+                    client_secret: secret.clone(),
+                }),
+                None => Outcome::Pending("requires_action".to_owned()),
+            },
             "requires_payment_method" | "requires_confirmation" => {
                 match &intent.last_payment_error {
                     // A confirmation of this intent was declined already.

@@ -15,6 +15,9 @@ use serde_json::{Value, json};
 use stripe_webhook::Webhook;
 use support::{ADMIN_EMAIL, GOOD_CARD, Gateway, JWT_SECRET, PASSWORD, Session, WEBHOOK_SECRET};
 
+/// localstripe's card that needs 3-D Secure.
+const THREE_D_SECURE_CARD: &str = "4000002500003155";
+
 /// Polls `GET /bookings/{id}` until `done` holds.
 async fn wait_booking(
     gw: &Gateway,
@@ -623,6 +626,72 @@ async fn a_payment_stripe_refuses_answers_422_and_a_cancel_while_confirming_409(
     assert_eq!(refused.error_code(), "booking_confirming");
     assert_eq!(paid.status, StatusCode::OK, "{}", paid.body);
     assert_eq!(paid.body["status"], "confirmed");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_card_needing_3d_secure_is_authenticated_at_stripe_and_the_webhook_confirms_it() {
+    let gw = Gateway::start("gw-3ds").await;
+    // As `make dev` does: localstripe delivers its events to the gateway.
+    let registered = gw
+        .http
+        .post(format!("{}/_config/webhooks/gateway", gw.stack.stripe_url))
+        .form(&[
+            ("url", format!("{}/api/v1/webhooks/stripe", gw.base)),
+            ("secret", WEBHOOK_SECRET.to_owned()),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert!(registered.status().is_success());
+    let flight = gw.flight().await;
+    let ada = gw.signup("ada@example.com").await;
+    let r = gw
+        .book(
+            &ada,
+            &new_key(),
+            Gateway::booking_body(flight, json!(["4C"]), 1),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
+    let id = r.body["booking_id"].as_str().unwrap().to_owned();
+
+    // The card needs 3-D Secure: still awaiting payment, with what
+    // Stripe.js needs to run it.
+    let r = gw.pay(&ada, &id, THREE_D_SECURE_CARD).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    assert_eq!(r.body["status"], "awaiting_payment", "{}", r.body);
+    let action = &r.body["payment"]["next_action"];
+    assert_eq!(action["type"], "use_stripe_sdk", "{}", r.body);
+    let secret = action["client_secret"].as_str().unwrap().to_owned();
+    assert!(r.body["payment"]["last_error"].is_null());
+
+    // The traveller authenticates with Stripe (Stripe.js against
+    // localstripe); Stripe's webhook confirms the booking.
+    let intent = r.body["payment"]["payment_intent_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let authenticated = gw
+        .stack
+        .stripe_post(
+            &format!("/v1/payment_intents/{intent}/_authenticate"),
+            &[("client_secret", &secret), ("success", "true")],
+        )
+        .await;
+    assert_eq!(
+        authenticated["status"], "requires_capture",
+        "{authenticated}"
+    );
+    let done = wait_booking(&gw, &ada, &id, |b| b["status"] == "confirmed").await;
+    assert_eq!(done["payment"]["status"], "captured");
+    assert!(done["payment"]["next_action"].is_null());
+    assert_eq!(gw.rows("select count(*) from stripe_event").await, 1);
+    let handle = gw
+        .stack
+        .handle(&booking_workflows::contract::workflow_id(&id));
+    gw.stack
+        .save_history(&handle, "three_d_secure_then_webhook")
+        .await;
 }
 
 /// A `payment_intent.amount_capturable_updated` event as Stripe sends it.

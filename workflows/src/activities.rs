@@ -13,7 +13,7 @@ use temporalio_macros::activity_definitions;
 use temporalio_sdk::activities::ActivityError;
 
 use crate::contract::{
-    BookingState, FlightInfo, HeldSeat, Money, PaymentError, RefundInfo, SeatSelection,
+    BookingState, FlightInfo, HeldSeat, Money, NextAction, PaymentError, RefundInfo, SeatSelection,
 };
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -60,12 +60,14 @@ pub struct AuthorizePayment {
 }
 
 /// The answer of an authorization: a decline is an answer, not an error,
-/// because the traveller may try again.
+/// because the traveller may try again; so is a card that needs the
+/// traveller to authenticate (3-D Secure) before Stripe authorizes it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "outcome", rename_all = "snake_case")]
 pub enum Authorization {
     Authorized,
     Declined(PaymentError),
+    RequiresAction(NextAction),
 }
 
 /// Identifies a payment attempt (its PaymentIntent is in our records).

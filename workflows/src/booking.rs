@@ -500,7 +500,10 @@ async fn await_payment(ctx: &Ctx, due: DateTime<Utc>) -> WorkflowResult<WindowOu
         }
         if webhook_authorized(ctx) {
             timer.cancel();
-            ctx.state_mut(|s| s.booking.payment.status = PaymentStatus::Authorized);
+            ctx.state_mut(|s| {
+                s.booking.payment.status = PaymentStatus::Authorized;
+                s.booking.payment.next_action = None;
+            });
             return Ok(WindowOutcome::Authorized);
         }
         if let Some((ticket, method)) = ctx.state_mut(|s| s.payment_requests.pop_front()) {
@@ -537,6 +540,7 @@ async fn await_payment(ctx: &Ctx, due: DateTime<Utc>) -> WorkflowResult<WindowOu
                     ctx.state_mut(|s| {
                         s.booking.payment.status = PaymentStatus::Authorized;
                         s.booking.payment.last_error = None;
+                        s.booking.payment.next_action = None;
                     });
                     // A cancel accepted during the authorization wins: the
                     // abort voids it, nothing is captured.
@@ -546,6 +550,18 @@ async fn await_payment(ctx: &Ctx, due: DateTime<Utc>) -> WorkflowResult<WindowOu
                     return Ok(WindowOutcome::Authorized);
                 }
                 Ok(Authorization::Declined(decline)) => decline,
+                // The card needs 3-D Secure: the client runs it with
+                // Stripe.js; the webhook (or another submit_payment) tells
+                // us when Stripe authorized it. The window still runs.
+                Ok(Authorization::RequiresAction(action)) => {
+                    ctx.state_mut(|s| {
+                        s.booking.payment.next_action = Some(action);
+                        s.booking.payment.last_error = None;
+                        s.payments_answered = s.payments_answered.max(ticket);
+                    });
+                    record(ctx).await?;
+                    continue;
+                }
                 Err(e) => match business_failure(&e) {
                     Some((code, message)) => PaymentError { code, message },
                     // Stripe out of reach past the budget: this attempt is
@@ -557,7 +573,10 @@ async fn await_payment(ctx: &Ctx, due: DateTime<Utc>) -> WorkflowResult<WindowOu
                     None => return Err(e.into()),
                 },
             };
-            ctx.state_mut(|s| s.booking.payment.last_error = Some(decline));
+            ctx.state_mut(|s| {
+                s.booking.payment.last_error = Some(decline);
+                s.booking.payment.next_action = None;
+            });
             // The declined intent is done with; the next try gets its own.
             let attempt = ctx.state(|s| s.booking.payment.attempts);
             run_compensation(ctx, Compensation::CancelPayment { attempt }).await?;

@@ -163,6 +163,16 @@ pub struct PaymentError {
     pub message: String,
 }
 
+/// What the client must do before the payment can go on: Stripe.js's
+/// `handleNextAction` (3-D Secure) with the intent's client secret.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NextAction {
+    /// Stripe's `next_action.type`, e.g. `use_stripe_sdk`.
+    #[serde(rename = "type")]
+    pub kind: String,
+    pub client_secret: String,
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RefundInfo {
     pub refund_id: String,
@@ -178,6 +188,9 @@ pub struct PaymentState {
     pub client_secret: Option<String>,
     pub last_error: Option<PaymentError>,
     pub refund: Option<RefundInfo>,
+    /// Set while the card awaits the traveller's authentication.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub next_action: Option<NextAction>,
 }
 
 /// One entry of the booking's history of transitions.
@@ -240,6 +253,7 @@ impl BookingState {
                 client_secret: None,
                 last_error: None,
                 refund: None,
+                next_action: None,
             },
             payment_due_at: None,
             ticket_numbers: Vec::new(),

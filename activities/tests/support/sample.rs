@@ -67,6 +67,7 @@ pub fn booking(booking_id: &str) -> BookingState {
             client_secret: None,
             last_error: None,
             refund: None,
+            next_action: None,
         },
         payment_due_at: None,
         ticket_numbers: vec!["1000000001".into(), "1000000002".into()],

@@ -104,6 +104,18 @@ pub struct PaymentView {
     /// Why the last attempt failed (a declined card).
     pub last_error: Option<PaymentErrorView>,
     pub refund: Option<RefundView>,
+    /// The card needs the traveller to authenticate (3-D Secure): run
+    /// Stripe.js's `handleNextAction` with this client secret; the booking
+    /// confirms once Stripe authorizes the payment.
+    pub next_action: Option<NextActionView>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct NextActionView {
+    /// Stripe's `next_action.type`, e.g. `use_stripe_sdk`.
+    #[serde(rename = "type")]
+    pub kind: String,
+    pub client_secret: String,
 }
 
 #[derive(Serialize, ToSchema)]
@@ -198,6 +210,14 @@ impl From<BookingState> for BookingView {
                     refund_id: r.refund_id,
                     amount: (&r.amount).into(),
                 }),
+                next_action: b
+                    .payment
+                    .next_action
+                    .filter(|_| awaiting)
+                    .map(|a| NextActionView {
+                        kind: a.kind,
+                        client_secret: a.client_secret,
+                    }),
             },
             payment_due_at: b.payment_due_at.filter(|_| awaiting),
             ticket_numbers: b.ticket_numbers,
