@@ -395,11 +395,24 @@ fn format_time(at: DateTime<Utc>) -> String {
     at.format("%a %d %b %Y, %H:%M UTC").to_string()
 }
 
-/// Minor units to `123.45 EUR` (every currency we sell in has 2 decimals).
+/// Minor units to `123.45 EUR`, `12345 JPY`, `12.345 KWD`: as many
+/// decimals as the currency's minor unit has (ISO 4217).
 pub fn format_money(money: &Money) -> String {
     let sign = if money.amount < 0 { "-" } else { "" };
     let abs = money.amount.unsigned_abs();
-    format!("{sign}{}.{:02} {}", abs / 100, abs % 100, money.currency)
+    let digits =
+        airline_domain::Currency::parse(&money.currency).map_or(2, |c| c.minor_unit_digits());
+    if digits == 0 {
+        return format!("{sign}{abs} {}", money.currency);
+    }
+    let unit = 10u64.pow(digits);
+    format!(
+        "{sign}{}.{:0width$} {}",
+        abs / unit,
+        abs % unit,
+        money.currency,
+        width = digits as usize
+    )
 }
 
 #[cfg(test)]
@@ -446,6 +459,12 @@ mod tests {
         assert_eq!(format_money(&eur(5)), "0.05 EUR");
         assert_eq!(format_money(&eur(100)), "1.00 EUR");
         assert_eq!(format_money(&eur(-250)), "-2.50 EUR");
+        let money = |amount, currency: &str| Money {
+            amount,
+            currency: currency.to_owned(),
+        };
+        assert_eq!(format_money(&money(12_345, "JPY")), "12345 JPY");
+        assert_eq!(format_money(&money(12_345, "KWD")), "12.345 KWD");
     }
 
     #[test]

@@ -31,6 +31,32 @@ impl Currency {
         // Only ASCII letters ever get in.
         std::str::from_utf8(&self.0).unwrap_or("XXX")
     }
+
+    /// Digits after the decimal point of its minor unit (ISO 4217): 0 for
+    /// the yen, 3 for the Kuwaiti dinar, 2 for most.
+    pub fn minor_unit_digits(&self) -> u32 {
+        match self.as_str() {
+            "BIF" | "CLP" | "DJF" | "GNF" | "ISK" | "JPY" | "KMF" | "KRW" | "PYG" | "RWF"
+            | "UGX" | "UYI" | "VND" | "VUV" | "XAF" | "XOF" | "XPF" => 0,
+            "BHD" | "IQD" | "JOD" | "KWD" | "LYD" | "OMR" | "TND" => 3,
+            "CLF" | "UYW" => 4,
+            _ => 2,
+        }
+    }
+}
+
+#[cfg(test)]
+mod minor_units {
+    use super::Currency;
+
+    #[test]
+    fn minor_units_follow_iso_4217() {
+        let digits = |c| Currency::parse(c).unwrap().minor_unit_digits();
+        assert_eq!(
+            [digits("EUR"), digits("JPY"), digits("KWD"), digits("usd")],
+            [2, 0, 3, 2]
+        );
+    }
 }
 
 impl From<Currency> for String {
