@@ -501,3 +501,49 @@ fn form_urlencoded(body: &str) -> Vec<(String, String)> {
         .into_owned()
         .collect()
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_mail_server_down_holds_back_neither_the_refund_nor_the_release() {
+    let mut stack = Stack::start_without_worker("fault-smtp-down").await;
+    // The worker's mail server does not answer.
+    let dead = airline_testkit::process::free_port().to_string();
+    stack
+        .start_worker_with(&[("SMTP_PORT", dead.as_str())])
+        .await;
+    let flight = stack.flights.small_flight().await;
+    let before = stack.seats_available(flight).await;
+    let mut input = stack.input(flight, seats(&["11A"]));
+    // Longer than the test: the emails keep retrying throughout.
+    input.step_budget_ms = Some(600_000);
+    let booking_id = input.booking_id.clone();
+    let handle = stack.start_booking(input).await;
+    stack
+        .wait_status(&handle, BookingStatus::AwaitingPayment)
+        .await;
+    let paid = stack.pay(&handle, GOOD_CARD).await;
+    assert_eq!(paid.status, BookingStatus::Confirmed);
+
+    // The confirmation email cannot go out; the cancel is not held back.
+    let started = std::time::Instant::now();
+    let cancelled = stack.cancel(&handle).await;
+    assert_eq!(cancelled.status, BookingStatus::Cancelled);
+    assert!(cancelled.payment.refund.is_some(), "{cancelled:#?}");
+    assert!(
+        started.elapsed() < Duration::from_secs(20),
+        "the cancel waited {:?} for the mail server",
+        started.elapsed()
+    );
+    assert_no_seat_held(&stack, &booking_id).await;
+    assert_eq!(stack.seats_available(flight).await, before);
+    assert!(stack.mails().is_empty());
+
+    // The mail server is back (a worker that reaches the sink): each email
+    // goes out once, in order.
+    let old = stack.terminate_worker();
+    drop(old);
+    stack.start_worker().await;
+    assert_eq!(stack.wait_mails("confirmed", 1).await.len(), 1);
+    assert_eq!(stack.wait_mails("cancelled", 1).await.len(), 1);
+    assert_ended(&stack, &handle, &booking_id, BookingStatus::Cancelled).await;
+    stack.save_history(&handle, "smtp_down_then_back").await;
+}

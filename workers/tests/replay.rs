@@ -26,6 +26,7 @@ const CURRENT: &[&str] = &[
     "payment_create_refused",
     "confirm_refused",
     "capture_needs_attention",
+    "smtp_down_then_back",
     // recorded by the gateway's 3-D Secure test (api/tests/gateway.rs)
     "three_d_secure_then_webhook",
     // recorded by the gateway's fan-out test (api/tests/gateway.rs)

@@ -50,6 +50,11 @@ const BOOKING_REF: SearchAttributeKey<String> = SearchAttributeKey::keyword(sa::
 /// `needs_attention` for ops, never in a failed workflow.
 pub const DEFINED_ENDS: &str = "defined-ends-1";
 
+/// Bookings that start on this version or later send their emails apart
+/// from the saga ([`mailer`]): an SMTP outage never holds back a refund, a
+/// release or a timer.
+pub const MAILS_APART: &str = "mails-apart-1";
+
 type Ctx = WorkflowContext<BookingWorkflow>;
 type MessageError = Box<dyn std::error::Error + Send + Sync>;
 
@@ -123,6 +128,12 @@ pub struct BookingWorkflow {
     defined_ends: bool,
     /// The input's override of every step's budget.
     step_budget: Option<Duration>,
+    /// Started on [`MAILS_APART`] or later.
+    mails_apart: bool,
+    /// Emails the saga asked for, not sent yet ([`MAILS_APART`]).
+    mail_queue: VecDeque<SendEmail>,
+    /// The saga has reached its end; the mailer finishes the queue.
+    saga_done: bool,
 }
 
 #[workflow_methods]
@@ -148,20 +159,42 @@ impl BookingWorkflow {
             schedule_version_notified: 0,
             defined_ends: false,
             step_budget,
+            mails_apart: false,
+            mail_queue: VecDeque::new(),
+            saga_done: false,
         }
     }
 
     #[run(name = crate::contract::WORKFLOW_TYPE)]
     pub async fn run(ctx: &mut WorkflowContext<Self>) -> WorkflowResult<BookingState> {
         let defined_ends = ctx.patched(DEFINED_ENDS);
-        ctx.state_mut(|s| s.defined_ends = defined_ends);
-        match saga(ctx).await {
-            // A step with no defined undo failed past its budget.
-            Err(WorkflowTermination::Failed(failure)) if defined_ends => {
-                needs_attention(ctx, failure.to_string()).await
-            }
-            other => other,
+        let mails_apart = defined_ends && ctx.patched(MAILS_APART);
+        ctx.state_mut(|s| {
+            s.defined_ends = defined_ends;
+            s.mails_apart = mails_apart;
+        });
+        let ctx: &Ctx = ctx;
+        let saga = async {
+            let result = match saga(ctx).await {
+                // A step with no defined undo failed past its budget.
+                Err(WorkflowTermination::Failed(failure)) if defined_ends => {
+                    needs_attention(ctx, failure.to_string()).await
+                }
+                other => other,
+            };
+            ctx.state_mut(|s| s.saga_done = true);
+            result
+        };
+        if !mails_apart {
+            return saga.await;
         }
+        let (result, ()) = temporalio_sdk::workflows::join!(saga, mailer(ctx));
+        // What the mailer left (it stops waiting once the workflow is
+        // cancelled) goes out before the workflow closes.
+        while let Some(mail) = ctx.state_mut(|s| s.mail_queue.pop_front()) {
+            send_email(ctx, mail).await;
+        }
+        result
     }
 
     /// The whole state of the booking.
@@ -949,13 +982,20 @@ async fn run_compensation(ctx: &Ctx, compensation: Compensation) -> WorkflowResu
     }
 }
 
+/// Sends one email: inline before [`MAILS_APART`], else through the
+/// mailer's queue (the booking's state as it is now goes with it).
 async fn email(ctx: &Ctx, kind: EmailKind, key: String) -> WorkflowResult<()> {
     let booking = snapshot(ctx);
+    let mail = SendEmail { kind, key, booking };
+    if ctx.state(|s| s.mails_apart) {
+        ctx.state_mut(|s| s.mail_queue.push_back(mail));
+        return Ok(());
+    }
     let summary = format!("Email: {}", kind.as_str());
     let sent = ctx
         .execute_activity(
             BookingActivities::send_email,
-            SendEmail { kind, key, booking },
+            mail,
             step_options(ctx, summary, Duration::from_secs(30), Budget::Record),
         )
         .await;
@@ -967,6 +1007,39 @@ async fn email(ctx: &Ctx, kind: EmailKind, key: String) -> WorkflowResult<()> {
         Err(e) if business_failure(&e).is_some() || defined_ends(ctx) => Ok(()),
         Err(e) => Err(e.into()),
     }
+}
+
+/// Sends the saga's emails in order, beside it, until the saga has ended
+/// and the queue is empty. Each email retries within its budget (a day),
+/// then is dropped: its failures show in the activity metrics and alerts.
+/// A cancelled workflow's conditions end at once: the mailer stops, and
+/// `run` sends the rest.
+async fn mailer(ctx: &Ctx) {
+    loop {
+        if ctx
+            .wait_condition(|s| !s.mail_queue.is_empty() || s.saga_done)
+            .await
+            .is_err()
+        {
+            return;
+        }
+        let Some(mail) = ctx.state_mut(|s| s.mail_queue.pop_front()) else {
+            return;
+        };
+        send_email(ctx, mail).await;
+    }
+}
+
+async fn send_email(ctx: &Ctx, mail: SendEmail) {
+    let summary = format!("Email: {}", mail.kind.as_str());
+    // Refused for good, or out of reach past the budget: dropped.
+    let _ = ctx
+        .execute_activity(
+            BookingActivities::send_email,
+            mail,
+            step_options(ctx, summary, Duration::from_secs(30), Budget::Record),
+        )
+        .await;
 }
 
 /// Pushes the state to the read model and the event log.
