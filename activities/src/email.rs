@@ -324,7 +324,10 @@ struct FlightView<'a> {
     number: &'a str,
     origin: &'a str,
     destination: &'a str,
+    /// In the origin airport's local time, with its zone.
     departure: String,
+    /// In the destination airport's local time, with its zone.
+    arrival: Option<String>,
 }
 
 #[derive(Debug, Serialize)]
@@ -342,9 +345,10 @@ struct PassengerView<'a> {
 impl<'a> View<'a> {
     fn new(kind: EmailKind, booking: &'a BookingState) -> Self {
         let check_in_opens = match (kind, &booking.flight) {
-            (EmailKind::CheckInReminder, Some(flight)) => {
-                Some(format_time(flight.departure_time - CHECK_IN_OPENS_BEFORE))
-            }
+            (EmailKind::CheckInReminder, Some(flight)) => Some(format_time(
+                flight.departure_time - CHECK_IN_OPENS_BEFORE,
+                flight.origin_time_zone.as_deref(),
+            )),
             _ => None,
         };
         View {
@@ -358,7 +362,10 @@ impl<'a> View<'a> {
                 number: &f.flight_number,
                 origin: &f.origin,
                 destination: &f.destination,
-                departure: format_time(f.departure_time),
+                departure: format_time(f.departure_time, f.origin_time_zone.as_deref()),
+                arrival: f
+                    .arrival_time
+                    .map(|at| format_time(at, f.destination_time_zone.as_deref())),
             }),
             seats: booking
                 .seats
@@ -390,9 +397,16 @@ impl<'a> View<'a> {
     }
 }
 
-/// `Tue 01 Dec 2026, 08:30 UTC`.
-fn format_time(at: DateTime<Utc>) -> String {
-    at.format("%a %d %b %Y, %H:%M UTC").to_string()
+/// `Tue 01 Dec 2026, 09:30 CET (UTC+01:00)`: the airport's local time with
+/// its zone; `Tue 01 Dec 2026, 08:30 UTC` when the zone is unknown.
+fn format_time(at: DateTime<Utc>, zone: Option<&str>) -> String {
+    match zone.and_then(|z| z.parse::<chrono_tz::Tz>().ok()) {
+        Some(tz) => at
+            .with_timezone(&tz)
+            .format("%a %d %b %Y, %H:%M %Z (UTC%:z)")
+            .to_string(),
+        None => at.format("%a %d %b %Y, %H:%M UTC").to_string(),
+    }
 }
 
 /// Minor units to `123.45 EUR`, `12345 JPY`, `12.345 KWD`: as many
@@ -504,7 +518,8 @@ mod tests {
                 "SK123",
                 "LIS",
                 "BER",
-                "Tue 01 Dec 2026, 08:30 UTC",
+                "Tue 01 Dec 2026, 08:30 WET (UTC+00:00)",
+                "Tue 01 Dec 2026, 13:00 CET (UTC+01:00)",
                 "12A (economy)",
                 "12B (economy)",
                 "Ada Lovelace, e-ticket 1000000001",
@@ -559,8 +574,11 @@ mod tests {
             Utc.with_ymd_and_hms(2026, 12, 1, 10, 5, 0).unwrap();
         let r = render(EmailKind::ScheduleChange, &b);
         assert_eq!(r.subject, "New departure time for your booking K7Q2ZP");
-        assert!(r.text.contains("New departure: Tue 01 Dec 2026, 10:05 UTC"));
-        assert!(r.html.contains("Tue 01 Dec 2026, 10:05 UTC"));
+        assert!(
+            r.text
+                .contains("New departure: Tue 01 Dec 2026, 10:05 WET (UTC+00:00)")
+        );
+        assert!(r.html.contains("Tue 01 Dec 2026, 10:05 WET (UTC+00:00)"));
     }
 
     #[test]
@@ -568,9 +586,12 @@ mod tests {
         let r = render(EmailKind::CheckInReminder, &booking());
         assert_eq!(r.subject, "Check-in reminder for your booking K7Q2ZP");
         for part in [&r.text, &r.html] {
-            assert!(part.contains("Tue 01 Dec 2026, 08:30 UTC"));
+            assert!(part.contains("Tue 01 Dec 2026, 08:30 WET (UTC+00:00)"));
             assert!(part.contains("12A (economy)"));
-            assert!(part.contains("Mon 30 Nov 2026, 08:30 UTC"), "{part}");
+            assert!(
+                part.contains("Mon 30 Nov 2026, 08:30 WET (UTC+00:00)"),
+                "{part}"
+            );
         }
     }
 

@@ -48,11 +48,13 @@ struct FlightView {
     origin: AirportView,
     destination: AirportView,
     departure_time: DateTime<Utc>,
+    arrival_time: DateTime<Utc>,
 }
 
 #[derive(Deserialize)]
 struct AirportView {
     code: String,
+    time_zone: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -147,6 +149,9 @@ impl Inventory {
             origin: f.origin.code,
             destination: f.destination.code,
             departure_time: f.departure_time,
+            arrival_time: Some(f.arrival_time),
+            origin_time_zone: f.origin.time_zone,
+            destination_time_zone: f.destination.time_zone,
         })
     }
 

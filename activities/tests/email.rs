@@ -217,7 +217,7 @@ async fn confirmation_email_arrives_with_seats_and_tickets_in_text_and_html() {
         for needle in [
             "K7Q2ZP",
             "SK123",
-            "Tue 01 Dec 2026, 08:30 UTC",
+            "Tue 01 Dec 2026, 08:30 WET (UTC+00:00)",
             "12A (economy)",
             "12B (economy)",
             "Ada Lovelace, e-ticket 1000000001",
@@ -314,12 +314,12 @@ async fn each_key_of_a_booking_is_sent_once() {
     assert!(
         messages[0]
             .1
-            .contains("New departure: Tue 01 Dec 2026, 08:30 UTC")
+            .contains("New departure: Tue 01 Dec 2026, 08:30 WET (UTC+00:00)")
     );
     assert!(
         messages[1]
             .1
-            .contains("New departure: Tue 01 Dec 2026, 10:05 UTC")
+            .contains("New departure: Tue 01 Dec 2026, 10:05 WET (UTC+00:00)")
     );
 }
 

@@ -387,15 +387,26 @@ async fn declined_card_is_declined_recorded_and_cancelled() {
 }
 
 #[tokio::test]
-async fn card_needing_authentication_or_unknown_method_is_declined() {
+async fn card_needing_authentication_asks_for_it_and_unknown_method_is_declined() {
     let app = TestApp::start().await;
 
-    app.create(1).await;
+    // 3-D Secure: not a decline; the client secret for Stripe.js, and the
+    // same answer on a retry, with the intent left for the traveller.
+    let created = app.create(1).await;
     let three_ds = app.stripe.card("4000002500003155").await;
-    assert!(matches!(
-        app.authorize(1, &three_ds).await,
-        Authorization::Declined(d) if d.code == "authentication_required"
-    ));
+    for _ in 0..2 {
+        match app.authorize(1, &three_ds).await {
+            Authorization::RequiresAction(action) => {
+                assert_eq!(action.kind, "use_stripe_sdk");
+                assert_eq!(action.client_secret, created.client_secret);
+            }
+            other => panic!("expected requires_action, got {other:?}"),
+        }
+    }
+    assert_eq!(
+        app.stripe.intent_status(&created.payment_intent_id).await,
+        "requires_action"
+    );
 
     app.create(2).await;
     assert!(matches!(

@@ -269,6 +269,7 @@ fn airport_ref(a: &AirportInfo) -> AirportRef {
         code: a.code.clone(),
         name: a.name.clone(),
         city: a.city.clone(),
+        time_zone: None,
     }
 }
 

@@ -58,7 +58,16 @@ async fn held_paid_confirmed_then_reminded() {
     // The confirmation email, with seats and ticket numbers.
     let mails = stack.wait_mails("confirmed", 1).await;
     assert_eq!(mails.len(), 1, "one confirmation email");
-    for needle in ["3A", "3B", &paid.ticket_numbers[0], &paid.booking_ref] {
+    // Times in the airports' local time: LHR departs 10:00 GMT, CDG
+    // arrives 70 minutes later, 12:10 CET.
+    for needle in [
+        "3A",
+        "3B",
+        &paid.ticket_numbers[0],
+        &paid.booking_ref,
+        "10:00 GMT (UTC+00:00)",
+        "12:10 CET (UTC+01:00)",
+    ] {
         assert!(
             mails[0].contains(needle),
             "{needle} missing from {}",

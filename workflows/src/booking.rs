@@ -315,7 +315,13 @@ impl BookingWorkflow {
     ) {
         match &mut self.booking.flight {
             Some(flight) if flight.departure_time == change.departure_time => return,
-            Some(flight) => flight.departure_time = change.departure_time,
+            Some(flight) => {
+                // The flight keeps its length: the arrival moves with it.
+                if let Some(arrival) = &mut flight.arrival_time {
+                    *arrival += change.departure_time - flight.departure_time;
+                }
+                flight.departure_time = change.departure_time;
+            }
             None => self.pending_departure = Some(change.departure_time),
         }
         self.schedule_version += 1;

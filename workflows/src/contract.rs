@@ -132,6 +132,14 @@ pub struct FlightInfo {
     pub origin: String,
     pub destination: String,
     pub departure_time: DateTime<Utc>,
+    /// Absent in bookings held before it was recorded.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub arrival_time: Option<DateTime<Utc>>,
+    /// IANA zones of the airports, for times in the traveller's emails.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub origin_time_zone: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub destination_time_zone: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

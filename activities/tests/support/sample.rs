@@ -32,6 +32,9 @@ pub fn booking(booking_id: &str) -> BookingState {
             origin: "LIS".into(),
             destination: "BER".into(),
             departure_time: departure(),
+            arrival_time: Some(departure() + chrono::TimeDelta::minutes(210)),
+            origin_time_zone: Some("Europe/Lisbon".into()),
+            destination_time_zone: Some("Europe/Berlin".into()),
         }),
         requested_seats: SeatSelection::Seats(vec!["12A".into(), "12B".into()]),
         seats: vec![

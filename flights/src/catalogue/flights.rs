@@ -40,6 +40,9 @@ pub struct AirportRef {
     pub code: String,
     pub name: String,
     pub city: String,
+    /// IANA zone; in a flight's details, not in search results.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub time_zone: Option<String>,
 }
 
 #[derive(Debug, Serialize)]
@@ -85,9 +88,11 @@ struct DetailsRow {
     origin_code: String,
     origin_name: String,
     origin_city: String,
+    origin_time_zone: String,
     destination_code: String,
     destination_name: String,
     destination_city: String,
+    destination_time_zone: String,
     airplane_id: i64,
     airplane_model: String,
     cabins: DbJson<Vec<CabinRow>>,
@@ -106,8 +111,9 @@ pub async fn details(pool: &PgPool, id: i64) -> Result<FlightDetails> {
         "select f.flight_id as id, f.flight_number, f.status, f.gate, f.departure_time,
                 f.arrival_time, f.duration_minutes, f.currency,
                 o.iata_code as origin_code, o.name as origin_name, oc.name as origin_city,
+                o.time_zone as origin_time_zone,
                 d.iata_code as destination_code, d.name as destination_name,
-                dc.name as destination_city,
+                dc.name as destination_city, d.time_zone as destination_time_zone,
                 p.airplane_id, p.model as airplane_model,
                 (select coalesce(jsonb_agg(jsonb_build_object(
                         'cabin', fc.cabin, 'fare_amount', fc.fare_amount,
@@ -149,11 +155,13 @@ pub async fn details(pool: &PgPool, id: i64) -> Result<FlightDetails> {
             code: r.origin_code,
             name: r.origin_name,
             city: r.origin_city,
+            time_zone: Some(r.origin_time_zone),
         },
         destination: AirportRef {
             code: r.destination_code,
             name: r.destination_name,
             city: r.destination_city,
+            time_zone: Some(r.destination_time_zone),
         },
         departure_time: r.departure_time,
         arrival_time: r.arrival_time,
