@@ -1060,6 +1060,20 @@ async fn admin_flight_changes_reach_every_live_booking_on_the_flight() {
         (fanout.bookings, fanout.signalled, fanout.skipped),
         (2, 2, 0)
     );
+    // Ops filtering by departure find both, the unpaid one included.
+    for id in [&a_id, &g_id] {
+        let handle = gw
+            .stack
+            .handle(&booking_workflows::contract::workflow_id(id));
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while gw.stack.departure_attribute(&handle).await != Some(want.timestamp()) {
+            assert!(
+                Instant::now() < deadline,
+                "DepartureTime of {id} never moved"
+            );
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+    }
     assert_eq!(
         summary,
         format!(

@@ -382,3 +382,50 @@ async fn a_hold_on_a_flight_cancelled_since_cannot_be_confirmed() {
     assert_eq!(r.body["status"], "released");
     app.assert_inventory_consistent(flight).await;
 }
+
+#[tokio::test]
+async fn a_hold_racing_the_flights_cancellation_waits_for_it_and_is_refused() {
+    let app = TestApp::spawn().await;
+    let flight = app.small_flight().await;
+    // A cancellation being saved: the flight row updated, not committed.
+    let mut cancelling = app.pool.begin().await.unwrap();
+    sqlx::query("update flight set status = 'cancelled' where flight_id = $1")
+        .bind(flight)
+        .execute(&mut *cancelling)
+        .await
+        .unwrap();
+    let booking = Uuid::new_v4();
+    let hold = {
+        let (base, client) = (app.base.clone(), app.client.clone());
+        tokio::spawn(async move {
+            client
+                .put(format!("{base}/api/v1/holds/{booking}"))
+                .bearer_auth(support::TOKEN)
+                .json(&json!({"flight_id": flight, "seats": ["3A"]}))
+                .send()
+                .await
+                .unwrap()
+        })
+    };
+    tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    assert!(
+        !hold.is_finished(),
+        "the hold did not wait for the cancellation"
+    );
+    cancelling.commit().await.unwrap();
+    let answer = hold.await.unwrap();
+    assert_eq!(answer.status(), StatusCode::CONFLICT);
+    let body: serde_json::Value = answer.json().await.unwrap();
+    assert_eq!(body["error"]["code"], "flight_cancelled", "{body}");
+    // The fan-out's list has nothing it could have missed.
+    let r = app
+        .call(
+            Method::GET,
+            &format!("/api/v1/flights/{flight}/holds"),
+            None,
+            Some(support::TOKEN),
+        )
+        .await;
+    assert_eq!(r.body["booking_ids"], json!([]), "{}", r.body);
+    app.assert_inventory_consistent(flight).await;
+}

@@ -1,3 +1,6 @@
+-- Holds take the flight row's share lock, so none commits unseen while the
+-- flight is being cancelled.
+--
 -- The booking cut-off: no hold and no confirmation once a flight departs
 -- within p_cutoff (the flight service's FLIGHTS_BOOKING_CUTOFF, 45 minutes
 -- by default): IV013. A confirmation also refuses a cancelled flight (IV003)
@@ -87,6 +90,11 @@ declare
     v_cabins text[];
     v_hold jsonb;
 begin
+    -- The flight row, shared: a cancellation being saved (which locks it)
+    -- waits for the holds in flight to commit, and a hold that comes after
+    -- sees the flight cancelled. The fan-out that lists the flight's holds
+    -- once the cancellation is saved misses none.
+    perform 1 from flight where flight_id = p_flight_id for share;
     -- Take the seats, one conditional write each, unless the booking already
     -- has a hold or the flight cannot be booked.
     if p_seat_numbers is not null then

@@ -124,6 +124,8 @@ pub struct BookingWorkflow {
     schedule_version: u32,
     /// The schedule version the traveller has been told about.
     schedule_version_notified: u32,
+    /// The schedule version `DepartureTime` shows.
+    departure_attribute_version: u32,
     /// Started on [`DEFINED_ENDS`] or later.
     defined_ends: bool,
     /// The input's override of every step's budget.
@@ -157,6 +159,7 @@ impl BookingWorkflow {
             pending_departure: None,
             schedule_version: 0,
             schedule_version_notified: 0,
+            departure_attribute_version: 0,
             defined_ends: false,
             step_budget,
             mails_apart: false,
@@ -382,6 +385,7 @@ async fn saga(ctx: &Ctx) -> WorkflowResult<BookingState> {
         ]
     });
     transition_with(ctx, BookingStatus::AwaitingPayment, None, flight_attributes);
+    ctx.state_mut(|s| s.departure_attribute_version = s.schedule_version);
     record(ctx).await?;
 
     match await_payment(ctx, due).await? {
@@ -537,6 +541,7 @@ async fn await_payment(ctx: &Ctx, due: DateTime<Utc>) -> WorkflowResult<WindowOu
             timer.cancel();
             return Ok(WindowOutcome::Cancelled { reason, kind });
         }
+        refresh_departure_attribute(ctx);
         if webhook_authorized(ctx) {
             timer.cancel();
             ctx.state_mut(|s| {
@@ -637,7 +642,7 @@ async fn await_payment(ctx: &Ctx, due: DateTime<Utc>) -> WorkflowResult<WindowOu
                     TimerResult::Cancelled => operator_cancel(),
                 });
             }
-            woken = ctx.wait_condition(|s| s.has_payment_work()) => {
+            woken = ctx.wait_condition(|s| s.has_payment_work() || s.departure_attribute_stale()) => {
                 if woken.is_err() {
                     timer.cancel();
                     return Ok(operator_cancel());
@@ -1108,6 +1113,13 @@ impl BookingWorkflow {
             || self.current_intent_authorized()
     }
 
+    /// The departure moved since the `DepartureTime` search attribute was
+    /// last set ([`MAILS_APART`] bookings keep it current before
+    /// confirmation too).
+    fn departure_attribute_stale(&self) -> bool {
+        self.mails_apart && self.schedule_version != self.departure_attribute_version
+    }
+
     fn has_post_confirmation_work(&self) -> bool {
         self.cancel_requested.is_some()
             || self.flight_cancelled.is_some()
@@ -1120,6 +1132,20 @@ impl BookingWorkflow {
             .payment_intent_id
             .as_ref()
             .is_some_and(|id| self.authorized_intents.contains(id))
+    }
+}
+
+/// Sets `DepartureTime` to the departure as it is now, if it moved.
+fn refresh_departure_attribute(ctx: &Ctx) {
+    if !ctx.state(|s| s.departure_attribute_stale()) {
+        return;
+    }
+    let departure = ctx.state_mut(|s| {
+        s.departure_attribute_version = s.schedule_version;
+        s.booking.flight.as_ref().map(|f| f.departure_time)
+    });
+    if let Some(departure) = departure {
+        ctx.upsert_search_attributes([departure_attribute(departure)]);
     }
 }
 

@@ -375,6 +375,18 @@ impl Stack {
         )
     }
 
+    /// The `DepartureTime` search attribute as the server has it now, in
+    /// seconds since the epoch.
+    pub async fn departure_attribute(&self, handle: &Handle) -> Option<i64> {
+        let description = handle.describe(Default::default()).await.expect("describe");
+        description
+            .search_attributes()
+            .get(&temporalio_common::search_attributes::SearchAttributeKey::<
+                temporalio_common::search_attributes::Timestamp,
+            >::datetime("DepartureTime"))
+            .map(|t| t.seconds())
+    }
+
     pub fn handle(&self, workflow_id: &str) -> Handle {
         self.client
             .get_workflow_handle::<BookingWorkflow>(workflow_id)
