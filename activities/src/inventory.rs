@@ -49,6 +49,7 @@ struct FlightView {
     destination: AirportView,
     departure_time: DateTime<Utc>,
     arrival_time: DateTime<Utc>,
+    version: Option<i64>,
 }
 
 #[derive(Deserialize)]
@@ -152,6 +153,7 @@ impl Inventory {
             arrival_time: Some(f.arrival_time),
             origin_time_zone: f.origin.time_zone,
             destination_time_zone: f.destination.time_zone,
+            version: f.version,
         })
     }
 

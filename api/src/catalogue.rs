@@ -104,6 +104,7 @@ async fn update_flight(
             .ok_or_else(|| anyhow::anyhow!("the flight service answered without departure_time"))?;
         Some(FlightChange::ScheduleChanged {
             departure_time: departure,
+            version: flight.get("version").and_then(serde_json::Value::as_i64),
         })
     } else {
         None

@@ -1052,6 +1052,7 @@ async fn admin_flight_changes_reach_every_live_booking_on_the_flight() {
         flight_id: flight,
         change: FlightChange::ScheduleChanged {
             departure_time: want.into(),
+            version: None,
         },
     }
     .workflow_id();

@@ -353,6 +353,8 @@ async fn flights_can_be_rescheduled_delayed_and_cancelled_but_not_reinstated() {
     assert_eq!(r.status, StatusCode::OK, "{}", r.body);
     assert_eq!(r.body["gate"], "B12");
     assert_eq!(r.body["status"], "delayed");
+    // Every change bumps the version the bookings order changes by.
+    assert_eq!(r.body["version"], 2);
     assert_eq!(r.body["duration_minutes"], 75);
     // 00:30 UTC on day 5 is 00:30 in London in winter, 01:30 in summer: the
     // local day moved with it either way.

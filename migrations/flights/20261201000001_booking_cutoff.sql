@@ -1,3 +1,7 @@
+-- Every change of a flight bumps its version, which travels with the
+-- change to the bookings so that an older one never overwrites a newer.
+alter table flight add column version bigint not null default 1;
+
 -- Holds take the flight row's share lock, so none commits unseen while the
 -- flight is being cancelled.
 --

@@ -422,6 +422,7 @@ async fn schedule_change_moves_the_reminder_and_flight_cancellation_refunds() {
             BookingWorkflow::schedule_changed,
             ScheduleChange {
                 departure_time: new,
+                version: Some(3),
             },
             WorkflowSignalOptions::default(),
         )
@@ -434,6 +435,25 @@ async fn schedule_change_moves_the_reminder_and_flight_cancellation_refunds() {
         .await;
     assert_eq!(moved.status, BookingStatus::Confirmed);
     assert_eq!(stack.wait_mails("New departure time", 1).await.len(), 1);
+
+    // An older change arriving late (version 2 after 3) changes nothing.
+    handle
+        .signal(
+            BookingWorkflow::schedule_changed,
+            ScheduleChange {
+                departure_time: new + chrono::TimeDelta::hours(1),
+                version: Some(2),
+            },
+            WorkflowSignalOptions::default(),
+        )
+        .await
+        .unwrap();
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let kept = stack.status(&handle).await;
+    let flight_now = kept.flight.as_ref().unwrap();
+    assert_eq!(flight_now.departure_time, new);
+    assert_eq!(flight_now.version, Some(3));
+    assert_eq!(stack.mails_about("New departure time").len(), 1);
 
     handle
         .signal(

@@ -120,7 +120,7 @@ pub struct BookingWorkflow {
     cancel_requested: Option<String>,
     flight_cancelled: Option<String>,
     /// A departure change that arrived before the hold knew the flight.
-    pending_departure: Option<DateTime<Utc>>,
+    pending_departure: Option<ScheduleChange>,
     schedule_version: u32,
     /// The schedule version the traveller has been told about.
     schedule_version_notified: u32,
@@ -316,16 +316,30 @@ impl BookingWorkflow {
         _ctx: &mut SyncWorkflowContext<Self>,
         change: ScheduleChange,
     ) {
+        // Versioned changes apply in order: an older one is late news.
+        let known = match &self.booking.flight {
+            Some(flight) => flight.version,
+            None => self.pending_departure.as_ref().and_then(|p| p.version),
+        };
+        if let (Some(version), Some(known)) = (change.version, known)
+            && version <= known
+        {
+            return;
+        }
         match &mut self.booking.flight {
-            Some(flight) if flight.departure_time == change.departure_time => return,
+            Some(flight) if flight.departure_time == change.departure_time => {
+                flight.version = change.version.or(flight.version);
+                return;
+            }
             Some(flight) => {
                 // The flight keeps its length: the arrival moves with it.
                 if let Some(arrival) = &mut flight.arrival_time {
                     *arrival += change.departure_time - flight.departure_time;
                 }
                 flight.departure_time = change.departure_time;
+                flight.version = change.version.or(flight.version);
             }
-            None => self.pending_departure = Some(change.departure_time),
+            None => self.pending_departure = Some(change),
         }
         self.schedule_version += 1;
     }
@@ -448,8 +462,19 @@ async fn hold(ctx: &Ctx) -> WorkflowResult<bool> {
     };
     ctx.state_mut(|s| {
         let mut flight = held.flight;
-        if let Some(departure) = s.pending_departure.take() {
-            flight.departure_time = departure;
+        if let Some(change) = s.pending_departure.take() {
+            // Unless the hold read the flight after that change.
+            let newer = match (change.version, flight.version) {
+                (Some(change), Some(read)) => change > read,
+                _ => true,
+            };
+            if newer {
+                if let Some(arrival) = &mut flight.arrival_time {
+                    *arrival += change.departure_time - flight.departure_time;
+                }
+                flight.departure_time = change.departure_time;
+                flight.version = change.version.or(flight.version);
+            }
         }
         s.booking.flight = Some(flight);
         s.booking.seats = held.seats;

@@ -140,6 +140,9 @@ pub struct FlightInfo {
     pub origin_time_zone: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub destination_time_zone: Option<String>,
+    /// The flight's version when it was read (bumped by every change).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub version: Option<i64>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -296,6 +299,10 @@ pub struct CancelRequest {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ScheduleChange {
     pub departure_time: DateTime<Utc>,
+    /// The flight's version with this departure: a change older than the
+    /// one the booking knows is ignored (signals can arrive out of order).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub version: Option<i64>,
 }
 
 /// `flight_cancelled`: the airline cancelled the flight.

@@ -33,8 +33,15 @@ const BATCH: usize = 100;
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum FlightChange {
-    ScheduleChanged { departure_time: DateTime<Utc> },
-    Cancelled { reason: Option<String> },
+    ScheduleChanged {
+        departure_time: DateTime<Utc>,
+        /// The flight's version with this departure.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        version: Option<i64>,
+    },
+    Cancelled {
+        reason: Option<String>,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -49,7 +56,7 @@ impl FlightChangeInput {
     pub fn workflow_id(&self) -> String {
         match &self.change {
             FlightChange::Cancelled { .. } => format!("flight-{}-cancelled", self.flight_id),
-            FlightChange::ScheduleChanged { departure_time } => format!(
+            FlightChange::ScheduleChanged { departure_time, .. } => format!(
                 "flight-{}-departure-{}",
                 self.flight_id,
                 departure_time.timestamp()
@@ -64,7 +71,7 @@ impl FlightChangeInput {
                 "Flight {} cancelled: refund or release its bookings",
                 self.flight_id
             ),
-            FlightChange::ScheduleChanged { departure_time } => format!(
+            FlightChange::ScheduleChanged { departure_time, .. } => format!(
                 "Flight {} now departs {}: tell its bookings",
                 self.flight_id,
                 departure_time.to_rfc3339()
@@ -127,11 +134,17 @@ impl FlightChangeFanout {
                 let change = input.change.clone();
                 async move {
                     match change {
-                        FlightChange::ScheduleChanged { departure_time } => {
+                        FlightChange::ScheduleChanged {
+                            departure_time,
+                            version,
+                        } => {
                             target
                                 .signal(
                                     BookingWorkflow::schedule_changed,
-                                    ScheduleChange { departure_time },
+                                    ScheduleChange {
+                                        departure_time,
+                                        version,
+                                    },
                                     options,
                                 )
                                 .await

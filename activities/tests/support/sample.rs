@@ -35,6 +35,7 @@ pub fn booking(booking_id: &str) -> BookingState {
             arrival_time: Some(departure() + chrono::TimeDelta::minutes(210)),
             origin_time_zone: Some("Europe/Lisbon".into()),
             destination_time_zone: Some("Europe/Berlin".into()),
+            version: Some(1),
         }),
         requested_seats: SeatSelection::Seats(vec!["12A".into(), "12B".into()]),
         seats: vec![

@@ -67,6 +67,8 @@ pub struct FlightDetails {
     pub airplane: AirplaneRef,
     pub cabins: Vec<CabinView>,
     pub seats_available: i32,
+    /// Bumped by every change of the flight.
+    pub version: i64,
 }
 
 #[derive(Debug, Serialize)]
@@ -85,6 +87,7 @@ struct DetailsRow {
     arrival_time: DateTime<Utc>,
     duration_minutes: i32,
     currency: String,
+    version: i64,
     origin_code: String,
     origin_name: String,
     origin_city: String,
@@ -109,7 +112,7 @@ struct CabinRow {
 pub async fn details(pool: &PgPool, id: i64) -> Result<FlightDetails> {
     let r = sqlx::query_as::<_, DetailsRow>(
         "select f.flight_id as id, f.flight_number, f.status, f.gate, f.departure_time,
-                f.arrival_time, f.duration_minutes, f.currency,
+                f.arrival_time, f.duration_minutes, f.currency, f.version,
                 o.iata_code as origin_code, o.name as origin_name, oc.name as origin_city,
                 o.time_zone as origin_time_zone,
                 d.iata_code as destination_code, d.name as destination_name,
@@ -172,6 +175,7 @@ pub async fn details(pool: &PgPool, id: i64) -> Result<FlightDetails> {
         },
         seats_available: cabins.iter().map(|c| c.seats_available).sum(),
         cabins,
+        version: r.version,
     })
 }
 
@@ -436,7 +440,8 @@ async fn update(
         "update flight f set departure_time = $2, arrival_time = $3,
                 departure_local = $2 at time zone o.time_zone,
                 gate = case when $4 then $5 else f.gate end,
-                status = coalesce($6, f.status), updated_at = now()
+                status = coalesce($6, f.status), updated_at = now(),
+                version = f.version + 1
            from airport o
           where f.flight_id = $1 and o.airport_id = f.origin_airport_id",
     )
