@@ -15,7 +15,9 @@ mod support;
 
 use std::time::Duration;
 
-use booking_workflows::contract::{BookingState, BookingStatus, PaymentStatus, SeatSelection};
+use booking_workflows::contract::{
+    BookingInput, BookingState, BookingStatus, PaymentStatus, SeatSelection,
+};
 use serde_json::Value;
 use support::stripe_proxy::Action;
 use support::{GOOD_CARD, Handle, Stack};
@@ -30,10 +32,29 @@ fn seats(list: &[&str]) -> SeatSelection {
 
 /// A booking of `seat` with the short budget, started.
 async fn book(stack: &Stack, flight: i64, seat: &str) -> (Handle, String) {
+    book_with(stack, flight, seat, |_| {}).await
+}
+
+/// Like [`book`], with the input adjusted first.
+async fn book_with(
+    stack: &Stack,
+    flight: i64,
+    seat: &str,
+    adjust: impl FnOnce(&mut BookingInput),
+) -> (Handle, String) {
     let mut input = stack.input(flight, seats(&[seat]));
     input.step_budget_ms = Some(BUDGET_MS);
+    adjust(&mut input);
     let booking_id = input.booking_id.clone();
     (stack.start_booking(input).await, booking_id)
+}
+
+/// A `"needs_attention: ..."` reason.
+fn needs_attention(state: &BookingState) -> bool {
+    state
+        .reason
+        .as_deref()
+        .is_some_and(|r| r.starts_with("needs_attention"))
 }
 
 /// Waits for the booking to end, then checks every promise of a defined
@@ -179,13 +200,7 @@ async fn flight_service_down_past_the_budget_at_the_hold_needs_attention_and_hol
     // Nothing was held, but the release that proves it cannot reach the
     // flight service either: ops are told.
     let state = assert_ended(&stack, &handle, &booking_id, BookingStatus::NeedsAttention).await;
-    assert!(
-        state
-            .reason
-            .as_deref()
-            .unwrap()
-            .starts_with("needs_attention")
-    );
+    assert!(needs_attention(&state), "{state:#?}");
     stack.proxy.set_up(true);
     assert_no_seat_held(&stack, &booking_id).await;
     assert_eq!(stack.seats_available(flight).await, before);
@@ -222,12 +237,12 @@ async fn stripe_down_during_an_authorization_lets_the_traveller_try_again() {
 async fn the_window_closing_during_an_authorization_voids_it_and_frees_the_seat() {
     let stack = Stack::start("fault-authorize-window").await;
     let flight = stack.flights.small_flight().await;
-    let mut input = stack.input(flight, seats(&["4B"]));
-    // Long enough for the void to wait out the late authorization.
-    input.step_budget_ms = Some(15_000);
-    input.payment_window_ms = 4_000;
-    let booking_id = input.booking_id.clone();
-    let handle = stack.start_booking(input).await;
+    let (handle, booking_id) = book_with(&stack, flight, "4B", |input| {
+        // Long enough for the void to wait out the late authorization.
+        input.step_budget_ms = Some(15_000);
+        input.payment_window_ms = 4_000;
+    })
+    .await;
     stack
         .wait_status(&handle, BookingStatus::AwaitingPayment)
         .await;
@@ -323,13 +338,7 @@ async fn stripe_down_past_the_budget_at_capture_needs_attention() {
     let answer = stack.pay(&handle, GOOD_CARD).await;
     assert_eq!(answer.status, BookingStatus::NeedsAttention, "{answer:#?}");
     let state = assert_ended(&stack, &handle, &booking_id, BookingStatus::NeedsAttention).await;
-    assert!(
-        state
-            .reason
-            .as_deref()
-            .unwrap()
-            .starts_with("needs_attention")
-    );
+    assert!(needs_attention(&state), "{state:#?}");
     // Whether Stripe captured is unknown to the booking: the seats stay
     // sold and the authorization stays for ops, who see both.
     let (_, hold) = stack.hold_status(&booking_id).await;
@@ -370,23 +379,17 @@ async fn a_refund_stripe_refuses_needs_attention_and_the_seat_stays_sold() {
 async fn flight_service_down_past_the_budget_at_expiry_needs_attention() {
     let stack = Stack::start("fault-release-down").await;
     let flight = stack.flights.small_flight().await;
-    let mut input = stack.input(flight, seats(&["8A"]));
-    input.step_budget_ms = Some(BUDGET_MS);
-    input.payment_window_ms = 2_000;
-    let booking_id = input.booking_id.clone();
-    let handle = stack.start_booking(input).await;
+    let (handle, booking_id) = book_with(&stack, flight, "8A", |input| {
+        input.step_budget_ms = Some(BUDGET_MS);
+        input.payment_window_ms = 2_000;
+    })
+    .await;
     stack
         .wait_status(&handle, BookingStatus::AwaitingPayment)
         .await;
     stack.proxy.set_up(false);
     let state = assert_ended(&stack, &handle, &booking_id, BookingStatus::NeedsAttention).await;
-    assert!(
-        state
-            .reason
-            .as_deref()
-            .unwrap()
-            .starts_with("needs_attention")
-    );
+    assert!(needs_attention(&state), "{state:#?}");
     stack.proxy.set_up(true);
     // The seat is still held, and ops know it: the state says so.
     let (_, hold) = stack.hold_status(&booking_id).await;
@@ -397,10 +400,10 @@ async fn flight_service_down_past_the_budget_at_expiry_needs_attention() {
 async fn a_cancel_while_confirming_is_refused_and_the_booking_confirms_once() {
     let stack = Stack::start("fault-cancel-confirming").await;
     let flight = stack.flights.small_flight().await;
-    let mut input = stack.input(flight, seats(&["9A"]));
-    input.step_budget_ms = Some(60_000);
-    let booking_id = input.booking_id.clone();
-    let handle = stack.start_booking(input).await;
+    let (handle, booking_id) = book_with(&stack, flight, "9A", |input| {
+        input.step_budget_ms = Some(60_000);
+    })
+    .await;
     stack
         .wait_status(&handle, BookingStatus::AwaitingPayment)
         .await;
@@ -512,11 +515,11 @@ async fn a_mail_server_down_holds_back_neither_the_refund_nor_the_release() {
         .await;
     let flight = stack.flights.small_flight().await;
     let before = stack.seats_available(flight).await;
-    let mut input = stack.input(flight, seats(&["11A"]));
-    // Longer than the test: the emails keep retrying throughout.
-    input.step_budget_ms = Some(600_000);
-    let booking_id = input.booking_id.clone();
-    let handle = stack.start_booking(input).await;
+    let (handle, booking_id) = book_with(&stack, flight, "11A", |input| {
+        // Longer than the test: the emails keep retrying throughout.
+        input.step_budget_ms = Some(600_000);
+    })
+    .await;
     stack
         .wait_status(&handle, BookingStatus::AwaitingPayment)
         .await;
