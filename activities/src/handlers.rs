@@ -5,8 +5,9 @@
 use std::sync::Arc;
 
 use booking_workflows::activities::{
-    Authorization, AuthorizePayment, CreatePayment, HoldSeats, IssueTickets, PaymentCreated,
-    PaymentRef, RefundPayment, ReleaseSeats, SeatsHeld, SendEmail, definitions as defs,
+    ApplyFlightChange, Authorization, AuthorizePayment, CreatePayment, EmailFailed,
+    FlightChangeAnswer, HoldSeats, IssueTickets, PaymentCreated, PaymentRef, RefundPayment,
+    ReleaseSeats, SeatsHeld, SendEmail, definitions as defs,
 };
 use booking_workflows::contract::{BookingState, RefundInfo};
 use temporalio_macros::activities;
@@ -133,6 +134,24 @@ impl Activities {
         input: SendEmail,
     ) -> Result<(), ActivityError> {
         done(self.mailer.send(&input).await)
+    }
+
+    #[activity(definition = defs::RecordEmailFailed)]
+    pub async fn record_email_failed(
+        self: Arc<Self>,
+        _ctx: ActivityContext,
+        input: EmailFailed,
+    ) -> Result<(), ActivityError> {
+        done(self.records.email_failed(&input).await)
+    }
+
+    #[activity(definition = defs::ApplyFlightChange)]
+    pub async fn apply_flight_change(
+        self: Arc<Self>,
+        _ctx: ActivityContext,
+        input: ApplyFlightChange,
+    ) -> Result<FlightChangeAnswer, ActivityError> {
+        done(self.inventory.apply_change(&input).await)
     }
 
     #[activity(definition = defs::LiveBookingsOnFlight)]

@@ -4,7 +4,9 @@
 
 use std::time::Duration;
 
-use booking_workflows::activities::{HoldSeats, ReleaseSeats, SeatsHeld};
+use booking_workflows::activities::{
+    ApplyFlightChange, FlightChangeAnswer, HoldSeats, ReleaseSeats, SeatsHeld,
+};
 use booking_workflows::contract::{FlightInfo, HeldSeat, Money, SeatSelection, errors};
 use chrono::{DateTime, Utc};
 use reqwest::StatusCode;
@@ -191,6 +193,41 @@ impl Inventory {
         }
         let holds: LiveHolds = response.json().await?;
         Ok(holds.booking_ids)
+    }
+
+    /// PATCHes the flight with the change's key as `Idempotency-Key`: the
+    /// flight service applies each key once. A 4xx refusal (but 401, 408,
+    /// 429) is the answer; 5xx and the network are transient.
+    #[tracing::instrument(skip_all, fields(flight_id = input.flight_id, key = %input.key))]
+    pub async fn apply_change(&self, input: &ApplyFlightChange) -> StepResult<FlightChangeAnswer> {
+        let response = self
+            .http
+            .patch(self.url(&format!("/flights/{}", input.flight_id)))
+            .bearer_auth(self.token.expose_secret())
+            .header("idempotency-key", &input.key)
+            .json(&input.patch)
+            .send()
+            .await?;
+        let status = response.status();
+        let transient = status.is_server_error()
+            || matches!(
+                status,
+                StatusCode::UNAUTHORIZED
+                    | StatusCode::REQUEST_TIMEOUT
+                    | StatusCode::TOO_MANY_REQUESTS
+            );
+        if transient {
+            return Err(StepError::transient(format!(
+                "flight service answered {status} to a flight change"
+            )));
+        }
+        let body = response.json::<serde_json::Value>().await.map_err(|e| {
+            StepError::transient(format!("flight service answer to a change unreadable: {e}"))
+        })?;
+        Ok(FlightChangeAnswer {
+            status: status.as_u16(),
+            body,
+        })
     }
 
     /// Seats back; a booking with no hold has nothing to release.

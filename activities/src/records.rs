@@ -2,6 +2,7 @@
 //! e-ticket numbers. Every write is idempotent: a retried record is a no-op
 //! or an upsert that never goes back in time.
 
+use booking_workflows::activities::{EmailFailed, EmailFailure, EmailKind};
 use booking_workflows::contract::BookingState;
 use std::time::Duration;
 
@@ -17,6 +18,28 @@ pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("../migrations/boo
 /// bookings by outcome are its `confirmed`, `expired`, `cancelled`,
 /// `failed` and `completed` series.
 pub const TRANSITIONS: &str = "booking_transitions_total";
+
+/// Counter of emails the mailer gave up on, by `kind` and `cause`
+/// (`rejected`, `out_of_budget`); each email counted once.
+pub const EMAILS_FAILED: &str = "booking_emails_failed_total";
+
+/// Every series of [`EMAILS_FAILED`] at zero, so that a first failure is an
+/// increase Prometheus can see (called once the recorder is installed).
+pub fn register_email_failures() {
+    for kind in [
+        EmailKind::Confirmation,
+        EmailKind::PaymentExpired,
+        EmailKind::Cancellation,
+        EmailKind::FlightCancelled,
+        EmailKind::ScheduleChange,
+        EmailKind::CheckInReminder,
+    ] {
+        for cause in [EmailFailure::Rejected, EmailFailure::OutOfBudget] {
+            metrics::counter!(EMAILS_FAILED, "kind" => kind.as_str(), "cause" => cause.as_str())
+                .absolute(0);
+        }
+    }
+}
 
 /// Bookings found stuck by [`Records::stuck`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -158,6 +181,31 @@ impl Records {
             confirming_too_long,
             needs_attention,
         })
+    }
+
+    /// Records an email the mailer gave up on; a retried record is a no-op
+    /// and is not counted twice.
+    #[tracing::instrument(skip_all, fields(booking_id = %f.booking_id, kind = f.kind.as_str()))]
+    pub async fn email_failed(&self, f: &EmailFailed) -> StepResult<()> {
+        let id = booking_uuid(&f.booking_id)?;
+        let inserted = sqlx::query(
+            "insert into email_failure (booking_id, email_key, kind, cause)
+             values ($1, $2, $3, $4)
+             on conflict (booking_id, email_key) do nothing",
+        )
+        .bind(id)
+        .bind(&f.key)
+        .bind(f.kind.as_str())
+        .bind(f.cause.as_str())
+        .execute(&self.pool)
+        .await?
+        .rows_affected();
+        if inserted > 0 {
+            tracing::warn!(cause = f.cause.as_str(), "email given up");
+            metrics::counter!(EMAILS_FAILED, "kind" => f.kind.as_str(), "cause" => f.cause.as_str())
+                .increment(1);
+        }
+        Ok(())
     }
 
     /// The database answers.

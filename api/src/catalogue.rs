@@ -2,16 +2,17 @@
 //! query parameters and shapes: search, flight details and seat maps for
 //! everyone; create/update/delete of cities, airports, airplanes and
 //! flights for admins. A change of a flight's departure, or its
-//! cancellation, starts the durable fan-out to the bookings on it.
+//! cancellation, is a durable fan-out workflow: it applies the change, then
+//! tells every booking on the flight.
 
 use axum::Router;
 use axum::body::Body;
 use axum::extract::{OriginalUri, State};
 use axum::http::{HeaderMap, Method, StatusCode, header};
-use axum::response::Response;
+use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use booking_workflows::FlightChangeFanout;
-use booking_workflows::fanout::{FlightChange, FlightChangeInput};
+use booking_workflows::fanout::{FanoutResult, FlightChangeInput, change_in};
 use bytes::Bytes;
 use secrecy::ExposeSecret;
 use temporalio_client::errors::WorkflowStartError;
@@ -70,13 +71,23 @@ async fn admin(
         .into_response()
 }
 
+/// How long a flight change waits for its fan-out to finish before the
+/// admin is answered 202 (the change goes on in the workflow).
+const FANOUT_WAIT: std::time::Duration = std::time::Duration::from_secs(30);
+
 /// Change a flight (times, gate, status, fares; admins only). A new
-/// departure or a cancellation is then told to every live booking on the
-/// flight by a `FlightChangeFanout` workflow.
+/// departure or a cancellation is applied by a `FlightChangeFanout`
+/// workflow, which then tells every live booking on the flight: a crash
+/// of the gateway after the request loses neither. The answer waits for
+/// the fan-out (202 with its workflow id when it takes longer than 30 s).
+/// `Idempotency-Key` (optional) makes a retried change apply once.
 #[utoipa::path(patch, path = "/api/v1/flights/{id}", tag = "admin", security(("bearer" = [])),
-    params(("id" = i64, Path)),
+    params(("id" = i64, Path),
+           ("Idempotency-Key" = Option<String>, Header, description = "a retry with the same key applies the change once")),
     request_body(content = serde_json::Value, description = "departure_time, arrival_time, gate, status (scheduled|delayed|cancelled), fares"),
-    responses((status = 200, description = "the flight, as the flight service answers"), (status = 403), (status = 404), (status = 409)))]
+    responses((status = 200, description = "the flight, as the flight service answers"),
+              (status = 202, description = "the change is being applied and told to the bookings: `workflow_id` names its fan-out"),
+              (status = 403), (status = 404), (status = 409), (status = 422)))]
 async fn update_flight(
     Admin(admin): Admin,
     State(state): State<AppState>,
@@ -85,42 +96,44 @@ async fn update_flight(
     axum::extract::Path(id): axum::extract::Path<String>,
     ApiJson(patch): ApiJson<serde_json::Value>,
 ) -> Result<Response> {
+    let key = crate::bookings::optional_idempotency_key(&headers)?;
     let body = Bytes::from(serde_json::to_vec(&patch).map_err(anyhow::Error::from)?);
-    let answer = forward(&state, Method::PATCH, &uri, &headers, Some(body), true).await?;
-    if !answer.status.is_success() {
-        return answer.into_response();
+    if change_in(&patch).is_none() {
+        // A gate or a fare: nothing for the bookings to hear of.
+        return forward(&state, Method::PATCH, &uri, &headers, Some(body), true)
+            .await?
+            .into_response();
     }
     let flight_id: i64 = id.parse().map_err(|_| Error::NotFound("flight"))?;
-    let flight: serde_json::Value =
-        serde_json::from_slice(&answer.body).map_err(anyhow::Error::from)?;
-    let cancelled = patch.get("status").and_then(|s| s.as_str()) == Some("cancelled");
-    let change = if cancelled {
-        Some(FlightChange::Cancelled { reason: None })
-    } else if patch.get("departure_time").is_some() {
-        let departure = flight
-            .get("departure_time")
-            .cloned()
-            .and_then(|v| serde_json::from_value(v).ok())
-            .ok_or_else(|| anyhow::anyhow!("the flight service answered without departure_time"))?;
-        Some(FlightChange::ScheduleChanged {
-            departure_time: departure,
-            version: flight.get("version").and_then(serde_json::Value::as_i64),
-        })
-    } else {
-        None
-    };
-    if let Some(change) = change {
-        start_fanout(&state, FlightChangeInput { flight_id, change }).await?;
-        tracing::info!(flight_id, admin = %admin.user_id, "flight change fan-out started");
+    let key = key.unwrap_or_else(|| uuid::Uuid::new_v4().to_string());
+    let input = FlightChangeInput::apply(flight_id, patch, key);
+    let workflow_id = input.workflow_id();
+    tracing::info!(flight_id, admin = %admin.user_id, %workflow_id, "flight change fan-out starting");
+    match run_fanout(&state, input).await? {
+        Some(FanoutResult {
+            answer: Some(answer),
+            ..
+        }) => {
+            let status = StatusCode::from_u16(answer.status).unwrap_or(StatusCode::BAD_GATEWAY);
+            Ok((status, axum::Json(answer.body)).into_response())
+        }
+        // Still telling the bookings (or an older fan-out shape).
+        _ => Ok((
+            StatusCode::ACCEPTED,
+            axum::Json(serde_json::json!({
+                "workflow_id": workflow_id,
+                "message": "the change is being applied and told to the flight's bookings",
+            })),
+        )
+            .into_response()),
     }
-    answer.into_response()
 }
 
-/// One fan-out per flight and change; a repeated request joins it or
-/// starts it again (the bookings ignore a change they already know).
-async fn start_fanout(state: &AppState, input: FlightChangeInput) -> Result<()> {
+/// Starts the fan-out (or joins the one running with the same key) and
+/// waits up to [`FANOUT_WAIT`] for its result.
+async fn run_fanout(state: &AppState, input: FlightChangeInput) -> Result<Option<FanoutResult>> {
     let id = input.workflow_id();
-    let options = WorkflowStartOptions::new(state.config.bookings.task_queue.clone(), id)
+    let options = WorkflowStartOptions::new(state.config.bookings.task_queue.clone(), id.clone())
         .id_conflict_policy(WorkflowIdConflictPolicy::UseExisting)
         .static_summary(input.summary())
         .build();
@@ -129,11 +142,22 @@ async fn start_fanout(state: &AppState, input: FlightChangeInput) -> Result<()> 
         .start_workflow(FlightChangeFanout::run, input, options)
         .await
     {
-        Ok(_) | Err(WorkflowStartError::AlreadyStarted { .. }) => Ok(()),
+        Ok(_) | Err(WorkflowStartError::AlreadyStarted { .. }) => {}
         Err(e) => {
             tracing::error!(error = %e, "starting the flight change fan-out");
+            return Err(Error::Unavailable);
+        }
+    }
+    let handle = state
+        .temporal
+        .get_workflow_handle::<FlightChangeFanout>(&id);
+    match tokio::time::timeout(FANOUT_WAIT, handle.get_result(Default::default())).await {
+        Ok(Ok(result)) => Ok(Some(result)),
+        Ok(Err(e)) => {
+            tracing::error!(error = %e, workflow_id = %id, "the flight change fan-out failed");
             Err(Error::Unavailable)
         }
+        Err(_) => Ok(None),
     }
 }
 

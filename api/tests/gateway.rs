@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use booking_workflows::FlightChangeFanout;
-use booking_workflows::fanout::{FanoutResult, FlightChange, FlightChangeInput};
+use booking_workflows::fanout::{FanoutResult, FlightChangeInput};
 use futures::future::join_all;
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
@@ -1029,16 +1029,32 @@ async fn admin_flight_changes_reach_every_live_booking_on_the_flight() {
         .await;
     assert_eq!(r.status, StatusCode::FORBIDDEN);
 
-    // A new departure: both bookings learn it.
+    // A new departure: both bookings learn it. The admin's retry (same
+    // Idempotency-Key) applies it once: the flight's version moves by one.
+    let version_before = gw.get(&path, &admin.access).await.body["version"]
+        .as_i64()
+        .unwrap();
     let later = support::utc_in_days(9, 13, 30);
-    let r = gw
-        .patch(
-            &path,
-            &admin.access,
-            json!({"departure_time": later, "arrival_time": support::utc_in_days(9, 14, 40)}),
-        )
-        .await;
-    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    let change = json!({"departure_time": later, "arrival_time": support::utc_in_days(9, 14, 40)});
+    let moved_key = new_key();
+    for _ in 0..2 {
+        let r = gw
+            .request(
+                Method::PATCH,
+                &path,
+                Some(&admin.access),
+                Some(change.clone()),
+                &[("idempotency-key", moved_key.as_str())],
+            )
+            .await;
+        assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+        assert_eq!(
+            r.body["version"].as_i64(),
+            Some(version_before + 1),
+            "{}",
+            r.body
+        );
+    }
     let want = chrono::DateTime::parse_from_rfc3339(&later).unwrap();
     let moved = |b: &Value| {
         b["flight"]["departure_time"]
@@ -1048,14 +1064,7 @@ async fn admin_flight_changes_reach_every_live_booking_on_the_flight() {
     };
     wait_booking(&gw, &ada, &a_id, moved).await;
     wait_booking(&gw, &grace, &g_id, moved).await;
-    let moved_id = FlightChangeInput {
-        flight_id: flight,
-        change: FlightChange::ScheduleChanged {
-            departure_time: want.into(),
-            version: None,
-        },
-    }
-    .workflow_id();
+    let moved_id = FlightChangeInput::apply(flight, change, moved_key).workflow_id();
     let (fanout, summary) = finished_fanout(&gw, &moved_id).await;
     assert_eq!(
         (fanout.bookings, fanout.signalled, fanout.skipped),
@@ -1077,21 +1086,39 @@ async fn admin_flight_changes_reach_every_live_booking_on_the_flight() {
     }
     assert_eq!(
         summary,
-        format!(
-            "Flight {flight} now departs {}: tell its bookings",
-            want.to_rfc3339()
-        )
+        format!("Flight {flight} changed: apply it, then tell its bookings")
     );
 
-    // Cancelled: the paid booking is refunded, the unpaid one released.
+    // A change the flight service refuses reaches no booking, and the
+    // admin gets the flight service's refusal.
     let r = gw
-        .patch(&path, &admin.access, json!({"status": "cancelled"}))
+        .patch(
+            &path,
+            &admin.access,
+            json!({"departure_time": later, "arrival_time": support::utc_in_days(9, 12, 0)}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", r.body);
+    assert!(r.body["error"]["code"].is_string(), "{}", r.body);
+
+    // Cancelled: the paid booking is refunded, the unpaid one released.
+    let cancel_key = new_key();
+    let cancel = json!({"status": "cancelled"});
+    let r = gw
+        .request(
+            Method::PATCH,
+            &path,
+            Some(&admin.access),
+            Some(cancel.clone()),
+            &[("idempotency-key", cancel_key.as_str())],
+        )
         .await;
     assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    assert_eq!(r.body["status"], "cancelled", "{}", r.body);
     let a_done = wait_booking(&gw, &ada, &a_id, |b| b["status"] == "cancelled").await;
     assert_eq!(a_done["payment"]["status"], "refunded");
     wait_booking(&gw, &grace, &g_id, |b| b["status"] == "cancelled").await;
-    let cancelled_id = format!("flight-{flight}-cancelled");
+    let cancelled_id = FlightChangeInput::apply(flight, cancel, cancel_key).workflow_id();
     let (fanout, summary) = finished_fanout(&gw, &cancelled_id).await;
     assert_eq!((fanout.bookings, fanout.signalled), (2, 2));
     assert_eq!(

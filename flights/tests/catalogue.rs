@@ -395,6 +395,57 @@ async fn flights_can_be_rescheduled_delayed_and_cancelled_but_not_reinstated() {
     assert_eq!(r.status, StatusCode::NOT_FOUND);
 }
 
+/// A flight change sent with an `Idempotency-Key` is applied once: the
+/// retry answers with the flight as it is, and the version moved by one.
+#[tokio::test]
+async fn a_change_retried_with_its_key_is_applied_once() {
+    let app = TestApp::spawn().await;
+    app.two_airports().await;
+    let plane = app.airplane(5).await;
+    let id = app
+        .flight_at(plane, "ZZ8", &utc_in_days(4, 10, 0), 60)
+        .await;
+    let other = app
+        .flight_at(plane, "ZZ9", &utc_in_days(4, 12, 0), 60)
+        .await;
+    let keyed = |flight: i64, key: &str, body: serde_json::Value| {
+        app.client
+            .patch(format!("{}/api/v1/flights/{flight}", app.base))
+            .bearer_auth(support::TOKEN)
+            .header("idempotency-key", key)
+            .json(&body)
+            .send()
+    };
+    let change =
+        json!({"departure_time": utc_in_days(4, 11, 0), "arrival_time": utc_in_days(4, 12, 10)});
+    for _ in 0..2 {
+        let r = keyed(id, "change-1", change.clone()).await.unwrap();
+        assert_eq!(r.status(), StatusCode::OK);
+        let body: serde_json::Value = r.json().await.unwrap();
+        assert_eq!(body["version"], 2, "{body}");
+        assert_eq!(body["duration_minutes"], 70, "{body}");
+    }
+    // A later change under a new key moves on; the first key, sent again,
+    // changes nothing back.
+    let r = keyed(id, "change-2", json!({"gate": "C3"})).await.unwrap();
+    let body: serde_json::Value = r.json().await.unwrap();
+    assert_eq!(
+        (body["version"].clone(), body["gate"].clone()),
+        (json!(3), json!("C3"))
+    );
+    let r = keyed(id, "change-1", json!({"gate": null})).await.unwrap();
+    let body: serde_json::Value = r.json().await.unwrap();
+    assert_eq!(
+        (body["version"].clone(), body["gate"].clone()),
+        (json!(3), json!("C3"))
+    );
+    // A key belongs to one flight.
+    let r = keyed(other, "change-1", change).await.unwrap();
+    assert_eq!(r.status(), StatusCode::CONFLICT);
+    let r = keyed(id, "", json!({"gate": null})).await.unwrap();
+    assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY);
+}
+
 #[tokio::test]
 async fn referenced_catalogue_entries_cannot_be_deleted() {
     let app = TestApp::spawn().await;

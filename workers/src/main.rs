@@ -117,6 +117,7 @@ async fn main() -> anyhow::Result<()> {
 
     // Up first, so liveness answers while the rest connects; ready later.
     let probe = http::Probe::new(activities.records.clone(), config.stuck_after)?;
+    booking_activities::records::register_email_failures();
     let (stop_http, http_stopped) = tokio::sync::oneshot::channel::<()>();
     let http_server = http::serve(config.http_addr, probe.clone(), async {
         let _ = http_stopped.await;

@@ -27,6 +27,7 @@ const CURRENT: &[&str] = &[
     "confirm_refused",
     "capture_needs_attention",
     "smtp_down_then_back",
+    "email_out_of_budget",
     // recorded by the gateway's 3-D Secure test (api/tests/gateway.rs)
     "three_d_secure_then_webhook",
     // recorded by the gateway's fan-out test (api/tests/gateway.rs)
@@ -39,11 +40,22 @@ const CURRENT: &[&str] = &[
 /// Never re-recorded.
 const BEFORE_DEFINED_ENDS: &str = "before-defined-ends";
 
+/// Histories of fan-outs whose change the gateway had applied before
+/// starting them (before the fan-out applied changes itself). Never
+/// re-recorded.
+const BEFORE_FANOUT_APPLIES: &str = "before-fanout-applies";
+
 #[tokio::test]
 async fn committed_histories_replay_against_the_current_workflow() {
     let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/histories");
     let current = histories(&dir);
     let before = histories(&dir.join(BEFORE_DEFINED_ENDS));
+    let old_fanouts = histories(&dir.join(BEFORE_FANOUT_APPLIES));
+    assert_eq!(
+        old_fanouts.len(),
+        2,
+        "{BEFORE_FANOUT_APPLIES}: {old_fanouts:?}"
+    );
     for name in CURRENT {
         assert!(
             current.iter().any(|(n, _)| n == name),
@@ -66,7 +78,7 @@ async fn committed_histories_replay_against_the_current_workflow() {
             .build(),
     )
     .unwrap();
-    for (name, path) in current.iter().chain(&before) {
+    for (name, path) in current.iter().chain(&before).chain(&old_fanouts) {
         let history = WorkflowHistory::from_json(&std::fs::read(path).unwrap())
             .unwrap_or_else(|e| panic!("{name}: not a history: {e}"));
         replayer

@@ -122,6 +122,58 @@ pub struct SendEmail {
     pub booking: BookingState,
 }
 
+/// Why the mailer gave up on an email.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum EmailFailure {
+    /// The mail server refused it for good (a bad mailbox).
+    Rejected,
+    /// The mail server stayed out of reach past the email's budget.
+    OutOfBudget,
+}
+
+impl EmailFailure {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            EmailFailure::Rejected => "rejected",
+            EmailFailure::OutOfBudget => "out_of_budget",
+        }
+    }
+}
+
+/// An email the mailer gave up on, for ops (booking database).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EmailFailed {
+    pub booking_id: String,
+    pub kind: EmailKind,
+    pub key: String,
+    pub cause: EmailFailure,
+}
+
+/// An admin's change of a flight, applied by the fan-out's first step
+/// (flight service), once per `key` however often it is retried.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ApplyFlightChange {
+    pub flight_id: i64,
+    /// The PATCH body, as the admin sent it.
+    pub patch: serde_json::Value,
+    pub key: String,
+}
+
+/// The flight service's answer to a change: the flight (2xx), or its
+/// refusal (4xx, in the one error shape), passed back to the admin.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FlightChangeAnswer {
+    pub status: u16,
+    pub body: serde_json::Value,
+}
+
+impl FlightChangeAnswer {
+    pub fn applied(&self) -> bool {
+        (200..300).contains(&self.status)
+    }
+}
+
 pub struct BookingActivities;
 
 #[activity_definitions]
@@ -189,6 +241,22 @@ impl BookingActivities {
     /// Send one email, at most once per booking and key (SMTP).
     #[activity(name = "send_email")]
     pub fn send_email(input: SendEmail) -> Result<(), ActivityError> {
+        unimplemented!()
+    }
+
+    /// Record an email the mailer gave up on, once per booking and key
+    /// (booking database; counted in `booking_emails_failed_total`).
+    #[activity(name = "record_email_failed")]
+    pub fn record_email_failed(input: EmailFailed) -> Result<(), ActivityError> {
+        unimplemented!()
+    }
+
+    /// Apply an admin's change to a flight, once per key (flight service);
+    /// a refusal is an answer, not an error.
+    #[activity(name = "apply_flight_change")]
+    pub fn apply_flight_change(
+        input: ApplyFlightChange,
+    ) -> Result<FlightChangeAnswer, ActivityError> {
         unimplemented!()
     }
 

@@ -28,8 +28,8 @@ use temporalio_sdk::{
 };
 
 use crate::activities::{
-    Authorization, AuthorizePayment, BookingActivities, CreatePayment, EmailKind, HoldSeats,
-    IssueTickets, PaymentRef, RefundPayment, ReleaseSeats, SendEmail,
+    Authorization, AuthorizePayment, BookingActivities, CreatePayment, EmailFailed, EmailFailure,
+    EmailKind, HoldSeats, IssueTickets, PaymentRef, RefundPayment, ReleaseSeats, SendEmail,
 };
 use crate::contract::{
     BookingInput, BookingState, BookingStatus, CancelRequest, FlightCancelled, PaymentAuthorized,
@@ -54,6 +54,11 @@ pub const DEFINED_ENDS: &str = "defined-ends-1";
 /// from the saga ([`mailer`]): an SMTP outage never holds back a refund, a
 /// release or a timer.
 pub const MAILS_APART: &str = "mails-apart-1";
+
+/// From this version the mailer records an email it gave up on (refused
+/// for good, or SMTP out of reach past its budget) for ops: the booking
+/// database's `email_failure` and `booking_emails_failed_total`.
+pub const EMAILS_RECORDED: &str = "emails-recorded-1";
 
 type Ctx = WorkflowContext<BookingWorkflow>;
 type MessageError = Box<dyn std::error::Error + Send + Sync>;
@@ -1068,12 +1073,41 @@ async fn mailer(ctx: &Ctx) {
 
 async fn send_email(ctx: &Ctx, mail: SendEmail) {
     let summary = format!("Email: {}", mail.kind.as_str());
-    // Refused for good, or out of reach past the budget: dropped.
-    let _ = ctx
+    let (booking_id, kind, key) = (mail.booking.booking_id.clone(), mail.kind, mail.key.clone());
+    let Err(e) = ctx
         .execute_activity(
             BookingActivities::send_email,
             mail,
             step_options(ctx, summary, Duration::from_secs(30), Budget::Record),
+        )
+        .await
+    else {
+        return;
+    };
+    // Refused for good, or out of reach past the budget: the booking goes
+    // on without it, and ops learn of it ([`EMAILS_RECORDED`]).
+    if !ctx.patched(EMAILS_RECORDED) {
+        return;
+    }
+    let cause = if business_failure(&e).is_some() {
+        EmailFailure::Rejected
+    } else {
+        EmailFailure::OutOfBudget
+    };
+    let failed = EmailFailed {
+        booking_id,
+        kind,
+        key,
+        cause,
+    };
+    let summary = format!("Email {} failed: {}", kind.as_str(), cause.as_str());
+    // Its own record failing past a day's budget leaves the log line and
+    // the workflow's history as the trace.
+    let _ = ctx
+        .execute_activity(
+            BookingActivities::record_email_failed,
+            failed,
+            step_options(ctx, summary, Duration::from_secs(15), Budget::Record),
         )
         .await;
 }

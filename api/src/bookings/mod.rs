@@ -307,25 +307,29 @@ async fn current(state: &AppState, booking_id: Uuid) -> Result<BookingState> {
 }
 
 fn idempotency_key(headers: &HeaderMap) -> Result<String> {
-    let missing = || Error::BadRequest {
+    optional_idempotency_key(headers)?.ok_or_else(|| Error::BadRequest {
         code: "idempotency_key_required",
         field: Some("Idempotency-Key".into()),
         message: "send a unique key (e.g. a UUID) per booking attempt in this header".into(),
+    })
+}
+
+/// The `Idempotency-Key` header when the request has one: 1 to 255
+/// visible ASCII characters.
+pub(crate) fn optional_idempotency_key(headers: &HeaderMap) -> Result<Option<String>> {
+    let Some(value) = headers.get("idempotency-key") else {
+        return Ok(None);
     };
-    let raw = headers
-        .get("idempotency-key")
-        .ok_or_else(missing)?
-        .to_str()
-        .map_err(|_| missing())?
-        .trim();
+    let invalid = || Error::BadRequest {
+        code: "invalid_idempotency_key",
+        field: Some("Idempotency-Key".into()),
+        message: "must be 1 to 255 visible ASCII characters".into(),
+    };
+    let raw = value.to_str().map_err(|_| invalid())?.trim();
     if raw.is_empty() || raw.len() > 255 || !raw.bytes().all(|b| b.is_ascii_graphic()) {
-        return Err(Error::BadRequest {
-            code: "invalid_idempotency_key",
-            field: Some("Idempotency-Key".into()),
-            message: "must be 1 to 255 visible ASCII characters".into(),
-        });
+        return Err(invalid());
     }
-    Ok(raw.to_owned())
+    Ok(Some(raw.to_owned()))
 }
 
 /// A create request, validated.

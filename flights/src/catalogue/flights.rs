@@ -411,12 +411,33 @@ fn present<'de, D: Deserializer<'de>, T: Deserialize<'de>>(
     Option::<T>::deserialize(d).map(Some)
 }
 
+/// The longest `Idempotency-Key` a change may carry.
+const MAX_CHANGE_KEY: usize = 200;
+
+/// Changes a flight. With an `Idempotency-Key`, once: a request whose key
+/// was applied already answers with the flight as it is now.
 async fn update(
     _: ServiceAuth,
     State(state): State<AppState>,
     Id(id): Id,
+    headers: axum::http::HeaderMap,
     ApiJson(patch): ApiJson<FlightPatch>,
 ) -> Result<Json<FlightDetails>> {
+    let key = match headers.get("idempotency-key") {
+        None => None,
+        Some(v) => Some(
+            v.to_str()
+                .ok()
+                .filter(|k| !k.is_empty() && k.len() <= MAX_CHANGE_KEY)
+                .ok_or_else(|| {
+                    Error::validation(
+                        "Idempotency-Key",
+                        format!("must be 1 to {MAX_CHANGE_KEY} visible ASCII characters"),
+                    )
+                })?
+                .to_owned(),
+        ),
+    };
     let fares = patch.fares.map(check_fares).transpose()?;
     let gate = patch.gate.map(check_gate).transpose()?;
     let mut tx = state.pool.begin().await?;
@@ -427,6 +448,26 @@ async fn update(
     .fetch_optional(&mut *tx)
     .await?;
     let (dep, arr, status) = current.ok_or(Error::NotFound("flight"))?;
+    if let Some(key) = &key {
+        let applied: Option<i64> =
+            sqlx::query_scalar("select flight_id from flight_change where change_key = $1")
+                .bind(key)
+                .fetch_optional(&mut *tx)
+                .await?;
+        match applied {
+            Some(flight) if flight == id => {
+                tx.commit().await?;
+                return Ok(Json(details(&state.pool, id).await?));
+            }
+            Some(_) => {
+                return Err(Error::conflict(
+                    "idempotency_key_reused",
+                    "this Idempotency-Key was used for another flight",
+                ));
+            }
+            None => {}
+        }
+    }
     if status == "cancelled" && patch.status.is_some_and(|s| s != FlightStatus::Cancelled) {
         return Err(Error::conflict(
             "flight_cancelled",
@@ -472,6 +513,16 @@ async fn update(
                 ));
             }
         }
+    }
+    if let Some(key) = &key {
+        sqlx::query(
+            "insert into flight_change (change_key, flight_id, version)
+             select $1, flight_id, version from flight where flight_id = $2",
+        )
+        .bind(key)
+        .bind(id)
+        .execute(&mut *tx)
+        .await?;
     }
     tx.commit().await?;
     tracing::info!(flight_id = id, "flight updated");
