@@ -119,17 +119,35 @@ async fn traveller_signs_up_searches_books_pays_and_is_confirmed_through_the_gat
     assert!(b["payment_due_at"].is_string());
     let id = b["booking_id"].as_str().unwrap().to_owned();
 
-    // Pay: confirmed, with a ticket per passenger.
-    let paid = gw.pay(&ada, &id, GOOD_CARD).await;
+    // Pay: confirmed, with a ticket per passenger. The call retried with
+    // its Idempotency-Key gets the same payment's answer, not a second one.
+    let method = gw.stack.payment_method(GOOD_CARD).await;
+    let pay_key = new_key();
+    let pay_path = format!("/api/v1/bookings/{id}/payment");
+    let pay_headers = [("idempotency-key", pay_key.as_str())];
+    let pay_once = || {
+        gw.request(
+            Method::POST,
+            &pay_path,
+            Some(&ada.access),
+            Some(json!({"payment_method": method})),
+            &pay_headers,
+        )
+    };
+    let paid = pay_once().await;
     assert_eq!(paid.status, StatusCode::OK, "{}", paid.body);
+    let retried = pay_once().await;
+    assert_eq!(retried.status, StatusCode::OK, "{}", retried.body);
+    assert_eq!(retried.body, paid.body);
     assert_eq!(paid.body["status"], "confirmed", "{}", paid.body);
     assert_eq!(paid.body["ticket_numbers"].as_array().unwrap().len(), 2);
     assert_eq!(paid.body["payment"]["status"], "captured");
     assert!(paid.body["payment"]["client_secret"].is_null());
 
-    // Read back: live, and in my list (the read model).
-    let read = gw.get(&format!("/api/v1/bookings/{id}"), &ada.access).await;
-    assert_eq!(read.body["status"], "confirmed");
+    // Read back from the read model (recorded just after the answer), and
+    // in my list.
+    let read = wait_booking(&gw, &ada, &id, |b| b["status"] == "confirmed").await;
+    assert_eq!(read["ticket_numbers"], paid.body["ticket_numbers"]);
     let deadline = Instant::now() + Duration::from_secs(30);
     loop {
         let mine = gw.get("/api/v1/bookings", &ada.access).await;
@@ -155,15 +173,27 @@ async fn traveller_signs_up_searches_books_pays_and_is_confirmed_through_the_gat
     assert_eq!(again.status, StatusCode::CONFLICT, "{}", again.body);
     assert_eq!(again.error_code(), "invalid_state");
 
-    // Cancel after confirmation: refunded.
-    let cancelled = gw
-        .post(
-            &format!("/api/v1/bookings/{id}/cancel"),
+    // Cancel after confirmation: refunded; the retried cancel (same key)
+    // gets the same answer, and the payment is refunded once.
+    let cancel_key = new_key();
+    let cancel_path = format!("/api/v1/bookings/{id}/cancel");
+    let cancel_headers = [("idempotency-key", cancel_key.as_str())];
+    let cancel_once = || {
+        gw.request(
+            Method::POST,
+            &cancel_path,
             Some(&ada.access),
-            json!({}),
+            Some(json!({})),
+            &cancel_headers,
         )
-        .await;
+    };
+    let cancelled = cancel_once().await;
     assert_eq!(cancelled.status, StatusCode::OK, "{}", cancelled.body);
+    let retried = cancel_once().await;
+    assert_eq!(retried.status, StatusCode::OK, "{}", retried.body);
+    assert_eq!(retried.body, cancelled.body);
+    let intent = paid.body["payment"]["payment_intent_id"].as_str().unwrap();
+    assert_eq!(gw.stack.refunds(intent).await.len(), 1);
     assert_eq!(cancelled.body["status"], "cancelled");
     assert_eq!(
         cancelled.body["payment"]["refund"]["amount"]["amount"],
@@ -461,12 +491,11 @@ async fn another_user_can_neither_see_pay_nor_cancel_my_booking() {
     assert_eq!(unknown.body, seen.body);
 
     // Ada's booking is untouched; Eve's list is empty.
-    let mine = gw.get(&format!("/api/v1/bookings/{id}"), &ada.access).await;
-    assert_eq!(mine.body["status"], "awaiting_payment");
+    let mine = wait_booking(&gw, &ada, &id, |b| b["status"] == "awaiting_payment").await;
     // Eve's payment attempt never reached it: no attempt, still payable.
-    assert_eq!(mine.body["payment"]["status"], "awaiting_payment_method");
-    assert!(mine.body["payment"]["last_error"].is_null());
-    assert!(mine.body["payment"]["client_secret"].is_string());
+    assert_eq!(mine["payment"]["status"], "awaiting_payment_method");
+    assert!(mine["payment"]["last_error"].is_null());
+    assert!(mine["payment"]["client_secret"].is_string());
     let list = gw.get("/api/v1/bookings", &eve.access).await;
     assert_eq!(list.body["items"], json!([]));
 
@@ -788,8 +817,7 @@ async fn stripe_webhook_checks_the_signature_and_signals_each_event_once() {
         StatusCode::BAD_REQUEST
     );
     assert_eq!(gw.rows("select count(*) from stripe_event").await, 0);
-    let read = gw.get(&format!("/api/v1/bookings/{id}"), &ada.access).await;
-    assert_eq!(read.body["status"], "awaiting_payment");
+    wait_booking(&gw, &ada, &id, |b| b["status"] == "awaiting_payment").await;
 
     // Good: the booking is signalled and confirms.
     let (s, b) = post(payload.clone(), Some(signature.clone())).await;

@@ -28,6 +28,7 @@ const CURRENT: &[&str] = &[
     "capture_needs_attention",
     "smtp_down_then_back",
     "email_out_of_budget",
+    "payment_retried_across_kill",
     // recorded by the gateway's 3-D Secure test (api/tests/gateway.rs)
     "three_d_secure_then_webhook",
     // recorded by the gateway's fan-out test (api/tests/gateway.rs)
@@ -98,4 +99,66 @@ fn histories(dir: &std::path::Path) -> Vec<(String, std::path::PathBuf)> {
         .collect();
     files.sort();
     files
+}
+
+/// The history of `incidents/nondeterminism-after-kill.json` (a booking
+/// wedged in a kill test): a status query reached a worker that had just
+/// restarted while events waited for a workflow task; sdk-core 0.10.1
+/// applied them outside a workflow task (its legacy-query path) and kept
+/// the timer and activity the workflow then asked for; the next workflow
+/// task accepted a retried payment update after them. Replay delivers
+/// that update with the events and accepts it first, so the history can
+/// no longer replay, whatever the workflow's code.
+///
+/// What replays: every event before that workflow task's completion. The
+/// gateway no longer queries workflows to read a booking, and retried
+/// payments carry their update id; the full history is kept to learn when
+/// an SDK release replays it (then it moves to `CURRENT`).
+const INCIDENT: &str = "incidents/nondeterminism-after-kill.json";
+
+/// The incident's history, cut after `last_event`.
+fn incident(last_event: i64) -> WorkflowHistory {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/histories");
+    let mut json: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(dir.join(INCIDENT)).unwrap()).unwrap();
+    json["events"]
+        .as_array_mut()
+        .unwrap()
+        .retain(|e| e["event_id"].as_i64().unwrap() <= last_event);
+    WorkflowHistory::from_json(&serde_json::to_vec(&json).unwrap()).unwrap()
+}
+
+fn booking_replayer() -> WorkflowReplayer {
+    WorkflowReplayer::new(
+        WorkflowReplayerOptions::new()
+            .register_workflow::<BookingWorkflow>()
+            .unwrap()
+            .build(),
+    )
+    .unwrap()
+}
+
+#[tokio::test]
+async fn the_incident_history_replays_up_to_the_sdks_misordered_task() {
+    // Event 43: the workflow task whose completion (44) put the update's
+    // acceptance (47) after the timer (45) and the activity (46).
+    booking_replayer()
+        .replay_workflow(incident(43))
+        .await
+        .expect("the incident replays up to event 43");
+}
+
+#[tokio::test]
+async fn the_incident_history_still_trips_the_sdk_at_event_45() {
+    let error = booking_replayer()
+        .replay_workflow(incident(i64::MAX))
+        .await
+        .expect_err(
+            "the incident replays in full: this SDK fixed it; move it next to the others in CURRENT",
+        );
+    let error = format!("{error:#}");
+    assert!(
+        error.contains("Update machine does not handle this event") && error.contains("id: 45"),
+        "{error}"
+    );
 }

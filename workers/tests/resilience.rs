@@ -22,9 +22,10 @@ use booking_workflows::contract::{
     SeatSelection,
 };
 use support::{GOOD_CARD, Stack};
-use temporalio_client::{WorkflowCancelOptions, WorkflowSignalOptions};
+use temporalio_client::{WorkflowCancelOptions, WorkflowHistory, WorkflowSignalOptions};
 use temporalio_common::protos::temporal::api::enums::v1::EventType;
 use temporalio_common::protos::temporal::api::history::v1::history_event::Attributes;
+use temporalio_sdk::workflow_replayer::{WorkflowReplayer, WorkflowReplayerOptions};
 
 fn seats(list: &[&str]) -> SeatSelection {
     SeatSelection::Seats(list.iter().map(|s| s.to_string()).collect())
@@ -548,4 +549,119 @@ async fn a_cancel_during_the_hold_is_kept_until_the_hold_is_done() {
         "no PaymentIntent for a cancelled booking"
     );
     stack.save_history(&handle, "cancelled_while_holding").await;
+}
+
+/// The shape of `shared/incidents/nondeterminism-after-kill.json`, made on
+/// purpose: the worker is killed while a payment's authorization runs at
+/// the card network; the client's call fails and is retried (the same
+/// `Idempotency-Key`, so the same update id), a second client pays with a
+/// key of its own, and the status is read, while a new worker picks the
+/// booking up. The retry attaches to the first payment, the second is
+/// refused (`payment_in_progress`), one update is accepted, the card is
+/// charged once, and the history replays against the workflow.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_payment_retried_across_a_worker_kill_is_one_payment_and_replays() {
+    let mut stack = Stack::start("payment-retried-kill").await;
+    let flight = stack.flights.small_flight().await;
+    let mut input = stack.input(flight, seats(&["6A"]));
+    // Past the killed authorization's 30 s attempt timeout.
+    input.payment_window_ms = 180_000;
+    let handle = stack.start_booking(input).await;
+    stack
+        .wait_status(&handle, BookingStatus::AwaitingPayment)
+        .await;
+
+    // The card network takes 2 s to answer.
+    stack.stripe_proxy.on(
+        "POST",
+        "/v1/payment_intents/",
+        "/confirm",
+        support::stripe_proxy::Action::Delay(Duration::from_secs(2)),
+    );
+    let confirms = |stack: &Stack| {
+        stack
+            .stripe_proxy
+            .requests()
+            .iter()
+            .filter(|r| r.path.ends_with("/confirm"))
+            .count()
+    };
+    let first = stack
+        .pay_as_update_in_background(&handle, GOOD_CARD, Some("payment:key-1"))
+        .await;
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while confirms(&stack) == 0 {
+        assert!(Instant::now() < deadline, "the authorization never started");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    stack.kill_worker();
+    first.abort();
+
+    let retry = stack
+        .pay_as_update_in_background(&handle, GOOD_CARD, Some("payment:key-1"))
+        .await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    stack.start_worker().await;
+    // Read while the new worker catches up, as the traveller's page does.
+    let _ = tokio::time::timeout(Duration::from_secs(5), stack.status(&handle)).await;
+    let other = stack
+        .pay_as_update_in_background(&handle, GOOD_CARD, Some("payment:key-2"))
+        .await;
+    let other = other.await.unwrap();
+    assert!(
+        other
+            .as_ref()
+            .is_err_and(|e| e.contains("payment_in_progress") || e.contains("it takes no payment")),
+        "a second payment was accepted: {other:?}"
+    );
+
+    let answer = tokio::time::timeout(Duration::from_secs(120), retry)
+        .await
+        .expect("the retried payment is answered")
+        .unwrap()
+        .expect("the retried payment attaches to the first");
+    assert_eq!(answer.status, BookingStatus::Confirmed, "{answer:#?}");
+    assert_eq!(answer.payment.status, PaymentStatus::Captured);
+    let intent = stack
+        .intent(answer.payment.payment_intent_id.as_deref().unwrap())
+        .await;
+    assert_eq!(intent["charges"]["data"].as_array().unwrap().len(), 1);
+
+    // One payment update in the history, and the history replays.
+    let events = handle
+        .fetch_history(Default::default())
+        .into_events()
+        .await
+        .unwrap();
+    let accepted = events
+        .iter()
+        .filter(|e| match &e.attributes {
+            Some(Attributes::WorkflowExecutionUpdateAcceptedEventAttributes(a)) => a
+                .accepted_request
+                .as_ref()
+                .and_then(|r| r.input.as_ref())
+                .is_some_and(|i| i.name == "submit_payment"),
+            _ => false,
+        })
+        .count();
+    assert_eq!(accepted, 1, "payment updates accepted");
+    let json = handle
+        .fetch_history(Default::default())
+        .to_json()
+        .await
+        .unwrap();
+    let replayer = WorkflowReplayer::new(
+        WorkflowReplayerOptions::new()
+            .register_workflow::<BookingWorkflow>()
+            .unwrap()
+            .build(),
+    )
+    .unwrap();
+    replayer
+        .replay_workflow(WorkflowHistory::from_json(&json).unwrap())
+        .await
+        .expect("the history replays");
+    stack
+        .save_history(&handle, "payment_retried_across_kill")
+        .await;
 }

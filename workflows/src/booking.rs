@@ -60,6 +60,11 @@ pub const MAILS_APART: &str = "mails-apart-1";
 /// database's `email_failure` and `booking_emails_failed_total`.
 pub const EMAILS_RECORDED: &str = "emails-recorded-1";
 
+/// From this version a departure that moves while the booking awaits
+/// payment is recorded in the read model at once (the gateway reads
+/// bookings from there, not by querying the workflow).
+pub const RECORDS_SCHEDULE: &str = "records-schedule-1";
+
 type Ctx = WorkflowContext<BookingWorkflow>;
 type MessageError = Box<dyn std::error::Error + Send + Sync>;
 
@@ -233,9 +238,21 @@ impl BookingWorkflow {
             return Err("payment_method must not be empty".into());
         }
         match self.booking.status {
-            BookingStatus::Holding | BookingStatus::AwaitingPayment => Ok(()),
-            other => Err(format!("the booking is {other}; it takes no payment").into()),
+            BookingStatus::Holding | BookingStatus::AwaitingPayment => {}
+            other => return Err(format!("the booking is {other}; it takes no payment").into()),
         }
+        // One payment at a time: a second one while the first is still
+        // unanswered is refused (a rejection writes nothing to the history).
+        // A client retrying the same call sends the same update id, which
+        // Temporal attaches to the update already running.
+        if self.payment_tickets > self.payments_answered {
+            return Err(format!(
+                "{}: a payment for this booking is being processed",
+                reasons::PAYMENT_IN_PROGRESS
+            )
+            .into());
+        }
+        Ok(())
     }
 
     /// Pay with a payment method: answers once the payment is authorized
@@ -571,7 +588,9 @@ async fn await_payment(ctx: &Ctx, due: DateTime<Utc>) -> WorkflowResult<WindowOu
             timer.cancel();
             return Ok(WindowOutcome::Cancelled { reason, kind });
         }
-        refresh_departure_attribute(ctx);
+        if refresh_departure_attribute(ctx) && ctx.patched(RECORDS_SCHEDULE) {
+            record(ctx).await?;
+        }
         if webhook_authorized(ctx) {
             timer.cancel();
             ctx.state_mut(|s| {
@@ -1194,10 +1213,11 @@ impl BookingWorkflow {
     }
 }
 
-/// Sets `DepartureTime` to the departure as it is now, if it moved.
-fn refresh_departure_attribute(ctx: &Ctx) {
+/// Sets `DepartureTime` to the departure as it is now, if it moved;
+/// returns whether it did.
+fn refresh_departure_attribute(ctx: &Ctx) -> bool {
     if !ctx.state(|s| s.departure_attribute_stale()) {
-        return;
+        return false;
     }
     let departure = ctx.state_mut(|s| {
         s.departure_attribute_version = s.schedule_version;
@@ -1206,6 +1226,7 @@ fn refresh_departure_attribute(ctx: &Ctx) {
     if let Some(departure) = departure {
         ctx.upsert_search_attributes([departure_attribute(departure)]);
     }
+    true
 }
 
 fn webhook_authorized(ctx: &Ctx) -> bool {

@@ -324,6 +324,9 @@ pub mod reasons {
     pub const NEEDS_ATTENTION: &str = "needs_attention";
     /// A cancel refused because the booking is being confirmed.
     pub const CONFIRMING: &str = "booking_confirming";
+    /// A payment refused because another one is being processed (a retry
+    /// with the same update id attaches to that one instead).
+    pub const PAYMENT_IN_PROGRESS: &str = "payment_in_progress";
 }
 
 /// Stable failure types of the activities' business errors

@@ -87,10 +87,24 @@ pub async fn status(state: &AppState, workflow_id: &str) -> Result<BookingState,
         })
 }
 
+/// The Temporal update id of a payment or cancel call: derived from the
+/// client's `Idempotency-Key`, so a retried call attaches to the update
+/// already accepted (and gets its answer) instead of starting another.
+pub fn update_id(call: &str, key: &str) -> String {
+    format!("{call}:{key}")
+}
+
+fn update_options(update_id: String) -> WorkflowExecuteUpdateOptions {
+    WorkflowExecuteUpdateOptions::builder()
+        .update_id(update_id)
+        .build()
+}
+
 pub async fn submit_payment(
     state: &AppState,
     workflow_id: &str,
     payment_method: String,
+    update_id: String,
 ) -> Result<BookingState, Error> {
     let handle = state
         .temporal
@@ -100,7 +114,7 @@ pub async fn submit_payment(
         handle.execute_update(
             BookingWorkflow::submit_payment,
             PaymentRequest { payment_method },
-            WorkflowExecuteUpdateOptions::default(),
+            update_options(update_id),
         ),
     )
     .await
@@ -111,6 +125,7 @@ pub async fn cancel(
     state: &AppState,
     workflow_id: &str,
     reason: Option<String>,
+    update_id: String,
 ) -> Result<BookingState, Error> {
     let handle = state
         .temporal
@@ -120,7 +135,7 @@ pub async fn cancel(
         handle.execute_update(
             BookingWorkflow::cancel,
             CancelRequest { reason },
-            WorkflowExecuteUpdateOptions::default(),
+            update_options(update_id),
         ),
     )
     .await
@@ -152,6 +167,12 @@ fn update_error(what: &str, e: WorkflowUpdateError) -> Error {
                 return Error::conflict(
                     reasons::CONFIRMING,
                     "the booking is being confirmed; try again in a few seconds",
+                );
+            }
+            if failure.message.starts_with(reasons::PAYMENT_IN_PROGRESS) {
+                return Error::conflict(
+                    reasons::PAYMENT_IN_PROGRESS,
+                    "a payment for this booking is being processed; retry with the same Idempotency-Key to get its answer",
                 );
             }
             Error::conflict("invalid_state", failure.message.clone())

@@ -462,14 +462,27 @@ impl Stack {
         handle: &Handle,
         card: &str,
     ) -> tokio::task::JoinHandle<Result<BookingState, String>> {
+        self.pay_as_update_in_background(handle, card, None).await
+    }
+
+    /// Like [`Stack::pay_in_background`], under this update id (as the
+    /// gateway derives it from the client's `Idempotency-Key`).
+    pub async fn pay_as_update_in_background(
+        &self,
+        handle: &Handle,
+        card: &str,
+        update_id: Option<&str>,
+    ) -> tokio::task::JoinHandle<Result<BookingState, String>> {
         let payment_method = self.payment_method(card).await;
         let handle = self.handle(&handle.info().workflow_id);
+        let mut options = WorkflowExecuteUpdateOptions::default();
+        options.update_id = update_id.map(str::to_owned);
         tokio::spawn(async move {
             handle
                 .execute_update(
                     BookingWorkflow::submit_payment,
                     PaymentRequest { payment_method },
-                    WorkflowExecuteUpdateOptions::default(),
+                    options,
                 )
                 .await
                 .map_err(|e| e.to_string())
