@@ -43,6 +43,7 @@ for a in BookingStatus=Keyword FlightNumber=Keyword DepartureTime=Datetime UserI
 done
 "$venv/temporal" server start-dev --headless --ip 127.0.0.1 --port $T_PORT \
   --db-filename "$work/temporal.db" --sqlite-pragma journal_mode=wal --log-level error "${sa[@]}" \
+  --dynamic-config-value system.forceSearchAttributesCacheRefreshOnRead=false \
   >"$work/temporal.log" 2>&1 &
 pids+=($!)
 "$venv/python" temporal-dev/localstripe_memory.py --port $S_PORT >"$work/stripe.log" 2>&1 &

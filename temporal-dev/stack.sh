@@ -45,7 +45,11 @@ launch() {
     temporal)
       local args=(server start-dev --ip 127.0.0.1 --port "$TEMPORAL_PORT"
         --ui-port "$TEMPORAL_UI_PORT" --db-filename "$dev/temporal.db"
-        --sqlite-pragma journal_mode=wal --log-level warn)
+        --sqlite-pragma journal_mode=wal --log-level warn
+        # The CLI forces a search-attribute cache refresh (a database read
+        # on the dev server's one SQLite connection) on every lookup; ours
+        # are registered at start and never change.
+        --dynamic-config-value system.forceSearchAttributesCacheRefreshOnRead=false)
       for sa in "${SEARCH_ATTRIBUTES[@]}"; do args+=(--search-attribute "$sa"); done
       setsid "$venv/bin/temporal" "${args[@]}" >>"$log/temporal.log" 2>&1 &
       ;;

@@ -1222,7 +1222,18 @@ async fn the_services_export_every_metric_the_dashboard_and_alerts_use() {
     assert_eq!(created.status, StatusCode::CREATED, "{}", created.body);
     let id = created.body["booking_id"].as_str().unwrap().to_owned();
 
-    let declined = gw.pay(&ada, &id, support::DECLINED_CARD).await;
+    // Stripe "down" for the first authorization: the activity fails and
+    // is retried (an activity's failure, which the alerts count).
+    gw.stack.stripe_proxy.on(
+        "POST",
+        "/v1/payment_intents/",
+        "/confirm",
+        support::stack::stripe_proxy::Action::outage(),
+    );
+    let (declined, ()) = tokio::join!(gw.pay(&ada, &id, support::DECLINED_CARD), async {
+        tokio::time::sleep(Duration::from_millis(1500)).await;
+        gw.stack.stripe_proxy.clear();
+    });
     assert_eq!(
         declined.body["status"], "awaiting_payment",
         "{}",
@@ -1273,8 +1284,18 @@ async fn the_services_export_every_metric_the_dashboard_and_alerts_use() {
     }
     let temporal_page = scrape(&gw, &temporal, &dir, "worker-temporal").await;
     assert!(
-        temporal_page.contains("temporal_activity_execution_failed{")
-            && temporal_page.contains("activity_type=\"hold_seats\""),
+        temporal_page
+            .lines()
+            .any(|l| l.starts_with("temporal_activity_execution_failed{")
+                && l.contains("activity_type=\"authorize_payment\"")),
+        "the failed authorization attempt is not counted:\n{temporal_page}"
+    );
+    // The hold is a local activity on the fast path: counted apart.
+    assert!(
+        temporal_page.lines().any(
+            |l| l.starts_with("temporal_local_activity_execution_failed{")
+                && l.contains("activity_type=\"hold_seats\"")
+        ),
         "the failed hold attempt is not counted:\n{temporal_page}"
     );
     scrape(&gw, &format!("{}/metrics", gw.base), &dir, "api").await;

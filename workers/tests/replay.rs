@@ -41,6 +41,11 @@ const CURRENT: &[&str] = &[
 /// Never re-recorded.
 const BEFORE_DEFINED_ENDS: &str = "before-defined-ends";
 
+/// Histories of bookings started after `DEFINED_ENDS` and `MAILS_APART`
+/// but before `FAST_PATH` (every step an activity of its own). Never
+/// re-recorded.
+const BEFORE_FAST_PATH: &str = "before-fast-path";
+
 /// Histories of fan-outs whose change the gateway had applied before
 /// starting them (before the fan-out applied changes itself). Never
 /// re-recorded.
@@ -52,6 +57,13 @@ async fn committed_histories_replay_against_the_current_workflow() {
     let current = histories(&dir);
     let before = histories(&dir.join(BEFORE_DEFINED_ENDS));
     let old_fanouts = histories(&dir.join(BEFORE_FANOUT_APPLIES));
+    let before_fast_path = histories(&dir.join(BEFORE_FAST_PATH));
+    for name in CURRENT.iter().filter(|n| !n.starts_with("fanout_")) {
+        assert!(
+            before_fast_path.iter().any(|(n, _)| n == name),
+            "no {BEFORE_FAST_PATH} history for {name}"
+        );
+    }
     assert_eq!(
         old_fanouts.len(),
         2,
@@ -79,7 +91,12 @@ async fn committed_histories_replay_against_the_current_workflow() {
             .build(),
     )
     .unwrap();
-    for (name, path) in current.iter().chain(&before).chain(&old_fanouts) {
+    for (name, path) in current
+        .iter()
+        .chain(&before)
+        .chain(&old_fanouts)
+        .chain(&before_fast_path)
+    {
         let history = WorkflowHistory::from_json(&std::fs::read(path).unwrap())
             .unwrap_or_else(|e| panic!("{name}: not a history: {e}"));
         replayer

@@ -15,16 +15,19 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 use futures::FutureExt;
 use temporalio_common::ActivityCloseTimeouts;
+use temporalio_common::ActivityDefinition;
 use temporalio_common::RetryPolicy;
+use temporalio_common::data_converters::TemporalDeserializable;
 use temporalio_common::error::IncomingError;
+use temporalio_common::protos::temporal::api::failure::v1::failure::FailureInfo;
 use temporalio_common::search_attributes::{
     SearchAttributeKey, SearchAttributeUpdate, SearchAttributes, Timestamp,
 };
 use temporalio_macros::{workflow, workflow_methods};
 use temporalio_sdk::{
-    ActivityExecutionError, ActivityOptions, CancellableFuture, SyncWorkflowContext, TimerOptions,
-    TimerResult, WorkflowCancellationToken, WorkflowContext, WorkflowContextView, WorkflowResult,
-    WorkflowTermination,
+    ActivityExecutionError, ActivityOptions, CancellableFuture, LocalActivityOptions,
+    SyncWorkflowContext, TimerOptions, TimerResult, WorkflowCancellationToken, WorkflowContext,
+    WorkflowContextView, WorkflowResult, WorkflowTermination,
 };
 
 use crate::activities::{
@@ -64,6 +67,23 @@ pub const EMAILS_RECORDED: &str = "emails-recorded-1";
 /// payment is recorded in the read model at once (the gateway reads
 /// bookings from there, not by querying the workflow).
 pub const RECORDS_SCHEDULE: &str = "records-schedule-1";
+
+/// Bookings that start on this version or later run their short steps
+/// (the records, the hold, the PaymentIntent, the confirmation, the
+/// capture, the tickets) as local activities in the workflow task that
+/// needs them: a marker event each, no task-queue round trip and no
+/// workflow task of their own. The create is answered from the first
+/// workflow task; a payment from the task its authorization's result
+/// starts. The authorization (it races the payment window's timer, which a
+/// workflow task running a local activity would not see), the
+/// compensations and the emails stay activities. Implies [`DEFINED_ENDS`]
+/// and [`MAILS_APART`] (one marker instead of three), and the later
+/// patches of their paths.
+pub const FAST_PATH: &str = "fast-path-1";
+
+/// Backoffs longer than this between a local activity's attempts wait on a
+/// durable timer, so that an outage does not keep one workflow task open.
+const LOCAL_BACKOFF_ON_TIMER: Duration = Duration::from_secs(3);
 
 type Ctx = WorkflowContext<BookingWorkflow>;
 type MessageError = Box<dyn std::error::Error + Send + Sync>;
@@ -144,6 +164,8 @@ pub struct BookingWorkflow {
     mails_apart: bool,
     /// Emails the saga asked for, not sent yet ([`MAILS_APART`]).
     mail_queue: VecDeque<SendEmail>,
+    /// Started on [`FAST_PATH`] or later.
+    fast_path: bool,
     /// The saga has reached its end; the mailer finishes the queue.
     saga_done: bool,
 }
@@ -174,17 +196,20 @@ impl BookingWorkflow {
             step_budget,
             mails_apart: false,
             mail_queue: VecDeque::new(),
+            fast_path: false,
             saga_done: false,
         }
     }
 
     #[run(name = crate::contract::WORKFLOW_TYPE)]
     pub async fn run(ctx: &mut WorkflowContext<Self>) -> WorkflowResult<BookingState> {
-        let defined_ends = ctx.patched(DEFINED_ENDS);
-        let mails_apart = defined_ends && ctx.patched(MAILS_APART);
+        let fast_path = ctx.patched(FAST_PATH);
+        let defined_ends = fast_path || ctx.patched(DEFINED_ENDS);
+        let mails_apart = fast_path || (defined_ends && ctx.patched(MAILS_APART));
         ctx.state_mut(|s| {
             s.defined_ends = defined_ends;
             s.mails_apart = mails_apart;
+            s.fast_path = fast_path;
         });
         let ctx: &Ctx = ctx;
         let saga = async {
@@ -450,13 +475,15 @@ async fn hold(ctx: &Ctx) -> WorkflowResult<bool> {
         seats: s.booking.requested_seats.clone(),
     });
     let summary = format!("Hold seats on flight {}", input.flight_id);
-    let held = match ctx
-        .execute_activity(
-            BookingActivities::hold_seats,
-            input,
-            step_options(ctx, summary, Duration::from_secs(15), Budget::Answer),
-        )
-        .await
+    let held = match run_step(
+        ctx,
+        BookingActivities::hold_seats,
+        input,
+        summary,
+        Duration::from_secs(15),
+        Budget::Answer,
+    )
+    .await
     {
         Ok(held) => held,
         Err(e) if business_failure(&e).is_none() && defined_ends(ctx) => {
@@ -541,13 +568,15 @@ async fn new_payment_attempt(ctx: &Ctx) -> WorkflowResult<bool> {
                 .push(Compensation::CancelPayment { attempt })
         });
     }
-    let created = ctx
-        .execute_activity(
-            BookingActivities::create_payment,
-            input,
-            step_options(ctx, summary, Duration::from_secs(20), Budget::Answer),
-        )
-        .await;
+    let created = run_step(
+        ctx,
+        BookingActivities::create_payment,
+        input,
+        summary,
+        Duration::from_secs(20),
+        Budget::Answer,
+    )
+    .await;
     let created = match created {
         Ok(created) => created,
         Err(e) if defined_ends => {
@@ -588,7 +617,7 @@ async fn await_payment(ctx: &Ctx, due: DateTime<Utc>) -> WorkflowResult<WindowOu
             timer.cancel();
             return Ok(WindowOutcome::Cancelled { reason, kind });
         }
-        if refresh_departure_attribute(ctx) && ctx.patched(RECORDS_SCHEDULE) {
+        if refresh_departure_attribute(ctx) && since(ctx, RECORDS_SCHEDULE) {
             record(ctx).await?;
         }
         if webhook_authorized(ctx) {
@@ -607,6 +636,8 @@ async fn await_payment(ctx: &Ctx, due: DateTime<Utc>) -> WorkflowResult<WindowOu
             });
             let summary = format!("Authorize payment attempt #{}", input.attempt);
             let defined_ends = defined_ends(ctx);
+            // An activity, also on the fast path: it races the window's
+            // timer, which a local activity's workflow task would not see.
             let options = step_options(ctx, summary, Duration::from_secs(30), Budget::Authorize);
             let authorization =
                 ctx.execute_activity(BookingActivities::authorize_payment, input, options);
@@ -719,18 +750,15 @@ async fn confirm(ctx: &Ctx) -> WorkflowResult<bool> {
         // release from here on must release sold seats too.
         sell_seats_in_compensations(ctx);
     }
-    let confirmed = ctx
-        .execute_activity(
-            BookingActivities::confirm_seats,
-            booking_id.clone(),
-            step_options(
-                ctx,
-                "Confirm held seats as sold",
-                Duration::from_secs(15),
-                Budget::ConfirmSeats,
-            ),
-        )
-        .await;
+    let confirmed = run_step(
+        ctx,
+        BookingActivities::confirm_seats,
+        booking_id.clone(),
+        "Confirm held seats as sold",
+        Duration::from_secs(15),
+        Budget::ConfirmSeats,
+    )
+    .await;
     match confirmed {
         Ok(()) => {}
         // Refused (flight cancelled, departed, past the cut-off, hold gone)
@@ -748,21 +776,18 @@ async fn confirm(ctx: &Ctx) -> WorkflowResult<bool> {
     }
     sell_seats_in_compensations(ctx);
 
-    let captured = ctx
-        .execute_activity(
-            BookingActivities::capture_payment,
-            PaymentRef {
-                booking_id: booking_id.clone(),
-                attempt,
-            },
-            step_options(
-                ctx,
-                format!("Capture payment attempt #{attempt}"),
-                Duration::from_secs(30),
-                Budget::Money,
-            ),
-        )
-        .await;
+    let captured = run_step(
+        ctx,
+        BookingActivities::capture_payment,
+        PaymentRef {
+            booking_id: booking_id.clone(),
+            attempt,
+        },
+        format!("Capture payment attempt #{attempt}"),
+        Duration::from_secs(30),
+        Budget::Money,
+    )
+    .await;
     if let Err(e) = captured {
         // Refused: nothing captured, undo. Out of reach past the budget:
         // whether it was captured is unknown; ops decide (the error goes
@@ -774,21 +799,18 @@ async fn confirm(ctx: &Ctx) -> WorkflowResult<bool> {
         s.compensations.clear();
     });
 
-    let tickets = ctx
-        .execute_activity(
-            BookingActivities::issue_tickets,
-            IssueTickets {
-                booking_id,
-                passengers,
-            },
-            step_options(
-                ctx,
-                format!("Issue {passengers} e-ticket(s)"),
-                Duration::from_secs(15),
-                Budget::Money,
-            ),
-        )
-        .await;
+    let tickets = run_step(
+        ctx,
+        BookingActivities::issue_tickets,
+        IssueTickets {
+            booking_id,
+            passengers,
+        },
+        format!("Issue {passengers} e-ticket(s)"),
+        Duration::from_secs(15),
+        Budget::Money,
+    )
+    .await;
     let tickets = match tickets {
         Ok(tickets) => tickets,
         // Paid but no tickets: give the money and the seats back.
@@ -1105,7 +1127,7 @@ async fn send_email(ctx: &Ctx, mail: SendEmail) {
     };
     // Refused for good, or out of reach past the budget: the booking goes
     // on without it, and ops learn of it ([`EMAILS_RECORDED`]).
-    if !ctx.patched(EMAILS_RECORDED) {
+    if !since(ctx, EMAILS_RECORDED) {
         return;
     }
     let cause = if business_failure(&e).is_some() {
@@ -1138,10 +1160,13 @@ async fn record(ctx: &Ctx) -> WorkflowResult<()> {
         s.booking.clone()
     });
     let summary = format!("Record status {}", booking.status);
-    ctx.execute_activity(
+    run_step(
+        ctx,
         BookingActivities::record_booking,
         booking,
-        step_options(ctx, summary, Duration::from_secs(15), Budget::Record),
+        summary,
+        Duration::from_secs(15),
+        Budget::Record,
     )
     .await?;
     Ok(())
@@ -1329,17 +1354,65 @@ fn departure_attribute(at: DateTime<Utc>) -> SearchAttributeUpdate {
 /// The type and message of a business failure (a non-retryable
 /// `ApplicationFailure` with one of `contract::errors`' types).
 fn business_failure(e: &ActivityExecutionError) -> Option<(String, String)> {
-    match e.reason()? {
-        IncomingError::Application(app) => {
+    match e.reason() {
+        Some(IncomingError::Application(app)) => {
             let kind = app.type_name()?.to_owned();
             Some((kind, app.source_error().to_string()))
         }
-        _ => None,
+        Some(_) => None,
+        // A local activity's refusal comes unwrapped: the application
+        // failure itself, non-retryable (its timeouts and cancellations
+        // come wrapped, as an activity's do).
+        None => match &e.failure()?.failure_info {
+            Some(FailureInfo::ApplicationFailureInfo(info))
+                if info.non_retryable && !info.r#type.is_empty() =>
+            {
+                Some((info.r#type.clone(), e.failure()?.message.clone()))
+            }
+            _ => None,
+        },
     }
 }
 
 fn defined_ends(ctx: &Ctx) -> bool {
     ctx.state(|s| s.defined_ends)
+}
+
+/// Whether the booking runs the code of `patch`: [`FAST_PATH`] bookings run
+/// every later patch's code without a marker of its own.
+fn since(ctx: &Ctx, patch: &str) -> bool {
+    ctx.state(|s| s.fast_path) || ctx.patched(patch)
+}
+
+/// Runs one step: a local activity on the [`FAST_PATH`], else an activity,
+/// with the same retries and budget.
+async fn run_step<AD>(
+    ctx: &Ctx,
+    activity: AD,
+    input: AD::Input,
+    summary: impl Into<String>,
+    timeout: Duration,
+    budget: Budget,
+) -> Result<AD::Output, ActivityExecutionError>
+where
+    AD: ActivityDefinition,
+    AD::Output: TemporalDeserializable,
+{
+    if !ctx.state(|s| s.fast_path) {
+        let options = step_options(ctx, summary, timeout, budget);
+        return ctx.execute_activity(activity, input, options).await;
+    }
+    let step_budget = ctx.state(|s| s.step_budget);
+    let budget = step_budget.unwrap_or_else(|| budget.default_duration());
+    let options = LocalActivityOptions::builder()
+        .retry_policy(retry_policy())
+        .schedule_to_close_timeout(budget)
+        .start_to_close_timeout(timeout.min(budget))
+        .timer_backoff_threshold(LOCAL_BACKOFF_ON_TIMER)
+        .cancellation_token(WorkflowCancellationToken::new())
+        .summary(summary.into())
+        .build();
+    ctx.execute_local_activity(activity, input, options).await
 }
 
 /// [`options`], and for [`DEFINED_ENDS`] bookings a retry budget
@@ -1370,21 +1443,23 @@ fn step_options(
 fn options(timeouts: ActivityCloseTimeouts, summary: impl Into<String>) -> ActivityOptions {
     ActivityOptions::with_close_timeouts(timeouts)
         .cancellation_token(WorkflowCancellationToken::new())
-        .retry_policy(
-            RetryPolicy::builder()
-                .initial_interval(Duration::from_millis(500))
-                .backoff_coefficient(2.0)
-                .maximum_interval(Duration::from_secs(10))
-                .non_retryable_error_types([
-                    errors::SEATS_UNAVAILABLE,
-                    errors::BOOKING_REJECTED,
-                    errors::CARD_DECLINED,
-                    errors::HOLD_CONFLICT,
-                    errors::PAYMENT_REJECTED,
-                    errors::EMAIL_REJECTED,
-                ])
-                .build(),
-        )
+        .retry_policy(retry_policy())
         .summary(summary.into())
+        .build()
+}
+
+fn retry_policy() -> RetryPolicy {
+    RetryPolicy::builder()
+        .initial_interval(Duration::from_millis(500))
+        .backoff_coefficient(2.0)
+        .maximum_interval(Duration::from_secs(10))
+        .non_retryable_error_types([
+            errors::SEATS_UNAVAILABLE,
+            errors::BOOKING_REJECTED,
+            errors::CARD_DECLINED,
+            errors::HOLD_CONFLICT,
+            errors::PAYMENT_REJECTED,
+            errors::EMAIL_REJECTED,
+        ])
         .build()
 }

@@ -7,9 +7,15 @@
 //! update-with-start (`wait_for_hold`: "seats held") and then paid with
 //! `submit_payment` ("confirmed").
 //! `bookingbench hold`: N bookings started and left awaiting payment.
-//! `bookingbench noop`: a no-op workflow with the same number of activities
-//! and timers and the same two round trips, on its own task queue, run by
-//! a worker inside this process.
+//! `bookingbench noop`: the ceiling, a no-op workflow with the booking's
+//! client contract and no activities: update-with-start answered from its
+//! first workflow task, one payment update answered from one task, the
+//! payment-window timer and the reminder timer, and (with
+//! `--search-attributes`) the booking's search attribute writes; on its own
+//! task queue, run by a worker inside this process.
+//!
+//! After `pay`, the history of the last booking up to its reminder timer:
+//! events and workflow tasks, the currency of a Temporal round trip.
 //!
 //! Bookings get `PAYMENT_WINDOW` and `REMINDER_LEAD` from the environment
 //! (defaults 5m and 48h), as the gateway's will.
@@ -30,11 +36,9 @@ use temporalio_client::{
     WorkflowIdConflictPolicy, WorkflowUpdateWithStartOptions,
 };
 use temporalio_common::search_attributes::{SearchAttributeKey, SearchAttributes, Timestamp};
-use temporalio_macros::{activities, workflow, workflow_methods};
-use temporalio_sdk::activities::{ActivityContext, ActivityError};
+use temporalio_macros::{workflow, workflow_methods};
 use temporalio_sdk::{
-    ActivityOptions, CancellableFuture, Runtime, Worker, WorkerOptions, WorkflowContext,
-    WorkflowResult,
+    CancellableFuture, Runtime, Worker, WorkerOptions, WorkflowContext, WorkflowResult,
 };
 use tokio::sync::Semaphore;
 
@@ -84,6 +88,31 @@ struct Figures {
     confirmed: Histogram<u64>,
     errors: u64,
     first_error: Option<String>,
+    /// The workflow id of a booking confirmed in this run.
+    last_confirmed: Option<String>,
+}
+
+/// The events of a booking's history up to its reminder timer (the last
+/// `TimerStarted` of the payment's workflow task), and its workflow tasks.
+async fn history_to_reminder(client: &Client, workflow_id: &str) -> anyhow::Result<(usize, usize)> {
+    use temporalio_common::protos::temporal::api::enums::v1::EventType;
+    // The confirmation's email and its task may still be arriving: the
+    // reminder timer is in the task that confirmed.
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let events = client
+        .get_workflow_handle::<BookingWorkflow>(workflow_id)
+        .fetch_history(Default::default())
+        .into_events()
+        .await?;
+    let upto = events
+        .iter()
+        .rposition(|e| e.event_type() == EventType::TimerStarted)
+        .context("no timer in the history")?;
+    let tasks = events[..=upto]
+        .iter()
+        .filter(|e| e.event_type() == EventType::WorkflowTaskCompleted)
+        .count();
+    Ok((upto + 1, tasks))
 }
 
 #[tokio::main]
@@ -118,6 +147,7 @@ async fn main() -> anyhow::Result<()> {
         confirmed: Histogram::new(3)?,
         errors: 0,
         first_error: None,
+        last_confirmed: None,
     }));
     let started = Instant::now();
     let mut tasks = Vec::with_capacity(cli.bookings);
@@ -139,8 +169,9 @@ async fn main() -> anyhow::Result<()> {
             match result {
                 Ok((held, confirmed)) => {
                     f.held.record(held.as_micros() as u64).ok();
-                    if let Some(c) = confirmed {
+                    if let Some((c, id)) = confirmed {
                         f.confirmed.record(c.as_micros() as u64).ok();
+                        f.last_confirmed = Some(id);
                     }
                 }
                 Err(e) => {
@@ -194,6 +225,12 @@ async fn main() -> anyhow::Result<()> {
     if let Some(e) = &f.first_error {
         println!("  first error: {e}");
     }
+    if let (Mode::Pay { .. }, Some(id)) = (&cli.mode, f.last_confirmed.as_deref()) {
+        let (events, tasks) = history_to_reminder(&client, id).await?;
+        println!(
+            "  history of a confirmed booking up to its reminder timer: {events} events, {tasks} workflow tasks (targets <= 40, <= 5)"
+        );
+    }
     if let Some((stop, thread)) = noop_worker {
         let _ = stop.send(());
         let _ = tokio::task::spawn_blocking(move || thread.join()).await;
@@ -207,7 +244,7 @@ async fn book(
     flight_id: i64,
     pay: bool,
     defaults: BookingDefaults,
-) -> anyhow::Result<(Duration, Option<Duration>)> {
+) -> anyhow::Result<(Duration, Option<(Duration, String)>)> {
     let id = uuid::Uuid::new_v4();
     let input = BookingInput {
         booking_id: id.to_string(),
@@ -257,7 +294,7 @@ async fn book(
         return Ok((held_at, None));
     }
     let paid = client
-        .get_workflow_handle::<BookingWorkflow>(wf_id)
+        .get_workflow_handle::<BookingWorkflow>(&wf_id)
         .execute_update(
             BookingWorkflow::submit_payment,
             PaymentRequest {
@@ -274,28 +311,12 @@ async fn book(
             paid.payment.last_error
         );
     }
-    Ok((held_at, Some(start.elapsed())))
+    Ok((held_at, Some((start.elapsed(), wf_id))))
 }
 
 // ---- the ceiling ------------------------------------------------------------
 
 const NOOP_QUEUE: &str = "bench-noop";
-/// Activities before "held" and after payment in the booking workflow's
-/// confirmed path (record, hold, create intent, record | authorize, record,
-/// confirm seats, capture, tickets, record, email).
-const ACTIVITIES_BEFORE_HOLD: usize = 4;
-const ACTIVITIES_AFTER_PAYMENT: usize = 7;
-
-pub struct NoopActivities;
-
-#[activities]
-impl NoopActivities {
-    #[activity(name = "bench_noop")]
-    pub async fn noop(_ctx: ActivityContext, _input: ()) -> Result<(), ActivityError> {
-        Ok(())
-    }
-}
-
 #[workflow]
 #[derive(Default)]
 pub struct NoopBooking {
@@ -310,7 +331,6 @@ impl NoopBooking {
         ctx: &mut WorkflowContext<Self>,
         search_attributes: bool,
     ) -> WorkflowResult<()> {
-        let opts = || ActivityOptions::start_to_close_timeout(Duration::from_secs(10));
         let status = |status: &str, flight: bool| {
             if search_attributes {
                 let mut updates = vec![STATUS.value_set(status.to_owned())];
@@ -321,10 +341,6 @@ impl NoopBooking {
                 ctx.upsert_search_attributes(updates);
             }
         };
-        for _ in 0..ACTIVITIES_BEFORE_HOLD {
-            ctx.execute_activity(NoopActivities::noop, (), opts())
-                .await?;
-        }
         status("awaiting_payment", true);
         ctx.state_mut(|s| s.stage = 1);
         let mut window = Box::pin(ctx.timer(Duration::from_secs(3600)));
@@ -333,14 +349,10 @@ impl NoopBooking {
             _ = ctx.wait_condition(|s| s.paid) => { window.cancel(); }
         }
         status("confirming", false);
-        for _ in 0..ACTIVITIES_AFTER_PAYMENT {
-            ctx.execute_activity(NoopActivities::noop, (), opts())
-                .await?;
-        }
         status("confirmed", false);
         ctx.state_mut(|s| s.stage = 2);
-        // The booking then sleeps until departure; so does this, briefly.
-        ctx.timer(Duration::from_secs(1)).await;
+        // The booking then waits for its reminder; so does this.
+        ctx.timer(Duration::from_secs(48 * 3600)).await;
         Ok(())
     }
 
@@ -377,7 +389,6 @@ fn start_noop_worker(client: Client) -> anyhow::Result<NoopWorker> {
             let runtime = Runtime::from_current_tokio(Default::default())?;
             let options = WorkerOptions::new(NOOP_QUEUE)
                 .register_workflow::<NoopBooking>()?
-                .register_activities(NoopActivities)
                 .build();
             let mut worker = Worker::new(&runtime, client, options)?;
             let shutdown = worker.shutdown_handle();
@@ -399,7 +410,7 @@ fn start_noop_worker(client: Client) -> anyhow::Result<NoopWorker> {
 async fn noop(
     client: &Client,
     search_attributes: bool,
-) -> anyhow::Result<(Duration, Option<Duration>)> {
+) -> anyhow::Result<(Duration, Option<(Duration, String)>)> {
     let id = format!("bench-noop-{}", uuid::Uuid::new_v4());
     let mut options =
         WorkflowUpdateWithStartOptions::new(NOOP_QUEUE, id.clone(), WorkflowIdConflictPolicy::Fail)
@@ -424,7 +435,7 @@ async fn noop(
         .context("update-with-start")?;
     let held = start.elapsed();
     client
-        .get_workflow_handle::<NoopBooking>(id)
+        .get_workflow_handle::<NoopBooking>(&id)
         .execute_update(
             NoopBooking::pay,
             (),
@@ -432,5 +443,5 @@ async fn noop(
         )
         .await
         .context("pay")?;
-    Ok((held, Some(start.elapsed())))
+    Ok((held, Some((start.elapsed(), id))))
 }

@@ -155,6 +155,12 @@ impl Stack {
                     for sa in SEARCH_ATTRIBUTES {
                         cmd.args(["--search-attribute", sa]);
                     }
+                    // As `make dev`: attributes registered at start, no
+                    // cache refresh on every lookup.
+                    cmd.args([
+                        "--dynamic-config-value",
+                        "system.forceSearchAttributesCacheRefreshOnRead=false",
+                    ]);
                     cmd
                 },
                 temporal_answers
