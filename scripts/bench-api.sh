@@ -36,7 +36,7 @@ for run in 1 2 3; do
 done
 kill $sampler 2>/dev/null || true
 echo "gateway RSS under the load: at most $(( $(cat "$work/api-rss-peak") / 1024 )) MB (sampled every 0.2 s; target < 60 MB); after: $(rss $api VmRSS); process peak (VmHWM, sign-ups included): $(rss $api VmHWM)"
-echo "target: create-booking p99 < 150 ms at $CLIENTS clients"
+echo "targets: create-booking p99 <= 400 ms at $CLIENTS clients; p50 <= 60 ms for a single client"
 
 # Where a create's time goes, from the gateway's own metrics: the whole
 # request vs the update-with-start call to Temporal inside it.
