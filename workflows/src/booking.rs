@@ -25,9 +25,10 @@ use temporalio_common::search_attributes::{
 };
 use temporalio_macros::{workflow, workflow_methods};
 use temporalio_sdk::{
-    ActivityExecutionError, ActivityOptions, CancellableFuture, LocalActivityOptions,
-    SyncWorkflowContext, TimerOptions, TimerResult, WorkflowCancellationToken, WorkflowContext,
-    WorkflowContextView, WorkflowResult, WorkflowTermination,
+    ActivityExecutionError, ActivityOptions, ApplicationFailure, CancellableFuture,
+    LocalActivityOptions, SyncWorkflowContext, TimerOptions, TimerResult,
+    WorkflowCancellationToken, WorkflowContext, WorkflowContextView, WorkflowResult,
+    WorkflowTermination,
 };
 
 use crate::activities::{
@@ -539,20 +540,14 @@ async fn hold(ctx: &Ctx) -> WorkflowResult<bool> {
 /// intent again after a decline). Returns false when the booking ended
 /// because Stripe refused it or stayed out of reach ([`DEFINED_ENDS`]).
 async fn new_payment_attempt(ctx: &Ctx) -> WorkflowResult<bool> {
+    let amount = booking_total(ctx)?;
     let input = ctx.state_mut(|s| {
         s.booking.payment.attempts += 1;
         CreatePayment {
             booking_id: s.booking.booking_id.clone(),
             booking_ref: s.booking.booking_ref.clone(),
             attempt: s.booking.payment.attempts,
-            amount: s
-                .booking
-                .total
-                .clone()
-                .unwrap_or_else(|| crate::contract::Money {
-                    amount: 0,
-                    currency: "EUR".to_owned(),
-                }),
+            amount,
         }
     });
     let attempt = input.attempt;
@@ -935,17 +930,11 @@ async fn cancel_confirmed(
 /// refund Stripe refuses or that stays out of reach past its budget is an
 /// error: the booking then needs attention ([`DEFINED_ENDS`]).
 async fn refund_and_release(ctx: &Ctx) -> WorkflowResult<()> {
+    let amount = booking_total(ctx)?;
     let input = ctx.state(|s| RefundPayment {
         booking_id: s.booking.booking_id.clone(),
         attempt: s.booking.payment.attempts,
-        amount: s
-            .booking
-            .total
-            .clone()
-            .unwrap_or_else(|| crate::contract::Money {
-                amount: 0,
-                currency: "EUR".to_owned(),
-            }),
+        amount,
     });
     let refund = ctx
         .execute_activity(
@@ -1372,6 +1361,19 @@ fn business_failure(e: &ActivityExecutionError) -> Option<(String, String)> {
             _ => None,
         },
     }
+}
+
+/// The booking's total, which the hold set before any payment step. A
+/// booking without one is a bug that stops the step loudly (the booking
+/// then needs attention), never a PaymentIntent or a refund of 0 EUR.
+fn booking_total(ctx: &Ctx) -> WorkflowResult<crate::contract::Money> {
+    ctx.state(|s| s.booking.total.clone()).ok_or_else(|| {
+        ApplicationFailure::builder("the booking has no total: no payment step may run")
+            .type_name("BookingWithoutTotal".to_owned())
+            .non_retryable(true)
+            .build()
+            .into()
+    })
 }
 
 fn defined_ends(ctx: &Ctx) -> bool {
