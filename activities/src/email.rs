@@ -440,14 +440,7 @@ mod tests {
 
     use super::*;
 
-    const ALL_KINDS: [EmailKind; 6] = [
-        EmailKind::Confirmation,
-        EmailKind::PaymentExpired,
-        EmailKind::Cancellation,
-        EmailKind::FlightCancelled,
-        EmailKind::ScheduleChange,
-        EmailKind::CheckInReminder,
-    ];
+    const ALL_KINDS: [EmailKind; 6] = EmailKind::ALL;
 
     use super::sample;
     use sample::eur;

@@ -26,14 +26,7 @@ pub const EMAILS_FAILED: &str = "booking_emails_failed_total";
 /// Every series of [`EMAILS_FAILED`] at zero, so that a first failure is an
 /// increase Prometheus can see (called once the recorder is installed).
 pub fn register_email_failures() {
-    for kind in [
-        EmailKind::Confirmation,
-        EmailKind::PaymentExpired,
-        EmailKind::Cancellation,
-        EmailKind::FlightCancelled,
-        EmailKind::ScheduleChange,
-        EmailKind::CheckInReminder,
-    ] {
+    for kind in EmailKind::ALL {
         for cause in [EmailFailure::Rejected, EmailFailure::OutOfBudget] {
             metrics::counter!(EMAILS_FAILED, "kind" => kind.as_str(), "cause" => cause.as_str())
                 .absolute(0);

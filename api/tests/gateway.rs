@@ -1179,16 +1179,7 @@ async fn admin_flight_changes_reach_every_live_booking_on_the_flight() {
 
 /// The Prometheus page of `url`, saved as `dir/name.txt`.
 async fn scrape(gw: &Gateway, url: &str, dir: &std::path::Path, name: &str) -> String {
-    let page = gw
-        .stack
-        .http
-        .get(url)
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let page = gw.stack.get_text(url).await;
     std::fs::write(dir.join(format!("{name}.txt")), &page).unwrap();
     page
 }

@@ -618,17 +618,11 @@ async fn an_email_given_up_is_recorded_once_and_counted() {
         assert_eq!(stack.status(handle).await.status, BookingStatus::Confirmed);
     }
     let page = stack
-        .http
-        .get(format!(
+        .get_text(&format!(
             "http://127.0.0.1:{}/metrics",
             stack.worker_http_port
         ))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+        .await;
     for (cause, want) in [("rejected", 1.0), ("out_of_budget", 1.0)] {
         let series =
             format!("booking_emails_failed_total{{kind=\"confirmation\",cause=\"{cause}\"}}");

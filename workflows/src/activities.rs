@@ -102,6 +102,16 @@ pub enum EmailKind {
 }
 
 impl EmailKind {
+    /// Every kind, in the order a booking may send them.
+    pub const ALL: [EmailKind; 6] = [
+        EmailKind::Confirmation,
+        EmailKind::PaymentExpired,
+        EmailKind::Cancellation,
+        EmailKind::FlightCancelled,
+        EmailKind::ScheduleChange,
+        EmailKind::CheckInReminder,
+    ];
+
     pub fn as_str(self) -> &'static str {
         match self {
             EmailKind::Confirmation => "confirmation",

@@ -506,6 +506,18 @@ impl Stack {
             .expect("cancel update")
     }
 
+    /// The body of a GET of `url` (a Prometheus page, say).
+    pub async fn get_text(&self, url: &str) -> String {
+        self.http
+            .get(url)
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap()
+    }
+
     pub async fn stripe_get(&self, path: &str) -> Value {
         self.http
             .get(format!("{}{path}", self.stripe_url))
