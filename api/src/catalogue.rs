@@ -71,22 +71,20 @@ async fn admin(
         .into_response()
 }
 
-/// How long a flight change waits for its fan-out to finish before the
-/// admin is answered 202 (the change goes on in the workflow).
-const FANOUT_WAIT: std::time::Duration = std::time::Duration::from_secs(30);
-
 /// Change a flight (times, gate, status, fares; admins only). A new
 /// departure or a cancellation is applied by a `FlightChangeFanout`
 /// workflow, which then tells every live booking on the flight: a crash
 /// of the gateway after the request loses neither. The answer waits for
-/// the fan-out (202 with its workflow id when it takes longer than 30 s).
+/// the fan-out, for two thirds of `API_REQUEST_TIMEOUT` (10 s by default)
+/// at most, so that the request's own time limit never cuts it: then 202
+/// with its workflow id (the change goes on in the workflow).
 /// `Idempotency-Key` (optional) makes a retried change apply once.
 #[utoipa::path(patch, path = "/api/v1/flights/{id}", tag = "admin", security(("bearer" = [])),
     params(("id" = i64, Path),
            ("Idempotency-Key" = Option<String>, Header, description = "a retry with the same key applies the change once")),
     request_body(content = serde_json::Value, description = "departure_time, arrival_time, gate, status (scheduled|delayed|cancelled), fares"),
     responses((status = 200, description = "the flight, as the flight service answers"),
-              (status = 202, description = "the change is being applied and told to the bookings: `workflow_id` names its fan-out"),
+              (status = 202, description = "the change is still being applied and told to the bookings: `workflow_id` names its fan-out"),
               (status = 403), (status = 404), (status = 409), (status = 422)))]
 async fn update_flight(
     Admin(admin): Admin,
@@ -130,7 +128,7 @@ async fn update_flight(
 }
 
 /// Starts the fan-out (or joins the one running with the same key) and
-/// waits up to [`FANOUT_WAIT`] for its result.
+/// waits for its result, within two thirds of the request's time limit.
 async fn run_fanout(state: &AppState, input: FlightChangeInput) -> Result<Option<FanoutResult>> {
     let id = input.workflow_id();
     let options = WorkflowStartOptions::new(state.config.bookings.task_queue.clone(), id.clone())
@@ -151,7 +149,8 @@ async fn run_fanout(state: &AppState, input: FlightChangeInput) -> Result<Option
     let handle = state
         .temporal
         .get_workflow_handle::<FlightChangeFanout>(&id);
-    match tokio::time::timeout(FANOUT_WAIT, handle.get_result(Default::default())).await {
+    let wait = state.config.request_timeout * 2 / 3;
+    match tokio::time::timeout(wait, handle.get_result(Default::default())).await {
         Ok(Ok(result)) => Ok(Some(result)),
         Ok(Err(e)) => {
             tracing::error!(error = %e, workflow_id = %id, "the flight change fan-out failed");
