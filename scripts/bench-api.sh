@@ -13,7 +13,7 @@ BOOKINGS="${BENCH_BOOKINGS:-600}"
 A_PORT=18080
 
 # Limits wide open: the benchmark measures the path, not the limiter.
-BOOKING_DATABASE_URL="$BOOKING_DB" FLIGHTS_URL="http://127.0.0.1:$F_PORT" API_PORT=$A_PORT \
+BOOKING_DATABASE_URL="$BOOKING_DB" FLIGHTS_URL="http://127.0.0.1:$F_PORT" API_PORT=$A_PORT API_METRICS_ADDR=127.0.0.1:19465 \
   JWT_SECRET=bench-jwt-secret-0123456789abcdef-0123 STRIPE_WEBHOOK_SECRET=whsec_bench \
   AUTH_RATE_LIMIT_BURST=100000 AUTH_RATE_LIMIT_PERIOD=1ms API_RATE_LIMIT_BURST=100000 API_RATE_LIMIT_PERIOD=1ms \
   PAYMENT_WINDOW=30m RUST_LOG=warn "$bin/api" serve >"$work/api.log" 2>&1 &
@@ -40,7 +40,7 @@ echo "targets: create-booking p99 <= 400 ms at $CLIENTS clients; p50 <= 60 ms fo
 
 # Where a create's time goes, from the gateway's own metrics: the whole
 # request vs the update-with-start call to Temporal inside it.
-metrics="$(exec 3<>/dev/tcp/127.0.0.1/$A_PORT; printf 'GET /metrics HTTP/1.0\r\n\r\n' >&3; cat <&3)"
+metrics="$(exec 3<>/dev/tcp/127.0.0.1/19465; printf 'GET /metrics HTTP/1.0\r\n\r\n' >&3; cat <&3)"
 awk '
   /^http_request_duration_seconds_sum\{.*method="POST".*route="\/api\/v1\/bookings".*status="201"/ { hs += $NF }
   /^http_request_duration_seconds_count\{.*method="POST".*route="\/api\/v1\/bookings".*status="201"/ { hc += $NF }

@@ -27,11 +27,39 @@ bb=("$bin/bookingbench" --temporal "127.0.0.1:$T_PORT")
 pay() { "${bb[@]}" --bookings "$BOOKINGS" --concurrency "$CONCURRENCY" pay --flights "$work/flights.txt"; }
 noop() { "${bb[@]}" --bookings "$BOOKINGS" --concurrency "$CONCURRENCY" noop --search-attributes; }
 rate() { sed -n 's/.*: \([0-9.]*\) bookings\/s.*/\1/p' <<<"$1" | head -1; }
-noop1="$(noop)"; echo "$noop1"
-pay1="$(pay)"; echo "$pay1"
+# CPU time (user + system, in clock ticks) each part of the stack spent:
+# where a booking's cost goes on these shared cores, beside the ceiling's.
+postmaster="$(head -1 "$root/.dev/bench-pg/postmaster.pid")"
+ticks() { local t=0 p; for p in "$@"; do [ -r "/proc/$p/stat" ] && t=$((t + $(awk '{print $14 + $15}' "/proc/$p/stat"))); done; echo $t; }
+cpu_now() {
+  echo "$(ticks "${pids[0]}") $(ticks "${pids[1]}") $(ticks "${pids[2]}") $(ticks "${pids[3]}") $(ticks "$worker") $(ticks "$postmaster" $(pgrep -P "$postmaster"))"
+}
+hz="$(getconf CLK_TCK)"
+# cpu_report BEFORE AFTER CLIENT_TICKS: CPU milliseconds per booking, by part.
+cpu_report() {
+  awk -v b="$1" -v a="$2" -v c="$3" -v n="$BOOKINGS" -v hz="$hz" 'BEGIN {
+    split(b, x, " "); split(a, y, " ");
+    split("temporal localstripe smtp flights worker postgres", name, " ");
+    line = "  CPU ms per booking:"; total = 0;
+    for (i = 1; i <= 6; i++) { ms = (y[i] - x[i]) * 1000 / hz / n; total += ms; line = line sprintf(" %s %.1f,", name[i], ms) }
+    ms = c * 1000 / hz / n; total += ms;
+    printf "%s bench client %.1f; total %.1f\n", line, ms, total }'
+}
+# measured CMD...: runs CMD, prints its output and its CPU per booking.
+measured() {
+  local before after out client
+  before="$(cpu_now)"
+  out="$("$@")"
+  after="$(cpu_now)"
+  echo "$out"
+  client="$(sed -n 's/^  client CPU ticks: \([0-9]*\)$/\1/p' <<<"$out")"
+  cpu_report "$before" "$after" "${client:-0}"
+}
+noop1="$(measured noop)"; echo "$noop1"
+pay1="$(measured pay)"; echo "$pay1"
 echo "  worker peak RSS so far: $(rss $worker VmHWM)"
-pay2="$(pay)"; echo "$pay2"
-noop2="$(noop)"; echo "$noop2"
+pay2="$(measured pay)"; echo "$pay2"
+noop2="$(measured noop)"; echo "$noop2"
 awk -v a="$(rate "$pay1")" -v b="$(rate "$pay2")" -v c="$(rate "$noop1")" -v d="$(rate "$noop2")" \
   'BEGIN { printf "booking %.1f/s vs no-op ceiling %.1f/s (means of two runs each): ratio %.2f (target >= 0.8)\n", (a + b) / 2, (c + d) / 2, (a + b) / (c + d) }'
 

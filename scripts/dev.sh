@@ -56,6 +56,7 @@ cat <<INFO
 
   The local stack is up (Ctrl-C stops everything):
     gateway (public)   http://127.0.0.1:$API_PORT/api/v1   (OpenAPI: /api/v1/openapi.json; admin: \$ADMIN_EMAIL / \$ADMIN_PASSWORD)
+                       metrics (internal) http://${API_METRICS_ADDR:-127.0.0.1:9465}/metrics
     flight service     http://127.0.0.1:$FLIGHTS_PORT/api/v1/flights   (service token: \$FLIGHTS_SERVICE_TOKEN)
     Temporal gRPC      127.0.0.1:${TEMPORAL_PORT:-7233}
     Temporal Web UI    http://127.0.0.1:${TEMPORAL_UI_PORT:-8233}

@@ -352,16 +352,16 @@ impl<'a> View<'a> {
             _ => None,
         };
         View {
-            booking_ref: &booking.booking_ref,
+            booking_ref: booking.booking_ref.as_str(),
             name: booking
                 .passengers
                 .first()
                 .map(|p| p.first_name.as_str())
                 .filter(|n| !n.trim().is_empty()),
             flight: booking.flight.as_ref().map(|f| FlightView {
-                number: &f.flight_number,
-                origin: &f.origin,
-                destination: &f.destination,
+                number: f.flight_number.as_str(),
+                origin: f.origin.as_str(),
+                destination: f.destination.as_str(),
                 departure: format_time(f.departure_time, f.origin_time_zone.as_deref()),
                 arrival: f
                     .arrival_time
@@ -371,8 +371,8 @@ impl<'a> View<'a> {
                 .seats
                 .iter()
                 .map(|s| SeatView {
-                    number: &s.seat_number,
-                    cabin: &s.cabin,
+                    number: s.seat_number.as_str(),
+                    cabin: s.cabin.as_str(),
                 })
                 .collect(),
             // Tickets are issued one per passenger, in passenger order.
@@ -412,19 +412,17 @@ fn format_time(at: DateTime<Utc>, zone: Option<&str>) -> String {
 /// Minor units to `123.45 EUR`, `12345 JPY`, `12.345 KWD`: as many
 /// decimals as the currency's minor unit has (ISO 4217).
 pub fn format_money(money: &Money) -> String {
-    let sign = if money.amount < 0 { "-" } else { "" };
-    let abs = money.amount.unsigned_abs();
-    let digits =
-        airline_domain::Currency::parse(&money.currency).map_or(2, |c| c.minor_unit_digits());
+    // Never negative (`Money::new` refuses it).
+    let (amount, currency) = (money.amount().unsigned_abs(), money.currency());
+    let digits = currency.minor_unit_digits();
     if digits == 0 {
-        return format!("{sign}{abs} {}", money.currency);
+        return format!("{amount} {currency}");
     }
     let unit = 10u64.pow(digits);
     format!(
-        "{sign}{}.{:0width$} {}",
-        abs / unit,
-        abs % unit,
-        money.currency,
+        "{}.{:0width$} {currency}",
+        amount / unit,
+        amount % unit,
         width = digits as usize
     )
 }
@@ -465,10 +463,8 @@ mod tests {
         assert_eq!(format_money(&eur(12_345)), "123.45 EUR");
         assert_eq!(format_money(&eur(5)), "0.05 EUR");
         assert_eq!(format_money(&eur(100)), "1.00 EUR");
-        assert_eq!(format_money(&eur(-250)), "-2.50 EUR");
-        let money = |amount, currency: &str| Money {
-            amount,
-            currency: currency.to_owned(),
+        let money = |amount, currency: &str| {
+            Money::new(amount, airline_domain::Currency::parse(currency).unwrap()).unwrap()
         };
         assert_eq!(format_money(&money(12_345, "JPY")), "12345 JPY");
         assert_eq!(format_money(&money(12_345, "KWD")), "12.345 KWD");

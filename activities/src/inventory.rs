@@ -7,7 +7,9 @@ use std::time::Duration;
 use booking_workflows::activities::{
     ApplyFlightChange, FlightChangeAnswer, HoldSeats, ReleaseSeats, SeatsHeld,
 };
-use booking_workflows::contract::{FlightInfo, HeldSeat, Money, SeatSelection, errors};
+use booking_workflows::contract::{
+    Cabin, FlightInfo, FlightNumber, HeldSeat, IataCode, Money, SeatNumber, SeatSelection, errors,
+};
 use chrono::{DateTime, Utc};
 use reqwest::StatusCode;
 use secrecy::{ExposeSecret, SecretString};
@@ -39,14 +41,14 @@ struct HoldView {
 
 #[derive(Deserialize)]
 struct HoldSeat {
-    seat_number: String,
-    cabin: String,
+    seat_number: SeatNumber,
+    cabin: Cabin,
     fare: Money,
 }
 
 #[derive(Deserialize)]
 struct FlightView {
-    flight_number: String,
+    flight_number: FlightNumber,
     origin: AirportView,
     destination: AirportView,
     departure_time: DateTime<Utc>,
@@ -56,7 +58,7 @@ struct FlightView {
 
 #[derive(Deserialize)]
 struct AirportView {
-    code: String,
+    code: IataCode,
     time_zone: Option<String>,
 }
 

@@ -99,7 +99,8 @@ impl Payments {
     #[tracing::instrument(skip_all, fields(booking_id = %input.booking_id, attempt = input.attempt))]
     pub async fn create(&self, input: &CreatePayment) -> StepResult<PaymentCreated> {
         let (booking, attempt) = parse_ref(&input.booking_id, input.attempt)?;
-        let Money { amount, currency } = &input.amount;
+        let (amount, currency) = (&input.amount.amount(), input.amount.currency());
+        let currency = currency.as_str();
         let Ok(stripe_currency) = currency.to_lowercase().parse::<Currency>();
         // Stripe's limits: a positive amount up to eight digits, in a
         // currency it knows. Anything else it would refuse on every retry.
@@ -124,7 +125,7 @@ impl Payments {
         let row = lock_attempt(&mut tx, booking, attempt)
             .await?
             .ok_or_else(|| StepError::transient("the payment attempt row vanished"))?;
-        if row.amount != *amount || row.currency != *currency {
+        if row.amount != *amount || row.currency != currency {
             return Err(StepError::business(
                 errors::PAYMENT_REJECTED,
                 format!(
@@ -145,7 +146,7 @@ impl Payments {
 
         let metadata = HashMap::from([
             ("booking_id".to_owned(), input.booking_id.clone()),
-            ("booking_ref".to_owned(), input.booking_ref.clone()),
+            ("booking_ref".to_owned(), input.booking_ref.to_string()),
             ("attempt".to_owned(), attempt.to_string()),
         ]);
         // No redirect-based methods: Stripe then lets the server confirm
@@ -442,8 +443,8 @@ impl Payments {
              on conflict (booking_id) do nothing",
         )
         .bind(booking)
-        .bind(input.amount.amount)
-        .bind(&input.amount.currency)
+        .bind(input.amount.amount())
+        .bind(input.amount.currency().to_string())
         .execute(&mut *tx)
         .await?;
         let recorded: (Option<String>, i64, String) = sqlx::query_as(
@@ -456,7 +457,7 @@ impl Payments {
             tx.commit().await?;
             return Ok(RefundInfo {
                 refund_id,
-                amount: Money { amount, currency },
+                amount: money(amount, &currency)?,
             });
         }
 
@@ -474,9 +475,9 @@ impl Payments {
             }
             set_status(&mut tx, booking, attempt, AttemptStatus::Captured, None).await?;
         }
-        if input.amount.amount != row.amount {
+        if input.amount.amount() != row.amount {
             tracing::warn!(
-                requested = input.amount.amount,
+                requested = input.amount.amount(),
                 captured = row.amount,
                 "refunding the captured amount, not the requested one"
             );
@@ -514,10 +515,7 @@ impl Payments {
         tracing::info!(payment_intent = %intent_id, refund = %refund.id, "payment refunded");
         Ok(RefundInfo {
             refund_id: refund.id,
-            amount: Money {
-                amount: refund.amount,
-                currency: row.currency,
-            },
+            amount: money(refund.amount, &row.currency)?,
         })
     }
 
@@ -838,4 +836,11 @@ async fn set_status(
     .execute(&mut **tx)
     .await?;
     Ok(())
+}
+
+/// An amount read back from our own records (written from a [`Money`]).
+fn money(amount: i64, currency: &str) -> StepResult<Money> {
+    airline_domain::Currency::parse(currency)
+        .and_then(|currency| Money::new(amount, currency))
+        .map_err(|e| StepError::transient(format!("a recorded amount does not parse: {e}")))
 }

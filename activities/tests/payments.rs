@@ -165,7 +165,7 @@ impl TestApp {
     fn create_input(&self, attempt: u32) -> CreatePayment {
         CreatePayment {
             booking_id: self.booking_id.clone(),
-            booking_ref: "K7Q2ZP".to_owned(),
+            booking_ref: "K7Q2ZP".parse().unwrap(),
             attempt,
             amount: eur(45_900),
         }
@@ -230,10 +230,7 @@ impl TestApp {
 }
 
 fn eur(amount: i64) -> Money {
-    Money {
-        amount,
-        currency: "EUR".to_owned(),
-    }
+    Money::new(amount, "EUR".parse().unwrap()).unwrap()
 }
 
 fn assert_rejected<T: std::fmt::Debug>(result: Result<T, StepError>) {

@@ -12,10 +12,10 @@ use support::TestDb;
 fn state(id: &str, revision: u32, statuses: &[BookingStatus]) -> BookingState {
     let mut state = BookingState::new(BookingInput {
         booking_id: id.to_owned(),
-        booking_ref: "REC001".into(),
+        booking_ref: "REC001".parse().unwrap(),
         user_id: "user-1".into(),
         flight_id: 7,
-        seats: SeatSelection::Seats(vec!["1A".into()]),
+        seats: SeatSelection::Seats(vec!["1A".parse().unwrap()]),
         passengers: Vec::new(),
         contact_email: "ada@example.com".into(),
         payment_window_ms: 60_000,

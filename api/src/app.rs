@@ -45,6 +45,8 @@ pub struct AppState {
 pub struct Application {
     listener: TcpListener,
     router: Router,
+    /// `/metrics`, on `API_METRICS_ADDR`.
+    internal: TcpListener,
     pool: PgPool,
 }
 
@@ -105,6 +107,9 @@ impl Application {
     ) -> anyhow::Result<Self> {
         telemetry::metrics_handle();
         let listener = TcpListener::bind((config.host, config.port)).await?;
+        let internal = TcpListener::bind(config.metrics_addr)
+            .await
+            .with_context(|| format!("API_METRICS_ADDR {}", config.metrics_addr))?;
         let flights = reqwest::Client::builder()
             .connect_timeout(Duration::from_secs(2))
             .timeout(config.request_timeout)
@@ -122,6 +127,7 @@ impl Application {
         Ok(Self {
             listener,
             router: router(state)?,
+            internal,
             pool,
         })
     }
@@ -130,12 +136,28 @@ impl Application {
         self.listener.local_addr().map(|a| a.port()).unwrap_or(0)
     }
 
+    /// The internal listener's port (`/metrics`).
+    pub fn metrics_port(&self) -> u16 {
+        self.internal.local_addr().map(|a| a.port()).unwrap_or(0)
+    }
+
     /// Serves until `shutdown` resolves, then finishes in-flight requests.
     pub async fn run_until(
         self,
         shutdown: impl std::future::Future<Output = ()> + Send + 'static,
     ) -> std::io::Result<()> {
-        tracing::info!(addr = ?self.listener.local_addr().ok(), "gateway listening");
+        tracing::info!(
+            addr = ?self.listener.local_addr().ok(),
+            metrics = ?self.internal.local_addr().ok(),
+            "gateway listening"
+        );
+        let (stop, stopped) = tokio::sync::watch::channel(false);
+        let internal = axum::serve(self.internal, health::internal_router())
+            .with_graceful_shutdown(async move {
+                let mut stopped = stopped;
+                let _ = stopped.wait_for(|s| *s).await;
+            });
+        let internal = tokio::spawn(async move { internal.await });
         let result = axum::serve(
             self.listener,
             self.router
@@ -143,6 +165,9 @@ impl Application {
         )
         .with_graceful_shutdown(shutdown)
         .await;
+        // Metrics stay up until the public port has drained.
+        let _ = stop.send(true);
+        let _ = internal.await;
         self.pool.close().await;
         result
     }
@@ -150,11 +175,9 @@ impl Application {
 
 pub fn router(state: AppState) -> anyhow::Result<Router> {
     let config = state.config.clone();
-    let ip = ClientIp {
-        trust_forwarded: config.limits.trust_forwarded,
-    };
+    let ip = ClientIp::new(&config.limits.trusted_proxies);
     let auth = auth::router().layer(limits::layer(
-        ip,
+        ip.clone(),
         config.limits.auth_period,
         config.limits.auth_burst,
     ));

@@ -12,6 +12,8 @@ pub struct Config {
     pub host: IpAddr,
     /// 0 picks a free port (tests).
     pub port: u16,
+    /// The internal listener: `/metrics` (never on the public port).
+    pub metrics_addr: std::net::SocketAddr,
     pub database_url: SecretString,
     pub db_max_connections: u32,
     pub request_timeout: Duration,
@@ -33,6 +35,12 @@ pub struct AuthConfig {
     pub issuer: String,
     pub access_ttl: Duration,
     pub refresh_ttl: Duration,
+    /// A session (a refresh token's family) ends this long after its login,
+    /// however often it is refreshed.
+    pub session_max_age: Duration,
+    /// How long a just-used refresh token still works once more (two tabs
+    /// refreshing at the same moment).
+    pub refresh_reuse_grace: Duration,
     pub argon2_memory_kib: u32,
     pub argon2_iterations: u32,
     pub argon2_parallelism: u32,
@@ -50,9 +58,10 @@ pub struct LimitConfig {
     /// Per user (per IP when anonymous) everywhere else.
     pub api_period: Duration,
     pub api_burst: u32,
-    /// Take the client IP from `X-Forwarded-For` / `Forwarded` (behind a
-    /// trusted proxy) instead of the peer address.
-    pub trust_forwarded: bool,
+    /// Proxies whose `X-Forwarded-For` is believed: a request from one of
+    /// them is keyed on the right-most address of that header that is not
+    /// a trusted proxy; any other request on its peer address.
+    pub trusted_proxies: Vec<ipnet::IpNet>,
 }
 
 #[derive(Debug, Clone)]
@@ -78,6 +87,7 @@ impl Config {
         let config = Config {
             host: parse("API_HOST", IpAddr::V4(Ipv4Addr::LOCALHOST))?,
             port: parse("API_PORT", 8080)?,
+            metrics_addr: parse("API_METRICS_ADDR", ([127, 0, 0, 1], 9465).into())?,
             database_url: Self::database_url_from_env()?,
             db_max_connections: parse("API_DB_MAX_CONNECTIONS", 16)?,
             request_timeout: duration("API_REQUEST_TIMEOUT", Duration::from_secs(15))?,
@@ -100,6 +110,8 @@ impl Config {
                 issuer: var("JWT_ISSUER").unwrap_or_else(|| "airline-api".into()),
                 access_ttl: duration("ACCESS_TOKEN_TTL", Duration::from_secs(15 * 60))?,
                 refresh_ttl: duration("REFRESH_TOKEN_TTL", Duration::from_secs(30 * 24 * 3600))?,
+                session_max_age: duration("SESSION_MAX_AGE", Duration::from_secs(90 * 24 * 3600))?,
+                refresh_reuse_grace: duration("REFRESH_REUSE_GRACE", Duration::from_secs(10))?,
                 // One of OWASP's equivalent argon2id settings (m=7 MiB,
                 // t=5, p=1): the least memory per hash.
                 argon2_memory_kib: parse("ARGON2_MEMORY_KIB", 7 * 1024)?,
@@ -116,7 +128,7 @@ impl Config {
                 auth_burst: parse("AUTH_RATE_LIMIT_BURST", 10)?,
                 api_period: duration("API_RATE_LIMIT_PERIOD", Duration::from_millis(50))?,
                 api_burst: parse("API_RATE_LIMIT_BURST", 60)?,
-                trust_forwarded: parse("API_TRUST_FORWARDED", false)?,
+                trusted_proxies: trusted_proxies()?,
             },
             bookings: BookingConfig {
                 payment_window: duration("PAYMENT_WINDOW", Duration::from_secs(5 * 60))?,
@@ -147,4 +159,27 @@ impl Config {
             .map(Into::into)
             .context("set BOOKING_DATABASE_URL (or DATABASE_URL) to the booking database")
     }
+}
+
+/// `API_TRUSTED_PROXIES`: comma-separated CIDRs or addresses.
+fn trusted_proxies() -> anyhow::Result<Vec<ipnet::IpNet>> {
+    if var("API_TRUST_FORWARDED").is_some() {
+        bail!(
+            "API_TRUST_FORWARDED is gone: it believed any client's X-Forwarded-For. \
+             List the proxies in front of the gateway in API_TRUSTED_PROXIES (CIDRs)"
+        );
+    }
+    parse_proxies(&var("API_TRUSTED_PROXIES").unwrap_or_default()).context("API_TRUSTED_PROXIES")
+}
+
+pub fn parse_proxies(raw: &str) -> anyhow::Result<Vec<ipnet::IpNet>> {
+    raw.split(',')
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(|s| {
+            s.parse::<ipnet::IpNet>()
+                .or_else(|_| s.parse::<IpAddr>().map(ipnet::IpNet::from))
+                .map_err(|_| anyhow::anyhow!("'{s}' is neither a CIDR (10.0.0.0/8) nor an address"))
+        })
+        .collect()
 }

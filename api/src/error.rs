@@ -45,6 +45,9 @@ pub enum Error {
     PayloadTooLarge,
     #[error("too many requests")]
     TooManyRequests { retry_after: Duration },
+    /// Too many failed logins for one account (every replica counts them).
+    #[error("too many failed logins")]
+    LoginThrottled { retry_after: Duration },
     /// A dependency (database, Temporal, the flight service) is down or busy.
     #[error("service unavailable")]
     Unavailable,
@@ -147,13 +150,19 @@ impl Error {
             Error::Unauthorized => (StatusCode::UNAUTHORIZED, "unauthorized"),
             Error::InvalidCredentials => (StatusCode::UNAUTHORIZED, "invalid_credentials"),
             Error::Forbidden => (StatusCode::FORBIDDEN, "forbidden"),
-            Error::TooManyRequests { retry_after } => {
+            Error::TooManyRequests { retry_after } | Error::LoginThrottled { retry_after } => {
                 let secs = retry_after.as_secs_f64().ceil().max(1.0) as u64;
-                let mut response = error_response(
-                    StatusCode::TOO_MANY_REQUESTS,
-                    "rate_limited",
-                    format!("too many requests; retry in {secs} s"),
-                );
+                let (code, message) = match self {
+                    Error::LoginThrottled { .. } => (
+                        "login_throttled",
+                        format!("too many failed logins for this account; retry in {secs} s"),
+                    ),
+                    _ => (
+                        "rate_limited",
+                        format!("too many requests; retry in {secs} s"),
+                    ),
+                };
+                let mut response = error_response(StatusCode::TOO_MANY_REQUESTS, code, message);
                 response
                     .headers_mut()
                     .insert(header::RETRY_AFTER, HeaderValue::from(secs));

@@ -1,5 +1,6 @@
-//! Liveness and metrics (the flight service's handlers), and readiness:
-//! the booking database and Temporal.
+//! Liveness (the flight service's handler) and readiness (the booking
+//! database and Temporal) on the public port; the metrics on an internal
+//! listener of their own (`API_METRICS_ADDR`), never on the public port.
 
 use axum::Router;
 use axum::extract::State;
@@ -15,7 +16,14 @@ pub fn router() -> Router<AppState> {
     Router::new()
         .route("/healthz", get(flights::health::healthz))
         .route("/readyz", get(readyz))
+}
+
+/// The internal listener's routes: `/metrics`, and `/healthz` for probes
+/// that only reach that port.
+pub fn internal_router() -> Router {
+    Router::new()
         .route("/metrics", get(flights::health::metrics))
+        .route("/healthz", get(flights::health::healthz))
 }
 
 /// Ready when the booking database and Temporal both answer.

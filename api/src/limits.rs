@@ -1,38 +1,85 @@
 //! Rate limits (tower_governor): per client IP on the auth endpoints, per
 //! user (per IP when anonymous) everywhere else. Over the limit: 429 in
-//! the error shape, with `Retry-After`.
+//! the error shape, with `Retry-After`. These live in each replica's
+//! memory; failed logins are also throttled per account in PostgreSQL
+//! (`auth::throttle`), which every replica shares.
 
-use std::net::IpAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 use std::time::Duration;
 
 use axum::body::Body;
+use axum::extract::ConnectInfo;
 use axum::http::{Request, Response, StatusCode};
 use axum::response::IntoResponse;
 use governor::middleware::NoOpMiddleware;
+use ipnet::IpNet;
 use tower_governor::GovernorLayer;
 use tower_governor::errors::GovernorError;
 use tower_governor::governor::GovernorConfigBuilder;
-use tower_governor::key_extractor::{KeyExtractor, PeerIpKeyExtractor, SmartIpKeyExtractor};
+use tower_governor::key_extractor::KeyExtractor;
 
 use crate::auth::tokens::Tokens;
 use crate::error::{Error, error_response};
 
-/// The client's IP: the peer's, or the proxy's forwarded one when trusted.
-#[derive(Clone, Copy)]
+/// The client's IP: the socket peer's, unless the peer is a trusted proxy;
+/// then the right-most address of `X-Forwarded-For` that is not a trusted
+/// proxy (each proxy appends the address it saw, so everything left of
+/// that is whatever the client chose to write).
+#[derive(Clone)]
 pub struct ClientIp {
-    pub trust_forwarded: bool,
+    trusted: Arc<[IpNet]>,
+}
+
+impl ClientIp {
+    pub fn new(trusted_proxies: &[IpNet]) -> Self {
+        Self {
+            trusted: trusted_proxies.into(),
+        }
+    }
+
+    fn is_trusted(&self, ip: IpAddr) -> bool {
+        self.trusted.iter().any(|net| net.contains(&ip))
+    }
+
+    /// The client of a request that came from `peer`.
+    pub fn of(&self, peer: IpAddr, headers: &axum::http::HeaderMap) -> IpAddr {
+        let mut client = peer.to_canonical();
+        if !self.is_trusted(client) {
+            return client;
+        }
+        let hops: Vec<&str> = headers
+            .get_all("x-forwarded-for")
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .flat_map(|v| v.split(','))
+            .map(str::trim)
+            .collect();
+        for hop in hops.into_iter().rev() {
+            // Not an address: not written by a trusted proxy. The last
+            // trusted hop is the most we know.
+            let Ok(ip) = hop.parse::<IpAddr>() else {
+                return client;
+            };
+            client = ip.to_canonical();
+            if !self.is_trusted(client) {
+                return client;
+            }
+        }
+        client
+    }
 }
 
 impl KeyExtractor for ClientIp {
     type Key = IpAddr;
 
     fn extract<T>(&self, req: &Request<T>) -> Result<IpAddr, GovernorError> {
-        if self.trust_forwarded {
-            SmartIpKeyExtractor.extract(req)
-        } else {
-            PeerIpKeyExtractor.extract(req)
-        }
+        let peer = req
+            .extensions()
+            .get::<ConnectInfo<SocketAddr>>()
+            .map(|c| c.0.ip())
+            .ok_or(GovernorError::UnableToExtractKey)?;
+        Ok(self.of(peer, req.headers()))
     }
 }
 
@@ -109,5 +156,52 @@ fn rejection(e: GovernorError) -> Response<Body> {
         GovernorError::Other { code, msg, .. } => {
             error_response(code, "rate_limited", msg.unwrap_or_default())
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use axum::http::HeaderMap;
+
+    use super::*;
+
+    fn ip(s: &str) -> IpAddr {
+        s.parse().unwrap()
+    }
+
+    fn forwarded(values: &[&str]) -> HeaderMap {
+        let mut headers = HeaderMap::new();
+        for v in values {
+            headers.append("x-forwarded-for", v.parse().unwrap());
+        }
+        headers
+    }
+
+    #[test]
+    fn an_untrusted_peer_is_the_client_whatever_it_forwards() {
+        let ips = ClientIp::new(&["10.0.0.0/8".parse().unwrap()]);
+        let headers = forwarded(&["1.2.3.4"]);
+        assert_eq!(ips.of(ip("203.0.113.9"), &headers), ip("203.0.113.9"));
+        let none = ClientIp::new(&[]);
+        assert_eq!(none.of(ip("127.0.0.1"), &headers), ip("127.0.0.1"));
+    }
+
+    #[test]
+    fn behind_trusted_proxies_the_right_most_untrusted_hop_is_the_client() {
+        let ips = ClientIp::new(&["10.0.0.0/8".parse().unwrap()]);
+        let peer = ip("10.1.0.5");
+        // The client wrote "6.6.6.6"; the first proxy appended what it saw.
+        let headers = forwarded(&["6.6.6.6, 198.51.100.7", "10.2.0.1"]);
+        assert_eq!(ips.of(peer, &headers), ip("198.51.100.7"));
+        // Only trusted hops: the left-most of them.
+        assert_eq!(ips.of(peer, &forwarded(&["10.3.0.1"])), ip("10.3.0.1"));
+        assert_eq!(ips.of(peer, &HeaderMap::new()), peer);
+        // Garbage is not a proxy's: the last trusted hop is the key.
+        assert_eq!(
+            ips.of(peer, &forwarded(&["junk, 10.2.0.1"])),
+            ip("10.2.0.1")
+        );
+        // IPv4-mapped IPv6 peers count as their IPv4 address.
+        assert_eq!(ips.of(ip("::ffff:10.1.0.5"), &headers), ip("198.51.100.7"));
     }
 }

@@ -1,4 +1,5 @@
-//! Identifiers written by people: IATA airport codes and flight numbers.
+//! Identifiers written by people: IATA airport codes, flight numbers and
+//! booking references.
 
 use serde::Serialize;
 
@@ -60,6 +61,44 @@ impl FlightNumber {
 
 string_newtype!(FlightNumber);
 
+/// The short reference a traveller quotes (`K7Q2ZP`): 5–10 letters and
+/// digits, stored upper case. New ones are six characters of
+/// [`BookingRef::ALPHABET`], which leaves out look-alikes (0/O, 1/I/L, 8/B);
+/// parsing accepts any letters and digits, as older references have them.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+#[serde(transparent)]
+pub struct BookingRef(String);
+
+impl BookingRef {
+    /// The characters of a new reference.
+    pub const ALPHABET: &'static [u8] = b"ABCDEFGHJKMNPQRSTUVWXYZ2345679";
+    /// The length of a new reference.
+    pub const LEN: usize = 6;
+
+    pub fn parse(raw: &str) -> Result<Self, ParseError> {
+        let code = raw.trim();
+        if (5..=10).contains(&code.len()) && code.bytes().all(|b| b.is_ascii_alphanumeric()) {
+            Ok(Self(code.to_ascii_uppercase()))
+        } else {
+            Err(ParseError(format!(
+                "'{raw}' is not a booking reference (5-10 letters and digits, e.g. K7Q2ZP)"
+            )))
+        }
+    }
+
+    /// A new reference from [`Self::LEN`] random indexes into
+    /// [`Self::ALPHABET`] (the caller brings the randomness).
+    pub fn from_indexes(mut index: impl FnMut(usize) -> usize) -> Self {
+        Self(
+            (0..Self::LEN)
+                .map(|_| Self::ALPHABET[index(Self::ALPHABET.len()) % Self::ALPHABET.len()] as char)
+                .collect(),
+        )
+    }
+}
+
+string_newtype!(BookingRef);
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -80,6 +119,17 @@ mod tests {
     fn flight_number_accepts_common_forms() {
         assert_eq!(FlightNumber::parse("ba 117").unwrap().as_str(), "BA117");
         assert_eq!(FlightNumber::parse("U21234").unwrap().as_str(), "U21234");
+    }
+
+    #[test]
+    fn booking_ref_is_upper_cased_and_bounded() {
+        assert_eq!(BookingRef::parse("k7q2zp").unwrap().as_str(), "K7Q2ZP");
+        for bad in ["", "K7Q2", "K7Q2ZP12345", "K7-2ZP", "K7Q 2Z"] {
+            assert!(BookingRef::parse(bad).is_err(), "{bad}");
+        }
+        let fresh = BookingRef::from_indexes(|n| n - 1);
+        assert_eq!(fresh.as_str(), "999999");
+        assert!(BookingRef::parse(fresh.as_str()).is_ok());
     }
 
     #[test]

@@ -19,6 +19,14 @@ macro_rules! string_newtype {
             }
         }
 
+        impl std::str::FromStr for $ty {
+            type Err = ParseError;
+
+            fn from_str(raw: &str) -> Result<Self, ParseError> {
+                Self::parse(raw)
+            }
+        }
+
         impl<'de> serde::Deserialize<'de> for $ty {
             fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
                 let raw = <String as serde::Deserialize>::deserialize(d)?;
@@ -34,7 +42,7 @@ mod money;
 mod seat;
 
 pub use cabin::Cabin;
-pub use codes::{FlightNumber, IataCode};
+pub use codes::{BookingRef, FlightNumber, IataCode};
 pub use money::{Currency, Money};
 pub use seat::SeatNumber;
 

@@ -71,6 +71,14 @@ impl fmt::Display for Currency {
     }
 }
 
+impl std::str::FromStr for Currency {
+    type Err = ParseError;
+
+    fn from_str(raw: &str) -> Result<Self, ParseError> {
+        Self::parse(raw)
+    }
+}
+
 impl<'de> Deserialize<'de> for Currency {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         let raw = String::deserialize(d)?;

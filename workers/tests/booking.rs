@@ -6,11 +6,11 @@ mod support;
 
 use std::time::Duration;
 
-use booking_workflows::contract::{BookingStatus, PaymentStatus, SeatSelection};
+use booking_workflows::contract::{BookingStatus, Cabin, PaymentStatus, SeatSelection};
 use support::{DECLINED_CARD, GOOD_CARD, Stack, flights::utc_in_days};
 
 fn seats(list: &[&str]) -> SeatSelection {
-    SeatSelection::Seats(list.iter().map(|s| s.to_string()).collect())
+    SeatSelection::Seats(list.iter().map(|s| s.parse().unwrap()).collect())
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -32,7 +32,7 @@ async fn held_paid_confirmed_then_reminded() {
         .wait_status(&handle, BookingStatus::AwaitingPayment)
         .await;
     assert_eq!(held.seats.len(), 2);
-    assert_eq!(held.total.as_ref().unwrap().amount, 20000);
+    assert_eq!(held.total.as_ref().unwrap().amount(), 20000);
     assert!(held.payment_due_at.is_some());
     assert!(held.payment.client_secret.is_some());
     assert_eq!(stack.seats_available(flight).await, before - 2);
@@ -64,7 +64,7 @@ async fn held_paid_confirmed_then_reminded() {
         "3A",
         "3B",
         &paid.ticket_numbers[0],
-        &paid.booking_ref,
+        paid.booking_ref.as_str(),
         "10:00 GMT (UTC+00:00)",
         "12:10 CET (UTC+01:00)",
     ] {
@@ -110,7 +110,7 @@ async fn window_expiry_cancels_the_intent_and_releases_the_seats() {
     let mut input = stack.input(
         flight,
         SeatSelection::Cabin {
-            cabin: "economy".into(),
+            cabin: Cabin::Economy,
             count: 2,
         },
     );
@@ -228,7 +228,7 @@ async fn cancel_after_confirmation_refunds_once_and_releases() {
     assert_eq!(a.status, BookingStatus::Cancelled);
     assert_eq!(b.status, BookingStatus::Cancelled);
     let refund = a.payment.refund.clone().expect("refund details");
-    assert_eq!(refund.amount.amount, 20000);
+    assert_eq!(refund.amount.amount(), 20000);
     assert_eq!(a.payment.status, PaymentStatus::Refunded);
 
     let refunds = stack.refunds(&intent_id).await;

@@ -27,7 +27,7 @@ use support::{GOOD_CARD, Handle, Stack};
 const BUDGET_MS: u64 = 3_000;
 
 fn seats(list: &[&str]) -> SeatSelection {
-    SeatSelection::Seats(list.iter().map(|s| s.to_string()).collect())
+    SeatSelection::Seats(list.iter().map(|s| s.parse().unwrap()).collect())
 }
 
 /// A booking of `seat` with the short budget, started.

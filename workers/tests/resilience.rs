@@ -28,7 +28,7 @@ use temporalio_common::protos::temporal::api::history::v1::history_event::Attrib
 use temporalio_sdk::workflow_replayer::{WorkflowReplayer, WorkflowReplayerOptions};
 
 fn seats(list: &[&str]) -> SeatSelection {
-    SeatSelection::Seats(list.iter().map(|s| s.to_string()).collect())
+    SeatSelection::Seats(list.iter().map(|s| s.parse().unwrap()).collect())
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -300,12 +300,9 @@ async fn activities_executed_twice_do_their_work_once() {
 
     let create = CreatePayment {
         booking_id: booking_id.clone(),
-        booking_ref: "TWICE1".into(),
+        booking_ref: "TWICE1".parse().unwrap(),
         attempt: 1,
-        amount: Money {
-            amount: 20000,
-            currency: "EUR".into(),
-        },
+        amount: Money::new(20000, "EUR".parse().unwrap()).unwrap(),
     };
     let (a, b) = tokio::join!(acts.payments.create(&create), acts.payments.create(&create));
     let intent = a.unwrap();
@@ -483,7 +480,7 @@ async fn schedule_change_moves_the_reminder_and_flight_cancellation_refunds() {
     let cancelled = stack.wait_status(&handle, BookingStatus::Cancelled).await;
     assert_eq!(cancelled.payment.status, PaymentStatus::Refunded);
     assert_eq!(
-        cancelled.payment.refund.as_ref().unwrap().amount.amount,
+        cancelled.payment.refund.as_ref().unwrap().amount.amount(),
         10000
     );
     assert_eq!(stack.seats_available(flight).await, before);

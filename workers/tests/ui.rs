@@ -39,7 +39,7 @@ fn query_param(query: &str) -> String {
 }
 
 async fn awaiting_payment(stack: &Stack, flight: i64, seat: &str) -> Handle {
-    let input = stack.input(flight, SeatSelection::Seats(vec![seat.to_owned()]));
+    let input = stack.input(flight, SeatSelection::Seats(vec![seat.parse().unwrap()]));
     let handle = stack.start_booking(input).await;
     stack
         .wait_status(&handle, BookingStatus::AwaitingPayment)

@@ -13,7 +13,8 @@ use temporalio_macros::activity_definitions;
 use temporalio_sdk::activities::ActivityError;
 
 use crate::contract::{
-    BookingState, FlightInfo, HeldSeat, Money, NextAction, PaymentError, RefundInfo, SeatSelection,
+    BookingRef, BookingState, FlightInfo, HeldSeat, Money, NextAction, PaymentError, RefundInfo,
+    SeatSelection,
 };
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -40,7 +41,7 @@ pub struct ReleaseSeats {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct CreatePayment {
     pub booking_id: String,
-    pub booking_ref: String,
+    pub booking_ref: BookingRef,
     /// 1 for the first attempt; each attempt has its own PaymentIntent.
     pub attempt: u32,
     pub amount: Money,

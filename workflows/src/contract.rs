@@ -7,6 +7,11 @@ use std::fmt;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
+/// The domain's types, carried through the contract as themselves: their
+/// JSON is the plain string (or `{amount, currency}`) the histories hold,
+/// and a value that does not parse never reaches a step.
+pub use airline_domain::{BookingRef, Cabin, Currency, FlightNumber, IataCode, Money, SeatNumber};
+
 /// The task queue every booking workflow and activity runs on.
 pub const TASK_QUEUE: &str = "bookings";
 
@@ -32,8 +37,8 @@ pub mod search_attributes {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(untagged)]
 pub enum SeatSelection {
-    Seats(Vec<String>),
-    Cabin { cabin: String, count: u8 },
+    Seats(Vec<SeatNumber>),
+    Cabin { cabin: Cabin, count: u8 },
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -51,7 +56,7 @@ pub struct BookingInput {
     /// A UUID.
     pub booking_id: String,
     /// The short reference travellers quote, e.g. `K7Q2ZP`.
-    pub booking_ref: String,
+    pub booking_ref: BookingRef,
     pub user_id: String,
     pub flight_id: i64,
     pub seats: SeatSelection,
@@ -118,19 +123,12 @@ impl fmt::Display for BookingStatus {
     }
 }
 
-/// Integer minor units plus an ISO currency code.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Money {
-    pub amount: i64,
-    pub currency: String,
-}
-
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct FlightInfo {
     pub flight_id: i64,
-    pub flight_number: String,
-    pub origin: String,
-    pub destination: String,
+    pub flight_number: FlightNumber,
+    pub origin: IataCode,
+    pub destination: IataCode,
     pub departure_time: DateTime<Utc>,
     /// Absent in bookings held before it was recorded.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -147,8 +145,8 @@ pub struct FlightInfo {
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct HeldSeat {
-    pub seat_number: String,
-    pub cabin: String,
+    pub seat_number: SeatNumber,
+    pub cabin: Cabin,
     pub fare: Money,
 }
 
@@ -217,7 +215,7 @@ pub struct Transition {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct BookingState {
     pub booking_id: String,
-    pub booking_ref: String,
+    pub booking_ref: BookingRef,
     pub user_id: String,
     pub status: BookingStatus,
     pub flight_id: i64,

@@ -2,8 +2,8 @@
 //! (`src/email.rs`) and the SMTP tests (`tests/email.rs`).
 
 use booking_workflows::contract::{
-    BookingState, BookingStatus, FlightInfo, HeldSeat, Money, Passenger, PaymentState,
-    PaymentStatus, SeatSelection,
+    BookingState, BookingStatus, Cabin, Currency, FlightInfo, HeldSeat, Money, Passenger,
+    PaymentState, PaymentStatus, SeatSelection,
 };
 use chrono::{DateTime, TimeZone, Utc};
 
@@ -12,41 +12,38 @@ pub fn departure() -> DateTime<Utc> {
 }
 
 pub fn eur(amount: i64) -> Money {
-    Money {
-        amount,
-        currency: "EUR".into(),
-    }
+    Money::new(amount, Currency::parse("EUR").unwrap()).unwrap()
 }
 
 /// Confirmed, paid, two passengers on SK123 LIS→BER.
 pub fn booking(booking_id: &str) -> BookingState {
     BookingState {
         booking_id: booking_id.to_owned(),
-        booking_ref: "K7Q2ZP".into(),
+        booking_ref: "K7Q2ZP".parse().unwrap(),
         user_id: "user-1".into(),
         status: BookingStatus::Confirmed,
         flight_id: 42,
         flight: Some(FlightInfo {
             flight_id: 42,
-            flight_number: "SK123".into(),
-            origin: "LIS".into(),
-            destination: "BER".into(),
+            flight_number: "SK123".parse().unwrap(),
+            origin: "LIS".parse().unwrap(),
+            destination: "BER".parse().unwrap(),
             departure_time: departure(),
             arrival_time: Some(departure() + chrono::TimeDelta::minutes(210)),
             origin_time_zone: Some("Europe/Lisbon".into()),
             destination_time_zone: Some("Europe/Berlin".into()),
             version: Some(1),
         }),
-        requested_seats: SeatSelection::Seats(vec!["12A".into(), "12B".into()]),
+        requested_seats: SeatSelection::Seats(vec!["12A".parse().unwrap(), "12B".parse().unwrap()]),
         seats: vec![
             HeldSeat {
-                seat_number: "12A".into(),
-                cabin: "economy".into(),
+                seat_number: "12A".parse().unwrap(),
+                cabin: Cabin::Economy,
                 fare: eur(6_150),
             },
             HeldSeat {
-                seat_number: "12B".into(),
-                cabin: "economy".into(),
+                seat_number: "12B".parse().unwrap(),
+                cabin: Cabin::Economy,
                 fare: eur(6_195),
             },
         ],

@@ -2,6 +2,7 @@
 
 pub mod extract;
 pub mod password;
+pub mod throttle;
 pub mod tokens;
 
 use axum::extract::State;
@@ -152,7 +153,7 @@ async fn signup(
 /// Exchange email and password for an access and a refresh token.
 #[utoipa::path(post, path = "/api/v1/auth/login", tag = "auth", request_body = LoginRequest,
     responses((status = 200, body = TokenPair), (status = 401, description = "invalid_credentials"),
-              (status = 429, description = "rate limited")))]
+              (status = 429, description = "rate_limited (per client IP) or login_throttled (too many failed logins for the account, on every replica)")))]
 async fn login(
     State(state): State<AppState>,
     ApiJson(req): ApiJson<LoginRequest>,
@@ -161,6 +162,8 @@ async fn login(
     let email = Email::parse("email", &req.email).ok();
     let user: Option<(Uuid, String, String)> = match &email {
         Some(email) => {
+            // Counted (or refused) before the password is checked.
+            throttle::attempt(&state.pool, email.as_str()).await?;
             sqlx::query_as("select user_id, role, password_hash from app_user where email = $1")
                 .bind(email.as_str())
                 .fetch_optional(&state.pool)
@@ -177,32 +180,59 @@ async fn login(
         tracing::debug!("login refused");
         return Err(Error::InvalidCredentials);
     };
+    if let Some(email) = &email {
+        throttle::succeeded(&state.pool, email.as_str()).await?;
+    }
     let roles = Role::parse(&role).into_iter().collect();
     Ok(Json(start_session(&state, user_id, roles).await?))
 }
 
-/// Exchange a refresh token for a new pair. Each refresh token works once;
-/// presenting a used one again revokes every token of its family.
+/// Exchange a refresh token for a new pair. Each refresh token works once,
+/// and once more within `REFRESH_REUSE_GRACE` of its use (two tabs
+/// refreshing at the same moment); presenting it again after that revokes
+/// every token of its family. No token outlives its session's
+/// `SESSION_MAX_AGE`, counted from the login.
 #[utoipa::path(post, path = "/api/v1/auth/refresh", tag = "auth", request_body = RefreshRequest,
-    responses((status = 200, body = TokenPair), (status = 401, description = "unknown, used, revoked or expired")))]
+    responses((status = 200, body = TokenPair), (status = 401, description = "unknown, used, revoked or expired (or the session reached SESSION_MAX_AGE)")))]
 async fn refresh(
     State(state): State<AppState>,
     ApiJson(req): ApiJson<RefreshRequest>,
 ) -> Result<Json<TokenPair>> {
     let mut tx = state.pool.begin().await?;
-    let found: Option<(Uuid, Uuid, bool, bool, bool)> = sqlx::query_as(
-        "select family_id, user_id, used_at is not null, revoked_at is not null,
-                expires_at <= now()
+    let found: Option<RefreshRow> = sqlx::query_as(
+        "select family_id, user_id, used_at is not null as used, revoked_at is not null as revoked,
+                expires_at <= now() as expired,
+                coalesce(used_at > now() - make_interval(secs => $2) and reused_at is null, false)
+                    as in_grace,
+                session_started_at
            from refresh_token where token_hash = $1 for update",
     )
     .bind(refresh_hash(&req.refresh_token))
+    .bind(state.config.auth.refresh_reuse_grace.as_secs_f64())
     .fetch_optional(&mut *tx)
     .await?;
-    let Some((family_id, user_id, used, revoked, expired)) = found else {
+    let Some(RefreshRow {
+        family_id,
+        user_id,
+        used,
+        revoked,
+        expired,
+        in_grace,
+        session_started_at,
+    }) = found
+    else {
         tracing::debug!("unknown refresh token");
         return Err(Error::Unauthorized);
     };
-    if used && !revoked {
+    if used && in_grace && !revoked && !expired {
+        // The same session refreshing twice at once: the second one gets a
+        // pair of its own, once.
+        sqlx::query("update refresh_token set reused_at = now() where token_hash = $1")
+            .bind(refresh_hash(&req.refresh_token))
+            .execute(&mut *tx)
+            .await?;
+        tracing::debug!(%user_id, %family_id, "refresh token used again within the grace period");
+    } else if used && !revoked {
         sqlx::query(
             "update refresh_token set revoked_at = now()
               where family_id = $1 and revoked_at is null",
@@ -214,19 +244,25 @@ async fn refresh(
         tracing::warn!(%user_id, %family_id, "refresh token reused: family revoked");
         return Err(Error::Unauthorized);
     }
-    if used || revoked || expired {
+    if (used && !in_grace) || revoked || expired {
         tracing::debug!(%user_id, "refresh token revoked or expired");
         return Err(Error::Unauthorized);
     }
-    sqlx::query("update refresh_token set used_at = now() where token_hash = $1")
-        .bind(refresh_hash(&req.refresh_token))
-        .execute(&mut *tx)
-        .await?;
+    if !used {
+        sqlx::query("update refresh_token set used_at = now() where token_hash = $1")
+            .bind(refresh_hash(&req.refresh_token))
+            .execute(&mut *tx)
+            .await?;
+    }
     let role: String = sqlx::query_scalar("select role from app_user where user_id = $1")
         .bind(user_id)
         .fetch_one(&mut *tx)
         .await?;
-    let refresh_token = insert_refresh(&mut tx, &state, user_id, family_id).await?;
+    let session = Session {
+        family_id,
+        started_at: session_started_at,
+    };
+    let refresh_token = insert_refresh(&mut tx, &state, user_id, session).await?;
     tx.commit().await?;
     let roles = Role::parse(&role).into_iter().collect();
     Ok(Json(pair(&state, user_id, roles, refresh_token)?))
@@ -269,29 +305,58 @@ async fn me(AuthUser(user): AuthUser, State(state): State<AppState>) -> Result<J
 
 async fn start_session(state: &AppState, user_id: Uuid, roles: Vec<Role>) -> Result<TokenPair> {
     let mut tx = state.pool.begin().await?;
-    let refresh_token = insert_refresh(&mut tx, state, user_id, Uuid::new_v4()).await?;
+    let session = Session {
+        family_id: Uuid::new_v4(),
+        started_at: Utc::now(),
+    };
+    let refresh_token = insert_refresh(&mut tx, state, user_id, session).await?;
     tx.commit().await?;
     pair(state, user_id, roles, refresh_token)
+}
+
+/// A refresh token as `refresh` reads it.
+#[derive(sqlx::FromRow)]
+struct RefreshRow {
+    family_id: Uuid,
+    user_id: Uuid,
+    used: bool,
+    revoked: bool,
+    expired: bool,
+    /// Used within `REFRESH_REUSE_GRACE`, and not used again since.
+    in_grace: bool,
+    session_started_at: DateTime<Utc>,
+}
+
+/// A refresh token's family: one login, and every rotation since.
+struct Session {
+    family_id: Uuid,
+    started_at: DateTime<Utc>,
 }
 
 async fn insert_refresh(
     tx: &mut sqlx::PgConnection,
     state: &AppState,
     user_id: Uuid,
-    family_id: Uuid,
+    session: Session,
 ) -> Result<String> {
     let token = new_refresh_token();
     let ttl = chrono::Duration::from_std(state.tokens.refresh_ttl)
         .map_err(|e| Error::Internal(e.into()))?;
+    let max_age = chrono::Duration::from_std(state.config.auth.session_max_age)
+        .map_err(|e| Error::Internal(e.into()))?;
+    // Idle expiry, but never past the session's end.
+    let expires_at = (Utc::now() + ttl).min(session.started_at + max_age);
     sqlx::query(
-        "insert into refresh_token (refresh_token_id, family_id, user_id, token_hash, expires_at)
-         values ($1, $2, $3, $4, $5)",
+        "insert into refresh_token
+                (refresh_token_id, family_id, user_id, token_hash, expires_at, session_started_at)
+         values ($1, $2, $3, $4, $5, $6)",
     )
     .bind(Uuid::new_v4())
-    .bind(family_id)
+    .bind(session.family_id)
     .bind(user_id)
     .bind(refresh_hash(&token))
-    .bind(Utc::now() + ttl)
+    .bind(expires_at)
+    .bind(session.started_at)
     .execute(tx)
     .await?;
     Ok(token)
@@ -311,25 +376,54 @@ fn pair(
     })
 }
 
-/// Creates the first admin from `ADMIN_EMAIL` / `ADMIN_PASSWORD`, or makes
-/// an existing account with that email an admin (its password is kept).
+/// Creates the admin from `ADMIN_EMAIL` / `ADMIN_PASSWORD` when no account
+/// has that address; leaves an existing admin as it is (its password too);
+/// refuses to start when a traveller's account has the address, which
+/// anyone could have registered (sign-up does not verify addresses).
 pub async fn ensure_admin(state: &AppState) -> anyhow::Result<()> {
     let Some((email, password)) = state.config.auth.admin.clone() else {
         return Ok(());
     };
     let email =
         Email::parse("ADMIN_EMAIL", &email).map_err(|e| anyhow::anyhow!("ADMIN_EMAIL: {e}"))?;
+    let existing: Option<String> = sqlx::query_scalar("select role from app_user where email = $1")
+        .bind(email.as_str())
+        .fetch_optional(&state.pool)
+        .await?;
+    match existing.as_deref() {
+        Some("admin") => {
+            tracing::info!("admin account ready");
+            return Ok(());
+        }
+        // Someone signed up with the address first: promoting that account
+        // would hand the airline to whoever registered it.
+        Some(_) => anyhow::bail!(
+            "ADMIN_EMAIL {email} belongs to an existing traveller account; the gateway \
+             will not promote it. Set ADMIN_EMAIL to an address no account uses \
+             (docs/ops.md, \"The admin account\")",
+            email = email.as_str()
+        ),
+        None => {}
+    }
     let hash = state.passwords.hash(password).await?;
-    sqlx::query(
+    // A concurrent sign-up (or another replica) may take the address
+    // between the read and this insert: only an insert creates the admin.
+    let created = sqlx::query(
         "insert into app_user (user_id, email, name, password_hash, role)
          values ($1, $2, 'Administrator', $3, 'admin')
-         on conflict (email) do update set role = 'admin', updated_at = now()",
+         on conflict (email) do nothing",
     )
     .bind(Uuid::new_v4())
     .bind(email.as_str())
     .bind(&hash)
     .execute(&state.pool)
-    .await?;
-    tracing::info!("admin account ready");
+    .await?
+    .rows_affected();
+    if created == 0 {
+        // Lost the race: whoever won decides (an admin replica, or a
+        // traveller, which the next start refuses).
+        return Box::pin(ensure_admin(state)).await;
+    }
+    tracing::info!("admin account created");
     Ok(())
 }

@@ -1,10 +1,11 @@
 //! The bookings API: create (idempotent, one round trip to the held
 //! seats), read, list, pay, cancel; the admin list.
 
+pub mod public;
 pub mod views;
 pub mod workflow;
 
-use airline_domain::{Cabin, SeatNumber};
+use airline_domain::{BookingRef, Cabin, SeatNumber};
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -125,13 +126,9 @@ fn refused_create(held: &BookingState) -> Error {
         tracing::warn!(booking_id = %held.booking_id, reason, "booking failed: a service was out of reach");
         return Error::Unavailable;
     }
-    Error::Unprocessable {
-        code: "booking_rejected",
-        message: reason
-            .strip_prefix("booking_rejected: ")
-            .unwrap_or(reason)
-            .to_owned(),
-    }
+    tracing::info!(booking_id = %held.booking_id, reason, "booking refused");
+    let (code, message) = public::reason(held.status, reason);
+    Error::Unprocessable { code, message }
 }
 
 /// One booking, live. Anyone but its owner or an admin gets 404.
@@ -379,15 +376,15 @@ fn validate(req: CreateBooking) -> Result<ValidBooking> {
                     format!("must list 1 to {MAX_SEATS} seats"),
                 ));
             }
-            let mut seats: Vec<String> = Vec::with_capacity(list.len());
+            let mut seats: Vec<SeatNumber> = Vec::with_capacity(list.len());
             for (i, raw) in list.iter().enumerate() {
                 let seat = SeatNumber::parse(raw).map_err(|e| {
                     Error::validation(format!("seats[{i}]"), e.message().to_owned())
                 })?;
-                if seats.iter().any(|s| s == seat.as_str()) {
+                if seats.contains(&seat) {
                     return Err(Error::validation(format!("seats[{i}]"), "listed twice"));
                 }
-                seats.push(seat.as_str().to_owned());
+                seats.push(seat);
             }
             let n = seats.len();
             (SeatSelection::Seats(seats), n)
@@ -402,13 +399,7 @@ fn validate(req: CreateBooking) -> Result<ValidBooking> {
                     format!("must be between 1 and {MAX_SEATS}"),
                 ));
             }
-            (
-                SeatSelection::Cabin {
-                    cabin: cabin.as_str().to_owned(),
-                    count,
-                },
-                usize::from(count),
-            )
+            (SeatSelection::Cabin { cabin, count }, usize::from(count))
         }
     };
     if req.passengers.len() != count {
@@ -462,7 +453,7 @@ async fn claim_key(
     user: &Principal,
     key: &str,
     hash: &[u8],
-) -> Result<(Uuid, String, bool)> {
+) -> Result<(Uuid, BookingRef, bool)> {
     for _ in 0..8 {
         let booking_id = Uuid::new_v4();
         let booking_ref = new_reference();
@@ -477,7 +468,7 @@ async fn claim_key(
         .bind(key)
         .bind(hash)
         .bind(booking_id)
-        .bind(&booking_ref)
+        .bind(booking_ref.as_str())
         .fetch_optional(&state.pool)
         .await;
         match inserted {
@@ -498,6 +489,8 @@ async fn claim_key(
                             .into(),
                     });
                 }
+                let reference = BookingRef::parse(&reference)
+                    .map_err(|e| anyhow::anyhow!("stored booking reference: {e}"))?;
                 return Ok((id, reference, true));
             }
             Err(sqlx::Error::Database(db))
@@ -515,12 +508,9 @@ async fn claim_key(
 
 /// Six characters from an alphabet without look-alikes (no 0/O, 1/I/L):
 /// 30^6 ≈ 729 million references.
-fn new_reference() -> String {
-    const ALPHABET: &[u8] = b"ABCDEFGHJKMNPQRSTUVWXYZ2345679";
+fn new_reference() -> BookingRef {
     let mut rng = rand::rng();
-    (0..6)
-        .map(|_| ALPHABET[rng.random_range(0..ALPHABET.len())] as char)
-        .collect()
+    BookingRef::from_indexes(|n| rng.random_range(0..n))
 }
 
 fn millis(d: std::time::Duration) -> u64 {

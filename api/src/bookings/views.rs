@@ -6,6 +6,8 @@ use chrono::{DateTime, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
+use crate::bookings::public;
+
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreateBooking {
@@ -53,8 +55,8 @@ pub struct MoneyView {
 impl From<&c::Money> for MoneyView {
     fn from(m: &c::Money) -> Self {
         MoneyView {
-            amount: m.amount,
-            currency: m.currency.clone(),
+            amount: m.amount(),
+            currency: m.currency().to_string(),
         }
     }
 }
@@ -122,6 +124,8 @@ pub struct NextActionView {
 pub struct TransitionView {
     pub status: String,
     pub at: DateTime<Utc>,
+    /// See [`BookingView::reason_code`].
+    pub reason_code: Option<String>,
     pub reason: Option<String>,
 }
 
@@ -130,7 +134,7 @@ pub struct BookingView {
     pub booking_id: String,
     pub booking_ref: String,
     /// `holding`, `awaiting_payment`, `confirming`, `confirmed`, `expired`,
-    /// `cancelled`, `failed`, `completed`.
+    /// `cancelled`, `failed`, `completed`, `needs_attention`.
     pub status: String,
     pub flight_id: i64,
     pub flight: Option<FlightView>,
@@ -141,7 +145,14 @@ pub struct BookingView {
     pub payment: PaymentView,
     pub payment_due_at: Option<DateTime<Utc>>,
     pub ticket_numbers: Vec<String>,
-    /// Why it failed, expired or was cancelled.
+    /// Why it failed, expired or was cancelled, as a stable code:
+    /// `seats_unavailable`, `booking_rejected`, `service_unavailable`,
+    /// `payment_rejected`, `payment_unavailable`, `confirmation_failed`,
+    /// `payment_failed`, `ticketing_failed`, `needs_attention`,
+    /// `payment_window_closed`, `departed`, `cancelled`,
+    /// `cancelled_by_airline`, `flight_cancelled`, `booking_failed`.
+    pub reason_code: Option<String>,
+    /// The same in words for the traveller (never a provider's text).
     pub reason: Option<String>,
     pub history: Vec<TransitionView>,
 }
@@ -168,22 +179,23 @@ fn payment_status(s: PaymentStatus) -> &'static str {
 impl From<BookingState> for BookingView {
     fn from(b: BookingState) -> Self {
         let awaiting = b.status == BookingStatus::AwaitingPayment;
+        let reason = b.reason.as_deref().map(|r| public::reason(b.status, r));
         BookingView {
             status: b.status.as_str().to_owned(),
             flight_id: b.flight_id,
             flight: b.flight.map(|f| FlightView {
                 flight_id: f.flight_id,
-                flight_number: f.flight_number,
-                origin: f.origin,
-                destination: f.destination,
+                flight_number: f.flight_number.to_string(),
+                origin: f.origin.to_string(),
+                destination: f.destination.to_string(),
                 departure_time: f.departure_time,
             }),
             seats: b
                 .seats
                 .iter()
                 .map(|s| SeatView {
-                    seat_number: s.seat_number.clone(),
-                    cabin: s.cabin.clone(),
+                    seat_number: s.seat_number.to_string(),
+                    cabin: s.cabin.to_string(),
                     fare: (&s.fare).into(),
                 })
                 .collect(),
@@ -202,9 +214,12 @@ impl From<BookingState> for BookingView {
                 status: payment_status(b.payment.status).to_owned(),
                 payment_intent_id: b.payment.payment_intent_id,
                 client_secret: b.payment.client_secret.filter(|_| awaiting),
-                last_error: b.payment.last_error.map(|e| PaymentErrorView {
-                    code: e.code,
-                    message: e.message,
+                last_error: b.payment.last_error.map(|e| {
+                    let (code, message) = public::payment_error(&e.code);
+                    PaymentErrorView {
+                        code: code.to_owned(),
+                        message,
+                    }
                 }),
                 refund: b.payment.refund.map(|r| RefundView {
                     refund_id: r.refund_id,
@@ -221,18 +236,23 @@ impl From<BookingState> for BookingView {
             },
             payment_due_at: b.payment_due_at.filter(|_| awaiting),
             ticket_numbers: b.ticket_numbers,
-            reason: b.reason,
+            reason_code: reason.as_ref().map(|r| r.0.to_owned()),
+            reason: reason.map(|r| r.1),
             history: b
                 .history
                 .into_iter()
-                .map(|t| TransitionView {
-                    status: t.status.as_str().to_owned(),
-                    at: t.at,
-                    reason: t.reason,
+                .map(|t| {
+                    let reason = t.reason.map(|r| public::reason(t.status, &r));
+                    TransitionView {
+                        status: t.status.as_str().to_owned(),
+                        at: t.at,
+                        reason_code: reason.as_ref().map(|r| r.0.to_owned()),
+                        reason: reason.map(|r| r.1),
+                    }
                 })
                 .collect(),
             booking_id: b.booking_id,
-            booking_ref: b.booking_ref,
+            booking_ref: b.booking_ref.to_string(),
         }
     }
 }

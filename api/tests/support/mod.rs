@@ -2,7 +2,7 @@
 //! flight service, localstripe, SMTP sink, booking database, the worker
 //! binary) plus the gateway itself, in-process on a random port, spoken to
 //! over HTTP only.
-#![allow(dead_code)] // each test binary uses its own subset of the helpers
+#![allow(dead_code, unused_imports)] // each test binary uses its own subset of the helpers
 
 #[path = "../../../workers/tests/support/mod.rs"]
 pub mod stack;
@@ -27,6 +27,8 @@ pub const PASSWORD: &str = "correct horse battery";
 pub struct Gateway {
     pub stack: Stack,
     pub base: String,
+    /// The internal listener (`/metrics`).
+    pub metrics_base: String,
     pub http: reqwest::Client,
 }
 
@@ -42,6 +44,7 @@ pub fn test_config() -> Config {
     Config {
         host: IpAddr::V4(Ipv4Addr::LOCALHOST),
         port: 0,
+        metrics_addr: (Ipv4Addr::LOCALHOST, 0).into(),
         database_url: String::new().into(),
         db_max_connections: 10,
         request_timeout: Duration::from_secs(30),
@@ -54,6 +57,8 @@ pub fn test_config() -> Config {
             issuer: "airline-api".into(),
             access_ttl: Duration::from_secs(900),
             refresh_ttl: Duration::from_secs(3600),
+            session_max_age: Duration::from_secs(24 * 3600),
+            refresh_reuse_grace: Duration::from_secs(10),
             // Cheap hashes: the tests make many accounts on 2 cores.
             argon2_memory_kib: 1024,
             argon2_iterations: 1,
@@ -66,7 +71,7 @@ pub fn test_config() -> Config {
             auth_burst: 1000,
             api_period: Duration::from_millis(1),
             api_burst: 1000,
-            trust_forwarded: false,
+            trusted_proxies: Vec::new(),
         },
         bookings: BookingConfig {
             payment_window: Duration::from_secs(60),
@@ -77,7 +82,34 @@ pub fn test_config() -> Config {
     }
 }
 
+/// A gateway on `stack` with the test configuration, adjusted; not serving.
+async fn build(stack: &Stack, adjust: impl FnOnce(&mut Config)) -> anyhow::Result<Application> {
+    let mut config = test_config();
+    config.database_url = stack.booking_db_url.clone().into();
+    config.flights_url = stack.flights.base.clone();
+    adjust(&mut config);
+    Application::build_with(config, stack.booking_pool.clone(), stack.client.clone()).await
+}
+
 impl Gateway {
+    /// Builds another gateway on this one's stack and database (a replica,
+    /// or the next deploy), without serving it: what its start says.
+    pub async fn build_another(
+        &self,
+        adjust: impl FnOnce(&mut Config),
+    ) -> anyhow::Result<Application> {
+        build(&self.stack, adjust).await
+    }
+
+    /// Serves another gateway (a replica) on this one's stack and database;
+    /// returns its base URL.
+    pub async fn serve_another(&self, adjust: impl FnOnce(&mut Config)) -> String {
+        let app = self.build_another(adjust).await.expect("replica builds");
+        let base = format!("http://127.0.0.1:{}", app.port());
+        tokio::spawn(app.run_until(std::future::pending()));
+        base
+    }
+
     pub async fn start(name: &str) -> Gateway {
         Self::start_with(name, |_| {}).await
     }
@@ -88,18 +120,14 @@ impl Gateway {
             .run(&stack.booking_pool)
             .await
             .expect("booking migrations");
-        let mut config = test_config();
-        config.database_url = stack.booking_db_url.clone().into();
-        config.flights_url = stack.flights.base.clone();
-        adjust(&mut config);
-        let app = Application::build_with(config, stack.booking_pool.clone(), stack.client.clone())
-            .await
-            .expect("gateway builds");
+        let app = build(&stack, adjust).await.expect("gateway builds");
         let base = format!("http://127.0.0.1:{}", app.port());
+        let metrics_base = format!("http://127.0.0.1:{}", app.metrics_port());
         tokio::spawn(app.run_until(std::future::pending()));
         Gateway {
             stack,
             base,
+            metrics_base,
             http: reqwest::Client::new(),
         }
     }

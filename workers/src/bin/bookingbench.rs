@@ -27,7 +27,8 @@ use anyhow::{Context, bail};
 use booking_activities::config::BookingDefaults;
 use booking_workflows::BookingWorkflow;
 use booking_workflows::contract::{
-    BookingInput, BookingStatus, Passenger, PaymentRequest, SeatSelection, TASK_QUEUE, workflow_id,
+    BookingInput, BookingStatus, Cabin, Passenger, PaymentRequest, SeatSelection, TASK_QUEUE,
+    workflow_id,
 };
 use clap::{Parser, Subcommand};
 use hdrhistogram::Histogram;
@@ -186,6 +187,7 @@ async fn main() -> anyhow::Result<()> {
         t.await?;
     }
     let elapsed = started.elapsed();
+    let client_ticks = own_cpu_ticks();
     let f = Arc::try_unwrap(figures)
         .map_err(|_| anyhow::anyhow!("a booking task still holds the figures"))?
         .into_inner()
@@ -225,6 +227,11 @@ async fn main() -> anyhow::Result<()> {
     if let Some(e) = &f.first_error {
         println!("  first error: {e}");
     }
+    // For bench-booking.sh's CPU accounting (the no-op ceiling's worker
+    // runs in this process).
+    if let Some(ticks) = client_ticks {
+        println!("  client CPU ticks: {ticks}");
+    }
     if let (Mode::Pay { .. }, Some(id)) = (&cli.mode, f.last_confirmed.as_deref()) {
         let (events, tasks) = history_to_reminder(&client, id).await?;
         println!(
@@ -238,6 +245,17 @@ async fn main() -> anyhow::Result<()> {
     Ok(())
 }
 
+/// User plus system CPU time of this process so far, in clock ticks
+/// (`/proc/self/stat`, fields 14 and 15).
+fn own_cpu_ticks() -> Option<u64> {
+    let stat = std::fs::read_to_string("/proc/self/stat").ok()?;
+    // The command name may hold spaces: count fields after its ')'.
+    let fields: Vec<&str> = stat.rsplit_once(')')?.1.split_whitespace().collect();
+    let user: u64 = fields.get(11)?.parse().ok()?;
+    let system: u64 = fields.get(12)?.parse().ok()?;
+    Some(user + system)
+}
+
 /// One booking: update-with-start until held, then (optionally) pay.
 async fn book(
     client: &Client,
@@ -248,11 +266,11 @@ async fn book(
     let id = uuid::Uuid::new_v4();
     let input = BookingInput {
         booking_id: id.to_string(),
-        booking_ref: id.simple().to_string()[..10].to_uppercase(),
+        booking_ref: id.simple().to_string()[..10].parse()?,
         user_id: "bench".into(),
         flight_id,
         seats: SeatSelection::Cabin {
-            cabin: "economy".into(),
+            cabin: Cabin::Economy,
             count: 1,
         },
         passengers: vec![Passenger {

@@ -322,7 +322,7 @@ impl Stack {
         };
         BookingInput {
             booking_id: id.to_string(),
-            booking_ref: id.simple().to_string()[..6].to_uppercase(),
+            booking_ref: id.simple().to_string()[..6].parse().unwrap(),
             user_id: "user-1".to_owned(),
             flight_id,
             seats,

@@ -1,0 +1,315 @@
+//! The gateway's defences over real HTTP, with its real dependencies: who
+//! becomes admin, and what a client cannot get around.
+
+mod support;
+
+use reqwest::StatusCode;
+use serde_json::json;
+use support::{ADMIN_EMAIL, ADMIN_PASSWORD, Gateway};
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_account_registered_with_the_admin_address_is_never_promoted() {
+    let gw = Gateway::start("admin-takeover").await;
+    // Someone registers the address the next deploy will name as admin.
+    let squatter = "next-admin@airline.test";
+    let session = gw.signup(squatter).await;
+
+    let refused = gw
+        .build_another(|c| {
+            c.auth.admin = Some((squatter.into(), "the-deployed-password".to_owned().into()))
+        })
+        .await;
+    let message = refused
+        .err()
+        .expect("the gateway refuses to start")
+        .to_string();
+    assert!(
+        message.contains("ADMIN_EMAIL") && message.contains(squatter),
+        "{message}"
+    );
+    let admins =
+        format!("select count(*) from app_user where email = '{squatter}' and role = 'admin'");
+    assert_eq!(gw.rows(&admins).await, 0, "not promoted");
+    // The squatter's token still carries no admin role.
+    let r = gw
+        .patch("/api/v1/flights/1", &session.access, json!({"gate": "B12"}))
+        .await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN, "{}", r.body);
+
+    // The next start with the existing admin leaves it as it is: its
+    // password does not follow a changed ADMIN_PASSWORD.
+    gw.build_another(|c| {
+        c.auth.admin = Some((
+            ADMIN_EMAIL.into(),
+            "a-changed-password-456".to_owned().into(),
+        ))
+    })
+    .await
+    .expect("an existing admin starts fine");
+    gw.login(ADMIN_EMAIL, ADMIN_PASSWORD).await;
+    let accounts = format!("select count(*) from app_user where email = '{ADMIN_EMAIL}'");
+    assert_eq!(gw.rows(&accounts).await, 1);
+}
+
+/// POSTs `body` to `base` + `path` from this process (peer 127.0.0.1) with
+/// extra headers: the status, the error code and `Retry-After`.
+async fn post_raw(
+    http: &reqwest::Client,
+    url: String,
+    body: serde_json::Value,
+    headers: &[(&str, &str)],
+) -> (StatusCode, String, Option<u64>) {
+    let mut req = http.post(url).json(&body);
+    for (k, v) in headers {
+        req = req.header(*k, *v);
+    }
+    let resp = req.send().await.expect("request sent");
+    let status = resp.status();
+    let retry_after = resp
+        .headers()
+        .get("retry-after")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse().ok());
+    let body: serde_json::Value = resp.json().await.unwrap_or_default();
+    let code = body["error"]["code"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
+    (status, code, retry_after)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn failed_logins_are_throttled_per_account_across_replicas() {
+    let gw = Gateway::start("login-throttle").await;
+    let replica = gw.serve_another(|_| {}).await;
+    let email = "guessed@airline.test";
+    gw.signup(email).await;
+    let login = |base: &str, password: &str| {
+        post_raw(
+            &gw.http,
+            format!("{base}/api/v1/auth/login"),
+            json!({"email": email, "password": password}),
+            &[],
+        )
+    };
+
+    // Five wrong guesses on one replica go through (each one a 401) ...
+    for _ in 0..5 {
+        let (status, code, _) = login(&gw.base, "wrong password 1").await;
+        assert_eq!(
+            (status, code.as_str()),
+            (StatusCode::UNAUTHORIZED, "invalid_credentials")
+        );
+    }
+    // ... then the other replica refuses the next one, even the right
+    // password, with the time to wait.
+    let (status, code, retry_after) = login(&replica, support::PASSWORD).await;
+    assert_eq!(
+        (status, code.as_str()),
+        (StatusCode::TOO_MANY_REQUESTS, "login_throttled")
+    );
+    assert_eq!(retry_after, Some(1));
+    tokio::time::sleep(std::time::Duration::from_millis(1_100)).await;
+    // The sixth guess waits twice as long afterwards.
+    let (status, _, _) = login(&replica, "wrong password 2").await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    let (status, code, retry_after) = login(&gw.base, "wrong password 3").await;
+    assert_eq!(
+        (status, code.as_str()),
+        (StatusCode::TOO_MANY_REQUESTS, "login_throttled")
+    );
+    assert_eq!(retry_after, Some(2));
+    tokio::time::sleep(std::time::Duration::from_millis(2_100)).await;
+    // The owner gets in, and that clears the count.
+    let (status, _, _) = login(&replica, support::PASSWORD).await;
+    assert_eq!(status, StatusCode::OK);
+    let throttled = format!("select count(*) from login_throttle where email = '{email}'");
+    assert_eq!(gw.rows(&throttled).await, 0);
+    let (status, _, _) = login(&gw.base, "wrong password 4").await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+
+    // Parallel guesses queue on the account: no more than the free ones
+    // reach the password check before the lock.
+    gw.login(email, support::PASSWORD).await;
+    let guesses = (0..12).map(|_| login(&gw.base, "parallel guess"));
+    let answers = futures::future::join_all(guesses).await;
+    let checked = answers
+        .iter()
+        .filter(|(status, _, _)| *status == StatusCode::UNAUTHORIZED)
+        .count();
+    assert_eq!(checked, 5, "{answers:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_forwarded_address_counts_only_when_a_trusted_proxy_wrote_it() {
+    let burst = 3;
+    let limited = |trusted: &str| {
+        let trusted = api::config::parse_proxies(trusted).unwrap();
+        move |c: &mut api::config::Config| {
+            c.limits.auth_period = std::time::Duration::from_secs(600);
+            c.limits.auth_burst = burst;
+            c.limits.trusted_proxies = trusted;
+        }
+    };
+    let gw = Gateway::start_with("forwarded-for", limited("")).await;
+    // A refresh with an unknown token: cheap, and limited per client IP.
+    let refresh = |base: String, forwarded: String| {
+        let http = gw.http.clone();
+        async move {
+            post_raw(
+                &http,
+                format!("{base}/api/v1/auth/refresh"),
+                json!({"refresh_token": "not-a-token"}),
+                &[("x-forwarded-for", forwarded.as_str())],
+            )
+            .await
+        }
+    };
+
+    // No trusted proxy: a client rotating X-Forwarded-For stays one client.
+    for i in 0..burst {
+        let (status, _, _) = refresh(gw.base.clone(), format!("203.0.113.{i}")).await;
+        assert_eq!(status, StatusCode::UNAUTHORIZED);
+    }
+    let (status, code, retry_after) = refresh(gw.base.clone(), "203.0.113.99".into()).await;
+    assert_eq!(
+        (status, code.as_str()),
+        (StatusCode::TOO_MANY_REQUESTS, "rate_limited")
+    );
+    assert!(retry_after.is_some());
+
+    // Behind a trusted proxy (this process, 127.0.0.1) the client is the
+    // right-most untrusted hop: rotating what the client wrote to its left
+    // does not escape the limit either ...
+    let proxied = gw.serve_another(limited("127.0.0.1/32")).await;
+    for i in 0..burst {
+        let forwarded = format!("198.18.0.{i}, 198.51.100.7");
+        let (status, _, _) = refresh(proxied.clone(), forwarded).await;
+        assert_eq!(status, StatusCode::UNAUTHORIZED);
+    }
+    let (status, code, _) = refresh(proxied.clone(), "198.18.0.50, 198.51.100.7".into()).await;
+    assert_eq!(
+        (status, code.as_str()),
+        (StatusCode::TOO_MANY_REQUESTS, "rate_limited")
+    );
+    // ... while another client behind the proxy has its own allowance.
+    let (status, _, _) = refresh(proxied.clone(), "198.51.100.8".into()).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn travellers_read_stable_codes_and_our_words_never_the_providers() {
+    use support::stack::stripe_proxy::Action;
+    let gw = Gateway::start("no-leaks").await;
+    let flight = gw.flight().await;
+    let ada = gw.signup("ada@example.com").await;
+
+    // Stripe refuses the PaymentIntent with its own words and an id.
+    let provider_text = "Amount must be no more than $999,999.99 (req_9Zx)";
+    gw.stack.stripe_proxy.on(
+        "POST",
+        "/v1/payment_intents",
+        "/payment_intents",
+        Action::refusal(provider_text),
+    );
+    let body = Gateway::booking_body(flight, json!(["5A"]), 1);
+    let r = gw.book(&ada, "leak-check-1", body).await;
+    assert_eq!(r.error_code(), "payment_rejected", "{}", r.body);
+    gw.stack.stripe_proxy.clear();
+    // The failed booking as its owner lists it: our code and words only.
+    let list = loop {
+        let list = gw.get("/api/v1/bookings", &ada.access).await;
+        if list.body["items"][0]["status"] == "failed" {
+            break list;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    };
+    let failed = &list.body["items"][0];
+    assert_eq!(failed["reason_code"], "payment_rejected");
+    assert_eq!(
+        failed["reason"],
+        "the payment could not be set up; nothing was charged"
+    );
+    let text = list.body.to_string();
+    for leak in ["999,999", "req_9Zx", "Stripe", "PaymentIntent"] {
+        assert!(!text.contains(leak), "{leak} leaked: {text}");
+    }
+    let last = failed["history"]
+        .as_array()
+        .unwrap()
+        .last()
+        .unwrap()
+        .clone();
+    assert_eq!(last["reason_code"], "payment_rejected");
+
+    // A declined card: the decline's stable code and our sentence.
+    let body = Gateway::booking_body(flight, json!(["5B"]), 1);
+    let r = gw.book(&ada, "leak-check-2", body).await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
+    let id = r.body["booking_id"].as_str().unwrap().to_owned();
+    let declined = gw.pay(&ada, &id, support::DECLINED_CARD).await;
+    assert_eq!(
+        declined.body["status"], "awaiting_payment",
+        "{}",
+        declined.body
+    );
+    assert_eq!(
+        declined.body["payment"]["last_error"],
+        json!({"code": "card_declined", "message": "the card was declined; please try another card"})
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_session_ends_at_its_maximum_age_and_late_reuse_revokes_it() {
+    use std::time::{Duration, Instant};
+    let gw = Gateway::start_with("sessions", |c| {
+        c.auth.refresh_reuse_grace = Duration::from_secs(1);
+        c.auth.session_max_age = Duration::from_secs(4);
+    })
+    .await;
+    gw.signup("ada@example.com").await;
+    let refresh = |token: String| {
+        let http = gw.http.clone();
+        let url = format!("{}/api/v1/auth/refresh", gw.base);
+        async move {
+            let r = http
+                .post(url)
+                .json(&json!({"refresh_token": token}))
+                .send()
+                .await
+                .unwrap();
+            let status = r.status();
+            let body: serde_json::Value = r.json().await.unwrap_or_default();
+            (status, body["refresh_token"].as_str().map(str::to_owned))
+        }
+    };
+
+    // Past the grace period, a used token is reuse: the family goes.
+    let session = gw.login("ada@example.com", support::PASSWORD).await;
+    let (status, next) = refresh(session.refresh.clone()).await;
+    assert_eq!(status, StatusCode::OK);
+    tokio::time::sleep(Duration::from_millis(1_300)).await;
+    assert_eq!(refresh(session.refresh).await.0, StatusCode::UNAUTHORIZED);
+    assert_eq!(refresh(next.unwrap()).await.0, StatusCode::UNAUTHORIZED);
+
+    // Refreshing keeps a session alive only up to its maximum age, counted
+    // from the login.
+    let login = Instant::now();
+    let session = gw.login("ada@example.com", support::PASSWORD).await;
+    let mut token = session.refresh;
+    while login.elapsed() < Duration::from_millis(3_000) {
+        let (status, next) = refresh(token).await;
+        assert_eq!(status, StatusCode::OK);
+        token = next.unwrap();
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+    tokio::time::sleep(
+        Duration::from_secs(4).saturating_sub(login.elapsed()) + Duration::from_millis(300),
+    )
+    .await;
+    assert_eq!(
+        refresh(token).await.0,
+        StatusCode::UNAUTHORIZED,
+        "the session outlived its maximum age"
+    );
+}

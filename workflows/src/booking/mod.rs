@@ -1,0 +1,424 @@
+//! The booking workflow: hold → await payment → confirm → notify → remind →
+//! stay until departure (DESIGN.md, "The booking workflow").
+//!
+//! Deterministic code only: time comes from the workflow context, waiting
+//! from its timers and conditions. Messages (updates and signals) only
+//! change state; the main flow acts on them at its own steps, so one that
+//! arrives early is kept until its step comes. Every activity runs under a
+//! detached cancellation token: a step that has started always finishes,
+//! and cancelling the workflow is handled at the waiting points, where the
+//! compensations run.
+//!
+//! The files: this one holds the workflow's state and its message handlers;
+//! [`steps`] the saga, [`compensations`] its undo, [`emails`] the mailer,
+//! [`visibility`] the read model and search attributes, [`execution`] how
+//! each step runs (local activity or activity, retries, budgets).
+
+use std::collections::VecDeque;
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use futures::FutureExt;
+use temporalio_common::ActivityCloseTimeouts;
+use temporalio_common::ActivityDefinition;
+use temporalio_common::RetryPolicy;
+use temporalio_common::data_converters::TemporalDeserializable;
+use temporalio_common::error::IncomingError;
+use temporalio_common::protos::temporal::api::failure::v1::failure::FailureInfo;
+use temporalio_common::search_attributes::{
+    SearchAttributeKey, SearchAttributeUpdate, SearchAttributes, Timestamp,
+};
+use temporalio_macros::{workflow, workflow_methods};
+use temporalio_sdk::{
+    ActivityExecutionError, ActivityOptions, ApplicationFailure, CancellableFuture,
+    LocalActivityOptions, SyncWorkflowContext, TimerOptions, TimerResult,
+    WorkflowCancellationToken, WorkflowContext, WorkflowContextView, WorkflowResult,
+    WorkflowTermination,
+};
+
+use crate::activities::{
+    Authorization, AuthorizePayment, BookingActivities, CreatePayment, EmailFailed, EmailFailure,
+    EmailKind, HoldSeats, IssueTickets, PaymentRef, RefundPayment, ReleaseSeats, SendEmail,
+};
+use crate::contract::{
+    BookingInput, BookingState, BookingStatus, CancelRequest, FlightCancelled, PaymentAuthorized,
+    PaymentError, PaymentRequest, PaymentStatus, ScheduleChange, SeatSelection, Transition, errors,
+    reasons, search_attributes as sa,
+};
+use crate::contract::{BookingRef, Money, SeatNumber};
+
+mod compensations;
+mod emails;
+mod execution;
+mod steps;
+mod visibility;
+
+use compensations::*;
+use emails::*;
+use execution::*;
+use steps::*;
+use visibility::*;
+pub use visibility::{initial_search_attributes, start_summary};
+
+/// Bookings that start on this version or later end every step in a
+/// defined state (`patched`; older histories keep their old path): every
+/// step retries within a budget, every refusal and every exhausted budget
+/// runs the compensations, and what cannot be undone automatically ends in
+/// `needs_attention` for ops, never in a failed workflow.
+pub const DEFINED_ENDS: &str = "defined-ends-1";
+
+/// Bookings that start on this version or later send their emails apart
+/// from the saga ([`mailer`]): an SMTP outage never holds back a refund, a
+/// release or a timer.
+pub const MAILS_APART: &str = "mails-apart-1";
+
+/// From this version the mailer records an email it gave up on (refused
+/// for good, or SMTP out of reach past its budget) for ops: the booking
+/// database's `email_failure` and `booking_emails_failed_total`.
+pub const EMAILS_RECORDED: &str = "emails-recorded-1";
+
+/// From this version a departure that moves while the booking awaits
+/// payment is recorded in the read model at once (the gateway reads
+/// bookings from there, not by querying the workflow).
+pub const RECORDS_SCHEDULE: &str = "records-schedule-1";
+
+/// Bookings that start on this version or later run their short steps
+/// (the records, the hold, the PaymentIntent, the confirmation, the
+/// capture, the tickets) as local activities in the workflow task that
+/// needs them: a marker event each, no task-queue round trip and no
+/// workflow task of their own. The create is answered from the first
+/// workflow task; a payment from the task its authorization's result
+/// starts. The authorization (it races the payment window's timer, which a
+/// workflow task running a local activity would not see), the
+/// compensations and the emails stay activities. Implies [`DEFINED_ENDS`]
+/// and [`MAILS_APART`] (one marker instead of three), and the later
+/// patches of their paths.
+pub const FAST_PATH: &str = "fast-path-1";
+
+type Ctx = WorkflowContext<BookingWorkflow>;
+type MessageError = Box<dyn std::error::Error + Send + Sync>;
+
+/// A step to undo, registered when the step succeeds.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Compensation {
+    /// Put the seats back; `cancellation` once they were sold.
+    ReleaseSeats { cancellation: bool },
+    /// Cancel the PaymentIntent of this attempt (nothing captured).
+    CancelPayment { attempt: u32 },
+}
+
+/// How the payment window ended.
+enum WindowOutcome {
+    Authorized,
+    Expired,
+    Cancelled {
+        reason: String,
+        kind: EmailKind,
+    },
+    /// The booking already reached its end (a payment attempt refused).
+    Ended,
+}
+
+#[workflow]
+pub struct BookingWorkflow {
+    booking: BookingState,
+    payment_window: Duration,
+    reminder_lead: Duration,
+    compensations: Vec<Compensation>,
+    /// `submit_payment` requests not yet processed, with their ticket.
+    payment_requests: VecDeque<(u32, String)>,
+    payment_tickets: u32,
+    /// Every request with a ticket up to this one has its answer.
+    payments_answered: u32,
+    /// PaymentIntents the webhook reported as authorized.
+    authorized_intents: Vec<String>,
+    cancel_requested: Option<String>,
+    flight_cancelled: Option<String>,
+    /// A departure change that arrived before the hold knew the flight.
+    pending_departure: Option<ScheduleChange>,
+    schedule_version: u32,
+    /// The schedule version the traveller has been told about.
+    schedule_version_notified: u32,
+    /// The schedule version `DepartureTime` shows.
+    departure_attribute_version: u32,
+    /// Started on [`DEFINED_ENDS`] or later.
+    defined_ends: bool,
+    /// The input's override of every step's budget.
+    step_budget: Option<Duration>,
+    /// Started on [`MAILS_APART`] or later.
+    mails_apart: bool,
+    /// Emails the saga asked for, not sent yet ([`MAILS_APART`]).
+    mail_queue: VecDeque<SendEmail>,
+    /// Started on [`FAST_PATH`] or later.
+    fast_path: bool,
+    /// The saga has reached its end; the mailer finishes the queue.
+    saga_done: bool,
+}
+
+#[workflow_methods]
+impl BookingWorkflow {
+    #[init]
+    pub fn new(_ctx: &WorkflowContextView, input: BookingInput) -> Self {
+        let payment_window = Duration::from_millis(input.payment_window_ms);
+        let reminder_lead = Duration::from_millis(input.reminder_lead_ms);
+        let step_budget = input.step_budget_ms.map(Duration::from_millis);
+        Self {
+            booking: BookingState::new(input),
+            payment_window,
+            reminder_lead,
+            compensations: Vec::new(),
+            payment_requests: VecDeque::new(),
+            payment_tickets: 0,
+            payments_answered: 0,
+            authorized_intents: Vec::new(),
+            cancel_requested: None,
+            flight_cancelled: None,
+            pending_departure: None,
+            schedule_version: 0,
+            schedule_version_notified: 0,
+            departure_attribute_version: 0,
+            defined_ends: false,
+            step_budget,
+            mails_apart: false,
+            mail_queue: VecDeque::new(),
+            fast_path: false,
+            saga_done: false,
+        }
+    }
+
+    #[run(name = crate::contract::WORKFLOW_TYPE)]
+    pub async fn run(ctx: &mut WorkflowContext<Self>) -> WorkflowResult<BookingState> {
+        let fast_path = ctx.patched(FAST_PATH);
+        let defined_ends = fast_path || ctx.patched(DEFINED_ENDS);
+        let mails_apart = fast_path || (defined_ends && ctx.patched(MAILS_APART));
+        ctx.state_mut(|s| {
+            s.defined_ends = defined_ends;
+            s.mails_apart = mails_apart;
+            s.fast_path = fast_path;
+        });
+        let ctx: &Ctx = ctx;
+        let saga = async {
+            let result = match saga(ctx).await {
+                // A step with no defined undo failed past its budget.
+                Err(WorkflowTermination::Failed(failure)) if defined_ends => {
+                    needs_attention(ctx, failure.to_string()).await
+                }
+                other => other,
+            };
+            ctx.state_mut(|s| s.saga_done = true);
+            result
+        };
+        if !mails_apart {
+            return saga.await;
+        }
+        let (result, ()) = temporalio_sdk::workflows::join!(saga, mailer(ctx));
+        // What the mailer left (it stops waiting once the workflow is
+        // cancelled) goes out before the workflow closes.
+        while let Some(mail) = ctx.state_mut(|s| s.mail_queue.pop_front()) {
+            send_email(ctx, mail).await;
+        }
+        result
+    }
+
+    /// The whole state of the booking.
+    #[query]
+    pub fn status(&self, _ctx: &WorkflowContextView) -> BookingState {
+        self.booking.clone()
+    }
+
+    /// Answers once the hold is decided: `awaiting_payment` with the seats,
+    /// the locked price and the PaymentIntent's client secret, or `failed`
+    /// (`seats_unavailable`). With update-with-start this is "hold my seats
+    /// and tell me the price" in one round trip.
+    #[update]
+    pub async fn wait_for_hold(ctx: &mut WorkflowContext<Self>, _input: ()) -> BookingState {
+        let _ = ctx
+            .wait_condition(|s| s.booking.status != BookingStatus::Holding)
+            .await;
+        snapshot(ctx)
+    }
+
+    #[update_validator(submit_payment)]
+    fn validate_submit_payment(
+        &self,
+        _ctx: &WorkflowContextView,
+        request: &PaymentRequest,
+    ) -> Result<(), MessageError> {
+        if request.payment_method.trim().is_empty() {
+            return Err("payment_method must not be empty".into());
+        }
+        match self.booking.status {
+            BookingStatus::Holding | BookingStatus::AwaitingPayment => {}
+            other => return Err(format!("the booking is {other}; it takes no payment").into()),
+        }
+        // One payment at a time: a second one while the first is still
+        // unanswered is refused (a rejection writes nothing to the history).
+        // A client retrying the same call sends the same update id, which
+        // Temporal attaches to the update already running.
+        if self.payment_tickets > self.payments_answered {
+            return Err(format!(
+                "{}: a payment for this booking is being processed",
+                reasons::PAYMENT_IN_PROGRESS
+            )
+            .into());
+        }
+        Ok(())
+    }
+
+    /// Pay with a payment method: answers once the payment is authorized
+    /// and the booking confirmed, or declined (still awaiting payment, with
+    /// the reason in `payment.last_error`).
+    #[update]
+    pub async fn submit_payment(
+        ctx: &mut WorkflowContext<Self>,
+        request: PaymentRequest,
+    ) -> BookingState {
+        let ticket = ctx.state_mut(|s| {
+            s.payment_tickets += 1;
+            let ticket = s.payment_tickets;
+            s.payment_requests
+                .push_back((ticket, request.payment_method));
+            ticket
+        });
+        // Cancelling the workflow answers with the state as it is.
+        let _ = ctx
+            .wait_condition(move |s| s.payments_answered >= ticket)
+            .await;
+        snapshot(ctx)
+    }
+
+    #[update_validator(cancel)]
+    fn validate_cancel(
+        &self,
+        _ctx: &WorkflowContextView,
+        _request: &CancelRequest,
+    ) -> Result<(), MessageError> {
+        match self.booking.status {
+            status @ (BookingStatus::Expired
+            | BookingStatus::Failed
+            | BookingStatus::Completed
+            | BookingStatus::NeedsAttention) => {
+                Err(format!("the booking is {status}; it can no longer be cancelled").into())
+            }
+            // Capture and confirmation take seconds: cancelling then would
+            // capture and refund at once. The client retries shortly.
+            BookingStatus::Confirming if self.defined_ends => Err(format!(
+                "{}: the booking is being confirmed; try again in a few seconds",
+                reasons::CONFIRMING
+            )
+            .into()),
+            _ => Ok(()),
+        }
+    }
+
+    /// Cancel the booking: before payment the seats are released and the
+    /// authorization voided; after confirmation the payment is refunded and
+    /// the seats released. Answers with the final state.
+    #[update]
+    pub async fn cancel(ctx: &mut WorkflowContext<Self>, request: CancelRequest) -> BookingState {
+        ctx.state_mut(|s| {
+            if s.cancel_requested.is_none() && !s.booking.status.is_final() {
+                let reason = request
+                    .reason
+                    .unwrap_or_else(|| "cancelled by the traveller".to_owned());
+                s.cancel_requested = Some(reason);
+            }
+        });
+        let _ = ctx.wait_condition(|s| s.booking.status.is_final()).await;
+        snapshot(ctx)
+    }
+
+    /// From the gateway's verified Stripe webhook
+    /// (`payment_intent.amount_capturable_updated`).
+    #[signal]
+    pub fn payment_authorized(
+        &mut self,
+        _ctx: &mut SyncWorkflowContext<Self>,
+        event: PaymentAuthorized,
+    ) {
+        if !self.authorized_intents.contains(&event.payment_intent_id) {
+            self.authorized_intents.push(event.payment_intent_id);
+        }
+    }
+
+    /// The flight's departure moved.
+    #[signal]
+    pub fn schedule_changed(
+        &mut self,
+        _ctx: &mut SyncWorkflowContext<Self>,
+        change: ScheduleChange,
+    ) {
+        // Versioned changes apply in order: an older one is late news.
+        let known = match &self.booking.flight {
+            Some(flight) => flight.version,
+            None => self.pending_departure.as_ref().and_then(|p| p.version),
+        };
+        if let (Some(version), Some(known)) = (change.version, known)
+            && version <= known
+        {
+            return;
+        }
+        match &mut self.booking.flight {
+            Some(flight) if flight.departure_time == change.departure_time => {
+                flight.version = change.version.or(flight.version);
+                return;
+            }
+            Some(flight) => {
+                // The flight keeps its length: the arrival moves with it.
+                if let Some(arrival) = &mut flight.arrival_time {
+                    *arrival += change.departure_time - flight.departure_time;
+                }
+                flight.departure_time = change.departure_time;
+                flight.version = change.version.or(flight.version);
+            }
+            None => self.pending_departure = Some(change),
+        }
+        self.schedule_version += 1;
+    }
+
+    /// The airline cancelled the flight: full refund and an apology.
+    #[signal]
+    pub fn flight_cancelled(
+        &mut self,
+        _ctx: &mut SyncWorkflowContext<Self>,
+        event: FlightCancelled,
+    ) {
+        if self.flight_cancelled.is_none() {
+            self.flight_cancelled = Some(
+                event
+                    .reason
+                    .unwrap_or_else(|| "the airline cancelled the flight".to_owned()),
+            );
+        }
+    }
+}
+
+impl BookingWorkflow {
+    fn has_payment_work(&self) -> bool {
+        self.cancel_requested.is_some()
+            || self.flight_cancelled.is_some()
+            || !self.payment_requests.is_empty()
+            || self.current_intent_authorized()
+    }
+
+    /// The departure moved since the `DepartureTime` search attribute was
+    /// last set ([`MAILS_APART`] bookings keep it current before
+    /// confirmation too).
+    fn departure_attribute_stale(&self) -> bool {
+        self.mails_apart && self.schedule_version != self.departure_attribute_version
+    }
+
+    fn has_post_confirmation_work(&self) -> bool {
+        self.cancel_requested.is_some()
+            || self.flight_cancelled.is_some()
+            || self.schedule_version != self.schedule_version_notified
+    }
+
+    fn current_intent_authorized(&self) -> bool {
+        self.booking
+            .payment
+            .payment_intent_id
+            .as_ref()
+            .is_some_and(|id| self.authorized_intents.contains(id))
+    }
+}
