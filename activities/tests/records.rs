@@ -21,6 +21,7 @@ fn state(id: &str, revision: u32, statuses: &[BookingStatus]) -> BookingState {
         payment_window_ms: 60_000,
         reminder_lead_ms: 60_000,
         step_budget_ms: None,
+        max_payment_attempts: None,
     });
     state.status = *statuses.last().unwrap();
     state.history = statuses

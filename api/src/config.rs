@@ -67,6 +67,11 @@ pub struct LimitConfig {
 #[derive(Debug, Clone)]
 pub struct BookingConfig {
     pub payment_window: Duration,
+    /// Declined payments after which a booking is cancelled.
+    pub max_payment_attempts: u32,
+    /// Bookings (and seats) one user may hold awaiting payment at once.
+    pub max_live_bookings: u32,
+    pub max_held_seats: u32,
     pub reminder_lead: Duration,
     pub task_queue: String,
 }
@@ -132,6 +137,9 @@ impl Config {
             },
             bookings: BookingConfig {
                 payment_window: duration("PAYMENT_WINDOW", Duration::from_secs(5 * 60))?,
+                max_payment_attempts: parse("PAYMENT_MAX_ATTEMPTS", 5)?,
+                max_live_bookings: parse("BOOKING_MAX_LIVE_PER_USER", 3)?,
+                max_held_seats: parse("BOOKING_MAX_HELD_SEATS_PER_USER", 9)?,
                 reminder_lead: duration("REMINDER_LEAD", Duration::from_secs(48 * 3600))?,
                 task_queue: var("TEMPORAL_TASK_QUEUE")
                     .unwrap_or_else(|| booking_workflows::contract::TASK_QUEUE.into()),

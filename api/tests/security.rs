@@ -313,3 +313,78 @@ async fn a_session_ends_at_its_maximum_age_and_late_reuse_revokes_it() {
         "the session outlived its maximum age"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_account_can_neither_hoard_seats_nor_test_cards_without_end() {
+    let gw = Gateway::start_with("fair-use", |c| {
+        c.bookings.max_live_bookings = 2;
+        c.bookings.max_held_seats = 3;
+        c.bookings.max_payment_attempts = 2;
+    })
+    .await;
+    let flight = gw.flight().await;
+    let before = gw.stack.seats_available(flight).await;
+    let ada = gw.signup("ada@example.com").await;
+    let book = |key: &'static str, seats: serde_json::Value| {
+        let n = seats.as_array().unwrap().len();
+        gw.book(&ada, key, Gateway::booking_body(flight, seats, n))
+    };
+
+    // Two bookings, three seats: the caps are reached ...
+    let first = book("hoard-1", json!(["7A", "7B"])).await;
+    assert_eq!(first.status, StatusCode::CREATED, "{}", first.body);
+    let second = book("hoard-2", json!(["7C"])).await;
+    assert_eq!(second.status, StatusCode::CREATED, "{}", second.body);
+    // ... a third is refused, and holds nothing ...
+    let third = book("hoard-3", json!(["8A"])).await;
+    assert_eq!(third.status, StatusCode::CONFLICT, "{}", third.body);
+    assert_eq!(third.error_code(), "too_many_holds");
+    assert_eq!(gw.stack.seats_available(flight).await, before - 3);
+    // ... while a retry of a booking already made still gets its answer.
+    let retried = book("hoard-1", json!(["7A", "7B"])).await;
+    assert_eq!(retried.status, StatusCode::CREATED, "{}", retried.body);
+    assert_eq!(retried.body["booking_id"], first.body["booking_id"]);
+    // Cancelling one makes room again.
+    let second_id = second.body["booking_id"].as_str().unwrap();
+    let cancelled = gw
+        .post(
+            &format!("/api/v1/bookings/{second_id}/cancel"),
+            Some(&ada.access),
+            json!({}),
+        )
+        .await;
+    assert_eq!(cancelled.body["status"], "cancelled", "{}", cancelled.body);
+    let fourth = book("hoard-4", json!(["8A"])).await;
+    assert_eq!(fourth.status, StatusCode::CREATED, "{}", fourth.body);
+
+    // Card testing: the second declined card is the last; the booking is
+    // cancelled, its seats go back, and the traveller gets one email.
+    let id = first.body["booking_id"].as_str().unwrap().to_owned();
+    let reference = first.body["booking_ref"].as_str().unwrap().to_owned();
+    let declined = gw.pay(&ada, &id, support::DECLINED_CARD).await;
+    assert_eq!(declined.status, StatusCode::OK, "{}", declined.body);
+    assert_eq!(declined.body["status"], "awaiting_payment");
+    let last = gw.pay(&ada, &id, support::DECLINED_CARD).await;
+    assert_eq!(last.status, StatusCode::CONFLICT, "{}", last.body);
+    assert_eq!(last.error_code(), "payment_attempts_exhausted");
+    let view = loop {
+        let view = gw.get(&format!("/api/v1/bookings/{id}"), &ada.access).await;
+        if view.body["status"] != "awaiting_payment" {
+            break view;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    };
+    assert_eq!(view.body["status"], "cancelled", "{}", view.body);
+    assert_eq!(view.body["reason_code"], "payment_attempts_exhausted");
+    let again = gw.pay(&ada, &id, support::GOOD_CARD).await;
+    assert_eq!(again.status, StatusCode::CONFLICT, "{}", again.body);
+    assert_eq!(
+        gw.stack.seats_available(flight).await,
+        before - 1,
+        "only 8A is held"
+    );
+    let subject = format!("Your booking {reference} is cancelled");
+    assert_eq!(gw.stack.wait_mails(&subject, 1).await.len(), 1);
+    tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+    assert_eq!(gw.stack.mails_about(&subject).len(), 1, "one email");
+}

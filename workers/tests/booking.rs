@@ -183,6 +183,37 @@ async fn declined_card_then_good_card_confirms() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_last_allowed_decline_cancels_and_releases() {
+    let stack = Stack::start("declines-capped").await;
+    let flight = stack.flights.small_flight().await;
+    let before = stack.seats_available(flight).await;
+    let mut input = stack.input(flight, seats(&["2C"]));
+    input.max_payment_attempts = Some(2);
+    let reference = input.booking_ref.to_string();
+    let handle = stack.start_booking(input).await;
+    stack
+        .wait_status(&handle, BookingStatus::AwaitingPayment)
+        .await;
+
+    let declined = stack.pay(&handle, DECLINED_CARD).await;
+    assert_eq!(declined.status, BookingStatus::AwaitingPayment);
+    let last = stack.pay(&handle, DECLINED_CARD).await;
+    assert_eq!(last.status, BookingStatus::Cancelled, "{last:#?}");
+    assert!(
+        last.reason
+            .as_deref()
+            .is_some_and(|r| r.starts_with("payment_attempts_exhausted")),
+        "{:?}",
+        last.reason
+    );
+    assert_eq!(last.payment.status, PaymentStatus::Cancelled);
+    assert_eq!(stack.seats_available(flight).await, before);
+    let subject = format!("Your booking {reference} is cancelled");
+    assert_eq!(stack.wait_mails(&subject, 1).await.len(), 1);
+    stack.save_history(&handle, "payment_attempts_capped").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn cancel_before_payment_releases_and_charges_nothing() {
     let stack = Stack::start("cancel-early").await;
     let flight = stack.flights.small_flight().await;

@@ -70,6 +70,10 @@ pub struct BookingInput {
     /// in ms; absent, each step has its own budget (tests shorten it).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub step_budget_ms: Option<u64>,
+    /// Declined payments after which the booking is cancelled and its seats
+    /// released (card testing, or a traveller stuck); absent: no cap.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_payment_attempts: Option<u32>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -325,6 +329,8 @@ pub mod reasons {
     /// A payment refused because another one is being processed (a retry
     /// with the same update id attaches to that one instead).
     pub const PAYMENT_IN_PROGRESS: &str = "payment_in_progress";
+    /// The booking was cancelled after its last allowed payment was declined.
+    pub const PAYMENT_ATTEMPTS_EXHAUSTED: &str = "payment_attempts_exhausted";
 }
 
 /// Stable failure types of the activities' business errors

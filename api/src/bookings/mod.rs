@@ -45,7 +45,7 @@ pub fn router() -> Router<AppState> {
     params(("Idempotency-Key" = String, Header, description = "one key per booking attempt; a retry with the same key gets the same booking")),
     security(("bearer" = [])),
     responses((status = 201, body = BookingView), (status = 400, description = "missing Idempotency-Key or malformed JSON"),
-              (status = 401), (status = 409, description = "seats_unavailable or booking_closed"),
+              (status = 401), (status = 409, description = "seats_unavailable, booking_closed, or too_many_holds (BOOKING_MAX_LIVE_PER_USER, BOOKING_MAX_HELD_SEATS_PER_USER)"),
               (status = 422, description = "invalid field, booking_rejected, payment_rejected or idempotency_key_reused"),
               (status = 503, description = "unavailable: a service the booking needs stayed out of reach; nothing is held")))]
 async fn create(
@@ -57,7 +57,8 @@ async fn create(
     let key = idempotency_key(&headers)?;
     let request = validate(req)?;
     let hash = request_hash(&request);
-    let (booking_id, booking_ref, replayed) = claim_key(&state, &user, &key, &hash).await?;
+    let seats = request.passengers.len();
+    let (booking_id, booking_ref, replayed) = claim_key(&state, &user, &key, &hash, seats).await?;
     let input = BookingInput {
         booking_id: booking_id.to_string(),
         booking_ref,
@@ -69,6 +70,7 @@ async fn create(
         payment_window_ms: millis(state.config.bookings.payment_window),
         reminder_lead_ms: millis(state.config.bookings.reminder_lead),
         step_budget_ms: None,
+        max_payment_attempts: Some(state.config.bookings.max_payment_attempts),
     };
     // A retry reads the booking its key started; the workflow is started
     // (or joined, while it still holds) only when the key's first request
@@ -153,7 +155,7 @@ async fn read(
            ("Idempotency-Key" = Option<String>, Header, description = "one key per payment attempt; a retry with the same key attaches to it")),
     request_body = PayRequest,
     responses((status = 200, body = BookingView), (status = 404),
-              (status = 409, description = "invalid_state: the booking takes no payment now; payment_in_progress: another payment is being processed")))]
+              (status = 409, description = "invalid_state: the booking takes no payment now; payment_in_progress: another payment is being processed; payment_attempts_exhausted: this decline was the last allowed (PAYMENT_MAX_ATTEMPTS), the booking is cancelled")))]
 async fn pay(
     AuthUser(user): AuthUser,
     State(state): State<AppState>,
@@ -183,6 +185,20 @@ async fn pay(
     )
     .await?;
     tracing::info!(%booking_id, status = %paid.status, "payment submitted");
+    let exhausted = paid
+        .reason
+        .as_deref()
+        .is_some_and(|r| r.starts_with(reasons::PAYMENT_ATTEMPTS_EXHAUSTED));
+    if paid.status == BookingStatus::Cancelled && exhausted {
+        return Err(Error::conflict(
+            reasons::PAYMENT_ATTEMPTS_EXHAUSTED,
+            format!(
+                "the card was declined and this was the last of {} payment attempts: \
+                 the booking is cancelled and its seats released",
+                state.config.bookings.max_payment_attempts
+            ),
+        ));
+    }
     Ok(Json(paid.into()))
 }
 
@@ -446,52 +462,63 @@ fn request_hash(request: &ValidBooking) -> Vec<u8> {
 }
 
 /// Records the key, allocating the booking id and a unique reference; or
-/// finds the booking an earlier request with this key started. A
-/// concurrent duplicate waits on the key's row instead of racing.
+/// finds the booking an earlier request with this key started. A new
+/// booking must fit the user's caps on live holds (bookings and seats
+/// awaiting payment). One user's creates go one at a time (an advisory
+/// lock on the user), so concurrent ones neither race for the key nor
+/// slip past the caps together.
 async fn claim_key(
     state: &AppState,
     user: &Principal,
     key: &str,
     hash: &[u8],
+    seats: usize,
 ) -> Result<(Uuid, BookingRef, bool)> {
     for _ in 0..8 {
+        let mut tx = state.pool.begin().await?;
+        sqlx::query("select pg_advisory_xact_lock(hashtextextended($1, 2026))")
+            .bind(user.user_id.to_string())
+            .execute(&mut *tx)
+            .await?;
+        let existing: Option<(Uuid, String, Vec<u8>)> = sqlx::query_as(
+            "select booking_id, booking_ref, request_hash from booking_request
+              where user_id = $1 and idempotency_key = $2",
+        )
+        .bind(user.user_id)
+        .bind(key)
+        .fetch_optional(&mut *tx)
+        .await?;
+        if let Some((id, reference, stored_hash)) = existing {
+            if stored_hash != hash {
+                return Err(Error::Unprocessable {
+                    code: "idempotency_key_reused",
+                    message: "this Idempotency-Key was used for a different booking request".into(),
+                });
+            }
+            let reference = BookingRef::parse(&reference)
+                .map_err(|e| anyhow::anyhow!("stored booking reference: {e}"))?;
+            return Ok((id, reference, true));
+        }
+        check_live_holds(&mut tx, state, user, seats).await?;
         let booking_id = Uuid::new_v4();
         let booking_ref = new_reference();
-        let inserted = sqlx::query_scalar::<_, Uuid>(
+        let inserted = sqlx::query(
             "insert into booking_request
-                    (user_id, idempotency_key, request_hash, booking_id, booking_ref)
-             values ($1, $2, $3, $4, $5)
-             on conflict (user_id, idempotency_key) do nothing
-             returning booking_id",
+                    (user_id, idempotency_key, request_hash, booking_id, booking_ref, seats)
+             values ($1, $2, $3, $4, $5, $6)",
         )
         .bind(user.user_id)
         .bind(key)
         .bind(hash)
         .bind(booking_id)
         .bind(booking_ref.as_str())
-        .fetch_optional(&state.pool)
+        .bind(i32::try_from(seats).unwrap_or(i32::MAX))
+        .execute(&mut *tx)
         .await;
         match inserted {
-            Ok(Some(_)) => return Ok((booking_id, booking_ref, false)),
-            Ok(None) => {
-                let (id, reference, stored_hash): (Uuid, String, Vec<u8>) = sqlx::query_as(
-                    "select booking_id, booking_ref, request_hash from booking_request
-                      where user_id = $1 and idempotency_key = $2",
-                )
-                .bind(user.user_id)
-                .bind(key)
-                .fetch_one(&state.pool)
-                .await?;
-                if stored_hash != hash {
-                    return Err(Error::Unprocessable {
-                        code: "idempotency_key_reused",
-                        message: "this Idempotency-Key was used for a different booking request"
-                            .into(),
-                    });
-                }
-                let reference = BookingRef::parse(&reference)
-                    .map_err(|e| anyhow::anyhow!("stored booking reference: {e}"))?;
-                return Ok((id, reference, true));
+            Ok(_) => {
+                tx.commit().await?;
+                return Ok((booking_id, booking_ref, false));
             }
             Err(sqlx::Error::Database(db))
                 if db.constraint() == Some("booking_request_ref_unique") =>
@@ -504,6 +531,46 @@ async fn claim_key(
     Err(Error::Internal(anyhow::anyhow!(
         "no free booking reference after 8 draws"
     )))
+}
+
+/// Refuses a new booking past the user's caps: bookings holding seats or
+/// awaiting payment (a request not in the read model yet counts as
+/// holding), and the seats they hold. Anything older than the payment
+/// window (and a minute) is over, whatever the read model says.
+async fn check_live_holds(
+    tx: &mut sqlx::PgConnection,
+    state: &AppState,
+    user: &Principal,
+    seats: usize,
+) -> Result<()> {
+    let config = &state.config.bookings;
+    let horizon = config.payment_window + std::time::Duration::from_secs(60);
+    let (live, held): (i64, i64) = sqlx::query_as(
+        "select count(*), coalesce(sum(r.seats), 0)::bigint
+           from booking_request r
+           left join booking b on b.booking_id = r.booking_id
+          where r.user_id = $1
+            and r.created_at > now() - make_interval(secs => $2)
+            and coalesce(b.status, 'holding') in ('holding', 'awaiting_payment')",
+    )
+    .bind(user.user_id)
+    .bind(horizon.as_secs_f64())
+    .fetch_one(&mut *tx)
+    .await?;
+    let seats = i64::try_from(seats).unwrap_or(i64::MAX);
+    if live >= i64::from(config.max_live_bookings)
+        || held + seats > i64::from(config.max_held_seats)
+    {
+        return Err(Error::conflict(
+            "too_many_holds",
+            format!(
+                "you have {live} booking(s) with {held} seat(s) awaiting payment; at most {} \
+                 bookings and {} seats may await payment at once: pay for or cancel one first",
+                config.max_live_bookings, config.max_held_seats
+            ),
+        ));
+    }
+    Ok(())
 }
 
 /// Six characters from an alphabet without look-alikes (no 0/O, 1/I/L):

@@ -21,7 +21,7 @@ pub fn reason(status: BookingStatus, raw: &str) -> Reason {
         ),
         (_, "booking_rejected") => (
             "booking_rejected",
-            "this flight can no longer be booked (cancelled, departed or closed for booking); nothing was charged",
+            "the flight or a chosen seat cannot be booked (a seat that does not exist, or a flight cancelled, departed or closed for booking); nothing was charged",
         ),
         (_, reasons::FLIGHTS_UNAVAILABLE) => (
             "service_unavailable",
@@ -56,6 +56,10 @@ pub fn reason(status: BookingStatus, raw: &str) -> Reason {
             "the payment window closed before payment; the seats were released",
         ),
         (BookingStatus::Completed, _) => ("departed", "the flight has departed"),
+        (_, reasons::PAYMENT_ATTEMPTS_EXHAUSTED) => (
+            reasons::PAYMENT_ATTEMPTS_EXHAUSTED,
+            "the booking was cancelled after too many declined payments; the seats were released and nothing was charged",
+        ),
         (BookingStatus::Cancelled, _) => return cancelled(raw),
         (_, _) => ("booking_failed", "the booking could not be completed"),
     };

@@ -75,6 +75,10 @@ pub fn test_config() -> Config {
         },
         bookings: BookingConfig {
             payment_window: Duration::from_secs(60),
+            // Generous: the tests of the caps set their own.
+            max_payment_attempts: 20,
+            max_live_bookings: 100,
+            max_held_seats: 500,
             reminder_lead: Duration::from_secs(48 * 3600),
             task_queue: booking_workflows::contract::TASK_QUEUE.into(),
         },

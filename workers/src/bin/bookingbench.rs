@@ -282,6 +282,7 @@ async fn book(
         payment_window_ms: defaults.payment_window.as_millis() as u64,
         reminder_lead_ms: defaults.reminder_lead.as_millis() as u64,
         step_budget_ms: None,
+        max_payment_attempts: None,
     };
     let wf_id = workflow_id(&input.booking_id);
     let attributes = booking_workflows::initial_search_attributes(&input);

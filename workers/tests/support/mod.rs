@@ -337,6 +337,7 @@ impl Stack {
             payment_window_ms: 60_000,
             reminder_lead_ms: 48 * 3_600_000,
             step_budget_ms: None,
+            max_payment_attempts: None,
         }
     }
 

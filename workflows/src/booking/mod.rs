@@ -95,6 +95,11 @@ pub const RECORDS_SCHEDULE: &str = "records-schedule-1";
 /// patches of their paths.
 pub const FAST_PATH: &str = "fast-path-1";
 
+/// From this version a booking whose input caps its payment attempts is
+/// cancelled (seats released, one email) when its last allowed payment is
+/// declined.
+pub const PAYMENT_ATTEMPTS_CAPPED: &str = "payment-attempts-capped-1";
+
 type Ctx = WorkflowContext<BookingWorkflow>;
 type MessageError = Box<dyn std::error::Error + Send + Sync>;
 
@@ -153,6 +158,10 @@ pub struct BookingWorkflow {
     fast_path: bool,
     /// The saga has reached its end; the mailer finishes the queue.
     saga_done: bool,
+    /// The input's cap on declined payments.
+    max_payment_attempts: Option<u32>,
+    /// Payments the card's bank (or Stripe) declined so far.
+    declines: u32,
 }
 
 #[workflow_methods]
@@ -162,6 +171,7 @@ impl BookingWorkflow {
         let payment_window = Duration::from_millis(input.payment_window_ms);
         let reminder_lead = Duration::from_millis(input.reminder_lead_ms);
         let step_budget = input.step_budget_ms.map(Duration::from_millis);
+        let max_payment_attempts = input.max_payment_attempts;
         Self {
             booking: BookingState::new(input),
             payment_window,
@@ -183,6 +193,8 @@ impl BookingWorkflow {
             mail_queue: VecDeque::new(),
             fast_path: false,
             saga_done: false,
+            max_payment_attempts,
+            declines: 0,
         }
     }
 

@@ -285,6 +285,8 @@ pub(super) async fn await_payment(ctx: &Ctx, due: DateTime<Utc>) -> WorkflowResu
                     None => return Err(e.into()),
                 },
             };
+            // Stripe out of reach is ours, not the card's: it does not count.
+            let counted = decline.code != reasons::PAYMENT_UNAVAILABLE;
             ctx.state_mut(|s| {
                 s.booking.payment.last_error = Some(decline);
                 s.booking.payment.next_action = None;
@@ -296,6 +298,9 @@ pub(super) async fn await_payment(ctx: &Ctx, due: DateTime<Utc>) -> WorkflowResu
                 s.compensations
                     .retain(|c| *c != Compensation::CancelPayment { attempt })
             });
+            if let Some(outcome) = declines_exhausted(ctx, counted) {
+                return Ok(outcome);
+            }
             if !new_payment_attempt(ctx).await? {
                 return Ok(WindowOutcome::Ended);
             }
@@ -569,4 +574,32 @@ pub(super) fn answer_all_payments(ctx: &Ctx) {
         s.payment_requests.clear();
         s.payments_answered = s.payment_tickets;
     });
+}
+
+/// Counts a decline; when it was the last the input allows, the window ends
+/// as a cancellation ([`PAYMENT_ATTEMPTS_CAPPED`]): the abort releases the
+/// seats and sends one email.
+pub(super) fn declines_exhausted(ctx: &Ctx, counted: bool) -> Option<WindowOutcome> {
+    if !counted {
+        return None;
+    }
+    let (declines, cap) = ctx.state_mut(|s| {
+        s.declines += 1;
+        (s.declines, s.max_payment_attempts)
+    });
+    // The marker only where the new path is taken, so that bookings which
+    // never reach their cap keep the history they always had.
+    if declines < cap? || !ctx.patched(PAYMENT_ATTEMPTS_CAPPED) {
+        return None;
+    }
+    // The declined intent was voided just before: nothing is left to pay.
+    ctx.state_mut(|s| s.booking.payment.status = PaymentStatus::Cancelled);
+    let reason = format!(
+        "{}: {declines} payments declined",
+        reasons::PAYMENT_ATTEMPTS_EXHAUSTED
+    );
+    Some(WindowOutcome::Cancelled {
+        reason,
+        kind: EmailKind::Cancellation,
+    })
 }
