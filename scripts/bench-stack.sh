@@ -65,6 +65,9 @@ pids+=($!)
 
 wait_port $T_PORT; wait_port $S_PORT; wait_port $M_PORT; wait_port $F_PORT
 export TEMPORAL_ADDRESS="127.0.0.1:$T_PORT" TEMPORAL_NAMESPACE=default
+# Payloads encrypted as in production (a bench-only key), for the worker,
+# bookingbench and the gateway alike.
+export PAYLOAD_ENCRYPTION_KEYS="bench-1=YmVuY2gtb25seS1wYXlsb2FkLWtleS0zMi1ieXRlcyE="
 BOOKING_DATABASE_URL="$BOOKING_DB" FLIGHTS_URL="http://127.0.0.1:$F_PORT" \
   STRIPE_SECRET_KEY=sk_test_bench STRIPE_API_BASE="http://127.0.0.1:$S_PORT" \
   SMTP_HOST=127.0.0.1 SMTP_PORT=$M_PORT WORKER_METRICS_ADDR="127.0.0.1:$W_METRICS" WORKER_HTTP_ADDR="127.0.0.1:$W_HTTP" RUST_LOG=warn \

@@ -49,7 +49,10 @@ launch() {
         # The CLI forces a search-attribute cache refresh (a database read
         # on the dev server's one SQLite connection) on every lookup; ours
         # are registered at start and never change.
-        --dynamic-config-value system.forceSearchAttributesCacheRefreshOnRead=false)
+        --dynamic-config-value system.forceSearchAttributesCacheRefreshOnRead=false
+        # Payloads are encrypted: the Web UI decodes them through the
+        # gateway's codec endpoint (internal listener, secret path).
+        --ui-codec-endpoint "http://${API_METRICS_ADDR:-127.0.0.1:9465}/codec/${CODEC_ENDPOINT_TOKEN:-dev-only-codec-endpoint-token-0123}")
       for sa in "${SEARCH_ATTRIBUTES[@]}"; do args+=(--search-attribute "$sa"); done
       setsid "$venv/bin/temporal" "${args[@]}" >>"$log/temporal.log" 2>&1 &
       ;;

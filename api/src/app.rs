@@ -26,7 +26,7 @@ use crate::auth::tokens::Tokens;
 use crate::config::Config;
 use crate::error::{Error, error_response};
 use crate::limits::{ClientIp, UserOrIp};
-use crate::{auth, bookings, catalogue, health, limits, openapi, webhook};
+use crate::{auth, bookings, catalogue, codec, health, limits, openapi, webhook};
 
 /// The booking database's migrations (shared with the worker, which runs
 /// the same set).
@@ -45,17 +45,20 @@ pub struct AppState {
 pub struct Application {
     listener: TcpListener,
     router: Router,
-    /// `/metrics`, on `API_METRICS_ADDR`.
+    /// `/metrics` and the codec endpoint, on `API_METRICS_ADDR`.
     internal: TcpListener,
+    internal_router: Router,
     pool: PgPool,
 }
 
 /// Connects to Temporal with the standard `TEMPORAL_*` variables
 /// (TEMPORAL_ADDRESS, TEMPORAL_NAMESPACE, TLS and API key options).
-pub async fn temporal_client() -> anyhow::Result<Client> {
-    let (connection_options, client_options) =
+/// Payloads are encrypted with `keys` (`PAYLOAD_ENCRYPTION_KEYS`).
+pub async fn temporal_client(keys: payload_codec::Keys) -> anyhow::Result<Client> {
+    let (connection_options, mut client_options) =
         ClientOptions::load_from_config(LoadClientConfigProfileOptions::default())
             .map_err(|e| anyhow::anyhow!("reading the TEMPORAL_* configuration: {e:?}"))?;
+    client_options.data_converter = payload_codec::EncryptionCodec::data_converter(keys);
     let target = connection_options.target.to_string();
     let connection = Connection::connect(connection_options)
         .await
@@ -96,7 +99,7 @@ pub async fn migrate(config: &Config) -> anyhow::Result<()> {
 impl Application {
     pub async fn build(config: Config) -> anyhow::Result<Self> {
         let pool = connect(&config).await?;
-        let temporal = temporal_client().await?;
+        let temporal = temporal_client(config.payload_keys.clone()).await?;
         Self::build_with(config, pool, temporal).await
     }
 
@@ -124,10 +127,20 @@ impl Application {
             flights,
         };
         auth::ensure_admin(&state).await?;
+        let mut internal_router = health::internal_router();
+        let config = &state.config;
+        if let Some(codec) = codec::router(
+            config.payload_keys.clone(),
+            config.codec_token.clone(),
+            &config.codec_cors_origins,
+        )? {
+            internal_router = internal_router.merge(codec);
+        }
         Ok(Self {
             listener,
             router: router(state)?,
             internal,
+            internal_router,
             pool,
         })
     }
@@ -152,8 +165,8 @@ impl Application {
             "gateway listening"
         );
         let (stop, stopped) = tokio::sync::watch::channel(false);
-        let internal = axum::serve(self.internal, health::internal_router())
-            .with_graceful_shutdown(async move {
+        let internal =
+            axum::serve(self.internal, self.internal_router).with_graceful_shutdown(async move {
                 let mut stopped = stopped;
                 let _ = stopped.wait_for(|s| *s).await;
             });

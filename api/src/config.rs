@@ -26,6 +26,14 @@ pub struct Config {
     pub limits: LimitConfig,
     pub bookings: BookingConfig,
     pub stripe_webhook_secret: SecretString,
+    /// Temporal payload encryption (`PAYLOAD_ENCRYPTION_KEYS`).
+    pub payload_keys: payload_codec::Keys,
+    /// The secret path segment of the codec endpoint the Temporal Web UI
+    /// calls (`/codec/<token>/decode` on the internal listener); unset: no
+    /// endpoint.
+    pub codec_token: Option<SecretString>,
+    /// Origins (the Web UI's) allowed to call the codec endpoint.
+    pub codec_cors_origins: Vec<String>,
 }
 
 #[derive(Debug, Clone)]
@@ -97,14 +105,7 @@ impl Config {
             db_max_connections: parse("API_DB_MAX_CONNECTIONS", 16)?,
             request_timeout: duration("API_REQUEST_TIMEOUT", Duration::from_secs(15))?,
             body_limit_bytes: parse("API_BODY_LIMIT_BYTES", 64 * 1024)?,
-            cors_origins: var("CORS_ALLOWED_ORIGINS")
-                .map(|v| {
-                    v.split(',')
-                        .map(|o| o.trim().to_owned())
-                        .filter(|o| !o.is_empty())
-                        .collect()
-                })
-                .unwrap_or_default(),
+            cors_origins: list("CORS_ALLOWED_ORIGINS"),
             flights_url: var("FLIGHTS_URL")
                 .unwrap_or_else(|| "http://127.0.0.1:8081".into())
                 .trim_end_matches('/')
@@ -144,6 +145,14 @@ impl Config {
                 task_queue: var("TEMPORAL_TASK_QUEUE")
                     .unwrap_or_else(|| booking_workflows::contract::TASK_QUEUE.into()),
             },
+            payload_keys: payload_codec::Keys::from_env()?,
+            codec_token: match var("CODEC_ENDPOINT_TOKEN") {
+                Some(t) if t.len() < 24 => {
+                    bail!("CODEC_ENDPOINT_TOKEN must be at least 24 characters")
+                }
+                other => other.map(SecretString::from),
+            },
+            codec_cors_origins: list("CODEC_CORS_ORIGINS"),
             stripe_webhook_secret: var("STRIPE_WEBHOOK_SECRET")
                 .context("set STRIPE_WEBHOOK_SECRET (whsec_...) to verify Stripe's webhooks")?
                 .into(),
@@ -190,4 +199,16 @@ pub fn parse_proxies(raw: &str) -> anyhow::Result<Vec<ipnet::IpNet>> {
                 .map_err(|_| anyhow::anyhow!("'{s}' is neither a CIDR (10.0.0.0/8) nor an address"))
         })
         .collect()
+}
+
+/// A comma-separated list; unset: empty.
+fn list(name: &str) -> Vec<String> {
+    var(name)
+        .map(|v| {
+            v.split(',')
+                .map(|o| o.trim().to_owned())
+                .filter(|o| !o.is_empty())
+                .collect()
+        })
+        .unwrap_or_default()
 }

@@ -388,3 +388,121 @@ async fn one_account_can_neither_hoard_seats_nor_test_cards_without_end() {
     tokio::time::sleep(std::time::Duration::from_secs(1)).await;
     assert_eq!(gw.stack.mails_about(&subject).len(), 1, "one email");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn temporal_holds_only_ciphertext_and_the_codec_endpoint_decodes_it() {
+    let gw = Gateway::start("encrypted-payloads").await;
+    let flight = gw.flight().await;
+    let ada = gw.signup("ada@example.com").await;
+    let body = Gateway::booking_body(flight, json!(["6A"]), 1);
+    let r = gw.book(&ada, "private-1", body).await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
+    let id = r.body["booking_id"].as_str().unwrap().to_owned();
+    let paid = gw.pay(&ada, &id, support::GOOD_CARD).await;
+    assert_eq!(paid.body["status"], "confirmed", "{}", paid.body);
+
+    // The history as anyone with Temporal access reads it: the plain CLI.
+    let out = std::process::Command::new(support::stack::venv_bin("temporal"))
+        .args(["workflow", "show", "--output", "json", "--workflow-id"])
+        .arg(format!("booking-{id}"))
+        .arg("--address")
+        .arg(format!("127.0.0.1:{}", gw.stack.temporal_port))
+        .output()
+        .expect("temporal workflow show");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let history = String::from_utf8(out.stdout).unwrap();
+    let personal = ["Lovelace", "1990-12-10", "ada@example.com"];
+    let encoded = |s: &str| {
+        use base64::Engine;
+        base64::engine::general_purpose::STANDARD.encode(s)
+    };
+    for secret in personal {
+        assert!(
+            !history.contains(secret),
+            "{secret} in plain text in the history"
+        );
+        // Nor hidden in a plain base64 payload (the CLI's JSON carries
+        // payload bytes in base64): look for its encoding at each offset.
+        for pad in ["", "x", "xx"] {
+            let probe = encoded(&format!("{pad}{secret}"));
+            let core = &probe[probe.len() / 3..probe.len() * 2 / 3];
+            assert!(!history.contains(core), "{secret} readable in a payload");
+        }
+    }
+    let parsed: serde_json::Value = serde_json::from_str(&history).unwrap();
+    let input = parsed["events"][0]["workflowExecutionStartedEventAttributes"]["input"].clone();
+    let payloads = input["payloads"].clone();
+    assert_eq!(
+        payloads[0]["metadata"]["encoding"],
+        encoded(payload_codec::ENCODING),
+        "{input}"
+    );
+    // Search attributes stay plain (and hold no personal data).
+    let attributes =
+        parsed["events"][0]["workflowExecutionStartedEventAttributes"]["searchAttributes"]
+            .to_string();
+    assert!(attributes.contains("BookingRef"), "{attributes}");
+
+    // The codec endpoint, as the Web UI calls it: CORS for the UI's origin,
+    // the secret path, and the input in plain text.
+    let codec = format!("{}/codec/{}", gw.metrics_base, support::CODEC_TOKEN);
+    let preflight = gw
+        .http
+        .request(reqwest::Method::OPTIONS, format!("{codec}/decode"))
+        .header("origin", support::CODEC_UI_ORIGIN)
+        .header("access-control-request-method", "POST")
+        .header("access-control-request-headers", "content-type,x-namespace")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        preflight.headers()["access-control-allow-origin"],
+        support::CODEC_UI_ORIGIN
+    );
+    let decoded: serde_json::Value = gw
+        .http
+        .post(format!("{codec}/decode"))
+        .header("origin", support::CODEC_UI_ORIGIN)
+        .header("x-namespace", "default")
+        .json(&json!({"payloads": payloads}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let data = decoded["payloads"][0]["data"].as_str().unwrap();
+    let plain = {
+        use base64::Engine;
+        base64::engine::general_purpose::STANDARD
+            .decode(data)
+            .unwrap()
+    };
+    let plain = String::from_utf8(plain).unwrap();
+    assert!(
+        plain.contains("Lovelace") && plain.contains("ada@example.com"),
+        "{plain}"
+    );
+    // Without the secret path there is nothing there.
+    let wrong = gw
+        .http
+        .post(format!("{}/codec/wrong-token/decode", gw.metrics_base))
+        .json(&json!({"payloads": []}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(wrong.status(), StatusCode::NOT_FOUND);
+    // Nor on the public port.
+    let public = gw
+        .http
+        .post(format!("{}/codec/{}/decode", gw.base, support::CODEC_TOKEN))
+        .json(&json!({"payloads": []}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(public.status(), StatusCode::NOT_FOUND);
+}

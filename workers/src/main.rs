@@ -69,11 +69,15 @@ fn init_logging() {
     }
 }
 
-/// A client from the standard `TEMPORAL_*` variables.
+/// A client from the standard `TEMPORAL_*` variables, its payloads (and
+/// so the worker's) encrypted with `PAYLOAD_ENCRYPTION_KEYS`.
 async fn connect_client() -> anyhow::Result<Client> {
-    let (connection_options, client_options) =
+    let keys = payload_codec::Keys::from_env()?;
+    let (connection_options, mut client_options) =
         ClientOptions::load_from_config(LoadClientConfigProfileOptions::default())
             .map_err(|e| anyhow::anyhow!("reading the TEMPORAL_* configuration: {e:?}"))?;
+    tracing::info!(key = keys.active_id(), "payloads encrypted");
+    client_options.data_converter = payload_codec::EncryptionCodec::data_converter(keys);
     let target = connection_options.target.to_string();
     let connection = Connection::connect(connection_options)
         .await

@@ -23,6 +23,8 @@ pub const WEBHOOK_SECRET: &str = "whsec_gateway_tests";
 pub const ADMIN_EMAIL: &str = "ops@airline.test";
 pub const ADMIN_PASSWORD: &str = "admin-password-123";
 pub const PASSWORD: &str = "correct horse battery";
+pub const CODEC_TOKEN: &str = "codec-endpoint-test-token-0123456789";
+pub const CODEC_UI_ORIGIN: &str = "http://127.0.0.1:8233";
 
 pub struct Gateway {
     pub stack: Stack,
@@ -83,6 +85,9 @@ pub fn test_config() -> Config {
             task_queue: booking_workflows::contract::TASK_QUEUE.into(),
         },
         stripe_webhook_secret: WEBHOOK_SECRET.to_owned().into(),
+        payload_keys: payload_codec::Keys::parse(stack::PAYLOAD_KEYS).unwrap(),
+        codec_token: Some(CODEC_TOKEN.to_owned().into()),
+        codec_cors_origins: vec![CODEC_UI_ORIGIN.to_owned()],
     }
 }
 

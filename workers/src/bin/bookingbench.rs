@@ -124,7 +124,15 @@ async fn main() -> anyhow::Result<()> {
     let connection = Connection::connect(ConnectionOptions::new(url).build())
         .await
         .context("connecting to Temporal")?;
-    let client = Client::new(connection, ClientOptions::new("default").build())?;
+    // The worker's keys (bench-stack.sh exports them): payloads encrypted
+    // as in production, for the bookings and the ceiling alike.
+    let keys = payload_codec::Keys::from_env()?;
+    let client = Client::new(
+        connection,
+        ClientOptions::new("default")
+            .data_converter(payload_codec::EncryptionCodec::data_converter(keys))
+            .build(),
+    )?;
 
     let mut noop_worker = None;
     let flights = match &cli.mode {

@@ -34,6 +34,12 @@ pub const STRIPE_KEY: &str = "sk_test_booking_tests";
 pub const GOOD_CARD: &str = "4242424242424242";
 pub const DECLINED_CARD: &str = "4000000000000341";
 
+/// The tests' payload keys (test-only, never used anywhere else): the
+/// worker, the tests' client, the gateway and the replay test share them,
+/// and the committed histories recorded since payloads are encrypted are
+/// sealed with them.
+pub const PAYLOAD_KEYS: &str = "test-2026=dGVzdC1vbmx5LXBheWxvYWQta2V5LTMyLWJ5dGVzISE=";
+
 const SEARCH_ATTRIBUTES: [&str; 5] = [
     "BookingStatus=Keyword",
     "FlightNumber=Keyword",
@@ -49,7 +55,7 @@ pub fn repo_root() -> PathBuf {
         .to_owned()
 }
 
-fn venv_bin(name: &str) -> PathBuf {
+pub fn venv_bin(name: &str) -> PathBuf {
     repo_root().join(".dev/venv/bin").join(name)
 }
 
@@ -254,6 +260,7 @@ impl Stack {
             format!("127.0.0.1:{}", self.worker_http_port),
         )
         .env("WORKER_SHUTDOWN_GRACE", "5s")
+        .env(payload_codec::KEYS_VAR, PAYLOAD_KEYS)
         .env(
             "RUST_LOG",
             std::env::var("RUST_LOG").unwrap_or_else(|_| "info".into()),
@@ -703,7 +710,11 @@ async fn connect_temporal(port: u16) -> Result<Client, String> {
     .await
     .map_err(|_| "no answer within 5 s".to_owned())?
     .map_err(|e| e.to_string())?;
-    Client::new(conn, ClientOptions::new("default").build()).map_err(|e| e.to_string())
+    let keys = payload_codec::Keys::parse(PAYLOAD_KEYS).expect("the test payload keys");
+    let options = ClientOptions::new("default")
+        .data_converter(payload_codec::EncryptionCodec::data_converter(keys))
+        .build();
+    Client::new(conn, options).map_err(|e| e.to_string())
 }
 
 /// A Temporal frontend answers gRPC on the port, and its `default`
