@@ -26,7 +26,7 @@ use crate::auth::tokens::Tokens;
 use crate::config::Config;
 use crate::error::{Error, error_response};
 use crate::limits::{ClientIp, UserOrIp};
-use crate::{auth, bookings, catalogue, codec, health, limits, openapi, webhook};
+use crate::{auth, bookings, catalogue, health, limits, openapi, webhook};
 
 /// The booking database's migrations (shared with the worker, which runs
 /// the same set).
@@ -129,11 +129,13 @@ impl Application {
         auth::ensure_admin(&state).await?;
         let mut internal_router = health::internal_router();
         let config = &state.config;
-        if let Some(codec) = codec::router(
-            config.payload_keys.clone(),
-            config.codec_token.clone(),
-            &config.codec_cors_origins,
-        )? {
+        // The Web UI's codec endpoint, when a token is configured.
+        if let Some(token) = &config.codec_token {
+            let codec = payload_codec::http::router(
+                config.payload_keys.clone(),
+                token.expose_secret(),
+                &config.codec_cors_origins,
+            )?;
             internal_router = internal_router.merge(codec);
         }
         Ok(Self {

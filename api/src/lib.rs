@@ -6,7 +6,6 @@ pub mod app;
 pub mod auth;
 pub mod bookings;
 pub mod catalogue;
-pub mod codec;
 pub mod config;
 pub mod error;
 pub mod extract;

@@ -17,6 +17,8 @@
 //! The keys come from `PAYLOAD_ENCRYPTION_KEYS`: `id=<base64 of 32 bytes>`
 //! entries separated by commas, the first one encrypting.
 
+pub mod http;
+
 use std::collections::HashMap;
 use std::sync::Arc;
 

@@ -11,15 +11,6 @@ use temporalio_sdk::workflow_replayer::{WorkflowReplayer, WorkflowReplayerOption
 
 mod support;
 
-/// Histories recorded since payloads are encrypted are sealed with the
-/// tests' keys (`support::PAYLOAD_KEYS`); older ones are plain, and the
-/// codec passes plain payloads through. So every committed history replays
-/// with this converter, as the worker would read it.
-fn test_keys_converter() -> temporalio_common::data_converters::DataConverter {
-    let keys = payload_codec::Keys::parse(support::PAYLOAD_KEYS).unwrap();
-    payload_codec::EncryptionCodec::data_converter(keys)
-}
-
 /// Every path's history in the shape recorded today (`make
 /// record-histories` rewrites these), and the fault matrix's.
 const CURRENT: &[&str] = &[
@@ -107,7 +98,7 @@ async fn committed_histories_replay_against_the_current_workflow() {
             .unwrap()
             .register_workflow::<FlightChangeFanout>()
             .unwrap()
-            .data_converter(test_keys_converter())
+            .data_converter(support::test_keys_converter())
             .build(),
     )
     .unwrap();
@@ -170,7 +161,7 @@ fn booking_replayer() -> WorkflowReplayer {
         WorkflowReplayerOptions::new()
             .register_workflow::<BookingWorkflow>()
             .unwrap()
-            .data_converter(test_keys_converter())
+            .data_converter(support::test_keys_converter())
             .build(),
     )
     .unwrap()

@@ -667,6 +667,7 @@ async fn a_payment_retried_across_a_worker_kill_is_one_payment_and_replays() {
         WorkflowReplayerOptions::new()
             .register_workflow::<BookingWorkflow>()
             .unwrap()
+            .data_converter(support::test_keys_converter())
             .build(),
     )
     .unwrap();

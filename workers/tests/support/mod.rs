@@ -40,6 +40,34 @@ pub const DECLINED_CARD: &str = "4000000000000341";
 /// sealed with them.
 pub const PAYLOAD_KEYS: &str = "test-2026=dGVzdC1vbmx5LXBheWxvYWQta2V5LTMyLWJ5dGVzISE=";
 
+/// Serves the codec endpoint for a Web UI on `ui_port` (payloads are
+/// encrypted; the UI decodes them through it, as in `make dev`); returns
+/// the URL to give the dev server.
+fn serve_codec_endpoint(ui_port: u16) -> String {
+    const TOKEN: &str = "ui-test-codec-token-0123456789";
+    let keys = payload_codec::Keys::parse(PAYLOAD_KEYS).expect("the test payload keys");
+    let origins = [
+        format!("http://127.0.0.1:{ui_port}"),
+        format!("http://localhost:{ui_port}"),
+    ];
+    let router = payload_codec::http::router(keys, TOKEN, &origins).expect("codec router");
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("a free port");
+    listener.set_nonblocking(true).unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let listener = tokio::net::TcpListener::from_std(listener).unwrap();
+    tokio::spawn(async move { axum::serve(listener, router).await });
+    format!("http://127.0.0.1:{port}/codec/{TOKEN}")
+}
+
+/// The data converter of the tests' clients and replayers. Histories
+/// recorded since payloads are encrypted are sealed with [`PAYLOAD_KEYS`];
+/// older ones are plain, and the codec passes plain payloads through, so
+/// every committed history replays with it, as the worker would read it.
+pub fn test_keys_converter() -> temporalio_common::data_converters::DataConverter {
+    let keys = payload_codec::Keys::parse(PAYLOAD_KEYS).expect("the test payload keys");
+    payload_codec::EncryptionCodec::data_converter(keys)
+}
+
 const SEARCH_ATTRIBUTES: [&str; 5] = [
     "BookingStatus=Keyword",
     "FlightNumber=Keyword",
@@ -151,9 +179,10 @@ impl Stack {
                     cmd.args(["server", "start-dev", "--ip", "127.0.0.1"])
                         .args(["--port", &port.to_string(), "--log-level", "warn"]);
                     match ui_port {
-                        Some(ui) => {
-                            cmd.args(["--ui-ip", "127.0.0.1", "--ui-port", &ui.to_string()])
-                        }
+                        Some(ui) => cmd
+                            .args(["--ui-ip", "127.0.0.1", "--ui-port", &ui.to_string()])
+                            .arg("--ui-codec-endpoint")
+                            .arg(serve_codec_endpoint(ui)),
                         None => cmd.arg("--headless"),
                     };
                     cmd.args(["--http-port", &free_port().to_string()])
@@ -710,9 +739,8 @@ async fn connect_temporal(port: u16) -> Result<Client, String> {
     .await
     .map_err(|_| "no answer within 5 s".to_owned())?
     .map_err(|e| e.to_string())?;
-    let keys = payload_codec::Keys::parse(PAYLOAD_KEYS).expect("the test payload keys");
     let options = ClientOptions::new("default")
-        .data_converter(payload_codec::EncryptionCodec::data_converter(keys))
+        .data_converter(test_keys_converter())
         .build();
     Client::new(conn, options).map_err(|e| e.to_string())
 }
