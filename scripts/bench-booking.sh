@@ -29,7 +29,7 @@ noop() { "${bb[@]}" --bookings "$BOOKINGS" --concurrency "$CONCURRENCY" noop --s
 rate() { sed -n 's/.*: \([0-9.]*\) bookings\/s.*/\1/p' <<<"$1" | head -1; }
 # CPU time (user + system, in clock ticks) each part of the stack spent:
 # where a booking's cost goes on these shared cores, beside the ceiling's.
-postmaster="$(head -1 "$root/.dev/bench-pg/postmaster.pid")"
+postmaster="$(head -1 "$root/.dev/bench-pg/data/postmaster.pid")"
 ticks() { local t=0 p; for p in "$@"; do [ -r "/proc/$p/stat" ] && t=$((t + $(awk '{print $14 + $15}' "/proc/$p/stat"))); done; echo $t; }
 cpu_now() {
   echo "$(ticks "${pids[0]}") $(ticks "${pids[1]}") $(ticks "${pids[2]}") $(ticks "${pids[3]}") $(ticks "$worker") $(ticks "$postmaster" $(pgrep -P "$postmaster"))"
