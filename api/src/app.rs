@@ -9,7 +9,6 @@ use anyhow::Context;
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
 use axum::http::{HeaderName, HeaderValue, Method, StatusCode, header};
-use axum::routing::{get, post};
 use flights::telemetry;
 use secrecy::ExposeSecret;
 use sqlx::PgPool;
@@ -26,6 +25,7 @@ use crate::auth::tokens::Tokens;
 use crate::config::Config;
 use crate::error::{Error, error_response};
 use crate::limits::{ClientIp, UserOrIp};
+use crate::routes::Routes;
 use crate::{auth, bookings, catalogue, health, limits, openapi, webhook};
 
 /// The booking database's migrations (shared with the worker, which runs
@@ -188,33 +188,50 @@ impl Application {
     }
 }
 
+/// Every public route: the API under `/api/v1`, its sign-in routes limited
+/// per client address (`per_ip`), the rest per user, the webhook and the
+/// document unlimited; then liveness and readiness.
+fn routes(
+    per_ip: impl FnOnce(Router<AppState>) -> Router<AppState>,
+    per_user: impl FnOnce(Router<AppState>) -> Router<AppState>,
+) -> Routes {
+    let api = auth::routes()
+        .map_router(per_ip)
+        .merge(
+            auth::me_routes()
+                .merge(catalogue::routes())
+                .merge(bookings::routes())
+                .map_router(per_user),
+        )
+        .post("/webhooks/stripe", webhook::stripe)
+        .get("/openapi.json", openapi::document);
+    Routes::nest("/api/v1", api).merge(health::routes())
+}
+
+/// The (method, path) of every public route, as routed.
+pub fn route_table() -> Vec<(Method, String)> {
+    routes(|r| r, |r| r).table().to_vec()
+}
+
 pub fn router(state: AppState) -> anyhow::Result<Router> {
     let config = state.config.clone();
     let ip = ClientIp::new(&config.limits.trusted_proxies);
-    let auth = auth::router().layer(limits::layer(
+    let per_ip = limits::layer(
         ip.clone(),
         config.limits.auth_period,
         config.limits.auth_burst,
-    ));
-    let per_user = auth::me_router()
-        .merge(catalogue::router())
-        .merge(bookings::router())
-        .layer(limits::layer(
-            UserOrIp {
-                tokens: state.tokens.clone(),
-                ip,
-            },
-            config.limits.api_period,
-            config.limits.api_burst,
-        ));
-    let api = auth
-        .merge(per_user)
-        .route("/webhooks/stripe", post(webhook::stripe))
-        .route("/openapi.json", get(openapi::document));
+    );
+    let per_user = limits::layer(
+        UserOrIp {
+            tokens: state.tokens.clone(),
+            ip,
+        },
+        config.limits.api_period,
+        config.limits.api_burst,
+    );
     let request_id = HeaderName::from_static("x-request-id");
-    let mut router = Router::new()
-        .nest("/api/v1", api)
-        .merge(health::router())
+    let mut router = routes(|r| r.layer(per_ip), |r| r.layer(per_user))
+        .into_router()
         .fallback(|| async { Error::NotFound("route") })
         .method_not_allowed_fallback(|| async {
             error_response(

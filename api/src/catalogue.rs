@@ -5,71 +5,355 @@
 //! cancellation, is a durable fan-out workflow: it applies the change, then
 //! tells every booking on the flight.
 
-use axum::Router;
+use airline_domain::{Cabin, IataCode};
 use axum::body::Body;
-use axum::extract::{OriginalUri, State};
+use axum::extract::{FromRequest, OriginalUri, State};
 use axum::http::{HeaderMap, Method, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
 use booking_workflows::FlightChangeFanout;
 use booking_workflows::fanout::{FanoutResult, FlightChangeInput, change_in};
 use bytes::Bytes;
+use flights::catalogue::Paged;
+use flights::catalogue::airplanes::{Airplane, AirplaneInput};
+use flights::catalogue::airports::{Airport, AirportInput};
+use flights::catalogue::cities::{City, CityInput};
+use flights::catalogue::flights::{FlightDetails, FlightInput, FlightPatch, FlightSeats};
+use flights::search::SearchResult;
 use secrecy::ExposeSecret;
 use temporalio_client::errors::WorkflowStartError;
 use temporalio_client::{WorkflowIdConflictPolicy, WorkflowStartOptions};
+use utoipa::IntoParams;
 
 use crate::app::AppState;
 use crate::auth::extract::Admin;
 use crate::error::{Error, Result};
 use crate::extract::ApiJson;
+use crate::routes::Routes;
 
-pub fn router() -> Router<AppState> {
-    Router::new()
-        .route("/flights", get(public).post(admin))
-        .route(
-            "/flights/{id}",
-            get(public).patch(update_flight).delete(admin),
-        )
-        .route("/flights/{id}/seats", get(public))
-        .route("/cities", get(public).post(admin))
-        .route("/cities/{id}", get(public).put(admin).delete(admin))
-        .route("/airports", get(public).post(admin))
-        .route("/airports/{id}", get(public).put(admin).delete(admin))
-        .route("/airplanes", get(public).post(admin))
-        .route("/airplanes/{id}", get(public).put(admin).delete(admin))
+pub fn routes() -> Routes {
+    Routes::new()
+        .get("/flights", search_flights)
+        .post("/flights", create_flight)
+        .get("/flights/{id}", read_flight)
+        .patch("/flights/{id}", update_flight)
+        .delete("/flights/{id}", delete_flight)
+        .get("/flights/{id}/seats", flight_seats)
+        .get("/cities", list_cities)
+        .post("/cities", create_city)
+        .get("/cities/{id}", read_city)
+        .put("/cities/{id}", replace_city)
+        .delete("/cities/{id}", delete_city)
+        .get("/airports", list_airports)
+        .post("/airports", create_airport)
+        .get("/airports/{id}", read_airport)
+        .put("/airports/{id}", replace_airport)
+        .delete("/airports/{id}", delete_airport)
+        .get("/airplanes", list_airplanes)
+        .post("/airplanes", create_airplane)
+        .get("/airplanes/{id}", read_airplane)
+        .put("/airplanes/{id}", replace_airplane)
+        .delete("/airplanes/{id}", delete_airplane)
 }
 
-/// Search flights (`/flights?from=&to=&date=...`), flight details, seat
-/// maps, and the reference lists. The flight service's query parameters.
-#[utoipa::path(get, path = "/api/v1/flights", tag = "catalogue",
-    params(("from" = Option<String>, Query), ("to" = Option<String>, Query), ("date" = Option<String>, Query),
-           ("travellers" = Option<u32>, Query), ("cabin" = Option<String>, Query), ("min_price" = Option<i64>, Query),
-           ("max_price" = Option<i64>, Query), ("departs_after" = Option<String>, Query), ("departs_before" = Option<String>, Query),
-           ("sort" = Option<String>, Query), ("page" = Option<u32>, Query), ("per_page" = Option<u32>, Query)),
-    responses((status = 200, description = "flights found (the flight service's search shape)"), (status = 400)))]
-async fn public(
-    State(state): State<AppState>,
-    OriginalUri(uri): OriginalUri,
-    headers: HeaderMap,
-) -> Result<Response> {
-    forward(&state, Method::GET, &uri, &headers, None, false)
+/// Reads for everyone, forwarded to the flight service as they came.
+async fn public(state: &AppState, uri: &axum::http::Uri, headers: &HeaderMap) -> Result<Response> {
+    forward(state, Method::GET, uri, headers, None, false)
         .await?
         .into_response()
 }
 
-/// Create, replace or delete catalogue entries (admins only).
+/// Creates, replaces and deletes (admins only), forwarded with the service
+/// token.
 async fn admin(
-    Admin(_): Admin,
-    State(state): State<AppState>,
+    state: &AppState,
     method: Method,
-    OriginalUri(uri): OriginalUri,
-    headers: HeaderMap,
+    uri: &axum::http::Uri,
+    headers: &HeaderMap,
     body: Bytes,
 ) -> Result<Response> {
-    forward(&state, method, &uri, &headers, Some(body), true)
+    forward(state, method, uri, headers, Some(body), true)
         .await?
         .into_response()
 }
+
+/// A documented public read: `public` under its own name and `utoipa::path`.
+macro_rules! read_route {
+    ($(#[$attr:meta])* $name:ident) => {
+        $(#[$attr])*
+        async fn $name(
+            State(state): State<AppState>,
+            OriginalUri(uri): OriginalUri,
+            headers: HeaderMap,
+        ) -> Result<Response> {
+            public(&state, &uri, &headers).await
+        }
+    };
+}
+
+/// The request body as it came, to forward (the operation's annotation
+/// documents its shape); over the body limit is 413 in the error shape.
+struct RawBody(Bytes);
+
+impl<S: Send + Sync> FromRequest<S> for RawBody {
+    type Rejection = Error;
+
+    async fn from_request(req: axum::extract::Request, state: &S) -> Result<Self> {
+        Bytes::from_request(req, state)
+            .await
+            .map(RawBody)
+            .map_err(|e| match e.status() {
+                StatusCode::PAYLOAD_TOO_LARGE => Error::PayloadTooLarge,
+                _ => Error::bad_request("bad_request", e.body_text()),
+            })
+    }
+}
+
+/// A documented admin write: `admin` under its own name and `utoipa::path`.
+macro_rules! admin_route {
+    ($(#[$attr:meta])* $name:ident) => {
+        $(#[$attr])*
+        async fn $name(
+            _admin: Admin,
+            State(state): State<AppState>,
+            method: Method,
+            OriginalUri(uri): OriginalUri,
+            headers: HeaderMap,
+            RawBody(body): RawBody,
+        ) -> Result<Response> {
+            admin(&state, method, &uri, &headers, body).await
+        }
+    };
+}
+
+/// Query parameters of the flight search (for the document; the flight
+/// service parses them and names the one it refuses).
+#[derive(IntoParams)]
+#[into_params(parameter_in = Query)]
+#[allow(dead_code)]
+struct SearchQuery {
+    /// Origin airport.
+    from: Option<IataCode>,
+    /// Destination airport, not the origin.
+    to: Option<IataCode>,
+    /// Local departure date at the origin.
+    #[param(format = Date, value_type = Option<String>)]
+    date: Option<String>,
+    /// Seats wanted: a flight is listed when one cabin has that many free.
+    #[param(minimum = 1, maximum = 9)]
+    travellers: Option<u32>,
+    cabin: Option<Cabin>,
+    /// Lowest fare, minor units.
+    #[param(minimum = 0)]
+    min_price: Option<i64>,
+    /// Highest fare, minor units; not below `min_price`.
+    #[param(minimum = 0)]
+    max_price: Option<i64>,
+    /// Local departure time of day at the origin, from (`HH:MM`).
+    #[param(pattern = "^([01][0-9]|2[0-3]):[0-5][0-9]$", example = "06:00")]
+    departs_after: Option<String>,
+    /// Local departure time of day at the origin, until (`HH:MM`); not
+    /// before `departs_after`.
+    #[param(pattern = "^([01][0-9]|2[0-3]):[0-5][0-9]$", example = "12:00")]
+    departs_before: Option<String>,
+    /// Sort keys, comma-separated, each at most once, `-` for descending:
+    /// `price`, `departure_time` (the default), `duration`.
+    #[param(
+        pattern = "^-?(price|departure_time|duration)(,-?(price|departure_time|duration)){0,2}$",
+        example = "price,-departure_time"
+    )]
+    sort: Option<String>,
+    #[param(minimum = 1, maximum = 10000)]
+    page: Option<u32>,
+    #[param(minimum = 1, maximum = 100)]
+    per_page: Option<u32>,
+}
+
+/// `page` and `per_page` of a list.
+#[derive(IntoParams)]
+#[into_params(parameter_in = Query)]
+#[allow(dead_code)]
+pub(crate) struct PageQuery {
+    #[param(minimum = 1, maximum = 10000)]
+    page: Option<u32>,
+    #[param(minimum = 1, maximum = 100)]
+    per_page: Option<u32>,
+}
+
+/// A list's lookup and page.
+#[derive(IntoParams)]
+#[into_params(parameter_in = Query)]
+#[allow(dead_code)]
+struct LookupQuery {
+    /// A prefix of the name (or code), any case.
+    #[param(max_length = 100, pattern = r"^[^\x00-\x1f\x7f-\x9f]*$")]
+    q: Option<String>,
+    #[param(minimum = 1, maximum = 10000)]
+    page: Option<u32>,
+    #[param(minimum = 1, maximum = 100)]
+    per_page: Option<u32>,
+}
+
+read_route!(
+    /// Search flights with seats left, by route, local date, cabin, fare and
+    /// time of day; sorted and paged.
+    #[utoipa::path(get, path = "/api/v1/flights", tag = "catalogue", params(SearchQuery),
+        responses((status = 200, body = Paged<SearchResult>)))]
+    search_flights
+);
+
+read_route!(
+    /// A flight: airports with their time zones, times, cabins with fares
+    /// and seats left.
+    #[utoipa::path(get, path = "/api/v1/flights/{id}", tag = "catalogue",
+        params(("id" = i64, Path, minimum = 1)),
+        responses((status = 200, body = FlightDetails), (status = 404)))]
+    read_flight
+);
+
+read_route!(
+    /// A flight's seats with their cabin, fare and status, live.
+    #[utoipa::path(get, path = "/api/v1/flights/{id}/seats", tag = "catalogue",
+        params(("id" = i64, Path, minimum = 1)),
+        responses((status = 200, body = FlightSeats), (status = 404)))]
+    flight_seats
+);
+
+read_route!(
+    /// Cities, by name prefix.
+    #[utoipa::path(get, path = "/api/v1/cities", tag = "catalogue", params(LookupQuery),
+        responses((status = 200, body = Paged<City>)))]
+    list_cities
+);
+
+read_route!(
+    #[utoipa::path(get, path = "/api/v1/cities/{id}", tag = "catalogue",
+        params(("id" = i64, Path, minimum = 1)),
+        responses((status = 200, body = City), (status = 404)))]
+    read_city
+);
+
+read_route!(
+    /// Airports, by code, name or city prefix (an exact code first).
+    #[utoipa::path(get, path = "/api/v1/airports", tag = "catalogue", params(LookupQuery),
+        responses((status = 200, body = Paged<Airport>)))]
+    list_airports
+);
+
+read_route!(
+    #[utoipa::path(get, path = "/api/v1/airports/{id}", tag = "catalogue",
+        params(("id" = i64, Path, minimum = 1)),
+        responses((status = 200, body = Airport), (status = 404)))]
+    read_airport
+);
+
+read_route!(
+    /// Airplanes and their seat maps.
+    #[utoipa::path(get, path = "/api/v1/airplanes", tag = "catalogue", params(PageQuery),
+        responses((status = 200, body = Paged<Airplane>)))]
+    list_airplanes
+);
+
+read_route!(
+    #[utoipa::path(get, path = "/api/v1/airplanes/{id}", tag = "catalogue",
+        params(("id" = i64, Path, minimum = 1)),
+        responses((status = 200, body = Airplane), (status = 404)))]
+    read_airplane
+);
+
+admin_route!(
+    /// Create a flight; its seats come from the airplane's seat map.
+    #[utoipa::path(post, path = "/api/v1/flights", tag = "admin", security(("bearer" = [])),
+        request_body = FlightInput,
+        responses((status = 201, body = FlightDetails),
+                  (status = 409, description = "already_exists: the flight number already departs at that time"),
+                  (status = 422, description = "invalid field, including an unknown airport or airplane, a departure in the past, or a missing or extra cabin fare")))]
+    create_flight
+);
+
+admin_route!(
+    /// Delete a flight that never had a booking (otherwise cancel it).
+    #[utoipa::path(delete, path = "/api/v1/flights/{id}", tag = "admin", security(("bearer" = [])),
+        params(("id" = i64, Path, minimum = 1)),
+        responses((status = 204), (status = 404),
+                  (status = 409, description = "in_use: the flight has bookings; cancel it instead")))]
+    delete_flight
+);
+
+admin_route!(
+    #[utoipa::path(post, path = "/api/v1/cities", tag = "admin", security(("bearer" = [])),
+        request_body = CityInput,
+        responses((status = 201, body = City),
+                  (status = 409, description = "already_exists: a city of that name in that country")))]
+    create_city
+);
+
+admin_route!(
+    #[utoipa::path(put, path = "/api/v1/cities/{id}", tag = "admin", security(("bearer" = [])),
+        params(("id" = i64, Path, minimum = 1)), request_body = CityInput,
+        responses((status = 200, body = City), (status = 404),
+                  (status = 409, description = "already_exists: a city of that name in that country")))]
+    replace_city
+);
+
+admin_route!(
+    #[utoipa::path(delete, path = "/api/v1/cities/{id}", tag = "admin", security(("bearer" = [])),
+        params(("id" = i64, Path, minimum = 1)),
+        responses((status = 204), (status = 404),
+                  (status = 409, description = "in_use: the city still has airports")))]
+    delete_city
+);
+
+admin_route!(
+    #[utoipa::path(post, path = "/api/v1/airports", tag = "admin", security(("bearer" = [])),
+        request_body = AirportInput,
+        responses((status = 201, body = Airport),
+                  (status = 409, description = "already_exists: an airport with this IATA code"),
+                  (status = 422, description = "invalid field, including an unknown city or time zone")))]
+    create_airport
+);
+
+admin_route!(
+    /// Replace an airport; a new time zone re-derives its flights' local
+    /// departures.
+    #[utoipa::path(put, path = "/api/v1/airports/{id}", tag = "admin", security(("bearer" = [])),
+        params(("id" = i64, Path, minimum = 1)), request_body = AirportInput,
+        responses((status = 200, body = Airport), (status = 404),
+                  (status = 409, description = "already_exists: an airport with this IATA code"),
+                  (status = 422, description = "invalid field, including an unknown city or time zone")))]
+    replace_airport
+);
+
+admin_route!(
+    #[utoipa::path(delete, path = "/api/v1/airports/{id}", tag = "admin", security(("bearer" = [])),
+        params(("id" = i64, Path, minimum = 1)),
+        responses((status = 204), (status = 404),
+                  (status = 409, description = "in_use: flights still use this airport")))]
+    delete_airport
+);
+
+admin_route!(
+    #[utoipa::path(post, path = "/api/v1/airplanes", tag = "admin", security(("bearer" = [])),
+        request_body = AirplaneInput,
+        responses((status = 201, body = Airplane),
+                  (status = 422, description = "invalid field, including overlapping rows or repeated seat letters")))]
+    create_airplane
+);
+
+admin_route!(
+    #[utoipa::path(put, path = "/api/v1/airplanes/{id}", tag = "admin", security(("bearer" = [])),
+        params(("id" = i64, Path, minimum = 1)), request_body = AirplaneInput,
+        responses((status = 200, body = Airplane), (status = 404),
+                  (status = 422, description = "invalid field, including overlapping rows or repeated seat letters")))]
+    replace_airplane
+);
+
+admin_route!(
+    #[utoipa::path(delete, path = "/api/v1/airplanes/{id}", tag = "admin", security(("bearer" = [])),
+        params(("id" = i64, Path, minimum = 1)),
+        responses((status = 204), (status = 404),
+                  (status = 409, description = "in_use: flights still use this airplane")))]
+    delete_airplane
+);
 
 /// Change a flight (times, gate, status, fares; admins only). A new
 /// departure or a cancellation is applied by a `FlightChangeFanout`
@@ -80,10 +364,10 @@ async fn admin(
 /// with its workflow id (the change goes on in the workflow).
 /// `Idempotency-Key` (optional) makes a retried change apply once.
 #[utoipa::path(patch, path = "/api/v1/flights/{id}", tag = "admin", security(("bearer" = [])),
-    params(("id" = i64, Path),
+    params(("id" = i64, Path, minimum = 1),
            ("Idempotency-Key" = Option<String>, Header, description = "a retry with the same key applies the change once")),
-    request_body(content = serde_json::Value, description = "departure_time, arrival_time, gate, status (scheduled|delayed|cancelled), fares"),
-    responses((status = 200, description = "the flight, as the flight service answers"),
+    request_body = FlightPatch,
+    responses((status = 200, body = FlightDetails),
               (status = 202, description = "the change is still being applied and told to the bookings: `workflow_id` names its fan-out"),
               (status = 403), (status = 404), (status = 409), (status = 422)))]
 async fn update_flight(

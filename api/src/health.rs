@@ -1,21 +1,46 @@
-//! Liveness (the flight service's handler) and readiness (the booking
+//! Liveness and readiness (the booking
 //! database and Temporal) on the public port; the metrics on an internal
 //! listener of their own (`API_METRICS_ADDR`), never on the public port.
 
-use axum::Router;
 use axum::extract::State;
-use axum::response::IntoResponse;
 use axum::routing::get;
+use axum::{Json, Router};
 use booking_workflows::BookingWorkflow;
+use serde::Serialize;
 use temporalio_client::errors::WorkflowInteractionError;
+use utoipa::ToSchema;
 
 use crate::app::AppState;
 use crate::error::Error;
+use crate::routes::Routes;
 
-pub fn router() -> Router<AppState> {
-    Router::new()
-        .route("/healthz", get(flights::health::healthz))
-        .route("/readyz", get(readyz))
+pub fn routes() -> Routes {
+    Routes::new()
+        .get("/healthz", healthz)
+        .get("/readyz", readyz)
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct Liveness {
+    /// `ok`.
+    status: &'static str,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct Readiness {
+    /// `ready`.
+    status: &'static str,
+    /// `ok`: the booking database answers.
+    database: &'static str,
+    /// `ok`: Temporal serves the namespace.
+    temporal: &'static str,
+}
+
+/// Alive: the process answers (the liveness probe).
+#[utoipa::path(get, path = "/healthz", tag = "operations",
+    responses((status = 200, body = Liveness)))]
+async fn healthz() -> Json<Liveness> {
+    Json(Liveness { status: "ok" })
 }
 
 /// The internal listener's routes: `/metrics`, and `/healthz` for probes
@@ -26,8 +51,12 @@ pub fn internal_router() -> Router {
         .route("/healthz", get(flights::health::healthz))
 }
 
-/// Ready when the booking database and Temporal both answer.
-async fn readyz(State(state): State<AppState>) -> Result<impl IntoResponse, Error> {
+/// Ready when the booking database and Temporal both answer (the
+/// readiness probe).
+#[utoipa::path(get, path = "/readyz", tag = "operations",
+    responses((status = 200, body = Readiness),
+              (status = 503, description = "unavailable: the database or Temporal does not answer")))]
+async fn readyz(State(state): State<AppState>) -> Result<Json<Readiness>, Error> {
     if let Err(e) = sqlx::query_scalar::<_, i32>("select 1")
         .fetch_one(&state.pool)
         .await
@@ -43,9 +72,11 @@ async fn readyz(State(state): State<AppState>) -> Result<impl IntoResponse, Erro
         .describe(Default::default())
         .await;
     match probe {
-        Ok(_) | Err(WorkflowInteractionError::NotFound(_)) => Ok(axum::Json(
-            serde_json::json!({"status": "ready", "database": "ok", "temporal": "ok"}),
-        )),
+        Ok(_) | Err(WorkflowInteractionError::NotFound(_)) => Ok(Json(Readiness {
+            status: "ready",
+            database: "ok",
+            temporal: "ok",
+        })),
         Err(e) => {
             tracing::warn!(error = %e, "readiness: Temporal unreachable");
             Err(Error::Unavailable)

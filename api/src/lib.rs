@@ -12,5 +12,6 @@ pub mod extract;
 pub mod health;
 pub mod limits;
 pub mod openapi;
+pub mod routes;
 pub mod validate;
 pub mod webhook;

@@ -39,6 +39,8 @@ macro_rules! string_newtype {
 mod cabin;
 mod codes;
 mod money;
+#[cfg(feature = "openapi")]
+mod schema;
 mod seat;
 
 pub use cabin::Cabin;

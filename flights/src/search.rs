@@ -250,8 +250,9 @@ struct Row {
     seats_available: i32,
 }
 
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Serialize)]
-struct Item {
+pub struct SearchResult {
     id: i64,
     flight_number: String,
     origin: AirportRef,
@@ -307,7 +308,10 @@ async fn airport(state: &AppState, id: i64) -> Result<AirportRef> {
         .ok_or_else(|| Error::Internal(anyhow::anyhow!("airport {id} of a flight is missing")))
 }
 
-async fn search(State(state): State<AppState>, params: Params) -> Result<Json<Paged<Item>>> {
+async fn search(
+    State(state): State<AppState>,
+    params: Params,
+) -> Result<Json<Paged<SearchResult>>> {
     let mut criteria = Criteria::from_params(&params)?;
     if let Some(code) = &criteria.from {
         criteria.from_id = Some(resolve(&state, "from", code).await?);
@@ -334,7 +338,7 @@ async fn search(State(state): State<AppState>, params: Params) -> Result<Json<Pa
     };
     let mut items = Vec::with_capacity(rows.len());
     for r in rows {
-        items.push(Item {
+        items.push(SearchResult {
             id: r.flight_id,
             flight_number: r.flight_number,
             origin: airport(&state, r.origin_airport_id).await?,

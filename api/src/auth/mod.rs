@@ -5,10 +5,9 @@ pub mod password;
 pub mod throttle;
 pub mod tokens;
 
+use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
-use axum::routing::{get, post};
-use axum::{Json, Router};
 use chrono::{DateTime, Utc};
 use secrecy::SecretString;
 use serde::{Deserialize, Serialize};
@@ -18,22 +17,23 @@ use uuid::Uuid;
 use crate::app::AppState;
 use crate::error::{Error, Result, ResultExt};
 use crate::extract::ApiJson;
+use crate::routes::Routes;
 use crate::validate::{Email, new_password, text};
 use extract::AuthUser;
 use tokens::{Role, new_refresh_token, refresh_hash};
 
 /// The routes under `/auth` (rate-limited per client IP by the caller).
-pub fn router() -> Router<AppState> {
-    Router::new()
-        .route("/auth/signup", post(signup))
-        .route("/auth/login", post(login))
-        .route("/auth/refresh", post(refresh))
-        .route("/auth/logout", post(logout))
+pub fn routes() -> Routes {
+    Routes::new()
+        .post("/auth/signup", signup)
+        .post("/auth/login", login)
+        .post("/auth/refresh", refresh)
+        .post("/auth/logout", logout)
 }
 
 /// `me` is limited per user like the rest of the API.
-pub fn me_router() -> Router<AppState> {
-    Router::new().route("/auth/me", get(me))
+pub fn me_routes() -> Routes {
+    Routes::new().get("/auth/me", me)
 }
 
 #[derive(Deserialize, ToSchema)]

@@ -6,11 +6,10 @@ pub mod views;
 pub mod workflow;
 
 use airline_domain::{BookingRef, Cabin, SeatNumber};
+use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
-use axum::{Json, Router};
 use booking_workflows::contract::{
     BookingInput, BookingState, BookingStatus, Passenger, SeatSelection, reasons, workflow_id,
 };
@@ -23,19 +22,21 @@ use crate::auth::extract::{Admin, AuthUser};
 use crate::auth::tokens::Principal;
 use crate::error::{Error, Result};
 use crate::extract::{ApiJson, Page, Params};
+use crate::routes::Routes;
 use crate::validate::{Email, text};
 use views::{BookingList, BookingView, CreateBooking, PayRequest, SeatsRequest, date_of_birth};
 
 /// Seats (and passengers) in one booking.
 const MAX_SEATS: usize = 9;
 
-pub fn router() -> Router<AppState> {
-    Router::new()
-        .route("/bookings", post(create).get(list_mine))
-        .route("/bookings/{id}", get(read))
-        .route("/bookings/{id}/payment", post(pay))
-        .route("/bookings/{id}/cancel", post(cancel))
-        .route("/admin/bookings", get(admin_list))
+pub fn routes() -> Routes {
+    Routes::new()
+        .post("/bookings", create)
+        .get("/bookings", list_mine)
+        .get("/bookings/{id}", read)
+        .post("/bookings/{id}/payment", pay)
+        .post("/bookings/{id}/cancel", cancel)
+        .get("/admin/bookings", admin_list)
 }
 
 /// Hold seats on a flight: starts the booking and answers once the seats

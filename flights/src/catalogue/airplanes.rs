@@ -21,19 +21,30 @@ pub fn router() -> Router<AppState> {
         .route("/airplanes/{id}", get(read).put(replace).delete(remove))
 }
 
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Serialize, sqlx::FromRow)]
-struct Airplane {
+pub struct Airplane {
     id: i64,
     model: String,
+    #[cfg_attr(feature = "openapi", schema(value_type = SeatMap))]
     seat_map: DbJson<SeatMap>,
     seat_count: i32,
     created_at: DateTime<Utc>,
     updated_at: DateTime<Utc>,
 }
 
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
-struct AirplaneInput {
+pub struct AirplaneInput {
+    #[cfg_attr(
+        feature = "openapi",
+        schema(
+            min_length = 1,
+            max_length = 100,
+            pattern = r"^[^\s\x00-\x1f\x7f-\x9f]([^\x00-\x1f\x7f-\x9f]*[^\s\x00-\x1f\x7f-\x9f])?$"
+        )
+    )]
     model: String,
     seat_map: SeatMap,
 }

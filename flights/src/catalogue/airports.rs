@@ -20,8 +20,9 @@ pub fn router() -> Router<AppState> {
         .route("/airports/{id}", get(read).put(replace).delete(remove))
 }
 
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Serialize, sqlx::FromRow)]
-struct Airport {
+pub struct Airport {
     id: i64,
     iata_code: String,
     name: String,
@@ -32,8 +33,9 @@ struct Airport {
     updated_at: DateTime<Utc>,
 }
 
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Serialize, sqlx::FromRow)]
-struct CityRef {
+pub struct CityRef {
     #[serde(rename = "id")]
     city_id: i64,
     #[serde(rename = "name")]
@@ -41,12 +43,24 @@ struct CityRef {
     country_code: String,
 }
 
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
-struct AirportInput {
+pub struct AirportInput {
     iata_code: IataCode,
+    #[cfg_attr(
+        feature = "openapi",
+        schema(
+            min_length = 1,
+            max_length = 200,
+            pattern = r"^[^\s\x00-\x1f\x7f-\x9f]([^\x00-\x1f\x7f-\x9f]*[^\s\x00-\x1f\x7f-\x9f])?$"
+        )
+    )]
     name: String,
+    #[cfg_attr(feature = "openapi", schema(minimum = 1))]
     city_id: i64,
+    /// An IANA time zone, such as Europe/Paris.
+    #[cfg_attr(feature = "openapi", schema(example = "Europe/Paris"))]
     time_zone: String,
 }
 

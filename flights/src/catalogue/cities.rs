@@ -18,8 +18,9 @@ pub fn router() -> Router<AppState> {
         .route("/cities/{id}", get(read).put(replace).delete(remove))
 }
 
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Serialize, sqlx::FromRow)]
-struct City {
+pub struct City {
     id: i64,
     name: String,
     country_code: String,
@@ -27,10 +28,21 @@ struct City {
     updated_at: DateTime<Utc>,
 }
 
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
-struct CityInput {
+pub struct CityInput {
+    #[cfg_attr(
+        feature = "openapi",
+        schema(
+            min_length = 1,
+            max_length = 100,
+            pattern = r"^[^\s\x00-\x1f\x7f-\x9f]([^\x00-\x1f\x7f-\x9f]*[^\s\x00-\x1f\x7f-\x9f])?$"
+        )
+    )]
     name: String,
+    /// ISO 3166-1 alpha-2.
+    #[cfg_attr(feature = "openapi", schema(pattern = "^[A-Za-z]{2}$", example = "FR"))]
     country_code: String,
 }
 

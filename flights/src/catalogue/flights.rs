@@ -29,12 +29,14 @@ pub fn router() -> Router<AppState> {
 /// Longest scheduled flight we accept (the longest real one is under 19 h).
 const MAX_DURATION_HOURS: i64 = 30;
 
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Serialize)]
 pub struct Fare {
     pub amount: i64,
     pub currency: String,
 }
 
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Serialize)]
 pub struct AirportRef {
     pub code: String,
@@ -45,6 +47,7 @@ pub struct AirportRef {
     pub time_zone: Option<String>,
 }
 
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Serialize)]
 pub struct CabinView {
     pub cabin: String,
@@ -53,6 +56,7 @@ pub struct CabinView {
     pub seats_available: i32,
 }
 
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Serialize)]
 pub struct FlightDetails {
     pub id: i64,
@@ -71,6 +75,7 @@ pub struct FlightDetails {
     pub version: i64,
 }
 
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Serialize)]
 pub struct AirplaneRef {
     pub id: i64,
@@ -183,10 +188,12 @@ async fn read(State(state): State<AppState>, Id(id): Id) -> Result<Json<FlightDe
     details(&state.pool, id).await.map(Json)
 }
 
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct FlightInput {
     pub flight_number: FlightNumber,
+    #[cfg_attr(feature = "openapi", schema(minimum = 1))]
     pub airplane_id: i64,
     pub origin: IataCode,
     pub destination: IataCode,
@@ -194,9 +201,32 @@ pub struct FlightInput {
     pub arrival_time: DateTime<Utc>,
     pub currency: Currency,
     /// Fare per cabin in minor units; every cabin of the airplane needs one.
+    #[cfg_attr(feature = "openapi", schema(value_type = Fares))]
     pub fares: BTreeMap<String, i64>,
+    /// Letters and digits; empty means none.
     #[serde(default)]
+    #[cfg_attr(
+        feature = "openapi",
+        schema(pattern = "^[A-Za-z0-9]{0,10}$", example = "B12")
+    )]
     pub gate: Option<String>,
+}
+
+/// The `fares` object's shape, for the OpenAPI document: a fare in minor
+/// units for each cabin of the airplane.
+#[cfg(feature = "openapi")]
+#[derive(utoipa::ToSchema, Deserialize)]
+#[serde(deny_unknown_fields)]
+#[allow(dead_code)]
+struct Fares {
+    #[schema(minimum = 0, maximum = 100_000_000)]
+    economy: Option<i64>,
+    #[schema(minimum = 0, maximum = 100_000_000)]
+    premium_economy: Option<i64>,
+    #[schema(minimum = 0, maximum = 100_000_000)]
+    business: Option<i64>,
+    #[schema(minimum = 0, maximum = 100_000_000)]
+    first: Option<i64>,
 }
 
 fn duplicate_departure() -> Error {
@@ -374,9 +404,10 @@ async fn create(
     Ok((StatusCode::CREATED, Json(details(&state.pool, id).await?)))
 }
 
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "snake_case")]
-enum FlightStatus {
+pub enum FlightStatus {
     Scheduled,
     Delayed,
     Cancelled,
@@ -392,15 +423,19 @@ impl FlightStatus {
     }
 }
 
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
-struct FlightPatch {
+pub struct FlightPatch {
     departure_time: Option<DateTime<Utc>>,
     arrival_time: Option<DateTime<Utc>>,
     /// `null` clears the gate; absent leaves it.
     #[serde(default, deserialize_with = "present")]
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<String>, pattern = "^[A-Za-z0-9]{0,10}$"))]
     gate: Option<Option<String>>,
     status: Option<FlightStatus>,
+    /// Only the cabins to change.
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<Fares>))]
     fares: Option<BTreeMap<String, i64>>,
 }
 
@@ -547,21 +582,23 @@ async fn remove(_: ServiceAuth, State(state): State<AppState>, Id(id): Id) -> Re
     Ok(StatusCode::NO_CONTENT)
 }
 
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Serialize)]
-struct SeatMapView {
+pub struct FlightSeats {
     flight_id: i64,
-    seats: Vec<SeatView>,
+    seats: Vec<FlightSeat>,
 }
 
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Serialize)]
-struct SeatView {
+pub struct FlightSeat {
     seat_number: String,
     cabin: String,
     status: String,
     fare: Fare,
 }
 
-async fn seats(State(state): State<AppState>, Id(id): Id) -> Result<Json<SeatMapView>> {
+async fn seats(State(state): State<AppState>, Id(id): Id) -> Result<Json<FlightSeats>> {
     let rows: Vec<(String, String, String, i64, String)> = sqlx::query_as(
         "select s.seat_number, s.cabin, s.status, fc.fare_amount, f.currency
            from seat s
@@ -577,16 +614,18 @@ async fn seats(State(state): State<AppState>, Id(id): Id) -> Result<Json<SeatMap
         // A flight always has seats; none means no such flight.
         return Err(Error::NotFound("flight"));
     }
-    Ok(Json(SeatMapView {
+    Ok(Json(FlightSeats {
         flight_id: id,
         seats: rows
             .into_iter()
-            .map(|(seat_number, cabin, status, amount, currency)| SeatView {
-                seat_number,
-                cabin,
-                status,
-                fare: Fare { amount, currency },
-            })
+            .map(
+                |(seat_number, cabin, status, amount, currency)| FlightSeat {
+                    seat_number,
+                    cabin,
+                    status,
+                    fare: Fare { amount, currency },
+                },
+            )
             .collect(),
     }))
 }

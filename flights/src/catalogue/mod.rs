@@ -22,6 +22,7 @@ pub fn router() -> Router<AppState> {
 }
 
 /// One page of a list.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Serialize)]
 pub struct Paged<T> {
     pub items: Vec<T>,

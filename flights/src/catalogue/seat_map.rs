@@ -5,19 +5,30 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::Error;
 
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
 #[serde(deny_unknown_fields)]
 pub struct SeatMap {
+    /// Row ranges that do not overlap; 1,000 seats at most in all.
+    #[cfg_attr(feature = "openapi", schema(min_items = 1))]
     pub sections: Vec<Section>,
 }
 
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
 #[serde(deny_unknown_fields)]
 pub struct Section {
     pub cabin: Cabin,
+    #[cfg_attr(feature = "openapi", schema(minimum = 1, maximum = 999))]
     pub from_row: u16,
+    /// At least `from_row`.
+    #[cfg_attr(feature = "openapi", schema(minimum = 1, maximum = 999))]
     pub to_row: u16,
-    /// Seat letters across the row, e.g. "ABCDEF".
+    /// Seat letters across the row, e.g. "ABCDEF", none repeated.
+    #[cfg_attr(
+        feature = "openapi",
+        schema(pattern = "^[A-Z]{1,12}$", example = "ABCDEF")
+    )]
     pub seat_letters: String,
 }
 
