@@ -365,7 +365,7 @@ admin_route!(
 /// `Idempotency-Key` (optional) makes a retried change apply once.
 #[utoipa::path(patch, path = "/api/v1/flights/{id}", tag = "admin", security(("bearer" = [])),
     params(("id" = i64, Path, minimum = 1),
-           ("Idempotency-Key" = Option<String>, Header, description = "a retry with the same key applies the change once")),
+           ("Idempotency-Key" = Option<String>, Header, pattern = "^[\x21-\x7e]{1,200}$", description = "a retry with the same key applies the change once (1 to 200 visible ASCII characters)")),
     request_body = FlightPatch,
     responses((status = 200, body = FlightDetails),
               (status = 202, description = "the change is still being applied and told to the bookings: `workflow_id` names its fan-out"),

@@ -20,6 +20,7 @@ use uuid::Uuid;
 use crate::app::AppState;
 use crate::auth::extract::{Admin, AuthUser};
 use crate::auth::tokens::Principal;
+use crate::catalogue::PageQuery;
 use crate::error::{Error, Result};
 use crate::extract::{ApiJson, Page, Params};
 use crate::routes::Routes;
@@ -27,7 +28,7 @@ use crate::validate::{Email, text};
 use views::{BookingList, BookingView, CreateBooking, PayRequest, SeatsRequest, date_of_birth};
 
 /// Seats (and passengers) in one booking.
-const MAX_SEATS: usize = 9;
+pub(crate) const MAX_SEATS: usize = 9;
 
 pub fn routes() -> Routes {
     Routes::new()
@@ -43,7 +44,7 @@ pub fn routes() -> Routes {
 /// are held, with the price and the payment's client secret. The same
 /// user and `Idempotency-Key` always give the same booking.
 #[utoipa::path(post, path = "/api/v1/bookings", tag = "bookings", request_body = CreateBooking,
-    params(("Idempotency-Key" = String, Header, description = "one key per booking attempt; a retry with the same key gets the same booking")),
+    params(("Idempotency-Key" = String, Header, pattern = "^[\x21-\x7e]{1,255}$", description = "one key per booking attempt (1 to 255 visible ASCII characters); a retry with the same key gets the same booking")),
     security(("bearer" = [])),
     responses((status = 201, body = BookingView), (status = 400, description = "missing Idempotency-Key or malformed JSON"),
               (status = 401), (status = 409, description = "seats_unavailable, booking_closed, or too_many_holds (BOOKING_MAX_LIVE_PER_USER, BOOKING_MAX_HELD_SEATS_PER_USER)"),
@@ -153,7 +154,7 @@ async fn read(
 /// (it never pays twice); without one, the gateway makes one per call.
 #[utoipa::path(post, path = "/api/v1/bookings/{id}/payment", tag = "bookings", security(("bearer" = [])),
     params(("id" = String, Path, description = "booking id (UUID)"),
-           ("Idempotency-Key" = Option<String>, Header, description = "one key per payment attempt; a retry with the same key attaches to it")),
+           ("Idempotency-Key" = Option<String>, Header, pattern = "^[\x21-\x7e]{1,255}$", description = "one key per payment attempt; a retry with the same key attaches to it")),
     request_body = PayRequest,
     responses((status = 200, body = BookingView), (status = 404),
               (status = 409, description = "invalid_state: the booking takes no payment now; payment_in_progress: another payment is being processed; payment_attempts_exhausted: this decline was the last allowed (PAYMENT_MAX_ATTEMPTS), the booking is cancelled")))]
@@ -207,7 +208,7 @@ async fn pay(
 /// A retry with the same `Idempotency-Key` attaches to the same cancel.
 #[utoipa::path(post, path = "/api/v1/bookings/{id}/cancel", tag = "bookings", security(("bearer" = [])),
     params(("id" = String, Path, description = "booking id (UUID)"),
-           ("Idempotency-Key" = Option<String>, Header, description = "a retry with the same key attaches to the cancel already running")),
+           ("Idempotency-Key" = Option<String>, Header, pattern = "^[\x21-\x7e]{1,255}$", description = "a retry with the same key attaches to the cancel already running")),
     responses((status = 200, body = BookingView), (status = 404), (status = 409, description = "invalid_state: already final; booking_confirming: being confirmed, retry in a few seconds")))]
 async fn cancel(
     AuthUser(user): AuthUser,
@@ -235,7 +236,7 @@ async fn cancel(
 
 /// My bookings, newest first (from the read model).
 #[utoipa::path(get, path = "/api/v1/bookings", tag = "bookings", security(("bearer" = [])),
-    params(("page" = Option<u32>, Query), ("per_page" = Option<u32>, Query)),
+    params(PageQuery),
     responses((status = 200, body = BookingList)))]
 async fn list_mine(
     AuthUser(user): AuthUser,
@@ -248,8 +249,8 @@ async fn list_mine(
 
 /// Every booking, filtered by status and flight (admins only).
 #[utoipa::path(get, path = "/api/v1/admin/bookings", tag = "admin", security(("bearer" = [])),
-    params(("status" = Option<String>, Query), ("flight_id" = Option<i64>, Query),
-           ("page" = Option<u32>, Query), ("per_page" = Option<u32>, Query)),
+    params(("status" = Option<String>, Query, pattern = "^(holding|awaiting_payment|confirming|confirmed|expired|cancelled|failed|completed|needs_attention)$"),
+           ("flight_id" = Option<i64>, Query), PageQuery),
     responses((status = 200, body = BookingList), (status = 403)))]
 async fn admin_list(
     _admin: Admin,

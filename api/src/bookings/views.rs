@@ -1,9 +1,11 @@
 //! The bookings API's public shapes: requests as travellers send them and
 //! the booking as they see it (never the workflow's internal state).
 
+use airline_domain::{Cabin, SeatNumber};
 use booking_workflows::contract::{self as c, BookingState, BookingStatus, PaymentStatus};
 use chrono::{DateTime, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
+use serde_json::json;
 use utoipa::ToSchema;
 
 use crate::bookings::public;
@@ -11,9 +13,18 @@ use crate::bookings::public;
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreateBooking {
+    #[schema(minimum = 1)]
     pub flight_id: i64,
     pub seats: SeatsRequest,
+    /// One per seat, in the seats' order.
+    #[schema(min_items = 1, max_items = 9)]
     pub passengers: Vec<PassengerRequest>,
+    /// Where the confirmation, reminders and changes go.
+    #[schema(
+        max_length = 254,
+        pattern = r"^[A-Za-z0-9_%+-]{1,30}(\.[A-Za-z0-9_%+-]{1,16}){0,2}@([A-Za-z0-9]([A-Za-z0-9-]{0,20}[A-Za-z0-9])?\.){1,3}[A-Za-z]{2,10}$",
+        example = "ada@example.com"
+    )]
     pub contact_email: String,
 }
 
@@ -21,20 +32,52 @@ pub struct CreateBooking {
 #[derive(Deserialize, ToSchema)]
 #[serde(untagged)]
 pub enum SeatsRequest {
-    #[schema(example = json!(["12A", "12B"]))]
+    /// These seats, each listed once.
+    #[schema(value_type = SeatList)]
     Seats(Vec<String>),
+    /// Any free seats of a cabin, next to each other where possible.
     Cabin {
+        #[schema(value_type = Cabin)]
         cabin: String,
+        #[schema(minimum = 1, maximum = 9)]
         count: u8,
     },
 }
 
+/// The schema of an explicit seat list: 1 to 9 seat numbers, none twice.
+pub struct SeatList;
+
+impl utoipa::PartialSchema for SeatList {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::Schema> {
+        utoipa::openapi::schema::ArrayBuilder::new()
+            .items(SeatNumber::schema())
+            .min_items(Some(1))
+            .max_items(Some(super::MAX_SEATS))
+            .unique_items(true)
+            .examples([json!(["12A", "12B"])])
+            .into()
+    }
+}
+
+impl ToSchema for SeatList {}
+
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct PassengerRequest {
+    #[schema(
+        min_length = 1,
+        max_length = 60,
+        pattern = r"^[^\s\x00-\x1f\x7f-\x9f]([^\x00-\x1f\x7f-\x9f]*[^\s\x00-\x1f\x7f-\x9f])?$"
+    )]
     pub first_name: String,
+    #[schema(
+        min_length = 1,
+        max_length = 60,
+        pattern = r"^[^\s\x00-\x1f\x7f-\x9f]([^\x00-\x1f\x7f-\x9f]*[^\s\x00-\x1f\x7f-\x9f])?$"
+    )]
     pub last_name: String,
-    /// `YYYY-MM-DD`.
+    /// `YYYY-MM-DD`, from 1900-01-01 to today.
+    #[schema(format = Date, example = "1990-12-10")]
     pub date_of_birth: String,
 }
 
@@ -42,6 +85,7 @@ pub struct PassengerRequest {
 #[serde(deny_unknown_fields)]
 pub struct PayRequest {
     /// A Stripe payment method id, e.g. `pm_card_visa`.
+    #[schema(pattern = "^pm_[A-Za-z0-9_]{0,252}$", example = "pm_card_visa")]
     pub payment_method: String,
 }
 

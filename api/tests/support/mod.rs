@@ -16,7 +16,7 @@ use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 
 pub use stack::flights::{Reply, TOKEN as FLIGHTS_TOKEN, utc_in_days};
-pub use stack::{DECLINED_CARD, GOOD_CARD, Stack, run_python_check};
+pub use stack::{DECLINED_CARD, GOOD_CARD, Stack, repo_root, run_python_check, venv_bin};
 
 pub const JWT_SECRET: &str = "gateway-test-jwt-secret-0123456789abcdef";
 pub const WEBHOOK_SECRET: &str = "whsec_gateway_tests";

@@ -219,13 +219,13 @@ pub struct FlightInput {
 #[serde(deny_unknown_fields)]
 #[allow(dead_code)]
 struct Fares {
-    #[schema(minimum = 0, maximum = 100_000_000)]
+    #[schema(minimum = 0, maximum = 100_000_000, nullable = false)]
     economy: Option<i64>,
-    #[schema(minimum = 0, maximum = 100_000_000)]
+    #[schema(minimum = 0, maximum = 100_000_000, nullable = false)]
     premium_economy: Option<i64>,
-    #[schema(minimum = 0, maximum = 100_000_000)]
+    #[schema(minimum = 0, maximum = 100_000_000, nullable = false)]
     business: Option<i64>,
-    #[schema(minimum = 0, maximum = 100_000_000)]
+    #[schema(minimum = 0, maximum = 100_000_000, nullable = false)]
     first: Option<i64>,
 }
 
