@@ -29,6 +29,10 @@ BEYOND_THE_SCHEMA = {
     ("POST", "/api/v1/bookings"): {
         # The same Idempotency-Key as an earlier, different request.
         (422, "idempotency_key_reused", ""),
+        # A seat the flight does not have, or a flight cancelled, departed
+        # or closed for booking; a payment Stripe refuses to create.
+        (422, "booking_rejected", ""),
+        (422, "payment_rejected", ""),
         # One passenger per seat.
         (422, "validation_failed", "passengers"),
         # A date of birth after today.
