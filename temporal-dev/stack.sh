@@ -18,7 +18,7 @@ TEMPORAL_UI_PORT="${TEMPORAL_UI_PORT:-8233}"
 STRIPE_PORT="${STRIPE_PORT:-8420}"
 SMTP_PORT="${SMTP_PORT:-2525}"
 
-# The booking workflow's search attributes (DESIGN.md); never personal data.
+# The booking workflow's search attributes (README, "Seeing bookings in the Temporal Web UI"); never personal data.
 SEARCH_ATTRIBUTES=(
   BookingStatus=Keyword FlightNumber=Keyword DepartureTime=Datetime
   UserId=Keyword BookingRef=Keyword

@@ -1,11 +1,11 @@
 //! The activities' configuration from the environment (see the README's
 //! configuration table), and building the clients from it.
 
-use std::str::FromStr;
 use std::time::Duration;
 
 use anyhow::{Context, bail};
 use secrecy::SecretString;
+pub use service_kit::config::{duration, parse, var};
 use sqlx::postgres::PgPoolOptions;
 
 use crate::email::{Mailer, SmtpConfig, SmtpTls};
@@ -21,31 +21,6 @@ pub struct ActivitiesConfig {
     pub inventory: InventoryConfig,
     pub stripe: StripeConfig,
     pub smtp: SmtpConfig,
-}
-
-pub fn var(name: &str) -> Option<String> {
-    std::env::var(name).ok().filter(|v| !v.trim().is_empty())
-}
-
-pub fn parse<T: FromStr>(name: &str, default: T) -> anyhow::Result<T>
-where
-    T::Err: std::fmt::Display,
-{
-    match var(name) {
-        None => Ok(default),
-        Some(v) => v
-            .trim()
-            .parse()
-            .map_err(|e| anyhow::anyhow!("{name}={v:?} is invalid: {e}")),
-    }
-}
-
-pub fn duration(name: &str, default: Duration) -> anyhow::Result<Duration> {
-    match var(name) {
-        None => Ok(default),
-        Some(v) => humantime::parse_duration(v.trim())
-            .with_context(|| format!("{name}={v:?} is not a duration such as 10s or 5m")),
-    }
 }
 
 impl ActivitiesConfig {

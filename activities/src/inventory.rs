@@ -8,13 +8,13 @@ use booking_workflows::activities::{
     ApplyFlightChange, FlightChangeAnswer, HoldSeats, ReleaseSeats, SeatsHeld,
 };
 use booking_workflows::contract::{
-    Cabin, FlightInfo, FlightNumber, HeldSeat, IataCode, Money, SeatNumber, SeatSelection, errors,
+    FlightInfo, FlightNumber, HeldSeat, IataCode, SeatSelection, errors,
 };
-use chrono::{DateTime, Utc};
+use flights_api::catalogue::FlightDetails;
+use flights_api::inventory::{HoldRequest, HoldView, LiveHolds, ReleaseRequest, SeatRequest};
 use reqwest::StatusCode;
 use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
-use serde_json::json;
 
 use crate::error::{StepError, StepResult};
 
@@ -31,35 +31,6 @@ pub struct Inventory {
     http: reqwest::Client,
     base_url: String,
     token: SecretString,
-}
-
-#[derive(Deserialize)]
-struct HoldView {
-    seats: Vec<HoldSeat>,
-    total: Money,
-}
-
-#[derive(Deserialize)]
-struct HoldSeat {
-    seat_number: SeatNumber,
-    cabin: Cabin,
-    fare: Money,
-}
-
-#[derive(Deserialize)]
-struct FlightView {
-    flight_number: FlightNumber,
-    origin: AirportView,
-    destination: AirportView,
-    departure_time: DateTime<Utc>,
-    arrival_time: DateTime<Utc>,
-    version: Option<i64>,
-}
-
-#[derive(Deserialize)]
-struct AirportView {
-    code: IataCode,
-    time_zone: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -93,15 +64,21 @@ impl Inventory {
     /// Holds the seats (idempotent by booking id) and reads the flight.
     #[tracing::instrument(skip_all, fields(booking_id = %input.booking_id, flight_id = input.flight_id))]
     pub async fn hold(&self, input: &HoldSeats) -> StepResult<SeatsHeld> {
-        let seats = match &input.seats {
-            SeatSelection::Seats(s) => json!(s),
-            SeatSelection::Cabin { cabin, count } => json!({"cabin": cabin, "count": count}),
+        let request = HoldRequest {
+            flight_id: input.flight_id,
+            seats: match &input.seats {
+                SeatSelection::Seats(s) => SeatRequest::Seats(s.clone()),
+                SeatSelection::Cabin { cabin, count } => SeatRequest::Cabin {
+                    cabin: *cabin,
+                    count: *count,
+                },
+            },
         };
         let response = self
             .http
             .put(self.url(&format!("/holds/{}", input.booking_id)))
             .bearer_auth(self.token.expose_secret())
-            .json(&json!({"flight_id": input.flight_id, "seats": seats}))
+            .json(&request)
             .send()
             .await?;
         let hold: HoldView = match response.status() {
@@ -147,17 +124,20 @@ impl Inventory {
                 response.status()
             )));
         }
-        let f: FlightView = response.json().await?;
+        let f: FlightDetails = response.json().await?;
+        let unreadable = |e: airline_domain::ParseError| {
+            StepError::transient(format!("flight {flight_id} unreadable: {e}"))
+        };
         Ok(FlightInfo {
             flight_id,
-            flight_number: f.flight_number,
-            origin: f.origin.code,
-            destination: f.destination.code,
+            flight_number: FlightNumber::parse(&f.flight_number).map_err(unreadable)?,
+            origin: IataCode::parse(&f.origin.code).map_err(unreadable)?,
+            destination: IataCode::parse(&f.destination.code).map_err(unreadable)?,
             departure_time: f.departure_time,
             arrival_time: Some(f.arrival_time),
             origin_time_zone: f.origin.time_zone,
             destination_time_zone: f.destination.time_zone,
-            version: f.version,
+            version: Some(f.version),
         })
     }
 
@@ -180,10 +160,6 @@ impl Inventory {
     /// list: the flight service knows a hold as soon as it is made).
     #[tracing::instrument(skip_all, fields(flight_id))]
     pub async fn live_bookings(&self, flight_id: i64) -> StepResult<Vec<String>> {
-        #[derive(serde::Deserialize)]
-        struct LiveHolds {
-            booking_ids: Vec<String>,
-        }
         let response = self
             .http
             .get(self.url(&format!("/flights/{flight_id}/holds")))
@@ -194,7 +170,7 @@ impl Inventory {
             return Err(refusal(response.status(), response, |_| errors::BOOKING_REJECTED).await);
         }
         let holds: LiveHolds = response.json().await?;
-        Ok(holds.booking_ids)
+        Ok(holds.booking_ids.iter().map(ToString::to_string).collect())
     }
 
     /// PATCHes the flight with the change's key as `Idempotency-Key`: the
@@ -239,7 +215,9 @@ impl Inventory {
             .http
             .post(self.url(&format!("/holds/{}/release", input.booking_id)))
             .bearer_auth(self.token.expose_secret())
-            .json(&json!({"cancellation": input.cancellation}))
+            .json(&ReleaseRequest {
+                cancellation: input.cancellation,
+            })
             .send()
             .await?;
         match response.status() {

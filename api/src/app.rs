@@ -7,23 +7,17 @@ use std::time::Duration;
 
 use anyhow::Context;
 use axum::Router;
-use axum::extract::DefaultBodyLimit;
-use axum::http::{HeaderName, HeaderValue, Method, StatusCode, header};
-use flights::telemetry;
+use axum::http::{HeaderName, HeaderValue, Method, header};
 use secrecy::ExposeSecret;
+use service_kit::{http, telemetry};
 use sqlx::PgPool;
-use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
-use temporalio_client::envconfig::LoadClientConfigProfileOptions;
-use temporalio_client::{Client, ClientOptions, Connection};
+use temporalio_client::Client;
 use tokio::net::TcpListener;
 use tower_http::cors::{AllowOrigin, CorsLayer};
-use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
-use tower_http::trace::TraceLayer;
 
 use crate::auth::password::Passwords;
 use crate::auth::tokens::Tokens;
 use crate::config::Config;
-use crate::error::{Error, error_response};
 use crate::limits::{ClientIp, UserOrIp};
 use crate::routes::Routes;
 use crate::{auth, bookings, catalogue, health, limits, openapi, webhook};
@@ -55,25 +49,11 @@ pub struct Application {
 /// (TEMPORAL_ADDRESS, TEMPORAL_NAMESPACE, TLS and API key options).
 /// Payloads are encrypted with `keys` (`PAYLOAD_ENCRYPTION_KEYS`).
 pub async fn temporal_client(keys: payload_codec::Keys) -> anyhow::Result<Client> {
-    let (connection_options, mut client_options) =
-        ClientOptions::load_from_config(LoadClientConfigProfileOptions::default())
-            .map_err(|e| anyhow::anyhow!("reading the TEMPORAL_* configuration: {e:?}"))?;
-    client_options.data_converter = payload_codec::EncryptionCodec::data_converter(keys);
-    let target = connection_options.target.to_string();
-    let connection = Connection::connect(connection_options)
-        .await
-        .with_context(|| format!("connecting to Temporal at {target}"))?;
-    Ok(Client::new(connection, client_options)?)
+    service_kit::temporal::connect(keys).await
 }
 
 pub async fn connect(config: &Config) -> anyhow::Result<PgPool> {
-    let options: PgConnectOptions = config.database_url.expose_secret().parse()?;
-    PgPoolOptions::new()
-        .max_connections(config.db_max_connections)
-        .min_connections(1)
-        .acquire_timeout(Duration::from_secs(3))
-        .test_before_acquire(false)
-        .connect_with(options)
+    service_kit::config::pg_pool(&config.database_url, config.db_max_connections)
         .await
         .context("connecting to the booking database")
 }
@@ -229,23 +209,11 @@ pub fn router(state: AppState) -> anyhow::Result<Router> {
         config.limits.api_period,
         config.limits.api_burst,
     );
-    let request_id = HeaderName::from_static("x-request-id");
-    let mut router = routes(|r| r.layer(per_ip), |r| r.layer(per_user))
-        .into_router()
-        .fallback(|| async { Error::NotFound("route") })
-        .method_not_allowed_fallback(|| async {
-            error_response(
-                StatusCode::METHOD_NOT_ALLOWED,
-                "method_not_allowed",
-                "method not allowed on this route".into(),
-            )
-        })
-        .layer(DefaultBodyLimit::max(config.body_limit_bytes))
-        .layer(axum::middleware::from_fn(telemetry::track_metrics))
-        .layer(axum::middleware::from_fn_with_state(
-            config.request_timeout,
-            telemetry::time_limit,
-        ));
+    let mut router = http::inner(
+        routes(|r| r.layer(per_ip), |r| r.layer(per_user)).into_router(),
+        config.body_limit_bytes,
+        config.request_timeout,
+    );
     if !config.cors_origins.is_empty() {
         let origins = config
             .cors_origins
@@ -267,13 +235,12 @@ pub fn router(state: AppState) -> anyhow::Result<Router> {
                     header::CONTENT_TYPE,
                     HeaderName::from_static("idempotency-key"),
                 ])
-                .expose_headers([request_id.clone(), header::RETRY_AFTER])
+                .expose_headers([
+                    HeaderName::from_static(http::REQUEST_ID),
+                    header::RETRY_AFTER,
+                ])
                 .max_age(Duration::from_secs(600)),
         );
     }
-    Ok(router
-        .layer(PropagateRequestIdLayer::new(request_id.clone()))
-        .layer(TraceLayer::new_for_http().make_span_with(telemetry::make_span))
-        .layer(SetRequestIdLayer::new(request_id, MakeRequestUuid))
-        .with_state(state))
+    Ok(http::outer(router).with_state(state))
 }

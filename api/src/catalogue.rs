@@ -13,12 +13,10 @@ use axum::response::{IntoResponse, Response};
 use booking_workflows::FlightChangeFanout;
 use booking_workflows::fanout::{FanoutResult, FlightChangeInput, change_in};
 use bytes::Bytes;
-use flights::catalogue::Paged;
-use flights::catalogue::airplanes::{Airplane, AirplaneInput};
-use flights::catalogue::airports::{Airport, AirportInput};
-use flights::catalogue::cities::{City, CityInput};
-use flights::catalogue::flights::{FlightDetails, FlightInput, FlightPatch, FlightSeats};
-use flights::search::SearchResult;
+use flights_api::catalogue::{
+    Airplane, AirplaneInput, Airport, AirportInput, City, CityInput, FlightDetails, FlightInput,
+    FlightPatch, FlightSeats, Paged, SearchResult,
+};
 use secrecy::ExposeSecret;
 use temporalio_client::errors::WorkflowStartError;
 use temporalio_client::{WorkflowIdConflictPolicy, WorkflowStartOptions};

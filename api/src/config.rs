@@ -4,8 +4,8 @@ use std::net::{IpAddr, Ipv4Addr};
 use std::time::Duration;
 
 use anyhow::{Context, bail};
-use flights::config::{duration, parse, var};
 use secrecy::{ExposeSecret, SecretString};
+use service_kit::config::{duration, parse, var};
 
 #[derive(Debug, Clone)]
 pub struct Config {

@@ -1,5 +1,5 @@
-//! Request extractors shared with the flight service: JSON bodies that name
+//! Request extractors shared with every service (the service kit's): JSON bodies that name
 //! the offending field, query strings, pages. Their rejections render in
 //! the same error shape.
 
-pub use flights::extract::{ApiJson, Page, Params};
+pub use service_kit::extract::{ApiJson, Page, Params};

@@ -13,17 +13,12 @@ use utoipa::ToSchema;
 use crate::app::AppState;
 use crate::error::Error;
 use crate::routes::Routes;
+use service_kit::health::Liveness;
 
 pub fn routes() -> Routes {
     Routes::new()
         .get("/healthz", healthz)
         .get("/readyz", readyz)
-}
-
-#[derive(Serialize, ToSchema)]
-pub struct Liveness {
-    /// `ok`.
-    status: &'static str,
 }
 
 #[derive(Serialize, ToSchema)]
@@ -40,15 +35,15 @@ pub struct Readiness {
 #[utoipa::path(get, path = "/healthz", tag = "operations",
     responses((status = 200, body = Liveness)))]
 async fn healthz() -> Json<Liveness> {
-    Json(Liveness { status: "ok" })
+    service_kit::health::healthz().await
 }
 
 /// The internal listener's routes: `/metrics`, and `/healthz` for probes
 /// that only reach that port.
 pub fn internal_router() -> Router {
     Router::new()
-        .route("/metrics", get(flights::health::metrics))
-        .route("/healthz", get(flights::health::healthz))
+        .route("/metrics", get(service_kit::health::metrics))
+        .route("/healthz", get(service_kit::health::healthz))
 }
 
 /// Ready when the booking database and Temporal both answer (the

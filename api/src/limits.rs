@@ -20,7 +20,7 @@ use tower_governor::governor::GovernorConfigBuilder;
 use tower_governor::key_extractor::KeyExtractor;
 
 use crate::auth::tokens::Tokens;
-use crate::error::{Error, error_response};
+use crate::error::{Error, GatewayError, error_response};
 
 /// The client's IP: the socket peer's, unless the peer is a trusted proxy;
 /// then the right-most address of `X-Forwarded-For` that is not a trusted
@@ -144,10 +144,12 @@ where
 
 fn rejection(e: GovernorError) -> Response<Body> {
     match e {
-        GovernorError::TooManyRequests { wait_time, .. } => Error::TooManyRequests {
-            retry_after: Duration::from_secs(wait_time),
+        GovernorError::TooManyRequests { wait_time, .. } => {
+            Error::from(GatewayError::TooManyRequests {
+                retry_after: Duration::from_secs(wait_time),
+            })
+            .into_response()
         }
-        .into_response(),
         GovernorError::UnableToExtractKey => error_response(
             StatusCode::BAD_REQUEST,
             "bad_request",

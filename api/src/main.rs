@@ -3,7 +3,7 @@
 use api::app::{Application, migrate};
 use api::config::Config;
 use clap::{Parser, Subcommand};
-use flights::telemetry;
+use service_kit::telemetry;
 
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
@@ -25,7 +25,7 @@ enum Command {
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    telemetry::init_logging();
+    telemetry::init_logging("info,sqlx=warn,tower_http=info");
     match Cli::parse().command.unwrap_or(Command::Serve) {
         Command::Serve => {
             let app = Application::build(Config::from_env()?).await?;

@@ -1,23 +1,15 @@
 //! Builds the service: database pool, router, middleware, listener.
 
 use std::sync::Arc;
-use std::time::Duration;
 
 use axum::Router;
-use axum::extract::DefaultBodyLimit;
-use axum::http::{HeaderName, StatusCode};
-use axum::response::IntoResponse;
-use secrecy::ExposeSecret;
+use service_kit::{http, telemetry};
 use sqlx::PgPool;
-use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use tokio::net::TcpListener;
-use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
-use tower_http::trace::TraceLayer;
 
 use crate::catalogue::directory::Directory;
 use crate::config::Config;
-use crate::error::Error;
-use crate::{catalogue, health, inventory, search, telemetry};
+use crate::{catalogue, health, inventory, search};
 
 #[derive(Clone)]
 pub struct AppState {
@@ -32,21 +24,8 @@ pub struct Application {
     pool: PgPool,
 }
 
-pub fn connect_options(url: &secrecy::SecretString) -> anyhow::Result<PgConnectOptions> {
-    Ok(url.expose_secret().parse::<PgConnectOptions>()?)
-}
-
 pub async fn connect(config: &Config) -> anyhow::Result<PgPool> {
-    let pool = PgPoolOptions::new()
-        .max_connections(config.db_max_connections)
-        .min_connections(1)
-        .acquire_timeout(Duration::from_secs(3))
-        // A ping per acquire is a round trip per query; a broken connection
-        // fails its query and is dropped instead.
-        .test_before_acquire(false)
-        .connect_with(connect_options(&config.database_url)?)
-        .await?;
-    Ok(pool)
+    service_kit::config::pg_pool(&config.database_url, config.db_max_connections).await
 }
 
 impl Application {
@@ -91,32 +70,13 @@ impl Application {
 }
 
 pub fn router(state: AppState) -> Router {
-    let request_id = HeaderName::from_static("x-request-id");
     let api = catalogue::router()
         .merge(search::router())
         .merge(inventory::router());
-    Router::new()
-        .nest("/api/v1", api)
-        .fallback(|| async { Error::NotFound("route") })
-        .method_not_allowed_fallback(|| async {
-            (
-                StatusCode::METHOD_NOT_ALLOWED,
-                axum::Json(serde_json::json!({"error": {
-                    "code": "method_not_allowed",
-                    "message": "method not allowed on this route"
-                }})),
-            )
-                .into_response()
-        })
-        .layer(DefaultBodyLimit::max(state.config.body_limit_bytes))
-        .layer(axum::middleware::from_fn(telemetry::track_metrics))
-        .layer(axum::middleware::from_fn_with_state(
-            state.config.request_timeout,
-            telemetry::time_limit,
-        ))
-        .layer(PropagateRequestIdLayer::new(request_id.clone()))
-        .layer(TraceLayer::new_for_http().make_span_with(telemetry::make_span))
-        .layer(SetRequestIdLayer::new(request_id, MakeRequestUuid))
-        .merge(health::router())
-        .with_state(state)
+    let api = http::inner(
+        Router::new().nest("/api/v1", api),
+        state.config.body_limit_bytes,
+        state.config.request_timeout,
+    );
+    http::outer(api).merge(health::router()).with_state(state)
 }

@@ -5,6 +5,7 @@ use std::time::Duration;
 
 use anyhow::{Context, bail};
 use secrecy::SecretString;
+pub use service_kit::config::{duration, parse, var};
 
 #[derive(Debug, Clone)]
 pub struct Config {
@@ -49,29 +50,5 @@ impl Config {
             .or_else(|| var("DATABASE_URL"))
             .map(Into::into)
             .context("set FLIGHTS_DATABASE_URL (or DATABASE_URL) to the flight database")
-    }
-}
-
-pub fn var(name: &str) -> Option<String> {
-    std::env::var(name).ok().filter(|v| !v.trim().is_empty())
-}
-
-pub fn duration(name: &str, default: Duration) -> anyhow::Result<Duration> {
-    match var(name) {
-        Some(v) => humantime::parse_duration(&v)
-            .with_context(|| format!("{name}={v:?} must be a duration such as 10s")),
-        None => Ok(default),
-    }
-}
-
-pub fn parse<T: std::str::FromStr>(name: &str, default: T) -> anyhow::Result<T>
-where
-    T::Err: std::fmt::Display,
-{
-    match var(name) {
-        Some(v) => v
-            .parse()
-            .map_err(|e| anyhow::anyhow!("{name}={v:?} is not valid: {e}")),
-        None => Ok(default),
     }
 }

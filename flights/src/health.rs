@@ -1,4 +1,5 @@
-//! Liveness, readiness and metrics endpoints.
+//! Liveness and metrics (the service kit's), and readiness: the database
+//! answers.
 
 use axum::Router;
 use axum::extract::State;
@@ -8,17 +9,13 @@ use axum::routing::get;
 
 use crate::app::AppState;
 use crate::error::Error;
-use crate::telemetry::metrics_handle;
+use service_kit::health::{healthz, metrics};
 
 pub fn router() -> Router<AppState> {
     Router::new()
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
         .route("/metrics", get(metrics))
-}
-
-pub async fn healthz() -> impl IntoResponse {
-    axum::Json(serde_json::json!({"status": "ok"}))
 }
 
 /// Ready when the database answers.
@@ -36,11 +33,4 @@ async fn readyz(State(state): State<AppState>) -> Result<impl IntoResponse, Erro
             Err(Error::Unavailable)
         }
     }
-}
-
-pub async fn metrics() -> impl IntoResponse {
-    (
-        [("content-type", "text/plain; version=0.0.4")],
-        metrics_handle().render(),
-    )
 }

@@ -5,7 +5,7 @@
 
 use std::time::Duration;
 
-use airline_domain::{Cabin, SeatNumber};
+use airline_domain::{Currency, Money, SeatNumber};
 use axum::extract::{FromRequestParts, Path, State};
 use axum::http::StatusCode;
 use axum::http::request::Parts;
@@ -13,13 +13,15 @@ use axum::routing::{get, post};
 use axum::{Json, Router};
 use bytes::Bytes;
 use chrono::{DateTime, Utc};
-use serde::{Deserialize, Serialize};
+pub use flights_api::inventory::{
+    HeldSeat, HoldRequest, HoldView, LiveHolds, ReleaseRequest, SeatRequest,
+};
+use serde::Deserialize;
 use serde_json::Value;
 use sqlx::postgres::types::PgInterval;
 use uuid::Uuid;
 
 use crate::app::AppState;
-use crate::catalogue::flights::Fare;
 use crate::error::{Error, Result};
 use crate::extract::{ApiJson, ServiceAuth};
 
@@ -29,13 +31,6 @@ pub fn router() -> Router<AppState> {
         .route("/holds/{booking_id}/confirm", post(confirm))
         .route("/holds/{booking_id}/release", post(release))
         .route("/flights/{id}/holds", get(live_holds))
-}
-
-#[derive(Serialize)]
-struct LiveHolds {
-    flight_id: i64,
-    /// Bookings with seats held or sold on the flight, oldest first.
-    booking_ids: Vec<Uuid>,
 }
 
 /// The bookings holding seats on a flight: whom a schedule change or a
@@ -80,104 +75,50 @@ impl<S: Send + Sync> FromRequestParts<S> for BookingId {
     }
 }
 
-/// What to hold: explicit seats, or a number of seats in a cabin.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum SeatRequest {
-    Seats(Vec<SeatNumber>),
-    Cabin { cabin: Cabin, count: u8 },
-}
-
-#[derive(Debug)]
-pub struct HoldRequest {
-    pub flight_id: i64,
-    pub seats: SeatRequest,
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct RawHoldRequest {
-    flight_id: i64,
-    seats: Value,
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct RawCabinRequest {
-    cabin: Cabin,
-    count: i64,
-}
-
-impl HoldRequest {
-    fn parse(raw: RawHoldRequest) -> Result<Self> {
-        if raw.flight_id <= 0 {
-            return Err(Error::validation("flight_id", "unknown flight"));
-        }
-        let max = MAX_SEATS_PER_BOOKING;
-        let seats = match raw.seats {
-            Value::Array(items) => {
-                if items.is_empty() || items.len() > max {
-                    return Err(Error::validation(
-                        "seats",
-                        format!("must list 1 to {max} seats"),
-                    ));
-                }
-                let mut seats: Vec<SeatNumber> = Vec::with_capacity(items.len());
-                for (i, item) in items.iter().enumerate() {
-                    let seat = item
-                        .as_str()
-                        .ok_or_else(|| "must be a seat number string such as \"12A\"".to_owned())
-                        .and_then(|s| SeatNumber::parse(s).map_err(|e| e.to_string()))
-                        .map_err(|m| Error::validation(format!("seats[{i}]"), m))?;
-                    if seats.contains(&seat) {
-                        return Err(Error::validation(
-                            format!("seats[{i}]"),
-                            format!("{seat} is listed twice"),
-                        ));
-                    }
-                    seats.push(seat);
-                }
-                seats.sort();
-                SeatRequest::Seats(seats)
-            }
-            obj @ Value::Object(_) => {
-                let c: RawCabinRequest = crate::extract::from_value(obj).map_err(|e| match e {
-                    Error::Validation { field, message } => {
-                        Error::validation(format!("seats.{field}"), message)
-                    }
-                    other => other,
-                })?;
-                if c.count < 1 || c.count > max as i64 {
-                    return Err(Error::validation(
-                        "seats.count",
-                        format!("must be between 1 and {max}"),
-                    ));
-                }
-                SeatRequest::Cabin {
-                    cabin: c.cabin,
-                    count: c.count as u8,
-                }
-            }
-            _ => {
+/// The request's rules beyond its shape; seats in order, so that a retry
+/// listing them in another order is the same request.
+fn check(mut req: HoldRequest) -> Result<HoldRequest> {
+    if req.flight_id <= 0 {
+        return Err(Error::validation("flight_id", "unknown flight"));
+    }
+    let max = MAX_SEATS_PER_BOOKING;
+    match &mut req.seats {
+        SeatRequest::Seats(seats) => {
+            if seats.is_empty() || seats.len() > max {
                 return Err(Error::validation(
                     "seats",
-                    "must be a list of seat numbers or {\"cabin\", \"count\"}",
+                    format!("must list 1 to {max} seats"),
                 ));
             }
-        };
-        Ok(HoldRequest {
-            flight_id: raw.flight_id,
-            seats,
-        })
-    }
-
-    /// The normalised request, stored with the hold to recognise a retry.
-    fn fingerprint(&self) -> Value {
-        match &self.seats {
-            SeatRequest::Seats(s) => serde_json::json!({"flight_id": self.flight_id, "seats": s}),
-            SeatRequest::Cabin { cabin, count } => serde_json::json!({
-                "flight_id": self.flight_id, "cabin": cabin, "count": count
-            }),
+            for (i, seat) in seats.iter().enumerate() {
+                if seats[..i].contains(seat) {
+                    return Err(Error::validation(
+                        format!("seats[{i}]"),
+                        format!("{seat} is listed twice"),
+                    ));
+                }
+            }
+            seats.sort();
         }
+        SeatRequest::Cabin { count, .. } => {
+            if *count < 1 || usize::from(*count) > max {
+                return Err(Error::validation(
+                    "seats.count",
+                    format!("must be between 1 and {max}"),
+                ));
+            }
+        }
+    }
+    Ok(req)
+}
+
+/// The normalised request, stored with the hold to recognise a retry.
+fn fingerprint(req: &HoldRequest) -> Value {
+    match &req.seats {
+        SeatRequest::Seats(s) => serde_json::json!({"flight_id": req.flight_id, "seats": s}),
+        SeatRequest::Cabin { cabin, count } => serde_json::json!({
+            "flight_id": req.flight_id, "cabin": cabin, "count": count
+        }),
     }
 }
 
@@ -202,53 +143,33 @@ struct DbSeat {
     fare_amount: i64,
 }
 
-#[derive(Debug, Serialize)]
-pub struct HoldView {
-    booking_id: Uuid,
-    flight_id: i64,
-    status: String,
-    seats: Vec<HeldSeat>,
-    total: Fare,
-    held_at: DateTime<Utc>,
-    confirmed_at: Option<DateTime<Utc>>,
-    released_at: Option<DateTime<Utc>>,
-}
-
-#[derive(Debug, Serialize)]
-struct HeldSeat {
-    seat_number: String,
-    cabin: String,
-    fare: Fare,
-}
-
-impl From<DbHold> for HoldView {
-    fn from(h: DbHold) -> Self {
-        let currency = h.currency;
-        HoldView {
-            booking_id: h.booking_id,
-            flight_id: h.flight_id,
-            status: h.status,
-            seats: h
-                .seats
-                .into_iter()
-                .map(|s| HeldSeat {
-                    seat_number: s.seat_number,
-                    cabin: s.cabin,
-                    fare: Fare {
-                        amount: s.fare_amount,
-                        currency: currency.clone(),
-                    },
-                })
-                .collect(),
-            total: Fare {
-                amount: h.total_amount,
-                currency,
-            },
-            held_at: h.created_at,
-            confirmed_at: h.confirmed_at,
-            released_at: h.released_at,
-        }
-    }
+/// The database's strings into the contract's types; the database only
+/// ever holds valid ones, so a failure is internal.
+fn view(h: DbHold) -> Result<HoldView> {
+    let currency = Currency::parse(&h.currency).map_err(|e| anyhow::anyhow!("{e}"))?;
+    let money = |amount| Money::new(amount, currency).map_err(|e| anyhow::anyhow!("{e}"));
+    let seats = h
+        .seats
+        .into_iter()
+        .map(|s| {
+            Ok(HeldSeat {
+                seat_number: SeatNumber::parse(&s.seat_number)
+                    .map_err(|e| anyhow::anyhow!("{e}"))?,
+                cabin: s.cabin.parse().map_err(|e| anyhow::anyhow!("{e}"))?,
+                fare: money(s.fare_amount)?,
+            })
+        })
+        .collect::<Result<Vec<_>>>()?;
+    Ok(HoldView {
+        booking_id: h.booking_id,
+        flight_id: h.flight_id,
+        status: h.status,
+        seats,
+        total: money(h.total_amount)?,
+        held_at: h.created_at,
+        confirmed_at: h.confirmed_at,
+        released_at: h.released_at,
+    })
 }
 
 /// Maps the inventory functions' SQLSTATEs to API errors; `None` means
@@ -339,10 +260,10 @@ async fn hold(
     _: ServiceAuth,
     State(state): State<AppState>,
     BookingId(booking_id): BookingId,
-    ApiJson(raw): ApiJson<RawHoldRequest>,
+    ApiJson(req): ApiJson<HoldRequest>,
 ) -> Result<(StatusCode, Json<HoldView>)> {
-    let req = HoldRequest::parse(raw)?;
-    let fingerprint = req.fingerprint();
+    let req = check(req)?;
+    let fingerprint = fingerprint(&req);
     let (numbers, cabin, count) = match &req.seats {
         SeatRequest::Seats(s) => (
             Some(s.iter().map(|s| s.as_str().to_owned()).collect::<Vec<_>>()),
@@ -381,7 +302,7 @@ async fn hold(
     } else {
         StatusCode::OK
     };
-    Ok((status, Json(outcome.hold.into())))
+    Ok((status, Json(view(outcome.hold)?)))
 }
 
 async fn read(
@@ -394,8 +315,8 @@ async fn read(
             .bind(booking_id)
             .fetch_optional(&state.pool)
             .await?;
-    hold.map(|h| Json(h.0.into()))
-        .ok_or(Error::NotFound("hold"))
+    let hold = hold.ok_or(Error::NotFound("hold"))?;
+    Ok(Json(view(hold.0)?))
 }
 
 #[tracing::instrument(skip_all, fields(booking_id = %booking_id))]
@@ -412,15 +333,7 @@ async fn confirm(
     })
     .await?;
     tracing::info!("hold confirmed");
-    Ok(Json(hold.into()))
-}
-
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct ReleaseRequest {
-    /// Set when a confirmed booking is cancelled (refund path).
-    #[serde(default)]
-    cancellation: bool,
+    Ok(Json(view(hold)?))
 }
 
 #[tracing::instrument(skip_all, fields(booking_id = %booking_id))]
@@ -443,5 +356,5 @@ async fn release(
     })
     .await?;
     tracing::info!(cancellation, "hold released");
-    Ok(Json(hold.into()))
+    Ok(Json(view(hold)?))
 }

@@ -9,7 +9,6 @@ pub mod health;
 pub mod inventory;
 pub mod search;
 pub mod seed;
-pub mod telemetry;
 
 /// The flight database's migrations, embedded at build time.
 pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("../migrations/flights");

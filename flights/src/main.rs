@@ -3,7 +3,8 @@
 use clap::{Parser, Subcommand};
 use flights::app::Application;
 use flights::config::Config;
-use flights::{seed, telemetry};
+use flights::seed;
+use service_kit::telemetry;
 
 /// mimalloc: measurably less allocator time than glibc's under load.
 #[global_allocator]
@@ -35,7 +36,7 @@ enum Command {
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    telemetry::init_logging();
+    telemetry::init_logging("info,sqlx=warn,tower_http=info");
     match Cli::parse().command {
         Command::Serve => {
             let app = Application::build(Config::from_env()?).await?;

@@ -8,13 +8,13 @@ use axum::extract::State;
 use axum::routing::get;
 use axum::{Json, Router};
 use chrono::{DateTime, NaiveDate, NaiveTime, Utc};
-use serde::Serialize;
+pub use flights_api::catalogue::SearchResult;
 use sqlx::{Postgres, QueryBuilder};
 
 use crate::app::AppState;
-use crate::catalogue::Paged;
 use crate::catalogue::directory::AirportInfo;
 use crate::catalogue::flights::{AirportRef, Fare};
+use crate::catalogue::{Paged, paged};
 use crate::error::{Error, Result};
 use crate::extract::{Page, Params};
 
@@ -250,21 +250,6 @@ struct Row {
     seats_available: i32,
 }
 
-#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
-#[derive(Serialize)]
-pub struct SearchResult {
-    id: i64,
-    flight_number: String,
-    origin: AirportRef,
-    destination: AirportRef,
-    departure_time: DateTime<Utc>,
-    arrival_time: DateTime<Utc>,
-    duration_minutes: i32,
-    fare: Fare,
-    seats_available: i32,
-    status: String,
-}
-
 fn airport_ref(a: &AirportInfo) -> AirportRef {
     AirportRef {
         code: a.code.clone(),
@@ -354,7 +339,7 @@ async fn search(
             status: r.status,
         });
     }
-    Ok(Json(Paged::new(items, criteria.page, total)))
+    Ok(Json(paged(items, criteria.page, total)))
 }
 
 #[cfg(test)]

@@ -13,7 +13,7 @@ use secrecy::{ExposeSecret, SecretString};
 use sqlx::migrate::MigrateDatabase;
 use sqlx::{ConnectOptions, PgConnection, PgPool, Postgres};
 
-use crate::catalogue::seat_map::{SeatMap, Section};
+use crate::catalogue::seat_map::{SeatMap, SeatMapRules, Section};
 
 /// Creates the database when missing, then applies the migrations.
 pub async fn migrate(url: &SecretString) -> anyhow::Result<()> {
@@ -444,7 +444,9 @@ pub struct NewFlight {
 
 pub async fn run(url: &SecretString, flights: Option<u32>, days: u32) -> anyhow::Result<()> {
     // Bulk inserts take seconds by design: not worth a warning each.
-    let options = crate::app::connect_options(url)?
+    let options = url
+        .expose_secret()
+        .parse::<sqlx::postgres::PgConnectOptions>()?
         .log_slow_statements(log::LevelFilter::Off, std::time::Duration::from_secs(60));
     let pool = PgPool::connect_with(options).await?;
     let mut conn = pool.acquire().await?;

@@ -23,7 +23,7 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use booking_activities::records::Records;
-use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
+use metrics_exporter_prometheus::PrometheusHandle;
 use serde_json::json;
 
 /// Gauge of bookings that should have moved on, by `reason`.
@@ -47,14 +47,10 @@ pub struct Probe {
 
 impl Probe {
     pub fn new(records: Records, stuck_after: StuckAfter) -> anyhow::Result<Arc<Self>> {
-        let recorder = PrometheusBuilder::new().build_recorder();
-        let metrics = recorder.handle();
-        metrics::set_global_recorder(recorder)
-            .map_err(|e| anyhow::anyhow!("installing the metrics recorder: {e}"))?;
         Ok(Arc::new(Probe {
             ready: AtomicBool::new(false),
             records,
-            metrics,
+            metrics: service_kit::telemetry::metrics_handle().clone(),
             stuck_after,
         }))
     }

@@ -16,15 +16,14 @@ use anyhow::Context;
 use booking_activities::config::{ActivitiesConfig, duration, parse, var};
 use booking_activities::handlers::Activities;
 use booking_workflows::{BookingWorkflow, FlightChangeFanout};
-use temporalio_client::envconfig::LoadClientConfigProfileOptions;
-use temporalio_client::{Client, ClientOptions, Connection};
+use service_kit::telemetry;
+use temporalio_client::Client;
 use temporalio_common::telemetry::{
     PrometheusExporterOptions, TelemetryOptions, start_prometheus_metric_exporter,
 };
 use temporalio_sdk::runtime::RuntimeOptions;
 use temporalio_sdk::runtime::worker_tuner::{FixedSizeSlotSupplier, TunerHolder};
 use temporalio_sdk::{Runtime, Worker, WorkerOptions};
-use tracing_subscriber::EnvFilter;
 
 mod http;
 
@@ -58,37 +57,15 @@ impl WorkerConfig {
     }
 }
 
-fn init_logging() {
-    let filter = EnvFilter::try_from_env("RUST_LOG")
-        .unwrap_or_else(|_| EnvFilter::new("info,temporalio_sdk_core=warn,sqlx=warn"));
-    let builder = tracing_subscriber::fmt().with_env_filter(filter);
-    if var("LOG_FORMAT").as_deref() == Some("json") {
-        builder.json().flatten_event(true).init();
-    } else {
-        builder.init();
-    }
-}
-
 /// A client from the standard `TEMPORAL_*` variables, its payloads (and
 /// so the worker's) encrypted with `PAYLOAD_ENCRYPTION_KEYS`.
 async fn connect_client() -> anyhow::Result<Client> {
-    let keys = payload_codec::Keys::from_env()?;
-    let (connection_options, mut client_options) =
-        ClientOptions::load_from_config(LoadClientConfigProfileOptions::default())
-            .map_err(|e| anyhow::anyhow!("reading the TEMPORAL_* configuration: {e:?}"))?;
-    tracing::info!(key = keys.active_id(), "payloads encrypted");
-    client_options.data_converter = payload_codec::EncryptionCodec::data_converter(keys);
-    let target = connection_options.target.to_string();
-    let connection = Connection::connect(connection_options)
-        .await
-        .with_context(|| format!("connecting to Temporal at {target}"))?;
-    tracing::info!(temporal = %target, "connected to Temporal");
-    Ok(Client::new(connection, client_options)?)
+    service_kit::temporal::connect(payload_codec::Keys::from_env()?).await
 }
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    init_logging();
+    telemetry::init_logging("info,temporalio_sdk_core=warn,sqlx=warn");
     match std::env::args().nth(1).as_deref() {
         None | Some("run") => {}
         Some("migrate") => {
@@ -174,7 +151,7 @@ async fn main() -> anyhow::Result<()> {
     let draining = probe.clone();
     let grace = config.shutdown_grace;
     tokio::spawn(async move {
-        shutdown_signal().await;
+        telemetry::shutdown_signal().await;
         draining.set_ready(false);
         tracing::info!(
             ?grace,
@@ -194,22 +171,4 @@ async fn main() -> anyhow::Result<()> {
     result?;
     tracing::info!("worker stopped");
     Ok(())
-}
-
-async fn shutdown_signal() {
-    let ctrl_c = async {
-        let _ = tokio::signal::ctrl_c().await;
-    };
-    let term = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut s) => {
-                s.recv().await;
-            }
-            Err(_) => std::future::pending::<()>().await,
-        }
-    };
-    tokio::select! {
-        () = ctrl_c => {}
-        () = term => {}
-    }
 }

@@ -8,7 +8,7 @@ use axum::http::request::Parts;
 
 use crate::app::AppState;
 use crate::auth::tokens::Principal;
-use crate::error::Error;
+use crate::error::{Error, GatewayError};
 
 pub struct AuthUser(pub Principal);
 
@@ -51,7 +51,7 @@ impl FromRequestParts<AppState> for Admin {
         if principal.is_admin() {
             Ok(Admin(principal))
         } else {
-            Err(Error::Forbidden)
+            Err(GatewayError::Forbidden.into())
         }
     }
 }

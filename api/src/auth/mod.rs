@@ -15,7 +15,7 @@ use utoipa::ToSchema;
 use uuid::Uuid;
 
 use crate::app::AppState;
-use crate::error::{Error, Result, ResultExt};
+use crate::error::{Error, GatewayError, Result, ResultExt};
 use crate::extract::ApiJson;
 use crate::routes::Routes;
 use crate::validate::{Email, new_password, text};
@@ -189,7 +189,7 @@ async fn login(
     let ok = state.passwords.verify(req.password, hash).await?;
     let (Some(user_id), Some(role), true) = (user_id, role, ok) else {
         tracing::debug!("login refused");
-        return Err(Error::InvalidCredentials);
+        return Err(GatewayError::InvalidCredentials.into());
     };
     if let Some(email) = &email {
         throttle::succeeded(&state.pool, email.as_str()).await?;

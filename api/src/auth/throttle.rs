@@ -13,7 +13,7 @@ use std::time::Duration;
 
 use sqlx::PgPool;
 
-use crate::error::{Error, Result};
+use crate::error::{GatewayError, Result};
 
 /// Attempts that never wait (a traveller mistyping a few times).
 pub const FREE_ATTEMPTS: i32 = 5;
@@ -47,9 +47,10 @@ pub async fn attempt(pool: &PgPool, email: &str) -> Result<()> {
     .await?;
     if wait_ms > 0.0 {
         tx.rollback().await?;
-        return Err(Error::LoginThrottled {
+        return Err(GatewayError::LoginThrottled {
             retry_after: Duration::from_millis(wait_ms.ceil() as u64),
-        });
+        }
+        .into());
     }
     let attempts = attempts.saturating_add(1);
     let lock = delay_after(attempts);

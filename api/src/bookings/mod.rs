@@ -21,7 +21,7 @@ use crate::app::AppState;
 use crate::auth::extract::{Admin, AuthUser};
 use crate::auth::tokens::Principal;
 use crate::catalogue::PageQuery;
-use crate::error::{Error, Result};
+use crate::error::{Error, GatewayError, Result};
 use crate::extract::{ApiJson, Page, Params};
 use crate::routes::Routes;
 use crate::validate::{Email, text};
@@ -121,10 +121,11 @@ fn refused_create(held: &BookingState) -> Error {
         );
     }
     if reason.starts_with(reasons::PAYMENT_REJECTED) {
-        return Error::Unprocessable {
+        return GatewayError::Unprocessable {
             code: reasons::PAYMENT_REJECTED,
             message: "this booking cannot be paid for; please contact the airline".to_owned(),
-        };
+        }
+        .into();
     }
     if reason == reasons::FLIGHTS_UNAVAILABLE || reason == reasons::PAYMENT_UNAVAILABLE {
         tracing::warn!(booking_id = %held.booking_id, reason, "booking failed: a service was out of reach");
@@ -132,7 +133,7 @@ fn refused_create(held: &BookingState) -> Error {
     }
     tracing::info!(booking_id = %held.booking_id, reason, "booking refused");
     let (code, message) = public::reason(held.status, reason);
-    Error::Unprocessable { code, message }
+    GatewayError::Unprocessable { code, message }.into()
 }
 
 /// One booking, live. Anyone but its owner or an admin gets 404.
@@ -492,10 +493,11 @@ async fn claim_key(
         .await?;
         if let Some((id, reference, stored_hash)) = existing {
             if stored_hash != hash {
-                return Err(Error::Unprocessable {
+                return Err(GatewayError::Unprocessable {
                     code: "idempotency_key_reused",
                     message: "this Idempotency-Key was used for a different booking request".into(),
-                });
+                }
+                .into());
             }
             let reference = BookingRef::parse(&reference)
                 .map_err(|e| anyhow::anyhow!("stored booking reference: {e}"))?;

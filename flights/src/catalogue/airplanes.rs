@@ -5,12 +5,11 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use axum::routing::get;
 use axum::{Json, Router};
-use chrono::{DateTime, Utc};
-use serde::{Deserialize, Serialize};
+pub use flights_api::catalogue::{Airplane, AirplaneInput};
 use sqlx::types::Json as DbJson;
 
-use super::seat_map::SeatMap;
-use super::{Paged, clean_name};
+use super::seat_map::{SeatMap, SeatMapRules};
+use super::{Paged, clean_name, paged};
 use crate::app::AppState;
 use crate::error::{Error, Result, ResultExt};
 use crate::extract::{ApiJson, Id, Page, Params, ServiceAuth};
@@ -21,40 +20,10 @@ pub fn router() -> Router<AppState> {
         .route("/airplanes/{id}", get(read).put(replace).delete(remove))
 }
 
-#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
-#[derive(Debug, Serialize, sqlx::FromRow)]
-pub struct Airplane {
-    id: i64,
-    model: String,
-    #[cfg_attr(feature = "openapi", schema(value_type = SeatMap))]
-    seat_map: DbJson<SeatMap>,
-    seat_count: i32,
-    created_at: DateTime<Utc>,
-    updated_at: DateTime<Utc>,
-}
-
-#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct AirplaneInput {
-    #[cfg_attr(
-        feature = "openapi",
-        schema(
-            min_length = 1,
-            max_length = 100,
-            pattern = r"^[^\s\x00-\x1f\x7f-\x9f]([^\x00-\x1f\x7f-\x9f]*[^\s\x00-\x1f\x7f-\x9f])?$"
-        )
-    )]
-    model: String,
-    seat_map: SeatMap,
-}
-
-impl AirplaneInput {
-    fn validate(self) -> Result<(String, SeatMap)> {
-        let model = clean_name("model", &self.model, 100)?;
-        self.seat_map.validate("seat_map")?;
-        Ok((model, self.seat_map))
-    }
+fn validate(input: AirplaneInput) -> Result<(String, SeatMap)> {
+    let model = clean_name("model", &input.model, 100)?;
+    input.seat_map.validate("seat_map")?;
+    Ok((model, input.seat_map))
 }
 
 const COLUMNS: &str = "airplane_id as id, model, seat_map, seat_count, created_at, updated_at";
@@ -77,7 +46,7 @@ async fn list(State(state): State<AppState>, params: Params) -> Result<Json<Page
     .fetch_all(&state.pool)
     .await?;
     let total = rows.first().map_or(0, |r| r.total);
-    Ok(Json(Paged::new(
+    Ok(Json(paged(
         rows.into_iter().map(|r| r.airplane).collect(),
         page,
         total,
@@ -89,7 +58,7 @@ async fn create(
     State(state): State<AppState>,
     ApiJson(input): ApiJson<AirplaneInput>,
 ) -> Result<(StatusCode, Json<Airplane>)> {
-    let (model, map) = input.validate()?;
+    let (model, map) = validate(input)?;
     let count = map.seat_count() as i32;
     let plane = sqlx::query_as::<_, Airplane>(&format!(
         "insert into airplane (model, seat_map, seat_count) values ($1, $2, $3) returning {COLUMNS}"
@@ -119,7 +88,7 @@ async fn replace(
     Id(id): Id,
     ApiJson(input): ApiJson<AirplaneInput>,
 ) -> Result<Json<Airplane>> {
-    let (model, map) = input.validate()?;
+    let (model, map) = validate(input)?;
     let count = map.seat_count() as i32;
     sqlx::query_as::<_, Airplane>(&format!(
         "update airplane set model = $2, seat_map = $3, seat_count = $4, updated_at = now()

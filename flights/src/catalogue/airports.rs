@@ -6,10 +6,9 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use axum::routing::get;
 use axum::{Json, Router};
-use chrono::{DateTime, Utc};
-use serde::{Deserialize, Serialize};
+pub use flights_api::catalogue::{Airport, AirportInput, CityRef};
 
-use super::{Paged, clean_name, prefix_param};
+use super::{Paged, clean_name, paged, prefix_param};
 use crate::app::AppState;
 use crate::error::{Error, Result, ResultExt};
 use crate::extract::{ApiJson, Id, Page, Params, ServiceAuth};
@@ -20,50 +19,6 @@ pub fn router() -> Router<AppState> {
         .route("/airports/{id}", get(read).put(replace).delete(remove))
 }
 
-#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
-#[derive(Debug, Serialize, sqlx::FromRow)]
-pub struct Airport {
-    id: i64,
-    iata_code: String,
-    name: String,
-    time_zone: String,
-    #[sqlx(flatten)]
-    city: CityRef,
-    created_at: DateTime<Utc>,
-    updated_at: DateTime<Utc>,
-}
-
-#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
-#[derive(Debug, Serialize, sqlx::FromRow)]
-pub struct CityRef {
-    #[serde(rename = "id")]
-    city_id: i64,
-    #[serde(rename = "name")]
-    city_name: String,
-    country_code: String,
-}
-
-#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct AirportInput {
-    iata_code: IataCode,
-    #[cfg_attr(
-        feature = "openapi",
-        schema(
-            min_length = 1,
-            max_length = 200,
-            pattern = r"^[^\s\x00-\x1f\x7f-\x9f]([^\x00-\x1f\x7f-\x9f]*[^\s\x00-\x1f\x7f-\x9f])?$"
-        )
-    )]
-    name: String,
-    #[cfg_attr(feature = "openapi", schema(minimum = 1))]
-    city_id: i64,
-    /// An IANA time zone, such as Europe/Paris.
-    #[cfg_attr(feature = "openapi", schema(example = "Europe/Paris"))]
-    time_zone: String,
-}
-
 struct ValidAirport {
     iata_code: IataCode,
     name: String,
@@ -71,43 +26,41 @@ struct ValidAirport {
     time_zone: chrono_tz::Tz,
 }
 
-impl AirportInput {
-    /// Also checks that the database knows the zone: flights' local times
-    /// are computed there.
-    async fn validate(self, state: &AppState) -> Result<ValidAirport> {
-        let time_zone: chrono_tz::Tz = self.time_zone.trim().parse().map_err(|_| {
-            Error::validation(
-                "time_zone",
-                format!(
-                    "'{}' is not an IANA time zone such as Europe/Paris",
-                    self.time_zone
-                ),
-            )
-        })?;
-        let known: bool =
-            sqlx::query_scalar("select exists (select 1 from pg_timezone_names where name = $1)")
-                .bind(time_zone.name())
-                .fetch_one(&state.pool)
-                .await?;
-        if !known {
-            return Err(Error::validation(
-                "time_zone",
-                format!(
-                    "'{}' is not a time zone this database knows",
-                    time_zone.name()
-                ),
-            ));
-        }
-        if self.city_id <= 0 {
-            return Err(Error::validation("city_id", "unknown city"));
-        }
-        Ok(ValidAirport {
-            iata_code: self.iata_code,
-            name: clean_name("name", &self.name, 200)?,
-            city_id: self.city_id,
-            time_zone,
-        })
+/// Also checks that the database knows the zone: flights' local times
+/// are computed there.
+async fn validate(input: AirportInput, state: &AppState) -> Result<ValidAirport> {
+    let time_zone: chrono_tz::Tz = input.time_zone.trim().parse().map_err(|_| {
+        Error::validation(
+            "time_zone",
+            format!(
+                "'{}' is not an IANA time zone such as Europe/Paris",
+                input.time_zone
+            ),
+        )
+    })?;
+    let known: bool =
+        sqlx::query_scalar("select exists (select 1 from pg_timezone_names where name = $1)")
+            .bind(time_zone.name())
+            .fetch_one(&state.pool)
+            .await?;
+    if !known {
+        return Err(Error::validation(
+            "time_zone",
+            format!(
+                "'{}' is not a time zone this database knows",
+                time_zone.name()
+            ),
+        ));
     }
+    if input.city_id <= 0 {
+        return Err(Error::validation("city_id", "unknown city"));
+    }
+    Ok(ValidAirport {
+        iata_code: input.iata_code,
+        name: clean_name("name", &input.name, 200)?,
+        city_id: input.city_id,
+        time_zone,
+    })
 }
 
 const SELECT: &str = "select a.airport_id as id, a.iata_code, a.name, a.time_zone,
@@ -137,7 +90,7 @@ async fn list(State(state): State<AppState>, params: Params) -> Result<Json<Page
     .fetch_all(&state.pool)
     .await?;
     let total = rows.first().map_or(0, |r| r.total);
-    Ok(Json(Paged::new(
+    Ok(Json(paged(
         rows.into_iter().map(|r| r.airport).collect(),
         page,
         total,
@@ -165,7 +118,7 @@ async fn create(
     State(state): State<AppState>,
     ApiJson(input): ApiJson<AirportInput>,
 ) -> Result<(StatusCode, Json<Airport>)> {
-    let a = input.validate(&state).await?;
+    let a = validate(input, &state).await?;
     let id: i64 = sqlx::query_scalar(
         "insert into airport (iata_code, name, city_id, time_zone) values ($1, $2, $3, $4)
          returning airport_id",
@@ -192,7 +145,7 @@ async fn replace(
     Id(id): Id,
     ApiJson(input): ApiJson<AirportInput>,
 ) -> Result<Json<Airport>> {
-    let a = input.validate(&state).await?;
+    let a = validate(input, &state).await?;
     let mut tx = state.pool.begin().await?;
     let updated = sqlx::query(
         "update airport set iata_code = $2, name = $3, city_id = $4, time_zone = $5,

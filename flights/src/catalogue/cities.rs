@@ -4,10 +4,9 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use axum::routing::get;
 use axum::{Json, Router};
-use chrono::{DateTime, Utc};
-use serde::{Deserialize, Serialize};
+pub use flights_api::catalogue::{City, CityInput};
 
-use super::{Paged, clean_name, prefix_param};
+use super::{Paged, clean_name, paged, prefix_param};
 use crate::app::AppState;
 use crate::error::{Error, Result, ResultExt};
 use crate::extract::{ApiJson, Id, Page, Params, ServiceAuth};
@@ -18,54 +17,24 @@ pub fn router() -> Router<AppState> {
         .route("/cities/{id}", get(read).put(replace).delete(remove))
 }
 
-#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
-#[derive(Debug, Serialize, sqlx::FromRow)]
-pub struct City {
-    id: i64,
-    name: String,
-    country_code: String,
-    created_at: DateTime<Utc>,
-    updated_at: DateTime<Utc>,
-}
-
-#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct CityInput {
-    #[cfg_attr(
-        feature = "openapi",
-        schema(
-            min_length = 1,
-            max_length = 100,
-            pattern = r"^[^\s\x00-\x1f\x7f-\x9f]([^\x00-\x1f\x7f-\x9f]*[^\s\x00-\x1f\x7f-\x9f])?$"
-        )
-    )]
-    name: String,
-    /// ISO 3166-1 alpha-2.
-    #[cfg_attr(feature = "openapi", schema(pattern = "^[A-Za-z]{2}$", example = "FR"))]
-    country_code: String,
-}
-
 struct ValidCity {
     name: String,
     country_code: String,
 }
 
-impl CityInput {
-    fn validate(self) -> Result<ValidCity> {
-        let name = clean_name("name", &self.name, 100)?;
-        let cc = self.country_code.trim().to_ascii_uppercase();
-        if cc.len() != 2 || !cc.bytes().all(|b| b.is_ascii_uppercase()) {
-            return Err(Error::validation(
-                "country_code",
-                "must be an ISO 3166-1 alpha-2 code such as FR",
-            ));
-        }
-        Ok(ValidCity {
-            name,
-            country_code: cc,
-        })
+fn validate(input: CityInput) -> Result<ValidCity> {
+    let name = clean_name("name", &input.name, 100)?;
+    let cc = input.country_code.trim().to_ascii_uppercase();
+    if cc.len() != 2 || !cc.bytes().all(|b| b.is_ascii_uppercase()) {
+        return Err(Error::validation(
+            "country_code",
+            "must be an ISO 3166-1 alpha-2 code such as FR",
+        ));
     }
+    Ok(ValidCity {
+        name,
+        country_code: cc,
+    })
 }
 
 const COLUMNS: &str = "city_id as id, name, country_code, created_at, updated_at";
@@ -84,7 +53,7 @@ async fn list(State(state): State<AppState>, params: Params) -> Result<Json<Page
     .fetch_all(&state.pool)
     .await?;
     let total = rows.first().map_or(0, |r| r.total);
-    Ok(Json(Paged::new(
+    Ok(Json(paged(
         rows.into_iter().map(|r| r.city).collect(),
         page,
         total,
@@ -103,7 +72,7 @@ async fn create(
     State(state): State<AppState>,
     ApiJson(input): ApiJson<CityInput>,
 ) -> Result<(StatusCode, Json<City>)> {
-    let c = input.validate()?;
+    let c = validate(input)?;
     let city = sqlx::query_as::<_, City>(&format!(
         "insert into city (name, country_code) values ($1, $2) returning {COLUMNS}"
     ))
@@ -135,7 +104,7 @@ async fn replace(
     Id(id): Id,
     ApiJson(input): ApiJson<CityInput>,
 ) -> Result<Json<City>> {
-    let c = input.validate()?;
+    let c = validate(input)?;
     let city = sqlx::query_as::<_, City>(&format!(
         "update city set name = $2, country_code = $3, updated_at = now()
          where city_id = $1 returning {COLUMNS}"

@@ -3,17 +3,21 @@
 
 use std::collections::BTreeMap;
 
-use airline_domain::{Cabin, Currency, FlightNumber, IataCode};
+use airline_domain::{Cabin, IataCode};
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::routing::get;
 use axum::{Json, Router};
 use chrono::{DateTime, Duration, Utc};
-use serde::{Deserialize, Deserializer, Serialize};
+pub use flights_api::catalogue::{
+    AirplaneRef, AirportRef, CabinView, Fare, FlightDetails, FlightInput, FlightPatch, FlightSeat,
+    FlightSeats, FlightStatus,
+};
+use serde::Deserialize;
 use sqlx::types::Json as DbJson;
 use sqlx::{PgConnection, PgPool};
 
-use super::seat_map::SeatMap;
+use super::seat_map::{SeatMap, SeatMapRules};
 use crate::app::AppState;
 use crate::error::{Error, Result, ResultExt};
 use crate::extract::{ApiJson, Id, ServiceAuth};
@@ -28,59 +32,6 @@ pub fn router() -> Router<AppState> {
 
 /// Longest scheduled flight we accept (the longest real one is under 19 h).
 const MAX_DURATION_HOURS: i64 = 30;
-
-#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
-#[derive(Debug, Clone, Serialize)]
-pub struct Fare {
-    pub amount: i64,
-    pub currency: String,
-}
-
-#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
-#[derive(Debug, Serialize)]
-pub struct AirportRef {
-    pub code: String,
-    pub name: String,
-    pub city: String,
-    /// IANA zone; in a flight's details, not in search results.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub time_zone: Option<String>,
-}
-
-#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
-#[derive(Debug, Serialize)]
-pub struct CabinView {
-    pub cabin: String,
-    pub fare: Fare,
-    pub seats_total: i32,
-    pub seats_available: i32,
-}
-
-#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
-#[derive(Debug, Serialize)]
-pub struct FlightDetails {
-    pub id: i64,
-    pub flight_number: String,
-    pub status: String,
-    pub gate: Option<String>,
-    pub origin: AirportRef,
-    pub destination: AirportRef,
-    pub departure_time: DateTime<Utc>,
-    pub arrival_time: DateTime<Utc>,
-    pub duration_minutes: i32,
-    pub airplane: AirplaneRef,
-    pub cabins: Vec<CabinView>,
-    pub seats_available: i32,
-    /// Bumped by every change of the flight.
-    pub version: i64,
-}
-
-#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
-#[derive(Debug, Serialize)]
-pub struct AirplaneRef {
-    pub id: i64,
-    pub model: String,
-}
 
 #[derive(sqlx::FromRow)]
 struct DetailsRow {
@@ -186,47 +137,6 @@ pub async fn details(pool: &PgPool, id: i64) -> Result<FlightDetails> {
 
 async fn read(State(state): State<AppState>, Id(id): Id) -> Result<Json<FlightDetails>> {
     details(&state.pool, id).await.map(Json)
-}
-
-#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct FlightInput {
-    pub flight_number: FlightNumber,
-    #[cfg_attr(feature = "openapi", schema(minimum = 1))]
-    pub airplane_id: i64,
-    pub origin: IataCode,
-    pub destination: IataCode,
-    pub departure_time: DateTime<Utc>,
-    pub arrival_time: DateTime<Utc>,
-    pub currency: Currency,
-    /// Fare per cabin in minor units; every cabin of the airplane needs one.
-    #[cfg_attr(feature = "openapi", schema(value_type = Fares))]
-    pub fares: BTreeMap<String, i64>,
-    /// Letters and digits; empty means none.
-    #[serde(default)]
-    #[cfg_attr(
-        feature = "openapi",
-        schema(pattern = "^[A-Za-z0-9]{0,10}$", example = "B12")
-    )]
-    pub gate: Option<String>,
-}
-
-/// The `fares` object's shape, for the OpenAPI document: a fare in minor
-/// units for each cabin of the airplane.
-#[cfg(feature = "openapi")]
-#[derive(utoipa::ToSchema, Deserialize)]
-#[serde(deny_unknown_fields)]
-#[allow(dead_code)]
-struct Fares {
-    #[schema(minimum = 0, maximum = 100_000_000, nullable = false)]
-    economy: Option<i64>,
-    #[schema(minimum = 0, maximum = 100_000_000, nullable = false)]
-    premium_economy: Option<i64>,
-    #[schema(minimum = 0, maximum = 100_000_000, nullable = false)]
-    business: Option<i64>,
-    #[schema(minimum = 0, maximum = 100_000_000, nullable = false)]
-    first: Option<i64>,
 }
 
 fn duplicate_departure() -> Error {
@@ -404,48 +314,6 @@ async fn create(
     Ok((StatusCode::CREATED, Json(details(&state.pool, id).await?)))
 }
 
-#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum FlightStatus {
-    Scheduled,
-    Delayed,
-    Cancelled,
-}
-
-impl FlightStatus {
-    fn as_str(self) -> &'static str {
-        match self {
-            FlightStatus::Scheduled => "scheduled",
-            FlightStatus::Delayed => "delayed",
-            FlightStatus::Cancelled => "cancelled",
-        }
-    }
-}
-
-#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct FlightPatch {
-    departure_time: Option<DateTime<Utc>>,
-    arrival_time: Option<DateTime<Utc>>,
-    /// `null` clears the gate; absent leaves it.
-    #[serde(default, deserialize_with = "present")]
-    #[cfg_attr(feature = "openapi", schema(value_type = Option<String>, pattern = "^[A-Za-z0-9]{0,10}$"))]
-    gate: Option<Option<String>>,
-    status: Option<FlightStatus>,
-    /// Only the cabins to change.
-    #[cfg_attr(feature = "openapi", schema(value_type = Option<Fares>))]
-    fares: Option<BTreeMap<String, i64>>,
-}
-
-/// Distinguishes an explicit `null` from an absent field.
-fn present<'de, D: Deserializer<'de>, T: Deserialize<'de>>(
-    d: D,
-) -> Result<Option<Option<T>>, D::Error> {
-    Option::<T>::deserialize(d).map(Some)
-}
-
 /// The longest `Idempotency-Key` a change may carry.
 const MAX_CHANGE_KEY: usize = 200;
 
@@ -580,22 +448,6 @@ async fn remove(_: ServiceAuth, State(state): State<AppState>, Id(id): Id) -> Re
         return Err(Error::NotFound("flight"));
     }
     Ok(StatusCode::NO_CONTENT)
-}
-
-#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
-#[derive(Serialize)]
-pub struct FlightSeats {
-    flight_id: i64,
-    seats: Vec<FlightSeat>,
-}
-
-#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
-#[derive(Serialize)]
-pub struct FlightSeat {
-    seat_number: String,
-    cabin: String,
-    status: String,
-    fare: Fare,
 }
 
 async fn seats(State(state): State<AppState>, Id(id): Id) -> Result<Json<FlightSeats>> {

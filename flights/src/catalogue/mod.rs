@@ -8,7 +8,7 @@ pub mod flights;
 pub mod seat_map;
 
 use axum::Router;
-use serde::Serialize;
+pub use flights_api::catalogue::Paged;
 
 use crate::app::AppState;
 use crate::extract::Page;
@@ -22,23 +22,12 @@ pub fn router() -> Router<AppState> {
 }
 
 /// One page of a list.
-#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
-#[derive(Debug, Serialize)]
-pub struct Paged<T> {
-    pub items: Vec<T>,
-    pub page: u32,
-    pub per_page: u32,
-    pub total: i64,
-}
-
-impl<T> Paged<T> {
-    pub fn new(items: Vec<T>, page: Page, total: i64) -> Self {
-        Paged {
-            items,
-            page: page.page,
-            per_page: page.per_page,
-            total,
-        }
+pub fn paged<T>(items: Vec<T>, page: Page, total: i64) -> Paged<T> {
+    Paged {
+        items,
+        page: page.page,
+        per_page: page.per_page,
+        total,
     }
 }
 

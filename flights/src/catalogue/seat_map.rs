@@ -1,36 +1,13 @@
-//! An airplane's seat map: row ranges, each with a cabin and seat letters.
+//! An airplane's seat map (`flights_api::catalogue::SeatMap`: row ranges,
+//! each with a cabin and seat letters): its rules, and the seats it makes.
 
 use airline_domain::{Cabin, SeatNumber};
-use serde::{Deserialize, Serialize};
+pub use flights_api::catalogue::{SeatMap, Section};
 
 use crate::error::Error;
 
-#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
-#[serde(deny_unknown_fields)]
-pub struct SeatMap {
-    /// Row ranges that do not overlap; 1,000 seats at most in all.
-    #[cfg_attr(feature = "openapi", schema(min_items = 1))]
-    pub sections: Vec<Section>,
-}
-
-#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
-#[serde(deny_unknown_fields)]
-pub struct Section {
-    pub cabin: Cabin,
-    #[cfg_attr(feature = "openapi", schema(minimum = 1, maximum = 999))]
-    pub from_row: u16,
-    /// At least `from_row`.
-    #[cfg_attr(feature = "openapi", schema(minimum = 1, maximum = 999))]
-    pub to_row: u16,
-    /// Seat letters across the row, e.g. "ABCDEF", none repeated.
-    #[cfg_attr(
-        feature = "openapi",
-        schema(pattern = "^[A-Z]{1,12}$", example = "ABCDEF")
-    )]
-    pub seat_letters: String,
-}
+/// Most seats one airplane may have.
+pub const MAX_SEATS: usize = 1_000;
 
 /// One seat of the map, in row order.
 #[derive(Debug, Clone)]
@@ -40,11 +17,21 @@ pub struct MapSeat {
     pub cabin: Cabin,
 }
 
-impl SeatMap {
-    pub const MAX_SEATS: usize = 1_000;
-
+/// What the flight service checks and derives from a seat map.
+pub trait SeatMapRules {
     /// Checks the map and names the first offending field.
-    pub fn validate(&self, field: &str) -> Result<(), Error> {
+    fn validate(&self, field: &str) -> Result<(), Error>;
+    /// Total seats, saturating for absurd maps (validation refuses them).
+    fn seat_count(&self) -> usize;
+    /// Every seat of a validated map, row by row.
+    fn seats(&self) -> Vec<MapSeat>;
+    /// The distinct cabins, cheapest first.
+    fn cabins(&self) -> Vec<Cabin>;
+}
+
+impl SeatMapRules for SeatMap {
+    /// Checks the map and names the first offending field.
+    fn validate(&self, field: &str) -> Result<(), Error> {
         if self.sections.is_empty() {
             return Err(Error::validation(
                 format!("{field}.sections"),
@@ -96,17 +83,17 @@ impl SeatMap {
             }
         }
         let count = self.seat_count();
-        if count > Self::MAX_SEATS {
+        if count > MAX_SEATS {
             return Err(Error::validation(
                 format!("{field}.sections"),
-                format!("{count} seats is more than {}", Self::MAX_SEATS),
+                format!("{count} seats is more than {}", MAX_SEATS),
             ));
         }
         Ok(())
     }
 
     /// Total seats, saturating for absurd maps (validation refuses them).
-    pub fn seat_count(&self) -> usize {
+    fn seat_count(&self) -> usize {
         self.sections
             .iter()
             .map(|s| usize::from(s.to_row.saturating_sub(s.from_row) + 1) * s.seat_letters.len())
@@ -114,7 +101,7 @@ impl SeatMap {
     }
 
     /// Every seat of a validated map, row by row.
-    pub fn seats(&self) -> Vec<MapSeat> {
+    fn seats(&self) -> Vec<MapSeat> {
         let mut out = Vec::with_capacity(self.seat_count());
         let mut sections: Vec<&Section> = self.sections.iter().collect();
         sections.sort_by_key(|s| s.from_row);
@@ -135,7 +122,7 @@ impl SeatMap {
     }
 
     /// The distinct cabins, cheapest first.
-    pub fn cabins(&self) -> Vec<Cabin> {
+    fn cabins(&self) -> Vec<Cabin> {
         let mut cabins: Vec<Cabin> = self.sections.iter().map(|s| s.cabin).collect();
         cabins.sort();
         cabins.dedup();

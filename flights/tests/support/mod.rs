@@ -61,7 +61,7 @@ pub fn init_logging() {
     static ONCE: Once = Once::new();
     ONCE.call_once(|| {
         if std::env::var("TEST_LOG").is_ok() {
-            flights::telemetry::init_logging();
+            service_kit::telemetry::init_logging("info,sqlx=warn,tower_http=info");
         }
     });
 }

@@ -1,5 +1,5 @@
 //! The booking workflow: hold → await payment → confirm → notify → remind →
-//! stay until departure (DESIGN.md, "The booking workflow").
+//! stay until departure (docs/architecture.md and the README, "The booking workflow").
 //!
 //! Deterministic code only: time comes from the workflow context, waiting
 //! from its timers and conditions. Messages (updates and signals) only

@@ -1,4 +1,5 @@
-//! Logs (pretty or JSON), request spans, and Prometheus metrics.
+//! Logs (pretty or JSON), request spans, Prometheus metrics, the request
+//! time limit, and the shutdown signal.
 
 use std::sync::OnceLock;
 use std::time::Instant;
@@ -12,9 +13,10 @@ use tracing::Span;
 use tracing_subscriber::EnvFilter;
 
 /// `LOG_FORMAT=json` for production; anything else prints for humans.
-pub fn init_logging() {
-    let filter = EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| EnvFilter::new("info,sqlx=warn,tower_http=info"));
+/// `RUST_LOG` filters; `default_filter` when it is unset.
+pub fn init_logging(default_filter: &str) {
+    let filter =
+        EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default_filter));
     let json = std::env::var("LOG_FORMAT").is_ok_and(|v| v.eq_ignore_ascii_case("json"));
     let builder = tracing_subscriber::fmt().with_env_filter(filter);
     if json {

@@ -1,0 +1,230 @@
+//! The one error type of every service and its HTTP rendering.
+//!
+//! Every failure leaves a service as `{"error": {"code", "message"}}` (plus
+//! `field` when one input is to blame). The variants here are the kinds
+//! every service has; a service adds its own by implementing
+//! [`ServiceError`] (the gateway's accounts and limits, for instance) and
+//! converting into [`Error::Service`]. Internal errors are logged once
+//! here, with their cause chain, and never reach the client's body.
+
+use std::borrow::Cow;
+
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use serde::Serialize;
+
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// The request is not well formed (bad JSON syntax, bad query string,
+    /// bad header).
+    #[error("{message}")]
+    BadRequest {
+        code: &'static str,
+        field: Option<Cow<'static, str>>,
+        message: String,
+    },
+    /// The request is well formed but one of its values is not acceptable.
+    #[error("{field}: {message}")]
+    Validation {
+        field: Cow<'static, str>,
+        message: String,
+    },
+    /// Missing or bad credentials; the reason is logged at debug level only.
+    #[error("authentication required")]
+    Unauthorized,
+    #[error("{0} not found")]
+    NotFound(&'static str),
+    /// The request conflicts with the current state (seat taken, in use).
+    #[error("{message}")]
+    Conflict { code: &'static str, message: String },
+    #[error("request body too large")]
+    PayloadTooLarge,
+    /// A dependency (database, Temporal, another service) is down or busy.
+    #[error("service unavailable")]
+    Unavailable,
+    #[error("the request took too long")]
+    Timeout,
+    /// A kind of error one service has and the others do not.
+    #[error("{0}")]
+    Service(Box<dyn ServiceError>),
+    #[error(transparent)]
+    Internal(#[from] anyhow::Error),
+}
+
+/// A service's own kind of error: its status, stable code, message for
+/// the client, and any headers (`Retry-After`).
+pub trait ServiceError:
+    std::any::Any + std::fmt::Display + std::fmt::Debug + Send + Sync + 'static
+{
+    fn status(&self) -> StatusCode;
+    fn code(&self) -> &'static str;
+    fn headers(&self) -> HeaderMap {
+        HeaderMap::new()
+    }
+}
+
+impl Error {
+    pub fn validation(field: impl Into<Cow<'static, str>>, message: impl Into<String>) -> Self {
+        Error::Validation {
+            field: field.into(),
+            message: message.into(),
+        }
+    }
+
+    pub fn invalid_param(field: impl Into<Cow<'static, str>>, message: impl Into<String>) -> Self {
+        Error::BadRequest {
+            code: "invalid_parameter",
+            field: Some(field.into()),
+            message: message.into(),
+        }
+    }
+
+    pub fn bad_request(code: &'static str, message: impl Into<String>) -> Self {
+        Error::BadRequest {
+            code,
+            field: None,
+            message: message.into(),
+        }
+    }
+
+    pub fn conflict(code: &'static str, message: impl Into<String>) -> Self {
+        Error::Conflict {
+            code,
+            message: message.into(),
+        }
+    }
+
+    /// The service's own error, when it is one of `E`.
+    pub fn service<E: ServiceError>(&self) -> Option<&E> {
+        match self {
+            Error::Service(e) => (e.as_ref() as &dyn std::any::Any).downcast_ref::<E>(),
+            _ => None,
+        }
+    }
+}
+
+impl From<sqlx::Error> for Error {
+    fn from(e: sqlx::Error) -> Self {
+        match &e {
+            sqlx::Error::PoolTimedOut => Error::Unavailable,
+            _ => Error::Internal(e.into()),
+        }
+    }
+}
+
+#[derive(Serialize)]
+struct Body<'a> {
+    error: Detail<'a>,
+}
+
+#[derive(Serialize)]
+struct Detail<'a> {
+    code: &'a str,
+    message: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    field: Option<&'a str>,
+}
+
+impl IntoResponse for Error {
+    fn into_response(self) -> Response {
+        let (status, code, field, message) = match &self {
+            Error::BadRequest {
+                code,
+                field,
+                message,
+            } => {
+                let message = match field {
+                    Some(f) => format!("{f}: {message}"),
+                    None => message.clone(),
+                };
+                (StatusCode::BAD_REQUEST, *code, field.as_deref(), message)
+            }
+            Error::Validation { field, .. } => (
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "validation_failed",
+                Some(field.as_ref()),
+                self.to_string(),
+            ),
+            Error::Unauthorized => (
+                StatusCode::UNAUTHORIZED,
+                "unauthorized",
+                None,
+                self.to_string(),
+            ),
+            Error::NotFound(_) => (StatusCode::NOT_FOUND, "not_found", None, self.to_string()),
+            Error::Conflict { code, message } => {
+                (StatusCode::CONFLICT, *code, None, message.clone())
+            }
+            Error::PayloadTooLarge => (
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "payload_too_large",
+                None,
+                self.to_string(),
+            ),
+            Error::Unavailable => {
+                tracing::warn!("a dependency is unavailable or the pool is exhausted");
+                (
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "unavailable",
+                    None,
+                    "the service is busy, try again".to_owned(),
+                )
+            }
+            Error::Timeout => (
+                StatusCode::SERVICE_UNAVAILABLE,
+                "timeout",
+                None,
+                self.to_string(),
+            ),
+            Error::Service(e) => {
+                let mut response = render(e.status(), e.code(), None, e.to_string());
+                response.headers_mut().extend(e.headers());
+                return response;
+            }
+            Error::Internal(e) => {
+                tracing::error!(error = ?e, "internal error");
+                (
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    "internal",
+                    None,
+                    "internal error".to_owned(),
+                )
+            }
+        };
+        render(status, code, field, message)
+    }
+}
+
+/// The one error shape, `{"error": {"code", "message", "field"?}}`: for
+/// every service of the workspace, and for code outside [`Error`] (rate
+/// limiter, fallbacks).
+pub fn render(status: StatusCode, code: &str, field: Option<&str>, message: String) -> Response {
+    let body = Body {
+        error: Detail {
+            code,
+            message,
+            field,
+        },
+    };
+    (status, axum::Json(body)).into_response()
+}
+
+/// Turns a violation of a *named* database constraint into a client error.
+/// The constraint is the last line of defence; its name is the contract.
+pub trait ResultExt<T> {
+    fn on_constraint(self, name: &str, f: impl FnOnce() -> Error) -> Result<T>;
+}
+
+impl<T, E: Into<Error>> ResultExt<T> for std::result::Result<T, E> {
+    fn on_constraint(self, name: &str, f: impl FnOnce() -> Error) -> Result<T> {
+        self.map_err(|e| match e.into() {
+            Error::Internal(inner) => match inner.downcast_ref::<sqlx::Error>() {
+                Some(sqlx::Error::Database(db)) if db.constraint() == Some(name) => f(),
+                _ => Error::Internal(inner),
+            },
+            other => other,
+        })
+    }
+}

@@ -1,0 +1,52 @@
+//! The HTTP stack every service puts around its routes: answers for
+//! unknown routes and methods in the error shape, the body limit, metrics
+//! and the time limit inside; request ids and the request span outside
+//! (a service adds its own layers, CORS for one, between the two).
+
+use std::time::Duration;
+
+use axum::Router;
+use axum::extract::DefaultBodyLimit;
+use axum::http::{HeaderName, StatusCode};
+use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
+use tower_http::trace::TraceLayer;
+
+use crate::error::{Error, render};
+use crate::telemetry;
+
+pub const REQUEST_ID: &str = "x-request-id";
+
+/// 404 and 405 in the error shape, the body limit, per-route metrics and
+/// the time limit (503 `timeout`).
+pub fn inner<S: Clone + Send + Sync + 'static>(
+    router: Router<S>,
+    body_limit_bytes: usize,
+    request_timeout: Duration,
+) -> Router<S> {
+    router
+        .fallback(|| async { Error::NotFound("route") })
+        .method_not_allowed_fallback(|| async {
+            render(
+                StatusCode::METHOD_NOT_ALLOWED,
+                "method_not_allowed",
+                None,
+                "method not allowed on this route".into(),
+            )
+        })
+        .layer(DefaultBodyLimit::max(body_limit_bytes))
+        .layer(axum::middleware::from_fn(telemetry::track_metrics))
+        .layer(axum::middleware::from_fn_with_state(
+            request_timeout,
+            telemetry::time_limit,
+        ))
+}
+
+/// An `x-request-id` on every request (the caller's, or a new UUID) and
+/// its answer, and a span per request that carries it.
+pub fn outer<S: Clone + Send + Sync + 'static>(router: Router<S>) -> Router<S> {
+    let request_id = HeaderName::from_static(REQUEST_ID);
+    router
+        .layer(PropagateRequestIdLayer::new(request_id.clone()))
+        .layer(TraceLayer::new_for_http().make_span_with(telemetry::make_span))
+        .layer(SetRequestIdLayer::new(request_id, MakeRequestUuid))
+}

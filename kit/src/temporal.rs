@@ -1,0 +1,21 @@
+//! The Temporal client every process uses: the connection from the
+//! standard `TEMPORAL_*` variables (or their profile file), payloads
+//! encrypted with the given keys (`payload-codec`).
+
+use anyhow::Context;
+use temporalio_client::envconfig::LoadClientConfigProfileOptions;
+use temporalio_client::{Client, ClientOptions, Connection};
+
+pub async fn connect(keys: payload_codec::Keys) -> anyhow::Result<Client> {
+    let (connection_options, mut client_options) =
+        ClientOptions::load_from_config(LoadClientConfigProfileOptions::default())
+            .map_err(|e| anyhow::anyhow!("reading the TEMPORAL_* configuration: {e:?}"))?;
+    tracing::info!(key = keys.active_id(), "payloads encrypted");
+    client_options.data_converter = payload_codec::EncryptionCodec::data_converter(keys);
+    let target = connection_options.target.to_string();
+    let connection = Connection::connect(connection_options)
+        .await
+        .with_context(|| format!("connecting to Temporal at {target}"))?;
+    tracing::info!(temporal = %target, "connected to Temporal");
+    Ok(Client::new(connection, client_options)?)
+}
