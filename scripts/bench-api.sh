@@ -12,6 +12,9 @@ CLIENTS="${BENCH_CLIENTS:-20}"
 BOOKINGS="${BENCH_BOOKINGS:-600}"
 A_PORT=18080
 
+# The gateway's own tables (the worker migrated the booking records).
+BOOKING_DATABASE_URL="$BOOKING_DB" RUST_LOG=warn "$bin/api" migrate
+
 # Limits wide open: the benchmark measures the path, not the limiter.
 BOOKING_DATABASE_URL="$BOOKING_DB" FLIGHTS_URL="http://127.0.0.1:$F_PORT" API_PORT=$A_PORT API_METRICS_ADDR=127.0.0.1:19465 \
   JWT_SECRET=bench-jwt-secret-0123456789abcdef-0123 STRIPE_WEBHOOK_SECRET=whsec_bench \

@@ -4,7 +4,7 @@
 use std::time::Duration;
 
 use anyhow::{Context, bail};
-use secrecy::SecretString;
+use secrecy::{ExposeSecret, SecretString};
 pub use service_kit::config::{duration, parse, var};
 use sqlx::postgres::PgPoolOptions;
 
@@ -12,7 +12,7 @@ use crate::email::{Mailer, SmtpConfig, SmtpTls};
 use crate::handlers::Activities;
 use crate::inventory::{Inventory, InventoryConfig};
 use crate::payments::{Payments, StripeConfig};
-use crate::records::{MIGRATOR, Records};
+use crate::records::{Records, migrations};
 
 #[derive(Debug, Clone)]
 pub struct ActivitiesConfig {
@@ -67,25 +67,14 @@ impl ActivitiesConfig {
 /// Creates the booking database when missing and applies the migrations;
 /// returns a pool sized from the configuration.
 pub async fn migrate(config: &ActivitiesConfig) -> anyhow::Result<sqlx::PgPool> {
-    use secrecy::ExposeSecret;
-    use sqlx::migrate::MigrateDatabase;
-    let url = config.database_url.expose_secret();
-    if !sqlx::Postgres::database_exists(url).await.unwrap_or(false) {
-        sqlx::Postgres::create_database(url)
-            .await
-            .context("creating the booking database")?;
-        tracing::info!("created the booking database");
-    }
+    service_kit::config::ensure_database(&config.database_url, "booking database").await?;
     let pool = PgPoolOptions::new()
         .max_connections(config.db_max_connections)
         .acquire_timeout(Duration::from_secs(10))
-        .connect(url)
+        .connect(config.database_url.expose_secret())
         .await
         .context("connecting to the booking database")?;
-    MIGRATOR
-        .run(&pool)
-        .await
-        .context("migrating the booking database")?;
+    service_kit::config::migrate_shared(&pool, migrations(), "booking records").await?;
     Ok(pool)
 }
 
@@ -100,27 +89,5 @@ impl Activities {
             mailer: Mailer::new(&config.smtp, pool.clone())?,
             records: Records::new(pool),
         })
-    }
-}
-
-/// The durations a new booking workflow gets unless told otherwise:
-/// `PAYMENT_WINDOW` (default 5m) and `REMINDER_LEAD` (default 48h). Read by
-/// whoever starts bookings; the workflow itself takes them as input.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct BookingDefaults {
-    pub payment_window: Duration,
-    pub reminder_lead: Duration,
-}
-
-impl BookingDefaults {
-    pub fn from_env() -> anyhow::Result<Self> {
-        let defaults = BookingDefaults {
-            payment_window: duration("PAYMENT_WINDOW", Duration::from_secs(5 * 60))?,
-            reminder_lead: duration("REMINDER_LEAD", Duration::from_secs(48 * 3600))?,
-        };
-        if defaults.payment_window < Duration::from_secs(1) {
-            bail!("PAYMENT_WINDOW must be at least 1s");
-        }
-        Ok(defaults)
     }
 }

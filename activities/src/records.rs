@@ -11,8 +11,12 @@ use uuid::Uuid;
 
 use crate::error::{StepError, StepResult};
 
-/// The booking database's migrations (`migrations/booking`).
-pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("../migrations/booking");
+/// The booking records' migrations (`migrations/booking`): the read model,
+/// event log, payments, refunds, tickets, notifications. The gateway's
+/// tables in the same database are the gateway's (`api migrate`).
+pub fn migrations() -> sqlx::migrate::Migrator {
+    sqlx::migrate!("../migrations/booking")
+}
 
 /// Counter of booking transitions, labelled with the status entered:
 /// bookings by outcome are its `confirmed`, `expired`, `cancelled`,

@@ -8,7 +8,7 @@ use std::time::Duration;
 use anyhow::Context;
 use axum::Router;
 use axum::http::{HeaderName, HeaderValue, Method, header};
-use secrecy::ExposeSecret;
+use secrecy::{ExposeSecret, SecretString};
 use service_kit::{http, telemetry};
 use sqlx::PgPool;
 use temporalio_client::Client;
@@ -24,7 +24,12 @@ use crate::{auth, bookings, catalogue, health, limits, openapi, webhook};
 
 /// The booking database's migrations (shared with the worker, which runs
 /// the same set).
-pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("../migrations/booking");
+/// The gateway's tables in the booking database (`migrations/gateway`):
+/// accounts, sessions, booking requests, the login throttle, Stripe events.
+/// The booking records beside them are the worker's (`worker migrate`).
+pub fn migrations() -> sqlx::migrate::Migrator {
+    sqlx::migrate!("../migrations/gateway")
+}
 
 #[derive(Clone)]
 pub struct AppState {
@@ -58,20 +63,14 @@ pub async fn connect(config: &Config) -> anyhow::Result<PgPool> {
         .context("connecting to the booking database")
 }
 
-/// Creates the booking database when missing and applies the migrations.
-pub async fn migrate(config: &Config) -> anyhow::Result<()> {
-    use sqlx::migrate::MigrateDatabase;
-    let url = config.database_url.expose_secret();
-    if !sqlx::Postgres::database_exists(url).await.unwrap_or(false) {
-        sqlx::Postgres::create_database(url)
-            .await
-            .context("creating the booking database")?;
-    }
-    let pool = connect(config).await?;
-    MIGRATOR
-        .run(&pool)
+/// Creates the booking database when missing and applies the gateway's
+/// migrations; needs only `BOOKING_DATABASE_URL`.
+pub async fn migrate(url: &SecretString) -> anyhow::Result<()> {
+    service_kit::config::ensure_database(url, "booking database").await?;
+    let pool = service_kit::config::pg_pool(url, 2)
         .await
-        .context("migrating the booking database")?;
+        .context("connecting to the booking database")?;
+    service_kit::config::migrate_shared(&pool, migrations(), "gateway's tables").await?;
     pool.close().await;
     Ok(())
 }

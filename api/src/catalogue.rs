@@ -377,6 +377,12 @@ async fn update_flight(
     ApiJson(patch): ApiJson<serde_json::Value>,
 ) -> Result<Response> {
     let key = crate::bookings::optional_idempotency_key(&headers)?;
+    if !patch.is_object() {
+        return Err(Error::validation(
+            "body",
+            "must be a JSON object of the fields to change",
+        ));
+    }
     let body = Bytes::from(serde_json::to_vec(&patch).map_err(anyhow::Error::from)?);
     if change_in(&patch).is_none() {
         // A gate or a fare: nothing for the bookings to hear of.

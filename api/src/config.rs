@@ -4,6 +4,7 @@ use std::net::{IpAddr, Ipv4Addr};
 use std::time::Duration;
 
 use anyhow::{Context, bail};
+use booking_workflows::contract::BookingTimings;
 use secrecy::{ExposeSecret, SecretString};
 use service_kit::config::{duration, parse, var};
 
@@ -86,6 +87,7 @@ pub struct BookingConfig {
 
 impl Config {
     pub fn from_env() -> anyhow::Result<Self> {
+        let timings = BookingTimings::parse(var).map_err(anyhow::Error::msg)?;
         let jwt_secret = var("JWT_SECRET").context("set JWT_SECRET (at least 32 characters)")?;
         if jwt_secret.len() < 32 {
             bail!("JWT_SECRET must be at least 32 characters");
@@ -137,11 +139,11 @@ impl Config {
                 trusted_proxies: trusted_proxies()?,
             },
             bookings: BookingConfig {
-                payment_window: duration("PAYMENT_WINDOW", Duration::from_secs(5 * 60))?,
+                payment_window: timings.payment_window,
                 max_payment_attempts: parse("PAYMENT_MAX_ATTEMPTS", 5)?,
                 max_live_bookings: parse("BOOKING_MAX_LIVE_PER_USER", 3)?,
                 max_held_seats: parse("BOOKING_MAX_HELD_SEATS_PER_USER", 9)?,
-                reminder_lead: duration("REMINDER_LEAD", Duration::from_secs(48 * 3600))?,
+                reminder_lead: timings.reminder_lead,
                 task_queue: var("TEMPORAL_TASK_QUEUE")
                     .unwrap_or_else(|| booking_workflows::contract::TASK_QUEUE.into()),
             },

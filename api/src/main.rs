@@ -19,7 +19,8 @@ struct Cli {
 enum Command {
     /// Serve the HTTP API (the default).
     Serve,
-    /// Create the booking database if needed and apply migrations.
+    /// Create the booking database if needed and apply the gateway's
+    /// migrations (`migrations/gateway`; only BOOKING_DATABASE_URL is read).
     Migrate,
 }
 
@@ -33,8 +34,8 @@ async fn main() -> anyhow::Result<()> {
             tracing::info!("gateway stopped");
         }
         Command::Migrate => {
-            migrate(&Config::from_env()?).await?;
-            tracing::info!("booking database migrated");
+            migrate(&Config::database_url_from_env()?).await?;
+            tracing::info!("the gateway's tables are migrated");
         }
     }
     Ok(())

@@ -258,9 +258,9 @@ impl FlightStatus {
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct FlightPatch {
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub departure_time: Option<DateTime<Utc>>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub arrival_time: Option<DateTime<Utc>>,
     /// `null` clears the gate; absent leaves it.
     #[serde(
@@ -270,10 +270,10 @@ pub struct FlightPatch {
     )]
     #[cfg_attr(feature = "openapi", schema(value_type = Option<String>, pattern = "^[A-Za-z0-9]{0,10}$"))]
     pub gate: Option<Option<String>>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub status: Option<FlightStatus>,
     /// Only the cabins to change.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     #[cfg_attr(feature = "openapi", schema(value_type = Option<Fares>))]
     pub fares: Option<BTreeMap<String, i64>>,
 }

@@ -3,6 +3,7 @@
 //! seats expanded from the airplane's seat map, as the API does.
 
 use std::collections::HashMap;
+use std::sync::LazyLock;
 
 use airline_domain::Cabin;
 use anyhow::Context;
@@ -44,255 +45,34 @@ struct AirportSeed {
     lon: f64,
 }
 
-const fn ap(
-    code: &'static str,
-    name: &'static str,
-    city: &'static str,
-    country: &'static str,
-    tz: &'static str,
-    lat: f64,
-    lon: f64,
-) -> AirportSeed {
-    AirportSeed {
-        code,
-        name,
-        city,
-        country,
-        tz,
-        lat,
-        lon,
-    }
-}
-
-const AIRPORTS: &[AirportSeed] = &[
-    ap(
-        "LHR",
-        "Heathrow",
-        "London",
-        "GB",
-        "Europe/London",
-        51.47,
-        -0.45,
-    ),
-    ap(
-        "LGW",
-        "Gatwick",
-        "London",
-        "GB",
-        "Europe/London",
-        51.15,
-        -0.19,
-    ),
-    ap(
-        "CDG",
-        "Charles de Gaulle",
-        "Paris",
-        "FR",
-        "Europe/Paris",
-        49.01,
-        2.55,
-    ),
-    ap(
-        "FRA",
-        "Frankfurt am Main",
-        "Frankfurt",
-        "DE",
-        "Europe/Berlin",
-        50.04,
-        8.56,
-    ),
-    ap(
-        "MUC",
-        "Franz Josef Strauss",
-        "Munich",
-        "DE",
-        "Europe/Berlin",
-        48.35,
-        11.79,
-    ),
-    ap(
-        "AMS",
-        "Schiphol",
-        "Amsterdam",
-        "NL",
-        "Europe/Amsterdam",
-        52.31,
-        4.76,
-    ),
-    ap(
-        "MAD",
-        "Adolfo Suárez Madrid-Barajas",
-        "Madrid",
-        "ES",
-        "Europe/Madrid",
-        40.49,
-        -3.57,
-    ),
-    ap(
-        "BCN",
-        "Josep Tarradellas Barcelona-El Prat",
-        "Barcelona",
-        "ES",
-        "Europe/Madrid",
-        41.30,
-        2.08,
-    ),
-    ap(
-        "FCO",
-        "Leonardo da Vinci-Fiumicino",
-        "Rome",
-        "IT",
-        "Europe/Rome",
-        41.80,
-        12.25,
-    ),
-    ap(
-        "ZRH",
-        "Zurich",
-        "Zurich",
-        "CH",
-        "Europe/Zurich",
-        47.46,
-        8.55,
-    ),
-    ap(
-        "LIS",
-        "Humberto Delgado",
-        "Lisbon",
-        "PT",
-        "Europe/Lisbon",
-        38.77,
-        -9.13,
-    ),
-    ap(
-        "DUB",
-        "Dublin",
-        "Dublin",
-        "IE",
-        "Europe/Dublin",
-        53.42,
-        -6.27,
-    ),
-    ap(
-        "CPH",
-        "Kastrup",
-        "Copenhagen",
-        "DK",
-        "Europe/Copenhagen",
-        55.62,
-        12.65,
-    ),
-    ap(
-        "JFK",
-        "John F. Kennedy",
-        "New York",
-        "US",
-        "America/New_York",
-        40.64,
-        -73.78,
-    ),
-    ap(
-        "ORD",
-        "O'Hare",
-        "Chicago",
-        "US",
-        "America/Chicago",
-        41.97,
-        -87.91,
-    ),
-    ap(
-        "LAX",
-        "Los Angeles",
-        "Los Angeles",
-        "US",
-        "America/Los_Angeles",
-        33.94,
-        -118.41,
-    ),
-    ap(
-        "SFO",
-        "San Francisco",
-        "San Francisco",
-        "US",
-        "America/Los_Angeles",
-        37.62,
-        -122.38,
-    ),
-    ap(
-        "YYZ",
-        "Pearson",
-        "Toronto",
-        "CA",
-        "America/Toronto",
-        43.68,
-        -79.63,
-    ),
-    ap(
-        "MEX",
-        "Benito Juárez",
-        "Mexico City",
-        "MX",
-        "America/Mexico_City",
-        19.44,
-        -99.07,
-    ),
-    ap(
-        "GRU",
-        "Guarulhos",
-        "São Paulo",
-        "BR",
-        "America/Sao_Paulo",
-        -23.43,
-        -46.47,
-    ),
-    ap("DXB", "Dubai", "Dubai", "AE", "Asia/Dubai", 25.25, 55.36),
-    ap(
-        "DEL",
-        "Indira Gandhi",
-        "Delhi",
-        "IN",
-        "Asia/Kolkata",
-        28.56,
-        77.10,
-    ),
-    ap(
-        "SIN",
-        "Changi",
-        "Singapore",
-        "SG",
-        "Asia/Singapore",
-        1.36,
-        103.99,
-    ),
-    ap(
-        "HKG",
-        "Hong Kong",
-        "Hong Kong",
-        "HK",
-        "Asia/Hong_Kong",
-        22.31,
-        113.91,
-    ),
-    ap("HND", "Haneda", "Tokyo", "JP", "Asia/Tokyo", 35.55, 139.78),
-    ap(
-        "SYD",
-        "Kingsford Smith",
-        "Sydney",
-        "AU",
-        "Australia/Sydney",
-        -33.95,
-        151.18,
-    ),
-    ap(
-        "JNB",
-        "O. R. Tambo",
-        "Johannesburg",
-        "ZA",
-        "Africa/Johannesburg",
-        -26.13,
-        28.24,
-    ),
-];
+/// The demo airports, from `flights/data/airports.csv` (built in).
+static AIRPORTS: LazyLock<Vec<AirportSeed>> = LazyLock::new(|| {
+    include_str!("../data/airports.csv")
+        .lines()
+        .filter(|l| !l.starts_with('#'))
+        .skip(1) // the header
+        .enumerate()
+        .map(|(i, line)| {
+            let f: Vec<&'static str> = line.split(',').collect();
+            let number = |v: &str| {
+                v.parse::<f64>()
+                    .unwrap_or_else(|_| panic!("airports.csv line {}: {v:?}", i + 1))
+            };
+            match f.as_slice() {
+                &[code, name, city, country, tz, lat, lon] => AirportSeed {
+                    code,
+                    name,
+                    city,
+                    country,
+                    tz,
+                    lat: number(lat),
+                    lon: number(lon),
+                },
+                _ => panic!("airports.csv line {}: 7 fields expected", i + 1),
+            }
+        })
+        .collect()
+});
 
 /// Hubs get a route to every other airport.
 const HUBS: &[&str] = &["LHR", "JFK", "DXB", "SIN"];
@@ -398,7 +178,7 @@ struct Route<'a> {
 
 fn routes() -> Vec<Route<'static>> {
     let mut out = Vec::new();
-    for a in AIRPORTS {
+    for a in AIRPORTS.iter() {
         let mut near: Vec<&AirportSeed> = AIRPORTS.iter().filter(|b| b.code != a.code).collect();
         near.sort_by(|x, y| distance_km(a, x).total_cmp(&distance_km(a, y)));
         let mut dests: Vec<&AirportSeed> = near
@@ -550,7 +330,7 @@ fn local_to_utc(
 
 /// Cities, airports and airplanes; returns the airplanes (id, map, long-haul).
 async fn seed_base(conn: &mut PgConnection) -> anyhow::Result<Vec<(i64, SeatMap, bool)>> {
-    for a in AIRPORTS {
+    for a in AIRPORTS.iter() {
         sqlx::query(
             "insert into city (name, country_code) values ($1, $2)
              on conflict on constraint city_name_country_unique do nothing",

@@ -50,3 +50,33 @@ pub async fn pg_pool(url: &SecretString, max_connections: u32) -> anyhow::Result
         .connect_with(options)
         .await?)
 }
+
+/// Creates the database at `url` when it does not exist (`what` names it
+/// in errors).
+pub async fn ensure_database(url: &SecretString, what: &str) -> anyhow::Result<()> {
+    use sqlx::migrate::MigrateDatabase;
+    let url = url.expose_secret();
+    if !sqlx::Postgres::database_exists(url).await.unwrap_or(false) {
+        sqlx::Postgres::create_database(url)
+            .await
+            .with_context(|| format!("creating the {what}"))?;
+        tracing::info!("created the {what}");
+    }
+    Ok(())
+}
+
+/// Applies one owner's migrations to a database that another owner's also
+/// live in (the booking database: the gateway's tables and the booking
+/// records). The two share sqlx's ledger, so each leaves the other's
+/// entries alone.
+pub async fn migrate_shared(
+    pool: &PgPool,
+    mut migrations: sqlx::migrate::Migrator,
+    what: &str,
+) -> anyhow::Result<()> {
+    migrations.set_ignore_missing(true);
+    migrations
+        .run(pool)
+        .await
+        .with_context(|| format!("migrating the {what}"))
+}

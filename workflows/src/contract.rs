@@ -348,3 +348,32 @@ pub mod errors {
     pub const PAYMENT_REJECTED: &str = "PaymentRejected";
     pub const EMAIL_REJECTED: &str = "EmailRejected";
 }
+
+/// A booking's timings, as every process that starts bookings reads them
+/// (the gateway, the booking benchmark): `PAYMENT_WINDOW` (default 5m, at
+/// least 1s) and `REMINDER_LEAD` (default 48h). Parsed here only; `lookup`
+/// gives a setting's value (the environment, in the services), so this
+/// crate reads nothing itself.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct BookingTimings {
+    pub payment_window: std::time::Duration,
+    pub reminder_lead: std::time::Duration,
+}
+
+impl BookingTimings {
+    pub fn parse(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, String> {
+        let duration = |name: &str, default: std::time::Duration| match lookup(name) {
+            Some(v) => humantime::parse_duration(v.trim())
+                .map_err(|_| format!("{name}={v:?} must be a duration such as 10s")),
+            None => Ok(default),
+        };
+        let timings = BookingTimings {
+            payment_window: duration("PAYMENT_WINDOW", std::time::Duration::from_secs(5 * 60))?,
+            reminder_lead: duration("REMINDER_LEAD", std::time::Duration::from_secs(48 * 3600))?,
+        };
+        if timings.payment_window < std::time::Duration::from_secs(1) {
+            return Err("PAYMENT_WINDOW must be at least 1s".into());
+        }
+        Ok(timings)
+    }
+}

@@ -23,10 +23,13 @@ impl TestDb {
         let name = format!("{prefix}_{}", Uuid::new_v4().simple());
         create_database(&admin_url, &name, None).await;
         let pool = PgPool::connect(&with_db(&admin_url, &name)).await.unwrap();
-        booking_activities::records::MIGRATOR
-            .run(&pool)
-            .await
-            .expect("migrations apply");
+        service_kit::config::migrate_shared(
+            &pool,
+            booking_activities::records::migrations(),
+            "booking records",
+        )
+        .await
+        .expect("migrations apply");
         TestDb {
             pool,
             admin_url,

@@ -10,7 +10,7 @@ pub mod stack;
 use std::net::{IpAddr, Ipv4Addr};
 use std::time::Duration;
 
-use api::app::{Application, MIGRATOR};
+use api::app::Application;
 use api::config::{AuthConfig, BookingConfig, Config, LimitConfig};
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
@@ -125,10 +125,13 @@ impl Gateway {
 
     pub async fn start_with(name: &str, adjust: impl FnOnce(&mut Config)) -> Gateway {
         let stack = Stack::start(name).await;
-        MIGRATOR
-            .run(&stack.booking_pool)
-            .await
-            .expect("booking migrations");
+        service_kit::config::migrate_shared(
+            &stack.booking_pool,
+            api::app::migrations(),
+            "gateway's tables",
+        )
+        .await
+        .expect("the gateway's migrations");
         let app = build(&stack, adjust).await.expect("gateway builds");
         let base = format!("http://127.0.0.1:{}", app.port());
         let metrics_base = format!("http://127.0.0.1:{}", app.metrics_port());

@@ -24,8 +24,8 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
-use booking_activities::config::BookingDefaults;
 use booking_workflows::BookingWorkflow;
+use booking_workflows::contract::BookingTimings;
 use booking_workflows::contract::{
     BookingInput, BookingStatus, Cabin, Passenger, PaymentRequest, SeatSelection, TASK_QUEUE,
     workflow_id,
@@ -119,7 +119,7 @@ async fn history_to_reminder(client: &Client, workflow_id: &str) -> anyhow::Resu
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
-    let defaults = BookingDefaults::from_env()?;
+    let defaults = BookingTimings::parse(service_kit::config::var).map_err(anyhow::Error::msg)?;
     let url: Url = format!("http://{}", cli.temporal).parse()?;
     let connection = Connection::connect(ConnectionOptions::new(url).build())
         .await
@@ -269,7 +269,7 @@ async fn book(
     client: &Client,
     flight_id: i64,
     pay: bool,
-    defaults: BookingDefaults,
+    defaults: BookingTimings,
 ) -> anyhow::Result<(Duration, Option<(Duration, String)>)> {
     let id = uuid::Uuid::new_v4();
     let input = BookingInput {

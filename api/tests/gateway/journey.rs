@@ -1,0 +1,194 @@
+//! The traveller's journey through the gateway alone, and the operational
+//! endpoints it exposes.
+
+use std::time::{Duration, Instant};
+
+use reqwest::{Method, StatusCode};
+use serde_json::json;
+
+use crate::support::{GOOD_CARD, Gateway};
+use crate::{new_key, wait_booking};
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn traveller_signs_up_searches_books_pays_and_is_confirmed_through_the_gateway_alone() {
+    let gw = Gateway::start("gw-happy").await;
+    let flight = gw.flight().await;
+    let ada = gw.signup("Ada@Example.com").await;
+
+    // Search and seat map, forwarded to the flight service.
+    let date = crate::support::utc_in_days(9, 10, 0)[..10].to_owned();
+    let found = gw
+        .get(
+            &format!("/api/v1/flights?from=LHR&to=CDG&date={date}&travellers=2"),
+            &ada.access,
+        )
+        .await;
+    assert_eq!(found.status, StatusCode::OK, "{}", found.body);
+    assert!(
+        found.body.to_string().contains(&format!("\"id\":{flight}")),
+        "{}",
+        found.body
+    );
+    let seats = gw
+        .get(&format!("/api/v1/flights/{flight}/seats"), &ada.access)
+        .await;
+    assert_eq!(seats.status, StatusCode::OK, "{}", seats.body);
+
+    // Book two economy seats: one round trip to held seats and a price.
+    let key = new_key();
+    let created = gw
+        .book(
+            &ada,
+            &key,
+            Gateway::booking_body(flight, json!({"cabin": "economy", "count": 2}), 2),
+        )
+        .await;
+    assert_eq!(created.status, StatusCode::CREATED, "{}", created.body);
+    let b = &created.body;
+    assert_eq!(b["status"], "awaiting_payment");
+    assert_eq!(b["booking_ref"].as_str().unwrap().len(), 6);
+    assert_eq!(b["seats"].as_array().unwrap().len(), 2);
+    assert_eq!(b["total"], json!({"amount": 20000, "currency": "EUR"}));
+    assert!(
+        b["payment"]["payment_intent_id"]
+            .as_str()
+            .unwrap()
+            .starts_with("pi_")
+    );
+    assert!(b["payment"]["client_secret"].is_string());
+    assert!(b["payment_due_at"].is_string());
+    let id = b["booking_id"].as_str().unwrap().to_owned();
+
+    // Pay: confirmed, with a ticket per passenger. The call retried with
+    // its Idempotency-Key gets the same payment's answer, not a second one.
+    let method = gw.stack.payment_method(GOOD_CARD).await;
+    let pay_key = new_key();
+    let pay_path = format!("/api/v1/bookings/{id}/payment");
+    let pay_headers = [("idempotency-key", pay_key.as_str())];
+    let pay_once = || {
+        gw.request(
+            Method::POST,
+            &pay_path,
+            Some(&ada.access),
+            Some(json!({"payment_method": method})),
+            &pay_headers,
+        )
+    };
+    let paid = pay_once().await;
+    assert_eq!(paid.status, StatusCode::OK, "{}", paid.body);
+    let retried = pay_once().await;
+    assert_eq!(retried.status, StatusCode::OK, "{}", retried.body);
+    assert_eq!(retried.body, paid.body);
+    assert_eq!(paid.body["status"], "confirmed", "{}", paid.body);
+    assert_eq!(paid.body["ticket_numbers"].as_array().unwrap().len(), 2);
+    assert_eq!(paid.body["payment"]["status"], "captured");
+    assert!(paid.body["payment"]["client_secret"].is_null());
+
+    // Read back from the read model (recorded just after the answer), and
+    // in my list.
+    let read = wait_booking(&gw, &ada, &id, |b| b["status"] == "confirmed").await;
+    assert_eq!(read["ticket_numbers"], paid.body["ticket_numbers"]);
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let mine = gw.get("/api/v1/bookings", &ada.access).await;
+        assert_eq!(mine.status, StatusCode::OK, "{}", mine.body);
+        if mine.body["items"][0]["status"] == "confirmed" {
+            assert_eq!(mine.body["items"].as_array().unwrap().len(), 1);
+            break;
+        }
+        assert!(Instant::now() < deadline, "{}", mine.body);
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+
+    // The same key again: the same booking, as it is now; nothing new held.
+    let body = Gateway::booking_body(flight, json!({"cabin": "economy", "count": 2}), 2);
+    let replay = gw.book(&ada, &key, body).await;
+    assert_eq!(replay.status, StatusCode::CREATED, "{}", replay.body);
+    assert_eq!(replay.body["booking_id"], id.as_str());
+    assert_eq!(replay.body["status"], "confirmed");
+    assert_eq!(gw.rows("select count(*) from booking_request").await, 1);
+
+    // Paying again is a conflict with the booking's state.
+    let again = gw.pay(&ada, &id, GOOD_CARD).await;
+    assert_eq!(again.status, StatusCode::CONFLICT, "{}", again.body);
+    assert_eq!(again.error_code(), "invalid_state");
+
+    // Cancel after confirmation: refunded; the retried cancel (same key)
+    // gets the same answer, and the payment is refunded once.
+    let cancel_key = new_key();
+    let cancel_path = format!("/api/v1/bookings/{id}/cancel");
+    let cancel_headers = [("idempotency-key", cancel_key.as_str())];
+    let cancel_once = || {
+        gw.request(
+            Method::POST,
+            &cancel_path,
+            Some(&ada.access),
+            Some(json!({})),
+            &cancel_headers,
+        )
+    };
+    let cancelled = cancel_once().await;
+    assert_eq!(cancelled.status, StatusCode::OK, "{}", cancelled.body);
+    let retried = cancel_once().await;
+    assert_eq!(retried.status, StatusCode::OK, "{}", retried.body);
+    assert_eq!(retried.body, cancelled.body);
+    let intent = paid.body["payment"]["payment_intent_id"].as_str().unwrap();
+    assert_eq!(gw.stack.refunds(intent).await.len(), 1);
+    assert_eq!(cancelled.body["status"], "cancelled");
+    assert_eq!(
+        cancelled.body["payment"]["refund"]["amount"]["amount"],
+        20000
+    );
+
+    // The operational endpoints.
+    let spec = gw.get("/api/v1/openapi.json", &ada.access).await;
+    assert!(spec.body["openapi"].as_str().unwrap().starts_with("3.1"));
+    for path in [
+        "/api/v1/bookings",
+        "/api/v1/auth/login",
+        "/api/v1/webhooks/stripe",
+    ] {
+        assert!(
+            spec.body["paths"][path].is_object(),
+            "{path} missing from the OpenAPI document"
+        );
+    }
+    assert_eq!(gw.get("/healthz", "").await.status, StatusCode::OK);
+    let ready = gw.get("/readyz", "").await;
+    assert_eq!(
+        ready.body,
+        json!({"status": "ready", "database": "ok", "temporal": "ok"})
+    );
+    // Metrics are on the internal listener only.
+    let metrics = gw
+        .http
+        .get(format!("{}/metrics", gw.metrics_base))
+        .send()
+        .await
+        .unwrap();
+    let text = metrics.text().await.unwrap();
+    assert!(text.contains("route=\"/api/v1/bookings\""), "{text}");
+    let public = gw.get("/metrics", "").await;
+    assert_eq!(public.status, StatusCode::NOT_FOUND, "{}", public.body);
+
+    // CORS: the configured origin may call from a browser, another may not.
+    for (origin, allowed) in [
+        ("https://app.airline.test", true),
+        ("https://evil.test", false),
+    ] {
+        let preflight = gw
+            .http
+            .request(Method::OPTIONS, format!("{}/api/v1/bookings", gw.base))
+            .header("origin", origin)
+            .header("access-control-request-method", "POST")
+            .header(
+                "access-control-request-headers",
+                "authorization,idempotency-key",
+            )
+            .send()
+            .await
+            .unwrap();
+        let header = preflight.headers().get("access-control-allow-origin");
+        assert_eq!(header.is_some_and(|h| h == origin), allowed, "{origin}");
+    }
+}

@@ -1,0 +1,77 @@
+//! The gateway over real HTTP, with its real dependencies: Temporal dev
+//! server, the worker, the flight service, localstripe, SMTP, PostgreSQL.
+//! One test binary, one module per feature.
+
+#[path = "../support/mod.rs"]
+mod support;
+
+mod auth;
+mod bad_input;
+mod bookings;
+mod flight_changes;
+mod journey;
+mod limits;
+mod metrics;
+mod webhook;
+
+use std::time::{Duration, Instant};
+
+use booking_workflows::FlightChangeFanout;
+use booking_workflows::fanout::FanoutResult;
+use reqwest::StatusCode;
+use serde_json::Value;
+use support::{Gateway, Session};
+
+/// localstripe's card that needs 3-D Secure.
+pub const THREE_D_SECURE_CARD: &str = "4000002500003155";
+
+/// Polls `GET /bookings/{id}` until `done` holds.
+pub async fn wait_booking(
+    gw: &Gateway,
+    who: &Session,
+    id: &str,
+    done: impl Fn(&Value) -> bool,
+) -> Value {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let r = gw.get(&format!("/api/v1/bookings/{id}"), &who.access).await;
+        assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+        if done(&r.body) {
+            return r.body;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "booking never got there: {}",
+            r.body
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+pub async fn wait_rows(gw: &Gateway, sql: &str, want: i64) {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while gw.rows(sql).await != want {
+        assert!(Instant::now() < deadline, "never {want} rows: {sql}");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+/// The result of a finished flight-change fan-out, and the summary the Web
+/// UI shows for it.
+pub async fn finished_fanout(gw: &Gateway, workflow_id: &str) -> (FanoutResult, String) {
+    let handle = gw
+        .stack
+        .client
+        .get_workflow_handle::<FlightChangeFanout>(workflow_id);
+    let result = handle
+        .get_result(Default::default())
+        .await
+        .expect("the fan-out finishes");
+    let described = handle.describe(Default::default()).await.unwrap();
+    let summary = described.static_summary().unwrap_or_default().to_owned();
+    (result, summary)
+}
+
+pub fn new_key() -> String {
+    uuid::Uuid::new_v4().to_string()
+}
