@@ -1,31 +1,33 @@
 //! The bookings API: create (idempotent, one round trip to the held
 //! seats), read, list, pay, cancel; the admin list.
 
+mod idempotency;
 pub mod public;
+mod read_model;
+mod validation;
 pub mod views;
 pub mod workflow;
 
-use airline_domain::{BookingRef, Cabin, SeatNumber};
+use idempotency::{claim_key, request_hash};
+use read_model::{current, list, owned_booking};
+pub(crate) use validation::optional_idempotency_key;
+use validation::{call_key, idempotency_key, validate};
+
 use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use booking_workflows::contract::{
-    BookingInput, BookingState, BookingStatus, Passenger, SeatSelection, reasons, workflow_id,
+    BookingInput, BookingState, BookingStatus, reasons, workflow_id,
 };
-use rand::Rng;
-use sha2::{Digest, Sha256};
-use uuid::Uuid;
 
 use crate::app::AppState;
 use crate::auth::extract::{Admin, AuthUser};
-use crate::auth::tokens::Principal;
 use crate::catalogue::PageQuery;
 use crate::error::{Error, GatewayError, Result};
 use crate::extract::{ApiJson, Page, Params};
 use crate::routes::Routes;
-use crate::validate::{Email, text};
-use views::{BookingList, BookingView, CreateBooking, PayRequest, SeatsRequest, date_of_birth};
+use views::{BookingList, BookingView, CreateBooking, PayRequest};
 
 /// Seats (and passengers) in one booking.
 pub(crate) const MAX_SEATS: usize = 9;
@@ -266,322 +268,6 @@ async fn admin_list(
     })?;
     let flight_id = params.parse::<i64>("flight_id", "a flight id")?;
     list(&state, page, None, status, flight_id).await
-}
-
-async fn list(
-    state: &AppState,
-    page: Page,
-    user: Option<Uuid>,
-    status: Option<&'static str>,
-    flight_id: Option<i64>,
-) -> Result<Json<BookingList>> {
-    let rows: Vec<sqlx::types::Json<BookingState>> = sqlx::query_scalar(
-        "select state from booking
-          where ($1::text is null or user_id = $1)
-            and ($2::text is null or status = $2)
-            and ($3::bigint is null or flight_id = $3)
-          order by created_at desc, booking_id
-          limit $4 offset $5",
-    )
-    .bind(user.map(|u| u.to_string()))
-    .bind(status)
-    .bind(flight_id)
-    .bind(page.limit() + 1)
-    .bind(page.offset())
-    .fetch_all(&state.pool)
-    .await?;
-    let has_more = rows.len() as i64 > page.limit();
-    let items = rows
-        .into_iter()
-        .take(page.per_page as usize)
-        .map(|r| r.0.into())
-        .collect();
-    Ok(Json(BookingList {
-        items,
-        page: page.page,
-        per_page: page.per_page,
-        has_more,
-    }))
-}
-
-/// The booking id, when the caller owns it or is an admin; 404 otherwise
-/// (a stranger learns nothing, not even that it exists).
-async fn owned_booking(state: &AppState, user: &Principal, raw: &str) -> Result<Uuid> {
-    let id = Uuid::parse_str(raw).map_err(|_| Error::NotFound("booking"))?;
-    let owner: Option<Uuid> =
-        sqlx::query_scalar("select user_id from booking_request where booking_id = $1")
-            .bind(id)
-            .fetch_optional(&state.pool)
-            .await?;
-    match owner {
-        Some(owner) if owner == user.user_id || user.is_admin() => Ok(id),
-        _ => Err(Error::NotFound("booking")),
-    }
-}
-
-/// The booking as last recorded in the read model, which the workflow
-/// writes at every transition (within milliseconds of answering a call).
-/// Reads do not query the workflow: a query reaching a worker that has just
-/// restarted, while events wait for a workflow task, makes the Rust SDK
-/// (sdk-core 0.10.1) apply those events outside a workflow task, and an
-/// update accepted next then writes a history that no longer replays
-/// (README, "Known limits"). Only a booking not recorded yet (its first
-/// milliseconds) is asked of the workflow.
-async fn current(state: &AppState, booking_id: Uuid) -> Result<BookingState> {
-    let stored: Option<sqlx::types::Json<BookingState>> =
-        sqlx::query_scalar("select state from booking where booking_id = $1")
-            .bind(booking_id)
-            .fetch_optional(&state.pool)
-            .await?;
-    match stored {
-        Some(recorded) => Ok(recorded.0),
-        None => workflow::status(state, &workflow_id(&booking_id.to_string())).await,
-    }
-}
-
-fn idempotency_key(headers: &HeaderMap) -> Result<String> {
-    optional_idempotency_key(headers)?.ok_or_else(|| Error::BadRequest {
-        code: "idempotency_key_required",
-        field: Some("Idempotency-Key".into()),
-        message: "send a unique key (e.g. a UUID) per booking attempt in this header".into(),
-    })
-}
-
-/// The key of a payment or cancel call: the client's `Idempotency-Key`,
-/// else a fresh one (the call is then not retryable as the same call).
-fn call_key(headers: &HeaderMap) -> Result<String> {
-    Ok(optional_idempotency_key(headers)?.unwrap_or_else(|| Uuid::new_v4().to_string()))
-}
-
-/// The `Idempotency-Key` header when the request has one: 1 to 255
-/// visible ASCII characters.
-pub(crate) fn optional_idempotency_key(headers: &HeaderMap) -> Result<Option<String>> {
-    let Some(value) = headers.get("idempotency-key") else {
-        return Ok(None);
-    };
-    let invalid = || Error::BadRequest {
-        code: "invalid_idempotency_key",
-        field: Some("Idempotency-Key".into()),
-        message: "must be 1 to 255 visible ASCII characters".into(),
-    };
-    let raw = value.to_str().map_err(|_| invalid())?.trim();
-    if raw.is_empty() || raw.len() > 255 || !raw.bytes().all(|b| b.is_ascii_graphic()) {
-        return Err(invalid());
-    }
-    Ok(Some(raw.to_owned()))
-}
-
-/// A create request, validated.
-#[derive(serde::Serialize)]
-struct ValidBooking {
-    flight_id: i64,
-    seats: SeatSelection,
-    passengers: Vec<Passenger>,
-    contact_email: String,
-}
-
-fn validate(req: CreateBooking) -> Result<ValidBooking> {
-    if req.flight_id <= 0 {
-        return Err(Error::validation(
-            "flight_id",
-            "must be a positive flight id",
-        ));
-    }
-    let (seats, count) = match req.seats {
-        SeatsRequest::Seats(list) => {
-            if list.is_empty() || list.len() > MAX_SEATS {
-                return Err(Error::validation(
-                    "seats",
-                    format!("must list 1 to {MAX_SEATS} seats"),
-                ));
-            }
-            let mut seats: Vec<SeatNumber> = Vec::with_capacity(list.len());
-            for (i, raw) in list.iter().enumerate() {
-                let seat = SeatNumber::parse(raw).map_err(|e| {
-                    Error::validation(format!("seats[{i}]"), e.message().to_owned())
-                })?;
-                if seats.contains(&seat) {
-                    return Err(Error::validation(format!("seats[{i}]"), "listed twice"));
-                }
-                seats.push(seat);
-            }
-            let n = seats.len();
-            (SeatSelection::Seats(seats), n)
-        }
-        SeatsRequest::Cabin { cabin, count } => {
-            let cabin: Cabin = cabin.parse().map_err(|e: airline_domain::ParseError| {
-                Error::validation("seats.cabin", e.message().to_owned())
-            })?;
-            if count == 0 || usize::from(count) > MAX_SEATS {
-                return Err(Error::validation(
-                    "seats.count",
-                    format!("must be between 1 and {MAX_SEATS}"),
-                ));
-            }
-            (SeatSelection::Cabin { cabin, count }, usize::from(count))
-        }
-    };
-    if req.passengers.len() != count {
-        return Err(Error::validation(
-            "passengers",
-            format!("must name one passenger per seat ({count})"),
-        ));
-    }
-    let mut passengers = Vec::with_capacity(count);
-    for (i, p) in req.passengers.into_iter().enumerate() {
-        let field = |name: &str| format!("passengers[{i}].{name}");
-        let first_name =
-            text("first_name", &p.first_name, 60).map_err(|e| rename(e, field("first_name")))?;
-        let last_name =
-            text("last_name", &p.last_name, 60).map_err(|e| rename(e, field("last_name")))?;
-        let dob = date_of_birth(&p.date_of_birth)
-            .map_err(|why| Error::validation(field("date_of_birth"), why))?;
-        passengers.push(Passenger {
-            first_name,
-            last_name,
-            date_of_birth: dob.format("%Y-%m-%d").to_string(),
-        });
-    }
-    let contact_email = Email::parse("contact_email", &req.contact_email)?;
-    Ok(ValidBooking {
-        flight_id: req.flight_id,
-        seats,
-        passengers,
-        contact_email: contact_email.as_str().to_owned(),
-    })
-}
-
-/// The same validation error, about a field deeper in the body.
-fn rename(e: Error, field: String) -> Error {
-    match e {
-        Error::Validation { message, .. } => Error::validation(field, message),
-        other => other,
-    }
-}
-
-fn request_hash(request: &ValidBooking) -> Vec<u8> {
-    let canonical = serde_json::to_vec(request).unwrap_or_default();
-    Sha256::digest(&canonical).to_vec()
-}
-
-/// Records the key, allocating the booking id and a unique reference; or
-/// finds the booking an earlier request with this key started. A new
-/// booking must fit the user's caps on live holds (bookings and seats
-/// awaiting payment). One user's creates go one at a time (an advisory
-/// lock on the user), so concurrent ones neither race for the key nor
-/// slip past the caps together.
-async fn claim_key(
-    state: &AppState,
-    user: &Principal,
-    key: &str,
-    hash: &[u8],
-    seats: usize,
-) -> Result<(Uuid, BookingRef, bool)> {
-    for _ in 0..8 {
-        let mut tx = state.pool.begin().await?;
-        sqlx::query("select pg_advisory_xact_lock(hashtextextended($1, 2026))")
-            .bind(user.user_id.to_string())
-            .execute(&mut *tx)
-            .await?;
-        let existing: Option<(Uuid, String, Vec<u8>)> = sqlx::query_as(
-            "select booking_id, booking_ref, request_hash from booking_request
-              where user_id = $1 and idempotency_key = $2",
-        )
-        .bind(user.user_id)
-        .bind(key)
-        .fetch_optional(&mut *tx)
-        .await?;
-        if let Some((id, reference, stored_hash)) = existing {
-            if stored_hash != hash {
-                return Err(GatewayError::Unprocessable {
-                    code: "idempotency_key_reused",
-                    message: "this Idempotency-Key was used for a different booking request".into(),
-                }
-                .into());
-            }
-            let reference = BookingRef::parse(&reference)
-                .map_err(|e| anyhow::anyhow!("stored booking reference: {e}"))?;
-            return Ok((id, reference, true));
-        }
-        check_live_holds(&mut tx, state, user, seats).await?;
-        let booking_id = Uuid::new_v4();
-        let booking_ref = new_reference();
-        let inserted = sqlx::query(
-            "insert into booking_request
-                    (user_id, idempotency_key, request_hash, booking_id, booking_ref, seats)
-             values ($1, $2, $3, $4, $5, $6)",
-        )
-        .bind(user.user_id)
-        .bind(key)
-        .bind(hash)
-        .bind(booking_id)
-        .bind(booking_ref.as_str())
-        .bind(i32::try_from(seats).unwrap_or(i32::MAX))
-        .execute(&mut *tx)
-        .await;
-        match inserted {
-            Ok(_) => {
-                tx.commit().await?;
-                return Ok((booking_id, booking_ref, false));
-            }
-            Err(sqlx::Error::Database(db))
-                if db.constraint() == Some("booking_request_ref_unique") =>
-            {
-                continue; // that reference is taken: draw another
-            }
-            Err(e) => return Err(e.into()),
-        }
-    }
-    Err(Error::Internal(anyhow::anyhow!(
-        "no free booking reference after 8 draws"
-    )))
-}
-
-/// Refuses a new booking past the user's caps: bookings holding seats or
-/// awaiting payment (a request not in the read model yet counts as
-/// holding), and the seats they hold. Anything older than the payment
-/// window (and a minute) is over, whatever the read model says.
-async fn check_live_holds(
-    tx: &mut sqlx::PgConnection,
-    state: &AppState,
-    user: &Principal,
-    seats: usize,
-) -> Result<()> {
-    let config = &state.config.bookings;
-    let horizon = config.payment_window + std::time::Duration::from_secs(60);
-    let (live, held): (i64, i64) = sqlx::query_as(
-        "select count(*), coalesce(sum(r.seats), 0)::bigint
-           from booking_request r
-           left join booking b on b.booking_id = r.booking_id
-          where r.user_id = $1
-            and r.created_at > now() - make_interval(secs => $2)
-            and coalesce(b.status, 'holding') in ('holding', 'awaiting_payment')",
-    )
-    .bind(user.user_id)
-    .bind(horizon.as_secs_f64())
-    .fetch_one(&mut *tx)
-    .await?;
-    let seats = i64::try_from(seats).unwrap_or(i64::MAX);
-    if live >= i64::from(config.max_live_bookings)
-        || held + seats > i64::from(config.max_held_seats)
-    {
-        return Err(Error::conflict(
-            "too_many_holds",
-            format!(
-                "you have {live} booking(s) with {held} seat(s) awaiting payment; at most {} \
-                 bookings and {} seats may await payment at once: pay for or cancel one first",
-                config.max_live_bookings, config.max_held_seats
-            ),
-        ));
-    }
-    Ok(())
-}
-
-/// Six characters from an alphabet without look-alikes (no 0/O, 1/I/L):
-/// 30^6 ≈ 729 million references.
-fn new_reference() -> BookingRef {
-    let mut rng = rand::rng();
-    BookingRef::from_indexes(|n| rng.random_range(0..n))
 }
 
 fn millis(d: std::time::Duration) -> u64 {

@@ -22,10 +22,10 @@ use std::time::Duration;
 use booking_workflows::activities::{
     Authorization, AuthorizePayment, CreatePayment, PaymentCreated, PaymentRef, RefundPayment,
 };
-use booking_workflows::contract::{Money, NextAction, PaymentError, RefundInfo, errors};
+use booking_workflows::contract::{Money, RefundInfo, errors};
 use secrecy::{ExposeSecret, SecretString};
-use sqlx::{PgPool, Postgres, Transaction};
-use stripe::{ApiErrorsType, IdempotencyKey, RequestStrategy, StripeError, StripeRequest};
+use sqlx::PgPool;
+use stripe::{IdempotencyKey, RequestStrategy, StripeError, StripeRequest};
 use stripe_core::PaymentIntentCaptureMethod;
 use stripe_core::payment_intent::{
     CancelPaymentIntent, CapturePaymentIntent, ConfirmPaymentIntent, CreatePaymentIntent,
@@ -38,6 +38,12 @@ use stripe_types::Currency;
 use uuid::Uuid;
 
 use crate::error::{StepError, StepResult};
+
+mod answers;
+mod attempts;
+
+use answers::{Intent, Outcome, Refund, RefundList, decline, payment_error, stripe_failure};
+use attempts::{AttemptStatus, existing_intent, lock_attempt, set_status};
 
 /// Counter of payment authorizations by `result` (`authorized`,
 /// `declined`), one per payment attempt.
@@ -567,276 +573,6 @@ fn parse_ref(booking_id: &str, attempt: u32) -> StepResult<(Uuid, i32)> {
 }
 
 // --- Stripe answers -------------------------------------------------------
-
-/// The fields of a PaymentIntent used here.
-#[derive(miniserde::Deserialize)]
-struct Intent {
-    id: String,
-    status: String,
-    client_secret: Option<String>,
-    last_payment_error: Option<LastPaymentError>,
-    next_action: Option<IntentNextAction>,
-}
-
-#[derive(miniserde::Deserialize)]
-struct IntentNextAction {
-    #[serde(rename = "type")]
-    kind: String,
-}
-
-#[derive(miniserde::Deserialize)]
-struct LastPaymentError {
-    code: Option<String>,
-    decline_code: Option<String>,
-    message: Option<String>,
-}
-
-#[derive(miniserde::Deserialize)]
-struct Refund {
-    id: String,
-    amount: i64,
-}
-
-#[derive(miniserde::Deserialize)]
-struct RefundList {
-    data: Vec<Refund>,
-}
-
-/// What an intent's status means for the attempt.
-#[derive(Debug, PartialEq, Eq)]
-enum Outcome {
-    /// Waiting for a payment method or a confirmation.
-    Open,
-    Authorized,
-    Captured,
-    Declined(PaymentError),
-    Cancelled,
-    /// The traveller must authenticate (3-D Secure) with Stripe.js.
-    RequiresAction(NextAction),
-    /// `processing` or a status this code does not know.
-    Pending(String),
-}
-
-impl Outcome {
-    fn of(intent: &Intent) -> Self {
-        match intent.status.as_str() {
-            "requires_capture" => Outcome::Authorized,
-            "succeeded" => Outcome::Captured,
-            "canceled" => Outcome::Cancelled,
-            "requires_action" => match &intent.client_secret {
-                Some(secret) => Outcome::RequiresAction(NextAction {
-                    kind: intent
-                        .next_action
-                        .as_ref()
-                        .map_or_else(|| "use_stripe_sdk".to_owned(), |a| a.kind.clone()),
-                    client_secret: secret.clone(),
-                }),
-                None => Outcome::Pending("requires_action".to_owned()),
-            },
-            "requires_payment_method" | "requires_confirmation" => {
-                match &intent.last_payment_error {
-                    // A confirmation of this intent was declined already.
-                    Some(e) => Outcome::Declined(payment_error(
-                        e.decline_code
-                            .clone()
-                            .or_else(|| e.code.clone())
-                            .unwrap_or_else(|| "card_declined".to_owned()),
-                        e.message.clone(),
-                    )),
-                    None => Outcome::Open,
-                }
-            }
-            other => Outcome::Pending(other.to_owned()),
-        }
-    }
-}
-
-fn payment_error(code: String, message: Option<String>) -> PaymentError {
-    let message = message.unwrap_or_else(|| {
-        match code.as_str() {
-            "authentication_required" => {
-                "The card requires authentication (3-D Secure); please use another card."
-            }
-            "invalid_payment_method" => "This payment method does not exist; please try again.",
-            _ => "Your card was declined.",
-        }
-        .to_owned()
-    });
-    PaymentError { code, message }
-}
-
-/// A card decline (402, or `card_error`), or a payment method Stripe does
-/// not know (`resource_missing`; localstripe answers 404 at confirm).
-fn decline(e: &StripeError, at_confirm: bool) -> Option<PaymentError> {
-    let StripeError::Stripe(err, status) = e else {
-        return None;
-    };
-    let code = err.code.as_ref().map(|c| c.as_str().to_owned());
-    if *status == 402 || matches!(err.type_, ApiErrorsType::CardError) {
-        let code = err.decline_code.clone().or(code);
-        return Some(payment_error(
-            code.unwrap_or_else(|| "card_declined".to_owned()),
-            err.message.clone(),
-        ));
-    }
-    let missing_method = code.as_deref() == Some("resource_missing")
-        && err.param.as_deref().is_none_or(|p| p == "payment_method");
-    if missing_method || (at_confirm && *status == 404) {
-        return Some(payment_error("invalid_payment_method".to_owned(), None));
-    }
-    None
-}
-
-/// A failed Stripe call: transient when retrying may help (network,
-/// timeouts, 409, 429, 5xx, unreadable answers), a business failure else.
-/// The text names the status, type, code and message only: the whole error
-/// can carry the intent's client secret.
-fn stripe_failure(what: &str, e: &StripeError) -> StepError {
-    let (text, retryable) = match e {
-        StripeError::Stripe(err, status) => {
-            let code = err
-                .code
-                .as_ref()
-                .map(|c| format!(" {}", c.as_str()))
-                .unwrap_or_default();
-            let message = err.message.as_deref().unwrap_or("no message");
-            (
-                format!(
-                    "Stripe answered {status} {}{code}: {message}",
-                    err.type_.as_str()
-                ),
-                matches!(status, 409 | 429) || *status >= 500,
-            )
-        }
-        StripeError::JSONDeserialize(m) => (format!("unreadable Stripe answer: {m}"), true),
-        StripeError::ClientError(m) => (format!("cannot reach Stripe: {m}"), true),
-        StripeError::Timeout => ("Stripe did not answer in time".to_owned(), true),
-        StripeError::ConfigError(m) => (format!("Stripe client configuration: {m}"), false),
-    };
-    let text = format!("cannot {what}: {text}");
-    if retryable {
-        StepError::transient(text)
-    } else {
-        StepError::business(errors::PAYMENT_REJECTED, text)
-    }
-}
-
-// --- Our records ------------------------------------------------------------
-
-/// `payment_attempt.status`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum AttemptStatus {
-    Creating,
-    Created,
-    Authorized,
-    Declined,
-    Captured,
-    Cancelled,
-}
-
-impl AttemptStatus {
-    fn as_str(self) -> &'static str {
-        match self {
-            AttemptStatus::Creating => "creating",
-            AttemptStatus::Created => "created",
-            AttemptStatus::Authorized => "authorized",
-            AttemptStatus::Declined => "declined",
-            AttemptStatus::Captured => "captured",
-            AttemptStatus::Cancelled => "cancelled",
-        }
-    }
-
-    fn parse(s: &str) -> Option<Self> {
-        [
-            AttemptStatus::Creating,
-            AttemptStatus::Created,
-            AttemptStatus::Authorized,
-            AttemptStatus::Declined,
-            AttemptStatus::Captured,
-            AttemptStatus::Cancelled,
-        ]
-        .into_iter()
-        .find(|status| status.as_str() == s)
-    }
-}
-
-#[derive(sqlx::FromRow)]
-struct AttemptRow {
-    payment_intent_id: Option<String>,
-    client_secret: Option<String>,
-    amount: i64,
-    currency: String,
-    status: String,
-    decline_code: Option<String>,
-}
-
-impl AttemptRow {
-    fn status(&self) -> StepResult<AttemptStatus> {
-        AttemptStatus::parse(&self.status).ok_or_else(|| {
-            StepError::transient(format!("unknown payment attempt status {:?}", self.status))
-        })
-    }
-}
-
-/// The attempt's row, locked until the transaction ends.
-async fn lock_attempt(
-    tx: &mut Transaction<'_, Postgres>,
-    booking: Uuid,
-    attempt: i32,
-) -> sqlx::Result<Option<AttemptRow>> {
-    sqlx::query_as(
-        "select payment_intent_id, client_secret, amount, currency, status, decline_code \
-         from payment_attempt where booking_id = $1 and attempt = $2 for update",
-    )
-    .bind(booking)
-    .bind(attempt)
-    .fetch_optional(&mut **tx)
-    .await
-}
-
-/// The attempt's locked row and its intent; a step that needs an intent
-/// cannot run before `create`.
-async fn existing_intent(
-    tx: &mut Transaction<'_, Postgres>,
-    booking: Uuid,
-    attempt: i32,
-) -> StepResult<(AttemptRow, String)> {
-    let row = lock_attempt(tx, booking, attempt).await?;
-    match row {
-        Some(row) => match row.payment_intent_id.clone() {
-            Some(intent_id) => Ok((row, intent_id)),
-            None => Err(no_intent(attempt)),
-        },
-        None => Err(no_intent(attempt)),
-    }
-}
-
-fn no_intent(attempt: i32) -> StepError {
-    StepError::business(
-        errors::PAYMENT_REJECTED,
-        format!("payment attempt {attempt} has no PaymentIntent"),
-    )
-}
-
-async fn set_status(
-    tx: &mut Transaction<'_, Postgres>,
-    booking: Uuid,
-    attempt: i32,
-    status: AttemptStatus,
-    decline_code: Option<&str>,
-) -> sqlx::Result<()> {
-    sqlx::query(
-        "update payment_attempt set status = $3, decline_code = $4, updated_at = now() \
-         where booking_id = $1 and attempt = $2",
-    )
-    .bind(booking)
-    .bind(attempt)
-    .bind(status.as_str())
-    .bind(decline_code)
-    .execute(&mut **tx)
-    .await?;
-    Ok(())
-}
 
 /// An amount read back from our own records (written from a [`Money`]).
 fn money(amount: i64, currency: &str) -> StepResult<Money> {

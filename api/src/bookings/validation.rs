@@ -1,0 +1,132 @@
+//! A create request checked into the workflow's types, naming the
+//! offending field; and the `Idempotency-Key` header.
+
+use airline_domain::{Cabin, SeatNumber};
+use axum::http::HeaderMap;
+use booking_workflows::contract::{Passenger, SeatSelection};
+use uuid::Uuid;
+
+use super::MAX_SEATS;
+use super::views::{CreateBooking, SeatsRequest, date_of_birth};
+use crate::error::{Error, Result};
+use crate::validate::{Email, text};
+
+pub(super) fn idempotency_key(headers: &HeaderMap) -> Result<String> {
+    optional_idempotency_key(headers)?.ok_or_else(|| Error::BadRequest {
+        code: "idempotency_key_required",
+        field: Some("Idempotency-Key".into()),
+        message: "send a unique key (e.g. a UUID) per booking attempt in this header".into(),
+    })
+}
+
+/// The key of a payment or cancel call: the client's `Idempotency-Key`,
+/// else a fresh one (the call is then not retryable as the same call).
+pub(super) fn call_key(headers: &HeaderMap) -> Result<String> {
+    Ok(optional_idempotency_key(headers)?.unwrap_or_else(|| Uuid::new_v4().to_string()))
+}
+
+/// The `Idempotency-Key` header when the request has one: 1 to 255
+/// visible ASCII characters.
+pub(crate) fn optional_idempotency_key(headers: &HeaderMap) -> Result<Option<String>> {
+    let Some(value) = headers.get("idempotency-key") else {
+        return Ok(None);
+    };
+    let invalid = || Error::BadRequest {
+        code: "invalid_idempotency_key",
+        field: Some("Idempotency-Key".into()),
+        message: "must be 1 to 255 visible ASCII characters".into(),
+    };
+    let raw = value.to_str().map_err(|_| invalid())?.trim();
+    if raw.is_empty() || raw.len() > 255 || !raw.bytes().all(|b| b.is_ascii_graphic()) {
+        return Err(invalid());
+    }
+    Ok(Some(raw.to_owned()))
+}
+
+/// A create request, validated.
+#[derive(serde::Serialize)]
+pub(super) struct ValidBooking {
+    pub(super) flight_id: i64,
+    pub(super) seats: SeatSelection,
+    pub(super) passengers: Vec<Passenger>,
+    pub(super) contact_email: String,
+}
+
+pub(super) fn validate(req: CreateBooking) -> Result<ValidBooking> {
+    if req.flight_id <= 0 {
+        return Err(Error::validation(
+            "flight_id",
+            "must be a positive flight id",
+        ));
+    }
+    let (seats, count) = match req.seats {
+        SeatsRequest::Seats(list) => {
+            if list.is_empty() || list.len() > MAX_SEATS {
+                return Err(Error::validation(
+                    "seats",
+                    format!("must list 1 to {MAX_SEATS} seats"),
+                ));
+            }
+            let mut seats: Vec<SeatNumber> = Vec::with_capacity(list.len());
+            for (i, raw) in list.iter().enumerate() {
+                let seat = SeatNumber::parse(raw).map_err(|e| {
+                    Error::validation(format!("seats[{i}]"), e.message().to_owned())
+                })?;
+                if seats.contains(&seat) {
+                    return Err(Error::validation(format!("seats[{i}]"), "listed twice"));
+                }
+                seats.push(seat);
+            }
+            let n = seats.len();
+            (SeatSelection::Seats(seats), n)
+        }
+        SeatsRequest::Cabin { cabin, count } => {
+            let cabin: Cabin = cabin.parse().map_err(|e: airline_domain::ParseError| {
+                Error::validation("seats.cabin", e.message().to_owned())
+            })?;
+            if count == 0 || usize::from(count) > MAX_SEATS {
+                return Err(Error::validation(
+                    "seats.count",
+                    format!("must be between 1 and {MAX_SEATS}"),
+                ));
+            }
+            (SeatSelection::Cabin { cabin, count }, usize::from(count))
+        }
+    };
+    if req.passengers.len() != count {
+        return Err(Error::validation(
+            "passengers",
+            format!("must name one passenger per seat ({count})"),
+        ));
+    }
+    let mut passengers = Vec::with_capacity(count);
+    for (i, p) in req.passengers.into_iter().enumerate() {
+        let field = |name: &str| format!("passengers[{i}].{name}");
+        let first_name =
+            text("first_name", &p.first_name, 60).map_err(|e| rename(e, field("first_name")))?;
+        let last_name =
+            text("last_name", &p.last_name, 60).map_err(|e| rename(e, field("last_name")))?;
+        let dob = date_of_birth(&p.date_of_birth)
+            .map_err(|why| Error::validation(field("date_of_birth"), why))?;
+        passengers.push(Passenger {
+            first_name,
+            last_name,
+            date_of_birth: dob.format("%Y-%m-%d").to_string(),
+        });
+    }
+    let contact_email = Email::parse("contact_email", &req.contact_email)?;
+    Ok(ValidBooking {
+        flight_id: req.flight_id,
+        seats,
+        passengers,
+        contact_email: contact_email.as_str().to_owned(),
+    })
+}
+
+/// The same validation error, about a field deeper in the body.
+pub(super) fn rename(e: Error, field: String) -> Error {
+    match e {
+        Error::Validation { message, .. } => Error::validation(field, message),
+        other => other,
+    }
+}
