@@ -20,7 +20,7 @@ use crate::{auth, bookings, catalogue, health, webhook};
 
 #[derive(OpenApi)]
 #[openapi(
-    info(title = "Airline booking API", description = "Search flights, hold seats, pay, cancel. Every booking is a durable Temporal workflow. Errors: {\"error\": {\"code\", \"message\", \"field\"?}}. Query values are trimmed, and an empty one counts as absent (as HTML forms send them); codes and seat numbers are accepted in any case. Integers are written without a decimal point (1, not 1.0)."),
+    info(title = "Airline booking API", description = "Search flights, hold seats, pay, cancel. Every booking is a durable Temporal workflow. Errors: {\"error\": {\"code\", \"message\", \"field\"?}}. Query values and text fields are trimmed, and an empty query value counts as absent (as HTML forms send them); codes and seat numbers are accepted in any case. Integers are written without a decimal point (1, not 1.0)."),
     paths(
         auth::signup, auth::login, auth::refresh, auth::logout, auth::me,
         catalogue::search_flights, catalogue::read_flight, catalogue::flight_seats,
