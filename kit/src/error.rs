@@ -95,14 +95,6 @@ impl Error {
             message: message.into(),
         }
     }
-
-    /// The service's own error, when it is one of `E`.
-    pub fn service<E: ServiceError>(&self) -> Option<&E> {
-        match self {
-            Error::Service(e) => (e.as_ref() as &dyn std::any::Any).downcast_ref::<E>(),
-            _ => None,
-        }
-    }
 }
 
 impl From<sqlx::Error> for Error {
