@@ -7,5 +7,13 @@
 //!   and servers started so that a lost port, an early death or a hung
 //!   start is noticed at once and retried with a new port and process.
 
+//! - [`flight_service`]: the real flight service on a random port against
+//!   a fresh database cloned from a migrated template.
+//! - [`stack`]: the whole booking stack on random ports (Temporal dev
+//!   server, the flight service, localstripe, the SMTP sink, a booking
+//!   database, the `worker` binary), with the tests' helpers.
+
 pub mod db;
+pub mod flight_service;
 pub mod process;
+pub mod stack;

@@ -4,8 +4,7 @@
 //! over HTTP only.
 #![allow(dead_code, unused_imports)] // each test binary uses its own subset of the helpers
 
-#[path = "../../../workers/tests/support/mod.rs"]
-pub mod stack;
+pub use airline_testkit::stack;
 
 use std::net::{IpAddr, Ipv4Addr};
 use std::time::Duration;

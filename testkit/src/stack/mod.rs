@@ -1,0 +1,758 @@
+//! `Stack`: everything a booking needs, real and on random ports — a
+//! Temporal dev server (from the project's venv), the flight service
+//! (in-process, fresh database), localstripe, the SMTP sink, a fresh
+//! booking database, and the `worker` binary. Dropping it stops the
+//! processes and drops the databases. Process logs go to
+//! `target/test-logs/<test>/`.
+
+pub use crate::flight_service as flights;
+pub mod proxy;
+pub mod stripe_proxy;
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use booking_workflows::BookingWorkflow;
+use booking_workflows::contract::{
+    BookingInput, BookingState, BookingStatus, CancelRequest, Passenger, PaymentRequest,
+    SeatSelection, TASK_QUEUE, workflow_id,
+};
+use serde_json::Value;
+use sqlx::PgPool;
+use temporalio_client::{
+    Client, ClientOptions, Connection as TemporalConnection, ConnectionOptions,
+    WorkflowExecuteUpdateOptions, WorkflowHandle, WorkflowQueryOptions, WorkflowStartOptions,
+};
+
+pub use flights::TestApp as FlightService;
+
+pub const STRIPE_KEY: &str = "sk_test_booking_tests";
+/// localstripe's test cards, as payment methods it accepts.
+pub const GOOD_CARD: &str = "4242424242424242";
+pub const DECLINED_CARD: &str = "4000000000000341";
+
+/// The tests' payload keys (test-only, never used anywhere else): the
+/// worker, the tests' client, the gateway and the replay test share them,
+/// and the committed histories recorded since payloads are encrypted are
+/// sealed with them.
+pub const PAYLOAD_KEYS: &str = "test-2026=dGVzdC1vbmx5LXBheWxvYWQta2V5LTMyLWJ5dGVzISE=";
+
+/// Serves the codec endpoint for a Web UI on `ui_port` (payloads are
+/// encrypted; the UI decodes them through it, as in `make dev`); returns
+/// the URL to give the dev server.
+fn serve_codec_endpoint(ui_port: u16) -> String {
+    const TOKEN: &str = "ui-test-codec-token-0123456789";
+    let keys = payload_codec::Keys::parse(PAYLOAD_KEYS).expect("the test payload keys");
+    let origins = [
+        format!("http://127.0.0.1:{ui_port}"),
+        format!("http://localhost:{ui_port}"),
+    ];
+    let router = payload_codec::http::router(keys, TOKEN, &origins).expect("codec router");
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("a free port");
+    listener.set_nonblocking(true).unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let listener = tokio::net::TcpListener::from_std(listener).unwrap();
+    tokio::spawn(async move { axum::serve(listener, router).await });
+    format!("http://127.0.0.1:{port}/codec/{TOKEN}")
+}
+
+/// The data converter of the tests' clients and replayers. Histories
+/// recorded since payloads are encrypted are sealed with [`PAYLOAD_KEYS`];
+/// older ones are plain, and the codec passes plain payloads through, so
+/// every committed history replays with it, as the worker would read it.
+pub fn test_keys_converter() -> temporalio_common::data_converters::DataConverter {
+    let keys = payload_codec::Keys::parse(PAYLOAD_KEYS).expect("the test payload keys");
+    payload_codec::EncryptionCodec::data_converter(keys)
+}
+
+const SEARCH_ATTRIBUTES: [&str; 5] = [
+    "BookingStatus=Keyword",
+    "FlightNumber=Keyword",
+    "DepartureTime=Datetime",
+    "UserId=Keyword",
+    "BookingRef=Keyword",
+];
+
+pub fn repo_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .unwrap()
+        .to_owned()
+}
+
+pub fn venv_bin(name: &str) -> PathBuf {
+    repo_root().join(".dev/venv/bin").join(name)
+}
+
+pub use crate::process::{Proc, free_port};
+use crate::process::{http_answers, smtp_answers, start_server};
+
+/// Runs one of the project's Python checks (`scripts/check-tools.sh`
+/// installs their packages into the venv) and fails the test with its
+/// output unless it succeeds.
+pub fn run_python_check(script: &str, args: &[&std::ffi::OsStr]) {
+    let out = Command::new(venv_bin("python"))
+        .arg(repo_root().join(script))
+        .args(args)
+        .output()
+        .unwrap_or_else(|e| panic!("cannot run {script}: {e}"));
+    assert!(
+        out.status.success(),
+        "{script} failed:\n{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+pub struct Stack {
+    pub name: String,
+    pub logs: PathBuf,
+    pub flights: FlightService,
+    pub proxy: proxy::Proxy,
+    pub temporal_port: u16,
+    pub stripe_url: String,
+    /// Between the worker and localstripe: records, and injects failures.
+    pub stripe_proxy: stripe_proxy::StripeProxy,
+    pub smtp_port: u16,
+    pub mail_dir: PathBuf,
+    pub booking_db_url: String,
+    pub booking_pool: PgPool,
+    booking_db_name: String,
+    admin_url: String,
+    pub client: Client,
+    pub http: reqwest::Client,
+    pub worker: Option<Proc>,
+    /// The worker's `/healthz`, `/readyz` and booking metrics.
+    pub worker_http_port: u16,
+    /// The worker's `temporal_*` metrics.
+    pub worker_metrics_port: u16,
+    worker_runs: u32,
+    _temporal: Proc,
+    _stripe: Proc,
+    _smtp: Proc,
+}
+
+impl Stack {
+    /// The whole stack with a running worker.
+    pub async fn start(name: &str) -> Stack {
+        let mut stack = Self::start_without_worker(name).await;
+        stack.start_worker().await;
+        stack
+    }
+
+    pub async fn start_without_worker(name: &str) -> Stack {
+        Self::start_stack(name, None).await
+    }
+
+    /// The whole stack, with the Temporal Web UI on `ui_port`.
+    pub async fn start_with_ui(name: &str, ui_port: u16) -> Stack {
+        let mut stack = Self::start_stack(name, Some(ui_port)).await;
+        stack.start_worker().await;
+        stack
+    }
+
+    async fn start_stack(name: &str, ui_port: Option<u16>) -> Stack {
+        let logs = repo_root()
+            .join("target/test-logs")
+            .join(format!("{name}-{}", uuid::Uuid::new_v4().simple()));
+        std::fs::create_dir_all(&logs).unwrap();
+        let mail_dir = logs.join("mail");
+        std::fs::create_dir_all(&mail_dir).unwrap();
+        let (temporal_log, stripe_log, smtp_log) = (
+            logs.join("temporal.log"),
+            logs.join("stripe.log"),
+            logs.join("smtp.log"),
+        );
+        // The three start at once; each is started again on another port
+        // if it dies or hangs before it answers its own protocol.
+        let ((temporal, temporal_port), (stripe, stripe_port), (smtp, smtp_port)) = tokio::join!(
+            start_server(
+                "temporal (run `scripts/venv.sh`)",
+                &temporal_log,
+                |port| {
+                    let mut cmd = Command::new(venv_bin("temporal"));
+                    // Its HTTP and metrics ports too: left to pick them itself,
+                    // it raced the other servers of the test for a free port.
+                    cmd.args(["server", "start-dev", "--ip", "127.0.0.1"])
+                        .args(["--port", &port.to_string(), "--log-level", "warn"]);
+                    match ui_port {
+                        Some(ui) => cmd
+                            .args(["--ui-ip", "127.0.0.1", "--ui-port", &ui.to_string()])
+                            .arg("--ui-codec-endpoint")
+                            .arg(serve_codec_endpoint(ui)),
+                        None => cmd.arg("--headless"),
+                    };
+                    cmd.args(["--http-port", &free_port().to_string()])
+                        .args(["--metrics-port", &free_port().to_string()]);
+                    for sa in SEARCH_ATTRIBUTES {
+                        cmd.args(["--search-attribute", sa]);
+                    }
+                    // As `make dev`: attributes registered at start, no
+                    // cache refresh on every lookup.
+                    cmd.args([
+                        "--dynamic-config-value",
+                        "system.forceSearchAttributesCacheRefreshOnRead=false",
+                    ]);
+                    cmd
+                },
+                temporal_answers
+            ),
+            start_server(
+                "localstripe",
+                &stripe_log,
+                |port| {
+                    let mut cmd = Command::new(venv_bin("python"));
+                    cmd.arg(repo_root().join("temporal-dev/localstripe_memory.py"))
+                        .args(["--port", &port.to_string()]);
+                    cmd
+                },
+                |port| http_answers(port, "/v1/customers")
+            ),
+            start_server(
+                "SMTP sink",
+                &smtp_log,
+                |port| {
+                    let mut cmd = Command::new(venv_bin("python"));
+                    cmd.arg(repo_root().join("temporal-dev/smtp_sink.py"))
+                        .args(["--port", &port.to_string(), "--mail-dir"])
+                        .arg(&mail_dir);
+                    cmd
+                },
+                smtp_answers
+            ),
+        );
+
+        let flights = FlightService::spawn().await;
+        let proxy = proxy::Proxy::start(&flights.base).await;
+        let stripe_url = format!("http://127.0.0.1:{stripe_port}");
+        let stripe_proxy = stripe_proxy::StripeProxy::start(&stripe_url).await;
+
+        let admin_url = flights::admin_url();
+        let booking_db_name = format!("booking_test_{}", uuid::Uuid::new_v4().simple());
+        crate::db::create_database(&admin_url, &booking_db_name, None).await;
+        let booking_db_url = flights::with_db(&admin_url, &booking_db_name);
+        let booking_pool = PgPool::connect(&booking_db_url).await.unwrap();
+
+        let client = temporal_client(temporal_port).await;
+
+        Stack {
+            name: name.to_owned(),
+            logs,
+            flights,
+            proxy,
+            temporal_port,
+            stripe_url,
+            stripe_proxy,
+            smtp_port,
+            mail_dir,
+            booking_db_url,
+            booking_pool,
+            booking_db_name,
+            admin_url,
+            client,
+            http: reqwest::Client::new(),
+            worker: None,
+            worker_http_port: free_port(),
+            worker_metrics_port: free_port(),
+            worker_runs: 0,
+            _temporal: temporal,
+            _stripe: stripe,
+            _smtp: smtp,
+        }
+    }
+
+    /// The `worker` binary, configured for this stack.
+    pub fn worker_command(&self) -> Command {
+        let mut cmd = Command::new(worker_binary());
+        cmd.env(
+            "TEMPORAL_ADDRESS",
+            format!("127.0.0.1:{}", self.temporal_port),
+        )
+        .env("TEMPORAL_NAMESPACE", "default")
+        .env("BOOKING_DATABASE_URL", &self.booking_db_url)
+        .env("FLIGHTS_URL", &self.proxy.url)
+        .env("FLIGHTS_SERVICE_TOKEN", flights::TOKEN)
+        .env("FLIGHTS_TIMEOUT", "3s")
+        .env("STRIPE_SECRET_KEY", STRIPE_KEY)
+        .env("STRIPE_API_BASE", &self.stripe_proxy.url)
+        .env("SMTP_HOST", "127.0.0.1")
+        .env("SMTP_PORT", self.smtp_port.to_string())
+        .env(
+            "WORKER_METRICS_ADDR",
+            format!("127.0.0.1:{}", self.worker_metrics_port),
+        )
+        .env(
+            "WORKER_HTTP_ADDR",
+            format!("127.0.0.1:{}", self.worker_http_port),
+        )
+        .env("WORKER_SHUTDOWN_GRACE", "5s")
+        .env(payload_codec::KEYS_VAR, PAYLOAD_KEYS)
+        .env(
+            "RUST_LOG",
+            std::env::var("RUST_LOG").unwrap_or_else(|_| "info".into()),
+        );
+        cmd
+    }
+
+    pub async fn start_worker(&mut self) {
+        self.start_worker_with(&[]).await;
+    }
+
+    /// A worker with these variables on top of the stack's; its log is
+    /// `worker-<n>.log` in the test's log folder ([`Stack::worker_log`]).
+    pub async fn start_worker_with(&mut self, env: &[(&str, &str)]) {
+        self.worker_runs += 1;
+        let log = std::fs::File::create(self.worker_log(self.worker_runs)).unwrap();
+        let mut cmd = self.worker_command();
+        cmd.envs(env.iter().copied());
+        self.worker = Some(Proc::spawn(cmd, log, "worker"));
+    }
+
+    /// The log of the `n`th worker started (from 1).
+    pub fn worker_log(&self, n: u32) -> PathBuf {
+        self.logs.join(format!("worker-{n}.log"))
+    }
+
+    /// SIGKILL: no drain, no goodbye.
+    pub fn kill_worker(&mut self) {
+        if let Some(mut w) = self.worker.take() {
+            w.kill();
+        }
+    }
+
+    /// SIGTERM, as Kubernetes stops a pod; returns the process, still
+    /// draining, for the caller to wait on.
+    pub fn terminate_worker(&mut self) -> Proc {
+        let worker = self.worker.take().expect("a running worker");
+        let status = Command::new("kill")
+            .args(["-TERM", &worker.0.id().to_string()])
+            .status()
+            .expect("kill -TERM");
+        assert!(status.success(), "kill -TERM failed");
+        worker
+    }
+
+    /// The worker answers `/readyz` with 200.
+    pub async fn wait_worker_ready(&self) {
+        let url = format!("http://127.0.0.1:{}/readyz", self.worker_http_port);
+        let deadline = Instant::now() + Duration::from_secs(60);
+        loop {
+            if let Ok(r) = self.http.get(&url).send().await
+                && r.status().is_success()
+            {
+                return;
+            }
+            assert!(Instant::now() < deadline, "the worker never became ready");
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
+    pub fn input(&self, flight_id: i64, seats: SeatSelection) -> BookingInput {
+        let id = uuid::Uuid::new_v4();
+        let passengers = match &seats {
+            SeatSelection::Seats(s) => s.len(),
+            SeatSelection::Cabin { count, .. } => *count as usize,
+        };
+        BookingInput {
+            booking_id: id.to_string(),
+            booking_ref: id.simple().to_string()[..6].parse().unwrap(),
+            user_id: "user-1".to_owned(),
+            flight_id,
+            seats,
+            passengers: (0..passengers)
+                .map(|i| Passenger {
+                    first_name: format!("Ada{i}"),
+                    last_name: "Lovelace".to_owned(),
+                    date_of_birth: "1990-12-10".to_owned(),
+                })
+                .collect(),
+            contact_email: "ada@example.com".to_owned(),
+            payment_window_ms: 60_000,
+            reminder_lead_ms: 48 * 3_600_000,
+            step_budget_ms: None,
+            max_payment_attempts: None,
+        }
+    }
+
+    pub async fn start_booking(&self, input: BookingInput) -> Handle {
+        let id = workflow_id(&input.booking_id);
+        let attributes = booking_workflows::initial_search_attributes(&input);
+        let summary = booking_workflows::start_summary(&input);
+        self.client
+            .start_workflow(
+                BookingWorkflow::run,
+                input,
+                WorkflowStartOptions::new(TASK_QUEUE, id.clone())
+                    .search_attributes(attributes)
+                    .static_summary(summary)
+                    .build(),
+            )
+            .await
+            .expect("workflow starts");
+        self.handle(&id)
+    }
+
+    /// Started the way the Temporal CLI would: without the initial search
+    /// attributes, which the workflow then sets itself.
+    pub async fn start_booking_bare(&self, input: BookingInput) -> Handle {
+        let id = workflow_id(&input.booking_id);
+        self.client
+            .start_workflow(
+                BookingWorkflow::run,
+                input,
+                WorkflowStartOptions::new(TASK_QUEUE, id.clone()).build(),
+            )
+            .await
+            .expect("workflow starts");
+        self.handle(&id)
+    }
+
+    /// A keyword search attribute as the server has it now.
+    pub async fn keyword(&self, handle: &Handle, name: &'static str) -> Option<String> {
+        let description = handle.describe(Default::default()).await.expect("describe");
+        description.search_attributes().get(
+            &temporalio_common::search_attributes::SearchAttributeKey::<String>::keyword(name),
+        )
+    }
+
+    /// The `DepartureTime` search attribute as the server has it now, in
+    /// seconds since the epoch.
+    pub async fn departure_attribute(&self, handle: &Handle) -> Option<i64> {
+        let description = handle.describe(Default::default()).await.expect("describe");
+        description
+            .search_attributes()
+            .get(&temporalio_common::search_attributes::SearchAttributeKey::<
+                temporalio_common::search_attributes::Timestamp,
+            >::datetime("DepartureTime"))
+            .map(|t| t.seconds())
+    }
+
+    pub fn handle(&self, workflow_id: &str) -> Handle {
+        self.client
+            .get_workflow_handle::<BookingWorkflow>(workflow_id)
+    }
+
+    pub async fn status(&self, handle: &Handle) -> BookingState {
+        handle
+            .query(BookingWorkflow::status, (), WorkflowQueryOptions::default())
+            .await
+            .expect("status query")
+    }
+
+    /// Polls the `status` query until `done` holds (or panics after `within`).
+    pub async fn wait_for(
+        &self,
+        handle: &Handle,
+        within: Duration,
+        done: impl Fn(&BookingState) -> bool,
+    ) -> BookingState {
+        let deadline = Instant::now() + within;
+        loop {
+            if let Ok(state) = handle
+                .query(BookingWorkflow::status, (), WorkflowQueryOptions::default())
+                .await
+            {
+                if done(&state) {
+                    return state;
+                }
+                if Instant::now() > deadline {
+                    panic!("gave up waiting; last state: {state:#?}");
+                }
+            } else if Instant::now() > deadline {
+                panic!("gave up waiting; the status query kept failing");
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
+    pub async fn wait_status(&self, handle: &Handle, status: BookingStatus) -> BookingState {
+        self.wait_for(handle, Duration::from_secs(60), |s| s.status == status)
+            .await
+    }
+
+    /// A localstripe payment method for a card number.
+    pub async fn payment_method(&self, card: &str) -> String {
+        let body = self
+            .stripe_post(
+                "/v1/payment_methods",
+                &[
+                    ("type", "card"),
+                    ("card[number]", card),
+                    ("card[exp_month]", "12"),
+                    ("card[exp_year]", "2040"),
+                    ("card[cvc]", "123"),
+                ],
+            )
+            .await;
+        body["id"].as_str().expect("payment method id").to_owned()
+    }
+
+    pub async fn pay(&self, handle: &Handle, card: &str) -> BookingState {
+        self.pay_in_background(handle, card)
+            .await
+            .await
+            .unwrap()
+            .expect("submit_payment update")
+    }
+
+    /// `submit_payment` on a task of its own, for tests that act while the
+    /// payment is being processed.
+    pub async fn pay_in_background(
+        &self,
+        handle: &Handle,
+        card: &str,
+    ) -> tokio::task::JoinHandle<Result<BookingState, String>> {
+        self.pay_as_update_in_background(handle, card, None).await
+    }
+
+    /// Like [`Stack::pay_in_background`], under this update id (as the
+    /// gateway derives it from the client's `Idempotency-Key`).
+    pub async fn pay_as_update_in_background(
+        &self,
+        handle: &Handle,
+        card: &str,
+        update_id: Option<&str>,
+    ) -> tokio::task::JoinHandle<Result<BookingState, String>> {
+        let payment_method = self.payment_method(card).await;
+        let handle = self.handle(&handle.info().workflow_id);
+        let mut options = WorkflowExecuteUpdateOptions::default();
+        options.update_id = update_id.map(str::to_owned);
+        tokio::spawn(async move {
+            handle
+                .execute_update(
+                    BookingWorkflow::submit_payment,
+                    PaymentRequest { payment_method },
+                    options,
+                )
+                .await
+                .map_err(|e| e.to_string())
+        })
+    }
+
+    pub async fn cancel(&self, handle: &Handle) -> BookingState {
+        handle
+            .execute_update(
+                BookingWorkflow::cancel,
+                CancelRequest::default(),
+                WorkflowExecuteUpdateOptions::default(),
+            )
+            .await
+            .expect("cancel update")
+    }
+
+    /// The body of a GET of `url` (a Prometheus page, say).
+    pub async fn get_text(&self, url: &str) -> String {
+        self.http
+            .get(url)
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap()
+    }
+
+    pub async fn stripe_get(&self, path: &str) -> Value {
+        self.http
+            .get(format!("{}{path}", self.stripe_url))
+            .basic_auth(STRIPE_KEY, Some(""))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap()
+    }
+
+    pub async fn stripe_post(&self, path: &str, form: &[(&str, &str)]) -> Value {
+        self.http
+            .post(format!("{}{path}", self.stripe_url))
+            .basic_auth(STRIPE_KEY, Some(""))
+            .form(form)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap()
+    }
+
+    pub async fn intent(&self, id: &str) -> Value {
+        self.stripe_get(&format!("/v1/payment_intents/{id}")).await
+    }
+
+    /// Refunds localstripe made for a PaymentIntent.
+    pub async fn refunds(&self, intent: &str) -> Vec<Value> {
+        let body = self
+            .stripe_get(&format!("/v1/refunds?payment_intent={intent}"))
+            .await;
+        body["data"].as_array().cloned().unwrap_or_default()
+    }
+
+    /// The messages the SMTP sink received, raw.
+    pub fn mails(&self) -> Vec<String> {
+        let mut files: Vec<_> = std::fs::read_dir(&self.mail_dir)
+            .map(|d| d.filter_map(|e| e.ok()).map(|e| e.path()).collect())
+            .unwrap_or_default();
+        files.sort();
+        files
+            .into_iter()
+            .filter(|p| p.extension().is_some_and(|e| e == "eml"))
+            .filter_map(|p| std::fs::read_to_string(p).ok())
+            .collect()
+    }
+
+    /// Messages whose subject contains `needle`.
+    pub fn mails_about(&self, needle: &str) -> Vec<String> {
+        self.mails()
+            .into_iter()
+            .filter(|m| {
+                m.lines()
+                    .any(|l| l.starts_with("Subject:") && l.contains(needle))
+            })
+            .collect()
+    }
+
+    /// Waits until `count` messages with `needle` in the subject arrived.
+    pub async fn wait_mails(&self, needle: &str, count: usize) -> Vec<String> {
+        let deadline = Instant::now() + Duration::from_secs(60);
+        loop {
+            let mails = self.mails_about(needle);
+            if mails.len() >= count || Instant::now() > deadline {
+                return mails;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
+    /// The flight service's view of this booking's hold.
+    pub async fn hold_status(&self, booking_id: &str) -> (u16, Value) {
+        let r = self
+            .flights
+            .call(
+                reqwest::Method::GET,
+                &format!("/api/v1/holds/{booking_id}"),
+                None,
+                Some(flights::TOKEN),
+            )
+            .await;
+        (r.status.as_u16(), r.body)
+    }
+
+    pub async fn seats_available(&self, flight_id: i64) -> i64 {
+        let r = self
+            .flights
+            .get(&format!("/api/v1/flights/{flight_id}"))
+            .await;
+        r.body["seats_available"].as_i64().expect("seats_available")
+    }
+
+    /// The read model's row for a booking: (status, version).
+    pub async fn read_model(&self, booking_id: &str) -> Option<(String, i32)> {
+        sqlx::query_as("select status, version from booking where booking_id = $1::uuid")
+            .bind(booking_id)
+            .fetch_optional(&self.booking_pool)
+            .await
+            .unwrap()
+    }
+
+    pub async fn events(&self, booking_id: &str) -> Vec<String> {
+        sqlx::query_scalar(
+            "select status from booking_event where booking_id = $1::uuid order by seq",
+        )
+        .bind(booking_id)
+        .fetch_all(&self.booking_pool)
+        .await
+        .unwrap()
+    }
+}
+
+impl Stack {
+    /// With `RECORD_HISTORIES=1`, saves the workflow's history as
+    /// `workers/tests/histories/<name>.json` for the replay test.
+    pub async fn save_history<W: temporalio_common::HasWorkflowDefinition>(
+        &self,
+        handle: &WorkflowHandle<Client, W>,
+        name: &str,
+    ) {
+        if std::env::var("RECORD_HISTORIES").is_err() {
+            return;
+        }
+        let json = handle
+            .fetch_history(Default::default())
+            .to_json()
+            .await
+            .expect("history fetched");
+        let dir = repo_root().join("workers/tests/histories");
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(dir.join(format!("{name}.json")), json).unwrap();
+    }
+}
+
+impl Drop for Stack {
+    fn drop(&mut self) {
+        self.kill_worker();
+        flights::drop_database(&self.admin_url, &self.booking_db_name);
+    }
+}
+
+pub type Handle = WorkflowHandle<Client, BookingWorkflow>;
+
+/// The `worker` binary: cargo's own path in this package's tests; in
+/// another package's (the gateway's), the one in the same target folder,
+/// which `cargo test --workspace` (and so `make test`) builds.
+pub fn worker_binary() -> PathBuf {
+    if let Some(path) = option_env!("CARGO_BIN_EXE_worker") {
+        return path.into();
+    }
+    let exe = std::env::current_exe().expect("test binary path");
+    let worker = exe
+        .parent()
+        .and_then(Path::parent)
+        .expect("target/<profile>/deps")
+        .join("worker");
+    assert!(
+        worker.exists(),
+        "{} is missing: build it first (cargo build -p booking-worker)",
+        worker.display()
+    );
+    worker
+}
+
+/// A client of the dev server on `port`, which [`Stack`] started and
+/// found answering.
+pub async fn temporal_client(port: u16) -> Client {
+    connect_temporal(port)
+        .await
+        .unwrap_or_else(|e| panic!("cannot connect to Temporal on port {port}: {e}"))
+}
+
+async fn connect_temporal(port: u16) -> Result<Client, String> {
+    let url: temporalio_client::Url = format!("http://127.0.0.1:{port}").parse().unwrap();
+    let conn = tokio::time::timeout(
+        Duration::from_secs(5),
+        TemporalConnection::connect(ConnectionOptions::new(url).build()),
+    )
+    .await
+    .map_err(|_| "no answer within 5 s".to_owned())?
+    .map_err(|e| e.to_string())?;
+    let options = ClientOptions::new("default")
+        .data_converter(test_keys_converter())
+        .build();
+    Client::new(conn, options).map_err(|e| e.to_string())
+}
+
+/// A Temporal frontend answers gRPC on the port, and its `default`
+/// namespace's visibility store answers too.
+async fn temporal_answers(port: u16) -> bool {
+    let Ok(client) = connect_temporal(port).await else {
+        return false;
+    };
+    tokio::time::timeout(
+        Duration::from_secs(5),
+        client.count_workflows("", Default::default()),
+    )
+    .await
+    .is_ok_and(|r| r.is_ok())
+}
