@@ -1,7 +1,6 @@
 //! Builds the gateway: database pool, Temporal client, flight service
 //! client, router with its limits and middleware, listener.
 
-use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -9,7 +8,8 @@ use anyhow::Context;
 use axum::Router;
 use axum::http::{HeaderName, HeaderValue, Method, header};
 use secrecy::{ExposeSecret, SecretString};
-use service_kit::{http, telemetry};
+use service_kit::http::{self, Server};
+use service_kit::telemetry;
 use sqlx::PgPool;
 use temporalio_client::Client;
 use tokio::net::TcpListener;
@@ -42,11 +42,9 @@ pub struct AppState {
 }
 
 pub struct Application {
-    listener: TcpListener,
-    router: Router,
+    public: Server,
     /// `/metrics` and the codec endpoint, on `API_METRICS_ADDR`.
-    internal: TcpListener,
-    internal_router: Router,
+    internal: Server,
     pool: PgPool,
 }
 
@@ -118,21 +116,19 @@ impl Application {
             internal_router = internal_router.merge(codec);
         }
         Ok(Self {
-            listener,
-            router: router(state)?,
-            internal,
-            internal_router,
+            public: Server::new(listener, router(state)?),
+            internal: Server::new(internal, internal_router),
             pool,
         })
     }
 
     pub fn port(&self) -> u16 {
-        self.listener.local_addr().map(|a| a.port()).unwrap_or(0)
+        self.public.port()
     }
 
     /// The internal listener's port (`/metrics`).
     pub fn metrics_port(&self) -> u16 {
-        self.internal.local_addr().map(|a| a.port()).unwrap_or(0)
+        self.internal.port()
     }
 
     /// Serves until `shutdown` resolves, then finishes in-flight requests.
@@ -141,24 +137,16 @@ impl Application {
         shutdown: impl std::future::Future<Output = ()> + Send + 'static,
     ) -> std::io::Result<()> {
         tracing::info!(
-            addr = ?self.listener.local_addr().ok(),
-            metrics = ?self.internal.local_addr().ok(),
+            addr = ?self.public.local_addr(),
+            metrics = ?self.internal.local_addr(),
             "gateway listening"
         );
         let (stop, stopped) = tokio::sync::watch::channel(false);
-        let internal =
-            axum::serve(self.internal, self.internal_router).with_graceful_shutdown(async move {
-                let mut stopped = stopped;
-                let _ = stopped.wait_for(|s| *s).await;
-            });
-        let internal = tokio::spawn(async move { internal.await });
-        let result = axum::serve(
-            self.listener,
-            self.router
-                .into_make_service_with_connect_info::<SocketAddr>(),
-        )
-        .with_graceful_shutdown(shutdown)
-        .await;
+        let internal = tokio::spawn(self.internal.serve_until(async move {
+            let mut stopped = stopped;
+            let _ = stopped.wait_for(|s| *s).await;
+        }));
+        let result = self.public.serve_until(shutdown).await;
         // Metrics stay up until the public port has drained.
         let _ = stop.send(true);
         let _ = internal.await;

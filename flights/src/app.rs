@@ -3,7 +3,8 @@
 use std::sync::Arc;
 
 use axum::Router;
-use service_kit::{http, telemetry};
+use service_kit::http::{self, Server};
+use service_kit::telemetry;
 use sqlx::PgPool;
 use tokio::net::TcpListener;
 
@@ -19,8 +20,7 @@ pub struct AppState {
 }
 
 pub struct Application {
-    listener: TcpListener,
-    router: Router,
+    server: Server,
     pool: PgPool,
 }
 
@@ -45,14 +45,13 @@ impl Application {
             airports,
         };
         Ok(Self {
-            listener,
-            router: router(state),
+            server: Server::new(listener, router(state)),
             pool,
         })
     }
 
     pub fn port(&self) -> u16 {
-        self.listener.local_addr().map(|a| a.port()).unwrap_or(0)
+        self.server.port()
     }
 
     /// Serves until `shutdown` resolves, then finishes in-flight requests.
@@ -60,10 +59,8 @@ impl Application {
         self,
         shutdown: impl std::future::Future<Output = ()> + Send + 'static,
     ) -> std::io::Result<()> {
-        tracing::info!(addr = ?self.listener.local_addr().ok(), "flight service listening");
-        let result = axum::serve(self.listener, self.router)
-            .with_graceful_shutdown(shutdown)
-            .await;
+        tracing::info!(addr = ?self.server.local_addr(), "flight service listening");
+        let result = self.server.serve_until(shutdown).await;
         self.pool.close().await;
         result
     }

@@ -1,13 +1,17 @@
 //! The HTTP stack every service puts around its routes: answers for
 //! unknown routes and methods in the error shape, the body limit, metrics
 //! and the time limit inside; request ids and the request span outside
-//! (a service adds its own layers, CORS for one, between the two).
+//! (a service adds its own layers, CORS for one, between the two); and
+//! [`Server`], which serves a router with graceful shutdown.
 
+use std::future::Future;
+use std::net::SocketAddr;
 use std::time::Duration;
 
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
 use axum::http::{HeaderName, StatusCode};
+use tokio::net::TcpListener;
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
 use tower_http::trace::TraceLayer;
 
@@ -49,4 +53,40 @@ pub fn outer<S: Clone + Send + Sync + 'static>(router: Router<S>) -> Router<S> {
         .layer(PropagateRequestIdLayer::new(request_id.clone()))
         .layer(TraceLayer::new_for_http().make_span_with(telemetry::make_span))
         .layer(SetRequestIdLayer::new(request_id, MakeRequestUuid))
+}
+
+/// A bound listener and the router it serves: serving runs until the
+/// shutdown future resolves, then lets the requests in flight finish.
+/// Handlers can read the peer's address (`ConnectInfo<SocketAddr>`).
+pub struct Server {
+    listener: TcpListener,
+    router: Router,
+}
+
+impl Server {
+    pub fn new(listener: TcpListener, router: Router) -> Self {
+        Server { listener, router }
+    }
+
+    pub fn local_addr(&self) -> Option<SocketAddr> {
+        self.listener.local_addr().ok()
+    }
+
+    /// The bound port (0 only if the socket cannot say).
+    pub fn port(&self) -> u16 {
+        self.local_addr().map_or(0, |a| a.port())
+    }
+
+    pub async fn serve_until(
+        self,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> std::io::Result<()> {
+        axum::serve(
+            self.listener,
+            self.router
+                .into_make_service_with_connect_info::<SocketAddr>(),
+        )
+        .with_graceful_shutdown(shutdown)
+        .await
+    }
 }
