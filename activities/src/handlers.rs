@@ -31,135 +31,50 @@ fn done<T>(result: StepResult<T>) -> Result<T, ActivityError> {
     result.map_err(|e| e.into_activity_error())
 }
 
-#[activities]
-impl Activities {
-    #[activity(definition = defs::HoldSeats)]
-    pub async fn hold_seats(
-        self: Arc<Self>,
-        _ctx: ActivityContext,
-        input: HoldSeats,
-    ) -> Result<SeatsHeld, ActivityError> {
-        done(self.inventory.hold(&input).await)
-    }
+/// Writes the `#[activities]` impl from one line per activity:
+/// `Definition => method(input: Input) -> Output = service.call(args);`.
+/// Each method implements `defs::Definition` (so keeps its registered name)
+/// by awaiting `self.service.call(args)` and mapping its error with [`done`].
+macro_rules! activity_handlers {
+    ($(
+        $definition:ident => $method:ident($input:ident: $input_ty:ty) -> $output:ty
+            = $service:ident.$call:ident($($arg:expr),* $(,)?);
+    )*) => {
+        #[activities]
+        impl Activities {
+            $(
+                #[activity(definition = defs::$definition)]
+                pub async fn $method(
+                    self: Arc<Self>,
+                    _ctx: ActivityContext,
+                    $input: $input_ty,
+                ) -> Result<$output, ActivityError> {
+                    done(self.$service.$call($($arg),*).await)
+                }
+            )*
+        }
+    };
+}
 
-    #[activity(definition = defs::ConfirmSeats)]
-    pub async fn confirm_seats(
-        self: Arc<Self>,
-        _ctx: ActivityContext,
-        booking_id: String,
-    ) -> Result<(), ActivityError> {
-        done(self.inventory.confirm(&booking_id).await)
-    }
-
-    #[activity(definition = defs::ReleaseSeats)]
-    pub async fn release_seats(
-        self: Arc<Self>,
-        _ctx: ActivityContext,
-        input: ReleaseSeats,
-    ) -> Result<(), ActivityError> {
-        done(self.inventory.release(&input).await)
-    }
-
-    #[activity(definition = defs::CreatePayment)]
-    pub async fn create_payment(
-        self: Arc<Self>,
-        _ctx: ActivityContext,
-        input: CreatePayment,
-    ) -> Result<PaymentCreated, ActivityError> {
-        done(self.payments.create(&input).await)
-    }
-
-    #[activity(definition = defs::AuthorizePayment)]
-    pub async fn authorize_payment(
-        self: Arc<Self>,
-        _ctx: ActivityContext,
-        input: AuthorizePayment,
-    ) -> Result<Authorization, ActivityError> {
-        done(self.payments.authorize(&input).await)
-    }
-
-    #[activity(definition = defs::CapturePayment)]
-    pub async fn capture_payment(
-        self: Arc<Self>,
-        _ctx: ActivityContext,
-        input: PaymentRef,
-    ) -> Result<(), ActivityError> {
-        done(self.payments.capture(&input).await)
-    }
-
-    #[activity(definition = defs::CancelPayment)]
-    pub async fn cancel_payment(
-        self: Arc<Self>,
-        _ctx: ActivityContext,
-        input: PaymentRef,
-    ) -> Result<(), ActivityError> {
-        done(self.payments.cancel(&input).await)
-    }
-
-    #[activity(definition = defs::RefundPayment)]
-    pub async fn refund_payment(
-        self: Arc<Self>,
-        _ctx: ActivityContext,
-        input: RefundPayment,
-    ) -> Result<RefundInfo, ActivityError> {
-        done(self.payments.refund(&input).await)
-    }
-
-    #[activity(definition = defs::IssueTickets)]
-    pub async fn issue_tickets(
-        self: Arc<Self>,
-        _ctx: ActivityContext,
-        input: IssueTickets,
-    ) -> Result<Vec<String>, ActivityError> {
-        done(
-            self.records
-                .issue_tickets(&input.booking_id, input.passengers)
-                .await,
-        )
-    }
-
-    #[activity(definition = defs::RecordBooking)]
-    pub async fn record_booking(
-        self: Arc<Self>,
-        _ctx: ActivityContext,
-        booking: BookingState,
-    ) -> Result<(), ActivityError> {
-        done(self.records.record(&booking).await)
-    }
-
-    #[activity(definition = defs::SendEmail)]
-    pub async fn send_email(
-        self: Arc<Self>,
-        _ctx: ActivityContext,
-        input: SendEmail,
-    ) -> Result<(), ActivityError> {
-        done(self.mailer.send(&input).await)
-    }
-
-    #[activity(definition = defs::RecordEmailFailed)]
-    pub async fn record_email_failed(
-        self: Arc<Self>,
-        _ctx: ActivityContext,
-        input: EmailFailed,
-    ) -> Result<(), ActivityError> {
-        done(self.records.email_failed(&input).await)
-    }
-
-    #[activity(definition = defs::ApplyFlightChange)]
-    pub async fn apply_flight_change(
-        self: Arc<Self>,
-        _ctx: ActivityContext,
-        input: ApplyFlightChange,
-    ) -> Result<FlightChangeAnswer, ActivityError> {
-        done(self.inventory.apply_change(&input).await)
-    }
-
-    #[activity(definition = defs::LiveBookingsOnFlight)]
-    pub async fn live_bookings_on_flight(
-        self: Arc<Self>,
-        _ctx: ActivityContext,
-        flight_id: i64,
-    ) -> Result<Vec<String>, ActivityError> {
-        done(self.inventory.live_bookings(flight_id).await)
-    }
+activity_handlers! {
+    HoldSeats => hold_seats(input: HoldSeats) -> SeatsHeld = inventory.hold(&input);
+    ConfirmSeats => confirm_seats(booking_id: String) -> () = inventory.confirm(&booking_id);
+    ReleaseSeats => release_seats(input: ReleaseSeats) -> () = inventory.release(&input);
+    CreatePayment => create_payment(input: CreatePayment) -> PaymentCreated
+        = payments.create(&input);
+    AuthorizePayment => authorize_payment(input: AuthorizePayment) -> Authorization
+        = payments.authorize(&input);
+    CapturePayment => capture_payment(input: PaymentRef) -> () = payments.capture(&input);
+    CancelPayment => cancel_payment(input: PaymentRef) -> () = payments.cancel(&input);
+    RefundPayment => refund_payment(input: RefundPayment) -> RefundInfo = payments.refund(&input);
+    IssueTickets => issue_tickets(input: IssueTickets) -> Vec<String>
+        = records.issue_tickets(&input.booking_id, input.passengers);
+    RecordBooking => record_booking(booking: BookingState) -> () = records.record(&booking);
+    SendEmail => send_email(input: SendEmail) -> () = mailer.send(&input);
+    RecordEmailFailed => record_email_failed(input: EmailFailed) -> ()
+        = records.email_failed(&input);
+    ApplyFlightChange => apply_flight_change(input: ApplyFlightChange) -> FlightChangeAnswer
+        = inventory.apply_change(&input);
+    LiveBookingsOnFlight => live_bookings_on_flight(flight_id: i64) -> Vec<String>
+        = inventory.live_bookings(flight_id);
 }

@@ -12,7 +12,7 @@ use booking_workflows::contract::{
 };
 use flights_api::catalogue::FlightDetails;
 use flights_api::inventory::{HoldRequest, HoldView, LiveHolds, ReleaseRequest, SeatRequest};
-use reqwest::StatusCode;
+use reqwest::{Method, RequestBuilder, StatusCode};
 use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
 
@@ -61,6 +61,13 @@ impl Inventory {
         format!("{}/api/v1{path}", self.base_url)
     }
 
+    /// A request to `path` with the service token.
+    fn authorized(&self, method: Method, path: &str) -> RequestBuilder {
+        self.http
+            .request(method, self.url(path))
+            .bearer_auth(self.token.expose_secret())
+    }
+
     /// Holds the seats (idempotent by booking id) and reads the flight.
     #[tracing::instrument(skip_all, fields(booking_id = %input.booking_id, flight_id = input.flight_id))]
     pub async fn hold(&self, input: &HoldSeats) -> StepResult<SeatsHeld> {
@@ -75,9 +82,7 @@ impl Inventory {
             },
         };
         let response = self
-            .http
-            .put(self.url(&format!("/holds/{}", input.booking_id)))
-            .bearer_auth(self.token.expose_secret())
+            .authorized(Method::PUT, &format!("/holds/{}", input.booking_id))
             .json(&request)
             .send()
             .await?;
@@ -145,9 +150,7 @@ impl Inventory {
     #[tracing::instrument(skip_all, fields(booking_id = %booking_id))]
     pub async fn confirm(&self, booking_id: &str) -> StepResult<()> {
         let response = self
-            .http
-            .post(self.url(&format!("/holds/{booking_id}/confirm")))
-            .bearer_auth(self.token.expose_secret())
+            .authorized(Method::POST, &format!("/holds/{booking_id}/confirm"))
             .send()
             .await?;
         if response.status().is_success() {
@@ -161,9 +164,7 @@ impl Inventory {
     #[tracing::instrument(skip_all, fields(flight_id))]
     pub async fn live_bookings(&self, flight_id: i64) -> StepResult<Vec<String>> {
         let response = self
-            .http
-            .get(self.url(&format!("/flights/{flight_id}/holds")))
-            .bearer_auth(self.token.expose_secret())
+            .authorized(Method::GET, &format!("/flights/{flight_id}/holds"))
             .send()
             .await?;
         if !response.status().is_success() {
@@ -179,22 +180,13 @@ impl Inventory {
     #[tracing::instrument(skip_all, fields(flight_id = input.flight_id, key = %input.key))]
     pub async fn apply_change(&self, input: &ApplyFlightChange) -> StepResult<FlightChangeAnswer> {
         let response = self
-            .http
-            .patch(self.url(&format!("/flights/{}", input.flight_id)))
-            .bearer_auth(self.token.expose_secret())
+            .authorized(Method::PATCH, &format!("/flights/{}", input.flight_id))
             .header("idempotency-key", &input.key)
             .json(&input.patch)
             .send()
             .await?;
         let status = response.status();
-        let transient = status.is_server_error()
-            || matches!(
-                status,
-                StatusCode::UNAUTHORIZED
-                    | StatusCode::REQUEST_TIMEOUT
-                    | StatusCode::TOO_MANY_REQUESTS
-            );
-        if transient {
+        if is_transient(status) {
             return Err(StepError::transient(format!(
                 "flight service answered {status} to a flight change"
             )));
@@ -212,9 +204,10 @@ impl Inventory {
     #[tracing::instrument(skip_all, fields(booking_id = %input.booking_id))]
     pub async fn release(&self, input: &ReleaseSeats) -> StepResult<()> {
         let response = self
-            .http
-            .post(self.url(&format!("/holds/{}/release", input.booking_id)))
-            .bearer_auth(self.token.expose_secret())
+            .authorized(
+                Method::POST,
+                &format!("/holds/{}/release", input.booking_id),
+            )
             .json(&ReleaseRequest {
                 cancellation: input.cancellation,
             })
@@ -228,6 +221,15 @@ impl Inventory {
     }
 }
 
+/// 5xx, and the 4xx that a retry may get past: 401 (the token), 408, 429.
+fn is_transient(status: StatusCode) -> bool {
+    status.is_server_error()
+        || matches!(
+            status,
+            StatusCode::UNAUTHORIZED | StatusCode::REQUEST_TIMEOUT | StatusCode::TOO_MANY_REQUESTS
+        )
+}
+
 /// A non-success answer: 4xx (but 401/408/429) is a business refusal typed
 /// by `kind`, anything else is transient.
 async fn refusal(
@@ -236,11 +238,7 @@ async fn refusal(
     kind: impl Fn(&str) -> &'static str,
 ) -> StepError {
     let body = response.json::<ErrorBody>().await.ok();
-    let transient = status.is_server_error()
-        || matches!(
-            status,
-            StatusCode::UNAUTHORIZED | StatusCode::REQUEST_TIMEOUT | StatusCode::TOO_MANY_REQUESTS
-        );
+    let transient = is_transient(status);
     match body {
         Some(ErrorBody { error }) if !transient => StepError::business(
             kind(&error.code),

@@ -6,12 +6,12 @@
 mod support;
 
 use std::io::{BufRead, BufReader, Write};
-use std::path::{Path, PathBuf};
-use std::process::Command;
+use std::path::PathBuf;
 use std::time::Duration;
 
 use airline_testkit::db::admin_url;
-use airline_testkit::process::{Proc, free_port, smtp_answers, start_server};
+use airline_testkit::fakes::{python, start_smtp_sink};
+use airline_testkit::process::{Proc, free_port};
 use booking_activities::email::{Mailer, SmtpConfig, SmtpTls};
 use booking_activities::error::StepError;
 use booking_workflows::activities::{EmailKind, SendEmail};
@@ -36,25 +36,9 @@ struct Sink {
 
 impl Sink {
     async fn start() -> Sink {
-        let root = Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap();
-        let python = std::env::var_os("SMTP_SINK_PYTHON")
-            .map(PathBuf::from)
-            .unwrap_or_else(|| root.join(".dev/venv/bin/python"));
         let dir = std::env::temp_dir().join(format!("smtp-sink-{}", Uuid::new_v4().simple()));
         let log = dir.with_extension("log");
-        let (child, port) = start_server(
-            "the SMTP sink",
-            &log,
-            |port| {
-                let mut cmd = Command::new(&python);
-                cmd.arg(root.join("temporal-dev/smtp_sink.py"))
-                    .args(["--port", &port.to_string(), "--mail-dir"])
-                    .arg(&dir);
-                cmd
-            },
-            smtp_answers,
-        )
-        .await;
+        let (child, port) = start_smtp_sink(&python("SMTP_SINK_PYTHON"), &log, &dir).await;
         Sink {
             _child: child,
             port,
@@ -147,6 +131,28 @@ fn email(kind: EmailKind, key: &str, booking: &BookingState) -> SendEmail {
     }
 }
 
+/// The confirmation of `booking`, under its usual key.
+fn confirmation(booking: &BookingState) -> SendEmail {
+    email(EmailKind::Confirmation, "confirmation", booking)
+}
+
+/// A fresh database, the SMTP sink, and a mailer that sends to the sink.
+async fn mailer_to_sink() -> (TestDb, Sink, Mailer) {
+    let db = TestDb::create("email_test").await;
+    let sink = Sink::start().await;
+    let mailer = Mailer::new(&config(sink.port), db.pool.clone()).unwrap();
+    (db, sink, mailer)
+}
+
+/// A fresh database and a mailer that sends to a [`scripted_server`]
+/// answering `RCPT TO` with `rcpt_reply`.
+async fn mailer_to_scripted(rcpt_reply: &'static str) -> (TestDb, Mailer) {
+    let db = TestDb::create("email_test").await;
+    let port = scripted_server(rcpt_reply);
+    let mailer = Mailer::new(&config(port), db.pool.clone()).unwrap();
+    (db, mailer)
+}
+
 async fn notification(pool: &PgPool, booking: &BookingState, key: &str) -> Option<NotificationRow> {
     sqlx::query_as(
         "select kind, recipient, message_id, sent_at from notification \
@@ -177,19 +183,23 @@ fn assert_business_rejection(result: Result<(), StepError>) {
     }
 }
 
+/// Each part contains each needle.
+fn assert_all_contain(parts: &[&str], needles: &[&str]) {
+    for part in parts {
+        for needle in needles {
+            assert!(part.contains(needle), "{needle:?} missing from {part}");
+        }
+    }
+}
+
 // ---------------------------------------------------------------- tests
 
 #[tokio::test]
 async fn confirmation_email_arrives_with_seats_and_tickets_in_text_and_html() {
-    let db = TestDb::create("email_test").await;
-    let sink = Sink::start().await;
-    let mailer = Mailer::new(&config(sink.port), db.pool.clone()).unwrap();
+    let (db, sink, mailer) = mailer_to_sink().await;
     let b = booking();
 
-    mailer
-        .send(&email(EmailKind::Confirmation, "confirmation", &b))
-        .await
-        .unwrap();
+    mailer.send(&confirmation(&b)).await.unwrap();
 
     let messages = sink.messages();
     assert_eq!(messages.len(), 1);
@@ -213,8 +223,9 @@ async fn confirmation_email_arrives_with_seats_and_tickets_in_text_and_html() {
     let html = message.body_html(0).unwrap();
     assert!(html.contains("<html"), "the HTML part is HTML: {html}");
     assert!(!text.contains("<html"), "the text part is text: {text}");
-    for part in [&text, &html] {
-        for needle in [
+    assert_all_contain(
+        &[&text, &html],
+        &[
             "K7Q2ZP",
             "SK123",
             "Tue 01 Dec 2026, 08:30 WET (UTC+00:00)",
@@ -223,10 +234,8 @@ async fn confirmation_email_arrives_with_seats_and_tickets_in_text_and_html() {
             "Ada Lovelace, e-ticket 1000000001",
             "Charles Babbage, e-ticket 1000000002",
             "123.45 EUR",
-        ] {
-            assert!(part.contains(needle), "{needle:?} missing from {part}");
-        }
-    }
+        ],
+    );
 
     let row = notification(&db.pool, &b, "confirmation").await.unwrap();
     assert_eq!(row.kind, "confirmation");
@@ -237,11 +246,9 @@ async fn confirmation_email_arrives_with_seats_and_tickets_in_text_and_html() {
 
 #[tokio::test]
 async fn sending_the_same_key_twice_delivers_one_message() {
-    let db = TestDb::create("email_test").await;
-    let sink = Sink::start().await;
-    let mailer = Mailer::new(&config(sink.port), db.pool.clone()).unwrap();
+    let (db, sink, mailer) = mailer_to_sink().await;
     let b = booking();
-    let input = email(EmailKind::Confirmation, "confirmation", &b);
+    let input = confirmation(&b);
 
     mailer.send(&input).await.unwrap();
     let first = notification(&db.pool, &b, "confirmation").await.unwrap();
@@ -254,9 +261,7 @@ async fn sending_the_same_key_twice_delivers_one_message() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn concurrent_sends_of_the_same_key_deliver_one_message() {
-    let db = TestDb::create("email_test").await;
-    let sink = Sink::start().await;
-    let mailer = Mailer::new(&config(sink.port), db.pool.clone()).unwrap();
+    let (db, sink, mailer) = mailer_to_sink().await;
     let b = booking();
     let input = email(EmailKind::PaymentExpired, "payment_expired", &b);
 
@@ -278,9 +283,7 @@ async fn concurrent_sends_of_the_same_key_deliver_one_message() {
 
 #[tokio::test]
 async fn each_key_of_a_booking_is_sent_once() {
-    let db = TestDb::create("email_test").await;
-    let sink = Sink::start().await;
-    let mailer = Mailer::new(&config(sink.port), db.pool.clone()).unwrap();
+    let (_db, sink, mailer) = mailer_to_sink().await;
     let mut b = booking();
 
     mailer
@@ -325,14 +328,10 @@ async fn each_key_of_a_booking_is_sent_once() {
 
 #[tokio::test]
 async fn a_permanent_rejection_is_a_business_failure_and_is_not_recorded_as_sent() {
-    let db = TestDb::create("email_test").await;
-    let port = scripted_server("550 5.1.1 mailbox unavailable");
-    let mailer = Mailer::new(&config(port), db.pool.clone()).unwrap();
+    let (db, mailer) = mailer_to_scripted("550 5.1.1 mailbox unavailable").await;
     let b = booking();
 
-    let result = mailer
-        .send(&email(EmailKind::Confirmation, "confirmation", &b))
-        .await;
+    let result = mailer.send(&confirmation(&b)).await;
 
     assert_business_rejection(result);
     assert!(notification(&db.pool, &b, "confirmation").await.is_none());
@@ -340,14 +339,10 @@ async fn a_permanent_rejection_is_a_business_failure_and_is_not_recorded_as_sent
 
 #[tokio::test]
 async fn a_temporary_rejection_is_transient_and_is_not_recorded_as_sent() {
-    let db = TestDb::create("email_test").await;
-    let port = scripted_server("451 4.3.0 try again later");
-    let mailer = Mailer::new(&config(port), db.pool.clone()).unwrap();
+    let (db, mailer) = mailer_to_scripted("451 4.3.0 try again later").await;
     let b = booking();
 
-    let result = mailer
-        .send(&email(EmailKind::Confirmation, "confirmation", &b))
-        .await;
+    let result = mailer.send(&confirmation(&b)).await;
 
     assert!(matches!(result, Err(StepError::Transient(_))), "{result:?}");
     assert!(notification(&db.pool, &b, "confirmation").await.is_none());
@@ -371,15 +366,11 @@ async fn an_unreachable_server_is_transient_and_a_retry_then_sends() {
 
 #[tokio::test]
 async fn an_invalid_contact_email_is_a_business_failure() {
-    let db = TestDb::create("email_test").await;
-    let port = scripted_server("250 ok");
-    let mailer = Mailer::new(&config(port), db.pool.clone()).unwrap();
+    let (_db, mailer) = mailer_to_scripted("250 ok").await;
     let mut b = booking();
     b.contact_email = "not an address".into();
 
-    let result = mailer
-        .send(&email(EmailKind::Confirmation, "confirmation", &b))
-        .await;
+    let result = mailer.send(&confirmation(&b)).await;
 
     assert_business_rejection(result);
 }

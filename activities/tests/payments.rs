@@ -4,11 +4,11 @@
 
 mod support;
 
-use std::path::{Path, PathBuf};
-use std::process::Command;
+use std::path::PathBuf;
 use std::time::Duration;
 
-use airline_testkit::process::{Proc, free_port, http_answers, start_server};
+use airline_testkit::fakes::{card_form, json_answer, python, start_localstripe};
+use airline_testkit::process::{Proc, free_port};
 use booking_activities::error::StepError;
 use booking_activities::payments::{Payments, StripeConfig};
 use booking_workflows::activities::{
@@ -35,24 +35,8 @@ struct LocalStripe {
 
 impl LocalStripe {
     async fn start() -> LocalStripe {
-        let root = Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap();
-        let python = std::env::var_os("LOCALSTRIPE_PYTHON")
-            .map(PathBuf::from)
-            .unwrap_or_else(|| root.join(".dev/venv/bin/python"));
         let log = std::env::temp_dir().join(format!("localstripe-{}.log", Uuid::new_v4().simple()));
-        let (child, port) = start_server(
-            "localstripe",
-            &log,
-            |port| {
-                let mut cmd = Command::new(&python);
-                cmd.arg(root.join("temporal-dev/localstripe_memory.py"))
-                    .arg("--port")
-                    .arg(port.to_string());
-                cmd
-            },
-            |port| http_answers(port, "/v1/customers"),
-        )
-        .await;
+        let (child, port) = start_localstripe(&python("LOCALSTRIPE_PYTHON"), &log).await;
         LocalStripe {
             _child: child,
             base: format!("http://127.0.0.1:{port}"),
@@ -62,28 +46,18 @@ impl LocalStripe {
     }
 
     async fn get(&self, path: &str) -> Value {
-        self.http
-            .get(format!("{}/v1{path}", self.base))
-            .bearer_auth(SECRET)
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap()
+        json_answer(self.request(reqwest::Method::GET, path)).await
     }
 
     async fn post(&self, path: &str, form: &[(&str, &str)]) -> Value {
+        json_answer(self.request(reqwest::Method::POST, path).form(form)).await
+    }
+
+    /// A request of the test's own to `/v1<path>`.
+    fn request(&self, method: reqwest::Method, path: &str) -> reqwest::RequestBuilder {
         self.http
-            .post(format!("{}/v1{path}", self.base))
+            .request(method, format!("{}/v1{path}", self.base))
             .bearer_auth(SECRET)
-            .form(form)
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap()
     }
 
     async fn intent_status(&self, intent_id: &str) -> String {
@@ -112,20 +86,15 @@ impl LocalStripe {
             .collect()
     }
 
+    /// A card token, as Stripe.js's `createToken` makes in the web app.
+    async fn token(&self, number: &str) -> String {
+        let token = self.post("/tokens", &card_form(number)[1..]).await;
+        token["id"].as_str().unwrap().to_owned()
+    }
+
     /// A card payment method (localstripe knows `pm_card_visa` too).
     async fn card(&self, number: &str) -> String {
-        let pm = self
-            .post(
-                "/payment_methods",
-                &[
-                    ("type", "card"),
-                    ("card[number]", number),
-                    ("card[exp_month]", "12"),
-                    ("card[exp_year]", "2034"),
-                    ("card[cvc]", "123"),
-                ],
-            )
-            .await;
+        let pm = self.post("/payment_methods", &card_form(number)).await;
         pm["id"].as_str().unwrap().to_owned()
     }
 }
@@ -179,6 +148,14 @@ impl TestApp {
     }
 
     async fn authorize(&self, attempt: u32, payment_method: &str) -> Authorization {
+        self.try_authorize(attempt, payment_method).await.unwrap()
+    }
+
+    async fn try_authorize(
+        &self,
+        attempt: u32,
+        payment_method: &str,
+    ) -> Result<Authorization, StepError> {
         self.payments
             .authorize(&AuthorizePayment {
                 booking_id: self.booking_id.clone(),
@@ -186,7 +163,6 @@ impl TestApp {
                 payment_method: payment_method.to_owned(),
             })
             .await
-            .unwrap()
     }
 
     fn payment_ref(&self, attempt: u32) -> PaymentRef {
@@ -306,6 +282,37 @@ async fn good_card_is_authorized_captured_and_refunded_once() {
     assert_eq!(stripe.calls(&format!("POST {pi}/capture")), 1);
     assert_eq!(stripe.calls(&format!("POST {pi}/cancel")), 0);
     assert_eq!(stripe.calls("POST /v1/refunds"), 1);
+}
+
+/// The web app pays with a card token: Stripe makes it a PaymentMethod
+/// once, even when the step runs twice; a spent token for the next attempt
+/// is a decline the traveller can retry with another card, not a failure.
+#[tokio::test]
+async fn a_card_token_becomes_a_payment_method_once() {
+    let app = TestApp::start().await;
+    app.create(1).await;
+    let token = app.stripe.token("4242424242424242").await;
+    let (a, b) = tokio::join!(app.authorize(1, &token), app.authorize(1, &token));
+    assert_eq!(
+        (a, b),
+        (Authorization::Authorized, Authorization::Authorized)
+    );
+    assert_eq!(app.stripe.calls("POST /v1/payment_methods"), 1);
+
+    app.create(2).await;
+    let spent = app.authorize(2, &token).await;
+    let Authorization::Declined(decline) = spent else {
+        panic!("expected a decline, got {spent:?}");
+    };
+    assert_eq!(decline.code, "invalid_payment_method");
+
+    let three_ds = app.stripe.token("4000002500003155").await;
+    app.create(3).await;
+    let asked = app.authorize(3, &three_ds).await;
+    assert!(
+        matches!(asked, Authorization::RequiresAction(_)),
+        "{asked:?}"
+    );
 }
 
 #[tokio::test]
@@ -459,30 +466,14 @@ async fn cancel_is_a_no_op_without_an_intent_and_cancels_an_authorization_once()
     );
     let pi = format!("/v1/payment_intents/{}", created.payment_intent_id);
     assert_eq!(app.stripe.calls(&format!("POST {pi}/cancel")), 1);
-    assert_rejected(
-        app.payments
-            .authorize(&AuthorizePayment {
-                booking_id: app.booking_id.clone(),
-                attempt: 1,
-                payment_method: "pm_card_visa".to_owned(),
-            })
-            .await,
-    );
+    assert_rejected(app.try_authorize(1, "pm_card_visa").await);
     assert_rejected(app.capture(1).await);
 }
 
 #[tokio::test]
 async fn steps_before_create_are_rejected_and_stripe_down_is_transient() {
     let app = TestApp::start().await;
-    assert_rejected(
-        app.payments
-            .authorize(&AuthorizePayment {
-                booking_id: app.booking_id.clone(),
-                attempt: 1,
-                payment_method: "pm_card_visa".to_owned(),
-            })
-            .await,
-    );
+    assert_rejected(app.try_authorize(1, "pm_card_visa").await);
     assert_rejected(app.capture(1).await);
     assert_rejected(app.refund(1).await);
 

@@ -182,15 +182,25 @@ async fn run(
     Ok(out)
 }
 
+/// Sends `req` and reads the answer, which must have status `expected`;
+/// any other is an error naming the request (`{what} {subject}`).
 async fn send(
     conn: &mut SendRequest<Full<Bytes>>,
     req: Request<Full<Bytes>>,
-) -> anyhow::Result<(u16, Bytes)> {
+    expected: u16,
+    (what, subject): (&str, &str),
+) -> anyhow::Result<()> {
     conn.ready().await?;
     let resp = conn.send_request(req).await?;
     let status = resp.status().as_u16();
     let body = resp.into_body().collect().await?.to_bytes();
-    Ok((status, body))
+    if status != expected {
+        bail!(
+            "{what} {subject}: {status} {}",
+            String::from_utf8_lossy(&body)
+        );
+    }
+    Ok(())
 }
 
 async fn search(
@@ -201,14 +211,7 @@ async fn search(
     let req = Request::get(format!("/api/v1/flights?{query}"))
         .header("host", addr)
         .body(Full::new(Bytes::new()))?;
-    let (status, body) = send(conn, req).await?;
-    if status != 200 {
-        bail!(
-            "search {query}: {status} {}",
-            String::from_utf8_lossy(&body)
-        );
-    }
-    Ok(())
+    send(conn, req, 200, ("search", query)).await
 }
 
 async fn cycle(
@@ -226,25 +229,12 @@ async fn cycle(
         .header("authorization", format!("Bearer {token}"))
         .header("content-type", "application/json")
         .body(Full::new(Bytes::from(body)))?;
-    let (status, text) = send(conn, req).await?;
-    if status != 201 {
-        bail!(
-            "hold on flight {flight}: {status} {}",
-            String::from_utf8_lossy(&text)
-        );
-    }
+    send(conn, req, 201, ("hold on flight", flight)).await?;
     let req = Request::builder()
         .method(Method::POST)
         .uri(format!("/api/v1/holds/{booking}/release"))
         .header("host", addr)
         .header("authorization", format!("Bearer {token}"))
         .body(Full::new(Bytes::new()))?;
-    let (status, text) = send(conn, req).await?;
-    if status != 200 {
-        bail!(
-            "release on flight {flight}: {status} {}",
-            String::from_utf8_lossy(&text)
-        );
-    }
-    Ok(())
+    send(conn, req, 200, ("release on flight", flight)).await
 }

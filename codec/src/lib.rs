@@ -222,17 +222,26 @@ fn conversion(e: CodecError) -> PayloadConversionError {
     PayloadConversionError::EncodingError(Box::new(e))
 }
 
+/// Every payload through `convert`, in order, as the codec's answer: the
+/// first failure fails them all.
+fn convert_all(
+    payloads: Vec<Payload>,
+    mut convert: impl FnMut(Payload) -> Result<Payload, CodecError>,
+) -> BoxFuture<'static, Result<Vec<Payload>, PayloadConversionError>> {
+    let result = payloads
+        .into_iter()
+        .map(|p| convert(p).map_err(conversion))
+        .collect();
+    async move { result }.boxed()
+}
+
 impl PayloadCodec for EncryptionCodec {
     fn encode(
         &self,
         _context: &SerializationContextData,
         payloads: Vec<Payload>,
     ) -> BoxFuture<'static, Result<Vec<Payload>, PayloadConversionError>> {
-        let result = payloads
-            .iter()
-            .map(|p| self.keys.encrypt(p).map_err(conversion))
-            .collect();
-        async move { result }.boxed()
+        convert_all(payloads, |p| self.keys.encrypt(&p))
     }
 
     fn decode(
@@ -240,11 +249,7 @@ impl PayloadCodec for EncryptionCodec {
         _context: &SerializationContextData,
         payloads: Vec<Payload>,
     ) -> BoxFuture<'static, Result<Vec<Payload>, PayloadConversionError>> {
-        let result = payloads
-            .into_iter()
-            .map(|p| self.keys.decrypt(p).map_err(conversion))
-            .collect();
-        async move { result }.boxed()
+        convert_all(payloads, |p| self.keys.decrypt(p))
     }
 }
 

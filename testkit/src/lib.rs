@@ -6,7 +6,7 @@
 //! - [`process`]: free loopback ports outside the kernel's ephemeral range,
 //!   and servers started so that a lost port, an early death or a hung
 //!   start is noticed at once and retried with a new port and process.
-
+//! - [`fakes`]: localstripe and the SMTP sink, started as processes.
 //! - [`flight_service`]: the real flight service on a random port against
 //!   a fresh database cloned from a migrated template.
 //! - [`stack`]: the whole booking stack on random ports (Temporal dev
@@ -14,6 +14,7 @@
 //!   database, the `worker` binary), with the tests' helpers.
 
 pub mod db;
+pub mod fakes;
 pub mod flight_service;
 pub mod process;
 pub mod stack;

@@ -7,11 +7,7 @@ mod support;
 use std::time::Duration;
 
 use booking_workflows::contract::{BookingStatus, Cabin, PaymentStatus, SeatSelection};
-use support::{DECLINED_CARD, GOOD_CARD, Stack, flights::utc_in_days};
-
-fn seats(list: &[&str]) -> SeatSelection {
-    SeatSelection::Seats(list.iter().map(|s| s.parse().unwrap()).collect())
-}
+use support::{DECLINED_CARD, GOOD_CARD, Stack, flights::utc_in_days, seats};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn held_paid_confirmed_then_reminded() {
@@ -28,9 +24,7 @@ async fn held_paid_confirmed_then_reminded() {
     let booking_id = input.booking_id.clone();
     let handle = stack.start_booking(input).await;
 
-    let held = stack
-        .wait_status(&handle, BookingStatus::AwaitingPayment)
-        .await;
+    let held = stack.wait_awaiting_payment(&handle).await;
     assert_eq!(held.seats.len(), 2);
     assert_eq!(held.total.as_ref().unwrap().amount(), 20000);
     assert!(held.payment_due_at.is_some());
@@ -118,9 +112,7 @@ async fn window_expiry_cancels_the_intent_and_releases_the_seats() {
     let booking_id = input.booking_id.clone();
     let handle = stack.start_booking(input).await;
 
-    let held = stack
-        .wait_status(&handle, BookingStatus::AwaitingPayment)
-        .await;
+    let held = stack.wait_awaiting_payment(&handle).await;
     assert_eq!(stack.seats_available(flight).await, before - 2);
     let intent_id = held.payment.payment_intent_id.clone().unwrap();
 
@@ -148,12 +140,8 @@ async fn window_expiry_cancels_the_intent_and_releases_the_seats() {
 async fn declined_card_then_good_card_confirms() {
     let stack = Stack::start("declined").await;
     let flight = stack.flights.small_flight().await;
-    let handle = stack
-        .start_booking(stack.input(flight, seats(&["2A"])))
-        .await;
-    let held = stack
-        .wait_status(&handle, BookingStatus::AwaitingPayment)
-        .await;
+    let handle = stack.start_booking_of(flight, &["2A"]).await;
+    let held = stack.wait_awaiting_payment(&handle).await;
     let first_intent = held.payment.payment_intent_id.clone().unwrap();
 
     let declined = stack.pay(&handle, DECLINED_CARD).await;
@@ -191,9 +179,7 @@ async fn the_last_allowed_decline_cancels_and_releases() {
     input.max_payment_attempts = Some(2);
     let reference = input.booking_ref.to_string();
     let handle = stack.start_booking(input).await;
-    stack
-        .wait_status(&handle, BookingStatus::AwaitingPayment)
-        .await;
+    stack.wait_awaiting_payment(&handle).await;
 
     let declined = stack.pay(&handle, DECLINED_CARD).await;
     assert_eq!(declined.status, BookingStatus::AwaitingPayment);
@@ -218,12 +204,8 @@ async fn cancel_before_payment_releases_and_charges_nothing() {
     let stack = Stack::start("cancel-early").await;
     let flight = stack.flights.small_flight().await;
     let before = stack.seats_available(flight).await;
-    let handle = stack
-        .start_booking(stack.input(flight, seats(&["4A"])))
-        .await;
-    let held = stack
-        .wait_status(&handle, BookingStatus::AwaitingPayment)
-        .await;
+    let handle = stack.start_booking_of(flight, &["4A"]).await;
+    let held = stack.wait_awaiting_payment(&handle).await;
 
     let cancelled = stack.cancel(&handle).await;
     assert_eq!(cancelled.status, BookingStatus::Cancelled);
@@ -244,12 +226,8 @@ async fn cancel_after_confirmation_refunds_once_and_releases() {
     let stack = Stack::start("cancel-late").await;
     let flight = stack.flights.small_flight().await;
     let before = stack.seats_available(flight).await;
-    let handle = stack
-        .start_booking(stack.input(flight, seats(&["5A", "5B"])))
-        .await;
-    stack
-        .wait_status(&handle, BookingStatus::AwaitingPayment)
-        .await;
+    let handle = stack.start_booking_of(flight, &["5A", "5B"]).await;
+    stack.wait_awaiting_payment(&handle).await;
     let paid = stack.pay(&handle, GOOD_CARD).await;
     assert_eq!(paid.status, BookingStatus::Confirmed);
     let intent_id = paid.payment.payment_intent_id.clone().unwrap();
@@ -277,12 +255,8 @@ async fn cancel_after_confirmation_refunds_once_and_releases() {
 async fn no_seats_fails_cleanly_without_charge_or_email() {
     let stack = Stack::start("no-seats").await;
     let flight = stack.flights.small_flight().await;
-    let first = stack
-        .start_booking(stack.input(flight, seats(&["6A"])))
-        .await;
-    stack
-        .wait_status(&first, BookingStatus::AwaitingPayment)
-        .await;
+    let first = stack.start_booking_of(flight, &["6A"]).await;
+    stack.wait_awaiting_payment(&first).await;
 
     let input = stack.input(flight, seats(&["6A"]));
     let booking_id = input.booking_id.clone();

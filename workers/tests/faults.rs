@@ -15,20 +15,14 @@ mod support;
 
 use std::time::Duration;
 
-use booking_workflows::contract::{
-    BookingInput, BookingState, BookingStatus, PaymentStatus, SeatSelection,
-};
+use booking_workflows::contract::{BookingInput, BookingState, BookingStatus, PaymentStatus};
 use serde_json::Value;
 use support::stripe_proxy::Action;
-use support::{GOOD_CARD, Handle, Stack};
+use support::{GOOD_CARD, Handle, Stack, seats};
 
 /// Every step's retry budget in these tests: long enough for one or two
 /// retries, short enough for a test.
 const BUDGET_MS: u64 = 3_000;
-
-fn seats(list: &[&str]) -> SeatSelection {
-    SeatSelection::Seats(list.iter().map(|s| s.parse().unwrap()).collect())
-}
 
 /// A booking of `seat` with the short budget, started.
 async fn book(stack: &Stack, flight: i64, seat: &str) -> (Handle, String) {
@@ -211,13 +205,11 @@ async fn stripe_down_during_an_authorization_lets_the_traveller_try_again() {
     let stack = Stack::start("fault-authorize-down").await;
     let flight = stack.flights.small_flight().await;
     let (handle, booking_id) = book(&stack, flight, "4A").await;
-    let held = stack
-        .wait_status(&handle, BookingStatus::AwaitingPayment)
-        .await;
+    let held = stack.wait_awaiting_payment(&handle).await;
     let first = held.payment.payment_intent_id.clone().unwrap();
     stack
         .stripe_proxy
-        .on("POST", "/v1/payment_intents/", "/confirm", Action::outage());
+        .on_intent_step("/confirm", Action::outage());
     let answer = stack.pay(&handle, GOOD_CARD).await;
     assert_eq!(answer.status, BookingStatus::AwaitingPayment, "{answer:#?}");
     let error = answer.payment.last_error.clone().expect("the reason");
@@ -243,16 +235,11 @@ async fn the_window_closing_during_an_authorization_voids_it_and_frees_the_seat(
         input.payment_window_ms = 4_000;
     })
     .await;
-    stack
-        .wait_status(&handle, BookingStatus::AwaitingPayment)
-        .await;
+    stack.wait_awaiting_payment(&handle).await;
     // The card network answers after the window has closed.
-    stack.stripe_proxy.on(
-        "POST",
-        "/v1/payment_intents/",
-        "/confirm",
-        Action::Delay(Duration::from_secs(6)),
-    );
+    stack
+        .stripe_proxy
+        .on_intent_step("/confirm", Action::Delay(Duration::from_secs(6)));
     let payer = stack.pay_in_background(&handle, GOOD_CARD).await;
     let state = assert_ended(&stack, &handle, &booking_id, BookingStatus::Expired).await;
     assert_eq!(state.payment.status, PaymentStatus::Cancelled);
@@ -273,9 +260,7 @@ async fn seats_the_flight_service_refuses_to_confirm_void_the_payment_and_free_t
     let stack = Stack::start("fault-confirm-refused").await;
     let flight = stack.flights.small_flight().await;
     let (handle, booking_id) = book(&stack, flight, "5A").await;
-    stack
-        .wait_status(&handle, BookingStatus::AwaitingPayment)
-        .await;
+    stack.wait_awaiting_payment(&handle).await;
     // The airline cancels the flight; no fan-out runs in this test, so the
     // confirmation itself must refuse it.
     let r = stack
@@ -308,12 +293,8 @@ async fn a_capture_stripe_refuses_voids_the_payment_and_frees_the_seat() {
     let flight = stack.flights.small_flight().await;
     let before = stack.seats_available(flight).await;
     let (handle, booking_id) = book(&stack, flight, "6A").await;
-    stack
-        .wait_status(&handle, BookingStatus::AwaitingPayment)
-        .await;
-    stack.stripe_proxy.on(
-        "POST",
-        "/v1/payment_intents/",
+    stack.wait_awaiting_payment(&handle).await;
+    stack.stripe_proxy.on_intent_step(
         "/capture",
         Action::refusal("This PaymentIntent could not be captured"),
     );
@@ -329,12 +310,10 @@ async fn stripe_down_past_the_budget_at_capture_needs_attention() {
     let stack = Stack::start("fault-capture-down").await;
     let flight = stack.flights.small_flight().await;
     let (handle, booking_id) = book(&stack, flight, "6B").await;
-    stack
-        .wait_status(&handle, BookingStatus::AwaitingPayment)
-        .await;
+    stack.wait_awaiting_payment(&handle).await;
     stack
         .stripe_proxy
-        .on("POST", "/v1/payment_intents/", "/capture", Action::outage());
+        .on_intent_step("/capture", Action::outage());
     let answer = stack.pay(&handle, GOOD_CARD).await;
     assert_eq!(answer.status, BookingStatus::NeedsAttention, "{answer:#?}");
     let state = assert_ended(&stack, &handle, &booking_id, BookingStatus::NeedsAttention).await;
@@ -353,9 +332,7 @@ async fn a_refund_stripe_refuses_needs_attention_and_the_seat_stays_sold() {
     let stack = Stack::start("fault-refund-refused").await;
     let flight = stack.flights.small_flight().await;
     let (handle, booking_id) = book(&stack, flight, "7A").await;
-    stack
-        .wait_status(&handle, BookingStatus::AwaitingPayment)
-        .await;
+    stack.wait_awaiting_payment(&handle).await;
     let paid = stack.pay(&handle, GOOD_CARD).await;
     assert_eq!(paid.status, BookingStatus::Confirmed);
     stack.stripe_proxy.on(
@@ -384,9 +361,7 @@ async fn flight_service_down_past_the_budget_at_expiry_needs_attention() {
         input.payment_window_ms = 2_000;
     })
     .await;
-    stack
-        .wait_status(&handle, BookingStatus::AwaitingPayment)
-        .await;
+    stack.wait_awaiting_payment(&handle).await;
     stack.proxy.set_up(false);
     let state = assert_ended(&stack, &handle, &booking_id, BookingStatus::NeedsAttention).await;
     assert!(needs_attention(&state), "{state:#?}");
@@ -404,9 +379,7 @@ async fn a_cancel_while_confirming_is_refused_and_the_booking_confirms_once() {
         input.step_budget_ms = Some(60_000);
     })
     .await;
-    stack
-        .wait_status(&handle, BookingStatus::AwaitingPayment)
-        .await;
+    stack.wait_awaiting_payment(&handle).await;
     // The flight service away for a moment keeps the booking `confirming`.
     stack.proxy.set_up(false);
     let payer = stack.pay_in_background(&handle, GOOD_CARD).await;
@@ -449,9 +422,7 @@ async fn every_request_to_stripe_has_an_idempotency_key_and_no_redirect_methods(
     let stack = Stack::start("stripe-contract").await;
     let flight = stack.flights.small_flight().await;
     let (handle, _) = book(&stack, flight, "10A").await;
-    stack
-        .wait_status(&handle, BookingStatus::AwaitingPayment)
-        .await;
+    stack.wait_awaiting_payment(&handle).await;
     let declined = stack.pay(&handle, support::DECLINED_CARD).await;
     assert_eq!(declined.status, BookingStatus::AwaitingPayment);
     let paid = stack.pay(&handle, GOOD_CARD).await;
@@ -507,12 +478,7 @@ fn form_urlencoded(body: &str) -> Vec<(String, String)> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_mail_server_down_holds_back_neither_the_refund_nor_the_release() {
-    let mut stack = Stack::start_without_worker("fault-smtp-down").await;
-    // The worker's mail server does not answer.
-    let dead = airline_testkit::process::free_port().to_string();
-    stack
-        .start_worker_with(&[("SMTP_PORT", dead.as_str())])
-        .await;
+    let mut stack = stack_without_mail_server("fault-smtp-down").await;
     let flight = stack.flights.small_flight().await;
     let before = stack.seats_available(flight).await;
     let (handle, booking_id) = book_with(&stack, flight, "11A", |input| {
@@ -520,9 +486,7 @@ async fn a_mail_server_down_holds_back_neither_the_refund_nor_the_release() {
         input.step_budget_ms = Some(600_000);
     })
     .await;
-    stack
-        .wait_status(&handle, BookingStatus::AwaitingPayment)
-        .await;
+    stack.wait_awaiting_payment(&handle).await;
     let paid = stack.pay(&handle, GOOD_CARD).await;
     assert_eq!(paid.status, BookingStatus::Confirmed);
 
@@ -551,6 +515,16 @@ async fn a_mail_server_down_holds_back_neither_the_refund_nor_the_release() {
     stack.save_history(&handle, "smtp_down_then_back").await;
 }
 
+/// A stack whose worker's mail server does not answer.
+async fn stack_without_mail_server(name: &str) -> Stack {
+    let mut stack = Stack::start_without_worker(name).await;
+    let dead = airline_testkit::process::free_port().to_string();
+    stack
+        .start_worker_with(&[("SMTP_PORT", dead.as_str())])
+        .await;
+    stack
+}
+
 /// The email failures recorded for a booking: `(kind, cause)` by key.
 async fn email_failures(stack: &Stack, booking_id: &str) -> Vec<(String, String, String)> {
     sqlx::query_as(
@@ -568,11 +542,7 @@ async fn email_failures(stack: &Stack, booking_id: &str) -> Vec<(String, String,
 /// once for ops (`email_failure`, `booking_emails_failed_total`).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_email_given_up_is_recorded_once_and_counted() {
-    let mut stack = Stack::start_without_worker("fault-email-given-up").await;
-    let dead = airline_testkit::process::free_port().to_string();
-    stack
-        .start_worker_with(&[("SMTP_PORT", dead.as_str())])
-        .await;
+    let stack = stack_without_mail_server("fault-email-given-up").await;
     let flight = stack.flights.small_flight().await;
 
     // An address the mailer cannot parse: refused before any SMTP.
@@ -583,9 +553,7 @@ async fn an_email_given_up_is_recorded_once_and_counted() {
     // A good address, and no mail server past the budget.
     let (unsent, unsent_id) = book(&stack, flight, "12B").await;
     for handle in [&refused, &unsent] {
-        stack
-            .wait_status(handle, BookingStatus::AwaitingPayment)
-            .await;
+        stack.wait_awaiting_payment(handle).await;
         assert_eq!(
             stack.pay(handle, GOOD_CARD).await.status,
             BookingStatus::Confirmed

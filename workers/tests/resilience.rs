@@ -19,17 +19,12 @@ use booking_workflows::activities::{
 };
 use booking_workflows::contract::{
     BookingStatus, FlightCancelled, Money, PaymentAuthorized, PaymentStatus, ScheduleChange,
-    SeatSelection,
 };
-use support::{GOOD_CARD, Stack};
+use support::{GOOD_CARD, Stack, seats};
 use temporalio_client::{WorkflowCancelOptions, WorkflowHistory, WorkflowSignalOptions};
 use temporalio_common::protos::temporal::api::enums::v1::EventType;
 use temporalio_common::protos::temporal::api::history::v1::history_event::Attributes;
 use temporalio_sdk::workflow_replayer::{WorkflowReplayer, WorkflowReplayerOptions};
-
-fn seats(list: &[&str]) -> SeatSelection {
-    SeatSelection::Seats(list.iter().map(|s| s.parse().unwrap()).collect())
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn worker_killed_mid_booking_then_a_new_one_finishes_it() {
@@ -38,9 +33,7 @@ async fn worker_killed_mid_booking_then_a_new_one_finishes_it() {
     let input = stack.input(flight, seats(&["7A"]));
     let booking_id = input.booking_id.clone();
     let handle = stack.start_booking(input).await;
-    stack
-        .wait_status(&handle, BookingStatus::AwaitingPayment)
-        .await;
+    stack.wait_awaiting_payment(&handle).await;
 
     // Pay, and kill the worker while the payment is being processed.
     let payer = stack.pay_in_background(&handle, GOOD_CARD).await;
@@ -94,26 +87,13 @@ async fn a_stopped_worker_finishes_its_activity_and_the_next_continues_without_a
         assert!(Instant::now() < deadline, "the hold never started");
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
-    let http = format!("http://127.0.0.1:{}", stack.worker_http_port);
     let mut stopping = stack.terminate_worker();
     let stopped_at = Instant::now();
 
     // Draining: alive, not ready.
     tokio::time::sleep(Duration::from_millis(300)).await;
-    let ready = stack
-        .http
-        .get(format!("{http}/readyz"))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(ready.status(), 503);
-    let alive = stack
-        .http
-        .get(format!("{http}/healthz"))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(alive.status(), 200);
+    assert_eq!(stack.worker_http_status("/readyz").await, 503);
+    assert_eq!(stack.worker_http_status("/healthz").await, 200);
 
     let status = stopping.exited(Duration::from_secs(20)).await;
     let drained_for = stopped_at.elapsed();
@@ -198,9 +178,7 @@ async fn a_stopped_worker_finishes_its_activity_and_the_next_continues_without_a
     stack.proxy.set_delay(Duration::ZERO);
     stack.start_worker().await;
     let started = Instant::now();
-    stack
-        .wait_status(&handle, BookingStatus::AwaitingPayment)
-        .await;
+    stack.wait_awaiting_payment(&handle).await;
     let continued_after = started.elapsed();
     let events = handle
         .fetch_history(Default::default())
@@ -235,9 +213,7 @@ async fn flight_service_down_during_hold_and_confirm_is_retried() {
     tokio::time::sleep(Duration::from_secs(3)).await;
     assert_eq!(stack.status(&handle).await.status, BookingStatus::Holding);
     stack.proxy.set_up(true);
-    stack
-        .wait_status(&handle, BookingStatus::AwaitingPayment)
-        .await;
+    stack.wait_awaiting_payment(&handle).await;
 
     // Down before the confirmation: paid, then `confirming` until it is back.
     stack.proxy.set_up(false);
@@ -377,12 +353,8 @@ fn confirmed_state_for(
 async fn webhook_signal_confirms_a_payment_made_at_stripe() {
     let stack = Stack::start("webhook").await;
     let flight = stack.flights.small_flight().await;
-    let handle = stack
-        .start_booking(stack.input(flight, seats(&["10A"])))
-        .await;
-    let held = stack
-        .wait_status(&handle, BookingStatus::AwaitingPayment)
-        .await;
+    let handle = stack.start_booking_of(flight, &["10A"]).await;
+    let held = stack.wait_awaiting_payment(&handle).await;
     let intent = held.payment.payment_intent_id.clone().unwrap();
 
     // The traveller's browser confirms the intent with Stripe directly.
@@ -420,12 +392,8 @@ async fn schedule_change_moves_the_reminder_and_flight_cancellation_refunds() {
     let stack = Stack::start("schedule").await;
     let flight = stack.flights.small_flight().await;
     let before = stack.seats_available(flight).await;
-    let handle = stack
-        .start_booking(stack.input(flight, seats(&["11A"])))
-        .await;
-    stack
-        .wait_status(&handle, BookingStatus::AwaitingPayment)
-        .await;
+    let handle = stack.start_booking_of(flight, &["11A"]).await;
+    stack.wait_awaiting_payment(&handle).await;
     let paid = stack.pay(&handle, GOOD_CARD).await;
     assert_eq!(paid.status, BookingStatus::Confirmed);
     let old = paid.flight.as_ref().unwrap().departure_time;
@@ -495,12 +463,8 @@ async fn cancelling_the_workflow_runs_the_compensations() {
     let stack = Stack::start("operator-cancel").await;
     let flight = stack.flights.small_flight().await;
     let before = stack.seats_available(flight).await;
-    let handle = stack
-        .start_booking(stack.input(flight, seats(&["12A"])))
-        .await;
-    let held = stack
-        .wait_status(&handle, BookingStatus::AwaitingPayment)
-        .await;
+    let handle = stack.start_booking_of(flight, &["12A"]).await;
+    let held = stack.wait_awaiting_payment(&handle).await;
 
     handle
         .cancel(WorkflowCancelOptions::default())
@@ -528,9 +492,7 @@ async fn a_cancel_during_the_hold_is_kept_until_the_hold_is_done() {
     let flight = stack.flights.small_flight().await;
     let before = stack.seats_available(flight).await;
     stack.proxy.set_up(false);
-    let handle = stack
-        .start_booking(stack.input(flight, seats(&["6B"])))
-        .await;
+    let handle = stack.start_booking_of(flight, &["6B"]).await;
     stack
         .wait_for(&handle, Duration::from_secs(30), |s| {
             s.status == BookingStatus::Holding && !s.history.is_empty()
@@ -580,14 +542,10 @@ async fn a_payment_retried_across_a_worker_kill_is_one_payment_and_replays() {
     // Past the killed authorization's 30 s attempt timeout.
     input.payment_window_ms = 180_000;
     let handle = stack.start_booking(input).await;
-    stack
-        .wait_status(&handle, BookingStatus::AwaitingPayment)
-        .await;
+    stack.wait_awaiting_payment(&handle).await;
 
     // The card network takes 2 s to answer.
-    stack.stripe_proxy.on(
-        "POST",
-        "/v1/payment_intents/",
+    stack.stripe_proxy.on_intent_step(
         "/confirm",
         support::stripe_proxy::Action::Delay(Duration::from_secs(2)),
     );

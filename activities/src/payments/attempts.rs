@@ -103,6 +103,18 @@ pub(super) fn no_intent(attempt: i32) -> StepError {
     )
 }
 
+/// The attempt's status, recorded as the step's last write: the step's
+/// transaction commits.
+pub(super) async fn commit_status(
+    mut tx: Transaction<'_, Postgres>,
+    booking: Uuid,
+    attempt: i32,
+    status: AttemptStatus,
+) -> sqlx::Result<()> {
+    set_status(&mut tx, booking, attempt, status, None).await?;
+    tx.commit().await
+}
+
 pub(super) async fn set_status(
     tx: &mut Transaction<'_, Postgres>,
     booking: Uuid,

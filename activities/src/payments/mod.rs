@@ -26,6 +26,7 @@ use booking_workflows::contract::{Money, RefundInfo, errors};
 use secrecy::{ExposeSecret, SecretString};
 use sqlx::PgPool;
 use stripe::{IdempotencyKey, RequestStrategy, StripeError, StripeRequest};
+use stripe_client_core::{RequestBuilder, StripeMethod};
 use stripe_core::PaymentIntentCaptureMethod;
 use stripe_core::payment_intent::{
     CancelPaymentIntent, CapturePaymentIntent, ConfirmPaymentIntent, CreatePaymentIntent,
@@ -43,7 +44,7 @@ mod answers;
 mod attempts;
 
 use answers::{Intent, Outcome, Refund, RefundList, decline, payment_error, stripe_failure};
-use attempts::{AttemptStatus, existing_intent, lock_attempt, set_status};
+use attempts::{AttemptStatus, commit_status, existing_intent, lock_attempt, set_status};
 
 /// Counter of payment authorizations by `result` (`authorized`,
 /// `declined`), one per payment attempt.
@@ -167,7 +168,7 @@ impl Payments {
             .automatic_payment_methods(automatic)
             .metadata(metadata);
         let intent: Intent = self
-            .send(&request, Some(step_key(booking, "intent", Some(attempt))))
+            .send_step(&request, booking, "intent", attempt)
             .await
             .map_err(|e| stripe_failure("create the PaymentIntent", &e))?;
         let client_secret = intent.client_secret.ok_or_else(|| {
@@ -248,8 +249,7 @@ impl Payments {
                 Authorization::Declined(decline)
             }
             Outcome::Cancelled => {
-                set_status(&mut tx, booking, attempt, AttemptStatus::Cancelled, None).await?;
-                tx.commit().await?;
+                commit_status(tx, booking, attempt, AttemptStatus::Cancelled).await?;
                 return Err(StepError::business(
                     errors::PAYMENT_REJECTED,
                     format!("PaymentIntent {intent_id} was cancelled"),
@@ -298,10 +298,19 @@ impl Payments {
         input: &AuthorizePayment,
         intent_id: &str,
     ) -> StepResult<Outcome> {
-        let attach = UpdatePaymentIntent::new(intent_id).payment_method(&input.payment_method);
-        let attached: Result<Intent, _> = self
-            .send(&attach, Some(step_key(booking, "attach", Some(attempt))))
-            .await;
+        let method = if input.payment_method.starts_with("tok_") {
+            match self
+                .card_from_token(booking, attempt, &input.payment_method)
+                .await
+            {
+                Ok(method) => method,
+                Err(outcome) => return outcome,
+            }
+        } else {
+            input.payment_method.clone()
+        };
+        let attach = UpdatePaymentIntent::new(intent_id).payment_method(&method);
+        let attached: Result<Intent, _> = self.send_step(&attach, booking, "attach", attempt).await;
         if let Err(e) = attached {
             return match decline(&e, false) {
                 Some(d) => Ok(Outcome::Declined(d)),
@@ -310,7 +319,7 @@ impl Payments {
         }
         let confirm = ConfirmPaymentIntent::new(intent_id);
         match self
-            .send::<Intent>(&confirm, Some(step_key(booking, "confirm", Some(attempt))))
+            .send_step::<Intent>(&confirm, booking, "confirm", attempt)
             .await
         {
             Ok(intent) => Ok(Outcome::of(&intent)),
@@ -318,6 +327,39 @@ impl Payments {
                 Some(d) => Ok(Outcome::Declined(d)),
                 None => Err(stripe_failure("confirm the PaymentIntent", &e)),
             },
+        }
+    }
+
+    /// A card token (Stripe.js's `createToken`, as the web app sends) made
+    /// into a PaymentMethod, as Stripe documents it (`card[token]`). Once
+    /// per attempt: a token is single-use, and a retry with the same
+    /// idempotency key gets the first answer. A token Stripe refuses (spent,
+    /// unknown, a card it declines) is a decline the traveller can retry
+    /// with another card.
+    async fn card_from_token(
+        &self,
+        booking: Uuid,
+        attempt: i32,
+        token: &str,
+    ) -> Result<String, StepResult<Outcome>> {
+        let request = CardFromToken {
+            kind: "card",
+            card: TokenRef { token },
+        };
+        match self
+            .send_step::<MethodId>(&request, booking, "payment-method", attempt)
+            .await
+        {
+            Ok(method) => Ok(method.id),
+            Err(e) => Err(match decline(&e, false) {
+                Some(d) => Ok(Outcome::Declined(d)),
+                None => match &e {
+                    StripeError::Stripe(_, status) if matches!(status, 400 | 404) => Ok(
+                        Outcome::Declined(payment_error("invalid_payment_method".to_owned(), None)),
+                    ),
+                    _ => Err(stripe_failure("use the card token", &e)),
+                },
+            }),
         }
     }
 
@@ -341,32 +383,27 @@ impl Payments {
             _ => {}
         }
 
+        // Refused: already captured by a run whose answer was lost, or not
+        // capturable at all: the intent tells which.
         let capture = CapturePaymentIntent::new(intent_id.as_str());
-        let outcome = match self
-            .send::<Intent>(&capture, Some(step_key(booking, "capture", Some(attempt))))
-            .await
-        {
-            Ok(intent) => Outcome::of(&intent),
-            // Already captured by a run whose answer was lost, or not
-            // capturable at all: the intent tells which.
-            Err(e) => match self.retrieve(&intent_id).await {
-                Ok(intent) => match Outcome::of(&intent) {
-                    Outcome::Authorized => return Err(stripe_failure("capture the payment", &e)),
-                    outcome => outcome,
-                },
-                Err(_) => return Err(stripe_failure("capture the payment", &e)),
-            },
-        };
+        let outcome = self
+            .intent_step(
+                &capture,
+                (booking, attempt),
+                "capture",
+                &intent_id,
+                |outcome| *outcome != Outcome::Authorized,
+                "capture the payment",
+            )
+            .await?;
         match outcome {
             Outcome::Captured => {
-                set_status(&mut tx, booking, attempt, AttemptStatus::Captured, None).await?;
-                tx.commit().await?;
+                commit_status(tx, booking, attempt, AttemptStatus::Captured).await?;
                 tracing::info!(payment_intent = %intent_id, "payment captured");
                 Ok(())
             }
             Outcome::Cancelled => {
-                set_status(&mut tx, booking, attempt, AttemptStatus::Cancelled, None).await?;
-                tx.commit().await?;
+                commit_status(tx, booking, attempt, AttemptStatus::Cancelled).await?;
                 Err(StepError::business(
                     errors::PAYMENT_REJECTED,
                     format!("PaymentIntent {intent_id} was cancelled; nothing to capture"),
@@ -406,29 +443,26 @@ impl Payments {
             _ => {}
         }
 
+        // Refused: cancelled or captured by a run whose answer was lost.
         let cancel = CancelPaymentIntent::new(intent_id.as_str());
-        let outcome = match self
-            .send::<Intent>(&cancel, Some(step_key(booking, "cancel", Some(attempt))))
-            .await
-        {
-            Ok(intent) => Outcome::of(&intent),
-            Err(e) => match self.retrieve(&intent_id).await {
-                Ok(intent) if matches!(intent.status.as_str(), "canceled" | "succeeded") => {
-                    Outcome::of(&intent)
-                }
-                _ => return Err(stripe_failure("cancel the PaymentIntent", &e)),
-            },
-        };
+        let outcome = self
+            .intent_step(
+                &cancel,
+                (booking, attempt),
+                "cancel",
+                &intent_id,
+                |outcome| matches!(outcome, Outcome::Cancelled | Outcome::Captured),
+                "cancel the PaymentIntent",
+            )
+            .await?;
         match outcome {
             Outcome::Cancelled => {
-                set_status(&mut tx, booking, attempt, AttemptStatus::Cancelled, None).await?;
-                tx.commit().await?;
+                commit_status(tx, booking, attempt, AttemptStatus::Cancelled).await?;
                 tracing::info!(payment_intent = %intent_id, "PaymentIntent cancelled");
                 Ok(())
             }
             Outcome::Captured => {
-                set_status(&mut tx, booking, attempt, AttemptStatus::Captured, None).await?;
-                tx.commit().await?;
+                commit_status(tx, booking, attempt, AttemptStatus::Captured).await?;
                 tracing::warn!(payment_intent = %intent_id, "not cancelling a captured payment");
                 Ok(())
             }
@@ -525,6 +559,32 @@ impl Payments {
         })
     }
 
+    /// Send `request`, the step `step` of this attempt's intent `intent_id`,
+    /// and read the intent's outcome. When Stripe refuses, a run whose
+    /// answer was lost may have done the step already: the intent's own
+    /// outcome is the answer if `settled` accepts it, else the refusal is
+    /// (a failure to `what`).
+    async fn intent_step(
+        &self,
+        request: &impl StripeRequest,
+        (booking, attempt): (Uuid, i32),
+        step: &str,
+        intent_id: &str,
+        settled: impl Fn(&Outcome) -> bool,
+        what: &str,
+    ) -> StepResult<Outcome> {
+        match self
+            .send_step::<Intent>(request, booking, step, attempt)
+            .await
+        {
+            Ok(intent) => Ok(Outcome::of(&intent)),
+            Err(e) => match self.retrieve(intent_id).await {
+                Ok(intent) if settled(&Outcome::of(&intent)) => Ok(Outcome::of(&intent)),
+                _ => Err(stripe_failure(what, &e)),
+            },
+        }
+    }
+
     async fn retrieve(&self, intent_id: &str) -> StepResult<Intent> {
         self.send(&RetrievePaymentIntent::new(intent_id), None)
             .await
@@ -545,6 +605,45 @@ impl Payments {
             request = request.request_strategy(RequestStrategy::Idempotent(key));
         }
         request.send(&self.stripe).await
+    }
+
+    /// [`Self::send`] as the step `step` of this payment attempt.
+    async fn send_step<T: miniserde::Deserialize>(
+        &self,
+        request: &impl StripeRequest,
+        booking: Uuid,
+        step: &str,
+        attempt: i32,
+    ) -> Result<T, StripeError> {
+        self.send(request, Some(step_key(booking, step, Some(attempt))))
+            .await
+    }
+}
+
+/// `POST /v1/payment_methods` `type=card&card[token]=…`.
+#[derive(serde::Serialize)]
+struct CardFromToken<'a> {
+    #[serde(rename = "type")]
+    kind: &'static str,
+    card: TokenRef<'a>,
+}
+
+#[derive(serde::Serialize)]
+struct TokenRef<'a> {
+    token: &'a str,
+}
+
+/// The id of the PaymentMethod Stripe made.
+#[derive(miniserde::Deserialize)]
+struct MethodId {
+    id: String,
+}
+
+impl StripeRequest for CardFromToken<'_> {
+    type Output = MethodId;
+
+    fn build(&self) -> RequestBuilder {
+        RequestBuilder::new(StripeMethod::Post, "/payment_methods").form(self)
     }
 }
 

@@ -17,9 +17,14 @@ PaymentIntent is configured to automatically accept the payment methods
 enabled in the Dashboard..."). Automatic payment methods are Stripe's
 default since API version 2023-08-16. And an authorized manual-capture
 intent is announced as Stripe does, with
-`payment_intent.amount_capturable_updated`.
+`payment_intent.amount_capturable_updated`. A card token (Stripe.js's
+`createToken`, which localstripe's Stripe.js has) becomes a PaymentMethod
+with `card[token]`, once: a token is single-use, and a create retried with
+the same `Idempotency-Key` gets the first answer again.
 """
 import sys
+
+from aiohttp import web
 
 import localstripe.resources as resources
 from localstripe.errors import UserError
@@ -104,9 +109,44 @@ resources.extra_apis[:] = [
      if url == "/v1/payment_intents/{id}/confirm" else func)
     for method, url, func in resources.extra_apis
 ]
+_create_method = resources.PaymentMethod._api_create.__func__
+
+
+def _create_payment_method(cls, type=None, card=None, **data):
+    if type != "card" or not isinstance(card, dict) or set(card) != {"token"}:
+        return _create_method(cls, type=type, card=card, **data)
+    token = resources.Token._api_retrieve(card["token"])
+    if getattr(token, "_used", False):
+        raise UserError(400, "You cannot use a Stripe token more than once: "
+                        + card["token"], {"code": "token_already_used"})
+    details = {"number": token.card._card_number, "exp_month": token.card.exp_month,
+               "exp_year": token.card.exp_year, "cvc": "123"}
+    method = _create_method(cls, type=type, card=details, **data)
+    token._used = token.used = True
+    return method
+
+
+resources.PaymentMethod._api_create = classmethod(_create_payment_method)
+
+_replies = {}
+
+
+@web.middleware
+async def _idempotent_payment_methods(request, handler):
+    key = request.headers.get("Idempotency-Key")
+    if request.method != "POST" or request.path != "/v1/payment_methods" or not key:
+        return await handler(request)
+    if key not in _replies:
+        response = await handler(request)
+        _replies[key] = (response.status, response.body)
+    status, body = _replies[key]
+    return web.Response(status=status, body=body, content_type="application/json")
+
+
 if "--from-scratch" not in sys.argv:
     sys.argv.append("--from-scratch")
 
-from localstripe.server import start  # noqa: E402
+from localstripe.server import app, start  # noqa: E402
 
+app.middlewares.append(_idempotent_payment_methods)
 start()

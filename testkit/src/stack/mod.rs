@@ -85,8 +85,14 @@ pub fn venv_bin(name: &str) -> PathBuf {
     repo_root().join(".dev/venv/bin").join(name)
 }
 
+use crate::fakes::{card_form, json_answer, start_localstripe, start_smtp_sink};
+use crate::process::start_server;
 pub use crate::process::{Proc, free_port};
-use crate::process::{http_answers, smtp_answers, start_server};
+
+/// A choice of these seats (`"3A"`, ...).
+pub fn seats(list: &[&str]) -> SeatSelection {
+    SeatSelection::Seats(list.iter().map(|s| s.parse().unwrap()).collect())
+}
 
 /// Runs one of the project's Python checks (`scripts/check-tools.sh`
 /// installs their packages into the venv) and fails the test with its
@@ -164,6 +170,7 @@ impl Stack {
             logs.join("stripe.log"),
             logs.join("smtp.log"),
         );
+        let python = venv_bin("python");
         // The three start at once; each is started again on another port
         // if it dies or hangs before it answers its own protocol.
         let ((temporal, temporal_port), (stripe, stripe_port), (smtp, smtp_port)) = tokio::join!(
@@ -198,29 +205,8 @@ impl Stack {
                 },
                 temporal_answers
             ),
-            start_server(
-                "localstripe",
-                &stripe_log,
-                |port| {
-                    let mut cmd = Command::new(venv_bin("python"));
-                    cmd.arg(repo_root().join("temporal-dev/localstripe_memory.py"))
-                        .args(["--port", &port.to_string()]);
-                    cmd
-                },
-                |port| http_answers(port, "/v1/customers")
-            ),
-            start_server(
-                "SMTP sink",
-                &smtp_log,
-                |port| {
-                    let mut cmd = Command::new(venv_bin("python"));
-                    cmd.arg(repo_root().join("temporal-dev/smtp_sink.py"))
-                        .args(["--port", &port.to_string(), "--mail-dir"])
-                        .arg(&mail_dir);
-                    cmd
-                },
-                smtp_answers
-            ),
+            start_localstripe(&python, &stripe_log),
+            start_smtp_sink(&python, &smtp_log, &mail_dir),
         );
 
         let flights = FlightService::spawn().await;
@@ -375,6 +361,19 @@ impl Stack {
         }
     }
 
+    /// The HTTP status the worker answers a GET of `path` (`/readyz`,
+    /// `/healthz`) with.
+    pub async fn worker_http_status(&self, path: &str) -> reqwest::StatusCode {
+        let url = format!("http://127.0.0.1:{}{path}", self.worker_http_port);
+        self.http.get(url).send().await.unwrap().status()
+    }
+
+    /// A booking of these seats on `flight_id`, with the default input, started.
+    pub async fn start_booking_of(&self, flight_id: i64, seat_list: &[&str]) -> Handle {
+        self.start_booking(self.input(flight_id, seats(seat_list)))
+            .await
+    }
+
     pub async fn start_booking(&self, input: BookingInput) -> Handle {
         let id = workflow_id(&input.booking_id);
         let attributes = booking_workflows::initial_search_attributes(&input);
@@ -471,19 +470,16 @@ impl Stack {
             .await
     }
 
+    /// Waits until the seats are held and the booking awaits its payment.
+    pub async fn wait_awaiting_payment(&self, handle: &Handle) -> BookingState {
+        self.wait_status(handle, BookingStatus::AwaitingPayment)
+            .await
+    }
+
     /// A localstripe payment method for a card number.
     pub async fn payment_method(&self, card: &str) -> String {
         let body = self
-            .stripe_post(
-                "/v1/payment_methods",
-                &[
-                    ("type", "card"),
-                    ("card[number]", card),
-                    ("card[exp_month]", "12"),
-                    ("card[exp_year]", "2040"),
-                    ("card[cvc]", "123"),
-                ],
-            )
+            .stripe_post("/v1/payment_methods", &card_form(card))
             .await;
         body["id"].as_str().expect("payment method id").to_owned()
     }
@@ -554,28 +550,18 @@ impl Stack {
     }
 
     pub async fn stripe_get(&self, path: &str) -> Value {
-        self.http
-            .get(format!("{}{path}", self.stripe_url))
-            .basic_auth(STRIPE_KEY, Some(""))
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap()
+        json_answer(self.stripe_request(reqwest::Method::GET, path)).await
     }
 
     pub async fn stripe_post(&self, path: &str, form: &[(&str, &str)]) -> Value {
+        json_answer(self.stripe_request(reqwest::Method::POST, path).form(form)).await
+    }
+
+    /// A request of the tests' own to localstripe (not through the relay).
+    fn stripe_request(&self, method: reqwest::Method, path: &str) -> reqwest::RequestBuilder {
         self.http
-            .post(format!("{}{path}", self.stripe_url))
+            .request(method, format!("{}{path}", self.stripe_url))
             .basic_auth(STRIPE_KEY, Some(""))
-            .form(form)
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap()
     }
 
     pub async fn intent(&self, id: &str) -> Value {

@@ -111,6 +111,12 @@ impl StripeProxy {
         });
     }
 
+    /// From now on, `POST /v1/payment_intents/<id><step>` (`step` is
+    /// `/confirm`, `/capture`, ...) gets `action`.
+    pub fn on_intent_step(&self, step: &str, action: Action) {
+        self.on("POST", "/v1/payment_intents/", step, action);
+    }
+
     /// Every rule off: all requests pass again.
     pub fn clear(&self) {
         self.shared.rules.lock().unwrap().clear();

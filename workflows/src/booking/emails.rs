@@ -12,15 +12,7 @@ pub(super) async fn email(ctx: &Ctx, kind: EmailKind, key: String) -> WorkflowRe
         ctx.state_mut(|s| s.mail_queue.push_back(mail));
         return Ok(());
     }
-    let summary = format!("Email: {}", kind.as_str());
-    let sent = ctx
-        .execute_activity(
-            BookingActivities::send_email,
-            mail,
-            step_options(ctx, summary, Duration::from_secs(30), Budget::Record),
-        )
-        .await;
-    match sent {
+    match send(ctx, mail).await {
         Ok(()) => Ok(()),
         // A mailbox that refuses mail for good must not undo the booking;
         // nor may a mail server down for longer than the budget (its
@@ -51,17 +43,17 @@ pub(super) async fn mailer(ctx: &Ctx) {
     }
 }
 
-pub(super) async fn send_email(ctx: &Ctx, mail: SendEmail) {
+/// The `send_email` activity for one email: 30 s an attempt, a day's budget.
+async fn send(ctx: &Ctx, mail: SendEmail) -> Result<(), ActivityExecutionError> {
     let summary = format!("Email: {}", mail.kind.as_str());
-    let (booking_id, kind, key) = (mail.booking.booking_id.clone(), mail.kind, mail.key.clone());
-    let Err(e) = ctx
-        .execute_activity(
-            BookingActivities::send_email,
-            mail,
-            step_options(ctx, summary, Duration::from_secs(30), Budget::Record),
-        )
+    let options = step_options(ctx, summary, Duration::from_secs(30), Budget::Record);
+    ctx.execute_activity(BookingActivities::send_email, mail, options)
         .await
-    else {
+}
+
+pub(super) async fn send_email(ctx: &Ctx, mail: SendEmail) {
+    let (booking_id, kind, key) = (mail.booking.booking_id.clone(), mail.kind, mail.key.clone());
+    let Err(e) = send(ctx, mail).await else {
         return;
     };
     // Refused for good, or out of reach past the budget: the booking goes
@@ -83,11 +75,8 @@ pub(super) async fn send_email(ctx: &Ctx, mail: SendEmail) {
     let summary = format!("Email {} failed: {}", kind.as_str(), cause.as_str());
     // Its own record failing past a day's budget leaves the log line and
     // the workflow's history as the trace.
+    let options = step_options(ctx, summary, Duration::from_secs(15), Budget::Record);
     let _ = ctx
-        .execute_activity(
-            BookingActivities::record_email_failed,
-            failed,
-            step_options(ctx, summary, Duration::from_secs(15), Budget::Record),
-        )
+        .execute_activity(BookingActivities::record_email_failed, failed, options)
         .await;
 }

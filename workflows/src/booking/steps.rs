@@ -168,12 +168,8 @@ pub(super) async fn new_payment_attempt(ctx: &Ctx) -> WorkflowResult<bool> {
     let created = match created {
         Ok(created) => created,
         Err(e) if defined_ends => {
-            let reason = match business_failure(&e) {
-                Some((_, message)) => format!("{}: {message}", reasons::PAYMENT_REJECTED),
-                None => reasons::PAYMENT_UNAVAILABLE.to_owned(),
-            };
-            abort(ctx, BookingStatus::Failed, reason, None).await?;
-            return Ok(false);
+            let (refused, unavailable) = (reasons::PAYMENT_REJECTED, reasons::PAYMENT_UNAVAILABLE);
+            return step_failed(ctx, &e, refused, unavailable).await;
         }
         Err(e) => return Err(e.into()),
     };
@@ -352,20 +348,15 @@ pub(super) async fn confirm(ctx: &Ctx) -> WorkflowResult<bool> {
         Budget::ConfirmSeats,
     )
     .await;
+    let refused = "seats could not be confirmed";
     match confirmed {
         Ok(()) => {}
         // Refused (flight cancelled, departed, past the cut-off, hold gone)
         // or out of reach: nothing was captured; void and release.
         Err(e) if defined_ends => {
-            let reason = match business_failure(&e) {
-                Some((_, message)) => format!("seats could not be confirmed: {message}"),
-                None => reasons::FLIGHTS_UNAVAILABLE.to_owned(),
-            };
-            return abort(ctx, BookingStatus::Failed, reason, None)
-                .await
-                .map(|_| false);
+            return step_failed(ctx, &e, refused, reasons::FLIGHTS_UNAVAILABLE).await;
         }
-        Err(e) => return confirmation_refused(ctx, e, "seats could not be confirmed").await,
+        Err(e) => return confirmation_refused(ctx, e, refused).await,
     }
     sell_seats_in_compensations(ctx);
 
@@ -427,6 +418,24 @@ pub(super) async fn confirm(ctx: &Ctx) -> WorkflowResult<bool> {
     record(ctx).await?;
     email(ctx, EmailKind::Confirmation, "confirmation".to_owned()).await?;
     Ok(true)
+}
+
+/// A step that ended for good ([`DEFINED_ENDS`]): refused (the reason is
+/// `refused: <its message>`) or out of reach past its budget (the reason is
+/// `unavailable`). Undo what was done, end `failed`.
+pub(super) async fn step_failed(
+    ctx: &Ctx,
+    e: &ActivityExecutionError,
+    refused: &str,
+    unavailable: &str,
+) -> WorkflowResult<bool> {
+    let reason = match business_failure(e) {
+        Some((_, message)) => format!("{refused}: {message}"),
+        None => unavailable.to_owned(),
+    };
+    abort(ctx, BookingStatus::Failed, reason, None)
+        .await
+        .map(|_| false)
 }
 
 /// A confirmation step refused for good: undo what was done, end `failed`.
