@@ -25,14 +25,7 @@ pub struct City {
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct CityInput {
-    #[cfg_attr(
-        feature = "openapi",
-        schema(
-            min_length = 1,
-            max_length = 100,
-            pattern = r"^[^\s\x00-\x1f\x7f-\x9f]([^\x00-\x1f\x7f-\x9f]*[^\s\x00-\x1f\x7f-\x9f])?$"
-        )
-    )]
+    #[cfg_attr(feature = "openapi", schema(schema_with = printable_name::<100>))]
     pub name: String,
     /// ISO 3166-1 alpha-2.
     #[cfg_attr(feature = "openapi", schema(pattern = "^[A-Za-z]{2}$", example = "FR"))]
@@ -69,14 +62,7 @@ pub struct CityRef {
 #[serde(deny_unknown_fields)]
 pub struct AirportInput {
     pub iata_code: IataCode,
-    #[cfg_attr(
-        feature = "openapi",
-        schema(
-            min_length = 1,
-            max_length = 200,
-            pattern = r"^[^\s\x00-\x1f\x7f-\x9f]([^\x00-\x1f\x7f-\x9f]*[^\s\x00-\x1f\x7f-\x9f])?$"
-        )
-    )]
+    #[cfg_attr(feature = "openapi", schema(schema_with = printable_name::<200>))]
     pub name: String,
     #[cfg_attr(feature = "openapi", schema(minimum = 1))]
     pub city_id: i64,
@@ -102,14 +88,7 @@ pub struct Airplane {
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct AirplaneInput {
-    #[cfg_attr(
-        feature = "openapi",
-        schema(
-            min_length = 1,
-            max_length = 100,
-            pattern = r"^[^\s\x00-\x1f\x7f-\x9f]([^\x00-\x1f\x7f-\x9f]*[^\s\x00-\x1f\x7f-\x9f])?$"
-        )
-    )]
+    #[cfg_attr(feature = "openapi", schema(schema_with = printable_name::<100>))]
     pub model: String,
     pub seat_map: SeatMap,
 }
@@ -317,6 +296,21 @@ pub struct SearchResult {
     pub fare: Fare,
     pub seats_available: i32,
     pub status: String,
+}
+
+/// The schema of a name the service trims and then takes when it has 1 to
+/// `MAX` characters, none of them a control character.
+#[cfg(feature = "openapi")]
+fn printable_name<const MAX: usize>() -> utoipa::openapi::Object {
+    use utoipa::openapi::{ObjectBuilder, Type};
+    ObjectBuilder::new()
+        .schema_type(Type::String)
+        .min_length(Some(1))
+        .max_length(Some(MAX))
+        .pattern(Some(
+            r"^[^\s\x00-\x1f\x7f-\x9f]([^\x00-\x1f\x7f-\x9f]*[^\s\x00-\x1f\x7f-\x9f])?$",
+        ))
+        .build()
 }
 
 /// Distinguishes an explicit `null` from an absent field.

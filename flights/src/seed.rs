@@ -14,7 +14,7 @@ use secrecy::{ExposeSecret, SecretString};
 use sqlx::migrate::MigrateDatabase;
 use sqlx::{ConnectOptions, PgConnection, PgPool, Postgres};
 
-use crate::catalogue::seat_map::{SeatMap, SeatMapRules, Section};
+use crate::catalogue::seat_map::{SeatMap, SeatMapRules, from_sections};
 
 /// Creates the database when missing, then applies the migrations.
 pub async fn migrate(url: &SecretString) -> anyhow::Result<()> {
@@ -97,60 +97,37 @@ fn currency_of(country: &str) -> &'static str {
     }
 }
 
-fn section(cabin: Cabin, from_row: u16, to_row: u16, letters: &str) -> Section {
-    Section {
-        cabin,
-        from_row,
-        to_row,
-        seat_letters: letters.to_owned(),
-    }
-}
-
 /// (model, seat map, long-haul?)
 fn airplanes() -> Vec<(&'static str, SeatMap, bool)> {
     use Cabin::*;
     vec![
         (
             "Embraer E195-E2",
-            SeatMap {
-                sections: vec![
-                    section(Business, 1, 3, "ACD"),
-                    section(Economy, 4, 32, "ACDF"),
-                ],
-            },
+            from_sections(&[(Business, 1, 3, "ACD"), (Economy, 4, 32, "ACDF")]),
             false,
         ),
         (
             "Airbus A320neo",
-            SeatMap {
-                sections: vec![
-                    section(Business, 1, 3, "ACDF"),
-                    section(Economy, 4, 30, "ABCDEF"),
-                ],
-            },
+            from_sections(&[(Business, 1, 3, "ACDF"), (Economy, 4, 30, "ABCDEF")]),
             false,
         ),
         (
             "Boeing 787-9",
-            SeatMap {
-                sections: vec![
-                    section(Business, 1, 8, "ADGK"),
-                    section(PremiumEconomy, 10, 14, "ACDEFHK"),
-                    section(Economy, 20, 45, "ABCDEFGHK"),
-                ],
-            },
+            from_sections(&[
+                (Business, 1, 8, "ADGK"),
+                (PremiumEconomy, 10, 14, "ACDEFHK"),
+                (Economy, 20, 45, "ABCDEFGHK"),
+            ]),
             true,
         ),
         (
             "Airbus A350-1000",
-            SeatMap {
-                sections: vec![
-                    section(First, 1, 2, "AK"),
-                    section(Business, 3, 12, "ADGK"),
-                    section(PremiumEconomy, 14, 18, "ACDEFHK"),
-                    section(Economy, 20, 50, "ABCDEFGHK"),
-                ],
-            },
+            from_sections(&[
+                (First, 1, 2, "AK"),
+                (Business, 3, 12, "ADGK"),
+                (PremiumEconomy, 14, 18, "ACDEFHK"),
+                (Economy, 20, 50, "ABCDEFGHK"),
+            ]),
             true,
         ),
     ]

@@ -7,7 +7,7 @@ mod support;
 
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
-use support::{TestApp, utc_in_days};
+use support::{TestApp, economy_seats, utc_in_days};
 
 fn garbage() -> Vec<Value> {
     vec![
@@ -112,7 +112,7 @@ async fn garbage_in_any_field_of_any_write_is_a_4xx_and_writes_nothing() {
         (
             Method::PUT,
             format!("/api/v1/holds/{}", uuid::Uuid::new_v4()),
-            json!({"flight_id": flight, "seats": {"cabin": "economy", "count": 1}}),
+            economy_seats(flight, 1),
         ),
     ];
     let mut refused = 0;

@@ -5,16 +5,11 @@ mod support;
 
 use reqwest::{Method, StatusCode};
 use serde_json::json;
-use support::TestApp;
+use support::{TestApp, economy_seats, hold_request, patch_flight, service_get};
 use uuid::Uuid;
 
 fn seat_numbers(body: &serde_json::Value) -> Vec<String> {
-    body["seats"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|s| s["seat_number"].as_str().unwrap().to_owned())
-        .collect()
+    support::strings(body, "seats", "seat_number")
 }
 
 #[tokio::test]
@@ -22,7 +17,7 @@ async fn a_retried_hold_returns_the_same_seats_and_the_locked_price() {
     let app = TestApp::spawn().await;
     let flight = app.small_flight().await;
     let booking = Uuid::new_v4();
-    let req = json!({"flight_id": flight, "seats": {"cabin": "economy", "count": 2}});
+    let req = economy_seats(flight, 2);
 
     let first = app.hold(booking, req.clone()).await;
     assert_eq!(first.status, StatusCode::CREATED, "{}", first.body);
@@ -34,13 +29,7 @@ async fn a_retried_hold_returns_the_same_seats_and_the_locked_price() {
     );
 
     // The fare goes up; the hold keeps its price, a new hold pays the new one.
-    let r = app
-        .send(
-            Method::PATCH,
-            &format!("/api/v1/flights/{flight}"),
-            json!({"fares": {"economy": 15000}}),
-        )
-        .await;
+    let r = patch_flight(&app, flight, json!({"fares": {"economy": 15000}})).await;
     assert_eq!(r.status, StatusCode::OK);
     let retry = app.hold(booking, req.clone()).await;
     assert_eq!(retry.status, StatusCode::OK);
@@ -50,19 +39,12 @@ async fn a_retried_hold_returns_the_same_seats_and_the_locked_price() {
     assert_eq!(seat_numbers(&other.body), ["3C", "4A"]);
     assert_eq!(app.assert_inventory_consistent(flight).await, 30);
 
-    let read = app
-        .call(
-            Method::GET,
-            &format!("/api/v1/holds/{booking}"),
-            None,
-            Some(support::TOKEN),
-        )
-        .await;
+    let read = service_get(&app, &format!("/api/v1/holds/{booking}")).await;
     assert_eq!(read.body, first.body);
 
     // The same booking asking for something else is refused, not re-held.
     let changed = app
-        .hold(booking, json!({"flight_id": flight, "seats": ["10A"]}))
+        .hold(booking, hold_request(flight, json!(["10A"])))
         .await;
     assert_eq!(changed.status, StatusCode::CONFLICT);
     assert_eq!(changed.error_code(), "idempotency_conflict");
@@ -75,7 +57,7 @@ async fn confirm_and_release_are_idempotent_and_release_after_confirm_needs_a_ca
     let flight = app.small_flight().await;
     let booking = Uuid::new_v4();
     let r = app
-        .hold(booking, json!({"flight_id": flight, "seats": ["1A", "5c"]}))
+        .hold(booking, hold_request(flight, json!(["1A", "5c"])))
         .await;
     assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
     assert_eq!(seat_numbers(&r.body), ["1A", "5C"]);
@@ -110,7 +92,7 @@ async fn confirm_and_release_are_idempotent_and_release_after_confirm_needs_a_ca
 
     // A late retry of the original hold or confirm does not resurrect it.
     let late = app
-        .hold(booking, json!({"flight_id": flight, "seats": ["1A", "5C"]}))
+        .hold(booking, hold_request(flight, json!(["1A", "5C"])))
         .await;
     assert_eq!(late.status, StatusCode::CONFLICT);
     assert_eq!(late.error_code(), "hold_released");
@@ -120,10 +102,7 @@ async fn confirm_and_release_are_idempotent_and_release_after_confirm_needs_a_ca
 
     // Someone else can now have those seats.
     let again = app
-        .hold(
-            Uuid::new_v4(),
-            json!({"flight_id": flight, "seats": ["1A"]}),
-        )
+        .hold(Uuid::new_v4(), hold_request(flight, json!(["1A"])))
         .await;
     assert_eq!(again.status, StatusCode::CREATED);
 }
@@ -133,27 +112,21 @@ async fn a_hold_is_all_or_nothing() {
     let app = TestApp::spawn().await;
     let flight = app.small_flight().await;
     let first = app
-        .hold(
-            Uuid::new_v4(),
-            json!({"flight_id": flight, "seats": ["3B"]}),
-        )
+        .hold(Uuid::new_v4(), hold_request(flight, json!(["3B"])))
         .await;
     assert_eq!(first.status, StatusCode::CREATED);
 
     let r = app
         .hold(
             Uuid::new_v4(),
-            json!({"flight_id": flight, "seats": ["3A", "3B", "3C"]}),
+            hold_request(flight, json!(["3A", "3B", "3C"])),
         )
         .await;
     assert_eq!(r.status, StatusCode::CONFLICT);
     assert_eq!(r.error_code(), "seats_unavailable");
     assert!(r.body["error"]["message"].as_str().unwrap().contains("3B"));
     let r = app
-        .hold(
-            Uuid::new_v4(),
-            json!({"flight_id": flight, "seats": ["3A", "99Z"]}),
-        )
+        .hold(Uuid::new_v4(), hold_request(flight, json!(["3A", "99Z"])))
         .await;
     assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY);
     assert_eq!(r.error_field(), Some("seats"));
@@ -161,7 +134,7 @@ async fn a_hold_is_all_or_nothing() {
     let r = app
         .hold(
             Uuid::new_v4(),
-            json!({"flight_id": flight, "seats": {"cabin": "business", "count": 5}}),
+            hold_request(flight, json!({"cabin": "business", "count": 5})),
         )
         .await;
     assert_eq!(r.status, StatusCode::CONFLICT);
@@ -176,33 +149,27 @@ async fn a_hold_is_all_or_nothing() {
 async fn cancelled_departed_and_unknown_flights_cannot_be_held() {
     let app = TestApp::spawn().await;
     let flight = app.small_flight().await;
-    let seats = json!({"cabin": "economy", "count": 1});
 
-    let r = app
-        .hold(Uuid::new_v4(), json!({"flight_id": 987654, "seats": seats}))
-        .await;
+    let r = app.hold(Uuid::new_v4(), economy_seats(987654, 1)).await;
     assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY);
     assert_eq!(r.error_field(), Some("flight_id"));
 
-    sqlx::query("update flight set departure_time = now() - interval '2 hours', arrival_time = now() - interval '1 hour'")
-        .execute(&app.pool)
-        .await
-        .unwrap();
-    let r = app
-        .hold(Uuid::new_v4(), json!({"flight_id": flight, "seats": seats}))
-        .await;
-    assert_eq!(r.status, StatusCode::CONFLICT);
-    assert_eq!(r.error_code(), "flight_departed");
-
-    sqlx::query("update flight set status = 'cancelled', departure_time = now() + interval '2 days', arrival_time = now() + interval '3 days'")
-        .execute(&app.pool)
-        .await
-        .unwrap();
-    let r = app
-        .hold(Uuid::new_v4(), json!({"flight_id": flight, "seats": seats}))
-        .await;
-    assert_eq!(r.status, StatusCode::CONFLICT);
-    assert_eq!(r.error_code(), "flight_cancelled");
+    // The flight departed, then (moved back to the future) cancelled.
+    for (change, code) in [
+        (
+            "update flight set departure_time = now() - interval '2 hours', arrival_time = now() - interval '1 hour'",
+            "flight_departed",
+        ),
+        (
+            "update flight set status = 'cancelled', departure_time = now() + interval '2 days', arrival_time = now() + interval '3 days'",
+            "flight_cancelled",
+        ),
+    ] {
+        sqlx::query(change).execute(&app.pool).await.unwrap();
+        let r = app.hold(Uuid::new_v4(), economy_seats(flight, 1)).await;
+        assert_eq!(r.status, StatusCode::CONFLICT, "{code}");
+        assert_eq!(r.error_code(), code);
+    }
     assert_eq!(app.count("select count(*) from seat_hold").await, 0);
 }
 
@@ -228,7 +195,7 @@ async fn bad_hold_requests_name_the_field_and_write_nothing() {
         (json!({"count": 1}), "seats.cabin"),
     ] {
         let r = app
-            .hold(Uuid::new_v4(), json!({"flight_id": flight, "seats": seats}))
+            .hold(Uuid::new_v4(), hold_request(flight, seats.clone()))
             .await;
         assert_eq!(
             r.status,
@@ -242,7 +209,7 @@ async fn bad_hold_requests_name_the_field_and_write_nothing() {
         .send(
             Method::PUT,
             "/api/v1/holds/not-a-uuid",
-            json!({"flight_id": flight, "seats": ["3A"]}),
+            hold_request(flight, json!(["3A"])),
         )
         .await;
     assert_eq!(r.status, StatusCode::BAD_REQUEST);
@@ -251,7 +218,7 @@ async fn bad_hold_requests_name_the_field_and_write_nothing() {
         .call(
             Method::PUT,
             &format!("/api/v1/holds/{}", Uuid::new_v4()),
-            Some(json!({"flight_id": flight, "seats": ["3A"]})),
+            Some(hold_request(flight, json!(["3A"]))),
             None,
         )
         .await;
@@ -280,21 +247,14 @@ async fn the_live_holds_of_a_flight_are_listed_for_the_service_only() {
     let flight = app.small_flight().await;
     let (held, sold, released) = (Uuid::new_v4(), Uuid::new_v4(), Uuid::new_v4());
     for booking in [held, sold, released] {
-        let r = app
-            .hold(
-                booking,
-                json!({"flight_id": flight, "seats": {"cabin": "economy", "count": 1}}),
-            )
-            .await;
+        let r = app.hold(booking, economy_seats(flight, 1)).await;
         assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
     }
     assert_eq!(app.confirm(sold).await.status, StatusCode::OK);
     assert_eq!(app.release(released, false).await.status, StatusCode::OK);
 
     let path = format!("/api/v1/flights/{flight}/holds");
-    let r = app
-        .call(Method::GET, &path, None, Some(support::TOKEN))
-        .await;
+    let r = service_get(&app, &path).await;
     assert_eq!(r.status, StatusCode::OK, "{}", r.body);
     assert_eq!(
         r.body,
@@ -302,14 +262,7 @@ async fn the_live_holds_of_a_flight_are_listed_for_the_service_only() {
     );
     let anonymous = app.get(&path).await;
     assert_eq!(anonymous.status, StatusCode::UNAUTHORIZED);
-    let unknown = app
-        .call(
-            Method::GET,
-            "/api/v1/flights/999999/holds",
-            None,
-            Some(support::TOKEN),
-        )
-        .await;
+    let unknown = service_get(&app, "/api/v1/flights/999999/holds").await;
     assert_eq!(unknown.body["booking_ids"], json!([]));
 }
 
@@ -328,7 +281,7 @@ async fn no_hold_and_no_confirmation_once_the_flight_departs_within_the_cut_off(
     // Leaving in 30 minutes: too late to book.
     let soon = app.flight_at(plane, "ZZ30", &in_minutes(30), 60).await;
     let r = app
-        .hold(Uuid::new_v4(), json!({"flight_id": soon, "seats": ["3A"]}))
+        .hold(Uuid::new_v4(), hold_request(soon, json!(["3A"])))
         .await;
     assert_eq!(r.status, StatusCode::CONFLICT, "{}", r.body);
     assert_eq!(r.error_code(), "booking_closed");
@@ -337,17 +290,14 @@ async fn no_hold_and_no_confirmation_once_the_flight_departs_within_the_cut_off(
     // too late to confirm, and the seat is still held for the release.
     let later = app.flight_at(plane, "ZZ50", &in_minutes(50), 60).await;
     let booking = Uuid::new_v4();
-    let r = app
-        .hold(booking, json!({"flight_id": later, "seats": ["3A"]}))
-        .await;
+    let r = app.hold(booking, hold_request(later, json!(["3A"]))).await;
     assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
-    let r = app
-        .send(
-            Method::PATCH,
-            &format!("/api/v1/flights/{later}"),
-            json!({"departure_time": in_minutes(40), "arrival_time": in_minutes(100)}),
-        )
-        .await;
+    let r = patch_flight(
+        &app,
+        later,
+        json!({"departure_time": in_minutes(40), "arrival_time": in_minutes(100)}),
+    )
+    .await;
     assert_eq!(r.status, StatusCode::OK, "{}", r.body);
     let r = app.confirm(booking).await;
     assert_eq!(r.status, StatusCode::CONFLICT, "{}", r.body);
@@ -363,17 +313,9 @@ async fn a_hold_on_a_flight_cancelled_since_cannot_be_confirmed() {
     let app = TestApp::spawn().await;
     let flight = app.small_flight().await;
     let booking = Uuid::new_v4();
-    let r = app
-        .hold(booking, json!({"flight_id": flight, "seats": ["3A"]}))
-        .await;
+    let r = app.hold(booking, hold_request(flight, json!(["3A"]))).await;
     assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
-    let r = app
-        .send(
-            Method::PATCH,
-            &format!("/api/v1/flights/{flight}"),
-            json!({"status": "cancelled"}),
-        )
-        .await;
+    let r = patch_flight(&app, flight, json!({"status": "cancelled"})).await;
     assert_eq!(r.status, StatusCode::OK, "{}", r.body);
     let r = app.confirm(booking).await;
     assert_eq!(r.status, StatusCode::CONFLICT, "{}", r.body);
@@ -401,7 +343,7 @@ async fn a_hold_racing_the_flights_cancellation_waits_for_it_and_is_refused() {
             client
                 .put(format!("{base}/api/v1/holds/{booking}"))
                 .bearer_auth(support::TOKEN)
-                .json(&json!({"flight_id": flight, "seats": ["3A"]}))
+                .json(&hold_request(flight, json!(["3A"])))
                 .send()
                 .await
                 .unwrap()
@@ -418,14 +360,7 @@ async fn a_hold_racing_the_flights_cancellation_waits_for_it_and_is_refused() {
     let body: serde_json::Value = answer.json().await.unwrap();
     assert_eq!(body["error"]["code"], "flight_cancelled", "{body}");
     // The fan-out's list has nothing it could have missed.
-    let r = app
-        .call(
-            Method::GET,
-            &format!("/api/v1/flights/{flight}/holds"),
-            None,
-            Some(support::TOKEN),
-        )
-        .await;
+    let r = service_get(&app, &format!("/api/v1/flights/{flight}/holds")).await;
     assert_eq!(r.body["booking_ids"], json!([]), "{}", r.body);
     app.assert_inventory_consistent(flight).await;
 }

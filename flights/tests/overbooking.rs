@@ -6,7 +6,7 @@ mod support;
 use futures::future::join_all;
 use reqwest::StatusCode;
 use serde_json::json;
-use support::TestApp;
+use support::{TestApp, created, economy_seats, hold_request};
 use uuid::Uuid;
 
 /// Holds economy seats until only `left` remain.
@@ -14,12 +14,7 @@ async fn fill_economy_leaving(app: &TestApp, flight: i64, left: u32) {
     let mut to_take = 30 - left;
     while to_take > 0 {
         let n = to_take.min(9);
-        let r = app
-            .hold(
-                Uuid::new_v4(),
-                json!({"flight_id": flight, "seats": {"cabin": "economy", "count": n}}),
-            )
-            .await;
+        let r = app.hold(Uuid::new_v4(), economy_seats(flight, n)).await;
         assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
         to_take -= n;
     }
@@ -32,12 +27,11 @@ async fn a_hundred_and_twenty_concurrent_holds_get_exactly_the_last_five_seats()
     fill_economy_leaving(&app, flight, 5).await;
 
     let bookings: Vec<Uuid> = (0..120).map(|_| Uuid::new_v4()).collect();
-    let replies = join_all(bookings.iter().map(|b| {
-        app.hold(
-            *b,
-            json!({"flight_id": flight, "seats": {"cabin": "economy", "count": 1}}),
-        )
-    }))
+    let replies = join_all(
+        bookings
+            .iter()
+            .map(|b| app.hold(*b, economy_seats(flight, 1))),
+    )
     .await;
     let winners: Vec<Uuid> = bookings
         .iter()
@@ -96,7 +90,7 @@ async fn overlapping_seat_sets_never_both_succeed() {
     let replies = join_all(
         requests
             .iter()
-            .map(|(_, b, seats)| app.hold(*b, json!({"flight_id": flight, "seats": seats}))),
+            .map(|(_, b, seats)| app.hold(*b, hold_request(flight, seats.clone()))),
     )
     .await;
     for row in rows {
@@ -118,18 +112,9 @@ async fn concurrent_multi_seat_holds_take_whole_groups_only() {
     let app = TestApp::spawn().await;
     let flight = app.small_flight().await;
     fill_economy_leaving(&app, flight, 7).await;
-    let replies = join_all((0..50).map(|_| {
-        app.hold(
-            Uuid::new_v4(),
-            json!({"flight_id": flight, "seats": {"cabin": "economy", "count": 2}}),
-        )
-    }))
-    .await;
-    let won = replies
-        .iter()
-        .filter(|r| r.status == StatusCode::CREATED)
-        .count();
-    assert_eq!(won, 3, "7 seats make exactly three pairs");
+    let replies =
+        join_all((0..50).map(|_| app.hold(Uuid::new_v4(), economy_seats(flight, 2)))).await;
+    assert_eq!(created(&replies), 3, "7 seats make exactly three pairs");
     for r in replies.iter().filter(|r| r.status == StatusCode::CREATED) {
         assert_eq!(r.body["seats"].as_array().unwrap().len(), 2);
     }
@@ -141,18 +126,8 @@ async fn concurrent_retries_of_one_booking_make_one_hold() {
     let app = TestApp::spawn().await;
     let flight = app.small_flight().await;
     let booking = Uuid::new_v4();
-    let replies = join_all((0..20).map(|_| {
-        app.hold(
-            booking,
-            json!({"flight_id": flight, "seats": {"cabin": "economy", "count": 3}}),
-        )
-    }))
-    .await;
-    let created = replies
-        .iter()
-        .filter(|r| r.status == StatusCode::CREATED)
-        .count();
-    assert_eq!(created, 1);
+    let replies = join_all((0..20).map(|_| app.hold(booking, economy_seats(flight, 3)))).await;
+    assert_eq!(created(&replies), 1);
     assert!(
         replies.iter().all(|r| r.status.is_success()),
         "all answered the hold"

@@ -2,9 +2,9 @@
 
 mod support;
 
-use reqwest::{Method, StatusCode};
+use reqwest::StatusCode;
 use serde_json::json;
-use support::{TestApp, date_in_days, utc_in_days};
+use support::{TestApp, date_in_days, patch_flight, utc_in_days};
 
 /// LHR→CDG flights on day 6: 07:00Z (60 min, 100 EUR), 12:00Z (90 min,
 /// 250 EUR), 23:30Z (which is the next local day in Paris but the same one
@@ -32,24 +32,13 @@ async fn schedule(app: &TestApp) -> Vec<i64> {
     }
     ids.push(app.flight_at(plane, "ZZ4", &utc_in_days(7, 9, 0), 60).await);
     let cancelled = app.flight_at(plane, "ZZ5", &utc_in_days(6, 9, 0), 60).await;
-    let r = app
-        .send(
-            Method::PATCH,
-            &format!("/api/v1/flights/{cancelled}"),
-            json!({"status": "cancelled"}),
-        )
-        .await;
+    let r = patch_flight(app, cancelled, json!({"status": "cancelled"})).await;
     assert_eq!(r.status, StatusCode::OK);
     ids
 }
 
 fn numbers(body: &serde_json::Value) -> Vec<String> {
-    body["items"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|i| i["flight_number"].as_str().unwrap().to_owned())
-        .collect()
+    support::strings(body, "items", "flight_number")
 }
 
 #[tokio::test]

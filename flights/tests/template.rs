@@ -77,13 +77,9 @@ async fn a_half_built_template_with_a_session_still_on_it_is_rebuilt_at_once() {
     let admin = admin_url();
     let name = format!("flights_tmpl_dead_{}", uuid::Uuid::new_v4().simple());
     let mut conn = PgConnection::connect(&admin).await.unwrap();
-    conn.execute(format!("create database {name} template template0").as_str())
-        .await
-        .unwrap();
+    create_database(&mut conn, &name, "template0").await;
     // The dead builder's session, still connected, in a transaction.
-    let mut lingering = PgConnection::connect(&with_db(&admin, &name))
-        .await
-        .unwrap();
+    let mut lingering = connect_to(&admin, &name).await;
     lingering.execute("begin").await.unwrap();
     lingering
         .execute("create table half_done (x int)")
@@ -97,6 +93,18 @@ async fn a_half_built_template_with_a_session_still_on_it_is_rebuilt_at_once() {
         lingering.execute("select 1").await.is_err(),
         "the dead builder's session survived the rebuild"
     );
+}
+
+/// Creates database `name` as a copy of `template`.
+async fn create_database(conn: &mut PgConnection, name: &str, template: &str) {
+    conn.execute(format!("create database {name} template {template}").as_str())
+        .await
+        .unwrap();
+}
+
+/// A connection to database `db` on the server of `admin`.
+async fn connect_to(admin: &str, db: &str) -> PgConnection {
+    PgConnection::connect(&with_db(admin, db)).await.unwrap()
 }
 
 /// The template is marked complete, holds every migration and nothing of a
@@ -117,12 +125,8 @@ async fn assert_template_complete(name: &str) {
     assert_eq!(sessions, 0, "sessions left on the template");
 
     let clone = format!("{name}_clone");
-    conn.execute(format!("create database {clone} template {name}").as_str())
-        .await
-        .unwrap();
-    let mut db = PgConnection::connect(&with_db(&admin, &clone))
-        .await
-        .unwrap();
+    create_database(&mut conn, &clone, name).await;
+    let mut db = connect_to(&admin, &clone).await;
     let applied: i64 = sqlx::query_scalar("select count(*) from _sqlx_migrations where success")
         .fetch_one(&mut db)
         .await

@@ -9,9 +9,9 @@ pub use flights_api::catalogue::{Airplane, AirplaneInput};
 use sqlx::types::Json as DbJson;
 
 use super::seat_map::{SeatMap, SeatMapRules};
-use super::{Paged, clean_name, paged};
+use super::{Paged, clean_name, delete_by_id, fetch_by_id, fetch_page};
 use crate::app::AppState;
-use crate::error::{Error, Result, ResultExt};
+use crate::error::{Error, Result};
 use crate::extract::{ApiJson, Id, Page, Params, ServiceAuth};
 
 pub fn router() -> Router<AppState> {
@@ -28,29 +28,15 @@ fn validate(input: AirplaneInput) -> Result<(String, SeatMap)> {
 
 const COLUMNS: &str = "airplane_id as id, model, seat_map, seat_count, created_at, updated_at";
 
-#[derive(sqlx::FromRow)]
-struct AirplaneWithTotal {
-    #[sqlx(flatten)]
-    airplane: Airplane,
-    total: i64,
-}
-
 async fn list(State(state): State<AppState>, params: Params) -> Result<Json<Paged<Airplane>>> {
     let page = Page::from_params(&params, 20)?;
-    let rows = sqlx::query_as::<_, AirplaneWithTotal>(&format!(
+    let sql = format!(
         "select {COLUMNS}, count(*) over () as total from airplane
          order by model, airplane_id limit $1 offset $2"
-    ))
-    .bind(page.limit())
-    .bind(page.offset())
-    .fetch_all(&state.pool)
-    .await?;
-    let total = rows.first().map_or(0, |r| r.total);
-    Ok(Json(paged(
-        rows.into_iter().map(|r| r.airplane).collect(),
-        page,
-        total,
-    )))
+    );
+    fetch_page(sqlx::query_as(&sql), page, &state.pool)
+        .await
+        .map(Json)
 }
 
 async fn create(
@@ -72,14 +58,10 @@ async fn create(
 }
 
 async fn read(State(state): State<AppState>, Id(id): Id) -> Result<Json<Airplane>> {
-    sqlx::query_as::<_, Airplane>(&format!(
-        "select {COLUMNS} from airplane where airplane_id = $1"
-    ))
-    .bind(id)
-    .fetch_optional(&state.pool)
-    .await?
-    .map(Json)
-    .ok_or(Error::NotFound("airplane"))
+    let sql = format!("select {COLUMNS} from airplane where airplane_id = $1");
+    fetch_by_id(&state.pool, &sql, id, "airplane")
+        .await
+        .map(Json)
 }
 
 async fn replace(
@@ -105,16 +87,7 @@ async fn replace(
 }
 
 async fn remove(_: ServiceAuth, State(state): State<AppState>, Id(id): Id) -> Result<StatusCode> {
-    let deleted = sqlx::query("delete from airplane where airplane_id = $1")
-        .bind(id)
-        .execute(&state.pool)
-        .await
-        .on_constraint("flight_airplane_fk", || {
-            Error::conflict("in_use", "flights still use this airplane")
-        })?
-        .rows_affected();
-    if deleted == 0 {
-        return Err(Error::NotFound("airplane"));
-    }
+    let in_use = "flights still use this airplane";
+    delete_by_id(&state.pool, "airplane", id, &["flight_airplane_fk"], in_use).await?;
     Ok(StatusCode::NO_CONTENT)
 }

@@ -8,7 +8,7 @@ use axum::routing::get;
 use axum::{Json, Router};
 pub use flights_api::catalogue::{Airport, AirportInput, CityRef};
 
-use super::{Paged, clean_name, paged, prefix_param};
+use super::{Paged, clean_name, delete_by_id, fetch_by_id, fetch_page, prefix_param};
 use crate::app::AppState;
 use crate::error::{Error, Result, ResultExt};
 use crate::extract::{ApiJson, Id, Page, Params, ServiceAuth};
@@ -67,42 +67,24 @@ const SELECT: &str = "select a.airport_id as id, a.iata_code, a.name, a.time_zon
         c.city_id, c.name as city_name, c.country_code, a.created_at, a.updated_at
     from airport a join city c using (city_id)";
 
-#[derive(sqlx::FromRow)]
-struct AirportWithTotal {
-    #[sqlx(flatten)]
-    airport: Airport,
-    total: i64,
-}
-
 async fn list(State(state): State<AppState>, params: Params) -> Result<Json<Paged<Airport>>> {
     let page = Page::from_params(&params, 20)?;
     let q = prefix_param(&params)?;
-    let rows = sqlx::query_as::<_, AirportWithTotal>(&format!(
+    let sql = format!(
         "select x.*, count(*) over () as total from ({SELECT}
             where $1::text is null or lower(a.iata_code) like $1
                or lower(a.name) like $1 or lower(c.name) like $1) x
          order by (lower(x.iata_code) || '%' = $1) desc, x.iata_code
          limit $2 offset $3"
-    ))
-    .bind(q)
-    .bind(page.limit())
-    .bind(page.offset())
-    .fetch_all(&state.pool)
-    .await?;
-    let total = rows.first().map_or(0, |r| r.total);
-    Ok(Json(paged(
-        rows.into_iter().map(|r| r.airport).collect(),
-        page,
-        total,
-    )))
+    );
+    fetch_page(sqlx::query_as(&sql).bind(q), page, &state.pool)
+        .await
+        .map(Json)
 }
 
 async fn fetch(state: &AppState, id: i64) -> Result<Airport> {
-    sqlx::query_as::<_, Airport>(&format!("{SELECT} where a.airport_id = $1"))
-        .bind(id)
-        .fetch_optional(&state.pool)
-        .await?
-        .ok_or(Error::NotFound("airport"))
+    let sql = format!("{SELECT} where a.airport_id = $1");
+    fetch_by_id(&state.pool, &sql, id, "airport").await
 }
 
 fn unknown_city() -> Error {
@@ -179,17 +161,9 @@ async fn replace(
 }
 
 async fn remove(_: ServiceAuth, State(state): State<AppState>, Id(id): Id) -> Result<StatusCode> {
-    let in_use = || Error::conflict("in_use", "flights still use this airport");
-    let deleted = sqlx::query("delete from airport where airport_id = $1")
-        .bind(id)
-        .execute(&state.pool)
-        .await
-        .on_constraint("flight_origin_fk", in_use)
-        .on_constraint("flight_destination_fk", in_use)?
-        .rows_affected();
-    if deleted == 0 {
-        return Err(Error::NotFound("airport"));
-    }
+    let references = ["flight_origin_fk", "flight_destination_fk"];
+    let in_use = "flights still use this airport";
+    delete_by_id(&state.pool, "airport", id, &references, in_use).await?;
     state.airports.refresh(&state.pool).await?;
     Ok(StatusCode::NO_CONTENT)
 }

@@ -6,7 +6,7 @@ use axum::routing::get;
 use axum::{Json, Router};
 pub use flights_api::catalogue::{City, CityInput};
 
-use super::{Paged, clean_name, paged, prefix_param};
+use super::{Paged, clean_name, delete_by_id, fetch_by_id, fetch_page, prefix_param};
 use crate::app::AppState;
 use crate::error::{Error, Result, ResultExt};
 use crate::extract::{ApiJson, Id, Page, Params, ServiceAuth};
@@ -42,29 +42,21 @@ const COLUMNS: &str = "city_id as id, name, country_code, created_at, updated_at
 async fn list(State(state): State<AppState>, params: Params) -> Result<Json<Paged<City>>> {
     let page = Page::from_params(&params, 20)?;
     let q = prefix_param(&params)?;
-    let rows = sqlx::query_as::<_, CityWithTotal>(&format!(
+    let sql = format!(
         "select {COLUMNS}, count(*) over () as total from city
          where $1::text is null or lower(name) like $1
          order by name, city_id limit $2 offset $3"
-    ))
-    .bind(q)
-    .bind(page.limit())
-    .bind(page.offset())
-    .fetch_all(&state.pool)
-    .await?;
-    let total = rows.first().map_or(0, |r| r.total);
-    Ok(Json(paged(
-        rows.into_iter().map(|r| r.city).collect(),
-        page,
-        total,
-    )))
+    );
+    fetch_page(sqlx::query_as(&sql).bind(q), page, &state.pool)
+        .await
+        .map(Json)
 }
 
-#[derive(sqlx::FromRow)]
-struct CityWithTotal {
-    #[sqlx(flatten)]
-    city: City,
-    total: i64,
+fn duplicate_city() -> Error {
+    Error::conflict(
+        "already_exists",
+        "a city with this name exists in that country",
+    )
 }
 
 async fn create(
@@ -80,22 +72,13 @@ async fn create(
     .bind(&c.country_code)
     .fetch_one(&state.pool)
     .await
-    .on_constraint("city_name_country_unique", || {
-        Error::conflict(
-            "already_exists",
-            "a city with this name exists in that country",
-        )
-    })?;
+    .on_constraint("city_name_country_unique", duplicate_city)?;
     Ok((StatusCode::CREATED, Json(city)))
 }
 
 async fn read(State(state): State<AppState>, Id(id): Id) -> Result<Json<City>> {
-    sqlx::query_as::<_, City>(&format!("select {COLUMNS} from city where city_id = $1"))
-        .bind(id)
-        .fetch_optional(&state.pool)
-        .await?
-        .map(Json)
-        .ok_or(Error::NotFound("city"))
+    let sql = format!("select {COLUMNS} from city where city_id = $1");
+    fetch_by_id(&state.pool, &sql, id, "city").await.map(Json)
 }
 
 async fn replace(
@@ -114,12 +97,7 @@ async fn replace(
     .bind(&c.country_code)
     .fetch_optional(&state.pool)
     .await
-    .on_constraint("city_name_country_unique", || {
-        Error::conflict(
-            "already_exists",
-            "a city with this name exists in that country",
-        )
-    })?
+    .on_constraint("city_name_country_unique", duplicate_city)?
     .ok_or(Error::NotFound("city"))?;
     // Search names airports' cities from memory.
     state.airports.refresh(&state.pool).await?;
@@ -127,16 +105,7 @@ async fn replace(
 }
 
 async fn remove(_: ServiceAuth, State(state): State<AppState>, Id(id): Id) -> Result<StatusCode> {
-    let deleted = sqlx::query("delete from city where city_id = $1")
-        .bind(id)
-        .execute(&state.pool)
-        .await
-        .on_constraint("airport_city_fk", || {
-            Error::conflict("in_use", "the city still has airports")
-        })?
-        .rows_affected();
-    if deleted == 0 {
-        return Err(Error::NotFound("city"));
-    }
+    let in_use = "the city still has airports";
+    delete_by_id(&state.pool, "city", id, &["airport_city_fk"], in_use).await?;
     Ok(StatusCode::NO_CONTENT)
 }

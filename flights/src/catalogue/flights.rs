@@ -17,6 +17,7 @@ use serde::Deserialize;
 use sqlx::types::Json as DbJson;
 use sqlx::{PgConnection, PgPool};
 
+use super::delete_by_id;
 use super::seat_map::{SeatMap, SeatMapRules};
 use crate::app::AppState;
 use crate::error::{Error, Result, ResultExt};
@@ -433,20 +434,8 @@ async fn update(
 }
 
 async fn remove(_: ServiceAuth, State(state): State<AppState>, Id(id): Id) -> Result<StatusCode> {
-    let deleted = sqlx::query("delete from flight where flight_id = $1")
-        .bind(id)
-        .execute(&state.pool)
-        .await
-        .on_constraint("seat_hold_flight_fk", || {
-            Error::conflict(
-                "in_use",
-                "the flight has bookings; cancel it (status cancelled) instead",
-            )
-        })?
-        .rows_affected();
-    if deleted == 0 {
-        return Err(Error::NotFound("flight"));
-    }
+    let in_use = "the flight has bookings; cancel it (status cancelled) instead";
+    delete_by_id(&state.pool, "flight", id, &["seat_hold_flight_fk"], in_use).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 

@@ -9,8 +9,12 @@ pub mod seat_map;
 
 use axum::Router;
 pub use flights_api::catalogue::Paged;
+use sqlx::postgres::{PgArguments, PgRow};
+use sqlx::query::QueryAs;
+use sqlx::{FromRow, PgPool, Postgres};
 
 use crate::app::AppState;
+use crate::error::{Error, Result, ResultExt};
 use crate::extract::Page;
 
 pub fn router() -> Router<AppState> {
@@ -31,13 +35,81 @@ pub fn paged<T>(items: Vec<T>, page: Page, total: i64) -> Paged<T> {
     }
 }
 
+/// A listed row and the number of rows the list has in all, which the
+/// query counts with `count(*) over () as total`.
+#[derive(sqlx::FromRow)]
+pub struct WithTotal<T> {
+    #[sqlx(flatten)]
+    item: T,
+    total: i64,
+}
+
+/// Runs a list query whose last two parameters are the page's limit and
+/// offset, and returns that page with the total the query counted.
+pub async fn fetch_page<T>(
+    query: QueryAs<'_, Postgres, WithTotal<T>, PgArguments>,
+    page: Page,
+    pool: &PgPool,
+) -> Result<Paged<T>>
+where
+    T: for<'r> FromRow<'r, PgRow> + Send + Unpin,
+{
+    let rows = query
+        .bind(page.limit())
+        .bind(page.offset())
+        .fetch_all(pool)
+        .await?;
+    let total = rows.first().map_or(0, |r| r.total);
+    Ok(paged(
+        rows.into_iter().map(|r| r.item).collect(),
+        page,
+        total,
+    ))
+}
+
+/// The row `sql` selects by `id` (its `$1`), or `NotFound(what)`.
+pub async fn fetch_by_id<T>(pool: &PgPool, sql: &str, id: i64, what: &'static str) -> Result<T>
+where
+    T: for<'r> FromRow<'r, PgRow> + Send + Unpin,
+{
+    sqlx::query_as(sql)
+        .bind(id)
+        .fetch_optional(pool)
+        .await?
+        .ok_or(Error::NotFound(what))
+}
+
+/// Deletes row `id` of `table` (keyed by `<table>_id`): `NotFound(table)`
+/// when there is none, an `in_use` conflict saying `in_use` when one of the
+/// foreign keys `references` still points at it.
+pub async fn delete_by_id(
+    pool: &PgPool,
+    table: &'static str,
+    id: i64,
+    references: &[&str],
+    in_use: &'static str,
+) -> Result<()> {
+    let mut result = sqlx::query(&format!("delete from {table} where {table}_id = $1"))
+        .bind(id)
+        .execute(pool)
+        .await
+        .map_err(Error::from);
+    for name in references {
+        result = result.on_constraint(name, || Error::conflict("in_use", in_use));
+    }
+    if result?.rows_affected() == 0 {
+        return Err(Error::NotFound(table));
+    }
+    Ok(())
+}
+
 /// The `q` lookup parameter as a LIKE pattern matching it as a literal prefix.
-pub fn prefix_param(params: &crate::extract::Params) -> crate::error::Result<Option<String>> {
+pub fn prefix_param(params: &crate::extract::Params) -> Result<Option<String>> {
     let Some(q) = params.str("q") else {
         return Ok(None);
     };
     if q.chars().count() > 100 || q.chars().any(char::is_control) {
-        return Err(crate::error::Error::invalid_param(
+        return Err(Error::invalid_param(
             "q",
             "must be at most 100 printable characters",
         ));
@@ -59,10 +131,10 @@ fn like_prefix(q: &str) -> String {
 }
 
 /// A trimmed, non-empty name of bounded length.
-pub fn clean_name(field: &'static str, raw: &str, max: usize) -> crate::error::Result<String> {
+pub fn clean_name(field: &'static str, raw: &str, max: usize) -> Result<String> {
     let name = raw.trim();
     if name.is_empty() || name.chars().count() > max || name.chars().any(char::is_control) {
-        return Err(crate::error::Error::validation(
+        return Err(Error::validation(
             field,
             format!("must be 1 to {max} printable characters"),
         ));

@@ -17,6 +17,21 @@ pub struct MapSeat {
     pub cabin: Cabin,
 }
 
+/// A seat map from its sections: (cabin, first row, last row, seat letters).
+pub fn from_sections(sections: &[(Cabin, u16, u16, &str)]) -> SeatMap {
+    SeatMap {
+        sections: sections
+            .iter()
+            .map(|&(cabin, from_row, to_row, letters)| Section {
+                cabin,
+                from_row,
+                to_row,
+                seat_letters: letters.to_owned(),
+            })
+            .collect(),
+    }
+}
+
 /// What the flight service checks and derives from a seat map.
 pub trait SeatMapRules {
     /// Checks the map and names the first offending field.
@@ -134,23 +149,9 @@ impl SeatMapRules for SeatMap {
 mod tests {
     use super::*;
 
-    fn map(sections: &[(Cabin, u16, u16, &str)]) -> SeatMap {
-        SeatMap {
-            sections: sections
-                .iter()
-                .map(|&(cabin, from_row, to_row, l)| Section {
-                    cabin,
-                    from_row,
-                    to_row,
-                    seat_letters: l.to_owned(),
-                })
-                .collect(),
-        }
-    }
-
     #[test]
     fn seats_are_listed_row_by_row() {
-        let m = map(&[(Cabin::Economy, 3, 4, "AB"), (Cabin::Business, 1, 2, "A")]);
+        let m = from_sections(&[(Cabin::Economy, 3, 4, "AB"), (Cabin::Business, 1, 2, "A")]);
         m.validate("seat_map").unwrap();
         let seats: Vec<String> = m
             .seats()
@@ -164,7 +165,7 @@ mod tests {
 
     #[test]
     fn overlapping_rows_are_refused() {
-        let m = map(&[
+        let m = from_sections(&[
             (Cabin::Economy, 1, 10, "AB"),
             (Cabin::Business, 10, 12, "A"),
         ]);
@@ -173,9 +174,17 @@ mod tests {
 
     #[test]
     fn repeated_or_lower_case_letters_are_refused() {
-        assert!(map(&[(Cabin::Economy, 1, 2, "AA")]).validate("m").is_err());
-        assert!(map(&[(Cabin::Economy, 1, 2, "ab")]).validate("m").is_err());
-        assert!(map(&[(Cabin::Economy, 0, 2, "AB")]).validate("m").is_err());
-        assert!(map(&[]).validate("m").is_err());
+        let refused: [&[(Cabin, u16, u16, &str)]; 4] = [
+            &[(Cabin::Economy, 1, 2, "AA")],
+            &[(Cabin::Economy, 1, 2, "ab")],
+            &[(Cabin::Economy, 0, 2, "AB")],
+            &[],
+        ];
+        for sections in refused {
+            assert!(
+                from_sections(sections).validate("m").is_err(),
+                "{sections:?}"
+            );
+        }
     }
 }
