@@ -55,6 +55,7 @@ PY
 cat <<INFO
 
   The local stack is up (Ctrl-C stops everything):
+    web app            http://127.0.0.1:$API_PORT/   (sign up, search, pick seats, pay with 4242 4242 4242 4242)
     gateway (public)   http://127.0.0.1:$API_PORT/api/v1   (OpenAPI: /api/v1/openapi.json; admin: \$ADMIN_EMAIL / \$ADMIN_PASSWORD)
                        metrics (internal) http://${API_METRICS_ADDR:-127.0.0.1:9465}/metrics
     flight service     http://127.0.0.1:$FLIGHTS_PORT/api/v1/flights   (service token: \$FLIGHTS_SERVICE_TOKEN)

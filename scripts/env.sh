@@ -21,6 +21,9 @@ export SMTP_PORT="${SMTP_PORT:-2525}"
 export API_PORT="${API_PORT:-8080}"
 export JWT_SECRET="${JWT_SECRET:-dev-only-jwt-secret-change-me-0123456789}"
 export STRIPE_WEBHOOK_SECRET="${STRIPE_WEBHOOK_SECRET:-whsec_local_dev}"
+# The web app's Stripe.js: localstripe's, with a publishable key it takes.
+export STRIPE_JS_URL="${STRIPE_JS_URL:-http://127.0.0.1:${STRIPE_PORT:-8420}/js.stripe.com/v3/}"
+export STRIPE_PUBLISHABLE_KEY="${STRIPE_PUBLISHABLE_KEY:-pk_test_local_dev}"
 export ADMIN_EMAIL="${ADMIN_EMAIL:-admin@airline.local}"
 export ADMIN_PASSWORD="${ADMIN_PASSWORD:-admin-password-dev}"
 # Temporal payload encryption for the gateway, the worker and bookingbench

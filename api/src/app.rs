@@ -8,7 +8,7 @@ use anyhow::Context;
 use axum::Router;
 use axum::http::{HeaderName, HeaderValue, Method, header};
 use secrecy::{ExposeSecret, SecretString};
-use service_kit::http::{self, Server};
+use service_kit::http::{self, Server, Service};
 use service_kit::telemetry;
 use sqlx::PgPool;
 use temporalio_client::Client;
@@ -41,12 +41,10 @@ pub struct AppState {
     pub flights: reqwest::Client,
 }
 
-pub struct Application {
-    public: Server,
-    /// `/metrics` and the codec endpoint, on `API_METRICS_ADDR`.
-    internal: Server,
-    pool: PgPool,
-}
+/// Assembles the gateway ([`Service`]: the public listener, the internal
+/// one with `/metrics` and the codec endpoint on `API_METRICS_ADDR`, and
+/// the pool).
+pub struct Application;
 
 /// Connects to Temporal with the standard `TEMPORAL_*` variables
 /// (TEMPORAL_ADDRESS, TEMPORAL_NAMESPACE, TLS and API key options).
@@ -74,7 +72,7 @@ pub async fn migrate(url: &SecretString) -> anyhow::Result<()> {
 }
 
 impl Application {
-    pub async fn build(config: Config) -> anyhow::Result<Self> {
+    pub async fn build(config: Config) -> anyhow::Result<Service> {
         let pool = connect(&config).await?;
         let temporal = temporal_client(config.payload_keys.clone()).await?;
         Self::build_with(config, pool, temporal).await
@@ -84,7 +82,7 @@ impl Application {
         config: Config,
         pool: PgPool,
         temporal: Client,
-    ) -> anyhow::Result<Self> {
+    ) -> anyhow::Result<Service> {
         telemetry::metrics_handle();
         let listener = TcpListener::bind((config.host, config.port)).await?;
         let internal = TcpListener::bind(config.metrics_addr)
@@ -115,43 +113,10 @@ impl Application {
             )?;
             internal_router = internal_router.merge(codec);
         }
-        Ok(Self {
-            public: Server::new(listener, router(state)?),
-            internal: Server::new(internal, internal_router),
-            pool,
-        })
-    }
-
-    pub fn port(&self) -> u16 {
-        self.public.port()
-    }
-
-    /// The internal listener's port (`/metrics`).
-    pub fn metrics_port(&self) -> u16 {
-        self.internal.port()
-    }
-
-    /// Serves until `shutdown` resolves, then finishes in-flight requests.
-    pub async fn run_until(
-        self,
-        shutdown: impl std::future::Future<Output = ()> + Send + 'static,
-    ) -> std::io::Result<()> {
-        tracing::info!(
-            addr = ?self.public.local_addr(),
-            metrics = ?self.internal.local_addr(),
-            "gateway listening"
-        );
-        let (stop, stopped) = tokio::sync::watch::channel(false);
-        let internal = tokio::spawn(self.internal.serve_until(async move {
-            let mut stopped = stopped;
-            let _ = stopped.wait_for(|s| *s).await;
-        }));
-        let result = self.public.serve_until(shutdown).await;
-        // Metrics stay up until the public port has drained.
-        let _ = stop.send(true);
-        let _ = internal.await;
-        self.pool.close().await;
-        result
+        Ok(
+            Service::new("gateway", Server::new(listener, router(state)?), pool)
+                .with_internal(Server::new(internal, internal_router)),
+        )
     }
 }
 
@@ -229,5 +194,6 @@ pub fn router(state: AppState) -> anyhow::Result<Router> {
                 .max_age(Duration::from_secs(600)),
         );
     }
+    let router = router.merge(crate::web::router(&config.web)?);
     Ok(http::outer(router).with_state(state))
 }

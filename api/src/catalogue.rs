@@ -74,9 +74,11 @@ async fn admin(
         .into_response()
 }
 
-/// A documented public read: `public` under its own name and `utoipa::path`.
+/// A documented public read: `public` under its own name, with its
+/// `utoipa::path`. `list` is a page of `Paged<$item>` with the query
+/// parameters of each `$query`; `one` is one `$item` by its id, or 404.
 macro_rules! read_route {
-    ($(#[$attr:meta])* $name:ident) => {
+    (@handler $(#[$attr:meta])* $name:ident) => {
         $(#[$attr])*
         async fn $name(
             State(state): State<AppState>,
@@ -85,6 +87,19 @@ macro_rules! read_route {
         ) -> Result<Response> {
             public(&state, &uri, &headers).await
         }
+    };
+    ($(#[$doc:meta])* $name:ident: list $path:literal ($($query:ident),+) => $item:ident) => {
+        read_route!(@handler $(#[$doc])*
+            #[utoipa::path(get, path = $path, tag = "catalogue", params($($query),+),
+                responses((status = 200, body = Paged<$item>)))]
+            $name);
+    };
+    ($(#[$doc:meta])* $name:ident: one $path:literal => $item:ident) => {
+        read_route!(@handler $(#[$doc])*
+            #[utoipa::path(get, path = $path, tag = "catalogue",
+                params(("id" = i64, Path, minimum = 1)),
+                responses((status = 200, body = $item), (status = 404)))]
+            $name);
     };
 }
 
@@ -106,9 +121,12 @@ impl<S: Send + Sync> FromRequest<S> for RawBody {
     }
 }
 
-/// A documented admin write: `admin` under its own name and `utoipa::path`.
+/// A documented admin write: `admin` under its own name, with its
+/// `utoipa::path`: `post` creates from `$input` (201 with the new `$out`),
+/// `put` replaces one by id (200 with it, or 404), `delete` deletes one by
+/// id (204, or 404); each then lists its own refusals, status and words.
 macro_rules! admin_route {
-    ($(#[$attr:meta])* $name:ident) => {
+    (@handler $(#[$attr:meta])* $name:ident) => {
         $(#[$attr])*
         async fn $name(
             _admin: Admin,
@@ -121,10 +139,36 @@ macro_rules! admin_route {
             admin(&state, method, &uri, &headers, body).await
         }
     };
+    ($(#[$doc:meta])* $name:ident: post $path:literal, $input:ident => $out:ident
+        $(, $status:literal $why:expr)*) => {
+        admin_route!(@handler $(#[$doc])*
+            #[utoipa::path(post, path = $path, tag = "admin", security(("bearer" = [])),
+                request_body = $input,
+                responses((status = 201, body = $out)
+                          $(, (status = $status, description = $why))*))]
+            $name);
+    };
+    ($(#[$doc:meta])* $name:ident: put $path:literal, $input:ident => $out:ident
+        $(, $status:literal $why:expr)*) => {
+        admin_route!(@handler $(#[$doc])*
+            #[utoipa::path(put, path = $path, tag = "admin", security(("bearer" = [])),
+                params(("id" = i64, Path, minimum = 1)), request_body = $input,
+                responses((status = 200, body = $out), (status = 404)
+                          $(, (status = $status, description = $why))*))]
+            $name);
+    };
+    ($(#[$doc:meta])* $name:ident: delete $path:literal $(, $status:literal $why:expr)*) => {
+        admin_route!(@handler $(#[$doc])*
+            #[utoipa::path(delete, path = $path, tag = "admin", security(("bearer" = [])),
+                params(("id" = i64, Path, minimum = 1)),
+                responses((status = 204), (status = 404)
+                          $(, (status = $status, description = $why))*))]
+            $name);
+    };
 }
 
-/// Query parameters of the flight search (for the document; the flight
-/// service parses them and names the one it refuses).
+/// Query parameters of the flight search, but for its page (for the
+/// document; the flight service parses them and names the one it refuses).
 #[derive(IntoParams)]
 #[into_params(parameter_in = Query)]
 #[allow(dead_code)]
@@ -160,10 +204,6 @@ struct SearchQuery {
         example = "price,-departure_time"
     )]
     sort: Option<String>,
-    #[param(minimum = 1, maximum = 10000)]
-    page: Option<u32>,
-    #[param(minimum = 1, maximum = 100)]
-    per_page: Option<u32>,
 }
 
 /// `page` and `per_page` of a list.
@@ -177,7 +217,7 @@ pub(crate) struct PageQuery {
     per_page: Option<u32>,
 }
 
-/// A list's lookup and page.
+/// A list's lookup (its page is a `PageQuery`).
 #[derive(IntoParams)]
 #[into_params(parameter_in = Query)]
 #[allow(dead_code)]
@@ -185,172 +225,85 @@ struct LookupQuery {
     /// A prefix of the name (or code), any case.
     #[param(max_length = 100, pattern = r"^[^\x00-\x1f\x7f-\x9f]*$")]
     q: Option<String>,
-    #[param(minimum = 1, maximum = 10000)]
-    page: Option<u32>,
-    #[param(minimum = 1, maximum = 100)]
-    per_page: Option<u32>,
 }
 
 read_route!(
     /// Search flights with seats left, by route, local date, cabin, fare and
     /// time of day; sorted and paged.
-    #[utoipa::path(get, path = "/api/v1/flights", tag = "catalogue", params(SearchQuery),
-        responses((status = 200, body = Paged<SearchResult>)))]
-    search_flights
+    search_flights: list "/api/v1/flights" (SearchQuery, PageQuery) => SearchResult
 );
-
 read_route!(
     /// A flight: airports with their time zones, times, cabins with fares
     /// and seats left.
-    #[utoipa::path(get, path = "/api/v1/flights/{id}", tag = "catalogue",
-        params(("id" = i64, Path, minimum = 1)),
-        responses((status = 200, body = FlightDetails), (status = 404)))]
-    read_flight
+    read_flight: one "/api/v1/flights/{id}" => FlightDetails
 );
-
 read_route!(
     /// A flight's seats with their cabin, fare and status, live.
-    #[utoipa::path(get, path = "/api/v1/flights/{id}/seats", tag = "catalogue",
-        params(("id" = i64, Path, minimum = 1)),
-        responses((status = 200, body = FlightSeats), (status = 404)))]
-    flight_seats
+    flight_seats: one "/api/v1/flights/{id}/seats" => FlightSeats
 );
+admin_route!(
+    /// Create a flight; its seats come from the airplane's seat map.
+    create_flight: post "/api/v1/flights", FlightInput => FlightDetails,
+    409 "already_exists: the flight number already departs at that time",
+    422 "invalid field, including an unknown airport or airplane, a departure in the past, or a missing or extra cabin fare"
+);
+admin_route!(
+    /// Delete a flight that never had a booking (otherwise cancel it).
+    delete_flight: delete "/api/v1/flights/{id}",
+    409 "in_use: the flight has bookings; cancel it instead"
+);
+
+/// The refusals a create and a replace share.
+const CITY_EXISTS: &str = "already_exists: a city of that name in that country";
+const AIRPORT_EXISTS: &str = "already_exists: an airport with this IATA code";
+const AIRPORT_INVALID: &str = "invalid field, including an unknown city or time zone";
+const AIRPLANE_INVALID: &str = "invalid field, including overlapping rows or repeated seat letters";
 
 read_route!(
     /// Cities, by name prefix.
-    #[utoipa::path(get, path = "/api/v1/cities", tag = "catalogue", params(LookupQuery),
-        responses((status = 200, body = Paged<City>)))]
-    list_cities
+    list_cities: list "/api/v1/cities" (LookupQuery, PageQuery) => City
 );
-
-read_route!(
-    #[utoipa::path(get, path = "/api/v1/cities/{id}", tag = "catalogue",
-        params(("id" = i64, Path, minimum = 1)),
-        responses((status = 200, body = City), (status = 404)))]
-    read_city
-);
+read_route!(read_city: one "/api/v1/cities/{id}" => City);
+admin_route!(create_city: post "/api/v1/cities", CityInput => City, 409 CITY_EXISTS);
+admin_route!(replace_city: put "/api/v1/cities/{id}", CityInput => City, 409 CITY_EXISTS);
+admin_route!(delete_city: delete "/api/v1/cities/{id}", 409 "in_use: the city still has airports");
 
 read_route!(
     /// Airports, by code, name or city prefix (an exact code first).
-    #[utoipa::path(get, path = "/api/v1/airports", tag = "catalogue", params(LookupQuery),
-        responses((status = 200, body = Paged<Airport>)))]
-    list_airports
+    list_airports: list "/api/v1/airports" (LookupQuery, PageQuery) => Airport
 );
-
-read_route!(
-    #[utoipa::path(get, path = "/api/v1/airports/{id}", tag = "catalogue",
-        params(("id" = i64, Path, minimum = 1)),
-        responses((status = 200, body = Airport), (status = 404)))]
-    read_airport
+read_route!(read_airport: one "/api/v1/airports/{id}" => Airport);
+admin_route!(
+    create_airport: post "/api/v1/airports", AirportInput => Airport,
+    409 AIRPORT_EXISTS, 422 AIRPORT_INVALID
+);
+admin_route!(
+    /// Replace an airport; a new time zone re-derives its flights' local
+    /// departures.
+    replace_airport: put "/api/v1/airports/{id}", AirportInput => Airport,
+    409 AIRPORT_EXISTS, 422 AIRPORT_INVALID
+);
+admin_route!(
+    delete_airport: delete "/api/v1/airports/{id}",
+    409 "in_use: flights still use this airport"
 );
 
 read_route!(
     /// Airplanes and their seat maps.
-    #[utoipa::path(get, path = "/api/v1/airplanes", tag = "catalogue", params(PageQuery),
-        responses((status = 200, body = Paged<Airplane>)))]
-    list_airplanes
+    list_airplanes: list "/api/v1/airplanes" (PageQuery) => Airplane
 );
-
-read_route!(
-    #[utoipa::path(get, path = "/api/v1/airplanes/{id}", tag = "catalogue",
-        params(("id" = i64, Path, minimum = 1)),
-        responses((status = 200, body = Airplane), (status = 404)))]
-    read_airplane
-);
-
+read_route!(read_airplane: one "/api/v1/airplanes/{id}" => Airplane);
 admin_route!(
-    /// Create a flight; its seats come from the airplane's seat map.
-    #[utoipa::path(post, path = "/api/v1/flights", tag = "admin", security(("bearer" = [])),
-        request_body = FlightInput,
-        responses((status = 201, body = FlightDetails),
-                  (status = 409, description = "already_exists: the flight number already departs at that time"),
-                  (status = 422, description = "invalid field, including an unknown airport or airplane, a departure in the past, or a missing or extra cabin fare")))]
-    create_flight
+    create_airplane: post "/api/v1/airplanes", AirplaneInput => Airplane,
+    422 AIRPLANE_INVALID
 );
-
 admin_route!(
-    /// Delete a flight that never had a booking (otherwise cancel it).
-    #[utoipa::path(delete, path = "/api/v1/flights/{id}", tag = "admin", security(("bearer" = [])),
-        params(("id" = i64, Path, minimum = 1)),
-        responses((status = 204), (status = 404),
-                  (status = 409, description = "in_use: the flight has bookings; cancel it instead")))]
-    delete_flight
+    replace_airplane: put "/api/v1/airplanes/{id}", AirplaneInput => Airplane,
+    422 AIRPLANE_INVALID
 );
-
 admin_route!(
-    #[utoipa::path(post, path = "/api/v1/cities", tag = "admin", security(("bearer" = [])),
-        request_body = CityInput,
-        responses((status = 201, body = City),
-                  (status = 409, description = "already_exists: a city of that name in that country")))]
-    create_city
-);
-
-admin_route!(
-    #[utoipa::path(put, path = "/api/v1/cities/{id}", tag = "admin", security(("bearer" = [])),
-        params(("id" = i64, Path, minimum = 1)), request_body = CityInput,
-        responses((status = 200, body = City), (status = 404),
-                  (status = 409, description = "already_exists: a city of that name in that country")))]
-    replace_city
-);
-
-admin_route!(
-    #[utoipa::path(delete, path = "/api/v1/cities/{id}", tag = "admin", security(("bearer" = [])),
-        params(("id" = i64, Path, minimum = 1)),
-        responses((status = 204), (status = 404),
-                  (status = 409, description = "in_use: the city still has airports")))]
-    delete_city
-);
-
-admin_route!(
-    #[utoipa::path(post, path = "/api/v1/airports", tag = "admin", security(("bearer" = [])),
-        request_body = AirportInput,
-        responses((status = 201, body = Airport),
-                  (status = 409, description = "already_exists: an airport with this IATA code"),
-                  (status = 422, description = "invalid field, including an unknown city or time zone")))]
-    create_airport
-);
-
-admin_route!(
-    /// Replace an airport; a new time zone re-derives its flights' local
-    /// departures.
-    #[utoipa::path(put, path = "/api/v1/airports/{id}", tag = "admin", security(("bearer" = [])),
-        params(("id" = i64, Path, minimum = 1)), request_body = AirportInput,
-        responses((status = 200, body = Airport), (status = 404),
-                  (status = 409, description = "already_exists: an airport with this IATA code"),
-                  (status = 422, description = "invalid field, including an unknown city or time zone")))]
-    replace_airport
-);
-
-admin_route!(
-    #[utoipa::path(delete, path = "/api/v1/airports/{id}", tag = "admin", security(("bearer" = [])),
-        params(("id" = i64, Path, minimum = 1)),
-        responses((status = 204), (status = 404),
-                  (status = 409, description = "in_use: flights still use this airport")))]
-    delete_airport
-);
-
-admin_route!(
-    #[utoipa::path(post, path = "/api/v1/airplanes", tag = "admin", security(("bearer" = [])),
-        request_body = AirplaneInput,
-        responses((status = 201, body = Airplane),
-                  (status = 422, description = "invalid field, including overlapping rows or repeated seat letters")))]
-    create_airplane
-);
-
-admin_route!(
-    #[utoipa::path(put, path = "/api/v1/airplanes/{id}", tag = "admin", security(("bearer" = [])),
-        params(("id" = i64, Path, minimum = 1)), request_body = AirplaneInput,
-        responses((status = 200, body = Airplane), (status = 404),
-                  (status = 422, description = "invalid field, including overlapping rows or repeated seat letters")))]
-    replace_airplane
-);
-
-admin_route!(
-    #[utoipa::path(delete, path = "/api/v1/airplanes/{id}", tag = "admin", security(("bearer" = [])),
-        params(("id" = i64, Path, minimum = 1)),
-        responses((status = 204), (status = 404),
-                  (status = 409, description = "in_use: flights still use this airplane")))]
-    delete_airplane
+    delete_airplane: delete "/api/v1/airplanes/{id}",
+    409 "in_use: flights still use this airplane"
 );
 
 /// Change a flight (times, gate, status, fares; admins only). A new

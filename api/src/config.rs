@@ -35,6 +35,8 @@ pub struct Config {
     pub codec_token: Option<SecretString>,
     /// Origins (the Web UI's) allowed to call the codec endpoint.
     pub codec_cors_origins: Vec<String>,
+    /// The web app's Stripe.js and publishable key.
+    pub web: crate::web::WebConfig,
 }
 
 #[derive(Debug, Clone)]
@@ -155,6 +157,7 @@ impl Config {
                 other => other.map(SecretString::from),
             },
             codec_cors_origins: list("CODEC_CORS_ORIGINS"),
+            web: crate::web::WebConfig::from_env()?,
             stripe_webhook_secret: var("STRIPE_WEBHOOK_SECRET")
                 .context("set STRIPE_WEBHOOK_SECRET (whsec_...) to verify Stripe's webhooks")?
                 .into(),

@@ -1,6 +1,7 @@
 //! The gateway: the single public entry point. Accounts and tokens, rate
 //! limits, the catalogue (forwarded to the flight service), the bookings
-//! API over the booking workflows, the Stripe webhook, OpenAPI.
+//! API over the booking workflows, the Stripe webhook, OpenAPI, and the
+//! traveller's web app at `/`.
 
 pub mod app;
 pub mod auth;
@@ -14,4 +15,5 @@ pub mod limits;
 pub mod openapi;
 pub mod routes;
 pub mod validate;
+pub mod web;
 pub mod webhook;

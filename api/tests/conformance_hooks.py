@@ -13,72 +13,54 @@ from urllib.parse import parse_qsl, urlsplit
 
 import schemathesis
 
+def _refusals(status, code, *fields):
+    """`(status, code, field)` for each field; without one, a refusal that
+    names no field."""
+    return {(status, code, field) for field in fields or ("",)}
+
+
+def _invalid(*fields):
+    return _refusals(422, "validation_failed", *fields)
+
+
 # (method, path) -> {(status, code, field)} the gateway may answer to a
 # request the document allows, because of a rule across inputs or state.
 BEYOND_THE_SCHEMA = {
-    ("GET", "/api/v1/flights"): {
-        # An airport that does not exist, or `to` equal to `from`;
-        # `max_price` below `min_price`; `departs_before` before
-        # `departs_after`; a sort key given twice.
-        (400, "invalid_parameter", "from"),
-        (400, "invalid_parameter", "to"),
-        (400, "invalid_parameter", "max_price"),
-        (400, "invalid_parameter", "departs_before"),
-        (400, "invalid_parameter", "sort"),
-    },
-    ("POST", "/api/v1/bookings"): {
+    # An airport that does not exist, or `to` equal to `from`; `max_price`
+    # below `min_price`; `departs_before` before `departs_after`; a sort key
+    # given twice.
+    ("GET", "/api/v1/flights"): _refusals(
+        400, "invalid_parameter", "from", "to", "max_price", "departs_before", "sort"
+    ),
+    ("POST", "/api/v1/bookings"): (
         # The same Idempotency-Key as an earlier, different request.
-        (422, "idempotency_key_reused", ""),
+        _refusals(422, "idempotency_key_reused")
         # A seat the flight does not have, or a flight cancelled, departed
         # or closed for booking; a payment Stripe refuses to create.
-        (422, "booking_rejected", ""),
-        (422, "payment_rejected", ""),
-        # One passenger per seat.
-        (422, "validation_failed", "passengers"),
-        # A date of birth after today.
-        (422, "validation_failed", "passengers[*].date_of_birth"),
-        # A seat listed twice in other spelling ("12a", "12A").
-        (422, "validation_failed", "seats[*]"),
-    },
-    ("POST", "/api/v1/flights"): {
-        # Departure in the past, arrival not after departure or more than
-        # 30 hours later, destination equal to origin, an airport or
-        # airplane that does not exist, a fare for a cabin the airplane
-        # lacks or none for one it has.
-        (422, "validation_failed", "departure_time"),
-        (422, "validation_failed", "arrival_time"),
-        (422, "validation_failed", "destination"),
-        (422, "validation_failed", "origin"),
-        (422, "validation_failed", "airplane_id"),
-        (422, "validation_failed", "fares.*"),
-    },
-    ("PATCH", "/api/v1/flights/{id}"): {
-        # The new times against each other and the flight's current ones;
-        # a fare for a cabin the flight does not have.
-        (422, "validation_failed", "arrival_time"),
-        (422, "validation_failed", "departure_time"),
-        (422, "validation_failed", "fares.*"),
-    },
-    ("POST", "/api/v1/airports"): {
-        # A city that does not exist; a zone the database does not know.
-        (422, "validation_failed", "city_id"),
-        (422, "validation_failed", "time_zone"),
-    },
-    ("PUT", "/api/v1/airports/{id}"): {
-        (422, "validation_failed", "city_id"),
-        (422, "validation_failed", "time_zone"),
-    },
-    ("POST", "/api/v1/airplanes"): {
-        # Overlapping row ranges, a repeated seat letter, over 1,000 seats.
-        (422, "validation_failed", "seat_map.*"),
-    },
-    ("PUT", "/api/v1/airplanes/{id}"): {
-        (422, "validation_failed", "seat_map.*"),
-    },
-    ("POST", "/api/v1/webhooks/stripe"): {
-        # Only Stripe can sign an event.
-        (400, "invalid_signature", "Stripe-Signature"),
-    },
+        | _refusals(422, "booking_rejected")
+        | _refusals(422, "payment_rejected")
+        # One passenger per seat; a date of birth after today; a seat
+        # listed twice in other spelling ("12a", "12A").
+        | _invalid("passengers", "passengers[*].date_of_birth", "seats[*]")
+    ),
+    # Departure in the past, arrival not after departure or more than 30
+    # hours later, destination equal to origin, an airport or airplane that
+    # does not exist, a fare for a cabin the airplane lacks or none for one
+    # it has.
+    ("POST", "/api/v1/flights"): _invalid(
+        "departure_time", "arrival_time", "destination", "origin", "airplane_id", "fares.*"
+    ),
+    # The new times against each other and the flight's current ones; a
+    # fare for a cabin the flight does not have.
+    ("PATCH", "/api/v1/flights/{id}"): _invalid("arrival_time", "departure_time", "fares.*"),
+    # A city that does not exist; a zone the database does not know.
+    ("POST", "/api/v1/airports"): _invalid("city_id", "time_zone"),
+    ("PUT", "/api/v1/airports/{id}"): _invalid("city_id", "time_zone"),
+    # Overlapping row ranges, a repeated seat letter, over 1,000 seats.
+    ("POST", "/api/v1/airplanes"): _invalid("seat_map.*"),
+    ("PUT", "/api/v1/airplanes/{id}"): _invalid("seat_map.*"),
+    # Only Stripe can sign an event.
+    ("POST", "/api/v1/webhooks/stripe"): _refusals(400, "invalid_signature", "Stripe-Signature"),
 }
 
 

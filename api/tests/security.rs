@@ -200,9 +200,7 @@ async fn a_forwarded_address_counts_only_when_a_trusted_proxy_wrote_it() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn travellers_read_stable_codes_and_our_words_never_the_providers() {
     use support::stack::stripe_proxy::Action;
-    let gw = Gateway::start("no-leaks").await;
-    let flight = gw.flight().await;
-    let ada = gw.signup("ada@example.com").await;
+    let (gw, flight, ada) = Gateway::start_with_ada("no-leaks").await;
 
     // Stripe refuses the PaymentIntent with its own words and an id.
     let provider_text = "Amount must be no more than $999,999.99 (req_9Zx)";
@@ -346,13 +344,7 @@ async fn one_account_can_neither_hoard_seats_nor_test_cards_without_end() {
     assert_eq!(retried.body["booking_id"], first.body["booking_id"]);
     // Cancelling one makes room again.
     let second_id = second.body["booking_id"].as_str().unwrap();
-    let cancelled = gw
-        .post(
-            &format!("/api/v1/bookings/{second_id}/cancel"),
-            Some(&ada.access),
-            json!({}),
-        )
-        .await;
+    let cancelled = gw.cancel(&ada, second_id).await;
     assert_eq!(cancelled.body["status"], "cancelled", "{}", cancelled.body);
     let fourth = book("hoard-4", json!(["8A"])).await;
     assert_eq!(fourth.status, StatusCode::CREATED, "{}", fourth.body);
@@ -391,9 +383,7 @@ async fn one_account_can_neither_hoard_seats_nor_test_cards_without_end() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn temporal_holds_only_ciphertext_and_the_codec_endpoint_decodes_it() {
-    let gw = Gateway::start("encrypted-payloads").await;
-    let flight = gw.flight().await;
-    let ada = gw.signup("ada@example.com").await;
+    let (gw, flight, ada) = Gateway::start_with_ada("encrypted-payloads").await;
     let body = Gateway::booking_body(flight, json!(["6A"]), 1);
     let r = gw.book(&ada, "private-1", body).await;
     assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);

@@ -133,7 +133,7 @@ pub struct AirportRef {
     pub code: String,
     pub name: String,
     pub city: String,
-    /// IANA zone; in a flight's details, not in search results.
+    /// IANA zone of the airport, for local times.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub time_zone: Option<String>,
 }

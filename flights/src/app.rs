@@ -3,7 +3,7 @@
 use std::sync::Arc;
 
 use axum::Router;
-use service_kit::http::{self, Server};
+use service_kit::http::{self, Server, Service};
 use service_kit::telemetry;
 use sqlx::PgPool;
 use tokio::net::TcpListener;
@@ -19,22 +19,20 @@ pub struct AppState {
     pub airports: Arc<Directory>,
 }
 
-pub struct Application {
-    server: Server,
-    pool: PgPool,
-}
+/// Assembles the flight service ([`Service`]: its listener and pool).
+pub struct Application;
 
 pub async fn connect(config: &Config) -> anyhow::Result<PgPool> {
     service_kit::config::pg_pool(&config.database_url, config.db_max_connections).await
 }
 
 impl Application {
-    pub async fn build(config: Config) -> anyhow::Result<Self> {
+    pub async fn build(config: Config) -> anyhow::Result<Service> {
         let pool = connect(&config).await?;
         Self::build_with_pool(config, pool).await
     }
 
-    pub async fn build_with_pool(config: Config, pool: PgPool) -> anyhow::Result<Self> {
+    pub async fn build_with_pool(config: Config, pool: PgPool) -> anyhow::Result<Service> {
         telemetry::metrics_handle(); // install the recorder before the first request
         let listener = TcpListener::bind((config.host, config.port)).await?;
         let airports = Directory::load(&pool).await?;
@@ -44,25 +42,11 @@ impl Application {
             config: Arc::new(config),
             airports,
         };
-        Ok(Self {
-            server: Server::new(listener, router(state)),
+        Ok(Service::new(
+            "flight service",
+            Server::new(listener, router(state)),
             pool,
-        })
-    }
-
-    pub fn port(&self) -> u16 {
-        self.server.port()
-    }
-
-    /// Serves until `shutdown` resolves, then finishes in-flight requests.
-    pub async fn run_until(
-        self,
-        shutdown: impl std::future::Future<Output = ()> + Send + 'static,
-    ) -> std::io::Result<()> {
-        tracing::info!(addr = ?self.server.local_addr(), "flight service listening");
-        let result = self.server.serve_until(shutdown).await;
-        self.pool.close().await;
-        result
+        ))
     }
 }
 

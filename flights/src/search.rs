@@ -255,7 +255,7 @@ fn airport_ref(a: &AirportInfo) -> AirportRef {
         code: a.code.clone(),
         name: a.name.clone(),
         city: a.city.clone(),
-        time_zone: None,
+        time_zone: Some(a.time_zone.clone()),
     }
 }
 

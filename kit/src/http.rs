@@ -1,8 +1,9 @@
 //! The HTTP stack every service puts around its routes: answers for
 //! unknown routes and methods in the error shape, the body limit, metrics
 //! and the time limit inside; request ids and the request span outside
-//! (a service adds its own layers, CORS for one, between the two); and
-//! [`Server`], which serves a router with graceful shutdown.
+//! (a service adds its own layers, CORS for one, between the two);
+//! [`Server`], which serves a router with graceful shutdown; and
+//! [`Service`], a service's listeners and database pool, stopped in order.
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -11,6 +12,7 @@ use std::time::Duration;
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
 use axum::http::{HeaderName, StatusCode};
+use sqlx::PgPool;
 use tokio::net::TcpListener;
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
 use tower_http::trace::TraceLayer;
@@ -88,5 +90,70 @@ impl Server {
         )
         .with_graceful_shutdown(shutdown)
         .await
+    }
+}
+
+/// What a service's `Application::build` assembles: its public listener,
+/// an optional internal one (`/metrics` and other ops endpoints) and its
+/// database pool. [`Service::run_until`] stops them in that order: the
+/// public port drains its requests first, the internal one stays up
+/// (metrics scrapable) until then, and the pool closes last.
+pub struct Service {
+    name: &'static str,
+    public: Server,
+    internal: Option<Server>,
+    pool: PgPool,
+}
+
+impl Service {
+    pub fn new(name: &'static str, public: Server, pool: PgPool) -> Self {
+        Service {
+            name,
+            public,
+            internal: None,
+            pool,
+        }
+    }
+
+    /// Adds the internal listener.
+    pub fn with_internal(mut self, internal: Server) -> Self {
+        self.internal = Some(internal);
+        self
+    }
+
+    /// The public listener's port.
+    pub fn port(&self) -> u16 {
+        self.public.port()
+    }
+
+    /// The internal listener's port (0 when there is none).
+    pub fn metrics_port(&self) -> u16 {
+        self.internal.as_ref().map_or(0, Server::port)
+    }
+
+    /// Serves until `shutdown` resolves, then finishes in-flight requests.
+    pub async fn run_until(
+        self,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> std::io::Result<()> {
+        tracing::info!(
+            service = self.name,
+            addr = ?self.public.local_addr(),
+            internal = ?self.internal.as_ref().and_then(Server::local_addr),
+            "listening"
+        );
+        let (stop, mut stopped) = tokio::sync::watch::channel(false);
+        let internal = self.internal.map(|server| {
+            tokio::spawn(server.serve_until(async move {
+                let _ = stopped.wait_for(|s| *s).await;
+            }))
+        });
+        let result = self.public.serve_until(shutdown).await;
+        let _ = stop.send(true);
+        if let Some(internal) = internal {
+            let _ = internal.await;
+        }
+        self.pool.close().await;
+        result
     }
 }

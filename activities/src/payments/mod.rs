@@ -354,9 +354,10 @@ impl Payments {
             Err(e) => Err(match decline(&e, false) {
                 Some(d) => Ok(Outcome::Declined(d)),
                 None => match &e {
-                    StripeError::Stripe(_, status) if matches!(status, 400 | 404) => Ok(
-                        Outcome::Declined(payment_error("invalid_payment_method".to_owned(), None)),
-                    ),
+                    StripeError::Stripe(_, 400 | 404) => Ok(Outcome::Declined(payment_error(
+                        "invalid_payment_method".to_owned(),
+                        None,
+                    ))),
                     _ => Err(stripe_failure("use the card token", &e)),
                 },
             }),

@@ -171,24 +171,20 @@ async fn pay(
     let key = call_key(&headers)?;
     let method = req.payment_method.trim();
     let valid = (3..=255).contains(&method.len())
-        && method.starts_with("pm_")
+        && (method.starts_with("pm_") || method.starts_with("tok_"))
         && method
             .bytes()
             .all(|b| b.is_ascii_alphanumeric() || b == b'_');
     if !valid {
         return Err(Error::validation(
             "payment_method",
-            "must be a Stripe payment method id such as pm_card_visa",
+            "must be a Stripe payment method id such as pm_card_visa, or a card token (tok_...)",
         ));
     }
     let booking_id = owned_booking(&state, &user, &id).await?;
-    let paid = workflow::submit_payment(
-        &state,
-        &workflow_id(&booking_id.to_string()),
-        method.to_owned(),
-        workflow::update_id("payment", &key),
-    )
-    .await?;
+    let workflow_id = workflow_id(&booking_id.to_string());
+    let payment = workflow::Call::Pay(method.to_owned());
+    let paid = workflow::update(&state, &workflow_id, payment, &key).await?;
     tracing::info!(%booking_id, status = %paid.status, "payment submitted");
     let exhausted = paid
         .reason
@@ -226,13 +222,9 @@ async fn cancel(
     } else {
         "cancelled by the traveller"
     };
-    let cancelled = workflow::cancel(
-        &state,
-        &workflow_id(&booking_id.to_string()),
-        Some(reason.to_owned()),
-        workflow::update_id("cancel", &key),
-    )
-    .await?;
+    let workflow_id = workflow_id(&booking_id.to_string());
+    let cancel = workflow::Call::Cancel(Some(reason.to_owned()));
+    let cancelled = workflow::update(&state, &workflow_id, cancel, &key).await?;
     tracing::info!(%booking_id, status = %cancelled.status, "booking cancel requested");
     Ok(Json(cancelled.into()))
 }

@@ -84,8 +84,13 @@ pub struct PassengerRequest {
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct PayRequest {
-    /// A Stripe payment method id, e.g. `pm_card_visa`.
-    #[schema(pattern = "^pm_[A-Za-z0-9_]{0,252}$", example = "pm_card_visa")]
+    /// A Stripe payment method id, e.g. `pm_card_visa`, or a card token
+    /// from Stripe.js's `createToken` (`tok_…`, single-use), as the web
+    /// app sends.
+    #[schema(
+        pattern = "^(pm_[A-Za-z0-9_]{0,252}|tok_[A-Za-z0-9_]{0,251})$",
+        example = "pm_card_visa"
+    )]
     pub payment_method: String,
 }
 

@@ -87,59 +87,55 @@ pub async fn status(state: &AppState, workflow_id: &str) -> Result<BookingState,
         })
 }
 
-/// The Temporal update id of a payment or cancel call: derived from the
-/// client's `Idempotency-Key`, so a retried call attaches to the update
-/// already accepted (and gets its answer) instead of starting another.
-pub fn update_id(call: &str, key: &str) -> String {
-    format!("{call}:{key}")
+/// A traveller's call on a booking, sent to its workflow as an update.
+pub enum Call {
+    /// Pay with this Stripe payment method.
+    Pay(String),
+    /// Cancel, for this reason.
+    Cancel(Option<String>),
 }
 
-fn update_options(update_id: String) -> WorkflowExecuteUpdateOptions {
-    WorkflowExecuteUpdateOptions::builder()
-        .update_id(update_id)
-        .build()
+impl Call {
+    /// Its update id's prefix, its `gateway_temporal_call_seconds` label,
+    /// and what it does (for the logs).
+    fn names(&self) -> (&'static str, &'static str, &'static str) {
+        match self {
+            Call::Pay(_) => ("payment", "submit_payment", "paying for the booking"),
+            Call::Cancel(_) => ("cancel", "cancel", "cancelling the booking"),
+        }
+    }
 }
 
-pub async fn submit_payment(
+/// Sends `call` to the booking's workflow and waits for its answer. The
+/// update id is derived from the client's `Idempotency-Key`, so a retried
+/// call attaches to the update already accepted (and gets its answer)
+/// instead of starting another.
+pub async fn update(
     state: &AppState,
     workflow_id: &str,
-    payment_method: String,
-    update_id: String,
+    call: Call,
+    key: &str,
 ) -> Result<BookingState, Error> {
     let handle = state
         .temporal
         .get_workflow_handle::<BookingWorkflow>(workflow_id);
-    timed(
-        "submit_payment",
-        handle.execute_update(
-            BookingWorkflow::submit_payment,
-            PaymentRequest { payment_method },
-            update_options(update_id),
-        ),
-    )
-    .await
-    .map_err(|e| update_error("paying for the booking", e))
-}
-
-pub async fn cancel(
-    state: &AppState,
-    workflow_id: &str,
-    reason: Option<String>,
-    update_id: String,
-) -> Result<BookingState, Error> {
-    let handle = state
-        .temporal
-        .get_workflow_handle::<BookingWorkflow>(workflow_id);
-    timed(
-        "cancel",
-        handle.execute_update(
-            BookingWorkflow::cancel,
-            CancelRequest { reason },
-            update_options(update_id),
-        ),
-    )
-    .await
-    .map_err(|e| update_error("cancelling the booking", e))
+    let (prefix, label, what) = call.names();
+    let options = WorkflowExecuteUpdateOptions::builder()
+        .update_id(format!("{prefix}:{key}"))
+        .build();
+    let answer = match call {
+        Call::Pay(payment_method) => {
+            let payment = PaymentRequest { payment_method };
+            let update = handle.execute_update(BookingWorkflow::submit_payment, payment, options);
+            timed(label, update).await
+        }
+        Call::Cancel(reason) => {
+            let cancel = CancelRequest { reason };
+            let update = handle.execute_update(BookingWorkflow::cancel, cancel, options);
+            timed(label, update).await
+        }
+    };
+    answer.map_err(|e| update_error(what, e))
 }
 
 pub async fn signal_payment_authorized(

@@ -98,13 +98,7 @@ async fn expired_tampered_and_unsigned_tokens_are_rejected_and_refresh_tokens_ro
         ("ada@example.com", "wrong password!!"),
         ("nobody@example.com", PASSWORD),
     ] {
-        let r = gw
-            .post(
-                "/api/v1/auth/login",
-                None,
-                json!({"email": email, "password": password}),
-            )
-            .await;
+        let r = gw.try_login(email, password).await;
         assert_eq!(r.status, StatusCode::UNAUTHORIZED);
         assert_eq!(r.error_code(), "invalid_credentials");
     }

@@ -9,9 +9,7 @@ use crate::support::{Gateway, PASSWORD};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn malformed_wrong_typed_and_oversized_bodies_get_4xx_in_the_error_shape_and_write_nothing() {
-    let gw = Gateway::start("gw-bad-input").await;
-    let flight = gw.flight().await;
-    let ada = gw.signup("ada@example.com").await;
+    let (gw, flight, ada) = Gateway::start_with_ada("gw-bad-input").await;
     let users_before = gw.rows("select count(*) from app_user").await;
     let raw = |path: &str, body: Vec<u8>, key: bool| {
         let mut req = gw
@@ -30,83 +28,49 @@ async fn malformed_wrong_typed_and_oversized_bodies_get_4xx_in_the_error_shape_a
         }
     };
     let good = Gateway::booking_body(flight, json!(["1A"]), 1);
-    let with = |path: &str, value: Value| {
+    // `good` with `value` at `at`, a field as the error names it
+    // (`passengers[0].first_name`).
+    let with = |at: &str, value: Value| {
         let mut body = good.clone();
         let mut target = &mut body;
-        let parts: Vec<&str> = path.split('.').collect();
-        for p in &parts[..parts.len() - 1] {
-            target = match p.parse::<usize>() {
+        for step in at.split(['.', '[', ']']).filter(|s| !s.is_empty()) {
+            target = match step.parse::<usize>() {
                 Ok(i) => &mut target[i],
-                Err(_) => &mut target[*p],
+                Err(_) => &mut target[step],
             };
         }
-        target[parts[parts.len() - 1]] = value;
+        *target = value;
         body
     };
-    let cases: Vec<(&str, Value, &str)> = vec![
-        (
-            "flight_id as text",
-            with("flight_id", json!("12")),
-            "flight_id",
-        ),
-        ("negative flight", with("flight_id", json!(-3)), "flight_id"),
-        ("no seats", with("seats", json!([])), "seats"),
-        ("bad seat", with("seats", json!(["1A", "ZZ"])), "seats[1]"),
-        (
-            "same seat twice",
-            with("seats", json!(["1A", "1A"])),
-            "seats[1]",
-        ),
-        (
-            "unknown cabin",
-            with("seats", json!({"cabin": "cargo", "count": 1})),
-            "seats.cabin",
-        ),
-        (
-            "zero seats",
-            with("seats", json!({"cabin": "economy", "count": 0})),
-            "seats.count",
-        ),
-        (
-            "fewer passengers",
-            with("passengers", json!([])),
-            "passengers",
-        ),
-        (
-            "no first name",
-            with("passengers.0.first_name", json!("  ")),
-            "passengers[0].first_name",
-        ),
-        (
-            "born tomorrow",
-            with("passengers.0.date_of_birth", json!("2999-01-01")),
-            "passengers[0].date_of_birth",
-        ),
-        (
-            "not a date",
-            with("passengers.0.date_of_birth", json!("10/12/1990")),
-            "passengers[0].date_of_birth",
-        ),
-        (
-            "bad email",
-            with("contact_email", json!("ada@")),
-            "contact_email",
-        ),
-        (
-            "email as number",
-            with("contact_email", json!(42)),
-            "contact_email",
-        ),
-        ("unknown field", with("discount", json!(100)), "discount"),
+    // What is wrong, where, and where within that the error points.
+    let dob = "passengers[0].date_of_birth";
+    let cabin = |cabin: &str, count: u32| json!({"cabin": cabin, "count": count});
+    let cases = [
+        ("flight_id as text", "flight_id", json!("12"), ""),
+        ("negative flight", "flight_id", json!(-3), ""),
+        ("no seats", "seats", json!([]), ""),
+        ("bad seat", "seats", json!(["1A", "ZZ"]), "[1]"),
+        ("same seat twice", "seats", json!(["1A", "1A"]), "[1]"),
+        ("unknown cabin", "seats", cabin("cargo", 1), ".cabin"),
+        ("zero seats", "seats", cabin("economy", 0), ".count"),
+        ("fewer passengers", "passengers", json!([]), ""),
+        ("no first name", "passengers[0].first_name", json!("  "), ""),
+        ("born tomorrow", dob, json!("2999-01-01"), ""),
+        ("not a date", dob, json!("10/12/1990"), ""),
+        ("bad email", "contact_email", json!("ada@"), ""),
+        ("email as number", "contact_email", json!(42), ""),
+        ("unknown field", "discount", json!(100), ""),
     ];
-    for (what, body, field) in cases {
+    for (what, at, value, within) in cases {
+        let field = format!("{at}{within}");
+        let body = with(at, value);
         let (status, reply) = raw("/api/v1/bookings", body.to_string().into_bytes(), true).await;
         assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{what}: {reply}");
         assert!(reply["error"]["message"].is_string(), "{what}: {reply}");
         assert!(
             reply["error"]["field"]
                 .as_str()
-                .is_some_and(|f| f.contains(field)),
+                .is_some_and(|f| f.contains(&field)),
             "{what}: expected field {field}: {reply}"
         );
     }

@@ -1,27 +1,21 @@
 //! Bookings: ownership, idempotent creation, refusals, 3-D Secure, bad
 //! input.
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use futures::future::join_all;
-use reqwest::{Method, StatusCode};
+use reqwest::StatusCode;
 use serde_json::{Value, json};
 
-use crate::support::{GOOD_CARD, Gateway, WEBHOOK_SECRET};
-use crate::{THREE_D_SECURE_CARD, new_key, wait_booking};
+use crate::support::{GOOD_CARD, Gateway};
+use crate::{THREE_D_SECURE_CARD, new_key, wait_booking, wait_get};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn another_user_can_neither_see_pay_nor_cancel_my_booking() {
-    let gw = Gateway::start("gw-owners").await;
-    let flight = gw.flight().await;
-    let ada = gw.signup("ada@example.com").await;
+    let (gw, flight, ada) = Gateway::start_with_ada("gw-owners").await;
     let eve = gw.signup("eve@example.com").await;
     let created = gw
-        .book(
-            &ada,
-            &new_key(),
-            Gateway::booking_body(flight, json!({"cabin": "economy", "count": 1}), 1),
-        )
+        .book(&ada, &new_key(), Gateway::economy_body(flight, 1))
         .await;
     assert_eq!(created.status, StatusCode::CREATED, "{}", created.body);
     let id = created.body["booking_id"].as_str().unwrap().to_owned();
@@ -31,13 +25,7 @@ async fn another_user_can_neither_see_pay_nor_cancel_my_booking() {
     assert_eq!(seen.error_code(), "not_found");
     let paid = gw.pay(&eve, &id, GOOD_CARD).await;
     assert_eq!(paid.status, StatusCode::NOT_FOUND);
-    let cancelled = gw
-        .post(
-            &format!("/api/v1/bookings/{id}/cancel"),
-            Some(&eve.access),
-            json!({}),
-        )
-        .await;
+    let cancelled = gw.cancel(&eve, &id).await;
     assert_eq!(cancelled.status, StatusCode::NOT_FOUND);
     // The same answer as for a booking that does not exist at all.
     let unknown = gw
@@ -66,22 +54,10 @@ async fn another_user_can_neither_see_pay_nor_cancel_my_booking() {
             .status,
         StatusCode::OK
     );
-    let deadline = Instant::now() + Duration::from_secs(30);
-    loop {
-        let r = gw
-            .get(
-                &format!("/api/v1/admin/bookings?flight_id={flight}&status=awaiting_payment"),
-                &admin.access,
-            )
-            .await;
-        assert_eq!(r.status, StatusCode::OK, "{}", r.body);
-        if r.body["items"].as_array().unwrap().len() == 1 {
-            assert_eq!(r.body["items"][0]["booking_id"], id);
-            break;
-        }
-        assert!(Instant::now() < deadline, "{}", r.body);
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
+    let path = format!("/api/v1/admin/bookings?flight_id={flight}&status=awaiting_payment");
+    let one = |b: &Value| b["items"].as_array().unwrap().len() == 1;
+    let found = wait_get(&gw, &admin.access, &path, Duration::from_secs(30), one).await;
+    assert_eq!(found["items"][0]["booking_id"], id);
     let bad = gw
         .get("/api/v1/admin/bookings?status=lost", &admin.access)
         .await;
@@ -91,12 +67,10 @@ async fn another_user_can_neither_see_pay_nor_cancel_my_booking() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn twenty_concurrent_creates_with_one_key_make_one_booking() {
-    let gw = Gateway::start("gw-idempotency").await;
-    let flight = gw.flight().await;
+    let (gw, flight, ada) = Gateway::start_with_ada("gw-idempotency").await;
     let before = gw.stack.seats_available(flight).await;
-    let ada = gw.signup("ada@example.com").await;
     let key = new_key();
-    let body = Gateway::booking_body(flight, json!({"cabin": "economy", "count": 2}), 2);
+    let body = Gateway::economy_body(flight, 2);
     let replies = join_all((0..20).map(|_| gw.book(&ada, &key, body.clone()))).await;
     let mut ids: Vec<&str> = replies
         .iter()
@@ -116,7 +90,7 @@ async fn twenty_concurrent_creates_with_one_key_make_one_booking() {
     );
 
     // The same key for a different request is refused, not replayed.
-    let other = Gateway::booking_body(flight, json!({"cabin": "economy", "count": 1}), 1);
+    let other = Gateway::economy_body(flight, 1);
     let r = gw.book(&ada, &key, other).await;
     assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", r.body);
     assert_eq!(r.error_code(), "idempotency_key_reused");
@@ -142,15 +116,7 @@ async fn twenty_concurrent_creates_with_one_key_make_one_booking() {
     );
 
     // No key at all.
-    let r = gw
-        .request(
-            Method::POST,
-            "/api/v1/bookings",
-            Some(&ada.access),
-            Some(body),
-            &[],
-        )
-        .await;
+    let r = gw.post("/api/v1/bookings", Some(&ada.access), body).await;
     assert_eq!(r.status, StatusCode::BAD_REQUEST);
     assert_eq!(r.error_code(), "idempotency_key_required");
     assert_eq!(r.error_field(), Some("Idempotency-Key"));
@@ -159,10 +125,8 @@ async fn twenty_concurrent_creates_with_one_key_make_one_booking() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_payment_stripe_refuses_answers_422_and_a_cancel_while_confirming_409() {
     use crate::support::stack::stripe_proxy::Action;
-    let gw = Gateway::start("gw-refusals").await;
-    let flight = gw.flight().await;
+    let (gw, flight, ada) = Gateway::start_with_ada("gw-refusals").await;
     let before = gw.stack.seats_available(flight).await;
-    let ada = gw.signup("ada@example.com").await;
 
     // Stripe refuses the PaymentIntent: a stable 4xx, never a 500, and the
     // seat is free again.
@@ -199,13 +163,7 @@ async fn a_payment_stripe_refuses_answers_422_and_a_cancel_while_confirming_409(
     );
     let cancel = async {
         wait_booking(&gw, &ada, &id, |b| b["status"] == "confirming").await;
-        let r = gw
-            .post(
-                &format!("/api/v1/bookings/{id}/cancel"),
-                Some(&ada.access),
-                json!({}),
-            )
-            .await;
+        let r = gw.cancel(&ada, &id).await;
         gw.stack.proxy.set_up(true);
         r
     };
@@ -218,28 +176,10 @@ async fn a_payment_stripe_refuses_answers_422_and_a_cancel_while_confirming_409(
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_card_needing_3d_secure_is_authenticated_at_stripe_and_the_webhook_confirms_it() {
-    let gw = Gateway::start("gw-3ds").await;
-    // As `make dev` does: localstripe delivers its events to the gateway.
-    let registered = gw
-        .http
-        .post(format!("{}/_config/webhooks/gateway", gw.stack.stripe_url))
-        .form(&[
-            ("url", format!("{}/api/v1/webhooks/stripe", gw.base)),
-            ("secret", WEBHOOK_SECRET.to_owned()),
-        ])
-        .send()
-        .await
-        .unwrap();
-    assert!(registered.status().is_success());
-    let flight = gw.flight().await;
-    let ada = gw.signup("ada@example.com").await;
-    let r = gw
-        .book(
-            &ada,
-            &new_key(),
-            Gateway::booking_body(flight, json!(["4C"]), 1),
-        )
-        .await;
+    let (gw, flight, ada) = Gateway::start_with_ada("gw-3ds").await;
+    gw.deliver_stripe_events().await;
+    let body = Gateway::booking_body(flight, json!(["4C"]), 1);
+    let r = gw.book(&ada, &new_key(), body).await;
     assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
     let id = r.body["booking_id"].as_str().unwrap().to_owned();
 

@@ -12,12 +12,10 @@ use crate::{finished_fanout, new_key, wait_booking, wait_rows};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn admin_flight_changes_reach_every_live_booking_on_the_flight() {
-    let gw = Gateway::start("gw-fanout").await;
-    let flight = gw.flight().await;
+    let (gw, flight, ada) = Gateway::start_with_ada("gw-fanout").await;
     let admin = gw.admin().await;
-    let ada = gw.signup("ada@example.com").await;
     let grace = gw.signup("grace@example.com").await;
-    let body = Gateway::booking_body(flight, json!({"cabin": "economy", "count": 1}), 1);
+    let body = Gateway::economy_body(flight, 1);
     let a = gw.book(&ada, &new_key(), body.clone()).await;
     let g = gw.book(&grace, &new_key(), body).await;
     let a_id = a.body["booking_id"].as_str().unwrap().to_owned();
@@ -37,6 +35,11 @@ async fn admin_flight_changes_reach_every_live_booking_on_the_flight() {
 
     // A new departure: both bookings learn it. The admin's retry (same
     // Idempotency-Key) applies it once: the flight's version moves by one.
+    // The admin's change, with an Idempotency-Key.
+    let admin_patch = async |change: &Value, key: &str| {
+        gw.keyed(Method::PATCH, &path, &admin.access, change.clone(), key)
+            .await
+    };
     let version_before = gw.get(&path, &admin.access).await.body["version"]
         .as_i64()
         .unwrap();
@@ -45,15 +48,7 @@ async fn admin_flight_changes_reach_every_live_booking_on_the_flight() {
         json!({"departure_time": later, "arrival_time": crate::support::utc_in_days(9, 14, 40)});
     let moved_key = new_key();
     for _ in 0..2 {
-        let r = gw
-            .request(
-                Method::PATCH,
-                &path,
-                Some(&admin.access),
-                Some(change.clone()),
-                &[("idempotency-key", moved_key.as_str())],
-            )
-            .await;
+        let r = admin_patch(&change, &moved_key).await;
         assert_eq!(r.status, StatusCode::OK, "{}", r.body);
         assert_eq!(
             r.body["version"].as_i64(),
@@ -111,15 +106,7 @@ async fn admin_flight_changes_reach_every_live_booking_on_the_flight() {
     // Cancelled: the paid booking is refunded, the unpaid one released.
     let cancel_key = new_key();
     let cancel = json!({"status": "cancelled"});
-    let r = gw
-        .request(
-            Method::PATCH,
-            &path,
-            Some(&admin.access),
-            Some(cancel.clone()),
-            &[("idempotency-key", cancel_key.as_str())],
-        )
-        .await;
+    let r = admin_patch(&cancel, &cancel_key).await;
     assert_eq!(r.status, StatusCode::OK, "{}", r.body);
     assert_eq!(r.body["status"], "cancelled", "{}", r.body);
     let a_done = wait_booking(&gw, &ada, &a_id, |b| b["status"] == "cancelled").await;
@@ -132,20 +119,16 @@ async fn admin_flight_changes_reach_every_live_booking_on_the_flight() {
         summary,
         format!("Flight {flight} cancelled: refund or release its bookings")
     );
-    let handle = gw
-        .stack
-        .client
-        .get_workflow_handle::<FlightChangeFanout>(&moved_id);
-    gw.stack
-        .save_history(&handle, "fanout_schedule_changed")
-        .await;
-    let handle = gw
-        .stack
-        .client
-        .get_workflow_handle::<FlightChangeFanout>(&cancelled_id);
-    gw.stack
-        .save_history(&handle, "fanout_flight_cancelled")
-        .await;
+    for (id, history) in [
+        (&moved_id, "fanout_schedule_changed"),
+        (&cancelled_id, "fanout_flight_cancelled"),
+    ] {
+        let handle = gw
+            .stack
+            .client
+            .get_workflow_handle::<FlightChangeFanout>(id);
+        gw.stack.save_history(&handle, history).await;
+    }
     // Sent again: the same fan-out, nothing doubled.
     let r = gw
         .patch(&path, &admin.access, json!({"status": "cancelled"}))

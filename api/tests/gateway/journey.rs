@@ -1,13 +1,28 @@
 //! The traveller's journey through the gateway alone, and the operational
 //! endpoints it exposes.
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use reqwest::{Method, StatusCode};
-use serde_json::json;
+use serde_json::{Value, json};
 
-use crate::support::{GOOD_CARD, Gateway};
-use crate::{new_key, wait_booking};
+use crate::support::{GOOD_CARD, Gateway, Reply, Session};
+use crate::{new_key, wait_booking, wait_get};
+
+/// POSTs `body` to `path` as `who`, then again with the same
+/// `Idempotency-Key`: both 200, the retry with the first call's answer,
+/// which it returns.
+async fn post_and_retry(gw: &Gateway, who: &Session, path: &str, body: Value) -> Reply {
+    let key = new_key();
+    let first = gw
+        .keyed(Method::POST, path, &who.access, body.clone(), &key)
+        .await;
+    assert_eq!(first.status, StatusCode::OK, "{}", first.body);
+    let retried = gw.keyed(Method::POST, path, &who.access, body, &key).await;
+    assert_eq!(retried.status, StatusCode::OK, "{}", retried.body);
+    assert_eq!(retried.body, first.body);
+    first
+}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn traveller_signs_up_searches_books_pays_and_is_confirmed_through_the_gateway_alone() {
@@ -36,13 +51,7 @@ async fn traveller_signs_up_searches_books_pays_and_is_confirmed_through_the_gat
 
     // Book two economy seats: one round trip to held seats and a price.
     let key = new_key();
-    let created = gw
-        .book(
-            &ada,
-            &key,
-            Gateway::booking_body(flight, json!({"cabin": "economy", "count": 2}), 2),
-        )
-        .await;
+    let created = gw.book(&ada, &key, Gateway::economy_body(flight, 2)).await;
     assert_eq!(created.status, StatusCode::CREATED, "{}", created.body);
     let b = &created.body;
     assert_eq!(b["status"], "awaiting_payment");
@@ -62,23 +71,9 @@ async fn traveller_signs_up_searches_books_pays_and_is_confirmed_through_the_gat
     // Pay: confirmed, with a ticket per passenger. The call retried with
     // its Idempotency-Key gets the same payment's answer, not a second one.
     let method = gw.stack.payment_method(GOOD_CARD).await;
-    let pay_key = new_key();
     let pay_path = format!("/api/v1/bookings/{id}/payment");
-    let pay_headers = [("idempotency-key", pay_key.as_str())];
-    let pay_once = || {
-        gw.request(
-            Method::POST,
-            &pay_path,
-            Some(&ada.access),
-            Some(json!({"payment_method": method})),
-            &pay_headers,
-        )
-    };
-    let paid = pay_once().await;
-    assert_eq!(paid.status, StatusCode::OK, "{}", paid.body);
-    let retried = pay_once().await;
-    assert_eq!(retried.status, StatusCode::OK, "{}", retried.body);
-    assert_eq!(retried.body, paid.body);
+    let pay = json!({"payment_method": method});
+    let paid = post_and_retry(&gw, &ada, &pay_path, pay).await;
     assert_eq!(paid.body["status"], "confirmed", "{}", paid.body);
     assert_eq!(paid.body["ticket_numbers"].as_array().unwrap().len(), 2);
     assert_eq!(paid.body["payment"]["status"], "captured");
@@ -88,21 +83,13 @@ async fn traveller_signs_up_searches_books_pays_and_is_confirmed_through_the_gat
     // in my list.
     let read = wait_booking(&gw, &ada, &id, |b| b["status"] == "confirmed").await;
     assert_eq!(read["ticket_numbers"], paid.body["ticket_numbers"]);
-    let deadline = Instant::now() + Duration::from_secs(30);
-    loop {
-        let mine = gw.get("/api/v1/bookings", &ada.access).await;
-        assert_eq!(mine.status, StatusCode::OK, "{}", mine.body);
-        if mine.body["items"][0]["status"] == "confirmed" {
-            assert_eq!(mine.body["items"].as_array().unwrap().len(), 1);
-            break;
-        }
-        assert!(Instant::now() < deadline, "{}", mine.body);
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
+    let confirmed = |b: &Value| b["items"][0]["status"] == "confirmed";
+    let patience = Duration::from_secs(30);
+    let mine = wait_get(&gw, &ada.access, "/api/v1/bookings", patience, confirmed).await;
+    assert_eq!(mine["items"].as_array().unwrap().len(), 1);
 
     // The same key again: the same booking, as it is now; nothing new held.
-    let body = Gateway::booking_body(flight, json!({"cabin": "economy", "count": 2}), 2);
-    let replay = gw.book(&ada, &key, body).await;
+    let replay = gw.book(&ada, &key, Gateway::economy_body(flight, 2)).await;
     assert_eq!(replay.status, StatusCode::CREATED, "{}", replay.body);
     assert_eq!(replay.body["booking_id"], id.as_str());
     assert_eq!(replay.body["status"], "confirmed");
@@ -115,23 +102,8 @@ async fn traveller_signs_up_searches_books_pays_and_is_confirmed_through_the_gat
 
     // Cancel after confirmation: refunded; the retried cancel (same key)
     // gets the same answer, and the payment is refunded once.
-    let cancel_key = new_key();
     let cancel_path = format!("/api/v1/bookings/{id}/cancel");
-    let cancel_headers = [("idempotency-key", cancel_key.as_str())];
-    let cancel_once = || {
-        gw.request(
-            Method::POST,
-            &cancel_path,
-            Some(&ada.access),
-            Some(json!({})),
-            &cancel_headers,
-        )
-    };
-    let cancelled = cancel_once().await;
-    assert_eq!(cancelled.status, StatusCode::OK, "{}", cancelled.body);
-    let retried = cancel_once().await;
-    assert_eq!(retried.status, StatusCode::OK, "{}", retried.body);
-    assert_eq!(retried.body, cancelled.body);
+    let cancelled = post_and_retry(&gw, &ada, &cancel_path, json!({})).await;
     let intent = paid.body["payment"]["payment_intent_id"].as_str().unwrap();
     assert_eq!(gw.stack.refunds(intent).await.len(), 1);
     assert_eq!(cancelled.body["status"], "cancelled");
@@ -160,13 +132,10 @@ async fn traveller_signs_up_searches_books_pays_and_is_confirmed_through_the_gat
         json!({"status": "ready", "database": "ok", "temporal": "ok"})
     );
     // Metrics are on the internal listener only.
-    let metrics = gw
-        .http
-        .get(format!("{}/metrics", gw.metrics_base))
-        .send()
-        .await
-        .unwrap();
-    let text = metrics.text().await.unwrap();
+    let text = gw
+        .stack
+        .get_text(&format!("{}/metrics", gw.metrics_base))
+        .await;
     assert!(text.contains("route=\"/api/v1/bookings\""), "{text}");
     let public = gw.get("/metrics", "").await;
     assert_eq!(public.status, StatusCode::NOT_FOUND, "{}", public.body);

@@ -32,18 +32,27 @@ pub async fn wait_booking(
     id: &str,
     done: impl Fn(&Value) -> bool,
 ) -> Value {
-    let deadline = Instant::now() + Duration::from_secs(60);
+    let path = format!("/api/v1/bookings/{id}");
+    wait_get(gw, &who.access, &path, Duration::from_secs(60), done).await
+}
+
+/// Polls `GET path` as `token` (each answer 200) until `done` holds of the
+/// answer, for `patience` at most; returns that answer.
+pub async fn wait_get(
+    gw: &Gateway,
+    token: &str,
+    path: &str,
+    patience: Duration,
+    done: impl Fn(&Value) -> bool,
+) -> Value {
+    let deadline = Instant::now() + patience;
     loop {
-        let r = gw.get(&format!("/api/v1/bookings/{id}"), &who.access).await;
+        let r = gw.get(path, token).await;
         assert_eq!(r.status, StatusCode::OK, "{}", r.body);
         if done(&r.body) {
             return r.body;
         }
-        assert!(
-            Instant::now() < deadline,
-            "booking never got there: {}",
-            r.body
-        );
+        assert!(Instant::now() < deadline, "never got there: {}", r.body);
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
 }

@@ -27,15 +27,9 @@ fn capturable_event(event_id: &str, intent: &Value, booking_id: &str) -> String 
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn stripe_webhook_checks_the_signature_and_signals_each_event_once() {
-    let gw = Gateway::start("gw-webhook").await;
-    let flight = gw.flight().await;
-    let ada = gw.signup("ada@example.com").await;
+    let (gw, flight, ada) = Gateway::start_with_ada("gw-webhook").await;
     let created = gw
-        .book(
-            &ada,
-            &new_key(),
-            Gateway::booking_body(flight, json!({"cabin": "economy", "count": 1}), 1),
-        )
+        .book(&ada, &new_key(), Gateway::economy_body(flight, 1))
         .await;
     let id = created.body["booking_id"].as_str().unwrap().to_owned();
     let intent_id = created.body["payment"]["payment_intent_id"]

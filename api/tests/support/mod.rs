@@ -13,6 +13,7 @@ use api::app::Application;
 use api::config::{AuthConfig, BookingConfig, Config, LimitConfig};
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
+use service_kit::http::Service;
 
 pub use stack::flights::{Reply, TOKEN as FLIGHTS_TOKEN, utc_in_days};
 pub use stack::{DECLINED_CARD, GOOD_CARD, Stack, repo_root, run_python_check, venv_bin};
@@ -87,11 +88,12 @@ pub fn test_config() -> Config {
         payload_keys: payload_codec::Keys::parse(stack::PAYLOAD_KEYS).unwrap(),
         codec_token: Some(CODEC_TOKEN.to_owned().into()),
         codec_cors_origins: vec![CODEC_UI_ORIGIN.to_owned()],
+        web: api::web::WebConfig::default(),
     }
 }
 
 /// A gateway on `stack` with the test configuration, adjusted; not serving.
-async fn build(stack: &Stack, adjust: impl FnOnce(&mut Config)) -> anyhow::Result<Application> {
+async fn build(stack: &Stack, adjust: impl FnOnce(&mut Config)) -> anyhow::Result<Service> {
     let mut config = test_config();
     config.database_url = stack.booking_db_url.clone().into();
     config.flights_url = stack.flights.base.clone();
@@ -102,10 +104,7 @@ async fn build(stack: &Stack, adjust: impl FnOnce(&mut Config)) -> anyhow::Resul
 impl Gateway {
     /// Builds another gateway on this one's stack and database (a replica,
     /// or the next deploy), without serving it: what its start says.
-    pub async fn build_another(
-        &self,
-        adjust: impl FnOnce(&mut Config),
-    ) -> anyhow::Result<Application> {
+    pub async fn build_another(&self, adjust: impl FnOnce(&mut Config)) -> anyhow::Result<Service> {
         build(&self.stack, adjust).await
     }
 
@@ -122,7 +121,22 @@ impl Gateway {
         Self::start_with(name, |_| {}).await
     }
 
+    /// `start`, then a flight (`flight`) and Ada signed up: most tests'
+    /// beginning.
+    pub async fn start_with_ada(name: &str) -> (Gateway, i64, Session) {
+        let gw = Self::start(name).await;
+        let flight = gw.flight().await;
+        let ada = gw.signup("ada@example.com").await;
+        (gw, flight, ada)
+    }
+
     pub async fn start_with(name: &str, adjust: impl FnOnce(&mut Config)) -> Gateway {
+        Self::start_with_stack(name, |_, config| adjust(config)).await
+    }
+
+    /// [`Gateway::start_with`], the adjustment seeing the stack (its
+    /// localstripe's address, say).
+    pub async fn start_with_stack(name: &str, adjust: impl FnOnce(&Stack, &mut Config)) -> Gateway {
         let stack = Stack::start(name).await;
         service_kit::config::migrate_shared(
             &stack.booking_pool,
@@ -131,7 +145,9 @@ impl Gateway {
         )
         .await
         .expect("the gateway's migrations");
-        let app = build(&stack, adjust).await.expect("gateway builds");
+        let app = build(&stack, |config| adjust(&stack, config))
+            .await
+            .expect("gateway builds");
         let base = format!("http://127.0.0.1:{}", app.port());
         let metrics_base = format!("http://127.0.0.1:{}", app.metrics_port());
         tokio::spawn(app.run_until(std::future::pending()));
@@ -192,6 +208,20 @@ impl Gateway {
             .await
     }
 
+    /// `method` on `path` as `token`, with `body` and an `Idempotency-Key`.
+    pub async fn keyed(
+        &self,
+        method: Method,
+        path: &str,
+        token: &str,
+        body: Value,
+        key: &str,
+    ) -> Reply {
+        let headers = [("idempotency-key", key)];
+        self.request(method, path, Some(token), Some(body), &headers)
+            .await
+    }
+
     pub async fn signup(&self, email: &str) -> Session {
         let r = self
             .post(
@@ -204,14 +234,14 @@ impl Gateway {
         session(&r.body, r.body["user"]["id"].as_str().unwrap())
     }
 
+    /// The answer to a login, whatever it is.
+    pub async fn try_login(&self, email: &str, password: &str) -> Reply {
+        let credentials = json!({"email": email, "password": password});
+        self.post("/api/v1/auth/login", None, credentials).await
+    }
+
     pub async fn login(&self, email: &str, password: &str) -> Session {
-        let r = self
-            .post(
-                "/api/v1/auth/login",
-                None,
-                json!({"email": email, "password": password}),
-            )
-            .await;
+        let r = self.try_login(email, password).await;
         assert_eq!(r.status, StatusCode::OK, "{}", r.body);
         let me = self
             .get("/api/v1/auth/me", r.body["access_token"].as_str().unwrap())
@@ -239,15 +269,18 @@ impl Gateway {
                "contact_email": "ada@example.com"})
     }
 
-    pub async fn book(&self, who: &Session, key: &str, body: Value) -> Reply {
-        self.request(
-            Method::POST,
-            "/api/v1/bookings",
-            Some(&who.access),
-            Some(body),
-            &[("idempotency-key", key)],
+    /// `booking_body` for any `count` economy seats.
+    pub fn economy_body(flight_id: i64, count: usize) -> Value {
+        Self::booking_body(
+            flight_id,
+            json!({"cabin": "economy", "count": count}),
+            count,
         )
-        .await
+    }
+
+    pub async fn book(&self, who: &Session, key: &str, body: Value) -> Reply {
+        self.keyed(Method::POST, "/api/v1/bookings", &who.access, body, key)
+            .await
     }
 
     pub async fn pay(&self, who: &Session, booking_id: &str, card: &str) -> Reply {
@@ -258,6 +291,31 @@ impl Gateway {
             json!({"payment_method": method}),
         )
         .await
+    }
+
+    /// Cancels as `who`, without an `Idempotency-Key`.
+    pub async fn cancel(&self, who: &Session, booking_id: &str) -> Reply {
+        let path = format!("/api/v1/bookings/{booking_id}/cancel");
+        self.post(&path, Some(&who.access), json!({})).await
+    }
+
+    /// Has localstripe deliver its events to this gateway's webhook, as
+    /// `make dev` does.
+    pub async fn deliver_stripe_events(&self) {
+        let registered = self
+            .http
+            .post(format!(
+                "{}/_config/webhooks/gateway",
+                self.stack.stripe_url
+            ))
+            .form(&[
+                ("url", format!("{}/api/v1/webhooks/stripe", self.base)),
+                ("secret", WEBHOOK_SECRET.to_owned()),
+            ])
+            .send()
+            .await
+            .unwrap();
+        assert!(registered.status().is_success());
     }
 
     pub async fn rows(&self, sql: &str) -> i64 {

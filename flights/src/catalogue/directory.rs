@@ -1,4 +1,4 @@
-//! An in-memory copy of the airports (code, name, city) for the search hot
+//! An in-memory copy of the airports (code, name, city, zone) for the search hot
 //! path: search filters by airport id and names the airports from memory,
 //! so its SQL touches only flights and their cabins.
 //!
@@ -18,6 +18,8 @@ pub struct AirportInfo {
     pub code: String,
     pub name: String,
     pub city: String,
+    /// IANA zone, for local times.
+    pub time_zone: String,
 }
 
 #[derive(Default)]
@@ -40,19 +42,20 @@ impl Directory {
 
     /// Reloads every airport (a few thousand rows at most).
     pub async fn refresh(&self, pool: &PgPool) -> sqlx::Result<()> {
-        let rows: Vec<(i64, String, String, String)> = sqlx::query_as(
-            "select a.airport_id, a.iata_code, a.name, c.name
+        let rows: Vec<(i64, String, String, String, String)> = sqlx::query_as(
+            "select a.airport_id, a.iata_code, a.name, c.name, a.time_zone
                from airport a join city c using (city_id)",
         )
         .fetch_all(pool)
         .await?;
         let mut snap = Snapshot::default();
-        for (id, code, name, city) in rows {
+        for (id, code, name, city, time_zone) in rows {
             let info = Arc::new(AirportInfo {
                 id,
                 code: code.clone(),
                 name,
                 city,
+                time_zone,
             });
             snap.by_code.insert(code, info.clone());
             snap.by_id.insert(id, info);

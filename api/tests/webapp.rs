@@ -1,0 +1,99 @@
+//! The traveller's web app in real Chromium (api/tests/webapp.py, Playwright
+//! from the project's venv; `make test` installs both), against a gateway
+//! on the whole stack and localstripe's Stripe.js: search to confirmation
+//! with ticket numbers, a declined card then a good one, 3-D Secure, the
+//! last seat lost to another traveller, cancel with refund, a token refresh
+//! the traveller does not see, a phone-sized screen. Screenshots go to
+//! target/webapp/.
+
+mod support;
+
+use std::ffi::OsString;
+use std::time::Duration;
+
+use api::web::WebConfig;
+use reqwest::StatusCode;
+use support::{Gateway, repo_root, run_python_check, utc_in_days};
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_traveller_books_pays_and_cancels_in_the_browser() {
+    let gw = Gateway::start_with_stack("webapp", |stack, config| {
+        config.web = WebConfig {
+            stripe_js_url: format!("{}/js.stripe.com/v3/", stack.stripe_url),
+            stripe_publishable_key: Some("pk_test_airline_web".into()),
+        };
+        // Short-lived access tokens: the page must refresh them unseen.
+        config.auth.access_ttl = Duration::from_secs(5);
+    })
+    .await;
+    gw.deliver_stripe_events().await;
+
+    // LHR→CDG in nine days (ZZ10), and a one-row flight the next day for
+    // the lost seat.
+    let flights = &gw.stack.flights;
+    flights.small_flight().await;
+    let small = flights.airplane(1).await;
+    let last_seat = flights
+        .flight_at(small, "ZZ11", &utc_in_days(10, 10, 0), 70)
+        .await;
+    let date = utc_in_days(9, 10, 0)[..10].to_owned();
+
+    let page = gw.http.get(format!("{}/", gw.base)).send().await.unwrap();
+    assert_eq!(page.status(), StatusCode::OK);
+    let csp = page.headers()["content-security-policy"].to_str().unwrap();
+    assert!(csp.contains(&gw.stack.stripe_url), "{csp}");
+
+    let out = repo_root().join("target/webapp");
+    let _ = std::fs::remove_dir_all(&out);
+    let args: Vec<OsString> = vec![
+        gw.base.clone().into(),
+        out.clone().into(),
+        "--date".into(),
+        date.into(),
+        "--last-seat-flight".into(),
+        last_seat.to_string().into(),
+    ];
+    tokio::task::spawn_blocking(move || {
+        let args: Vec<&std::ffi::OsStr> = args.iter().map(OsString::as_os_str).collect();
+        run_python_check("api/tests/webapp.py", &args);
+    })
+    .await
+    .unwrap();
+    for shot in [
+        "05-confirmation",
+        "06-declined",
+        "07-3d-secure",
+        "08-seat-lost",
+        "10-cancelled",
+    ] {
+        let size = std::fs::metadata(out.join(format!("{shot}.png")))
+            .map(|m| m.len())
+            .unwrap_or(0);
+        assert!(size > 10_000, "{shot}.png is {size} bytes");
+    }
+
+    // What the browser did, as the stack recorded it: the journey's booking
+    // cancelled with its €100 refunded, the declined-then-paid and the
+    // 3-D Secure bookings confirmed with their tickets, the other
+    // traveller's hold on the lost seat awaiting payment, and our attempt at
+    // that seat failed with nothing held.
+    let rows: Vec<(String, Option<i64>, i64)> = sqlx::query_as(
+        "select status, refund_amount, jsonb_array_length(ticket_numbers)::bigint
+           from booking order by created_at",
+    )
+    .fetch_all(&gw.stack.booking_pool)
+    .await
+    .unwrap();
+    let summary: Vec<(&str, Option<i64>, i64)> =
+        rows.iter().map(|(s, r, t)| (s.as_str(), *r, *t)).collect();
+    assert_eq!(
+        summary,
+        [
+            ("cancelled", Some(10_000), 1),
+            ("confirmed", None, 1),
+            ("confirmed", None, 2),
+            ("awaiting_payment", None, 0),
+            ("failed", None, 0),
+        ]
+    );
+}

@@ -1,0 +1,662 @@
+// The traveller's web app: search, seats, passengers, payment, the booking
+// and the account, on the public API. No framework: a hash router and one
+// render function per page, building DOM nodes (never HTML from data).
+
+import {ApiError, api, logIn, logOut, session, signUp} from './api.js';
+
+const main = document.getElementById('main');
+const DRAFT = 'airline.draft';
+const CABINS = ['economy', 'premium_economy', 'business', 'first'];
+
+// ---------- small helpers ----------
+
+/** An element: `h('p', {class: 'x'}, 'text', child)`; `on*` attributes are listeners. */
+function h(tag, attrs, ...children) {
+  const el = document.createElement(tag);
+  for (const [k, v] of Object.entries(attrs || {})) {
+    if (v === null || v === undefined || v === false) continue;
+    if (k.startsWith('on')) el.addEventListener(k.slice(2), v);
+    else if (v === true) el.setAttribute(k, '');
+    else el.setAttribute(k, v);
+  }
+  for (const c of children.flat(Infinity)) {
+    if (c !== null && c !== undefined && c !== false) el.append(c.nodeType ? c : String(c));
+  }
+  return el;
+}
+
+/** Replaces `el`'s children, skipping the empty ones (null, false). */
+function fill(el, ...nodes) {
+  el.replaceChildren(...nodes.flat(Infinity).filter((n) => n !== null && n !== undefined && n !== false));
+}
+
+function show(...nodes) {
+  fill(main, ...nodes);
+}
+
+function toast(text) {
+  const t = document.getElementById('toast');
+  t.textContent = text;
+  setTimeout(() => {
+    if (t.textContent === text) t.textContent = '';
+  }, 4000);
+}
+
+const decimals = (currency) =>
+  new Intl.NumberFormat('en', {style: 'currency', currency}).resolvedOptions().maximumFractionDigits;
+
+function money(m) {
+  if (!m) return '';
+  return new Intl.NumberFormat(undefined, {style: 'currency', currency: m.currency}).format(
+    m.amount / 10 ** decimals(m.currency),
+  );
+}
+
+/** A time in the airport's own zone, with the zone's name. */
+function localTime(iso, zone, withDate = true) {
+  const opts = {hour: '2-digit', minute: '2-digit', timeZoneName: 'short'};
+  if (withDate) Object.assign(opts, {weekday: 'short', day: 'numeric', month: 'short'});
+  if (zone) opts.timeZone = zone;
+  return new Intl.DateTimeFormat(undefined, opts).format(new Date(iso));
+}
+
+const duration = (min) => `${Math.floor(min / 60)}h ${String(min % 60).padStart(2, '0')}m`;
+const cabinName = (c) => c.replace('_', ' ').replace(/^./, (x) => x.toUpperCase());
+const seatOrder = (a, b) => parseInt(a) - parseInt(b) || a.localeCompare(b);
+
+function notice(kind, ...content) {
+  return h('div', {class: `notice ${kind}`, role: kind === 'bad' ? 'alert' : 'status'}, ...content);
+}
+
+/** Plain words for an API error the traveller can act on. */
+function explain(err) {
+  switch (err.code) {
+    case 'network':
+    case 'unavailable':
+    case 'timeout':
+      return 'The booking service is busy or out of reach right now. Nothing was booked or charged; please try again in a moment.';
+    case 'rate_limited':
+      return `Too many attempts. Please wait ${err.retryAfter || 'a few'} seconds and try again.`;
+    case 'unauthorized':
+      return 'Your session has ended. Please log in again.';
+    default:
+      return err.message;
+  }
+}
+
+/** Shows an API error next to its field (`data-field`), or in `where`. */
+function showError(form, err, where) {
+  for (const el of form.querySelectorAll('.error')) el.textContent = '';
+  for (const el of form.querySelectorAll('[aria-invalid]')) el.removeAttribute('aria-invalid');
+  const input = err.field && form.querySelector(`[data-field="${CSS.escape(err.field)}"]`);
+  if (input) {
+    input.setAttribute('aria-invalid', 'true');
+    const slot = document.getElementById(input.getAttribute('aria-describedby'));
+    if (slot) slot.textContent = err.message;
+    input.focus();
+  } else {
+    where.replaceChildren(notice('bad', explain(err)));
+  }
+}
+
+let fieldSeq = 0;
+/** A labelled input with its error slot; `field` is the API's name for it. */
+function field(label, attrs) {
+  const id = `f${++fieldSeq}`;
+  const input = h(attrs.tag || 'input', {id, 'aria-describedby': `${id}-err`, 'data-field': attrs.field, ...attrs, tag: null, field: null});
+  return h('label', {for: id}, label, input, h('span', {class: 'error', id: `${id}-err`}));
+}
+
+function select(label, name, options, value) {
+  const id = `f${++fieldSeq}`;
+  return h('label', {for: id}, label,
+    h('select', {id, name, 'data-field': name, 'aria-describedby': `${id}-err`},
+      options.map(([v, text]) => h('option', {value: v, selected: String(v) === String(value)}, text))),
+    h('span', {class: 'error', id: `${id}-err`}));
+}
+
+async function busy(button, work) {
+  button.disabled = true;
+  try {
+    return await work();
+  } finally {
+    button.disabled = false;
+  }
+}
+
+function draft() {
+  try {
+    return JSON.parse(sessionStorage.getItem(DRAFT)) || null;
+  } catch {
+    return null;
+  }
+}
+
+const saveDraft = (d) => sessionStorage.setItem(DRAFT, JSON.stringify(d));
+
+// ---------- routing ----------
+
+let generation = 0;
+const timers = new Set();
+
+/** A timer that stops when the page changes. */
+function every(ms, fn) {
+  const id = setInterval(fn, ms);
+  timers.add(id);
+  return id;
+}
+
+function go(hash) {
+  if (location.hash === hash) render();
+  else location.hash = hash;
+}
+
+function route() {
+  const [path, query] = location.hash.replace(/^#/, '').split('?');
+  return {parts: (path || '/').split('/').filter(Boolean), params: new URLSearchParams(query || '')};
+}
+
+async function render() {
+  const gen = ++generation;
+  for (const id of timers) clearInterval(id);
+  timers.clear();
+  nav();
+  const {parts, params} = route();
+  const [page, id] = parts;
+  const views = {flight: () => flightPage(id, params), passengers: passengersPage, booking: () => bookingPage(id, gen),
+    bookings: () => bookingsPage(params, gen), login: () => loginPage(params), signup: () => signupPage(params)};
+  try {
+    await (views[page] || (() => searchPage(params)))();
+  } catch (err) {
+    if (gen !== generation) return;
+    if (err instanceof ApiError && err.status === 401) return go(`#/login?next=${encodeURIComponent(location.hash)}`);
+    show(h('h1', {}, 'Something went wrong'), notice('bad', err instanceof ApiError ? explain(err) : 'This page could not be shown. Please reload.'),
+      h('p', {}, h('a', {href: '#/'}, 'Back to search')));
+  }
+  if (gen === generation) main.focus();
+}
+
+function nav() {
+  const s = session();
+  const el = document.getElementById('nav');
+  if (s) {
+    el.replaceChildren(
+      h('a', {href: '#/bookings'}, 'My bookings'),
+      h('span', {class: 'muted', style: null}, s.user ? s.user.name || s.user.email : ''),
+      h('button', {class: 'link', type: 'button', onclick: async () => { await logOut(); go('#/'); }}, 'Log out'),
+    );
+  } else {
+    el.replaceChildren(h('a', {href: '#/login'}, 'Log in'), h('a', {href: '#/signup'}, 'Sign up'));
+  }
+}
+
+// ---------- search ----------
+
+function airportInput(label, name, value) {
+  const listId = `${name}-list`;
+  const wrap = field(label, {name, field: name, value: value || '', list: listId, autocomplete: 'off',
+    placeholder: 'City, airport or code', required: true, maxlength: 100});
+  const list = h('datalist', {id: listId});
+  const input = wrap.querySelector('input');
+  let timer;
+  input.addEventListener('input', () => {
+    clearTimeout(timer);
+    const q = input.value.trim();
+    if (q.length < 2 || /^[A-Z]{3}$/.test(q)) return;
+    timer = setTimeout(async () => {
+      const found = await api(`/airports?q=${encodeURIComponent(q)}&per_page=8`).catch(() => null);
+      if (!found) return;
+      list.replaceChildren(...found.items.map((a) =>
+        h('option', {value: a.iata_code}, `${a.city.city_name} — ${a.name} (${a.iata_code})`)));
+    }, 200);
+  });
+  wrap.append(list);
+  return wrap;
+}
+
+async function searchPage(params) {
+  const today = new Date().toISOString().slice(0, 10);
+  const form = h('form', {class: 'grid card', novalidate: true, 'aria-label': 'Search flights'},
+    airportInput('From', 'from', params.get('from')),
+    airportInput('To', 'to', params.get('to')),
+    field('Date', {type: 'date', name: 'date', field: 'date', value: params.get('date') || '', min: today}),
+    select('Travellers', 'travellers', [1, 2, 3, 4, 5, 6, 7, 8, 9].map((n) => [n, n]), params.get('travellers') || 1),
+    select('Cabin', 'cabin', [['', 'Any cabin'], ...CABINS.map((c) => [c, cabinName(c)])], params.get('cabin') || ''),
+    h('button', {class: 'primary', type: 'submit'}, 'Search flights'));
+  const out = h('section', {'aria-live': 'polite'});
+  form.addEventListener('submit', (e) => {
+    e.preventDefault();
+    const next = new URLSearchParams();
+    for (const [k, v] of new FormData(form)) {
+      const value = String(v).trim();
+      // A typed three-letter code is an airport code, whatever its case.
+      if (value) next.set(k, (k === 'from' || k === 'to') && /^[a-z]{3}$/i.test(value) ? value.toUpperCase() : value);
+    }
+    go(`#/?${next}`);
+  });
+  show(h('h1', {}, 'Where to?'), form, out);
+  if (params.get('from') || params.get('to') || params.get('date')) await results(params, form, out);
+}
+
+async function results(params, form, out) {
+  const q = new URLSearchParams(params);
+  q.set('per_page', '10');
+  let page;
+  try {
+    page = await api(`/flights?${q}`);
+  } catch (err) {
+    if (err instanceof ApiError && err.status < 500) return showError(form, err, out);
+    throw err;
+  }
+  const currency = page.items[0] ? page.items[0].fare.currency : 'EUR';
+  const scale = 10 ** decimals(currency);
+  const major = (name) => (params.get(name) ? Number(params.get(name)) / scale : '');
+  const filters = h('form', {class: 'filters', novalidate: true, 'aria-label': 'Filter and sort'},
+    field(`Min price (${currency})`, {type: 'number', name: 'min_price', field: 'min_price', min: 0, step: 'any', value: major('min_price')}),
+    field(`Max price (${currency})`, {type: 'number', name: 'max_price', field: 'max_price', min: 0, step: 'any', value: major('max_price')}),
+    field('Departs after', {type: 'time', name: 'departs_after', field: 'departs_after', value: params.get('departs_after') || ''}),
+    field('Departs before', {type: 'time', name: 'departs_before', field: 'departs_before', value: params.get('departs_before') || ''}),
+    select('Sort by', 'sort', [['departure_time', 'Departure'], ['price', 'Lowest price'], ['-price', 'Highest price'], ['duration', 'Shortest']], params.get('sort') || 'departure_time'),
+    h('button', {type: 'submit'}, 'Apply'));
+  filters.addEventListener('submit', (e) => {
+    e.preventDefault();
+    const next = new URLSearchParams(params);
+    next.delete('page');
+    for (const [k, v] of new FormData(filters)) {
+      const value = String(v).trim();
+      if (!value) next.delete(k);
+      else next.set(k, k.endsWith('_price') ? String(Math.round(Number(value) * scale)) : value);
+    }
+    go(`#/?${next}`);
+  });
+  const travellers = params.get('travellers') || '1';
+  const list = h('ul', {class: 'results'}, page.items.map((f) => h('li', {class: 'card'},
+    h('div', {class: 'row'},
+      h('div', {},
+        h('strong', {}, `${f.origin.code} ${localTime(f.departure_time, f.origin.time_zone)}`), ' → ',
+        h('strong', {}, `${f.destination.code} ${localTime(f.arrival_time, f.destination.time_zone)}`),
+        h('div', {class: 'muted'}, `${f.flight_number} · ${f.origin.city} to ${f.destination.city} · ${duration(f.duration_minutes)} · ${f.seats_available} seats left`)),
+      h('div', {},
+        h('div', {class: 'price'}, money(f.fare)),
+        h('a', {href: `#/flight/${f.id}?travellers=${travellers}&cabin=${params.get('cabin') || ''}`, class: 'button',
+          'aria-label': `Choose seats on ${f.flight_number} at ${money(f.fare)}`}, 'Choose seats'))))));
+  const pages = Math.max(1, Math.ceil(page.total / page.per_page));
+  const to = (n) => { const next = new URLSearchParams(params); next.set('page', n); return `#/?${next}`; };
+  fill(out,
+    filters,
+    h('h2', {}, page.total ? `${page.total} flight${page.total === 1 ? '' : 's'}` : 'No flights match'),
+    page.total ? list : h('p', {class: 'muted'}, 'Try another date, widen the price range or the departure window.'),
+    pages > 1 ? h('nav', {class: 'pager', 'aria-label': 'Pages'},
+      page.page > 1 ? h('a', {href: to(page.page - 1)}, '← Previous') : null,
+      h('span', {}, `Page ${page.page} of ${pages}`),
+      page.page < pages ? h('a', {href: to(page.page + 1)}, 'Next →') : null) : null);
+}
+
+// ---------- seat map ----------
+
+async function flightPage(id, params) {
+  const [flight, seats] = await Promise.all([api(`/flights/${encodeURIComponent(id)}`), api(`/flights/${encodeURIComponent(id)}/seats`)]);
+  const wanted = Math.min(9, Math.max(1, Number(params.get('travellers')) || 1));
+  const picked = new Map(); // seat number -> seat
+  const summary = h('div', {'aria-live': 'polite'});
+  const map = h('div', {});
+  let current = seats.seats;
+
+  const update = () => {
+    const total = [...picked.values()].reduce((sum, s) => sum + s.fare.amount, 0);
+    const currency = flight.cabins[0] ? flight.cabins[0].fare.currency : 'EUR';
+    summary.replaceChildren(
+      h('p', {}, picked.size ? `Seats ${[...picked.keys()].sort(seatOrder).join(', ')} · ${money({amount: total, currency})}` : `Choose ${wanted} seat${wanted > 1 ? 's' : ''}.`),
+      h('button', {class: 'primary', type: 'button', disabled: picked.size !== wanted,
+        onclick: () => toPassengers({seats: [...picked.keys()].sort(seatOrder), total: {amount: total, currency}})}, 'Continue to passengers'));
+  };
+  const toPassengers = (choice) => {
+    saveDraft({flight: {id: flight.id, number: flight.flight_number, from: flight.origin, to: flight.destination, departure: flight.departure_time},
+      travellers: choice.seats ? choice.seats.length : choice.count, ...choice});
+    go('#/passengers');
+  };
+  const drawMap = () => {
+    const byCabin = new Map();
+    for (const s of current) {
+      if (!byCabin.has(s.cabin)) byCabin.set(s.cabin, new Map());
+      const row = parseInt(s.seat_number);
+      const rows = byCabin.get(s.cabin);
+      if (!rows.has(row)) rows.set(row, []);
+      rows.get(row).push(s);
+    }
+    map.replaceChildren(...[...byCabin].map(([cabin, rows]) => h('section', {class: 'cabin', 'aria-label': cabinName(cabin)},
+      h('h2', {}, `${cabinName(cabin)} · from ${money((flight.cabins.find((c) => c.cabin === cabin) || {}).fare)}`),
+      [...rows].sort((a, b) => a[0] - b[0]).map(([row, list]) => {
+        list.sort((a, b) => a.seat_number.localeCompare(b.seat_number));
+        const aisle = Math.ceil(list.length / 2);
+        return h('div', {class: 'seatrow'}, h('span', {class: 'rowno', 'aria-hidden': 'true'}, row),
+          list.map((s, i) => h('button', {
+            type: 'button', class: `seat${i === aisle ? ' gap' : ''}`, 'data-seat': s.seat_number,
+            disabled: s.status !== 'available' && !picked.has(s.seat_number),
+            'aria-pressed': String(picked.has(s.seat_number)),
+            'aria-label': `Seat ${s.seat_number}, ${cabinName(s.cabin)}, ${s.status === 'available' ? money(s.fare) : 'taken'}`,
+            onclick: () => {
+              if (picked.has(s.seat_number)) picked.delete(s.seat_number);
+              else if (picked.size >= wanted) return toast(`You have chosen ${wanted} seat${wanted > 1 ? 's' : ''}; unselect one first.`);
+              else picked.set(s.seat_number, s);
+              drawMap();
+              update();
+              map.querySelector(`[data-seat="${s.seat_number}"]`).focus();
+            },
+          }, s.seat_number.replace(/^\d+/, ''))));
+      }))));
+  };
+  const autoCabin = params.get('cabin') || (flight.cabins[0] || {}).cabin;
+  const auto = h('form', {class: 'filters', 'aria-label': 'Let us choose'},
+    select('Cabin', 'cabin', flight.cabins.filter((c) => c.seats_available >= wanted).map((c) => [c.cabin, `${cabinName(c.cabin)} · ${money(c.fare)} · ${c.seats_available} left`]), autoCabin),
+    h('button', {type: 'submit'}, `Choose ${wanted} seat${wanted > 1 ? 's' : ''} for me`));
+  auto.addEventListener('submit', (e) => {
+    e.preventDefault();
+    const cabin = new FormData(auto).get('cabin');
+    const fare = (flight.cabins.find((c) => c.cabin === cabin) || {}).fare;
+    if (cabin) toPassengers({cabin, count: wanted, total: fare && {amount: fare.amount * wanted, currency: fare.currency}});
+  });
+  show(
+    h('h1', {}, `${flight.flight_number}: ${flight.origin.city} → ${flight.destination.city}`),
+    h('div', {class: 'card'}, h('dl', {class: 'facts'},
+      h('dt', {}, 'Departs'), h('dd', {}, `${flight.origin.name} (${flight.origin.code}), ${localTime(flight.departure_time, flight.origin.time_zone)}`),
+      h('dt', {}, 'Arrives'), h('dd', {}, `${flight.destination.name} (${flight.destination.code}), ${localTime(flight.arrival_time, flight.destination.time_zone)}`),
+      h('dt', {}, 'Duration'), h('dd', {}, duration(flight.duration_minutes)),
+      h('dt', {}, 'Aircraft'), h('dd', {}, flight.airplane.model))),
+    select('Travellers', 'travellers', [1, 2, 3, 4, 5, 6, 7, 8, 9].map((n) => [n, n]), wanted),
+    h('h2', {}, 'Pick your seats'),
+    h('p', {class: 'legend muted'}, 'Grey seats are taken. Seat availability refreshes every few seconds.'),
+    map, h('div', {class: 'card'}, summary), h('h2', {}, 'Or let us choose'), auto);
+  main.querySelector('select[name=travellers]').addEventListener('change', (e) => {
+    const next = new URLSearchParams(params);
+    next.set('travellers', e.target.value);
+    go(`#/flight/${id}?${next}`);
+  });
+  drawMap();
+  update();
+  every(5000, async () => {
+    const fresh = await api(`/flights/${encodeURIComponent(id)}/seats`).catch(() => null);
+    if (!fresh) return;
+    current = fresh.seats;
+    const lost = [...picked.keys()].filter((n) => (current.find((s) => s.seat_number === n) || {}).status !== 'available');
+    lost.forEach((n) => picked.delete(n));
+    if (lost.length) toast(`Seat ${lost.join(', ')} was just taken by another traveller.`);
+    const focused = document.activeElement && document.activeElement.dataset.seat;
+    drawMap();
+    update();
+    if (focused) map.querySelector(`[data-seat="${focused}"]`)?.focus();
+  });
+}
+
+// ---------- passengers and the hold ----------
+
+function needLogin(next) {
+  return h('div', {class: 'card'}, h('p', {}, 'Log in or create an account to hold your seats and pay.'),
+    h('p', {}, h('a', {href: `#/login?next=${encodeURIComponent(next)}`}, 'Log in'), ' or ',
+      h('a', {href: `#/signup?next=${encodeURIComponent(next)}`}, 'create an account')));
+}
+
+async function passengersPage() {
+  const d = draft();
+  if (!d) return go('#/');
+  const s = session();
+  const head = [h('h1', {}, 'Who is flying?'), h('p', {class: 'muted'},
+    `${d.flight.number} ${d.flight.from.code} → ${d.flight.to.code}, ${localTime(d.flight.departure, d.flight.from.time_zone)} · `,
+    d.seats ? `seats ${d.seats.join(', ')}` : `${d.count} × ${cabinName(d.cabin)}`, d.total ? ` · ${money(d.total)}` : '')];
+  if (!s) return show(...head, needLogin('#/passengers'));
+  const out = h('div', {'aria-live': 'polite'});
+  const people = Array.from({length: d.travellers}, (_, i) => h('fieldset', {class: 'card grid'},
+    h('legend', {}, d.seats ? `Seat ${d.seats[i]}` : `Traveller ${i + 1}`),
+    field('First name', {name: `first_name_${i}`, field: `passengers[${i}].first_name`, autocomplete: i ? 'off' : 'given-name'}),
+    field('Last name', {name: `last_name_${i}`, field: `passengers[${i}].last_name`, autocomplete: i ? 'off' : 'family-name'}),
+    field('Date of birth', {type: 'date', name: `date_of_birth_${i}`, field: `passengers[${i}].date_of_birth`})));
+  const submit = h('button', {class: 'primary', type: 'submit'}, 'Hold seats and continue to payment');
+  const form = h('form', {novalidate: true, 'aria-label': 'Passengers'}, people,
+    h('div', {class: 'card grid'}, field('Contact email', {type: 'email', name: 'contact_email', field: 'contact_email',
+      value: (s.user && s.user.email) || '', autocomplete: 'email'})),
+    out, submit);
+  form.addEventListener('submit', (e) => {
+    e.preventDefault();
+    const data = new FormData(form);
+    const body = {
+      flight_id: d.flight.id,
+      seats: d.seats || {cabin: d.cabin, count: d.count},
+      passengers: people.map((_, i) => ({first_name: data.get(`first_name_${i}`), last_name: data.get(`last_name_${i}`),
+        date_of_birth: data.get(`date_of_birth_${i}`)})),
+      contact_email: data.get('contact_email'),
+    };
+    // One key per request body: a retry of the same hold is the same hold.
+    const json = JSON.stringify(body);
+    if (d.body !== json) Object.assign(d, {body: json, key: crypto.randomUUID()});
+    saveDraft(d);
+    busy(submit, async () => {
+      out.replaceChildren(h('p', {class: 'muted'}, 'Holding your seats…'));
+      try {
+        const booking = await api('/bookings', {method: 'POST', auth: true, key: d.key, body});
+        sessionStorage.removeItem(DRAFT);
+        go(`#/booking/${booking.booking_id}`);
+      } catch (err) {
+        if (!(err instanceof ApiError)) throw err;
+        if (err.status === 401) return show(...head, needLogin('#/passengers'));
+        if (err.code === 'seats_unavailable') {
+          return out.replaceChildren(notice('bad', h('strong', {}, 'Someone else has just booked ', d.seats ? `seat ${d.seats.join(', ')}` : 'the last of these seats', '. '),
+            'Nothing was charged. ', h('a', {href: `#/flight/${d.flight.id}?travellers=${d.travellers}`}, 'Choose other seats')));
+        }
+        showError(form, err, out);
+      }
+    });
+  });
+  show(...head, form);
+}
+
+// ---------- the booking: pay, confirmation, cancel ----------
+
+const WAITING = ['holding', 'confirming'];
+
+async function bookingPage(id, gen) {
+  const booking = await api(`/bookings/${encodeURIComponent(id)}`, {auth: true});
+  const flight = await api(`/flights/${booking.flight_id}`).catch(() => null);
+  if (gen !== generation) return;
+  const view = h('div', {});
+  show(view);
+  draw(view, booking, flight, gen);
+}
+
+function draw(view, b, flight, gen) {
+  const again = async () => {
+    const fresh = await api(`/bookings/${encodeURIComponent(b.booking_id)}`, {auth: true}).catch(() => null);
+    if (fresh && gen === generation) draw(view, fresh, flight, gen);
+  };
+  const zone = flight && flight.origin.time_zone;
+  const facts = h('div', {class: 'card'},
+    h('div', {class: 'row'}, h('span', {}, 'Booking reference ', h('strong', {'data-ref': b.booking_ref}, b.booking_ref)),
+      h('span', {class: `status ${b.status}`}, b.status.replace('_', ' '))),
+    b.flight ? h('p', {}, `${b.flight.flight_number} ${b.flight.origin} → ${b.flight.destination}, departs ${localTime(b.flight.departure_time, zone)}`) : null,
+    h('dl', {class: 'facts'}, b.seats.map((s, i) => [
+      h('dt', {}, `Seat ${s.seat_number} (${cabinName(s.cabin)})`),
+      h('dd', {}, b.passengers[i] ? `${b.passengers[i].first_name} ${b.passengers[i].last_name}` : '',
+        b.ticket_numbers[i] ? h('span', {class: 'muted'}, ` · ticket ${b.ticket_numbers[i]}`) : '')])),
+    b.total ? h('p', {}, 'Total ', h('span', {class: 'price'}, money(b.total))) : null);
+  const parts = {
+    awaiting_payment: () => payPart(view, b, again, gen),
+    confirmed: () => confirmedPart(b, again),
+    completed: () => [h('h1', {}, 'Have a good trip'), notice('ok', 'This flight has departed.')],
+    expired: () => [h('h1', {}, 'Your seats were released'),
+      notice('bad', `The payment window closed${b.payment_due_at ? ` at ${localTime(b.payment_due_at, null, false)}` : ''} before a payment went through, so the seats went back on sale. Nothing was charged.`),
+      h('p', {}, h('a', {href: `#/flight/${b.flight_id}?travellers=${b.seats.length || 1}`}, 'Choose seats on this flight again'))],
+    cancelled: () => [h('h1', {}, 'Booking cancelled'), notice('ok',
+      b.payment.refund ? `A refund of ${money(b.payment.refund.amount)} has been made to your card; it usually shows within 5–10 days.` : 'Nothing was charged.',
+      b.reason ? ` ${b.reason}` : '')],
+    failed: () => [h('h1', {}, 'This booking could not be completed'), notice('bad', b.reason || 'Nothing was charged.'),
+      h('p', {}, h('a', {href: '#/'}, 'Search again'))],
+    needs_attention: () => [h('h1', {}, 'We are looking into this booking'),
+      notice('', 'Something needs a person to finish this booking. Our team has been told and will email you; you do not need to do anything.')],
+  };
+  const body = WAITING.includes(b.status)
+    ? [h('h1', {}, b.status === 'holding' ? 'Holding your seats…' : 'Confirming your payment…'), h('p', {class: 'muted'}, 'This takes a few seconds.')]
+    : (parts[b.status] || (() => [h('h1', {}, 'Your booking')]))();
+  fill(view, body, facts);
+  if (WAITING.includes(b.status)) setTimeout(() => gen === generation && again(), 1000);
+}
+
+function payPart(view, b, again, gen) {
+  const due = b.payment_due_at ? new Date(b.payment_due_at) : null;
+  const clock = h('span', {class: 'countdown'});
+  const tick = () => {
+    const left = due ? Math.max(0, Math.round((due - Date.now()) / 1000)) : 0;
+    clock.textContent = `${Math.floor(left / 60)}:${String(left % 60).padStart(2, '0')}`;
+    if (due && left === 0) again();
+  };
+  tick();
+  if (due) every(1000, tick);
+  const out = h('div', {'aria-live': 'polite'});
+  const pay = h('button', {class: 'primary', type: 'submit'}, `Pay ${money(b.total)}`);
+  const cardSlot = h('div', {id: 'card-element'});
+  const form = h('form', {class: 'card', 'aria-label': 'Card payment'},
+    h('label', {for: 'card-element'}, 'Card'), cardSlot, h('span', {class: 'error', id: 'card-error'}), out, pay);
+  const key = document.body.dataset.stripeKey;
+  let stripe = null;
+  let card = null;
+  if (window.Stripe && key) {
+    stripe = window.Stripe(key);
+    card = stripe.elements().create('card');
+    setTimeout(() => card.mount(cardSlot));
+  } else {
+    out.replaceChildren(notice('bad', 'Card payments cannot be taken right now. Your seats stay held until the deadline; please try again shortly.'));
+    pay.disabled = true;
+  }
+  const failed = (text) => out.replaceChildren(notice('bad', text));
+  form.addEventListener('submit', (e) => {
+    e.preventDefault();
+    busy(pay, async () => {
+      out.replaceChildren(h('p', {class: 'muted'}, 'Paying…'));
+      const {token, error} = await stripe.createToken(card);
+      if (error || !token) return failed((error && error.message) || 'Check the card details and try again.');
+      let booking;
+      try {
+        booking = await api(`/bookings/${encodeURIComponent(b.booking_id)}/payment`, {method: 'POST', auth: true,
+          key: crypto.randomUUID(), body: {payment_method: token.id}});
+      } catch (err) {
+        if (err instanceof ApiError && ['invalid_state', 'payment_in_progress', 'payment_attempts_exhausted'].includes(err.code)) {
+          failed(explain(err));
+          return setTimeout(again, 1500);
+        }
+        return failed(err instanceof ApiError ? explain(err) : 'The payment could not be sent. Please try again.');
+      }
+      const action = booking.payment && booking.payment.next_action;
+      if (booking.status === 'awaiting_payment' && action) {
+        out.replaceChildren(h('p', {class: 'muted'}, 'Your bank asks you to confirm this payment…'));
+        const result = await stripe.confirmCardPayment(action.client_secret);
+        if (result.error) return failed(`Your bank did not confirm the payment: ${result.error.message || 'authentication failed'}. Try again or use another card.`);
+        return waitForConfirmation(b.booking_id, gen, view, again);
+      }
+      if (gen === generation) again();
+    });
+  });
+  const lastError = b.payment.last_error;
+  return [h('h1', {}, 'Pay to confirm'),
+    h('p', {}, 'Your seats are held at this price for ', clock, due ? ` (until ${localTime(b.payment_due_at, null, false)}).` : '.'),
+    lastError ? notice('bad', h('strong', {}, 'The payment did not go through: '), lastError.message, ' Try again or use another card.') : null,
+    form];
+}
+
+/** After 3-D Secure: Stripe tells us by webhook; the page waits for the booking to move on. */
+function waitForConfirmation(id, gen, view, again) {
+  let tries = 0;
+  const poll = async () => {
+    const b = await api(`/bookings/${encodeURIComponent(id)}`, {auth: true}).catch(() => null);
+    if (gen !== generation) return;
+    if (b && (b.status !== 'awaiting_payment' || b.payment.last_error || ++tries > 30)) return again();
+    setTimeout(poll, 1000);
+  };
+  poll();
+}
+
+function confirmedPart(b, again) {
+  const out = h('div', {'aria-live': 'polite'});
+  const cancel = h('button', {type: 'button'}, 'Cancel this booking');
+  cancel.addEventListener('click', () => {
+    const yes = h('button', {class: 'danger', type: 'button'}, 'Yes, cancel and refund');
+    out.replaceChildren(h('div', {class: 'card', role: 'alertdialog', 'aria-label': 'Confirm cancellation'},
+      h('p', {}, `Cancel booking ${b.booking_ref}? Your seats will be released and `, h('strong', {}, `${money(b.total)} refunded in full`), ' to the card you paid with.'),
+      h('div', {class: 'row'}, yes, h('button', {type: 'button', onclick: () => out.replaceChildren()}, 'Keep my booking'))));
+    yes.focus();
+    yes.addEventListener('click', () => busy(yes, async () => {
+      try {
+        await api(`/bookings/${encodeURIComponent(b.booking_id)}/cancel`, {method: 'POST', auth: true, key: crypto.randomUUID(), body: {}});
+        again();
+      } catch (err) {
+        out.replaceChildren(notice('bad', err instanceof ApiError && err.code === 'booking_confirming'
+          ? 'Your payment is still being confirmed. Try again in a few seconds.' : explain(err)));
+      }
+    }));
+  });
+  return [h('h1', {}, 'You are booked'),
+    notice('ok', h('strong', {}, `Booking ${b.booking_ref} is confirmed. `),
+      `We have emailed your e-tickets to ${b.contact_email}, and we will remind you 48 hours before departure.`),
+    h('h2', {}, 'Change of plans?'), h('p', {class: 'muted'}, 'You can cancel until departure for a full refund.'), cancel, out];
+}
+
+// ---------- account ----------
+
+async function bookingsPage(params, gen) {
+  if (!session()) return go(`#/login?next=${encodeURIComponent('#/bookings')}`);
+  const page = Number(params.get('page')) || 1;
+  const list = h('ul', {class: 'results', 'aria-live': 'polite'});
+  const fill = async () => {
+    const mine = await api(`/bookings?page=${page}&per_page=10`, {auth: true});
+    if (gen !== generation) return;
+    list.replaceChildren(...(mine.items.length ? mine.items.map((b) => h('li', {class: 'card'},
+      h('div', {class: 'row'},
+        h('a', {href: `#/booking/${b.booking_id}`}, h('strong', {}, b.booking_ref), b.flight ? ` · ${b.flight.flight_number} ${b.flight.origin} → ${b.flight.destination}` : ''),
+        h('span', {class: `status ${b.status}`}, b.status.replace('_', ' '))),
+      b.flight ? h('div', {class: 'muted'}, `Departs ${localTime(b.flight.departure_time, null)}`) : null))
+      : [h('li', {}, 'No bookings yet. ', h('a', {href: '#/'}, 'Find a flight'))]));
+    list.dataset.hasMore = String(mine.has_more);
+  };
+  await fill();
+  show(h('h1', {}, 'My bookings'), list, h('nav', {class: 'pager', 'aria-label': 'Pages'},
+    page > 1 ? h('a', {href: `#/bookings?page=${page - 1}`}, '← Newer') : null,
+    list.dataset.hasMore === 'true' ? h('a', {href: `#/bookings?page=${page + 1}`}, 'Older →') : null));
+  every(5000, () => fill().catch(() => null));
+}
+
+function accountForm(title, fields, action, params, alt) {
+  const out = h('div', {'aria-live': 'polite'});
+  const submit = h('button', {class: 'primary', type: 'submit'}, title);
+  const form = h('form', {class: 'card grid', novalidate: true, 'aria-label': title}, fields, submit);
+  form.addEventListener('submit', (e) => {
+    e.preventDefault();
+    const data = Object.fromEntries(new FormData(form));
+    busy(submit, async () => {
+      try {
+        await action(data);
+        go(params.get('next') || '#/bookings');
+      } catch (err) {
+        if (!(err instanceof ApiError)) throw err;
+        showError(form, err, out);
+      }
+    });
+  });
+  show(h('h1', {}, title), out, form, h('p', {}, alt));
+}
+
+function loginPage(params) {
+  accountForm('Log in', [
+    field('Email', {type: 'email', name: 'email', field: 'email', autocomplete: 'email'}),
+    field('Password', {type: 'password', name: 'password', field: 'password', autocomplete: 'current-password'}),
+  ], (d) => logIn(d.email, d.password), params,
+  ['New here? ', h('a', {href: `#/signup?${params}`}, 'Create an account')]);
+}
+
+function signupPage(params) {
+  accountForm('Create account', [
+    field('Name', {name: 'name', field: 'name', autocomplete: 'name'}),
+    field('Email', {type: 'email', name: 'email', field: 'email', autocomplete: 'email'}),
+    field('Password', {type: 'password', name: 'password', field: 'password', autocomplete: 'new-password'}),
+  ], (d) => signUp(d.name, d.email, d.password), params,
+  ['Have an account? ', h('a', {href: `#/login?${params}`}, 'Log in')]);
+}
+
+window.addEventListener('hashchange', render);
+render();
