@@ -593,7 +593,7 @@ function confirmedPart(b, again) {
   });
   return [h('h1', {}, 'You are booked'),
     notice('ok', h('strong', {}, `Booking ${b.booking_ref} is confirmed. `),
-      `We have emailed your e-tickets to ${b.contact_email}, and we will remind you 48 hours before departure.`),
+      `We have emailed your e-tickets to ${b.contact_email}, and we will remind you before departure.`),
     h('h2', {}, 'Change of plans?'), h('p', {class: 'muted'}, 'You can cancel until departure for a full refund.'), cancel, out];
 }
 
