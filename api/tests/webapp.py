@@ -27,6 +27,7 @@ args.add_argument("base")
 args.add_argument("out")
 args.add_argument("--date", required=True)
 args.add_argument("--last-seat-flight", type=int, required=True)
+args.add_argument("--short-window", required=True, help="a gateway whose payment window is 4 s")
 args = args.parse_args()
 os.makedirs(args.out, exist_ok=True)
 expect.set_options(timeout=30_000)
@@ -216,6 +217,32 @@ def cancel_with_refund(page, ref):
     shot(page, "10-cancelled")
 
 
+def window_closes(browser):
+    """The payment window closes while the traveller looks at the pay page
+    (the gateway at --short-window gives 4 s): the seats are released and
+    the page says so, with a way back to the seat map."""
+    page = browser.new_page(viewport={"width": 1100, "height": 900}, locale="en-GB")
+    page.on("pageerror", lambda e: problems.append(str(e)))
+    global_base = args.base
+    args.base = args.short_window
+    try:
+        sign_up(page, "Katherine Johnson", f"kj-{uuid.uuid4().hex[:8]}@airline.test")
+        search(page, args.date)
+        page.get_by_role("link", name="Choose seats on ZZ10").click()
+        pick_seat(page, "12C")
+        page.get_by_role("button", name="Continue to passengers").click()
+        passengers(page, [("Katherine", "Johnson", "1978-08-26")])
+        page.get_by_role("button", name="Hold seats and continue to payment").click()
+        expect(page.get_by_role("heading", name="Your seats were released")).to_be_visible()
+        expect(page.get_by_text("Nothing was charged")).to_be_visible()
+        shot(page, "12-window-closed")
+        page.get_by_role("link", name="Choose seats on this flight again").click()
+        expect(page.locator('[data-seat="12C"]')).to_be_enabled()
+    finally:
+        args.base = global_base
+        page.close()
+
+
 def quietly_refreshed(page):
     """The access token expires (the test gateway gives 5 s): the next call
     refreshes it and the traveller sees nothing."""
@@ -239,6 +266,7 @@ with sync_playwright() as p:
     three_d_secure(page)
     last_seat_lost(page)
     cancel_with_refund(page, ref)
+    window_closes(browser)
     quietly_refreshed(page)
     phone = browser.new_page(viewport={"width": 390, "height": 844}, is_mobile=True, locale="en-GB")
     phone.on("pageerror", lambda e: problems.append(str(e)))

@@ -3,7 +3,8 @@
 //! on the whole stack and localstripe's Stripe.js: search to confirmation
 //! with ticket numbers, a declined card then a good one, 3-D Secure, the
 //! last seat lost to another traveller, cancel with refund, a token refresh
-//! the traveller does not see, a phone-sized screen. Screenshots go to
+//! the traveller does not see, a payment window closing, a phone-sized
+//! screen. Screenshots go to
 //! target/webapp/.
 
 mod support;
@@ -17,11 +18,12 @@ use support::{Gateway, repo_root, run_python_check, utc_in_days};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_traveller_books_pays_and_cancels_in_the_browser() {
+    let web = |stripe_url: &str| WebConfig {
+        stripe_js_url: format!("{stripe_url}/js.stripe.com/v3/"),
+        stripe_publishable_key: Some("pk_test_airline_web".into()),
+    };
     let gw = Gateway::start_with_stack("webapp", |stack, config| {
-        config.web = WebConfig {
-            stripe_js_url: format!("{}/js.stripe.com/v3/", stack.stripe_url),
-            stripe_publishable_key: Some("pk_test_airline_web".into()),
-        };
+        config.web = web(&stack.stripe_url);
         // Short-lived access tokens: the page must refresh them unseen.
         config.auth.access_ttl = Duration::from_secs(5);
     })
@@ -37,6 +39,14 @@ async fn a_traveller_books_pays_and_cancels_in_the_browser() {
         .flight_at(small, "ZZ11", &utc_in_days(10, 10, 0), 70)
         .await;
     let date = utc_in_days(9, 10, 0)[..10].to_owned();
+    // A replica whose bookings get a 4-second payment window: the window
+    // closes in front of the traveller.
+    let short_window = gw
+        .serve_another(|config| {
+            config.web = web(&gw.stack.stripe_url);
+            config.bookings.payment_window = Duration::from_secs(4);
+        })
+        .await;
 
     let page = gw.http.get(format!("{}/", gw.base)).send().await.unwrap();
     assert_eq!(page.status(), StatusCode::OK);
@@ -52,6 +62,8 @@ async fn a_traveller_books_pays_and_cancels_in_the_browser() {
         date.into(),
         "--last-seat-flight".into(),
         last_seat.to_string().into(),
+        "--short-window".into(),
+        short_window.into(),
     ];
     tokio::task::spawn_blocking(move || {
         let args: Vec<&std::ffi::OsStr> = args.iter().map(OsString::as_os_str).collect();
@@ -75,8 +87,9 @@ async fn a_traveller_books_pays_and_cancels_in_the_browser() {
     // What the browser did, as the stack recorded it: the journey's booking
     // cancelled with its €100 refunded, the declined-then-paid and the
     // 3-D Secure bookings confirmed with their tickets, the other
-    // traveller's hold on the lost seat awaiting payment, and our attempt at
-    // that seat failed with nothing held.
+    // traveller's hold on the lost seat awaiting payment, our attempt at
+    // that seat failed with nothing held, and the short window's booking
+    // expired.
     let rows: Vec<(String, Option<i64>, i64)> = sqlx::query_as(
         "select status, refund_amount, jsonb_array_length(ticket_numbers)::bigint
            from booking order by created_at",
@@ -94,6 +107,7 @@ async fn a_traveller_books_pays_and_cancels_in_the_browser() {
             ("confirmed", None, 2),
             ("awaiting_payment", None, 0),
             ("failed", None, 0),
+            ("expired", None, 0),
         ]
     );
 }
