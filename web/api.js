@@ -109,7 +109,10 @@ export async function logIn(email, password) {
   const pair = await api('/auth/login', {method: 'POST', body: {email, password}});
   keep(pair, null);
   const user = await api('/auth/me', {auth: true});
-  return keep(pair, user);
+  // The tokens as they are now (the call may have refreshed them).
+  const s = {...session(), user};
+  localStorage.setItem(KEY, JSON.stringify(s));
+  return s;
 }
 
 export async function logOut() {

@@ -243,6 +243,18 @@ def window_closes(browser):
         page.close()
 
 
+def log_in(page, email):
+    page.get_by_role("link", name="Log in").click()
+    page.get_by_label("Email").fill(email)
+    page.get_by_label("Password").fill("wrong password")
+    page.get_by_role("button", name="Log in").click()
+    expect(page.get_by_role("alert")).to_be_visible()
+    page.get_by_label("Password").fill("correct horse battery")
+    page.get_by_role("button", name="Log in").click()
+    expect(page.get_by_role("heading", name="My bookings")).to_be_visible()
+    expect(page.locator(".status")).not_to_have_count(0)
+
+
 def quietly_refreshed(page):
     """The access token expires (the test gateway gives 5 s): the next call
     refreshes it and the traveller sees nothing."""
@@ -252,6 +264,9 @@ def quietly_refreshed(page):
     expect(page.locator(".status")).not_to_have_count(0)
     page.get_by_role("button", name="Log out").click()
     expect(page.get_by_role("link", name="Log in")).to_be_visible()
+    # Logged out, my bookings asks for a login first.
+    page.goto(args.base + "/#/bookings")
+    expect(page.get_by_role("heading", name="Log in")).to_be_visible()
 
 
 with sync_playwright() as p:
@@ -260,7 +275,8 @@ with sync_playwright() as p:
     page = browser.new_page(viewport={"width": 1100, "height": 900}, locale="en-GB")
     page.on("console", lambda m: m.type == "error" and problems.append(m.text))
     page.on("pageerror", lambda e: problems.append(str(e)))
-    sign_up(page, "Ada Lovelace", f"ada-{uuid.uuid4().hex[:8]}@airline.test")
+    ada = f"ada-{uuid.uuid4().hex[:8]}@airline.test"
+    sign_up(page, "Ada Lovelace", ada)
     ref = journey(page)
     decline_then_good(page)
     three_d_secure(page)
@@ -268,6 +284,7 @@ with sync_playwright() as p:
     cancel_with_refund(page, ref)
     window_closes(browser)
     quietly_refreshed(page)
+    log_in(page, ada)
     phone = browser.new_page(viewport={"width": 390, "height": 844}, is_mobile=True, locale="en-GB")
     phone.on("pageerror", lambda e: problems.append(str(e)))
     search(phone, args.date)
