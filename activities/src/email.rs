@@ -456,6 +456,13 @@ mod tests {
         }
     }
 
+    /// Every needle is in both the text and the HTML of `r`.
+    fn assert_both_contain(r: &Rendered, needles: &[&str]) {
+        for part in [&r.text, &r.html] {
+            assert_contains_all(part, needles);
+        }
+    }
+
     fn refunded(mut b: BookingState) -> BookingState {
         b.payment.status = PaymentStatus::Refunded;
         b.payment.refund = Some(RefundInfo {
@@ -505,13 +512,14 @@ mod tests {
         }
     }
 
+    /// The confirmation lists flight, seats, passengers, tickets and total;
+    /// the check-in reminder gives departure, seats and when check-in opens.
     #[test]
-    fn confirmation_lists_flight_seats_passengers_tickets_and_total() {
-        let r = render(EmailKind::Confirmation, &booking());
-        assert_eq!(r.subject, "Your booking K7Q2ZP is confirmed");
-        for part in [&r.text, &r.html] {
-            assert_contains_all(
-                part,
+    fn confirmation_and_check_in_reminder_give_their_details_in_text_and_html() {
+        let cases: [(EmailKind, &str, &[&str]); 2] = [
+            (
+                EmailKind::Confirmation,
+                "Your booking K7Q2ZP is confirmed",
                 &[
                     "SK123",
                     "LIS",
@@ -524,7 +532,21 @@ mod tests {
                     "Charles Babbage, e-ticket 1000000002",
                     "123.45 EUR",
                 ],
-            );
+            ),
+            (
+                EmailKind::CheckInReminder,
+                "Check-in reminder for your booking K7Q2ZP",
+                &[
+                    "Tue 01 Dec 2026, 08:30 WET (UTC+00:00)",
+                    "12A (economy)",
+                    "Mon 30 Nov 2026, 08:30 WET (UTC+00:00)",
+                ],
+            ),
+        ];
+        for (kind, subject, needles) in cases {
+            let r = render(kind, &booking());
+            assert_eq!(r.subject, subject, "{kind:?}");
+            assert_both_contain(&r, needles);
         }
     }
 
@@ -554,9 +576,7 @@ mod tests {
         let mut b = booking();
         b.payment.status = PaymentStatus::Cancelled;
         let r = render(EmailKind::Cancellation, &b);
-        for part in [&r.text, &r.html] {
-            assert_contains_all(part, &["Nothing was charged"]);
-        }
+        assert_both_contain(&r, &["Nothing was charged"]);
         assert!(!r.text.contains("refund"));
     }
 
@@ -587,22 +607,6 @@ mod tests {
                 .contains("New departure: Tue 01 Dec 2026, 10:05 WET (UTC+00:00)")
         );
         assert!(r.html.contains("Tue 01 Dec 2026, 10:05 WET (UTC+00:00)"));
-    }
-
-    #[test]
-    fn check_in_reminder_gives_departure_seats_and_when_check_in_opens() {
-        let r = render(EmailKind::CheckInReminder, &booking());
-        assert_eq!(r.subject, "Check-in reminder for your booking K7Q2ZP");
-        for part in [&r.text, &r.html] {
-            assert_contains_all(
-                part,
-                &[
-                    "Tue 01 Dec 2026, 08:30 WET (UTC+00:00)",
-                    "12A (economy)",
-                    "Mon 30 Nov 2026, 08:30 WET (UTC+00:00)",
-                ],
-            );
-        }
     }
 
     #[test]

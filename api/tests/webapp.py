@@ -149,14 +149,19 @@ def journey(page):
     return ref
 
 
-def decline_then_good(page):
-    """A declined card shows why; another card then goes through."""
+def hold_seat(page, seat, person):
+    """Search, pick `seat` on ZZ10, name its passenger, hold."""
     search(page, args.date)
     page.get_by_role("link", name="Choose seats on ZZ10").click()
-    pick_seat(page, "6B")
+    pick_seat(page, seat)
     page.get_by_role("button", name="Continue to passengers").click()
-    passengers(page, [("Grace", "Hopper", "1985-01-02")])
+    passengers(page, [person])
     page.get_by_role("button", name="Hold seats and continue to payment").click()
+
+
+def decline_then_good(page):
+    """A declined card shows why; another card then goes through."""
+    hold_seat(page, "6B", ("Grace", "Hopper", "1985-01-02"))
     card(page, DECLINED)
     pay(page)
     expect(page.get_by_text("The payment did not go through")).to_be_visible()
@@ -227,12 +232,7 @@ def window_closes(browser):
     args.base = args.short_window
     try:
         sign_up(page, "Katherine Johnson", f"kj-{uuid.uuid4().hex[:8]}@airline.test")
-        search(page, args.date)
-        page.get_by_role("link", name="Choose seats on ZZ10").click()
-        pick_seat(page, "12C")
-        page.get_by_role("button", name="Continue to passengers").click()
-        passengers(page, [("Katherine", "Johnson", "1978-08-26")])
-        page.get_by_role("button", name="Hold seats and continue to payment").click()
+        hold_seat(page, "12C", ("Katherine", "Johnson", "1978-08-26"))
         expect(page.get_by_role("heading", name="Your seats were released")).to_be_visible()
         expect(page.get_by_text("Nothing was charged")).to_be_visible()
         shot(page, "12-window-closed")

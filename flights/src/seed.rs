@@ -14,6 +14,7 @@ use secrecy::{ExposeSecret, SecretString};
 use sqlx::migrate::MigrateDatabase;
 use sqlx::{ConnectOptions, PgConnection, PgPool, Postgres};
 
+use crate::catalogue::flights::CabinsAndSeats;
 use crate::catalogue::seat_map::{SeatMap, SeatMapRules, from_sections};
 
 /// Creates the database when missing, then applies the migrations.
@@ -97,40 +98,51 @@ fn currency_of(country: &str) -> &'static str {
     }
 }
 
-/// (model, seat map, long-haul?)
-fn airplanes() -> Vec<(&'static str, SeatMap, bool)> {
+/// A seat map's sections: cabin, first row, last row, seat letters.
+type Sections = &'static [(Cabin, u16, u16, &'static str)];
+
+/// The demo airplanes: model, seat map, long-haul?
+const AIRPLANES: &[(&str, Sections, bool)] = {
     use Cabin::*;
-    vec![
+    &[
         (
             "Embraer E195-E2",
-            from_sections(&[(Business, 1, 3, "ACD"), (Economy, 4, 32, "ACDF")]),
+            &[(Business, 1, 3, "ACD"), (Economy, 4, 32, "ACDF")],
             false,
         ),
         (
             "Airbus A320neo",
-            from_sections(&[(Business, 1, 3, "ACDF"), (Economy, 4, 30, "ABCDEF")]),
+            &[(Business, 1, 3, "ACDF"), (Economy, 4, 30, "ABCDEF")],
             false,
         ),
         (
             "Boeing 787-9",
-            from_sections(&[
+            &[
                 (Business, 1, 8, "ADGK"),
                 (PremiumEconomy, 10, 14, "ACDEFHK"),
                 (Economy, 20, 45, "ABCDEFGHK"),
-            ]),
+            ],
             true,
         ),
         (
             "Airbus A350-1000",
-            from_sections(&[
+            &[
                 (First, 1, 2, "AK"),
                 (Business, 3, 12, "ADGK"),
                 (PremiumEconomy, 14, 18, "ACDEFHK"),
                 (Economy, 20, 50, "ABCDEFGHK"),
-            ]),
+            ],
             true,
         ),
     ]
+};
+
+/// (model, seat map, long-haul?)
+fn airplanes() -> Vec<(&'static str, SeatMap, bool)> {
+    AIRPLANES
+        .iter()
+        .map(|&(model, sections, long)| (model, from_sections(sections), long))
+        .collect()
 }
 
 fn distance_km(a: &AirportSeed, b: &AirportSeed) -> f64 {
@@ -358,6 +370,11 @@ async fn seed_base(conn: &mut PgConnection) -> anyhow::Result<Vec<(i64, SeatMap,
     Ok(planes)
 }
 
+/// One column of the batch, for an `unnest` parameter.
+fn column<T>(batch: &[NewFlight], value: impl Fn(&NewFlight) -> T) -> Vec<T> {
+    batch.iter().map(value).collect()
+}
+
 /// Inserts a batch in one transaction; flights already there are skipped.
 pub async fn insert_flights(
     conn: &mut PgConnection,
@@ -368,10 +385,6 @@ pub async fn insert_flights(
         return Ok(0);
     }
     let mut tx = sqlx::Connection::begin(&mut *conn).await?;
-    let arrival: Vec<DateTime<Utc>> = batch
-        .iter()
-        .map(|f| f.departure + Duration::minutes(f.minutes))
-        .collect();
     let ids: Vec<(i64, String, DateTime<Utc>, i64)> = sqlx::query_as(
         "insert into flight (flight_number, airplane_id, origin_airport_id, destination_airport_id,
                              departure_time, arrival_time, departure_local, currency)
@@ -384,31 +397,22 @@ pub async fn insert_flights(
          on conflict on constraint flight_number_departure_unique do nothing
          returning flight_id, flight_number, departure_time, airplane_id",
     )
-    .bind(
-        batch
-            .iter()
-            .map(|f| f.flight_number.clone())
-            .collect::<Vec<_>>(),
-    )
-    .bind(batch.iter().map(|f| f.airplane_id).collect::<Vec<_>>())
-    .bind(batch.iter().map(|f| f.origin.clone()).collect::<Vec<_>>())
-    .bind(
-        batch
-            .iter()
-            .map(|f| f.destination.clone())
-            .collect::<Vec<_>>(),
-    )
-    .bind(batch.iter().map(|f| f.departure).collect::<Vec<_>>())
-    .bind(&arrival)
-    .bind(batch.iter().map(|f| f.currency.clone()).collect::<Vec<_>>())
+    .bind(column(&batch, |f| f.flight_number.clone()))
+    .bind(column(&batch, |f| f.airplane_id))
+    .bind(column(&batch, |f| f.origin.clone()))
+    .bind(column(&batch, |f| f.destination.clone()))
+    .bind(column(&batch, |f| f.departure))
+    .bind(column(&batch, |f| {
+        f.departure + Duration::minutes(f.minutes)
+    }))
+    .bind(column(&batch, |f| f.currency.clone()))
     .fetch_all(&mut *tx)
     .await?;
     let by_key: HashMap<(&str, DateTime<Utc>), &NewFlight> = batch
         .iter()
         .map(|f| ((f.flight_number.as_str(), f.departure), f))
         .collect();
-    let (mut c_flight, mut c_cabin, mut c_fare, mut c_total) = (vec![], vec![], vec![], vec![]);
-    let (mut s_flight, mut s_number, mut s_row, mut s_cabin) = (vec![], vec![], vec![], vec![]);
+    let mut rows = CabinsAndSeats::default();
     for (flight_id, number, departure, plane_id) in &ids {
         let f = by_key[&(number.as_str(), *departure)];
         let map = &planes
@@ -416,40 +420,9 @@ pub async fn insert_flights(
             .find(|p| p.0 == *plane_id)
             .context("airplane of a seeded flight")?
             .1;
-        let seats = map.seats();
-        for cabin in map.cabins() {
-            c_flight.push(*flight_id);
-            c_cabin.push(cabin.as_str());
-            c_fare.push(f.fares[&cabin]);
-            c_total.push(seats.iter().filter(|s| s.cabin == cabin).count() as i32);
-        }
-        for s in seats {
-            s_flight.push(*flight_id);
-            s_number.push(s.seat_number.to_string());
-            s_row.push(s.row as i16);
-            s_cabin.push(s.cabin.as_str());
-        }
+        rows.add(*flight_id, map, |cabin| f.fares[&cabin]);
     }
-    sqlx::query(
-        "insert into flight_cabin (flight_id, cabin, fare_amount, seats_total, seats_available)
-         select * , t from unnest($1::bigint[], $2::text[], $3::bigint[], $4::int[]) as u(f, c, a, t)",
-    )
-    .bind(&c_flight)
-    .bind(&c_cabin)
-    .bind(&c_fare)
-    .bind(&c_total)
-    .execute(&mut *tx)
-    .await?;
-    sqlx::query(
-        "insert into seat (flight_id, seat_number, seat_row, cabin)
-         select * from unnest($1::bigint[], $2::text[], $3::smallint[], $4::text[])",
-    )
-    .bind(&s_flight)
-    .bind(&s_number)
-    .bind(&s_row)
-    .bind(&s_cabin)
-    .execute(&mut *tx)
-    .await?;
+    rows.insert(&mut tx).await?;
     tx.commit().await?;
     Ok(ids.len() as u64)
 }

@@ -14,8 +14,7 @@ fn seat_numbers(body: &serde_json::Value) -> Vec<String> {
 
 #[tokio::test]
 async fn a_retried_hold_returns_the_same_seats_and_the_locked_price() {
-    let app = TestApp::spawn().await;
-    let flight = app.small_flight().await;
+    let (app, flight) = TestApp::with_small_flight().await;
     let booking = Uuid::new_v4();
     let req = economy_seats(flight, 2);
 
@@ -53,8 +52,7 @@ async fn a_retried_hold_returns_the_same_seats_and_the_locked_price() {
 
 #[tokio::test]
 async fn confirm_and_release_are_idempotent_and_release_after_confirm_needs_a_cancellation() {
-    let app = TestApp::spawn().await;
-    let flight = app.small_flight().await;
+    let (app, flight) = TestApp::with_small_flight().await;
     let booking = Uuid::new_v4();
     let r = app
         .hold(booking, hold_request(flight, json!(["1A", "5c"])))
@@ -109,8 +107,7 @@ async fn confirm_and_release_are_idempotent_and_release_after_confirm_needs_a_ca
 
 #[tokio::test]
 async fn a_hold_is_all_or_nothing() {
-    let app = TestApp::spawn().await;
-    let flight = app.small_flight().await;
+    let (app, flight) = TestApp::with_small_flight().await;
     let first = app
         .hold(Uuid::new_v4(), hold_request(flight, json!(["3B"])))
         .await;
@@ -147,8 +144,7 @@ async fn a_hold_is_all_or_nothing() {
 
 #[tokio::test]
 async fn cancelled_departed_and_unknown_flights_cannot_be_held() {
-    let app = TestApp::spawn().await;
-    let flight = app.small_flight().await;
+    let (app, flight) = TestApp::with_small_flight().await;
 
     let r = app.hold(Uuid::new_v4(), economy_seats(987654, 1)).await;
     assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY);
@@ -175,8 +171,7 @@ async fn cancelled_departed_and_unknown_flights_cannot_be_held() {
 
 #[tokio::test]
 async fn bad_hold_requests_name_the_field_and_write_nothing() {
-    let app = TestApp::spawn().await;
-    let flight = app.small_flight().await;
+    let (app, flight) = TestApp::with_small_flight().await;
     for (seats, field) in [
         (json!([]), "seats"),
         (json!("3A"), "seats"),
@@ -243,8 +238,7 @@ async fn bad_hold_requests_name_the_field_and_write_nothing() {
 
 #[tokio::test]
 async fn the_live_holds_of_a_flight_are_listed_for_the_service_only() {
-    let app = TestApp::spawn().await;
-    let flight = app.small_flight().await;
+    let (app, flight) = TestApp::with_small_flight().await;
     let (held, sold, released) = (Uuid::new_v4(), Uuid::new_v4(), Uuid::new_v4());
     for booking in [held, sold, released] {
         let r = app.hold(booking, economy_seats(flight, 1)).await;
@@ -310,8 +304,7 @@ async fn no_hold_and_no_confirmation_once_the_flight_departs_within_the_cut_off(
 
 #[tokio::test]
 async fn a_hold_on_a_flight_cancelled_since_cannot_be_confirmed() {
-    let app = TestApp::spawn().await;
-    let flight = app.small_flight().await;
+    let (app, flight) = TestApp::with_small_flight().await;
     let booking = Uuid::new_v4();
     let r = app.hold(booking, hold_request(flight, json!(["3A"]))).await;
     assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
@@ -327,8 +320,7 @@ async fn a_hold_on_a_flight_cancelled_since_cannot_be_confirmed() {
 
 #[tokio::test]
 async fn a_hold_racing_the_flights_cancellation_waits_for_it_and_is_refused() {
-    let app = TestApp::spawn().await;
-    let flight = app.small_flight().await;
+    let (app, flight) = TestApp::with_small_flight().await;
     // A cancellation being saved: the flight row updated, not committed.
     let mut cancelling = app.pool.begin().await.unwrap();
     sqlx::query("update flight set status = 'cancelled' where flight_id = $1")

@@ -22,8 +22,7 @@ async fn fill_economy_leaving(app: &TestApp, flight: i64, left: u32) {
 
 #[tokio::test]
 async fn a_hundred_and_twenty_concurrent_holds_get_exactly_the_last_five_seats() {
-    let app = TestApp::spawn().await;
-    let flight = app.small_flight().await;
+    let (app, flight) = TestApp::with_small_flight().await;
     fill_economy_leaving(&app, flight, 5).await;
 
     let bookings: Vec<Uuid> = (0..120).map(|_| Uuid::new_v4()).collect();
@@ -68,8 +67,7 @@ async fn a_hundred_and_twenty_concurrent_holds_get_exactly_the_last_five_seats()
 
 #[tokio::test]
 async fn overlapping_seat_sets_never_both_succeed() {
-    let app = TestApp::spawn().await;
-    let flight = app.small_flight().await;
+    let (app, flight) = TestApp::with_small_flight().await;
     // Ten triples of adjacent economy seats; per triple, one booking wants
     // the first two seats and the other the last two, and they race.
     let rows = 3..=12;
@@ -109,8 +107,7 @@ async fn overlapping_seat_sets_never_both_succeed() {
 
 #[tokio::test]
 async fn concurrent_multi_seat_holds_take_whole_groups_only() {
-    let app = TestApp::spawn().await;
-    let flight = app.small_flight().await;
+    let (app, flight) = TestApp::with_small_flight().await;
     fill_economy_leaving(&app, flight, 7).await;
     let replies =
         join_all((0..50).map(|_| app.hold(Uuid::new_v4(), economy_seats(flight, 2)))).await;
@@ -123,8 +120,7 @@ async fn concurrent_multi_seat_holds_take_whole_groups_only() {
 
 #[tokio::test]
 async fn concurrent_retries_of_one_booking_make_one_hold() {
-    let app = TestApp::spawn().await;
-    let flight = app.small_flight().await;
+    let (app, flight) = TestApp::with_small_flight().await;
     let booking = Uuid::new_v4();
     let replies = join_all((0..20).map(|_| app.hold(booking, economy_seats(flight, 3)))).await;
     assert_eq!(created(&replies), 1);

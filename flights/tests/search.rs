@@ -68,7 +68,7 @@ async fn search_finds_a_route_on_the_departure_airports_local_day() {
     let item = &r.body["items"][0];
     assert_eq!(
         item["origin"],
-        json!({"code": "LHR", "name": "LHR International", "city": "London"})
+        json!({"code": "LHR", "name": "LHR International", "city": "London", "time_zone": "Europe/London"})
     );
     assert_eq!(item["destination"]["city"], "Paris");
     assert_eq!(item["duration_minutes"], 60);

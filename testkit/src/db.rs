@@ -162,8 +162,9 @@ pub fn drop_database(admin_url: &str, name: &str) {
 /// Ends every other session on `db` and waits until the server let them
 /// go (a terminated backend leaves `pg_stat_activity` a moment later).
 async fn end_sessions(conn: &mut PgConnection, db: &str) {
-    let deadline = Instant::now() + Duration::from_secs(10);
-    loop {
+    let what = format!("sessions on {db} would not end");
+    let every = Duration::from_millis(20);
+    crate::poll_until(&what, Duration::from_secs(10), every, async || {
         let left: i64 = sqlx::query_scalar(
             "select count(pg_terminate_backend(pid)) from pg_stat_activity
               where datname = $1 and pid <> pg_backend_pid()",
@@ -173,9 +174,10 @@ async fn end_sessions(conn: &mut PgConnection, db: &str) {
         .await
         .unwrap();
         if left == 0 {
-            return;
+            Ok(())
+        } else {
+            Err(format!("{left} left"))
         }
-        assert!(Instant::now() < deadline, "sessions on {db} would not end");
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    })
+    .await
 }

@@ -69,6 +69,13 @@ impl TestApp {
         Self::spawn_with(|_| {}).await
     }
 
+    /// A service with the [`TestApp::small_flight`] on it.
+    pub async fn with_small_flight() -> (TestApp, i64) {
+        let app = Self::spawn().await;
+        let flight = app.small_flight().await;
+        (app, flight)
+    }
+
     /// Like `spawn`, with the configuration adjusted first.
     pub async fn spawn_with(adjust: impl FnOnce(&mut Config)) -> TestApp {
         init_logging();

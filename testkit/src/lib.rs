@@ -12,9 +12,14 @@
 //! - [`stack`]: the whole booking stack on random ports (Temporal dev
 //!   server, the flight service, localstripe, the SMTP sink, a booking
 //!   database, the `worker` binary), with the tests' helpers.
+//! - [`poll_until`]: the one polling loop (wait until something holds,
+//!   or fail the test with what was seen last).
 
 pub mod db;
 pub mod fakes;
 pub mod flight_service;
+mod poll;
 pub mod process;
 pub mod stack;
+
+pub use poll::poll_until;

@@ -66,17 +66,11 @@ impl Proc {
 
     /// Waits for the process to exit on its own.
     pub async fn exited(&mut self, within: Duration) -> ExitStatus {
-        let deadline = Instant::now() + within;
-        loop {
-            if let Some(status) = self.0.try_wait().expect("try_wait") {
-                return status;
-            }
-            assert!(
-                Instant::now() < deadline,
-                "the process did not exit within {within:?}"
-            );
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
+        let every = Duration::from_millis(50);
+        crate::poll_until("the process did not exit", within, every, async || {
+            self.0.try_wait().expect("try_wait").ok_or("still running")
+        })
+        .await
     }
 }
 

@@ -7,13 +7,11 @@ mod support;
 use std::time::Duration;
 
 use booking_workflows::contract::{BookingStatus, Cabin, PaymentStatus, SeatSelection};
-use support::{DECLINED_CARD, GOOD_CARD, Stack, flights::utc_in_days, seats};
+use support::{DECLINED_CARD, GOOD_CARD, Stack, flights::utc_in_days, save_history, seats};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn held_paid_confirmed_then_reminded() {
-    let stack = Stack::start("happy").await;
-    let flight = stack.flights.small_flight().await;
-    let before = stack.seats_available(flight).await;
+    let (stack, flight, before) = Stack::with_small_flight_and_seats("happy").await;
 
     // The flight leaves in ~9 days: a lead of (time to departure - 10 s) puts the
     // reminder about 10 s after the start, after confirmation.
@@ -22,9 +20,7 @@ async fn held_paid_confirmed_then_reminded() {
     let lead = departure.signed_duration_since(chrono::Utc::now()) - chrono::TimeDelta::seconds(10);
     input.reminder_lead_ms = lead.num_milliseconds() as u64;
     let booking_id = input.booking_id.clone();
-    let handle = stack.start_booking(input).await;
-
-    let held = stack.wait_awaiting_payment(&handle).await;
+    let (handle, held) = stack.held_booking(input).await;
     assert_eq!(held.seats.len(), 2);
     assert_eq!(held.total.as_ref().unwrap().amount(), 20000);
     assert!(held.payment_due_at.is_some());
@@ -93,14 +89,12 @@ async fn held_paid_confirmed_then_reminded() {
         stack.events(&booking_id).await,
         ["holding", "awaiting_payment", "confirming", "confirmed"]
     );
-    stack.save_history(&handle, "confirmed_reminded").await;
+    save_history(&handle, "confirmed_reminded").await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn window_expiry_cancels_the_intent_and_releases_the_seats() {
-    let stack = Stack::start("expiry").await;
-    let flight = stack.flights.small_flight().await;
-    let before = stack.seats_available(flight).await;
+    let (stack, flight, before) = Stack::with_small_flight_and_seats("expiry").await;
     let mut input = stack.input(
         flight,
         SeatSelection::Cabin {
@@ -110,9 +104,7 @@ async fn window_expiry_cancels_the_intent_and_releases_the_seats() {
     );
     input.payment_window_ms = 2_000;
     let booking_id = input.booking_id.clone();
-    let handle = stack.start_booking(input).await;
-
-    let held = stack.wait_awaiting_payment(&handle).await;
+    let (handle, held) = stack.held_booking(input).await;
     assert_eq!(stack.seats_available(flight).await, before - 2);
     let intent_id = held.payment.payment_intent_id.clone().unwrap();
 
@@ -133,15 +125,13 @@ async fn window_expiry_cancels_the_intent_and_releases_the_seats() {
         )
         .await;
     assert!(late.is_err(), "a payment after expiry must be rejected");
-    stack.save_history(&handle, "expired").await;
+    save_history(&handle, "expired").await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn declined_card_then_good_card_confirms() {
-    let stack = Stack::start("declined").await;
-    let flight = stack.flights.small_flight().await;
-    let handle = stack.start_booking_of(flight, &["2A"]).await;
-    let held = stack.wait_awaiting_payment(&handle).await;
+    let (stack, flight) = Stack::with_small_flight("declined").await;
+    let (handle, held) = stack.held_booking_of(flight, &["2A"]).await;
     let first_intent = held.payment.payment_intent_id.clone().unwrap();
 
     let declined = stack.pay(&handle, DECLINED_CARD).await;
@@ -167,19 +157,16 @@ async fn declined_card_then_good_card_confirms() {
     // The declined attempt's intent was cancelled, never charged.
     let first = stack.intent(&first_intent).await;
     assert_eq!(first["status"], "canceled", "{first}");
-    stack.save_history(&handle, "declined_then_paid").await;
+    save_history(&handle, "declined_then_paid").await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_last_allowed_decline_cancels_and_releases() {
-    let stack = Stack::start("declines-capped").await;
-    let flight = stack.flights.small_flight().await;
-    let before = stack.seats_available(flight).await;
+    let (stack, flight, before) = Stack::with_small_flight_and_seats("declines-capped").await;
     let mut input = stack.input(flight, seats(&["2C"]));
     input.max_payment_attempts = Some(2);
     let reference = input.booking_ref.to_string();
-    let handle = stack.start_booking(input).await;
-    stack.wait_awaiting_payment(&handle).await;
+    let (handle, _) = stack.held_booking(input).await;
 
     let declined = stack.pay(&handle, DECLINED_CARD).await;
     assert_eq!(declined.status, BookingStatus::AwaitingPayment);
@@ -196,16 +183,13 @@ async fn the_last_allowed_decline_cancels_and_releases() {
     assert_eq!(stack.seats_available(flight).await, before);
     let subject = format!("Your booking {reference} is cancelled");
     assert_eq!(stack.wait_mails(&subject, 1).await.len(), 1);
-    stack.save_history(&handle, "payment_attempts_capped").await;
+    save_history(&handle, "payment_attempts_capped").await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn cancel_before_payment_releases_and_charges_nothing() {
-    let stack = Stack::start("cancel-early").await;
-    let flight = stack.flights.small_flight().await;
-    let before = stack.seats_available(flight).await;
-    let handle = stack.start_booking_of(flight, &["4A"]).await;
-    let held = stack.wait_awaiting_payment(&handle).await;
+    let (stack, flight, before) = Stack::with_small_flight_and_seats("cancel-early").await;
+    let (handle, held) = stack.held_booking_of(flight, &["4A"]).await;
 
     let cancelled = stack.cancel(&handle).await;
     assert_eq!(cancelled.status, BookingStatus::Cancelled);
@@ -214,22 +198,14 @@ async fn cancel_before_payment_releases_and_charges_nothing() {
         .intent(held.payment.payment_intent_id.as_deref().unwrap())
         .await;
     assert_eq!(intent["status"], "canceled");
-    assert_eq!(stack.seats_available(flight).await, before);
-    assert_eq!(stack.wait_mails("cancelled", 1).await.len(), 1);
-    stack
-        .save_history(&handle, "cancelled_before_payment")
-        .await;
+    stack.assert_released_and_mailed(flight, before).await;
+    save_history(&handle, "cancelled_before_payment").await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn cancel_after_confirmation_refunds_once_and_releases() {
-    let stack = Stack::start("cancel-late").await;
-    let flight = stack.flights.small_flight().await;
-    let before = stack.seats_available(flight).await;
-    let handle = stack.start_booking_of(flight, &["5A", "5B"]).await;
-    stack.wait_awaiting_payment(&handle).await;
-    let paid = stack.pay(&handle, GOOD_CARD).await;
-    assert_eq!(paid.status, BookingStatus::Confirmed);
+    let (stack, flight, before) = Stack::with_small_flight_and_seats("cancel-late").await;
+    let (handle, paid) = stack.confirmed_booking_of(flight, &["5A", "5B"]).await;
     let intent_id = paid.payment.payment_intent_id.clone().unwrap();
 
     // Two cancels at once: one refund.
@@ -242,21 +218,15 @@ async fn cancel_after_confirmation_refunds_once_and_releases() {
 
     let refunds = stack.refunds(&intent_id).await;
     assert_eq!(refunds.len(), 1, "{refunds:?}");
-    assert_eq!(stack.seats_available(flight).await, before);
-    let mails = stack.wait_mails("cancelled", 1).await;
-    assert_eq!(mails.len(), 1);
-    assert!(mails[0].contains("200.00"), "refund amount in {}", mails[0]);
-    stack
-        .save_history(&handle, "cancelled_after_confirmation")
-        .await;
+    let mail = stack.assert_released_and_mailed(flight, before).await;
+    assert!(mail.contains("200.00"), "refund amount in {mail}");
+    save_history(&handle, "cancelled_after_confirmation").await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn no_seats_fails_cleanly_without_charge_or_email() {
-    let stack = Stack::start("no-seats").await;
-    let flight = stack.flights.small_flight().await;
-    let first = stack.start_booking_of(flight, &["6A"]).await;
-    stack.wait_awaiting_payment(&first).await;
+    let (stack, flight) = Stack::with_small_flight("no-seats").await;
+    stack.held_booking_of(flight, &["6A"]).await;
 
     let input = stack.input(flight, seats(&["6A"]));
     let booking_id = input.booking_id.clone();
@@ -279,5 +249,5 @@ async fn no_seats_fails_cleanly_without_charge_or_email() {
         stack.mails().is_empty(),
         "no email for a booking that never held"
     );
-    stack.save_history(&second, "no_seats").await;
+    save_history(&second, "no_seats").await;
 }

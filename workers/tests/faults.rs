@@ -18,7 +18,7 @@ use std::time::Duration;
 use booking_workflows::contract::{BookingInput, BookingState, BookingStatus, PaymentStatus};
 use serde_json::Value;
 use support::stripe_proxy::Action;
-use support::{GOOD_CARD, Handle, Stack, seats};
+use support::{GOOD_CARD, Handle, Stack, save_history, seats};
 
 /// Every step's retry budget in these tests: long enough for one or two
 /// retries, short enough for a test.
@@ -27,6 +27,13 @@ const BUDGET_MS: u64 = 3_000;
 /// A booking of `seat` with the short budget, started.
 async fn book(stack: &Stack, flight: i64, seat: &str) -> (Handle, String) {
     book_with(stack, flight, seat, |_| {}).await
+}
+
+/// Like [`book`], once the seat is held and the booking awaits payment.
+async fn book_held(stack: &Stack, flight: i64, seat: &str) -> (Handle, String) {
+    let (handle, booking_id) = book(stack, flight, seat).await;
+    stack.wait_awaiting_payment(&handle).await;
+    (handle, booking_id)
 }
 
 /// Like [`book`], with the input adjusted first.
@@ -133,6 +140,13 @@ async fn intents(stack: &Stack) -> Vec<Value> {
         .unwrap_or_default()
 }
 
+/// The booking holds no seat, and the flight has as many seats free as
+/// `before` it.
+async fn assert_seats_freed(stack: &Stack, booking_id: &str, flight: i64, before: i64) {
+    assert_no_seat_held(stack, booking_id).await;
+    assert_eq!(stack.seats_available(flight).await, before);
+}
+
 /// The booking holds no seat at the flight service.
 async fn assert_no_seat_held(stack: &Stack, booking_id: &str) {
     let (code, hold) = stack.hold_status(booking_id).await;
@@ -144,9 +158,7 @@ async fn assert_no_seat_held(stack: &Stack, booking_id: &str) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_payment_stripe_refuses_to_create_fails_the_booking_and_frees_the_seat() {
-    let stack = Stack::start("fault-create-refused").await;
-    let flight = stack.flights.small_flight().await;
-    let before = stack.seats_available(flight).await;
+    let (stack, flight, before) = Stack::with_small_flight_and_seats("fault-create-refused").await;
     stack.stripe_proxy.on(
         "POST",
         "/v1/payment_intents",
@@ -163,15 +175,13 @@ async fn a_payment_stripe_refuses_to_create_fails_the_booking_and_frees_the_seat
             .starts_with("payment_rejected"),
         "{state:#?}"
     );
-    assert_no_seat_held(&stack, &booking_id).await;
-    assert_eq!(stack.seats_available(flight).await, before);
-    stack.save_history(&handle, "payment_create_refused").await;
+    assert_seats_freed(&stack, &booking_id, flight, before).await;
+    save_history(&handle, "payment_create_refused").await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn stripe_down_past_the_budget_at_create_fails_the_booking_and_frees_the_seat() {
-    let stack = Stack::start("fault-create-down").await;
-    let flight = stack.flights.small_flight().await;
+    let (stack, flight) = Stack::with_small_flight("fault-create-down").await;
     stack.stripe_proxy.on(
         "POST",
         "/v1/payment_intents",
@@ -186,9 +196,7 @@ async fn stripe_down_past_the_budget_at_create_fails_the_booking_and_frees_the_s
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn flight_service_down_past_the_budget_at_the_hold_needs_attention_and_holds_nothing() {
-    let stack = Stack::start("fault-hold-down").await;
-    let flight = stack.flights.small_flight().await;
-    let before = stack.seats_available(flight).await;
+    let (stack, flight, before) = Stack::with_small_flight_and_seats("fault-hold-down").await;
     stack.proxy.set_up(false);
     let (handle, booking_id) = book(&stack, flight, "3C").await;
     // Nothing was held, but the release that proves it cannot reach the
@@ -196,14 +204,12 @@ async fn flight_service_down_past_the_budget_at_the_hold_needs_attention_and_hol
     let state = assert_ended(&stack, &handle, &booking_id, BookingStatus::NeedsAttention).await;
     assert!(needs_attention(&state), "{state:#?}");
     stack.proxy.set_up(true);
-    assert_no_seat_held(&stack, &booking_id).await;
-    assert_eq!(stack.seats_available(flight).await, before);
+    assert_seats_freed(&stack, &booking_id, flight, before).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn stripe_down_during_an_authorization_lets_the_traveller_try_again() {
-    let stack = Stack::start("fault-authorize-down").await;
-    let flight = stack.flights.small_flight().await;
+    let (stack, flight) = Stack::with_small_flight("fault-authorize-down").await;
     let (handle, booking_id) = book(&stack, flight, "4A").await;
     let held = stack.wait_awaiting_payment(&handle).await;
     let first = held.payment.payment_intent_id.clone().unwrap();
@@ -227,8 +233,7 @@ async fn stripe_down_during_an_authorization_lets_the_traveller_try_again() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_window_closing_during_an_authorization_voids_it_and_frees_the_seat() {
-    let stack = Stack::start("fault-authorize-window").await;
-    let flight = stack.flights.small_flight().await;
+    let (stack, flight) = Stack::with_small_flight("fault-authorize-window").await;
     let (handle, booking_id) = book_with(&stack, flight, "4B", |input| {
         // Long enough for the void to wait out the late authorization.
         input.step_budget_ms = Some(15_000);
@@ -257,10 +262,8 @@ async fn the_window_closing_during_an_authorization_voids_it_and_frees_the_seat(
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn seats_the_flight_service_refuses_to_confirm_void_the_payment_and_free_the_seat() {
-    let stack = Stack::start("fault-confirm-refused").await;
-    let flight = stack.flights.small_flight().await;
-    let (handle, booking_id) = book(&stack, flight, "5A").await;
-    stack.wait_awaiting_payment(&handle).await;
+    let (stack, flight) = Stack::with_small_flight("fault-confirm-refused").await;
+    let (handle, booking_id) = book_held(&stack, flight, "5A").await;
     // The airline cancels the flight; no fan-out runs in this test, so the
     // confirmation itself must refuse it.
     let r = stack
@@ -284,16 +287,13 @@ async fn seats_the_flight_service_refuses_to_confirm_void_the_payment_and_free_t
             .contains("flight_cancelled")
     );
     assert_no_seat_held(&stack, &booking_id).await;
-    stack.save_history(&handle, "confirm_refused").await;
+    save_history(&handle, "confirm_refused").await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_capture_stripe_refuses_voids_the_payment_and_frees_the_seat() {
-    let stack = Stack::start("fault-capture-refused").await;
-    let flight = stack.flights.small_flight().await;
-    let before = stack.seats_available(flight).await;
-    let (handle, booking_id) = book(&stack, flight, "6A").await;
-    stack.wait_awaiting_payment(&handle).await;
+    let (stack, flight, before) = Stack::with_small_flight_and_seats("fault-capture-refused").await;
+    let (handle, booking_id) = book_held(&stack, flight, "6A").await;
     stack.stripe_proxy.on_intent_step(
         "/capture",
         Action::refusal("This PaymentIntent could not be captured"),
@@ -301,16 +301,13 @@ async fn a_capture_stripe_refuses_voids_the_payment_and_frees_the_seat() {
     let answer = stack.pay(&handle, GOOD_CARD).await;
     assert_eq!(answer.status, BookingStatus::Failed, "{answer:#?}");
     assert_ended(&stack, &handle, &booking_id, BookingStatus::Failed).await;
-    assert_no_seat_held(&stack, &booking_id).await;
-    assert_eq!(stack.seats_available(flight).await, before);
+    assert_seats_freed(&stack, &booking_id, flight, before).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn stripe_down_past_the_budget_at_capture_needs_attention() {
-    let stack = Stack::start("fault-capture-down").await;
-    let flight = stack.flights.small_flight().await;
-    let (handle, booking_id) = book(&stack, flight, "6B").await;
-    stack.wait_awaiting_payment(&handle).await;
+    let (stack, flight) = Stack::with_small_flight("fault-capture-down").await;
+    let (handle, booking_id) = book_held(&stack, flight, "6B").await;
     stack
         .stripe_proxy
         .on_intent_step("/capture", Action::outage());
@@ -324,15 +321,13 @@ async fn stripe_down_past_the_budget_at_capture_needs_attention() {
     assert_eq!(hold["status"], "confirmed");
     let intent = state.payment.payment_intent_id.clone().unwrap();
     assert_eq!(stack.intent(&intent).await["status"], "requires_capture");
-    stack.save_history(&handle, "capture_needs_attention").await;
+    save_history(&handle, "capture_needs_attention").await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_refund_stripe_refuses_needs_attention_and_the_seat_stays_sold() {
-    let stack = Stack::start("fault-refund-refused").await;
-    let flight = stack.flights.small_flight().await;
-    let (handle, booking_id) = book(&stack, flight, "7A").await;
-    stack.wait_awaiting_payment(&handle).await;
+    let (stack, flight) = Stack::with_small_flight("fault-refund-refused").await;
+    let (handle, booking_id) = book_held(&stack, flight, "7A").await;
     let paid = stack.pay(&handle, GOOD_CARD).await;
     assert_eq!(paid.status, BookingStatus::Confirmed);
     stack.stripe_proxy.on(
@@ -354,8 +349,7 @@ async fn a_refund_stripe_refuses_needs_attention_and_the_seat_stays_sold() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn flight_service_down_past_the_budget_at_expiry_needs_attention() {
-    let stack = Stack::start("fault-release-down").await;
-    let flight = stack.flights.small_flight().await;
+    let (stack, flight) = Stack::with_small_flight("fault-release-down").await;
     let (handle, booking_id) = book_with(&stack, flight, "8A", |input| {
         input.step_budget_ms = Some(BUDGET_MS);
         input.payment_window_ms = 2_000;
@@ -373,8 +367,7 @@ async fn flight_service_down_past_the_budget_at_expiry_needs_attention() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_cancel_while_confirming_is_refused_and_the_booking_confirms_once() {
-    let stack = Stack::start("fault-cancel-confirming").await;
-    let flight = stack.flights.small_flight().await;
+    let (stack, flight) = Stack::with_small_flight("fault-cancel-confirming").await;
     let (handle, booking_id) = book_with(&stack, flight, "9A", |input| {
         input.step_budget_ms = Some(60_000);
     })
@@ -419,10 +412,8 @@ async fn a_cancel_while_confirming_is_refused_and_the_booking_confirms_once() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_request_to_stripe_has_an_idempotency_key_and_no_redirect_methods() {
-    let stack = Stack::start("stripe-contract").await;
-    let flight = stack.flights.small_flight().await;
-    let (handle, _) = book(&stack, flight, "10A").await;
-    stack.wait_awaiting_payment(&handle).await;
+    let (stack, flight) = Stack::with_small_flight("stripe-contract").await;
+    let (handle, _) = book_held(&stack, flight, "10A").await;
     let declined = stack.pay(&handle, support::DECLINED_CARD).await;
     assert_eq!(declined.status, BookingStatus::AwaitingPayment);
     let paid = stack.pay(&handle, GOOD_CARD).await;
@@ -500,8 +491,7 @@ async fn a_mail_server_down_holds_back_neither_the_refund_nor_the_release() {
         "the cancel waited {:?} for the mail server",
         started.elapsed()
     );
-    assert_no_seat_held(&stack, &booking_id).await;
-    assert_eq!(stack.seats_available(flight).await, before);
+    assert_seats_freed(&stack, &booking_id, flight, before).await;
     assert!(stack.mails().is_empty());
 
     // The mail server is back (a worker that reaches the sink): each email
@@ -512,7 +502,7 @@ async fn a_mail_server_down_holds_back_neither_the_refund_nor_the_release() {
     assert_eq!(stack.wait_mails("confirmed", 1).await.len(), 1);
     assert_eq!(stack.wait_mails("cancelled", 1).await.len(), 1);
     assert_ended(&stack, &handle, &booking_id, BookingStatus::Cancelled).await;
-    stack.save_history(&handle, "smtp_down_then_back").await;
+    save_history(&handle, "smtp_down_then_back").await;
 }
 
 /// A stack whose worker's mail server does not answer.
@@ -605,5 +595,5 @@ async fn an_email_given_up_is_recorded_once_and_counted() {
         ),
         "every series starts at zero:\n{page}"
     );
-    stack.save_history(&unsent, "email_out_of_budget").await;
+    save_history(&unsent, "email_out_of_budget").await;
 }

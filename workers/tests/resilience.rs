@@ -20,7 +20,7 @@ use booking_workflows::activities::{
 use booking_workflows::contract::{
     BookingStatus, FlightCancelled, Money, PaymentAuthorized, PaymentStatus, ScheduleChange,
 };
-use support::{GOOD_CARD, Stack, seats};
+use support::{GOOD_CARD, Stack, save_history, seats};
 use temporalio_client::{WorkflowCancelOptions, WorkflowHistory, WorkflowSignalOptions};
 use temporalio_common::protos::temporal::api::enums::v1::EventType;
 use temporalio_common::protos::temporal::api::history::v1::history_event::Attributes;
@@ -28,12 +28,10 @@ use temporalio_sdk::workflow_replayer::{WorkflowReplayer, WorkflowReplayerOption
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn worker_killed_mid_booking_then_a_new_one_finishes_it() {
-    let mut stack = Stack::start("worker-killed").await;
-    let flight = stack.flights.small_flight().await;
+    let (mut stack, flight) = Stack::with_small_flight("worker-killed").await;
     let input = stack.input(flight, seats(&["7A"]));
     let booking_id = input.booking_id.clone();
-    let handle = stack.start_booking(input).await;
-    stack.wait_awaiting_payment(&handle).await;
+    let (handle, _) = stack.held_booking(input).await;
 
     // Pay, and kill the worker while the payment is being processed.
     let payer = stack.pay_in_background(&handle, GOOD_CARD).await;
@@ -202,8 +200,7 @@ async fn a_stopped_worker_finishes_its_activity_and_the_next_continues_without_a
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn flight_service_down_during_hold_and_confirm_is_retried() {
-    let stack = Stack::start("flights-down").await;
-    let flight = stack.flights.small_flight().await;
+    let (stack, flight) = Stack::with_small_flight("flights-down").await;
 
     // Down before the hold: the booking waits in `holding`.
     stack.proxy.set_up(false);
@@ -229,7 +226,7 @@ async fn flight_service_down_during_hold_and_confirm_is_retried() {
     assert_eq!(answer.status, BookingStatus::Confirmed);
     let (_, hold) = stack.hold_status(&booking_id).await;
     assert_eq!(hold["status"], "confirmed");
-    stack.save_history(&handle, "flight_service_outage").await;
+    save_history(&handle, "flight_service_outage").await;
 }
 
 /// Every step run twice at once, as a retry after a timeout would: one
@@ -351,10 +348,8 @@ fn confirmed_state_for(
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn webhook_signal_confirms_a_payment_made_at_stripe() {
-    let stack = Stack::start("webhook").await;
-    let flight = stack.flights.small_flight().await;
-    let handle = stack.start_booking_of(flight, &["10A"]).await;
-    let held = stack.wait_awaiting_payment(&handle).await;
+    let (stack, flight) = Stack::with_small_flight("webhook").await;
+    let (handle, held) = stack.held_booking_of(flight, &["10A"]).await;
     let intent = held.payment.payment_intent_id.clone().unwrap();
 
     // The traveller's browser confirms the intent with Stripe directly.
@@ -384,18 +379,13 @@ async fn webhook_signal_confirms_a_payment_made_at_stripe() {
     let done = stack.wait_status(&handle, BookingStatus::Confirmed).await;
     assert_eq!(done.payment.status, PaymentStatus::Captured);
     assert_eq!(stack.intent(&intent).await["status"], "succeeded");
-    stack.save_history(&handle, "webhook_paid").await;
+    save_history(&handle, "webhook_paid").await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn schedule_change_moves_the_reminder_and_flight_cancellation_refunds() {
-    let stack = Stack::start("schedule").await;
-    let flight = stack.flights.small_flight().await;
-    let before = stack.seats_available(flight).await;
-    let handle = stack.start_booking_of(flight, &["11A"]).await;
-    stack.wait_awaiting_payment(&handle).await;
-    let paid = stack.pay(&handle, GOOD_CARD).await;
-    assert_eq!(paid.status, BookingStatus::Confirmed);
+    let (stack, flight, before) = Stack::with_small_flight_and_seats("schedule").await;
+    let (handle, paid) = stack.confirmed_booking_of(flight, &["11A"]).await;
     let old = paid.flight.as_ref().unwrap().departure_time;
 
     let new = old + chrono::TimeDelta::hours(3);
@@ -451,20 +441,14 @@ async fn schedule_change_moves_the_reminder_and_flight_cancellation_refunds() {
         cancelled.payment.refund.as_ref().unwrap().amount.amount(),
         10000
     );
-    assert_eq!(stack.seats_available(flight).await, before);
-    assert_eq!(stack.wait_mails("cancelled", 1).await.len(), 1);
-    stack
-        .save_history(&handle, "schedule_change_then_flight_cancelled")
-        .await;
+    stack.assert_released_and_mailed(flight, before).await;
+    save_history(&handle, "schedule_change_then_flight_cancelled").await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn cancelling_the_workflow_runs_the_compensations() {
-    let stack = Stack::start("operator-cancel").await;
-    let flight = stack.flights.small_flight().await;
-    let before = stack.seats_available(flight).await;
-    let handle = stack.start_booking_of(flight, &["12A"]).await;
-    let held = stack.wait_awaiting_payment(&handle).await;
+    let (stack, flight, before) = Stack::with_small_flight_and_seats("operator-cancel").await;
+    let (handle, held) = stack.held_booking_of(flight, &["12A"]).await;
 
     handle
         .cancel(WorkflowCancelOptions::default())
@@ -481,16 +465,14 @@ async fn cancelling_the_workflow_runs_the_compensations() {
         stack.keyword(&handle, "BookingStatus").await.as_deref(),
         Some("cancelled")
     );
-    stack.save_history(&handle, "operator_cancel").await;
+    save_history(&handle, "operator_cancel").await;
 }
 
 /// A cancel that arrives while the seats are still being held (the flight
 /// service is unreachable) is kept, and acted on once the hold is done.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_cancel_during_the_hold_is_kept_until_the_hold_is_done() {
-    let stack = Stack::start("cancel-while-holding").await;
-    let flight = stack.flights.small_flight().await;
-    let before = stack.seats_available(flight).await;
+    let (stack, flight, before) = Stack::with_small_flight_and_seats("cancel-while-holding").await;
     stack.proxy.set_up(false);
     let handle = stack.start_booking_of(flight, &["6B"]).await;
     stack
@@ -523,7 +505,7 @@ async fn a_cancel_during_the_hold_is_kept_until_the_hold_is_done() {
         done.payment.attempts, 0,
         "no PaymentIntent for a cancelled booking"
     );
-    stack.save_history(&handle, "cancelled_while_holding").await;
+    save_history(&handle, "cancelled_while_holding").await;
 }
 
 /// The shape of `shared/incidents/nondeterminism-after-kill.json`, made on
@@ -536,13 +518,11 @@ async fn a_cancel_during_the_hold_is_kept_until_the_hold_is_done() {
 /// charged once, and the history replays against the workflow.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_payment_retried_across_a_worker_kill_is_one_payment_and_replays() {
-    let mut stack = Stack::start("payment-retried-kill").await;
-    let flight = stack.flights.small_flight().await;
+    let (mut stack, flight) = Stack::with_small_flight("payment-retried-kill").await;
     let mut input = stack.input(flight, seats(&["6A"]));
     // Past the killed authorization's 30 s attempt timeout.
     input.payment_window_ms = 180_000;
-    let handle = stack.start_booking(input).await;
-    stack.wait_awaiting_payment(&handle).await;
+    let (handle, _) = stack.held_booking(input).await;
 
     // The card network takes 2 s to answer.
     stack.stripe_proxy.on_intent_step(
@@ -633,7 +613,5 @@ async fn a_payment_retried_across_a_worker_kill_is_one_payment_and_replays() {
         .replay_workflow(WorkflowHistory::from_json(&json).unwrap())
         .await
         .expect("the history replays");
-    stack
-        .save_history(&handle, "payment_retried_across_kill")
-        .await;
+    save_history(&handle, "payment_retried_across_kill").await;
 }

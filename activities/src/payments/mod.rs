@@ -24,7 +24,7 @@ use booking_workflows::activities::{
 };
 use booking_workflows::contract::{Money, RefundInfo, errors};
 use secrecy::{ExposeSecret, SecretString};
-use sqlx::PgPool;
+use sqlx::{PgPool, Postgres, Transaction};
 use stripe::{IdempotencyKey, RequestStrategy, StripeError, StripeRequest};
 use stripe_client_core::{RequestBuilder, StripeMethod};
 use stripe_core::PaymentIntentCaptureMethod;
@@ -384,32 +384,18 @@ impl Payments {
             _ => {}
         }
 
-        // Refused: already captured by a run whose answer was lost, or not
-        // capturable at all: the intent tells which.
-        let capture = CapturePaymentIntent::new(intent_id.as_str());
         let outcome = self
-            .intent_step(
-                &capture,
-                (booking, attempt),
-                "capture",
-                &intent_id,
-                |outcome| *outcome != Outcome::Authorized,
-                "capture the payment",
-            )
+            .settle(tx, Settle::Capture, (booking, attempt), &intent_id)
             .await?;
         match outcome {
             Outcome::Captured => {
-                commit_status(tx, booking, attempt, AttemptStatus::Captured).await?;
                 tracing::info!(payment_intent = %intent_id, "payment captured");
                 Ok(())
             }
-            Outcome::Cancelled => {
-                commit_status(tx, booking, attempt, AttemptStatus::Cancelled).await?;
-                Err(StepError::business(
-                    errors::PAYMENT_REJECTED,
-                    format!("PaymentIntent {intent_id} was cancelled; nothing to capture"),
-                ))
-            }
+            Outcome::Cancelled => Err(StepError::business(
+                errors::PAYMENT_REJECTED,
+                format!("PaymentIntent {intent_id} was cancelled; nothing to capture"),
+            )),
             Outcome::Pending(status) => Err(StepError::transient(format!(
                 "PaymentIntent {intent_id} is {status} after capture"
             ))),
@@ -435,35 +421,20 @@ impl Payments {
         let Some(intent_id) = row.payment_intent_id.clone() else {
             return Ok(());
         };
-        match row.status()? {
+        let outcome = match row.status()? {
             AttemptStatus::Cancelled => return Ok(()),
-            AttemptStatus::Captured => {
-                tracing::warn!(payment_intent = %intent_id, "not cancelling a captured payment");
-                return Ok(());
+            AttemptStatus::Captured => Outcome::Captured,
+            _ => {
+                self.settle(tx, Settle::Cancel, (booking, attempt), &intent_id)
+                    .await?
             }
-            _ => {}
-        }
-
-        // Refused: cancelled or captured by a run whose answer was lost.
-        let cancel = CancelPaymentIntent::new(intent_id.as_str());
-        let outcome = self
-            .intent_step(
-                &cancel,
-                (booking, attempt),
-                "cancel",
-                &intent_id,
-                |outcome| matches!(outcome, Outcome::Cancelled | Outcome::Captured),
-                "cancel the PaymentIntent",
-            )
-            .await?;
+        };
         match outcome {
             Outcome::Cancelled => {
-                commit_status(tx, booking, attempt, AttemptStatus::Cancelled).await?;
                 tracing::info!(payment_intent = %intent_id, "PaymentIntent cancelled");
                 Ok(())
             }
             Outcome::Captured => {
-                commit_status(tx, booking, attempt, AttemptStatus::Captured).await?;
                 tracing::warn!(payment_intent = %intent_id, "not cancelling a captured payment");
                 Ok(())
             }
@@ -560,30 +531,45 @@ impl Payments {
         })
     }
 
-    /// Send `request`, the step `step` of this attempt's intent `intent_id`,
-    /// and read the intent's outcome. When Stripe refuses, a run whose
-    /// answer was lost may have done the step already: the intent's own
-    /// outcome is the answer if `settled` accepts it, else the refusal is
-    /// (a failure to `what`).
-    async fn intent_step(
+    /// Send the attempt's `step` for its intent `intent_id` and read
+    /// the intent's outcome. When Stripe refuses, a run whose answer was
+    /// lost may have done the step already: the intent's own outcome is the
+    /// answer if the step accepts it, else the refusal is. A captured or
+    /// cancelled intent is recorded, and `tx` commits.
+    async fn settle(
         &self,
-        request: &impl StripeRequest,
+        tx: Transaction<'_, Postgres>,
+        step: Settle,
         (booking, attempt): (Uuid, i32),
-        step: &str,
         intent_id: &str,
-        settled: impl Fn(&Outcome) -> bool,
-        what: &str,
     ) -> StepResult<Outcome> {
-        match self
-            .send_step::<Intent>(request, booking, step, attempt)
-            .await
-        {
-            Ok(intent) => Ok(Outcome::of(&intent)),
+        let key = step.key();
+        let sent = match step {
+            Settle::Capture => {
+                let capture = CapturePaymentIntent::new(intent_id);
+                self.send_step::<Intent>(&capture, booking, key, attempt)
+                    .await
+            }
+            Settle::Cancel => {
+                let cancel = CancelPaymentIntent::new(intent_id);
+                self.send_step::<Intent>(&cancel, booking, key, attempt)
+                    .await
+            }
+        };
+        let outcome = match sent {
+            Ok(intent) => Outcome::of(&intent),
             Err(e) => match self.retrieve(intent_id).await {
-                Ok(intent) if settled(&Outcome::of(&intent)) => Ok(Outcome::of(&intent)),
-                _ => Err(stripe_failure(what, &e)),
+                Ok(intent) if step.settled(&Outcome::of(&intent)) => Outcome::of(&intent),
+                _ => return Err(stripe_failure(step.what(), &e)),
             },
-        }
+        };
+        let status = match outcome {
+            Outcome::Captured => AttemptStatus::Captured,
+            Outcome::Cancelled => AttemptStatus::Cancelled,
+            _ => return Ok(outcome),
+        };
+        commit_status(tx, booking, attempt, status).await?;
+        Ok(outcome)
     }
 
     async fn retrieve(&self, intent_id: &str) -> StepResult<Intent> {
@@ -618,6 +604,43 @@ impl Payments {
     ) -> Result<T, StripeError> {
         self.send(request, Some(step_key(booking, step, Some(attempt))))
             .await
+    }
+}
+
+/// The two steps that settle an authorized intent.
+#[derive(Debug, Clone, Copy)]
+enum Settle {
+    Capture,
+    Cancel,
+}
+
+impl Settle {
+    /// The step's name in its idempotency key.
+    fn key(self) -> &'static str {
+        match self {
+            Settle::Capture => "capture",
+            Settle::Cancel => "cancel",
+        }
+    }
+
+    /// What failed, when Stripe refused the step.
+    fn what(self) -> &'static str {
+        match self {
+            Settle::Capture => "capture the payment",
+            Settle::Cancel => "cancel the PaymentIntent",
+        }
+    }
+
+    /// Whether the intent's outcome, read after Stripe refused the step,
+    /// is the step's answer.
+    fn settled(self, outcome: &Outcome) -> bool {
+        match self {
+            // Already captured by a run whose answer was lost, or not
+            // capturable at all: the intent tells which.
+            Settle::Capture => *outcome != Outcome::Authorized,
+            // Cancelled or captured by a run whose answer was lost.
+            Settle::Cancel => matches!(outcome, Outcome::Cancelled | Outcome::Captured),
+        }
     }
 }
 

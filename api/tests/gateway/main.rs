@@ -45,16 +45,17 @@ pub async fn wait_get(
     patience: Duration,
     done: impl Fn(&Value) -> bool,
 ) -> Value {
-    let deadline = Instant::now() + patience;
-    loop {
+    let every = Duration::from_millis(200);
+    airline_testkit::poll_until("never got there", patience, every, async || {
         let r = gw.get(path, token).await;
         assert_eq!(r.status, StatusCode::OK, "{}", r.body);
         if done(&r.body) {
-            return r.body;
+            Ok(r.body)
+        } else {
+            Err(r.body)
         }
-        assert!(Instant::now() < deadline, "never got there: {}", r.body);
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
+    })
+    .await
 }
 
 pub async fn wait_rows(gw: &Gateway, sql: &str, want: i64) {

@@ -18,11 +18,9 @@ use service_kit::http::Service;
 pub use stack::flights::{Reply, TOKEN as FLIGHTS_TOKEN, utc_in_days};
 pub use stack::{DECLINED_CARD, GOOD_CARD, Stack, repo_root, run_python_check, venv_bin};
 
+/// The gateway's secrets and its codec endpoint, as [`test_config`] sets them.
 pub const JWT_SECRET: &str = "gateway-test-jwt-secret-0123456789abcdef";
 pub const WEBHOOK_SECRET: &str = "whsec_gateway_tests";
-pub const ADMIN_EMAIL: &str = "ops@airline.test";
-pub const ADMIN_PASSWORD: &str = "admin-password-123";
-pub const PASSWORD: &str = "correct horse battery";
 pub const CODEC_TOKEN: &str = "codec-endpoint-test-token-0123456789";
 pub const CODEC_UI_ORIGIN: &str = "http://127.0.0.1:8233";
 
@@ -41,6 +39,12 @@ pub struct Session {
     pub access: String,
     pub refresh: String,
 }
+
+/// Who logs in: the first admin ([`test_config`]), and every other test
+/// user with the one password.
+pub const ADMIN_EMAIL: &str = "ops@airline.test";
+pub const ADMIN_PASSWORD: &str = "admin-password-123";
+pub const PASSWORD: &str = "correct horse battery";
 
 pub fn test_config() -> Config {
     Config {

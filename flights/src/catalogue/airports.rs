@@ -2,22 +2,12 @@
 //! delete. A time-zone change re-derives the local departure of its flights.
 
 use airline_domain::IataCode;
-use axum::extract::State;
-use axum::http::StatusCode;
-use axum::routing::get;
-use axum::{Json, Router};
 pub use flights_api::catalogue::{Airport, AirportInput, CityRef};
 
-use super::{Paged, clean_name, delete_by_id, fetch_by_id, fetch_page, prefix_param};
+use super::{Paged, Resource, clean_name, delete_by_id, fetch_by_id, fetch_page, prefix_param};
 use crate::app::AppState;
 use crate::error::{Error, Result, ResultExt};
-use crate::extract::{ApiJson, Id, Page, Params, ServiceAuth};
-
-pub fn router() -> Router<AppState> {
-    Router::new()
-        .route("/airports", get(list).post(create))
-        .route("/airports/{id}", get(read).put(replace).delete(remove))
-}
+use crate::extract::{Page, Params};
 
 struct ValidAirport {
     iata_code: IataCode,
@@ -67,21 +57,6 @@ const SELECT: &str = "select a.airport_id as id, a.iata_code, a.name, a.time_zon
         c.city_id, c.name as city_name, c.country_code, a.created_at, a.updated_at
     from airport a join city c using (city_id)";
 
-async fn list(State(state): State<AppState>, params: Params) -> Result<Json<Paged<Airport>>> {
-    let page = Page::from_params(&params, 20)?;
-    let q = prefix_param(&params)?;
-    let sql = format!(
-        "select x.*, count(*) over () as total from ({SELECT}
-            where $1::text is null or lower(a.iata_code) like $1
-               or lower(a.name) like $1 or lower(c.name) like $1) x
-         order by (lower(x.iata_code) || '%' = $1) desc, x.iata_code
-         limit $2 offset $3"
-    );
-    fetch_page(sqlx::query_as(&sql).bind(q), page, &state.pool)
-        .await
-        .map(Json)
-}
-
 async fn fetch(state: &AppState, id: i64) -> Result<Airport> {
     let sql = format!("{SELECT} where a.airport_id = $1");
     fetch_by_id(&state.pool, &sql, id, "airport").await
@@ -95,75 +70,82 @@ fn duplicate_code() -> Error {
     Error::conflict("already_exists", "an airport with this IATA code exists")
 }
 
-async fn create(
-    _: ServiceAuth,
-    State(state): State<AppState>,
-    ApiJson(input): ApiJson<AirportInput>,
-) -> Result<(StatusCode, Json<Airport>)> {
-    let a = validate(input, &state).await?;
-    let id: i64 = sqlx::query_scalar(
-        "insert into airport (iata_code, name, city_id, time_zone) values ($1, $2, $3, $4)
+impl Resource for Airport {
+    type Input = AirportInput;
+
+    async fn list(state: &AppState, params: &Params, page: Page) -> Result<Paged<Airport>> {
+        let q = prefix_param(params)?;
+        let sql = format!(
+            "select x.*, count(*) over () as total from ({SELECT}
+            where $1::text is null or lower(a.iata_code) like $1
+               or lower(a.name) like $1 or lower(c.name) like $1) x
+         order by (lower(x.iata_code) || '%' = $1) desc, x.iata_code
+         limit $2 offset $3"
+        );
+        fetch_page(sqlx::query_as(&sql).bind(q), page, &state.pool).await
+    }
+
+    async fn create(state: &AppState, input: AirportInput) -> Result<Airport> {
+        let a = validate(input, state).await?;
+        let id: i64 = sqlx::query_scalar(
+            "insert into airport (iata_code, name, city_id, time_zone) values ($1, $2, $3, $4)
          returning airport_id",
-    )
-    .bind(a.iata_code.as_str())
-    .bind(&a.name)
-    .bind(a.city_id)
-    .bind(a.time_zone.name())
-    .fetch_one(&state.pool)
-    .await
-    .on_constraint("airport_iata_code_unique", duplicate_code)
-    .on_constraint("airport_city_fk", unknown_city)?;
-    state.airports.refresh(&state.pool).await?;
-    Ok((StatusCode::CREATED, Json(fetch(&state, id).await?)))
-}
+        )
+        .bind(a.iata_code.as_str())
+        .bind(&a.name)
+        .bind(a.city_id)
+        .bind(a.time_zone.name())
+        .fetch_one(&state.pool)
+        .await
+        .on_constraint("airport_iata_code_unique", duplicate_code)
+        .on_constraint("airport_city_fk", unknown_city)?;
+        state.airports.refresh(&state.pool).await?;
+        fetch(state, id).await
+    }
 
-async fn read(State(state): State<AppState>, Id(id): Id) -> Result<Json<Airport>> {
-    fetch(&state, id).await.map(Json)
-}
+    async fn read(state: &AppState, id: i64) -> Result<Airport> {
+        fetch(state, id).await
+    }
 
-async fn replace(
-    _: ServiceAuth,
-    State(state): State<AppState>,
-    Id(id): Id,
-    ApiJson(input): ApiJson<AirportInput>,
-) -> Result<Json<Airport>> {
-    let a = validate(input, &state).await?;
-    let mut tx = state.pool.begin().await?;
-    let updated = sqlx::query(
-        "update airport set iata_code = $2, name = $3, city_id = $4, time_zone = $5,
+    async fn replace(state: &AppState, id: i64, input: AirportInput) -> Result<Airport> {
+        let a = validate(input, state).await?;
+        let mut tx = state.pool.begin().await?;
+        let updated = sqlx::query(
+            "update airport set iata_code = $2, name = $3, city_id = $4, time_zone = $5,
              updated_at = now()
          where airport_id = $1",
-    )
-    .bind(id)
-    .bind(a.iata_code.as_str())
-    .bind(&a.name)
-    .bind(a.city_id)
-    .bind(a.time_zone.name())
-    .execute(&mut *tx)
-    .await
-    .on_constraint("airport_iata_code_unique", duplicate_code)
-    .on_constraint("airport_city_fk", unknown_city)?
-    .rows_affected();
-    if updated == 0 {
-        return Err(Error::NotFound("airport"));
-    }
-    sqlx::query(
-        "update flight set departure_local = departure_time at time zone $2
+        )
+        .bind(id)
+        .bind(a.iata_code.as_str())
+        .bind(&a.name)
+        .bind(a.city_id)
+        .bind(a.time_zone.name())
+        .execute(&mut *tx)
+        .await
+        .on_constraint("airport_iata_code_unique", duplicate_code)
+        .on_constraint("airport_city_fk", unknown_city)?
+        .rows_affected();
+        if updated == 0 {
+            return Err(Error::NotFound("airport"));
+        }
+        sqlx::query(
+            "update flight set departure_local = departure_time at time zone $2
          where origin_airport_id = $1 and departure_local <> departure_time at time zone $2",
-    )
-    .bind(id)
-    .bind(a.time_zone.name())
-    .execute(&mut *tx)
-    .await?;
-    tx.commit().await?;
-    state.airports.refresh(&state.pool).await?;
-    Ok(Json(fetch(&state, id).await?))
-}
+        )
+        .bind(id)
+        .bind(a.time_zone.name())
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        state.airports.refresh(&state.pool).await?;
+        fetch(state, id).await
+    }
 
-async fn remove(_: ServiceAuth, State(state): State<AppState>, Id(id): Id) -> Result<StatusCode> {
-    let references = ["flight_origin_fk", "flight_destination_fk"];
-    let in_use = "flights still use this airport";
-    delete_by_id(&state.pool, "airport", id, &references, in_use).await?;
-    state.airports.refresh(&state.pool).await?;
-    Ok(StatusCode::NO_CONTENT)
+    async fn remove(state: &AppState, id: i64) -> Result<()> {
+        let references = ["flight_origin_fk", "flight_destination_fk"];
+        let in_use = "flights still use this airport";
+        delete_by_id(&state.pool, "airport", id, &references, in_use).await?;
+        state.airports.refresh(&state.pool).await?;
+        Ok(())
+    }
 }

@@ -1,21 +1,11 @@
 //! Cities: list with prefix lookup, create, read, replace, delete.
 
-use axum::extract::State;
-use axum::http::StatusCode;
-use axum::routing::get;
-use axum::{Json, Router};
 pub use flights_api::catalogue::{City, CityInput};
 
-use super::{Paged, clean_name, delete_by_id, fetch_by_id, fetch_page, prefix_param};
+use super::{Paged, Resource, clean_name, delete_by_id, fetch_by_id, fetch_page, prefix_param};
 use crate::app::AppState;
 use crate::error::{Error, Result, ResultExt};
-use crate::extract::{ApiJson, Id, Page, Params, ServiceAuth};
-
-pub fn router() -> Router<AppState> {
-    Router::new()
-        .route("/cities", get(list).post(create))
-        .route("/cities/{id}", get(read).put(replace).delete(remove))
-}
+use crate::extract::{Page, Params};
 
 struct ValidCity {
     name: String,
@@ -39,19 +29,6 @@ fn validate(input: CityInput) -> Result<ValidCity> {
 
 const COLUMNS: &str = "city_id as id, name, country_code, created_at, updated_at";
 
-async fn list(State(state): State<AppState>, params: Params) -> Result<Json<Paged<City>>> {
-    let page = Page::from_params(&params, 20)?;
-    let q = prefix_param(&params)?;
-    let sql = format!(
-        "select {COLUMNS}, count(*) over () as total from city
-         where $1::text is null or lower(name) like $1
-         order by name, city_id limit $2 offset $3"
-    );
-    fetch_page(sqlx::query_as(&sql).bind(q), page, &state.pool)
-        .await
-        .map(Json)
-}
-
 fn duplicate_city() -> Error {
     Error::conflict(
         "already_exists",
@@ -59,53 +36,56 @@ fn duplicate_city() -> Error {
     )
 }
 
-async fn create(
-    _: ServiceAuth,
-    State(state): State<AppState>,
-    ApiJson(input): ApiJson<CityInput>,
-) -> Result<(StatusCode, Json<City>)> {
-    let c = validate(input)?;
-    let city = sqlx::query_as::<_, City>(&format!(
-        "insert into city (name, country_code) values ($1, $2) returning {COLUMNS}"
-    ))
-    .bind(&c.name)
-    .bind(&c.country_code)
-    .fetch_one(&state.pool)
-    .await
-    .on_constraint("city_name_country_unique", duplicate_city)?;
-    Ok((StatusCode::CREATED, Json(city)))
-}
+impl Resource for City {
+    type Input = CityInput;
 
-async fn read(State(state): State<AppState>, Id(id): Id) -> Result<Json<City>> {
-    let sql = format!("select {COLUMNS} from city where city_id = $1");
-    fetch_by_id(&state.pool, &sql, id, "city").await.map(Json)
-}
+    async fn list(state: &AppState, params: &Params, page: Page) -> Result<Paged<City>> {
+        let q = prefix_param(params)?;
+        let sql = format!(
+            "select {COLUMNS}, count(*) over () as total from city
+         where $1::text is null or lower(name) like $1
+         order by name, city_id limit $2 offset $3"
+        );
+        fetch_page(sqlx::query_as(&sql).bind(q), page, &state.pool).await
+    }
 
-async fn replace(
-    _: ServiceAuth,
-    State(state): State<AppState>,
-    Id(id): Id,
-    ApiJson(input): ApiJson<CityInput>,
-) -> Result<Json<City>> {
-    let c = validate(input)?;
-    let city = sqlx::query_as::<_, City>(&format!(
-        "update city set name = $2, country_code = $3, updated_at = now()
+    async fn create(state: &AppState, input: CityInput) -> Result<City> {
+        let c = validate(input)?;
+        sqlx::query_as::<_, City>(&format!(
+            "insert into city (name, country_code) values ($1, $2) returning {COLUMNS}"
+        ))
+        .bind(&c.name)
+        .bind(&c.country_code)
+        .fetch_one(&state.pool)
+        .await
+        .on_constraint("city_name_country_unique", duplicate_city)
+    }
+
+    async fn read(state: &AppState, id: i64) -> Result<City> {
+        let sql = format!("select {COLUMNS} from city where city_id = $1");
+        fetch_by_id(&state.pool, &sql, id, "city").await
+    }
+
+    async fn replace(state: &AppState, id: i64, input: CityInput) -> Result<City> {
+        let c = validate(input)?;
+        let city = sqlx::query_as::<_, City>(&format!(
+            "update city set name = $2, country_code = $3, updated_at = now()
          where city_id = $1 returning {COLUMNS}"
-    ))
-    .bind(id)
-    .bind(&c.name)
-    .bind(&c.country_code)
-    .fetch_optional(&state.pool)
-    .await
-    .on_constraint("city_name_country_unique", duplicate_city)?
-    .ok_or(Error::NotFound("city"))?;
-    // Search names airports' cities from memory.
-    state.airports.refresh(&state.pool).await?;
-    Ok(Json(city))
-}
+        ))
+        .bind(id)
+        .bind(&c.name)
+        .bind(&c.country_code)
+        .fetch_optional(&state.pool)
+        .await
+        .on_constraint("city_name_country_unique", duplicate_city)?
+        .ok_or(Error::NotFound("city"))?;
+        // Search names airports' cities from memory.
+        state.airports.refresh(&state.pool).await?;
+        Ok(city)
+    }
 
-async fn remove(_: ServiceAuth, State(state): State<AppState>, Id(id): Id) -> Result<StatusCode> {
-    let in_use = "the city still has airports";
-    delete_by_id(&state.pool, "city", id, &["airport_city_fk"], in_use).await?;
-    Ok(StatusCode::NO_CONTENT)
+    async fn remove(state: &AppState, id: i64) -> Result<()> {
+        let in_use = "the city still has airports";
+        delete_by_id(&state.pool, "city", id, &["airport_city_fk"], in_use).await
+    }
 }

@@ -268,39 +268,70 @@ pub async fn insert_flight(
     .await
     .on_constraint("flight_number_departure_unique", duplicate_departure)?;
 
-    let seats = seat_map.seats();
-    let mut cabin_names = Vec::new();
-    let mut fare_amounts = Vec::new();
-    let mut totals = Vec::new();
-    for cabin in &cabins {
-        cabin_names.push(cabin.as_str());
-        fare_amounts.push(fares[cabin]);
-        totals.push(seats.iter().filter(|s| s.cabin == *cabin).count() as i32);
-    }
-    sqlx::query(
-        "insert into flight_cabin (flight_id, cabin, fare_amount, seats_total, seats_available)
-         select $1, c, f, t, t from unnest($2::text[], $3::bigint[], $4::int[]) as u(c, f, t)",
-    )
-    .bind(flight_id)
-    .bind(&cabin_names)
-    .bind(&fare_amounts)
-    .bind(&totals)
-    .execute(&mut *conn)
-    .await?;
-    let numbers: Vec<&str> = seats.iter().map(|s| s.seat_number.as_str()).collect();
-    let rows: Vec<i16> = seats.iter().map(|s| s.row as i16).collect();
-    let seat_cabins: Vec<&str> = seats.iter().map(|s| s.cabin.as_str()).collect();
-    sqlx::query(
-        "insert into seat (flight_id, seat_number, seat_row, cabin)
-         select $1, n, r, c from unnest($2::text[], $3::smallint[], $4::text[]) as u(n, r, c)",
-    )
-    .bind(flight_id)
-    .bind(&numbers)
-    .bind(&rows)
-    .bind(&seat_cabins)
-    .execute(&mut *conn)
-    .await?;
+    let mut rows = CabinsAndSeats::default();
+    rows.add(flight_id, &seat_map, |cabin| fares[&cabin]);
+    rows.insert(&mut *conn).await?;
     Ok(flight_id)
+}
+
+/// The cabins and the seats of new flights, each expanded from its
+/// airplane's seat map, as the columns of two bulk inserts. The API's
+/// [`insert_flight`] adds one flight, `seed` a batch.
+#[derive(Default)]
+pub struct CabinsAndSeats {
+    cabin_flight: Vec<i64>,
+    cabin: Vec<&'static str>,
+    fare: Vec<i64>,
+    total: Vec<i32>,
+    seat_flight: Vec<i64>,
+    seat_number: Vec<String>,
+    seat_row: Vec<i16>,
+    seat_cabin: Vec<&'static str>,
+}
+
+impl CabinsAndSeats {
+    /// Flight `flight_id`'s cabins, each at `fare(cabin)` with all its
+    /// seats available, and its seats, from the airplane's `map`.
+    pub fn add(&mut self, flight_id: i64, map: &SeatMap, fare: impl Fn(Cabin) -> i64) {
+        let seats = map.seats();
+        for cabin in map.cabins() {
+            self.cabin_flight.push(flight_id);
+            self.cabin.push(cabin.as_str());
+            self.fare.push(fare(cabin));
+            self.total
+                .push(seats.iter().filter(|s| s.cabin == cabin).count() as i32);
+        }
+        for s in seats {
+            self.seat_flight.push(flight_id);
+            self.seat_number.push(s.seat_number.to_string());
+            self.seat_row.push(s.row as i16);
+            self.seat_cabin.push(s.cabin.as_str());
+        }
+    }
+
+    /// Inserts what was added, cabins and seats in one statement (the
+    /// seats' foreign key to their cabin is checked at its end); the caller
+    /// owns the transaction.
+    pub async fn insert(self, conn: &mut PgConnection) -> sqlx::Result<()> {
+        sqlx::query(
+            "with cabins as (
+                 insert into flight_cabin (flight_id, cabin, fare_amount, seats_total, seats_available)
+                 select * , t from unnest($1::bigint[], $2::text[], $3::bigint[], $4::int[]) as u(f, c, a, t))
+             insert into seat (flight_id, seat_number, seat_row, cabin)
+             select * from unnest($5::bigint[], $6::text[], $7::smallint[], $8::text[])",
+        )
+        .bind(&self.cabin_flight)
+        .bind(&self.cabin)
+        .bind(&self.fare)
+        .bind(&self.total)
+        .bind(&self.seat_flight)
+        .bind(&self.seat_number)
+        .bind(&self.seat_row)
+        .bind(&self.seat_cabin)
+        .execute(conn)
+        .await?;
+        Ok(())
+    }
 }
 
 async fn create(

@@ -7,22 +7,110 @@ pub mod directory;
 pub mod flights;
 pub mod seat_map;
 
-use axum::Router;
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::routing::get;
+use axum::{Json, Router};
 pub use flights_api::catalogue::Paged;
+use serde::Serialize;
+use serde::de::DeserializeOwned;
 use sqlx::postgres::{PgArguments, PgRow};
 use sqlx::query::QueryAs;
 use sqlx::{FromRow, PgPool, Postgres};
 
 use crate::app::AppState;
 use crate::error::{Error, Result, ResultExt};
-use crate::extract::Page;
+use crate::extract::{ApiJson, Id, Page, Params, ServiceAuth};
 
 pub fn router() -> Router<AppState> {
     Router::new()
-        .merge(cities::router())
-        .merge(airports::router())
-        .merge(airplanes::router())
+        .merge(routes::<cities::City>("/cities"))
+        .merge(routes::<airports::Airport>("/airports"))
+        .merge(routes::<airplanes::Airplane>("/airplanes"))
         .merge(flights::router())
+}
+
+/// A catalogue resource (city, airport, airplane) and its five routes
+/// ([`routes`]): its collection lists and creates, each one is read,
+/// replaced and deleted by id. Writes need the service token.
+pub trait Resource: Serialize + Sized + Send + 'static {
+    /// The body of a create or a replace.
+    type Input: DeserializeOwned + Send + 'static;
+
+    /// One `page` of the list (with the `q` lookup of `params`, where the
+    /// resource has one).
+    fn list(
+        state: &AppState,
+        params: &Params,
+        page: Page,
+    ) -> impl Future<Output = Result<Paged<Self>>> + Send;
+
+    /// Validates `input` and creates the resource.
+    fn create(state: &AppState, input: Self::Input) -> impl Future<Output = Result<Self>> + Send;
+
+    /// The resource `id`, or `NotFound`.
+    fn read(state: &AppState, id: i64) -> impl Future<Output = Result<Self>> + Send;
+
+    /// Validates `input` and writes it over resource `id`, or `NotFound`.
+    fn replace(
+        state: &AppState,
+        id: i64,
+        input: Self::Input,
+    ) -> impl Future<Output = Result<Self>> + Send;
+
+    /// Deletes resource `id`: `NotFound`, or an `in_use` conflict while
+    /// others refer to it.
+    fn remove(state: &AppState, id: i64) -> impl Future<Output = Result<()>> + Send;
+}
+
+/// `path` (`GET` lists 20 a page, `POST` creates) and `path/{id}` (`GET`,
+/// `PUT`, `DELETE`) for resource `R`.
+fn routes<R: Resource>(path: &str) -> Router<AppState> {
+    Router::new()
+        .route(path, get(list::<R>).post(create::<R>))
+        .route(
+            &format!("{path}/{{id}}"),
+            get(read::<R>).put(replace::<R>).delete(remove::<R>),
+        )
+}
+
+async fn list<R: Resource>(
+    State(state): State<AppState>,
+    params: Params,
+) -> Result<Json<Paged<R>>> {
+    let page = Page::from_params(&params, 20)?;
+    R::list(&state, &params, page).await.map(Json)
+}
+
+async fn create<R: Resource>(
+    _: ServiceAuth,
+    State(state): State<AppState>,
+    ApiJson(input): ApiJson<R::Input>,
+) -> Result<(StatusCode, Json<R>)> {
+    let created = R::create(&state, input).await?;
+    Ok((StatusCode::CREATED, Json(created)))
+}
+
+async fn read<R: Resource>(State(state): State<AppState>, Id(id): Id) -> Result<Json<R>> {
+    R::read(&state, id).await.map(Json)
+}
+
+async fn replace<R: Resource>(
+    _: ServiceAuth,
+    State(state): State<AppState>,
+    Id(id): Id,
+    ApiJson(input): ApiJson<R::Input>,
+) -> Result<Json<R>> {
+    R::replace(&state, id, input).await.map(Json)
+}
+
+async fn remove<R: Resource>(
+    _: ServiceAuth,
+    State(state): State<AppState>,
+    Id(id): Id,
+) -> Result<StatusCode> {
+    R::remove(&state, id).await?;
+    Ok(StatusCode::NO_CONTENT)
 }
 
 /// One page of a list.

@@ -147,6 +147,22 @@ impl Stack {
         stack
     }
 
+    /// The whole stack with a running worker, and the flight service's
+    /// small flight on it: how most booking tests begin.
+    pub async fn with_small_flight(name: &str) -> (Stack, i64) {
+        let stack = Self::start(name).await;
+        let flight = stack.flights.small_flight().await;
+        (stack, flight)
+    }
+
+    /// [`Stack::with_small_flight`], and the seats it has available at the
+    /// start, for tests that check they come back.
+    pub async fn with_small_flight_and_seats(name: &str) -> (Stack, i64, i64) {
+        let (stack, flight) = Self::with_small_flight(name).await;
+        let seats = stack.seats_available(flight).await;
+        (stack, flight, seats)
+    }
+
     pub async fn start_without_worker(name: &str) -> Stack {
         Self::start_stack(name, None).await
     }
@@ -322,16 +338,18 @@ impl Stack {
     /// The worker answers `/readyz` with 200.
     pub async fn wait_worker_ready(&self) {
         let url = format!("http://127.0.0.1:{}/readyz", self.worker_http_port);
-        let deadline = Instant::now() + Duration::from_secs(60);
-        loop {
-            if let Ok(r) = self.http.get(&url).send().await
-                && r.status().is_success()
-            {
-                return;
-            }
-            assert!(Instant::now() < deadline, "the worker never became ready");
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
+        let every = Duration::from_millis(100);
+        crate::poll_until(
+            "the worker never became ready",
+            Duration::from_secs(60),
+            every,
+            async || match self.http.get(&url).send().await {
+                Ok(r) if r.status().is_success() => Ok(()),
+                Ok(r) => Err(r.status().to_string()),
+                Err(e) => Err(e.to_string()),
+            },
+        )
+        .await
     }
 
     pub fn input(&self, flight_id: i64, seats: SeatSelection) -> BookingInput {
@@ -372,6 +390,35 @@ impl Stack {
     pub async fn start_booking_of(&self, flight_id: i64, seat_list: &[&str]) -> Handle {
         self.start_booking(self.input(flight_id, seats(seat_list)))
             .await
+    }
+
+    /// A booking started, once its seats are held and it awaits payment.
+    pub async fn held_booking(&self, input: BookingInput) -> (Handle, BookingState) {
+        let handle = self.start_booking(input).await;
+        let held = self.wait_awaiting_payment(&handle).await;
+        (handle, held)
+    }
+
+    /// [`Stack::held_booking`] of these seats, with the default input.
+    pub async fn held_booking_of(
+        &self,
+        flight_id: i64,
+        seat_list: &[&str],
+    ) -> (Handle, BookingState) {
+        self.held_booking(self.input(flight_id, seats(seat_list)))
+            .await
+    }
+
+    /// [`Stack::held_booking_of`], paid with [`GOOD_CARD`] and confirmed.
+    pub async fn confirmed_booking_of(
+        &self,
+        flight_id: i64,
+        seat_list: &[&str],
+    ) -> (Handle, BookingState) {
+        let (handle, _) = self.held_booking_of(flight_id, seat_list).await;
+        let paid = self.pay(&handle, GOOD_CARD).await;
+        assert_eq!(paid.status, BookingStatus::Confirmed, "{paid:#?}");
+        (handle, paid)
     }
 
     pub async fn start_booking(&self, input: BookingInput) -> Handle {
@@ -433,10 +480,15 @@ impl Stack {
     }
 
     pub async fn status(&self, handle: &Handle) -> BookingState {
+        self.status_now(handle).await.expect("status query")
+    }
+
+    /// The `status` query's answer, or why there was none.
+    async fn status_now(&self, handle: &Handle) -> Result<BookingState, String> {
         handle
             .query(BookingWorkflow::status, (), WorkflowQueryOptions::default())
             .await
-            .expect("status query")
+            .map_err(|e| e.to_string())
     }
 
     /// Polls the `status` query until `done` holds (or panics after `within`).
@@ -446,23 +498,18 @@ impl Stack {
         within: Duration,
         done: impl Fn(&BookingState) -> bool,
     ) -> BookingState {
-        let deadline = Instant::now() + within;
-        loop {
-            if let Ok(state) = handle
-                .query(BookingWorkflow::status, (), WorkflowQueryOptions::default())
-                .await
-            {
-                if done(&state) {
-                    return state;
-                }
-                if Instant::now() > deadline {
-                    panic!("gave up waiting; last state: {state:#?}");
-                }
-            } else if Instant::now() > deadline {
-                panic!("gave up waiting; the status query kept failing");
-            }
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
+        let every = Duration::from_millis(100);
+        crate::poll_until(
+            "the booking never got there",
+            within,
+            every,
+            async || match self.status_now(handle).await {
+                Ok(state) if done(&state) => Ok(state),
+                Ok(state) => Err(format!("{state:#?}")),
+                Err(e) => Err(format!("the status query failed: {e}")),
+            },
+        )
+        .await
     }
 
     pub async fn wait_status(&self, handle: &Handle, status: BookingStatus) -> BookingState {
@@ -612,6 +659,15 @@ impl Stack {
         }
     }
 
+    /// A cancelled booking let go of its seats (the flight has `before`
+    /// available again) and sent one cancellation email; returns that email.
+    pub async fn assert_released_and_mailed(&self, flight_id: i64, before: i64) -> String {
+        assert_eq!(self.seats_available(flight_id).await, before);
+        let mut mails = self.wait_mails("cancelled", 1).await;
+        assert_eq!(mails.len(), 1, "one cancellation email");
+        mails.remove(0)
+    }
+
     /// The flight service's view of this booking's hold.
     pub async fn hold_status(&self, booking_id: &str) -> (u16, Value) {
         let r = self
@@ -655,25 +711,33 @@ impl Stack {
 }
 
 impl Stack {
-    /// With `RECORD_HISTORIES=1`, saves the workflow's history as
-    /// `workers/tests/histories/<name>.json` for the replay test.
+    /// [`save_history`], for tests that reach the workflow through a stack.
     pub async fn save_history<W: temporalio_common::HasWorkflowDefinition>(
         &self,
         handle: &WorkflowHandle<Client, W>,
         name: &str,
     ) {
-        if std::env::var("RECORD_HISTORIES").is_err() {
-            return;
-        }
-        let json = handle
-            .fetch_history(Default::default())
-            .to_json()
-            .await
-            .expect("history fetched");
-        let dir = repo_root().join("workers/tests/histories");
-        std::fs::create_dir_all(&dir).unwrap();
-        std::fs::write(dir.join(format!("{name}.json")), json).unwrap();
+        save_history(handle, name).await;
     }
+}
+
+/// With `RECORD_HISTORIES=1`, saves the workflow's history as
+/// `workers/tests/histories/<name>.json` for the replay test.
+pub async fn save_history<W: temporalio_common::HasWorkflowDefinition>(
+    handle: &WorkflowHandle<Client, W>,
+    name: &str,
+) {
+    if std::env::var("RECORD_HISTORIES").is_err() {
+        return;
+    }
+    let json = handle
+        .fetch_history(Default::default())
+        .to_json()
+        .await
+        .expect("history fetched");
+    let dir = repo_root().join("workers/tests/histories");
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(dir.join(format!("{name}.json")), json).unwrap();
 }
 
 impl Drop for Stack {
