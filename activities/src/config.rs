@@ -13,6 +13,7 @@ use crate::handlers::Activities;
 use crate::inventory::{Inventory, InventoryConfig};
 use crate::payments::{Payments, StripeConfig};
 use crate::records::{Records, migrations};
+use crate::sms::{SmsConfig, Texter};
 
 #[derive(Debug, Clone)]
 pub struct ActivitiesConfig {
@@ -21,6 +22,7 @@ pub struct ActivitiesConfig {
     pub inventory: InventoryConfig,
     pub stripe: StripeConfig,
     pub smtp: SmtpConfig,
+    pub sms: SmsConfig,
 }
 
 impl ActivitiesConfig {
@@ -60,6 +62,21 @@ impl ActivitiesConfig {
                     .unwrap_or_else(|| "Skyway Air <bookings@skyway.example>".into()),
                 timeout: duration("SMTP_TIMEOUT", Duration::from_secs(15))?,
             },
+            sms: SmsConfig {
+                sendsms_url: var("KANNEL_SENDSMS_URL")
+                    .unwrap_or_else(|| "http://127.0.0.1:13013/cgi-bin/sendsms".into()),
+                username: var("KANNEL_USER").unwrap_or_else(|| "airline".into()),
+                password: var("KANNEL_PASSWORD")
+                    .context("set KANNEL_PASSWORD (Kannel's sendsms-user password)")?
+                    .into(),
+                sender: var("SMS_SENDER").unwrap_or_else(|| "SkywayAir".into()),
+                dlr_base_url: var("SMS_DLR_BASE_URL")
+                    .unwrap_or_else(|| "http://127.0.0.1:8082".into()),
+                dlr_token: var("SMS_DLR_TOKEN")
+                    .context("set SMS_DLR_TOKEN (the secret in Kannel's delivery report URL)")?
+                    .into(),
+                timeout: duration("KANNEL_TIMEOUT", Duration::from_secs(10))?,
+            },
         })
     }
 }
@@ -87,6 +104,7 @@ impl Activities {
             inventory: Inventory::new(&config.inventory)?,
             payments: Payments::new(&config.stripe, pool.clone())?,
             mailer: Mailer::new(&config.smtp, pool.clone())?,
+            texter: Texter::new(&config.sms, pool.clone())?,
             records: Records::new(pool),
         })
     }

@@ -429,7 +429,7 @@ pub fn format_money(money: &Money) -> String {
 
 #[cfg(test)]
 #[path = "../tests/support/sample.rs"]
-mod sample;
+pub(crate) mod sample;
 
 #[cfg(test)]
 mod tests {

@@ -7,7 +7,7 @@ use std::sync::Arc;
 use booking_workflows::activities::{
     ApplyFlightChange, Authorization, AuthorizePayment, CreatePayment, EmailFailed,
     FlightChangeAnswer, HoldSeats, IssueTickets, PaymentCreated, PaymentRef, RefundPayment,
-    ReleaseSeats, SeatsHeld, SendEmail, definitions as defs,
+    ReleaseSeats, SeatsHeld, SendEmail, SendSms, SmsFailed, definitions as defs,
 };
 use booking_workflows::contract::{BookingState, RefundInfo};
 use temporalio_macros::activities;
@@ -18,12 +18,14 @@ use crate::error::StepResult;
 use crate::inventory::Inventory;
 use crate::payments::Payments;
 use crate::records::Records;
+use crate::sms::Texter;
 
 /// Everything the activities talk to.
 pub struct Activities {
     pub inventory: Inventory,
     pub payments: Payments,
     pub mailer: Mailer,
+    pub texter: Texter,
     pub records: Records,
 }
 
@@ -73,6 +75,8 @@ activity_handlers! {
     SendEmail => send_email(input: SendEmail) -> () = mailer.send(&input);
     RecordEmailFailed => record_email_failed(input: EmailFailed) -> ()
         = records.email_failed(&input);
+    SendSms => send_sms(input: SendSms) -> () = texter.send(&input);
+    RecordSmsFailed => record_sms_failed(input: SmsFailed) -> () = texter.failed(&input);
     ApplyFlightChange => apply_flight_change(input: ApplyFlightChange) -> FlightChangeAnswer
         = inventory.apply_change(&input);
     LiveBookingsOnFlight => live_bookings_on_flight(flight_id: i64) -> Vec<String>

@@ -1,5 +1,5 @@
 //! The booking activities: flight inventory over HTTP, Stripe payments,
-//! email over SMTP, and the booking records in PostgreSQL. Every one is
+//! email over SMTP, text messages through Kannel, and the booking records in PostgreSQL. Every one is
 //! idempotent by booking id and step.
 
 pub mod config;
@@ -9,3 +9,4 @@ pub mod handlers;
 pub mod inventory;
 pub mod payments;
 pub mod records;
+pub mod sms;

@@ -18,6 +18,8 @@ fn state(id: &str, revision: u32, statuses: &[BookingStatus]) -> BookingState {
         seats: SeatSelection::Seats(vec!["1A".parse().unwrap()]),
         passengers: Vec::new(),
         contact_email: "ada@example.com".into(),
+        contact_phone: None,
+        channels: Default::default(),
         payment_window_ms: 60_000,
         reminder_lead_ms: 60_000,
         step_budget_ms: None,

@@ -42,6 +42,9 @@ BEYOND_THE_SCHEMA = {
         # One passenger per seat; a date of birth after today; a seat
         # listed twice in other spelling ("12a", "12A").
         | _invalid("passengers", "passengers[*].date_of_birth", "seats[*]")
+        # A number outside its country's numbering plan, or not a mobile
+        # (libphonenumber's metadata); `sms` in channels without a number.
+        | _invalid("contact_phone")
     ),
     # Departure in the past, arrival not after departure or more than 30
     # hours later, destination equal to origin, an airport or airplane that

@@ -7,6 +7,9 @@
 //! - `/metrics`: the booking metrics: transitions by status (bookings by
 //!   outcome), payment authorizations by result, and stuck bookings, counted
 //!   from the read model at each scrape.
+//! - `/sms/dlr/{token}?id=<message id>&type=<Kannel's %d>`: Kannel's
+//!   delivery reports for the booking texts, recorded on the message
+//!   (`sms_message`, `sms_event`); the token is `SMS_DLR_TOKEN`.
 //!
 //! Temporal's own `temporal_*` metrics (task slots, schedule-to-start
 //! latency, ...) are served by the SDK on `WORKER_METRICS_ADDR`.
@@ -18,11 +21,12 @@ use std::time::Duration;
 
 use anyhow::Context;
 use axum::Router;
-use axum::extract::State;
+use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use booking_activities::records::Records;
+use booking_activities::sms::{Report, Texter};
 use metrics_exporter_prometheus::PrometheusHandle;
 use serde_json::json;
 
@@ -41,15 +45,21 @@ pub struct StuckAfter {
 pub struct Probe {
     ready: AtomicBool,
     records: Records,
+    texter: Texter,
     metrics: PrometheusHandle,
     stuck_after: StuckAfter,
 }
 
 impl Probe {
-    pub fn new(records: Records, stuck_after: StuckAfter) -> anyhow::Result<Arc<Self>> {
+    pub fn new(
+        records: Records,
+        texter: Texter,
+        stuck_after: StuckAfter,
+    ) -> anyhow::Result<Arc<Self>> {
         Ok(Arc::new(Probe {
             ready: AtomicBool::new(false),
             records,
+            texter,
             metrics: service_kit::telemetry::metrics_handle().clone(),
             stuck_after,
         }))
@@ -74,6 +84,7 @@ pub async fn serve(
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
         .route("/metrics", get(metrics))
+        .route("/sms/dlr/{token}", get(delivery_report))
         .with_state(probe);
     Ok(tokio::spawn(async move {
         if let Err(e) = axum::serve(listener, app)
@@ -108,6 +119,75 @@ async fn readyz(State(probe): State<Arc<Probe>>) -> Response {
             unavailable("the booking database is unreachable")
         }
         Err(_) => unavailable("the booking database did not answer within 2 s"),
+    }
+}
+
+#[derive(serde::Deserialize)]
+struct DeliveryReport {
+    id: String,
+    #[serde(rename = "type")]
+    dlr_type: String,
+}
+
+fn refused(status: StatusCode, code: &str, message: &str) -> Response {
+    (
+        status,
+        axum::Json(json!({"error": {"code": code, "message": message}})),
+    )
+        .into_response()
+}
+
+/// One of Kannel's delivery reports. Kannel retries a report that does not
+/// get a 2xx, so only a database failure answers 5xx.
+async fn delivery_report(
+    State(probe): State<Arc<Probe>>,
+    Path(token): Path<String>,
+    query: Result<Query<DeliveryReport>, axum::extract::rejection::QueryRejection>,
+) -> Response {
+    if !probe.texter.dlr_token_matches(&token) {
+        return refused(StatusCode::NOT_FOUND, "not_found", "no such endpoint");
+    }
+    let Ok(Query(report)) = query else {
+        return refused(
+            StatusCode::BAD_REQUEST,
+            "invalid_report",
+            "id and type are required",
+        );
+    };
+    let (Ok(message_id), Ok(dlr_type)) = (
+        uuid::Uuid::parse_str(&report.id),
+        report.dlr_type.parse::<u32>(),
+    ) else {
+        return refused(
+            StatusCode::BAD_REQUEST,
+            "invalid_report",
+            "id must be a message id and type a delivery report type",
+        );
+    };
+    if booking_activities::sms::dlr_status(dlr_type).is_none() {
+        return refused(
+            StatusCode::BAD_REQUEST,
+            "invalid_report",
+            "unknown delivery report type",
+        );
+    }
+    match probe.texter.report(message_id, dlr_type).await {
+        Ok(Report::Recorded(status)) => {
+            tracing::info!(%message_id, dlr_type, status, "delivery report recorded");
+            axum::Json(json!({"status": status})).into_response()
+        }
+        Ok(Report::Unknown) => {
+            tracing::warn!(%message_id, dlr_type, "delivery report for an unknown message");
+            refused(
+                StatusCode::NOT_FOUND,
+                "unknown_message",
+                "no text with this id",
+            )
+        }
+        Err(e) => {
+            tracing::error!(%message_id, error = %e, "recording a delivery report failed");
+            unavailable("the report could not be recorded; send it again")
+        }
     }
 }
 

@@ -97,7 +97,11 @@ async fn main() -> anyhow::Result<()> {
     let activities = Activities::connect(&ActivitiesConfig::from_env()?).await?;
 
     // Up first, so liveness answers while the rest connects; ready later.
-    let probe = http::Probe::new(activities.records.clone(), config.stuck_after)?;
+    let probe = http::Probe::new(
+        activities.records.clone(),
+        activities.texter.clone(),
+        config.stuck_after,
+    )?;
     booking_activities::records::register_email_failures();
     let (stop_http, http_stopped) = tokio::sync::oneshot::channel::<()>();
     let http_server = http::serve(config.http_addr, probe.clone(), async {

@@ -32,6 +32,10 @@ const CURRENT: &[&str] = &[
     "email_out_of_budget",
     "payment_retried_across_kill",
     "payment_attempts_capped",
+    // recorded by the texts tests (workers/tests/texts.rs)
+    "texted_confirmed_reminded",
+    "texted_only_ucs2",
+    "texted_after_gateway_outage",
     // recorded by the gateway's 3-D Secure test (api/tests/gateway.rs)
     "three_d_secure_then_webhook",
     // recorded by the gateway's fan-out test (api/tests/gateway.rs)
@@ -41,7 +45,12 @@ const CURRENT: &[&str] = &[
 
 /// Paths that exist only since a patch later than `FAST_PATH`: no older
 /// shape of them exists.
-const NEWER_THAN_FAST_PATH: &[&str] = &["payment_attempts_capped"];
+const NEWER_THAN_FAST_PATH: &[&str] = &[
+    "payment_attempts_capped",
+    "texted_confirmed_reminded",
+    "texted_only_ucs2",
+    "texted_after_gateway_outage",
+];
 
 /// Histories of bookings started before `DEFINED_ENDS`: they may still be
 /// running when the new worker deploys, so they must replay for good.

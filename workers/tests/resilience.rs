@@ -13,6 +13,7 @@ use booking_activities::email::{SmtpConfig, SmtpTls};
 use booking_activities::handlers::Activities;
 use booking_activities::inventory::InventoryConfig;
 use booking_activities::payments::StripeConfig;
+use booking_activities::sms::SmsConfig;
 use booking_workflows::BookingWorkflow;
 use booking_workflows::activities::{
     Authorization, AuthorizePayment, CreatePayment, EmailKind, HoldSeats, PaymentRef, SendEmail,
@@ -256,6 +257,15 @@ async fn activities_executed_twice_do_their_work_once() {
             password: None,
             tls: SmtpTls::None,
             from: "Skyway Air <bookings@skyway.example>".into(),
+            timeout: Duration::from_secs(10),
+        },
+        sms: SmsConfig {
+            sendsms_url: format!("http://127.0.0.1:{}/cgi-bin/sendsms", stack.kannel_port),
+            username: "airline".into(),
+            password: "unused".to_owned().into(),
+            sender: "SkywayAir".into(),
+            dlr_base_url: format!("http://127.0.0.1:{}", stack.worker_http_port),
+            dlr_token: "unused".to_owned().into(),
             timeout: Duration::from_secs(10),
         },
     };

@@ -161,6 +161,25 @@ pub struct EmailFailed {
     pub cause: EmailFailure,
 }
 
+/// One text message: the same kinds as the emails, to the booking's
+/// `contact_phone` ([`crate::contract::Channels`]).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SendSms {
+    pub kind: EmailKind,
+    /// Unique per booking: the kind, plus a sequence for repeatable kinds.
+    pub key: String,
+    pub booking: BookingState,
+}
+
+/// A text the worker gave up on: Kannel out of reach past its budget
+/// (a refusal is recorded by `send_sms` itself).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SmsFailed {
+    pub booking_id: String,
+    pub kind: EmailKind,
+    pub key: String,
+}
+
 /// An admin's change of a flight, applied by the fan-out's first step
 /// (flight service), once per `key` however often it is retried.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -259,6 +278,19 @@ impl BookingActivities {
     /// (booking database; counted in `booking_emails_failed_total`).
     #[activity(name = "record_email_failed")]
     pub fn record_email_failed(input: EmailFailed) -> Result<(), ActivityError> {
+        unimplemented!()
+    }
+
+    /// Send one text, at most once per booking and key (Kannel).
+    #[activity(name = "send_sms")]
+    pub fn send_sms(input: SendSms) -> Result<(), ActivityError> {
+        unimplemented!()
+    }
+
+    /// Record a text given up past its budget, once per booking and key
+    /// (booking database; `booking_sms_total{status="out_of_budget"}`).
+    #[activity(name = "record_sms_failed")]
+    pub fn record_sms_failed(input: SmsFailed) -> Result<(), ActivityError> {
         unimplemented!()
     }
 

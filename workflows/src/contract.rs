@@ -62,6 +62,13 @@ pub struct BookingInput {
     pub seats: SeatSelection,
     pub passengers: Vec<Passenger>,
     pub contact_email: String,
+    /// A mobile number in E.164 form (`+447400123456`), validated by the
+    /// gateway; personal data, so only ever in encrypted payloads.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub contact_phone: Option<String>,
+    /// How the traveller wants to hear from us.
+    #[serde(default, skip_serializing_if = "Channels::is_default")]
+    pub channels: Channels,
     /// How long the traveller has to pay, in milliseconds.
     pub payment_window_ms: u64,
     /// How long before departure the check-in reminder goes out, in ms.
@@ -74,6 +81,29 @@ pub struct BookingInput {
     /// released (card testing, or a traveller stuck); absent: no cap.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub max_payment_attempts: Option<u32>,
+}
+
+/// The channels a traveller chose for the booking's messages: email (the
+/// default, and the only one before SMS) and SMS (to `contact_phone`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Channels {
+    pub email: bool,
+    pub sms: bool,
+}
+
+impl Default for Channels {
+    fn default() -> Self {
+        Channels {
+            email: true,
+            sms: false,
+        }
+    }
+}
+
+impl Channels {
+    pub fn is_default(&self) -> bool {
+        *self == Channels::default()
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -229,6 +259,10 @@ pub struct BookingState {
     pub seats: Vec<HeldSeat>,
     pub passengers: Vec<Passenger>,
     pub contact_email: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub contact_phone: Option<String>,
+    #[serde(default, skip_serializing_if = "Channels::is_default")]
+    pub channels: Channels,
     pub total: Option<Money>,
     pub payment: PaymentState,
     pub payment_due_at: Option<DateTime<Utc>>,
@@ -258,6 +292,8 @@ impl BookingState {
             seats: Vec::new(),
             passengers: input.passengers,
             contact_email: input.contact_email,
+            contact_phone: input.contact_phone,
+            channels: input.channels,
             total: None,
             payment: PaymentState {
                 status: PaymentStatus::None,
@@ -347,6 +383,8 @@ pub mod errors {
     /// Stripe refused the request for a reason retrying cannot fix.
     pub const PAYMENT_REJECTED: &str = "PaymentRejected";
     pub const EMAIL_REJECTED: &str = "EmailRejected";
+    /// The SMS gateway refused a text for good (a number it cannot reach).
+    pub const SMS_REJECTED: &str = "SmsRejected";
 }
 
 /// A booking's timings, as every process that starts bookings reads them

@@ -60,6 +60,8 @@ pub fn booking(booking_id: &str) -> BookingState {
             },
         ],
         contact_email: "ada@example.com".into(),
+        contact_phone: None,
+        channels: Default::default(),
         total: Some(eur(12_345)),
         payment: PaymentState {
             status: PaymentStatus::Captured,

@@ -71,6 +71,8 @@ async fn create(
         seats: request.seats,
         passengers: request.passengers,
         contact_email: request.contact_email,
+        contact_phone: request.contact_phone,
+        channels: request.channels,
         payment_window_ms: millis(state.config.bookings.payment_window),
         reminder_lead_ms: millis(state.config.bookings.reminder_lead),
         step_budget_ms: None,

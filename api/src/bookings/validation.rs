@@ -3,7 +3,7 @@
 
 use airline_domain::{Cabin, SeatNumber};
 use axum::http::HeaderMap;
-use booking_workflows::contract::{Passenger, SeatSelection};
+use booking_workflows::contract::{Channels, Passenger, SeatSelection};
 use uuid::Uuid;
 
 use super::MAX_SEATS;
@@ -50,6 +50,10 @@ pub(super) struct ValidBooking {
     pub(super) seats: SeatSelection,
     pub(super) passengers: Vec<Passenger>,
     pub(super) contact_email: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(super) contact_phone: Option<String>,
+    #[serde(skip_serializing_if = "Channels::is_default")]
+    pub(super) channels: Channels,
 }
 
 pub(super) fn validate(req: CreateBooking) -> Result<ValidBooking> {
@@ -115,12 +119,95 @@ pub(super) fn validate(req: CreateBooking) -> Result<ValidBooking> {
         });
     }
     let contact_email = Email::parse("contact_email", &req.contact_email)?;
+    let contact_phone = req
+        .contact_phone
+        .as_deref()
+        .map(mobile_number)
+        .transpose()?;
+    let channels = channels(req.channels.as_deref(), contact_phone.is_some())?;
     Ok(ValidBooking {
         flight_id: req.flight_id,
         seats,
         passengers,
         contact_email: contact_email.as_str().to_owned(),
+        contact_phone,
+        channels,
     })
+}
+
+/// A number that can receive texts, in E.164 form (`+447400123456`),
+/// checked against libphonenumber's metadata (the `phonenumber` crate).
+fn mobile_number(raw: &str) -> Result<String> {
+    let invalid = |why: &str| Error::validation("contact_phone", why.to_owned());
+    let e164 = raw.len() <= 16
+        && raw.strip_prefix('+').is_some_and(|digits| {
+            digits.len() >= 7
+                && digits.bytes().all(|b| b.is_ascii_digit())
+                && !digits.starts_with('0')
+        });
+    if !e164 {
+        return Err(invalid(
+            "must be a phone number in E.164 form: + then the country code and number, digits only (e.g. +447400123456)",
+        ));
+    }
+    let number = phonenumber::parse(None, raw)
+        .map_err(|_| invalid("is not a phone number in any country's numbering plan"))?;
+    if !phonenumber::is_valid(&number) {
+        return Err(invalid(
+            "is not a valid number in its country's numbering plan",
+        ));
+    }
+    use phonenumber::Type;
+    use phonenumber::metadata::DATABASE;
+    match number.number_type(&DATABASE) {
+        Type::Mobile | Type::FixedLineOrMobile | Type::PersonalNumber | Type::Voip => {}
+        _ => {
+            return Err(invalid(
+                "must be a mobile number (it cannot receive text messages)",
+            ));
+        }
+    }
+    Ok(number.format().mode(phonenumber::Mode::E164).to_string())
+}
+
+/// The channels asked for; by default SMS too when a number is given.
+fn channels(asked: Option<&[String]>, has_phone: bool) -> Result<Channels> {
+    let Some(asked) = asked else {
+        return Ok(Channels {
+            email: true,
+            sms: has_phone,
+        });
+    };
+    if asked.is_empty() {
+        return Err(Error::validation(
+            "channels",
+            "name at least one channel: email, sms",
+        ));
+    }
+    let mut channels = Channels {
+        email: false,
+        sms: false,
+    };
+    for (i, name) in asked.iter().enumerate() {
+        let slot = match name.as_str() {
+            "email" => &mut channels.email,
+            "sms" => &mut channels.sms,
+            _ => {
+                return Err(Error::validation(
+                    format!("channels[{i}]"),
+                    "must be email or sms",
+                ));
+            }
+        };
+        *slot = true;
+    }
+    if channels.sms && !has_phone {
+        return Err(Error::validation(
+            "contact_phone",
+            "is required to be sent text messages (channels has sms)",
+        ));
+    }
+    Ok(channels)
 }
 
 /// The same validation error, about a field deeper in the body.

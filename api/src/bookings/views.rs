@@ -26,6 +26,27 @@ pub struct CreateBooking {
         example = "ada@example.com"
     )]
     pub contact_email: String,
+    /// A mobile number in E.164 form, for text messages (`channels`).
+    #[schema(pattern = r"^\+[1-9][0-9]{6,14}$", example = "+447400123456")]
+    #[serde(default)]
+    pub contact_phone: Option<String>,
+    /// How to send the booking's messages: `email`, `sms` (needs
+    /// `contact_phone`), or both. Default: both when `contact_phone` is
+    /// given, else `email`.
+    #[schema(value_type = Option<Vec<ChannelName>>, min_items = 1, max_items = 2, example = json!(["email", "sms"]))]
+    #[serde(default)]
+    pub channels: Option<Vec<String>>,
+}
+
+/// A channel for the booking's messages.
+#[derive(ToSchema)]
+#[schema(as = Channel)]
+#[allow(dead_code)] // the schema of `CreateBooking.channels`' items
+pub enum ChannelName {
+    #[schema(rename = "email")]
+    Email,
+    #[schema(rename = "sms")]
+    Sms,
 }
 
 /// Explicit seat numbers, or a number of seats in a cabin.
@@ -190,6 +211,10 @@ pub struct BookingView {
     pub seats: Vec<SeatView>,
     pub passengers: Vec<PassengerView>,
     pub contact_email: String,
+    /// The number texts go to, when the traveller gave one.
+    pub contact_phone: Option<String>,
+    /// `email`, `sms`: where the booking's messages go.
+    pub channels: Vec<String>,
     pub total: Option<MoneyView>,
     pub payment: PaymentView,
     pub payment_due_at: Option<DateTime<Utc>>,
@@ -258,6 +283,12 @@ impl From<BookingState> for BookingView {
                 })
                 .collect(),
             contact_email: b.contact_email,
+            contact_phone: b.contact_phone,
+            channels: [(b.channels.email, "email"), (b.channels.sms, "sms")]
+                .into_iter()
+                .filter(|(on, _)| *on)
+                .map(|(_, name)| name.to_owned())
+                .collect(),
             total: b.total.as_ref().map(Into::into),
             payment: PaymentView {
                 status: payment_status(b.payment.status).to_owned(),

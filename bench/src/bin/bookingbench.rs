@@ -287,6 +287,8 @@ async fn book(
             date_of_birth: "1990-01-01".into(),
         }],
         contact_email: "bench@example.com".into(),
+        contact_phone: None,
+        channels: Default::default(),
         payment_window_ms: defaults.payment_window.as_millis() as u64,
         reminder_lead_ms: defaults.reminder_lead.as_millis() as u64,
         step_budget_ms: None,

@@ -27,6 +27,9 @@ use temporalio_client::{
 
 pub use flights::TestApp as FlightService;
 
+/// The secret in Kannel's delivery report URL.
+pub const SMS_DLR_TOKEN: &str = "test-sms-dlr-token";
+
 pub const STRIPE_KEY: &str = "sk_test_booking_tests";
 /// localstripe's test cards, as payment methods it accepts.
 pub const GOOD_CARD: &str = "4242424242424242";
@@ -85,7 +88,10 @@ pub fn venv_bin(name: &str) -> PathBuf {
     repo_root().join(".dev/venv/bin").join(name)
 }
 
-use crate::fakes::{card_form, json_answer, start_localstripe, start_smtp_sink};
+use crate::fakes::{
+    KANNEL_PASSWORD, KANNEL_USER, Received, card_form, json_answer, received_texts, restart_kannel,
+    start_localstripe, start_smtp_sink,
+};
 use crate::process::start_server;
 pub use crate::process::{Proc, free_port};
 
@@ -122,6 +128,12 @@ pub struct Stack {
     pub stripe_proxy: stripe_proxy::StripeProxy,
     pub smtp_port: u16,
     pub mail_dir: PathBuf,
+    /// Kannel's sendsms port: the worker's `KANNEL_SENDSMS_URL`. Kannel
+    /// runs only once a test starts it ([`Stack::start_kannel`]).
+    pub kannel_port: u16,
+    /// What Kannel's fake SMSC received ([`Stack::texts`]).
+    pub sms_dir: PathBuf,
+    pub kannel: Option<Proc>,
     pub booking_db_url: String,
     pub booking_pool: PgPool,
     booking_db_name: String,
@@ -180,6 +192,7 @@ impl Stack {
             .join(format!("{name}-{}", uuid::Uuid::new_v4().simple()));
         std::fs::create_dir_all(&logs).unwrap();
         let mail_dir = logs.join("mail");
+        let sms_dir = logs.join("sms");
         std::fs::create_dir_all(&mail_dir).unwrap();
         let (temporal_log, stripe_log, smtp_log) = (
             logs.join("temporal.log"),
@@ -248,6 +261,9 @@ impl Stack {
             stripe_proxy,
             smtp_port,
             mail_dir,
+            kannel_port: free_port(),
+            sms_dir,
+            kannel: None,
             booking_db_url,
             booking_pool,
             booking_db_name,
@@ -281,6 +297,18 @@ impl Stack {
         .env("SMTP_HOST", "127.0.0.1")
         .env("SMTP_PORT", self.smtp_port.to_string())
         .env(
+            "KANNEL_SENDSMS_URL",
+            format!("http://127.0.0.1:{}/cgi-bin/sendsms", self.kannel_port),
+        )
+        .env("KANNEL_USER", KANNEL_USER)
+        .env("KANNEL_PASSWORD", KANNEL_PASSWORD)
+        .env("KANNEL_TIMEOUT", "3s")
+        .env(
+            "SMS_DLR_BASE_URL",
+            format!("http://127.0.0.1:{}", self.worker_http_port),
+        )
+        .env("SMS_DLR_TOKEN", SMS_DLR_TOKEN)
+        .env(
             "WORKER_METRICS_ADDR",
             format!("127.0.0.1:{}", self.worker_metrics_port),
         )
@@ -295,6 +323,57 @@ impl Stack {
             std::env::var("RUST_LOG").unwrap_or_else(|_| "info".into()),
         );
         cmd
+    }
+
+    /// Starts Kannel (and its fake SMSC) on [`Stack::kannel_port`], or
+    /// starts it again there after [`Stack::stop_kannel`].
+    pub async fn start_kannel(&mut self) {
+        std::fs::create_dir_all(&self.sms_dir).unwrap();
+        let log = self.logs.join("kannel.log");
+        self.kannel =
+            Some(restart_kannel(&venv_bin("python"), &log, &self.sms_dir, self.kannel_port).await);
+    }
+
+    /// Stops Kannel (its launcher's children die with it): the SMS
+    /// gateway out of reach until [`Stack::start_kannel`].
+    pub async fn stop_kannel(&mut self) {
+        if let Some(mut kannel) = self.kannel.take() {
+            kannel.kill();
+        }
+        let port = self.kannel_port;
+        crate::poll_until(
+            "Kannel's sendsms port stayed open",
+            Duration::from_secs(10),
+            Duration::from_millis(100),
+            async || match crate::process::http_answers(port, "/cgi-bin/sendsms").await {
+                true => Err("still answering"),
+                false => Ok(()),
+            },
+        )
+        .await;
+    }
+
+    /// The texts Kannel's fake SMSC received so far.
+    pub fn texts(&self) -> Vec<Received> {
+        received_texts(&self.sms_dir)
+    }
+
+    /// Waits until the fake SMSC has received `n` texts, and returns them.
+    pub async fn wait_texts(&self, n: usize) -> Vec<Received> {
+        crate::poll_until(
+            &format!("the fake SMSC did not receive {n} texts"),
+            Duration::from_secs(30),
+            Duration::from_millis(100),
+            async || {
+                let texts = self.texts();
+                if texts.len() >= n {
+                    Ok(texts)
+                } else {
+                    Err(format!("{} so far", texts.len()))
+                }
+            },
+        )
+        .await
     }
 
     pub async fn start_worker(&mut self) {
@@ -372,6 +451,8 @@ impl Stack {
                 })
                 .collect(),
             contact_email: "ada@example.com".to_owned(),
+            contact_phone: None,
+            channels: Default::default(),
             payment_window_ms: 60_000,
             reminder_lead_ms: 48 * 3_600_000,
             step_budget_ms: None,

@@ -1,5 +1,5 @@
-//! The traveller's emails: queued by the saga, sent by the mailer beside
-//! it, recorded for ops when given up.
+//! The traveller's emails and texts: queued by the saga, sent by the
+//! mailer and the texter beside it, recorded for ops when given up.
 
 use super::*;
 
@@ -7,11 +7,22 @@ use super::*;
 /// mailer's queue (the booking's state as it is now goes with it).
 pub(super) async fn email(ctx: &Ctx, kind: EmailKind, key: String) -> WorkflowResult<()> {
     let booking = snapshot(ctx);
-    let mail = SendEmail { kind, key, booking };
     if ctx.state(|s| s.mails_apart) {
-        ctx.state_mut(|s| s.mail_queue.push_back(mail));
+        ctx.state_mut(|s| {
+            if s.texts {
+                s.sms_queue.push_back(SendSms {
+                    kind,
+                    key: key.clone(),
+                    booking: booking.clone(),
+                });
+            }
+            if s.emails {
+                s.mail_queue.push_back(SendEmail { kind, key, booking });
+            }
+        });
         return Ok(());
     }
+    let mail = SendEmail { kind, key, booking };
     match send(ctx, mail).await {
         Ok(()) => Ok(()),
         // A mailbox that refuses mail for good must not undo the booking;
@@ -78,5 +89,56 @@ pub(super) async fn send_email(ctx: &Ctx, mail: SendEmail) {
     let options = step_options(ctx, summary, Duration::from_secs(15), Budget::Record);
     let _ = ctx
         .execute_activity(BookingActivities::record_email_failed, failed, options)
+        .await;
+}
+
+/// Sends the saga's texts in order, beside it and apart from the emails,
+/// until the saga has ended and the queue is empty ([`SMS_TEXTS`]); a
+/// booking that does not text returns at once. Each text retries within
+/// its budget (a day), then is recorded as given up.
+pub(super) async fn texter(ctx: &Ctx) {
+    if !ctx.state(|s| s.texts) {
+        return;
+    }
+    loop {
+        if ctx
+            .wait_condition(|s| !s.sms_queue.is_empty() || s.saga_done)
+            .await
+            .is_err()
+        {
+            return;
+        }
+        let Some(sms) = ctx.state_mut(|s| s.sms_queue.pop_front()) else {
+            return;
+        };
+        send_sms(ctx, sms).await;
+    }
+}
+
+/// The `send_sms` activity for one text (30 s an attempt, a day's
+/// budget); past the budget, the `record_sms_failed` activity. A refusal
+/// is recorded by `send_sms` itself.
+pub(super) async fn send_sms(ctx: &Ctx, sms: SendSms) {
+    let (booking_id, kind, key) = (sms.booking.booking_id.clone(), sms.kind, sms.key.clone());
+    let summary = format!("SMS: {}", kind.as_str());
+    let options = step_options(ctx, summary, Duration::from_secs(30), Budget::Record);
+    let Err(e) = ctx
+        .execute_activity(BookingActivities::send_sms, sms, options)
+        .await
+    else {
+        return;
+    };
+    if business_failure(&e).is_some() {
+        return;
+    }
+    let failed = SmsFailed {
+        booking_id,
+        kind,
+        key,
+    };
+    let summary = format!("SMS {} failed: out_of_budget", kind.as_str());
+    let options = step_options(ctx, summary, Duration::from_secs(15), Budget::Record);
+    let _ = ctx
+        .execute_activity(BookingActivities::record_sms_failed, failed, options)
         .await;
 }

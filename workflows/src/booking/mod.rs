@@ -39,6 +39,7 @@ use temporalio_sdk::{
 use crate::activities::{
     Authorization, AuthorizePayment, BookingActivities, CreatePayment, EmailFailed, EmailFailure,
     EmailKind, HoldSeats, IssueTickets, PaymentRef, RefundPayment, ReleaseSeats, SendEmail,
+    SendSms, SmsFailed,
 };
 use crate::contract::{
     BookingInput, BookingState, BookingStatus, CancelRequest, FlightCancelled, PaymentAuthorized,
@@ -94,6 +95,12 @@ pub const RECORDS_SCHEDULE: &str = "records-schedule-1";
 /// and [`MAILS_APART`] (one marker instead of three), and the later
 /// patches of their paths.
 pub const FAST_PATH: &str = "fast-path-1";
+
+/// Bookings that start on this version or later and chose SMS get their
+/// messages by text too (and by email only if they chose it): the texter
+/// beside the saga sends them, apart from the emails. The marker is
+/// written only for bookings that chose SMS.
+pub const SMS_TEXTS: &str = "sms-texts-1";
 
 /// From this version a booking whose input caps its payment attempts is
 /// cancelled (seats released, one email) when its last allowed payment is
@@ -154,6 +161,13 @@ pub struct BookingWorkflow {
     mails_apart: bool,
     /// Emails the saga asked for, not sent yet ([`MAILS_APART`]).
     mail_queue: VecDeque<SendEmail>,
+    /// The booking's messages go by text ([`SMS_TEXTS`]).
+    texts: bool,
+    /// The booking's messages go by email (always, unless a [`SMS_TEXTS`]
+    /// booking chose SMS only).
+    emails: bool,
+    /// Texts the saga asked for, not sent yet ([`SMS_TEXTS`]).
+    sms_queue: VecDeque<SendSms>,
     /// Started on [`FAST_PATH`] or later.
     fast_path: bool,
     /// The saga has reached its end; the mailer finishes the queue.
@@ -191,6 +205,9 @@ impl BookingWorkflow {
             step_budget,
             mails_apart: false,
             mail_queue: VecDeque::new(),
+            texts: false,
+            emails: true,
+            sms_queue: VecDeque::new(),
             fast_path: false,
             saga_done: false,
             max_payment_attempts,
@@ -203,10 +220,17 @@ impl BookingWorkflow {
         let fast_path = ctx.patched(FAST_PATH);
         let defined_ends = fast_path || ctx.patched(DEFINED_ENDS);
         let mails_apart = fast_path || (defined_ends && ctx.patched(MAILS_APART));
+        // Only a booking that chose SMS asks (the input never changes, so
+        // a replay asks again exactly when the first run did).
+        let channels = ctx.state(|s| s.booking.channels);
+        let sms_chosen = channels.sms && ctx.state(|s| s.booking.contact_phone.is_some());
+        let texts = mails_apart && sms_chosen && ctx.patched(SMS_TEXTS);
         ctx.state_mut(|s| {
             s.defined_ends = defined_ends;
             s.mails_apart = mails_apart;
             s.fast_path = fast_path;
+            s.texts = texts;
+            s.emails = !texts || channels.email;
         });
         let ctx: &Ctx = ctx;
         let saga = async {
@@ -223,11 +247,15 @@ impl BookingWorkflow {
         if !mails_apart {
             return saga.await;
         }
-        let (result, ()) = temporalio_sdk::workflows::join!(saga, mailer(ctx));
-        // What the mailer left (it stops waiting once the workflow is
-        // cancelled) goes out before the workflow closes.
+        // The texter returns at once (no command) unless the booking texts.
+        let (result, (), ()) = temporalio_sdk::workflows::join!(saga, mailer(ctx), texter(ctx));
+        // What the mailer and the texter left (they stop waiting once the
+        // workflow is cancelled) goes out before the workflow closes.
         while let Some(mail) = ctx.state_mut(|s| s.mail_queue.pop_front()) {
             send_email(ctx, mail).await;
+        }
+        while let Some(sms) = ctx.state_mut(|s| s.sms_queue.pop_front()) {
+            send_sms(ctx, sms).await;
         }
         result
     }
