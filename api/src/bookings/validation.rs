@@ -217,3 +217,66 @@ pub(super) fn rename(e: Error, field: String) -> Error {
         other => other,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn field_of(e: Error) -> String {
+        match e {
+            Error::Validation { field, .. } => field.to_string(),
+            other => panic!("not a validation error: {other:?}"),
+        }
+    }
+
+    #[test]
+    fn mobile_numbers_in_e164_are_accepted_and_normalised() {
+        assert_eq!(mobile_number("+447400123456").unwrap(), "+447400123456");
+        assert_eq!(mobile_number("+4915123456789").unwrap(), "+4915123456789");
+        assert_eq!(mobile_number("+12015550123").unwrap(), "+12015550123");
+    }
+
+    #[test]
+    fn other_numbers_are_refused_naming_contact_phone() {
+        for bad in [
+            "07400123456",     // not E.164
+            "+44 7400 123456", // spaces
+            "+44740012345a",
+            "+0447400123456",
+            "+4474001",      // too short for the plan
+            "+999123456789", // no such country
+            "+442079460000", // a London landline
+        ] {
+            let e = mobile_number(bad).expect_err(bad);
+            assert_eq!(field_of(e), "contact_phone", "{bad}");
+        }
+    }
+
+    #[test]
+    fn channels_default_to_sms_with_a_number_and_need_one_for_sms() {
+        let both = Channels {
+            email: true,
+            sms: true,
+        };
+        assert_eq!(channels(None, true).unwrap(), both);
+        assert_eq!(channels(None, false).unwrap(), Channels::default());
+        let sms = vec!["sms".to_owned()];
+        assert_eq!(
+            channels(Some(&sms), true).unwrap(),
+            Channels {
+                email: false,
+                sms: true
+            }
+        );
+        assert_eq!(
+            field_of(channels(Some(&sms), false).unwrap_err()),
+            "contact_phone"
+        );
+        assert_eq!(field_of(channels(Some(&[]), true).unwrap_err()), "channels");
+        let fax = vec!["email".to_owned(), "fax".to_owned()];
+        assert_eq!(
+            field_of(channels(Some(&fax), true).unwrap_err()),
+            "channels[1]"
+        );
+    }
+}

@@ -59,6 +59,26 @@ async fn malformed_wrong_typed_and_oversized_bodies_get_4xx_in_the_error_shape_a
         ("not a date", dob, json!("10/12/1990"), ""),
         ("bad email", "contact_email", json!("ada@"), ""),
         ("email as number", "contact_email", json!(42), ""),
+        (
+            "phone not in E.164",
+            "contact_phone",
+            json!("07400123456"),
+            "",
+        ),
+        ("a landline", "contact_phone", json!("+442079460000"), ""),
+        (
+            "phone as number",
+            "contact_phone",
+            json!(447_400_123_456_u64),
+            "",
+        ),
+        (
+            "unknown channel",
+            "channels",
+            json!(["email", "fax"]),
+            "[1]",
+        ),
+        ("no channel", "channels", json!([]), ""),
         ("unknown field", "discount", json!(100), ""),
     ];
     for (what, at, value, within) in cases {
@@ -74,6 +94,11 @@ async fn malformed_wrong_typed_and_oversized_bodies_get_4xx_in_the_error_shape_a
             "{what}: expected field {field}: {reply}"
         );
     }
+    // Texts need a number to go to.
+    let body = with("channels", json!(["sms"]));
+    let (status, reply) = raw("/api/v1/bookings", body.to_string().into_bytes(), true).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{reply}");
+    assert_eq!(reply["error"]["field"], "contact_phone", "{reply}");
     let (status, reply) = raw("/api/v1/bookings", b"{\"flight_id\": ".to_vec(), true).await;
     assert_eq!(status, StatusCode::BAD_REQUEST, "{reply}");
     assert_eq!(reply["error"]["code"], "malformed_json");

@@ -221,3 +221,32 @@ async fn a_card_needing_3d_secure_is_authenticated_at_stripe_and_the_webhook_con
         .save_history(&handle, "three_d_secure_then_webhook")
         .await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_traveller_who_gives_a_mobile_number_gets_the_confirmation_by_text_too() {
+    let (mut gw, flight, ada) = Gateway::start_with_ada("gw-sms").await;
+    gw.stack.start_kannel().await;
+    let mut body = Gateway::booking_body(flight, json!(["3A"]), 1);
+    body["contact_phone"] = json!("+447400123456");
+    let r = gw.book(&ada, &new_key(), body).await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
+    assert_eq!(r.body["contact_phone"], "+447400123456");
+    assert_eq!(r.body["channels"], json!(["email", "sms"]));
+    let id = r.body["booking_id"].as_str().unwrap().to_owned();
+    let paid = gw.pay(&ada, &id, GOOD_CARD).await;
+    assert_eq!(paid.body["status"], "confirmed", "{}", paid.body);
+
+    let texts = gw.stack.wait_texts(1).await;
+    assert_eq!(texts[0].to, "+447400123456");
+    let reference = paid.body["booking_ref"].as_str().unwrap();
+    assert!(texts[0].gsm_text().contains(reference), "{texts:?}");
+    assert_eq!(gw.stack.wait_mails("is confirmed", 1).await.len(), 1);
+    let got = gw.get(&format!("/api/v1/bookings/{id}"), &ada.access).await;
+    assert_eq!(
+        got.body["channels"],
+        json!(["email", "sms"]),
+        "{}",
+        got.body
+    );
+    assert_eq!(got.body["contact_phone"], "+447400123456");
+}
