@@ -413,7 +413,9 @@ async function passengersPage() {
   const submit = h('button', {class: 'primary', type: 'submit'}, 'Hold seats and continue to payment');
   const form = h('form', {novalidate: true, 'aria-label': 'Passengers'}, people,
     h('div', {class: 'card grid'}, field('Contact email', {type: 'email', name: 'contact_email', field: 'contact_email',
-      value: (s.user && s.user.email) || '', autocomplete: 'email'})),
+      value: (s.user && s.user.email) || '', autocomplete: 'email'}),
+      field('Mobile number for text messages (optional)', {type: 'tel', name: 'contact_phone', field: 'contact_phone',
+        autocomplete: 'tel', placeholder: '+447400123456', inputmode: 'tel'})),
     out, submit);
   form.addEventListener('submit', (e) => {
     e.preventDefault();
@@ -425,6 +427,8 @@ async function passengersPage() {
         date_of_birth: data.get(`date_of_birth_${i}`)})),
       contact_email: data.get('contact_email'),
     };
+    const phone = (data.get('contact_phone') || '').replace(/[\s()-]/g, '');
+    if (phone) body.contact_phone = phone;
     // One key per request body: a retry of the same hold is the same hold.
     const json = JSON.stringify(body);
     if (d.body !== json) Object.assign(d, {body: json, key: crypto.randomUUID()});
@@ -593,7 +597,9 @@ function confirmedPart(b, again) {
   });
   return [h('h1', {}, 'You are booked'),
     notice('ok', h('strong', {}, `Booking ${b.booking_ref} is confirmed. `),
-      `We have emailed your e-tickets to ${b.contact_email}, and we will remind you before departure.`),
+      `We have emailed your e-tickets to ${b.contact_email}`,
+      (b.channels || []).includes('sms') && b.contact_phone ? `, texted ${b.contact_phone}` : '',
+      ', and we will remind you before departure.'),
     h('h2', {}, 'Change of plans?'), h('p', {class: 'muted'}, 'You can cancel until departure for a full refund.'), cancel, out];
 }
 

@@ -400,12 +400,23 @@ impl<'a> View<'a> {
 /// `Tue 01 Dec 2026, 09:30 CET (UTC+01:00)`: the airport's local time with
 /// its zone; `Tue 01 Dec 2026, 08:30 UTC` when the zone is unknown.
 fn format_time(at: DateTime<Utc>, zone: Option<&str>) -> String {
+    local_time(at, zone, "%a %d %b %Y, %H:%M", " %Z (UTC%:z)")
+}
+
+/// `at` in the IANA `zone` as `date_time` then `zone_suffix` (chrono's
+/// format), or in UTC with ` UTC` when the zone is unknown.
+pub(crate) fn local_time(
+    at: DateTime<Utc>,
+    zone: Option<&str>,
+    date_time: &str,
+    zone_suffix: &str,
+) -> String {
     match zone.and_then(|z| z.parse::<chrono_tz::Tz>().ok()) {
         Some(tz) => at
             .with_timezone(&tz)
-            .format("%a %d %b %Y, %H:%M %Z (UTC%:z)")
+            .format(&format!("{date_time}{zone_suffix}"))
             .to_string(),
-        None => at.format("%a %d %b %Y, %H:%M UTC").to_string(),
+        None => format!("{} UTC", at.format(date_time)),
     }
 }
 

@@ -19,27 +19,15 @@ use uuid::Uuid;
 
 const PHONE: &str = "+447400123456";
 
+/// Kannel on its own port, keeping its configuration, logs and what its
+/// fake SMSC receives in `dir`.
 struct Kannel {
     proc: Option<Proc>,
     port: u16,
     dir: PathBuf,
-    log: PathBuf,
 }
 
 impl Kannel {
-    async fn start() -> Kannel {
-        let dir = std::env::temp_dir().join(format!("kannel-{}", Uuid::new_v4().simple()));
-        std::fs::create_dir_all(&dir).unwrap();
-        let log = dir.with_extension("log");
-        let (proc, port) = start_kannel(&python("KANNEL_PYTHON"), &log, &dir).await;
-        Kannel {
-            proc: Some(proc),
-            port,
-            dir,
-            log,
-        }
-    }
-
     /// Kannel's port with nothing listening yet; [`Kannel::up`] starts it.
     fn down() -> Kannel {
         let dir = std::env::temp_dir().join(format!("kannel-{}", Uuid::new_v4().simple()));
@@ -47,14 +35,25 @@ impl Kannel {
         Kannel {
             proc: None,
             port: free_port(),
-            log: dir.with_extension("log"),
             dir,
         }
     }
 
+    async fn start() -> Kannel {
+        let mut kannel = Kannel::down();
+        let (proc, port) = start_kannel(&python("KANNEL_PYTHON"), &kannel.log(), &kannel.dir).await;
+        kannel.proc = Some(proc);
+        kannel.port = port;
+        kannel
+    }
+
+    fn log(&self) -> PathBuf {
+        self.dir.join("launcher.log")
+    }
+
     async fn up(&mut self) {
-        self.proc =
-            Some(restart_kannel(&python("KANNEL_PYTHON"), &self.log, &self.dir, self.port).await);
+        let python = python("KANNEL_PYTHON");
+        self.proc = Some(restart_kannel(&python, &self.log(), &self.dir, self.port).await);
     }
 
     fn config(&self, password: &str) -> SmsConfig {
@@ -110,6 +109,18 @@ async fn texter(kannel: &Kannel) -> (TestDb, Texter) {
     (db, texter)
 }
 
+/// Kannel, the texter, and a booking whose confirmation it has sent.
+async fn sent_confirmation() -> (Kannel, TestDb, Texter, BookingState) {
+    let kannel = Kannel::start().await;
+    let (db, texter) = texter(&kannel).await;
+    let b = booking(PHONE);
+    texter
+        .send(&sms(EmailKind::Confirmation, &b))
+        .await
+        .unwrap();
+    (kannel, db, texter, b)
+}
+
 async fn status(db: &TestDb, booking: &BookingState, key: &str) -> Option<(String, Uuid)> {
     sqlx::query_as(
         "select status, message_id from sms_message where booking_id = $1 and sms_key = $2",
@@ -123,13 +134,7 @@ async fn status(db: &TestDb, booking: &BookingState, key: &str) -> Option<(Strin
 
 #[tokio::test]
 async fn a_confirmation_text_reaches_the_smsc_in_gsm7() {
-    let kannel = Kannel::start().await;
-    let (db, texter) = texter(&kannel).await;
-    let b = booking(PHONE);
-    texter
-        .send(&sms(EmailKind::Confirmation, &b))
-        .await
-        .unwrap();
+    let (kannel, db, _texter, b) = sent_confirmation().await;
     let texts = kannel.wait_texts(1).await;
     assert_eq!(
         (texts[0].from.as_str(), texts[0].to.as_str()),
@@ -236,13 +241,7 @@ async fn wrong_credentials_are_transient_and_a_number_kannel_refuses_is_a_busine
 
 #[tokio::test]
 async fn delivery_reports_move_the_status_forward_never_back() {
-    let kannel = Kannel::start().await;
-    let (db, texter) = texter(&kannel).await;
-    let b = booking(PHONE);
-    texter
-        .send(&sms(EmailKind::Confirmation, &b))
-        .await
-        .unwrap();
+    let (_kannel, db, texter, b) = sent_confirmation().await;
     let (_, id) = status(&db, &b, "confirmation").await.unwrap();
     assert_eq!(
         texter.report(id, 8).await.unwrap(),

@@ -138,6 +138,8 @@ def journey(page):
     assert message, "no message next to the date of birth"
     shot(page, "03-passengers-error")
     passengers(page, [("Ada", "Lovelace", "1990-12-10")])
+    # Texts too: the page sends the number without its spaces.
+    page.get_by_label("Mobile number for text messages (optional)").fill("+44 7400 123456")
     page.get_by_role("button", name="Hold seats and continue to payment").click()
     expect(page.get_by_role("heading", name="Pay to confirm")).to_be_visible()
     expect(page.locator(".countdown")).to_have_text(re.compile(r"^\d+:\d\d$"))
@@ -145,6 +147,7 @@ def journey(page):
     shot(page, "04-pay")
     pay(page)
     ref = confirmed(page)
+    expect(page.get_by_text("texted +447400123456")).to_be_visible()
     shot(page, "05-confirmation")
     return ref
 

@@ -4,7 +4,7 @@
 //! with ticket numbers, a declined card then a good one, 3-D Secure, the
 //! last seat lost to another traveller, cancel with refund, a token refresh
 //! the traveller does not see, a payment window closing, a phone-sized
-//! screen. Screenshots go to
+//! screen, the confirmation and cancellation texted to the number given. Screenshots go to
 //! target/webapp/.
 
 mod support;
@@ -22,13 +22,14 @@ async fn a_traveller_books_pays_and_cancels_in_the_browser() {
         stripe_js_url: format!("{stripe_url}/js.stripe.com/v3/"),
         stripe_publishable_key: Some("pk_test_airline_web".into()),
     };
-    let gw = Gateway::start_with_stack("webapp", |stack, config| {
+    let mut gw = Gateway::start_with_stack("webapp", |stack, config| {
         config.web = web(&stack.stripe_url);
         // Short-lived access tokens: the page must refresh them unseen.
         config.auth.access_ttl = Duration::from_secs(5);
     })
     .await;
     gw.deliver_stripe_events().await;
+    gw.stack.start_kannel().await;
 
     // LHR→CDG in nine days (ZZ10), and a one-row flight the next day for
     // the lost seat.
@@ -109,5 +110,19 @@ async fn a_traveller_books_pays_and_cancels_in_the_browser() {
             ("failed", None, 0),
             ("expired", None, 0),
         ]
+    );
+    // The journey's traveller gave a mobile number: the confirmation and
+    // the cancellation with its refund came by text too.
+    let texts = gw.stack.wait_texts(2).await;
+    let to_ada: Vec<String> = texts
+        .iter()
+        .filter(|t| t.to == "+447400123456")
+        .map(|t| t.gsm_text())
+        .collect();
+    assert_eq!(to_ada.len(), 2, "{texts:?}");
+    assert!(to_ada[0].contains("is confirmed"), "{to_ada:?}");
+    assert!(
+        to_ada[1].contains("100.00 EUR will be refunded"),
+        "{to_ada:?}"
     );
 }

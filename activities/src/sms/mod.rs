@@ -15,6 +15,7 @@ use sqlx::PgPool;
 use uuid::Uuid;
 
 use crate::error::{StepError, StepResult};
+use crate::records::booking_uuid;
 
 pub mod text;
 
@@ -97,12 +98,7 @@ impl Texter {
     )]
     pub async fn send(&self, input: &SendSms) -> StepResult<()> {
         let booking = &input.booking;
-        let booking_id = Uuid::parse_str(&booking.booking_id).map_err(|e| {
-            StepError::business(
-                errors::SMS_REJECTED,
-                format!("booking id {:?} is not a UUID: {e}", booking.booking_id),
-            )
-        })?;
+        let booking_id = booking_uuid(&booking.booking_id)?;
         let Some(phone) = booking.contact_phone.as_deref() else {
             return Err(StepError::business(
                 errors::SMS_REJECTED,
@@ -224,8 +220,7 @@ impl Texter {
     /// Record a text the worker gave up on (Kannel out of reach past the
     /// text's budget), once per booking and key.
     pub async fn failed(&self, input: &SmsFailed) -> StepResult<()> {
-        let booking_id = Uuid::parse_str(&input.booking_id)
-            .map_err(|e| StepError::business(errors::SMS_REJECTED, e.to_string()))?;
+        let booking_id = booking_uuid(&input.booking_id)?;
         let mut tx = self.pool.begin().await?;
         let message_id: Uuid = sqlx::query_scalar(
             "insert into sms_message (booking_id, sms_key, kind, message_id, status) \

@@ -265,24 +265,28 @@ mod tests {
 
     #[test]
     fn segments_follow_the_single_and_concatenated_limits() {
-        let g = |n: usize| "a".repeat(n);
-        assert_eq!(segments(&g(160), Coding::Gsm7), 1);
-        assert_eq!(segments(&g(161), Coding::Gsm7), 2);
-        assert_eq!(segments(&g(306), Coding::Gsm7), 2);
-        assert_eq!(segments(&g(307), Coding::Gsm7), 3);
-        // An extension character takes two septets.
-        assert_eq!(segments(&"€".repeat(80), Coding::Gsm7), 1);
-        assert_eq!(segments(&"€".repeat(81), Coding::Gsm7), 2);
-        let u = |n: usize| "李".repeat(n);
-        assert_eq!(segments(&u(70), Coding::Ucs2), 1);
-        assert_eq!(segments(&u(71), Coding::Ucs2), 2);
-        assert_eq!(segments(&u(134), Coding::Ucs2), 2);
-        assert_eq!(segments(&u(135), Coding::Ucs2), 3);
-        // A surrogate pair counts two units and is never split.
-        assert_eq!(segments(&"😀".repeat(35), Coding::Ucs2), 1);
-        assert_eq!(segments(&"😀".repeat(36), Coding::Ucs2), 2);
-        assert_eq!(segments(&"😀".repeat(66), Coding::Ucs2), 2);
-        assert_eq!(segments(&"😀".repeat(67), Coding::Ucs2), 3);
+        // (text, coding, segments): the limits on either side, an
+        // extension character taking two septets, a surrogate pair two
+        // UTF-16 units and never split.
+        let cases = [
+            ("a", 160, Coding::Gsm7, 1),
+            ("a", 161, Coding::Gsm7, 2),
+            ("a", 306, Coding::Gsm7, 2),
+            ("a", 307, Coding::Gsm7, 3),
+            ("€", 80, Coding::Gsm7, 1),
+            ("€", 81, Coding::Gsm7, 2),
+            ("李", 70, Coding::Ucs2, 1),
+            ("李", 71, Coding::Ucs2, 2),
+            ("李", 134, Coding::Ucs2, 2),
+            ("李", 135, Coding::Ucs2, 3),
+            ("😀", 35, Coding::Ucs2, 1),
+            ("😀", 36, Coding::Ucs2, 2),
+            ("😀", 66, Coding::Ucs2, 2),
+            ("😀", 67, Coding::Ucs2, 3),
+        ];
+        for (c, n, coding, want) in cases {
+            assert_eq!(segments(&c.repeat(n), coding), want, "{n} × {c}");
+        }
     }
 
     #[test]

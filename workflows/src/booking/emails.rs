@@ -39,18 +39,36 @@ pub(super) async fn email(ctx: &Ctx, kind: EmailKind, key: String) -> WorkflowRe
 /// A cancelled workflow's conditions end at once: the mailer stops, and
 /// `run` sends the rest.
 pub(super) async fn mailer(ctx: &Ctx) {
+    beside_saga(
+        ctx,
+        |s| !s.mail_queue.is_empty(),
+        |s| s.mail_queue.pop_front(),
+        send_email,
+    )
+    .await;
+}
+
+/// Waits for `queued` and sends what `next` takes with `send`, in order,
+/// until the saga has ended and nothing is queued (or the workflow is
+/// cancelled).
+async fn beside_saga<T>(
+    ctx: &Ctx,
+    queued: fn(&BookingWorkflow) -> bool,
+    next: fn(&mut BookingWorkflow) -> Option<T>,
+    send: impl AsyncFn(&Ctx, T),
+) {
     loop {
         if ctx
-            .wait_condition(|s| !s.mail_queue.is_empty() || s.saga_done)
+            .wait_condition(move |s| queued(s) || s.saga_done)
             .await
             .is_err()
         {
             return;
         }
-        let Some(mail) = ctx.state_mut(|s| s.mail_queue.pop_front()) else {
+        let Some(item) = ctx.state_mut(next) else {
             return;
         };
-        send_email(ctx, mail).await;
+        send(ctx, item).await;
     }
 }
 
@@ -84,12 +102,19 @@ pub(super) async fn send_email(ctx: &Ctx, mail: SendEmail) {
         cause,
     };
     let summary = format!("Email {} failed: {}", kind.as_str(), cause.as_str());
-    // Its own record failing past a day's budget leaves the log line and
-    // the workflow's history as the trace.
+    record_given_up(ctx, BookingActivities::record_email_failed, failed, summary).await;
+}
+
+/// Records a message given up, for ops (15 s an attempt, a day's budget).
+/// Its own record failing past that leaves the log line and the
+/// workflow's history as the trace.
+async fn record_given_up<AD>(ctx: &Ctx, activity: AD, input: AD::Input, summary: String)
+where
+    AD: ActivityDefinition,
+    AD::Output: TemporalDeserializable,
+{
     let options = step_options(ctx, summary, Duration::from_secs(15), Budget::Record);
-    let _ = ctx
-        .execute_activity(BookingActivities::record_email_failed, failed, options)
-        .await;
+    let _ = ctx.execute_activity(activity, input, options).await;
 }
 
 /// Sends the saga's texts in order, beside it and apart from the emails,
@@ -97,21 +122,9 @@ pub(super) async fn send_email(ctx: &Ctx, mail: SendEmail) {
 /// booking that does not text returns at once. Each text retries within
 /// its budget (a day), then is recorded as given up.
 pub(super) async fn texter(ctx: &Ctx) {
-    if !ctx.state(|s| s.texts) {
-        return;
-    }
-    loop {
-        if ctx
-            .wait_condition(|s| !s.sms_queue.is_empty() || s.saga_done)
-            .await
-            .is_err()
-        {
-            return;
-        }
-        let Some(sms) = ctx.state_mut(|s| s.sms_queue.pop_front()) else {
-            return;
-        };
-        send_sms(ctx, sms).await;
+    let queued: fn(&BookingWorkflow) -> bool = |s| !s.sms_queue.is_empty();
+    if ctx.state(|s| s.texts) {
+        beside_saga(ctx, queued, |s| s.sms_queue.pop_front(), send_sms).await;
     }
 }
 
@@ -137,8 +150,5 @@ pub(super) async fn send_sms(ctx: &Ctx, sms: SendSms) {
         key,
     };
     let summary = format!("SMS {} failed: out_of_budget", kind.as_str());
-    let options = step_options(ctx, summary, Duration::from_secs(15), Budget::Record);
-    let _ = ctx
-        .execute_activity(BookingActivities::record_sms_failed, failed, options)
-        .await;
+    record_given_up(ctx, BookingActivities::record_sms_failed, failed, summary).await;
 }
