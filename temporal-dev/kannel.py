@@ -11,7 +11,8 @@ configuration in the state directory:
 - every short message the fake SMSC receives is appended to
   `<dir>/messages.jsonl`, one JSON object per line and per part:
   {"from", "to", "type" ("text" | "ucs-2" | "udh"), "udh" (hex),
-   "data" (hex of the octets), "text" (for "text" parts)};
+   "part" ("1/2" for concatenated parts), "data" (hex of the octets),
+   "text" (to read: UCS-2 parts decoded when they look it)};
 - the fake SMSC acknowledges every message, so Kannel posts delivery
   reports (SMSC accepted, then delivered) to each message's `dlr-url`.
 
@@ -131,11 +132,26 @@ def parse(line: str):
         record["data"] = rest.encode().hex()
     elif kind == "udh":
         udh, _sub, payload = rest.split(" ", 2)
-        record["udh"] = octets(udh).hex()
-        record["data"] = octets(payload).hex()
+        header = octets(udh)
+        data = octets(payload)
+        record["udh"] = header.hex()
+        record["data"] = data.hex()
+        if len(header) == 6 and header[1] == 0:  # concatenation: ref, total, seq
+            record["part"] = f"{header[5]}/{header[4]}"
+        record["text"] = readable(data)
     else:  # ucs-2, data
-        record["data"] = octets(rest).hex()
+        data = octets(rest)
+        record["data"] = data.hex()
+        record["text"] = readable(data)
     return record
+
+
+def readable(data: bytes) -> str:
+    """The part's text for a person reading the file: UCS-2 when it has a
+    zero byte (GSM-7 text never does here), else as Kannel passed it on."""
+    if b"\x00" in data and len(data) % 2 == 0:
+        return data.decode("utf-16-be", errors="replace")
+    return data.decode("utf-8", errors="replace")
 
 
 def main() -> None:
