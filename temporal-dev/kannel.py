@@ -100,6 +100,10 @@ sendsms-interface = 127.0.0.1
 log-file = "{d}/smsbox.log"
 log-level = 1
 access-log = "{d}/smsbox-access.log"
+# A delivery report the workers do not take (none running, a 5xx) is
+# posted again, every 10 s, up to 30 times.
+http-request-retry = 30
+http-queue-delay = 10
 
 group = sendsms-user
 username = {args.user}
