@@ -383,13 +383,34 @@ async fn one_account_can_neither_hoard_seats_nor_test_cards_without_end() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn temporal_holds_only_ciphertext_and_the_codec_endpoint_decodes_it() {
-    let (gw, flight, ada) = Gateway::start_with_ada("encrypted-payloads").await;
-    let body = Gateway::booking_body(flight, json!(["6A"]), 1);
+    let (mut gw, flight, ada) = Gateway::start_with_ada("encrypted-payloads").await;
+    gw.stack.start_kannel().await;
+    let mut body = Gateway::booking_body(flight, json!(["6A"]), 1);
+    body["contact_phone"] = json!("+447400123456");
     let r = gw.book(&ada, "private-1", body).await;
     assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
     let id = r.body["booking_id"].as_str().unwrap().to_owned();
     let paid = gw.pay(&ada, &id, support::GOOD_CARD).await;
     assert_eq!(paid.body["status"], "confirmed", "{}", paid.body);
+    // The text went (so its activity's input is in the history too), and
+    // the worker never logged the number.
+    assert_eq!(gw.stack.wait_texts(1).await[0].to, "+447400123456");
+    for log in std::fs::read_dir(&gw.stack.logs).unwrap() {
+        let path = log.unwrap().path();
+        if path
+            .file_name()
+            .unwrap()
+            .to_string_lossy()
+            .starts_with("worker")
+        {
+            let text = std::fs::read_to_string(&path).unwrap();
+            assert!(
+                !text.contains("7400123456"),
+                "the number in {}",
+                path.display()
+            );
+        }
+    }
 
     // The history as anyone with Temporal access reads it: the plain CLI.
     let out = std::process::Command::new(support::stack::venv_bin("temporal"))
@@ -405,7 +426,7 @@ async fn temporal_holds_only_ciphertext_and_the_codec_endpoint_decodes_it() {
         String::from_utf8_lossy(&out.stderr)
     );
     let history = String::from_utf8(out.stdout).unwrap();
-    let personal = ["Lovelace", "1990-12-10", "ada@example.com"];
+    let personal = ["Lovelace", "1990-12-10", "ada@example.com", "7400123456"];
     let encoded = |s: &str| {
         use base64::Engine;
         base64::engine::general_purpose::STANDARD.encode(s)

@@ -103,6 +103,7 @@ async fn main() -> anyhow::Result<()> {
         config.stuck_after,
     )?;
     booking_activities::records::register_email_failures();
+    booking_activities::sms::register_metrics();
     let (stop_http, http_stopped) = tokio::sync::oneshot::channel::<()>();
     let http_server = http::serve(config.http_addr, probe.clone(), async {
         let _ = http_stopped.await;

@@ -25,6 +25,28 @@ pub use text::{Coding, Text, render};
 /// delivery report's, or a failure).
 pub const SMS_METRIC: &str = "booking_sms_total";
 
+/// Every status [`SMS_METRIC`] counts.
+pub const SMS_STATUSES: [&str; 7] = [
+    "sent",
+    "accepted",
+    "buffered",
+    "delivered",
+    "failed",
+    "rejected",
+    "out_of_budget",
+];
+
+/// Every series of [`SMS_METRIC`] at zero, so that a first text of a kind
+/// and status is an increase Prometheus can see (called once the recorder
+/// is installed).
+pub fn register_metrics() {
+    for kind in booking_workflows::activities::EmailKind::ALL {
+        for status in SMS_STATUSES {
+            metrics::counter!(SMS_METRIC, "kind" => kind.as_str(), "status" => status).absolute(0);
+        }
+    }
+}
+
 /// Where and how to send texts. `Debug` never shows the secrets.
 #[derive(Debug, Clone)]
 pub struct SmsConfig {
