@@ -224,12 +224,7 @@ async fn a_card_needing_3d_secure_is_authenticated_at_stripe_and_the_webhook_con
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_traveller_who_gives_a_mobile_number_gets_the_confirmation_by_text_too() {
-    let (mut gw, flight, ada) = Gateway::start_with_ada("gw-sms").await;
-    gw.stack.start_kannel().await;
-    let mut body = Gateway::booking_body(flight, json!(["3A"]), 1);
-    body["contact_phone"] = json!("+447400123456");
-    let r = gw.book(&ada, &new_key(), body).await;
-    assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
+    let (gw, ada, r) = Gateway::start_texting("gw-sms", "3A").await;
     assert_eq!(r.body["contact_phone"], "+447400123456");
     assert_eq!(r.body["channels"], json!(["email", "sms"]));
     let id = r.body["booking_id"].as_str().unwrap().to_owned();

@@ -45,6 +45,8 @@ pub struct Session {
 pub const ADMIN_EMAIL: &str = "ops@airline.test";
 pub const ADMIN_PASSWORD: &str = "admin-password-123";
 pub const PASSWORD: &str = "correct horse battery";
+/// The mobile number the tests' travellers give for texts.
+pub const PHONE: &str = "+447400123456";
 
 pub fn test_config() -> Config {
     Config {
@@ -132,6 +134,18 @@ impl Gateway {
         let flight = gw.flight().await;
         let ada = gw.signup("ada@example.com").await;
         (gw, flight, ada)
+    }
+
+    /// [`Gateway::start_with_ada`] with Kannel running, and Ada's booking
+    /// of `seat` that gives [`PHONE`] for texts, held.
+    pub async fn start_texting(name: &str, seat: &str) -> (Gateway, Session, Reply) {
+        let (mut gw, flight, ada) = Self::start_with_ada(name).await;
+        gw.stack.start_kannel().await;
+        let mut body = Self::booking_body(flight, json!([seat]), 1);
+        body["contact_phone"] = json!(PHONE);
+        let held = gw.book(&ada, &uuid::Uuid::new_v4().to_string(), body).await;
+        assert_eq!(held.status, StatusCode::CREATED, "{}", held.body);
+        (gw, ada, held)
     }
 
     pub async fn start_with(name: &str, adjust: impl FnOnce(&mut Config)) -> Gateway {
