@@ -156,7 +156,10 @@ impl Texter {
         .fetch_one(&mut *tx)
         .await?;
         if status != "sending" && status != "out_of_budget" {
-            tracing::info!(status, "text already sent; not sending it again");
+            tracing::info!(
+                status,
+                "text already handed to Kannel or refused; not sending it again"
+            );
             tx.rollback().await?;
             return Ok(());
         }
