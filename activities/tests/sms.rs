@@ -8,6 +8,7 @@ use std::time::Duration;
 
 use airline_testkit::fakes::{
     KANNEL_PASSWORD, KANNEL_USER, python, received_texts, restart_kannel, start_kannel,
+    wait_received_texts,
 };
 use airline_testkit::process::{Proc, free_port};
 use booking_activities::error::StepError;
@@ -71,21 +72,7 @@ impl Kannel {
     }
 
     async fn wait_texts(&self, n: usize) -> Vec<airline_testkit::fakes::Received> {
-        let dir = self.dir.clone();
-        airline_testkit::poll_until(
-            &format!("the fake SMSC did not receive {n} texts"),
-            Duration::from_secs(20),
-            Duration::from_millis(100),
-            async || {
-                let texts = received_texts(&dir);
-                if texts.len() >= n {
-                    Ok(texts)
-                } else {
-                    Err(texts.len())
-                }
-            },
-        )
-        .await
+        wait_received_texts(&self.dir, n).await
     }
 }
 
@@ -292,4 +279,16 @@ async fn a_text_given_up_is_recorded_once() {
         .await
         .unwrap();
     assert_eq!(events, 1);
+}
+
+#[tokio::test]
+async fn a_text_sent_before_its_give_up_is_recorded_stays_sent() {
+    let (_kannel, db, texter, b) = sent_confirmation().await;
+    let failed = SmsFailed {
+        booking_id: b.booking_id.clone(),
+        kind: EmailKind::Confirmation,
+        key: "confirmation".into(),
+    };
+    texter.failed(&failed).await.unwrap();
+    assert_eq!(status(&db, &b, "confirmation").await.unwrap().0, "sent");
 }

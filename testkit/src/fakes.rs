@@ -172,6 +172,25 @@ pub fn received_texts(dir: &Path) -> Vec<Received> {
     texts
 }
 
+/// Waits until the fake SMSC in `dir` has received `n` texts, and returns
+/// them.
+pub async fn wait_received_texts(dir: &Path, n: usize) -> Vec<Received> {
+    crate::poll_until(
+        &format!("the fake SMSC did not receive {n} texts"),
+        std::time::Duration::from_secs(30),
+        std::time::Duration::from_millis(100),
+        async || {
+            let texts = received_texts(dir);
+            if texts.len() >= n {
+                Ok(texts)
+            } else {
+                Err(format!("{} so far", texts.len()))
+            }
+        },
+    )
+    .await
+}
+
 fn hex(s: &str) -> Vec<u8> {
     (0..s.len() / 2)
         .map(|i| u8::from_str_radix(&s[2 * i..2 * i + 2], 16).unwrap())

@@ -155,33 +155,35 @@ impl Texter {
         .bind(&input.key)
         .fetch_one(&mut *tx)
         .await?;
-        if status != "sending" && status != "out_of_budget" {
+        if status != "sending" {
             tracing::info!(
                 status,
-                "text already handed to Kannel or refused; not sending it again"
+                "text already handed to Kannel, refused or given up; not sending it again"
             );
             tx.rollback().await?;
             return Ok(());
         }
 
-        let status = match self.send_to_gateway(phone, &text, message_id).await {
-            Ok(()) => "sent",
-            Err(SendError::Refused(why)) => {
-                record_status(&mut tx, message_id, "rejected", Some(&why)).await?;
-                tx.commit().await?;
-                metrics::counter!(SMS_METRIC, "kind" => input.kind.as_str(), "status" => "rejected")
-                    .increment(1);
-                return Err(StepError::business(
-                    errors::SMS_REJECTED,
-                    format!("the SMS gateway refused the text: {why}"),
-                ));
-            }
+        let refused = match self.send_to_gateway(phone, &text, message_id).await {
+            Ok(()) => None,
+            Err(SendError::Refused(why)) => Some(why),
             Err(SendError::Transient(e)) => return Err(StepError::Transient(e)),
         };
-        record_status(&mut tx, message_id, status, None).await?;
+        let status = if refused.is_some() {
+            "rejected"
+        } else {
+            "sent"
+        };
+        record_status(&mut tx, message_id, status, refused.as_deref()).await?;
         tx.commit().await?;
         metrics::counter!(SMS_METRIC, "kind" => input.kind.as_str(), "status" => status)
             .increment(1);
+        if let Some(why) = refused {
+            return Err(StepError::business(
+                errors::SMS_REJECTED,
+                format!("the SMS gateway refused the text: {why}"),
+            ));
+        }
         tracing::info!(%message_id, coding = text.coding.as_str(), segments = text.segments, "text sent");
         Ok(())
     }
@@ -247,36 +249,31 @@ impl Texter {
     pub async fn failed(&self, input: &SmsFailed) -> StepResult<()> {
         let booking_id = booking_uuid(&input.booking_id)?;
         let mut tx = self.pool.begin().await?;
-        let message_id: Uuid = sqlx::query_scalar(
-            "insert into sms_message (booking_id, sms_key, kind, message_id, status) \
-             values ($1, $2, $3, $4, 'out_of_budget') \
-             on conflict (booking_id, sms_key) do update set updated_at = sms_message.updated_at \
-             returning message_id",
+        sqlx::query(
+            "insert into sms_message (booking_id, sms_key, kind, message_id) \
+             values ($1, $2, $3, $4) on conflict (booking_id, sms_key) do nothing",
         )
         .bind(booking_id)
         .bind(&input.key)
         .bind(input.kind.as_str())
         .bind(Uuid::new_v4())
-        .fetch_one(&mut *tx)
-        .await?;
-        let updated = sqlx::query(
-            "update sms_message set status = 'out_of_budget', updated_at = now() \
-             where message_id = $1 and status in ('sending', 'out_of_budget')",
-        )
-        .bind(message_id)
         .execute(&mut *tx)
         .await?;
-        if updated.rows_affected() == 1 {
-            sqlx::query(
-                "insert into sms_event (message_id, status, detail) \
-                 select $1, 'out_of_budget', 'the SMS gateway stayed out of reach' \
-                 where not exists (select 1 from sms_event where message_id = $1 \
-                 and status = 'out_of_budget')",
-            )
-            .bind(message_id)
-            .execute(&mut *tx)
-            .await?;
-        }
+        // Only a text still waiting to go is given up (and counted) once; one
+        // an attempt still running sent meanwhile stays sent.
+        let waiting: Option<Uuid> = sqlx::query_scalar(
+            "select message_id from sms_message \
+             where booking_id = $1 and sms_key = $2 and status = 'sending' for update",
+        )
+        .bind(booking_id)
+        .bind(&input.key)
+        .fetch_optional(&mut *tx)
+        .await?;
+        let Some(message_id) = waiting else {
+            return Ok(());
+        };
+        let why = "the SMS gateway stayed out of reach";
+        record_status(&mut tx, message_id, "out_of_budget", Some(why)).await?;
         tx.commit().await?;
         metrics::counter!(SMS_METRIC, "kind" => input.kind.as_str(), "status" => "out_of_budget")
             .increment(1);

@@ -360,20 +360,7 @@ impl Stack {
 
     /// Waits until the fake SMSC has received `n` texts, and returns them.
     pub async fn wait_texts(&self, n: usize) -> Vec<Received> {
-        crate::poll_until(
-            &format!("the fake SMSC did not receive {n} texts"),
-            Duration::from_secs(30),
-            Duration::from_millis(100),
-            async || {
-                let texts = self.texts();
-                if texts.len() >= n {
-                    Ok(texts)
-                } else {
-                    Err(format!("{} so far", texts.len()))
-                }
-            },
-        )
-        .await
+        crate::fakes::wait_received_texts(&self.sms_dir, n).await
     }
 
     pub async fn start_worker(&mut self) {
