@@ -343,6 +343,33 @@ async fn create_twice_concurrently_makes_one_intent() {
 }
 
 #[tokio::test]
+async fn a_create_retried_after_its_answer_was_lost_gets_the_first_intent_again() {
+    let app = TestApp::start().await;
+    let first = app.create(1).await;
+    // Stripe made the intent, but the answer never reached our records
+    // (the worker died in between): the row knows no intent.
+    sqlx::query(
+        "update payment_attempt set payment_intent_id = null, client_secret = null, \
+         status = 'creating'",
+    )
+    .execute(&app.db.pool)
+    .await
+    .unwrap();
+    // The retry sends the same Idempotency-Key: Stripe answers the first
+    // intent again, and no second one exists.
+    let again = app.create(1).await;
+    assert_eq!(again, first);
+    let intents = app.stripe.get("/payment_intents").await;
+    let ours = intents["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|i| i["metadata"]["booking_id"] == app.booking_id.as_str())
+        .count();
+    assert_eq!(ours, 1, "no orphan PaymentIntent");
+}
+
+#[tokio::test]
 async fn declined_card_is_declined_recorded_and_cancelled() {
     let app = TestApp::start().await;
     let created = app.create(1).await;
@@ -355,20 +382,21 @@ async fn declined_card_is_declined_recorded_and_cancelled() {
     let Authorization::Declined(decline) = a else {
         panic!("expected a decline, got {a:?}");
     };
-    assert_eq!(decline.code, "card_declined");
+    // Stripe's decline code (its `code` is card_declined).
+    assert_eq!(decline.code, "generic_decline");
     assert!(!decline.message.is_empty());
     let Authorization::Declined(again) = b else {
         panic!("expected a decline, got {b:?}");
     };
-    assert_eq!(again.code, "card_declined");
+    assert_eq!(again.code, "generic_decline");
     assert_eq!(
         app.attempt_status(1).await,
-        ("declined".to_owned(), Some("card_declined".to_owned()))
+        ("declined".to_owned(), Some("generic_decline".to_owned()))
     );
     // Recorded: a retry answers without confirming again.
     assert!(matches!(
         app.authorize(1, "pm_card_visa").await,
-        Authorization::Declined(d) if d.code == "card_declined"
+        Authorization::Declined(d) if d.code == "generic_decline"
     ));
 
     // The declined intent is cancelled, once.
