@@ -2,7 +2,7 @@
 # is installed by the scripts they call.
 SHELL := /bin/bash
 
-.PHONY: dev test release deploy-check ui-check bench-search bench-booking bench-api record-histories lint fmt stack-start stack-stop stack-status clean
+.PHONY: dev test release deploy-check ui-check bench-search bench-booking bench-api chaos record-histories lint fmt stack-start stack-stop stack-status clean
 
 dev: ## run the whole local stack in the foreground (Ctrl-C stops it)
 	@scripts/dev.sh
@@ -28,8 +28,11 @@ bench-booking: ## bookings end to end vs a no-op workflow ceiling; worker memory
 bench-api: ## create-booking latency through the gateway at 20 clients; gateway memory
 	@scripts/bench-api.sh
 
+chaos: ## bookings through the gateway while the worker is killed every few seconds: answers by status, captures, open authorizations, seats of ended bookings, duplicate emails and texts (not in `make test`)
+	@scripts/chaos.sh
+
 record-histories: ## re-record workers/tests/histories (after a patched workflow change)
-	@source scripts/env.sh && RECORD_HISTORIES=1 cargo test -p booking-worker --test booking --test resilience --test faults --test texts && RECORD_HISTORIES=1 cargo test -p api --test gateway -- admin_flight_changes 3d_secure
+	@source scripts/env.sh && RECORD_HISTORIES=1 cargo test -p booking-worker --test booking --test resilience --test faults --test texts && RECORD_HISTORIES=1 cargo test -p api --test gateway -- admin_flight_changes 3d_secure cards::
 
 lint:
 	cargo fmt --all --check

@@ -160,6 +160,7 @@ async function render() {
   const gen = ++generation;
   for (const id of timers) clearInterval(id);
   timers.clear();
+  dismissOverlays();
   nav();
   const {parts, params} = route();
   const [page, id] = parts;
@@ -496,6 +497,7 @@ function draw(view, b, flight, gen) {
     needs_attention: () => [h('h1', {}, 'We are looking into this booking'),
       notice('', 'Something needs a person to finish this booking. Our team has been told and will email you; you do not need to do anything.')],
   };
+  if (b.status !== 'awaiting_payment') dismissOverlays();
   const body = WAITING.includes(b.status)
     ? [h('h1', {}, b.status === 'holding' ? 'Holding your seats…' : 'Confirming your payment…'), h('p', {class: 'muted'}, 'This takes a few seconds.')]
     : (parts[b.status] || (() => [h('h1', {}, 'Your booking')]))();
@@ -550,8 +552,13 @@ function payPart(view, b, again, gen) {
       const action = booking.payment && booking.payment.next_action;
       if (booking.status === 'awaiting_payment' && action) {
         out.replaceChildren(h('p', {class: 'muted'}, 'Your bank asks you to confirm this payment…'));
-        const result = await stripe.confirmCardPayment(action.client_secret);
-        if (result.error) return failed(`Your bank did not confirm the payment: ${result.error.message || 'authentication failed'}. Try again or use another card.`);
+        const result = await withOverlays(() => stripe.confirmCardPayment(action.client_secret));
+        if (gen !== generation) return;
+        if (!authorized(result)) {
+          // Told at once; the next card the traveller gives is a new
+          // attempt, charged on an intent of its own.
+          return failed(authenticationFailed(result));
+        }
         return waitForConfirmation(b.booking_id, gen, view, again);
       }
       if (gen === generation) again();
@@ -562,6 +569,48 @@ function payPart(view, b, again, gen) {
     h('p', {}, 'Your seats are held at this price for ', clock, due ? ` (until ${localTime(b.payment_due_at, null, false)}).` : '.'),
     lastError ? notice('bad', h('strong', {}, 'The payment did not go through: '), lastError.message, ' Try again or use another card.') : null,
     form];
+}
+
+/** Whether Stripe.js's answer to 3-D Secure authorized the payment (Stripe.js
+ * answers `{error}` when it did not; an intent left needing a payment method
+ * did not either, whatever the answer's shape). */
+function authorized(result) {
+  if (!result || result.error) return false;
+  const intent = result.paymentIntent;
+  return Boolean(intent) && ['requires_capture', 'succeeded', 'processing'].includes(intent.status);
+}
+
+/** One sentence for a 3-D Secure that did not authorize the payment. */
+function authenticationFailed(result) {
+  const error = result && result.error;
+  // A card declined after authentication: Stripe's own words are the traveller's.
+  if (error && error.type === 'card_error' && error.message) {
+    return `${error.message} Nothing was charged; please use another card.`;
+  }
+  return 'Your bank did not confirm this payment, so nothing was charged. Enter your card again or use another one.';
+}
+
+// Stripe.js's 3-D Secure dialog lives outside the page (on document.body):
+// it must not outlive the page that opened it.
+const overlays = new Set();
+
+/** Runs `work`, remembering what Stripe.js adds to the body meanwhile. */
+async function withOverlays(work) {
+  const seen = new MutationObserver((changes) => {
+    for (const change of changes) for (const node of change.addedNodes) overlays.add(node);
+  });
+  seen.observe(document.body, {childList: true});
+  try {
+    return await work();
+  } finally {
+    seen.disconnect();
+    for (const node of overlays) if (!node.isConnected) overlays.delete(node);
+  }
+}
+
+function dismissOverlays() {
+  for (const node of overlays) node.remove();
+  overlays.clear();
 }
 
 /** After 3-D Secure: Stripe tells us by webhook; the page waits for the booking to move on. */

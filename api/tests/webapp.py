@@ -192,6 +192,33 @@ def three_d_secure(page):
     expect(page.locator("dl.facts dt")).to_have_count(2)
 
 
+def three_d_secure_fails_then_another_card(page):
+    """The 3-D Secure dialog does not outlive its page; a failed 3-D Secure
+    is told at once, and the next card given is the one charged."""
+    hold_seat(page, "7B", ("Hedy", "Lamarr", "1984-11-09"))
+    card(page, THREE_D_SECURE)
+    pay(page)
+    complete = page.get_by_role("button", name="Complete authentication")
+    expect(complete).to_be_visible()
+    ref = page.locator("[data-ref]").inner_text()
+    # Away and back: the dialog went with the page.
+    page.get_by_role("link", name="My bookings").click()
+    expect(page.get_by_role("heading", name="My bookings")).to_be_visible()
+    expect(complete).to_have_count(0)
+    page.get_by_role("link", name=ref).click()
+    # The bank's check fails: said at once, in plain words.
+    card(page, THREE_D_SECURE)
+    pay(page)
+    page.get_by_role("button", name="Fail authentication").click()
+    expect(page.get_by_text("Your bank did not confirm this payment")).to_be_visible(timeout=1_000)
+    shot(page, "07b-3d-secure-failed")
+    # Another card: a new attempt, no dialog, that card charged.
+    card(page, GOOD)
+    pay(page)
+    confirmed(page)
+    expect(complete).to_have_count(0)
+
+
 def last_seat_lost(page):
     """The seat goes to someone else between choosing and holding: plain
     words, nothing charged, a way back to the seat map."""
@@ -283,6 +310,7 @@ with sync_playwright() as p:
     ref = journey(page)
     decline_then_good(page)
     three_d_secure(page)
+    three_d_secure_fails_then_another_card(page)
     last_seat_lost(page)
     cancel_with_refund(page, ref)
     window_closes(browser)

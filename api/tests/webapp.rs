@@ -106,11 +106,47 @@ async fn a_traveller_books_pays_and_cancels_in_the_browser() {
             ("cancelled", Some(10_000), 1),
             ("confirmed", None, 1),
             ("confirmed", None, 2),
+            ("confirmed", None, 1),
             ("awaiting_payment", None, 0),
             ("failed", None, 0),
             ("expired", None, 0),
         ]
     );
+    // The booking whose 3-D Secure failed was paid by the card given
+    // after it, on an intent of its own: Stripe's record of the intent
+    // names a card ending 4242, and the 3-D Secure card's intents were
+    // voided.
+    let (intent, state): (String, serde_json::Value) = sqlx::query_as(
+        "select payment_intent_id, state from booking
+          where passengers->0->>'last_name' = 'Lamarr'",
+    )
+    .fetch_one(&gw.stack.booking_pool)
+    .await
+    .unwrap();
+    let paid = gw
+        .stack
+        .stripe_get(&format!("/v1/payment_intents/{intent}"))
+        .await;
+    assert_eq!(paid["status"], "succeeded", "{paid}");
+    let method = paid["payment_method"].as_str().unwrap();
+    let method = gw
+        .stack
+        .stripe_get(&format!("/v1/payment_methods/{method}"))
+        .await;
+    assert_eq!(method["card"]["last4"], "4242", "{method}");
+    assert_eq!(state["payment"]["attempts"], 3, "{state}");
+    let intents = gw.stack.stripe_get("/v1/payment_intents?limit=100").await;
+    let voided = intents["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|i| {
+            i["metadata"]["booking_id"] == state["booking_id"] && i["id"] != intent.as_str()
+        })
+        .map(|i| i["status"].as_str().unwrap().to_owned())
+        .collect::<Vec<_>>();
+    assert_eq!(voided, ["canceled", "canceled"], "{intents}");
+
     // The journey's traveller gave a mobile number: the confirmation and
     // the cancellation with its refund came by text too.
     let texts = gw.stack.wait_texts(2).await;

@@ -17,6 +17,13 @@ use crate::contract::{
     SeatSelection,
 };
 
+/// Every activity's heartbeat timeout: the activities heartbeat every
+/// second while they run (the worker's `handlers`), so an attempt lost
+/// with its worker is retried after this, not after its start-to-close.
+/// Changing it changes no history's shape (only the activity's id and type
+/// are replayed).
+pub const HEARTBEAT_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(5);
+
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct HoldSeats {
     pub booking_id: String,

@@ -327,6 +327,17 @@ pub struct PaymentAuthorized {
     pub payment_intent_id: String,
 }
 
+/// `payment_failed`: sent by the gateway for a verified
+/// `payment_intent.payment_failed` webhook (a 3-D Secure the traveller
+/// failed or abandoned, or a card declined after it). `code` is Stripe's
+/// `last_payment_error` decline code, else its code.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PaymentFailed {
+    pub payment_intent_id: String,
+    #[serde(default)]
+    pub code: Option<String>,
+}
+
 /// `cancel`: who asked, for the history.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct CancelRequest {
@@ -367,6 +378,9 @@ pub mod reasons {
     pub const PAYMENT_IN_PROGRESS: &str = "payment_in_progress";
     /// The booking was cancelled after its last allowed payment was declined.
     pub const PAYMENT_ATTEMPTS_EXHAUSTED: &str = "payment_attempts_exhausted";
+    /// The traveller's bank did not authenticate the payment (3-D Secure
+    /// failed or was abandoned): Stripe's own code.
+    pub const AUTHENTICATION_FAILED: &str = "payment_intent_authentication_failure";
 }
 
 /// Stable failure types of the activities' business errors

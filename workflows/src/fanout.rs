@@ -299,6 +299,7 @@ fn unreachable_answer() -> FlightChangeAnswer {
 /// the flight service (its change is not told until it is applied).
 fn step_options(summary: String) -> ActivityOptions {
     ActivityOptions::with_start_to_close_timeout(Duration::from_secs(30))
+        .heartbeat_timeout(crate::activities::HEARTBEAT_TIMEOUT)
         .retry_policy(
             RetryPolicy::builder()
                 .initial_interval(Duration::from_millis(500))

@@ -109,6 +109,10 @@ pub fn payment_error(code: &str) -> Reason {
             "processing_error",
             "the card could not be processed; please try again",
         ),
+        reasons::AUTHENTICATION_FAILED => (
+            "authentication_failed",
+            "your bank did not confirm the payment (3-D Secure) and nothing was charged; please enter the card again or use another one",
+        ),
         "authentication_required" => (
             "authentication_required",
             "the card needs authentication that could not be completed; please try again or use another card",
@@ -153,6 +157,11 @@ mod tests {
         let (code, _) = payment_error("do_not_honor");
         assert_eq!(code, "card_declined");
         assert_eq!(payment_error("insufficient_funds").0, "insufficient_funds");
+        assert_eq!(payment_error("stolen_card").0, "card_declined");
+        assert_eq!(
+            payment_error(reasons::AUTHENTICATION_FAILED).0,
+            "authentication_failed"
+        );
     }
 
     #[test]

@@ -8,6 +8,8 @@ mod support;
 mod auth;
 mod bad_input;
 mod bookings;
+mod cards;
+mod crashes;
 mod flight_changes;
 mod journey;
 mod limits;

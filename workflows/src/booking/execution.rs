@@ -144,13 +144,16 @@ pub(super) fn step_options(
 }
 
 /// Every activity: a detached cancellation token (a started step always
-/// finishes; compensations run after a workflow cancel), retries with
-/// backoff capped at 10 s, business failures never retried.
+/// finishes; compensations run after a workflow cancel), a heartbeat
+/// timeout (an attempt lost with its worker costs seconds, not its
+/// start-to-close), retries with backoff capped at 10 s, business failures
+/// never retried.
 pub(super) fn options(
     timeouts: ActivityCloseTimeouts,
     summary: impl Into<String>,
 ) -> ActivityOptions {
     ActivityOptions::with_close_timeouts(timeouts)
+        .heartbeat_timeout(crate::activities::HEARTBEAT_TIMEOUT)
         .cancellation_token(WorkflowCancellationToken::new())
         .retry_policy(retry_policy())
         .summary(summary.into())

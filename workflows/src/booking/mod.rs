@@ -43,8 +43,8 @@ use crate::activities::{
 };
 use crate::contract::{
     BookingInput, BookingState, BookingStatus, CancelRequest, FlightCancelled, PaymentAuthorized,
-    PaymentError, PaymentRequest, PaymentStatus, ScheduleChange, SeatSelection, Transition, errors,
-    reasons, search_attributes as sa,
+    PaymentError, PaymentFailed, PaymentRequest, PaymentStatus, ScheduleChange, SeatSelection,
+    Transition, errors, reasons, search_attributes as sa,
 };
 use crate::contract::{BookingRef, Money, SeatNumber};
 
@@ -107,6 +107,14 @@ pub const SMS_TEXTS: &str = "sms-texts-1";
 /// declined.
 pub const PAYMENT_ATTEMPTS_CAPPED: &str = "payment-attempts-capped-1";
 
+/// From this version a payment attempt is one card: a 3-D Secure that
+/// fails (Stripe's `payment_intent.payment_failed`, signalled by the
+/// gateway) ends its attempt at once (`payment.last_error` set, no
+/// `next_action`, the intent voided, a new one for the next card), and a
+/// payment with another card while a 3-D Secure is pending voids that
+/// attempt and charges exactly the new card on a new intent.
+pub const ONE_CARD_PER_ATTEMPT: &str = "one-card-per-attempt-1";
+
 type Ctx = WorkflowContext<BookingWorkflow>;
 type MessageError = Box<dyn std::error::Error + Send + Sync>;
 
@@ -144,6 +152,11 @@ pub struct BookingWorkflow {
     payments_answered: u32,
     /// PaymentIntents the webhook reported as authorized.
     authorized_intents: Vec<String>,
+    /// PaymentIntents the webhook reported as failed, with Stripe's code,
+    /// not acted on yet.
+    failed_intents: Vec<PaymentFailed>,
+    /// The payment method the current attempt was given.
+    attempt_method: Option<String>,
     cancel_requested: Option<String>,
     flight_cancelled: Option<String>,
     /// A departure change that arrived before the hold knew the flight.
@@ -195,6 +208,8 @@ impl BookingWorkflow {
             payment_tickets: 0,
             payments_answered: 0,
             authorized_intents: Vec::new(),
+            failed_intents: Vec::new(),
+            attempt_method: None,
             cancel_requested: None,
             flight_cancelled: None,
             pending_departure: None,
@@ -381,6 +396,24 @@ impl BookingWorkflow {
         }
     }
 
+    /// From the gateway's verified Stripe webhook
+    /// (`payment_intent.payment_failed`): acted on only for the current
+    /// attempt's intent while its 3-D Secure is pending (a decline at
+    /// confirm is the authorization's own answer).
+    #[signal]
+    pub fn payment_failed(&mut self, _ctx: &mut SyncWorkflowContext<Self>, event: PaymentFailed) {
+        let current = self.booking.payment.payment_intent_id.as_ref();
+        if self.booking.payment.next_action.is_some()
+            && current == Some(&event.payment_intent_id)
+            && !self
+                .failed_intents
+                .iter()
+                .any(|f| f.payment_intent_id == event.payment_intent_id)
+        {
+            self.failed_intents.push(event);
+        }
+    }
+
     /// The flight's departure moved.
     #[signal]
     pub fn schedule_changed(
@@ -439,6 +472,30 @@ impl BookingWorkflow {
             || self.flight_cancelled.is_some()
             || !self.payment_requests.is_empty()
             || self.current_intent_authorized()
+            || self.current_intent_failed()
+    }
+
+    /// The current attempt's 3-D Secure failed (the webhook said so).
+    fn current_intent_failed(&self) -> bool {
+        let current = self.booking.payment.payment_intent_id.as_ref();
+        self.booking.payment.next_action.is_some()
+            && self
+                .failed_intents
+                .iter()
+                .any(|f| Some(&f.payment_intent_id) == current)
+    }
+
+    /// Takes the current attempt's failure, if the webhook reported one.
+    fn take_current_failure(&mut self) -> Option<PaymentFailed> {
+        if !self.current_intent_failed() {
+            return None;
+        }
+        let current = self.booking.payment.payment_intent_id.clone();
+        let at = self
+            .failed_intents
+            .iter()
+            .position(|f| Some(&f.payment_intent_id) == current.as_ref())?;
+        Some(self.failed_intents.remove(at))
     }
 
     /// The departure moved since the `DepartureTime` search attribute was

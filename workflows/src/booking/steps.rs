@@ -212,7 +212,39 @@ pub(super) async fn await_payment(ctx: &Ctx, due: DateTime<Utc>) -> WorkflowResu
             });
             return Ok(WindowOutcome::Authorized);
         }
+        if let Some(failure) = ctx.state_mut(|s| s.take_current_failure())
+            && ctx.patched(ONE_CARD_PER_ATTEMPT)
+        {
+            // The bank did not authenticate the card: this attempt is over.
+            let code = failure
+                .code
+                .unwrap_or_else(|| reasons::AUTHENTICATION_FAILED.to_owned());
+            let failed = PaymentError {
+                message: "the bank did not authenticate the payment (3-D Secure)".to_owned(),
+                code,
+            };
+            if let Some(outcome) = attempt_failed(ctx, failed, None).await? {
+                timer.cancel();
+                return Ok(outcome);
+            }
+            continue;
+        }
         if let Some((ticket, method)) = ctx.state_mut(|s| s.payment_requests.pop_front()) {
+            let another_card = ctx.state(|s| {
+                s.booking.payment.next_action.is_some()
+                    && s.attempt_method.as_ref() != Some(&method)
+            });
+            if another_card && ctx.patched(ONE_CARD_PER_ATTEMPT) {
+                // The first card's 3-D Secure is pending (or failed, its
+                // webhook not here yet): void that attempt, so that the
+                // card given now is the one charged, on an intent of its own.
+                ctx.state_mut(|s| s.booking.payment.next_action = None);
+                end_attempt(ctx).await?;
+                if !new_payment_attempt(ctx).await? {
+                    return Ok(WindowOutcome::Ended);
+                }
+            }
+            ctx.state_mut(|s| s.attempt_method = Some(method.clone()));
             let input = ctx.state(|s| AuthorizePayment {
                 booking_id: s.booking.booking_id.clone(),
                 attempt: s.booking.payment.attempts,
@@ -281,27 +313,9 @@ pub(super) async fn await_payment(ctx: &Ctx, due: DateTime<Utc>) -> WorkflowResu
                     None => return Err(e.into()),
                 },
             };
-            // Stripe out of reach is ours, not the card's: it does not count.
-            let counted = decline.code != reasons::PAYMENT_UNAVAILABLE;
-            ctx.state_mut(|s| {
-                s.booking.payment.last_error = Some(decline);
-                s.booking.payment.next_action = None;
-            });
-            // The declined intent is done with; the next try gets its own.
-            let attempt = ctx.state(|s| s.booking.payment.attempts);
-            run_compensation(ctx, Compensation::CancelPayment { attempt }).await?;
-            ctx.state_mut(|s| {
-                s.compensations
-                    .retain(|c| *c != Compensation::CancelPayment { attempt })
-            });
-            if let Some(outcome) = declines_exhausted(ctx, counted) {
+            if let Some(outcome) = attempt_failed(ctx, decline, Some(ticket)).await? {
                 return Ok(outcome);
             }
-            if !new_payment_attempt(ctx).await? {
-                return Ok(WindowOutcome::Ended);
-            }
-            ctx.state_mut(|s| s.payments_answered = s.payments_answered.max(ticket));
-            record(ctx).await?;
             continue;
         }
         temporalio_sdk::workflows::select! {
@@ -319,6 +333,48 @@ pub(super) async fn await_payment(ctx: &Ctx, due: DateTime<Utc>) -> WorkflowResu
             }
         }
     }
+}
+
+/// The attempt's payment failed (declined, or its 3-D Secure did not
+/// authenticate): say why, void its intent, and open the next attempt,
+/// answering the payment request `ticket`. Returns how the window ends
+/// when the booking ended instead (the last allowed decline, or no new
+/// intent).
+pub(super) async fn attempt_failed(
+    ctx: &Ctx,
+    failure: PaymentError,
+    ticket: Option<u32>,
+) -> WorkflowResult<Option<WindowOutcome>> {
+    // Stripe out of reach is ours, not the card's: it does not count.
+    let counted = failure.code != reasons::PAYMENT_UNAVAILABLE;
+    ctx.state_mut(|s| {
+        s.booking.payment.last_error = Some(failure);
+        s.booking.payment.next_action = None;
+    });
+    end_attempt(ctx).await?;
+    if let Some(outcome) = declines_exhausted(ctx, counted) {
+        return Ok(Some(outcome));
+    }
+    if !new_payment_attempt(ctx).await? {
+        return Ok(Some(WindowOutcome::Ended));
+    }
+    if let Some(ticket) = ticket {
+        ctx.state_mut(|s| s.payments_answered = s.payments_answered.max(ticket));
+    }
+    record(ctx).await?;
+    Ok(None)
+}
+
+/// The current attempt's intent is done with (declined, failed, or given
+/// up for another card): void it; the next try gets its own.
+pub(super) async fn end_attempt(ctx: &Ctx) -> WorkflowResult<()> {
+    let attempt = ctx.state(|s| s.booking.payment.attempts);
+    run_compensation(ctx, Compensation::CancelPayment { attempt }).await?;
+    ctx.state_mut(|s| {
+        s.compensations
+            .retain(|c| *c != Compensation::CancelPayment { attempt })
+    });
+    Ok(())
 }
 
 /// Step 3. Returns false when the booking ended (could not confirm).
