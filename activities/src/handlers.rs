@@ -33,6 +33,32 @@ fn done<T>(result: StepResult<T>) -> Result<T, ActivityError> {
     result.map_err(|e| e.into_activity_error())
 }
 
+/// How often a running activity tells Temporal it is alive. The workflow
+/// gives each activity a heartbeat timeout a few times longer
+/// (`booking_workflows::activities::HEARTBEAT_TIMEOUT`): an attempt lost
+/// with its worker is retried after that, not after its whole
+/// start-to-close, so repeated crashes do not eat a step's retry budget.
+/// (A local activity's heartbeat is a no-op: its workflow task is its
+/// liveness.)
+const HEARTBEAT_EVERY: std::time::Duration = std::time::Duration::from_secs(1);
+
+/// Runs `work`, heartbeating every [`HEARTBEAT_EVERY`] until it ends.
+async fn beating<T>(ctx: &ActivityContext, work: impl std::future::Future<Output = T>) -> T {
+    tokio::pin!(work);
+    let mut tick = tokio::time::interval(HEARTBEAT_EVERY);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            out = &mut work => return out,
+            _ = tick.tick() => {
+                if let Err(e) = ctx.record_heartbeat(()).await {
+                    tracing::debug!(error = %e, "heartbeat not recorded");
+                }
+            }
+        }
+    }
+}
+
 /// Writes the `#[activities]` impl from one line per activity:
 /// `Definition => method(input: Input) -> Output = service.call(args);`.
 /// Each method implements `defs::Definition` (so keeps its registered name)
@@ -48,10 +74,10 @@ macro_rules! activity_handlers {
                 #[activity(definition = defs::$definition)]
                 pub async fn $method(
                     self: Arc<Self>,
-                    _ctx: ActivityContext,
+                    ctx: ActivityContext,
                     $input: $input_ty,
                 ) -> Result<$output, ActivityError> {
-                    done(self.$service.$call($($arg),*).await)
+                    done(beating(&ctx, self.$service.$call($($arg),*)).await)
                 }
             )*
         }
