@@ -99,12 +99,45 @@ impl Error {
 
 impl From<sqlx::Error> for Error {
     fn from(e: sqlx::Error) -> Self {
-        match &e {
-            sqlx::Error::PoolTimedOut => Error::Unavailable,
-            _ => Error::Internal(e.into()),
+        if transient(&e) {
+            tracing::warn!(error = %e, "database busy or out of reach");
+            Error::Unavailable
+        } else {
+            Error::Internal(e.into())
         }
     }
 }
+
+/// Whether a database error may go away if the caller retries: the
+/// connection lost or refused (I/O, TLS, a protocol stream cut short), the
+/// pool exhausted or closing, or the server's own transient SQLSTATEs
+/// (class 08 connection exceptions, 40001 serialization failure, 40P01
+/// deadlock, class 53 insufficient resources, 55P03 lock not available,
+/// 57P01–57P03 shutdown and start-up). A constraint, a syntax error or a
+/// type mismatch stays an internal error.
+pub fn transient(e: &sqlx::Error) -> bool {
+    match e {
+        sqlx::Error::Io(_)
+        | sqlx::Error::Tls(_)
+        | sqlx::Error::Protocol(_)
+        | sqlx::Error::PoolTimedOut
+        | sqlx::Error::PoolClosed
+        | sqlx::Error::WorkerCrashed => true,
+        sqlx::Error::Database(db) => db.code().is_some_and(|code| {
+            let code = code.as_ref();
+            code.starts_with("08")
+                || code.starts_with("53")
+                || matches!(
+                    code,
+                    "40001" | "40P01" | "55P03" | "57P01" | "57P02" | "57P03"
+                )
+        }),
+        _ => false,
+    }
+}
+
+/// How long a client should wait before retrying a 503.
+const RETRY_AFTER_SECONDS: u32 = 1;
 
 #[derive(Serialize)]
 struct Body<'a> {
@@ -185,7 +218,15 @@ impl IntoResponse for Error {
                 )
             }
         };
-        render(status, code, field, message)
+        let mut response = render(status, code, field, message);
+        if status == StatusCode::SERVICE_UNAVAILABLE {
+            // Transient by definition: say when to try again.
+            response.headers_mut().insert(
+                axum::http::header::RETRY_AFTER,
+                axum::http::HeaderValue::from(RETRY_AFTER_SECONDS),
+            );
+        }
+        response
     }
 }
 
@@ -218,5 +259,36 @@ impl<T, E: Into<Error>> ResultExt<T> for std::result::Result<T, E> {
             },
             other => other,
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_lost_connection_is_transient_and_a_bad_query_is_not() {
+        let io = || std::io::Error::new(std::io::ErrorKind::ConnectionReset, "reset by peer");
+        assert!(transient(&sqlx::Error::Io(io())));
+        assert!(transient(&sqlx::Error::PoolTimedOut));
+        assert!(transient(&sqlx::Error::PoolClosed));
+        assert!(transient(&sqlx::Error::WorkerCrashed));
+        assert!(transient(&sqlx::Error::Protocol(
+            "unexpected end of stream".into()
+        )));
+        assert!(transient(&sqlx::Error::Tls("handshake cut short".into())));
+        assert!(!transient(&sqlx::Error::RowNotFound));
+        assert!(!transient(&sqlx::Error::ColumnNotFound("x".into())));
+        assert!(!transient(&sqlx::Error::Configuration("bad url".into())));
+    }
+
+    #[test]
+    fn unavailable_says_when_to_retry() {
+        let response = Error::from(sqlx::Error::PoolTimedOut).into_response();
+        assert_eq!(response.status(), StatusCode::SERVICE_UNAVAILABLE);
+        assert_eq!(response.headers()["retry-after"], "1");
+        let response = Error::from(sqlx::Error::RowNotFound).into_response();
+        assert_eq!(response.status(), StatusCode::INTERNAL_SERVER_ERROR);
+        assert!(!response.headers().contains_key("retry-after"));
     }
 }

@@ -49,9 +49,9 @@ pub fn routes() -> Routes {
     params(("Idempotency-Key" = String, Header, pattern = "^[\x21-\x7e]{1,255}$", description = "one key per booking attempt (1 to 255 visible ASCII characters); a retry with the same key gets the same booking")),
     security(("bearer" = [])),
     responses((status = 201, body = BookingView), (status = 400, description = "missing Idempotency-Key or malformed JSON"),
-              (status = 401), (status = 409, description = "seats_unavailable, booking_closed, or too_many_holds (BOOKING_MAX_LIVE_PER_USER, BOOKING_MAX_HELD_SEATS_PER_USER)"),
+              (status = 401), (status = 409, description = "seats_unavailable, booking_closed, too_many_holds (BOOKING_MAX_LIVE_PER_USER, BOOKING_MAX_HELD_SEATS_PER_USER), or booking_failed: the booking this key started ended because a service it needs stayed out of reach (nothing is held or charged; every retry of the key gets this answer: book again with a new key)"),
               (status = 422, description = "invalid field, booking_rejected, payment_rejected or idempotency_key_reused"),
-              (status = 503, description = "unavailable: a service the booking needs stayed out of reach; nothing is held")))]
+              (status = 503, description = "unavailable (with Retry-After): Temporal, the database or a service is busy or out of reach right now; retry with the same key")))]
 async fn create(
     AuthUser(user): AuthUser,
     State(state): State<AppState>,
@@ -132,8 +132,15 @@ fn refused_create(held: &BookingState) -> Error {
         .into();
     }
     if reason == reasons::FLIGHTS_UNAVAILABLE || reason == reasons::PAYMENT_UNAVAILABLE {
+        // Final: the booking ended (its compensations ran), so every retry
+        // of this key gets this same answer, not a 503 that promises a
+        // retry would work. A new key makes a new booking.
         tracing::warn!(booking_id = %held.booking_id, reason, "booking failed: a service was out of reach");
-        return Error::Unavailable;
+        return Error::conflict(
+            "booking_failed",
+            "this booking failed because a service it needs was out of reach; nothing is held \
+             or charged. Book again with a new Idempotency-Key",
+        );
     }
     tracing::info!(booking_id = %held.booking_id, reason, "booking refused");
     let (code, message) = public::reason(held.status, reason);

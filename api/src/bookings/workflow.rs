@@ -154,8 +154,23 @@ pub async fn signal_payment_authorized(
         .await
 }
 
+pub async fn signal_payment_failed(
+    state: &AppState,
+    booking_id: &str,
+    failure: booking_workflows::contract::PaymentFailed,
+) -> Result<(), WorkflowInteractionError> {
+    state
+        .temporal
+        .get_workflow_handle::<BookingWorkflow>(workflow_id(booking_id))
+        .signal(BookingWorkflow::payment_failed, failure, Default::default())
+        .await
+}
+
 /// An update the workflow refused (its validator said no, or it has
-/// closed) is a conflict with the booking's state; anything else is ours.
+/// closed) is a conflict with the booking's state; a workflow whose task
+/// is being retried (`WorkflowNotReady`, FailedPrecondition) or a Temporal
+/// out of reach is transient (503, retry with the same key); anything else
+/// is ours.
 fn update_error(what: &str, e: WorkflowUpdateError) -> Error {
     match e {
         WorkflowUpdateError::Failed(failure) => {
@@ -173,23 +188,18 @@ fn update_error(what: &str, e: WorkflowUpdateError) -> Error {
             }
             Error::conflict("invalid_state", failure.message.clone())
         }
-        WorkflowUpdateError::NotFound(_) => Error::conflict(
-            "invalid_state",
-            "the booking is closed; nothing can change it",
-        ),
-        WorkflowUpdateError::Rpc(ref s) => {
-            let code = s.code();
-            if code == Code::FailedPrecondition || code == Code::NotFound {
-                Error::conflict(
-                    "invalid_state",
-                    "the booking is closed; nothing can change it",
-                )
-            } else {
-                temporal_error(what, &e, Some(code))
-            }
-        }
+        WorkflowUpdateError::NotFound(_) => closed(),
+        WorkflowUpdateError::Rpc(ref s) => temporal_error(what, &e, Some(s.code())),
         other => temporal_error(what, &other, None),
     }
+}
+
+/// A booking whose workflow has closed: nothing can change it.
+fn closed() -> Error {
+    Error::conflict(
+        "invalid_state",
+        "the booking is closed; nothing can change it",
+    )
 }
 
 fn grpc_code_of_start(e: &WorkflowUpdateWithStartError) -> Option<Code> {
@@ -201,14 +211,100 @@ fn grpc_code_of_start(e: &WorkflowUpdateWithStartError) -> Option<Code> {
     }
 }
 
-/// Temporal unreachable or overloaded is 503; anything else is logged as
-/// an internal error.
+/// Whether a gRPC answer from Temporal may change if the caller retries:
+/// the server out of reach, overloaded or timing out, or the workflow not
+/// ready for the request (its task is being retried after a worker crash:
+/// `WorkflowNotReady` is FailedPrecondition, and the same call succeeds
+/// once a worker completes the task). What is left is a request Temporal
+/// will refuse every time (bad arguments, credentials, an unknown method):
+/// ours to fix.
+pub(crate) fn transient(code: Code) -> bool {
+    !matches!(
+        code,
+        Code::Ok
+            | Code::InvalidArgument
+            | Code::NotFound
+            | Code::AlreadyExists
+            | Code::PermissionDenied
+            | Code::Unauthenticated
+            | Code::Unimplemented
+            | Code::OutOfRange
+    )
+}
+
+/// A transient answer is 503 (with `Retry-After`); anything else is logged
+/// as an internal error.
 fn temporal_error(what: &str, e: &dyn std::error::Error, code: Option<Code>) -> Error {
     match code {
-        Some(Code::Unavailable | Code::DeadlineExceeded | Code::ResourceExhausted) => {
-            tracing::warn!(error = %e, "{what}: Temporal unavailable");
+        Some(code) if transient(code) => {
+            tracing::warn!(error = %e, ?code, "{what}: Temporal busy or out of reach");
             Error::Unavailable
         }
         _ => Error::Internal(anyhow::anyhow!("{what}: {e}")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use axum::response::IntoResponse;
+    use temporalio_client::tonic::Status;
+
+    /// The HTTP status and error code an update's failure becomes; a 503
+    /// always says when to retry.
+    async fn answer(e: WorkflowUpdateError) -> (u16, String) {
+        let response = update_error("paying", e).into_response();
+        let status = response.status().as_u16();
+        let retry_after = response.headers().contains_key("retry-after");
+        assert_eq!(retry_after, status == 503, "Retry-After exactly when 503");
+        let body = axum::body::to_bytes(response.into_body(), 1 << 16)
+            .await
+            .unwrap();
+        let body: serde_json::Value = serde_json::from_slice(&body).unwrap();
+        (status, body["error"]["code"].as_str().unwrap().to_owned())
+    }
+
+    #[tokio::test]
+    async fn every_grpc_code_of_an_update_maps_to_a_status() {
+        let transient = [
+            Code::Cancelled,
+            Code::Unknown,
+            Code::DeadlineExceeded,
+            Code::ResourceExhausted,
+            Code::FailedPrecondition,
+            Code::Aborted,
+            Code::Internal,
+            Code::Unavailable,
+            Code::DataLoss,
+        ];
+        for code in transient {
+            let e = WorkflowUpdateError::Rpc(Status::new(code, "busy"));
+            assert_eq!(answer(e).await, (503, "unavailable".to_owned()), "{code:?}");
+        }
+        let ours = [
+            Code::InvalidArgument,
+            Code::AlreadyExists,
+            Code::PermissionDenied,
+            Code::Unauthenticated,
+            Code::Unimplemented,
+            Code::OutOfRange,
+        ];
+        for code in ours {
+            let e = WorkflowUpdateError::Rpc(Status::new(code, "refused"));
+            assert_eq!(answer(e).await, (500, "internal".to_owned()), "{code:?}");
+        }
+        // Closed (or never there): final.
+        let gone = WorkflowUpdateError::NotFound(Status::not_found("already completed"));
+        assert_eq!(answer(gone).await, (409, "invalid_state".to_owned()));
+    }
+
+    #[tokio::test]
+    async fn workflow_not_ready_is_never_told_as_closed() {
+        // What the server answers while the workflow's task is on its
+        // third attempt or later, even to a same-id retry of an accepted
+        // update.
+        let not_ready = Status::failed_precondition("Workflow is not ready to handle the request.");
+        let e = WorkflowUpdateError::Rpc(not_ready);
+        assert_eq!(answer(e).await, (503, "unavailable".to_owned()));
     }
 }
