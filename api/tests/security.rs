@@ -494,6 +494,44 @@ async fn temporal_holds_only_ciphertext_and_the_codec_endpoint_decodes_it() {
         plain.contains("Lovelace") && plain.contains("ada@example.com"),
         "{plain}"
     );
+    // The command docs/ops.md documents: the CLI decodes through the same
+    // endpoint (it posts `{}` for an empty payload set, which must not
+    // fail the whole history).
+    let out = std::process::Command::new(support::stack::venv_bin("temporal"))
+        .args(["workflow", "show", "--output", "json", "--workflow-id"])
+        .arg(format!("booking-{id}"))
+        .arg("--address")
+        .arg(format!("127.0.0.1:{}", gw.stack.temporal_port))
+        .arg("--codec-endpoint")
+        .arg(&codec)
+        .output()
+        .expect("temporal workflow show --codec-endpoint");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let shown = String::from_utf8(out.stdout).unwrap();
+    let decoded_history: serde_json::Value = serde_json::from_str(&shown).unwrap();
+    let started = &decoded_history["events"][0]["workflowExecutionStartedEventAttributes"];
+    let input = started["input"].to_string();
+    assert!(
+        input.contains("Lovelace") && input.contains("ada@example.com"),
+        "the CLI decoded the input: {input}"
+    );
+    // And the CLI's own empty set.
+    let empty = gw
+        .http
+        .post(format!("{codec}/decode"))
+        .json(&json!({}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(empty.status(), StatusCode::OK);
+    assert_eq!(
+        empty.json::<serde_json::Value>().await.unwrap(),
+        json!({"payloads": []})
+    );
     // Without the secret path there is nothing there.
     let wrong = gw
         .http

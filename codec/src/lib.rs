@@ -264,8 +264,12 @@ pub struct JsonPayload {
 }
 
 /// The body of `POST /encode` and `POST /decode`, and of their answers.
+/// An empty set may come without its field: the Temporal CLI posts `{}`
+/// (protobuf's JSON leaves an empty list out), the Web UI
+/// `{"payloads": []}`.
 #[derive(Debug, Serialize, Deserialize)]
 pub struct JsonPayloads {
+    #[serde(default)]
     pub payloads: Vec<JsonPayload>,
 }
 
