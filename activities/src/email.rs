@@ -55,6 +55,8 @@ pub struct Mailer {
     transport: AsyncSmtpTransport<Tokio1Executor>,
     from: Mailbox,
     pool: PgPool,
+    /// The SMTP timeout, per command: what an attempt's claim outlasts.
+    timeout: Duration,
 }
 
 impl std::fmt::Debug for Mailer {
@@ -93,11 +95,13 @@ impl Mailer {
             transport: builder.build(),
             from,
             pool,
+            timeout: config.timeout,
         })
     }
 
     /// Send one email, at most once per booking and key: the `notification`
-    /// row is locked while the message goes out, so a retry or a concurrent
+    /// row is claimed (committed, with a lease) before the message goes
+    /// out and marked sent right after, so a retry or a concurrent
     /// run of the same step waits and then finds it sent.
     #[tracing::instrument(
         name = "send_email",
@@ -119,30 +123,39 @@ impl Mailer {
             )
         })?;
 
-        let mut tx = self.pool.begin().await?;
-        sqlx::query(
-            "insert into notification (booking_id, notification_key, kind, recipient) \
-             values ($1, $2, $3, $4) \
-             on conflict (booking_id, notification_key) do nothing",
-        )
-        .bind(booking_id)
-        .bind(&input.key)
-        .bind(input.kind.as_str())
-        .bind(&booking.contact_email)
-        .execute(&mut *tx)
-        .await?;
-        let sent_at: Option<DateTime<Utc>> = sqlx::query_scalar(
-            "select sent_at from notification \
-             where booking_id = $1 and notification_key = $2 for update",
-        )
-        .bind(booking_id)
-        .bind(&input.key)
-        .fetch_one(&mut *tx)
-        .await?;
-        if sent_at.is_some() {
-            tracing::info!("email already sent; not sending it again");
-            tx.rollback().await?;
-            return Ok(());
+        // The claim, committed before the mail server is spoken to: an
+        // attempt that finds the email sent stops; one that finds another
+        // attempt's live claim waits for it to end. The lease outlasts
+        // one SMTP conversation (connect, commands and data, each within
+        // the timeout).
+        let lease = self.timeout * 2 + Duration::from_secs(2);
+        let waited = std::time::Instant::now();
+        loop {
+            if self.claim(booking_id, input, lease).await? {
+                break;
+            }
+            let (sent, live): (Option<DateTime<Utc>>, bool) = sqlx::query_as(
+                "select sent_at, coalesce(claimed_until > now(), false) from notification
+                  where booking_id = $1 and notification_key = $2",
+            )
+            .bind(booking_id)
+            .bind(&input.key)
+            .fetch_one(&self.pool)
+            .await?;
+            if sent.is_some() {
+                tracing::info!("email already sent; not sending it again");
+                return Ok(());
+            }
+            if live && waited.elapsed() > lease {
+                return Err(StepError::transient(
+                    "another attempt is still sending this email",
+                ));
+            }
+            if live {
+                // Another attempt is talking to the mail server: its
+                // answer comes within the lease.
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
         }
 
         let rendered = try_render(input.kind, booking).map_err(|e| {
@@ -163,20 +176,64 @@ impl Mailer {
                 StepError::Transient(anyhow::Error::new(e).context("building the email"))
             })?;
 
-        self.transport.send(message).await.map_err(classify)?;
+        if let Err(e) = self.transport.send(message).await {
+            // Not sent: the claim goes, so that the retry need not wait.
+            let released = sqlx::query(
+                "update notification set claimed_until = null
+                  where booking_id = $1 and notification_key = $2 and sent_at is null",
+            )
+            .bind(booking_id)
+            .bind(&input.key)
+            .execute(&self.pool)
+            .await;
+            if let Err(release) = released {
+                tracing::warn!(error = %release, "the email's claim was not released");
+            }
+            return Err(classify(e));
+        }
 
+        // The one write between the mail server's "accepted" and the
+        // record of it: a crash in between is the only way an email goes
+        // twice (with the same Message-ID).
         sqlx::query(
-            "update notification set sent_at = now(), message_id = $3 \
+            "update notification set sent_at = now(), message_id = $3, claimed_until = null \
              where booking_id = $1 and notification_key = $2",
         )
         .bind(booking_id)
         .bind(&input.key)
         .bind(&message_id)
-        .execute(&mut *tx)
+        .execute(&self.pool)
         .await?;
-        tx.commit().await?;
         tracing::info!(message_id, "email sent");
         Ok(())
+    }
+
+    /// Claims the email for this attempt, for `lease`: true unless it was
+    /// sent already or another attempt's claim is still live. One
+    /// statement, committed before the mail server is spoken to.
+    async fn claim(
+        &self,
+        booking_id: Uuid,
+        input: &SendEmail,
+        lease: Duration,
+    ) -> sqlx::Result<bool> {
+        let claimed: Option<Uuid> = sqlx::query_scalar(
+            "insert into notification (booking_id, notification_key, kind, recipient, claimed_until)
+             values ($1, $2, $3, $4, now() + make_interval(secs => $5))
+             on conflict (booking_id, notification_key) do update
+                set claimed_until = excluded.claimed_until
+              where notification.sent_at is null
+                and (notification.claimed_until is null or notification.claimed_until <= now())
+             returning booking_id",
+        )
+        .bind(booking_id)
+        .bind(&input.key)
+        .bind(input.kind.as_str())
+        .bind(&input.booking.contact_email)
+        .bind(lease.as_secs_f64())
+        .fetch_optional(&self.pool)
+        .await?;
+        Ok(claimed.is_some())
     }
 }
 

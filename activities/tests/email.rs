@@ -334,7 +334,8 @@ async fn a_permanent_rejection_is_a_business_failure_and_is_not_recorded_as_sent
     let result = mailer.send(&confirmation(&b)).await;
 
     assert_business_rejection(result);
-    assert!(notification(&db.pool, &b, "confirmation").await.is_none());
+    let row = notification(&db.pool, &b, "confirmation").await;
+    assert!(row.is_none_or(|r| r.sent_at.is_none()), "recorded as sent");
 }
 
 #[tokio::test]
@@ -345,7 +346,8 @@ async fn a_temporary_rejection_is_transient_and_is_not_recorded_as_sent() {
     let result = mailer.send(&confirmation(&b)).await;
 
     assert!(matches!(result, Err(StepError::Transient(_))), "{result:?}");
-    assert!(notification(&db.pool, &b, "confirmation").await.is_none());
+    let row = notification(&db.pool, &b, "confirmation").await;
+    assert!(row.is_none_or(|r| r.sent_at.is_none()), "recorded as sent");
 }
 
 #[tokio::test]
@@ -397,4 +399,27 @@ fn a_mailer_needs_a_valid_sender_and_both_credentials() {
         full.password = Some("secret".into());
         assert!(Mailer::new(&full, pool).is_ok());
     });
+}
+
+#[tokio::test]
+async fn a_claim_left_by_an_attempt_that_died_is_taken_over_and_the_email_sent() {
+    let (db, sink, mailer) = mailer_to_sink().await;
+    let b = booking();
+    // An attempt claimed the email and died before the mail server
+    // answered: its lease has run out.
+    sqlx::query(
+        "insert into notification (booking_id, notification_key, kind, recipient, claimed_until)
+         values ($1, 'confirmation', 'confirmation', $2, now() - interval '1 second')",
+    )
+    .bind(Uuid::parse_str(&b.booking_id).unwrap())
+    .bind(&b.contact_email)
+    .execute(&db.pool)
+    .await
+    .unwrap();
+
+    mailer.send(&confirmation(&b)).await.unwrap();
+
+    assert_eq!(sink.messages().len(), 1);
+    let row = notification(&db.pool, &b, "confirmation").await.unwrap();
+    assert!(row.sent_at.is_some() && row.message_id.is_some());
 }
