@@ -514,7 +514,22 @@ async fn temporal_holds_only_ciphertext_and_the_codec_endpoint_decodes_it() {
     let shown = String::from_utf8(out.stdout).unwrap();
     let decoded_history: serde_json::Value = serde_json::from_str(&shown).unwrap();
     let started = &decoded_history["events"][0]["workflowExecutionStartedEventAttributes"];
-    let input = started["input"].to_string();
+    let payload = &started["input"]["payloads"][0];
+    assert_eq!(
+        payload["metadata"]["encoding"],
+        encoded("json/plain"),
+        "{payload}"
+    );
+    let input = {
+        use base64::Engine;
+        let data = payload["data"].as_str().unwrap();
+        String::from_utf8(
+            base64::engine::general_purpose::STANDARD
+                .decode(data)
+                .unwrap(),
+        )
+        .unwrap()
+    };
     assert!(
         input.contains("Lovelace") && input.contains("ada@example.com"),
         "the CLI decoded the input: {input}"
