@@ -7,7 +7,9 @@
 
 use airline_domain::{Cabin, IataCode};
 use axum::body::Body;
-use axum::extract::{FromRequest, OriginalUri, State};
+use axum::extract::{
+    FromRequest, FromRequestParts, MatchedPath, OriginalUri, RawPathParams, State,
+};
 use axum::http::{HeaderMap, Method, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use booking_workflows::FlightChangeFanout;
@@ -54,8 +56,8 @@ pub fn routes() -> Routes {
 }
 
 /// Reads for everyone, forwarded to the flight service as they came.
-async fn public(state: &AppState, uri: &axum::http::Uri, headers: &HeaderMap) -> Result<Response> {
-    forward(state, Method::GET, uri, headers, None, false)
+async fn public(state: &AppState, target: &Upstream, headers: &HeaderMap) -> Result<Response> {
+    forward(state, Method::GET, target, headers, None, false)
         .await?
         .into_response()
 }
@@ -65,11 +67,11 @@ async fn public(state: &AppState, uri: &axum::http::Uri, headers: &HeaderMap) ->
 async fn admin(
     state: &AppState,
     method: Method,
-    uri: &axum::http::Uri,
+    target: &Upstream,
     headers: &HeaderMap,
     body: Bytes,
 ) -> Result<Response> {
-    forward(state, method, uri, headers, Some(body), true)
+    forward(state, method, target, headers, Some(body), true)
         .await?
         .into_response()
 }
@@ -82,10 +84,10 @@ macro_rules! read_route {
         $(#[$attr])*
         async fn $name(
             State(state): State<AppState>,
-            OriginalUri(uri): OriginalUri,
+            target: Upstream,
             headers: HeaderMap,
         ) -> Result<Response> {
-            public(&state, &uri, &headers).await
+            public(&state, &target, &headers).await
         }
     };
     ($(#[$doc:meta])* $name:ident: list $path:literal ($($query:ident),+) => $item:ident) => {
@@ -132,11 +134,11 @@ macro_rules! admin_route {
             _admin: Admin,
             State(state): State<AppState>,
             method: Method,
-            OriginalUri(uri): OriginalUri,
+            target: Upstream,
             headers: HeaderMap,
             RawBody(body): RawBody,
         ) -> Result<Response> {
-            admin(&state, method, &uri, &headers, body).await
+            admin(&state, method, &target, &headers, body).await
         }
     };
     ($(#[$doc:meta])* $name:ident: post $path:literal, $input:ident => $out:ident
@@ -324,7 +326,7 @@ admin_route!(
 async fn update_flight(
     Admin(admin): Admin,
     State(state): State<AppState>,
-    OriginalUri(uri): OriginalUri,
+    target: Upstream,
     headers: HeaderMap,
     axum::extract::Path(id): axum::extract::Path<String>,
     ApiJson(patch): ApiJson<serde_json::Value>,
@@ -339,7 +341,7 @@ async fn update_flight(
     let body = Bytes::from(serde_json::to_vec(&patch).map_err(anyhow::Error::from)?);
     if change_in(&patch).is_none() {
         // A gate or a fare: nothing for the bookings to hear of.
-        return forward(&state, Method::PATCH, &uri, &headers, Some(body), true)
+        return forward(&state, Method::PATCH, &target, &headers, Some(body), true)
             .await?
             .into_response();
     }
@@ -420,19 +422,76 @@ impl Answer {
     }
 }
 
+/// Where a catalogue request goes in the flight service: the route the
+/// gateway matched, its template filled with the parsed ids (positive
+/// integers, so never `..`, `\\`, `/` or an encoding of them), and the query
+/// parsed and encoded again. Never the raw path: a URL parser resolves
+/// `..` and reads `\\` as `/`, which would let a request reach any route of
+/// the flight service (its metrics, its holds) with the service token.
+struct Upstream(String);
+
+impl<S: Send + Sync> FromRequestParts<S> for Upstream {
+    type Rejection = Error;
+
+    async fn from_request_parts(parts: &mut axum::http::request::Parts, state: &S) -> Result<Self> {
+        let template = MatchedPath::from_request_parts(parts, state)
+            .await
+            .map_err(|_| Error::NotFound("route"))?
+            .as_str()
+            .to_owned();
+        let params = RawPathParams::from_request_parts(parts, state)
+            .await
+            .map_err(|_| Error::NotFound("route"))?;
+        let params: Vec<(String, String)> = params
+            .iter()
+            .map(|(name, value)| (name.to_owned(), value.to_owned()))
+            .collect();
+        let OriginalUri(uri) = OriginalUri::from_request_parts(parts, state)
+            .await
+            .map_err(|_| Error::NotFound("route"))?;
+        upstream(&template, &params, uri.query()).map(Upstream)
+    }
+}
+
+/// `template` with each `{name}` replaced by its id from `params`, and the
+/// query encoded again; an id that is not a positive integer is 404 (no
+/// such resource can exist).
+fn upstream(template: &str, params: &[(String, String)], query: Option<&str>) -> Result<String> {
+    let mut path = template.to_owned();
+    for (name, value) in params {
+        let id = value
+            .parse::<i64>()
+            .ok()
+            .filter(|id| *id > 0 && value.bytes().all(|b| b.is_ascii_digit()))
+            .ok_or(Error::NotFound("resource"))?;
+        path = path.replace(&format!("{{{name}}}"), &id.to_string());
+    }
+    if path.contains(['{', '}']) {
+        return Err(Error::NotFound("route"));
+    }
+    if let Some(query) = query.filter(|q| !q.is_empty()) {
+        let pairs = form_urlencoded::parse(query.as_bytes());
+        let encoded = form_urlencoded::Serializer::new(String::new())
+            .extend_pairs(pairs)
+            .finish();
+        path.push('?');
+        path.push_str(&encoded);
+    }
+    Ok(path)
+}
+
 /// Sends the request on to the flight service.
 async fn forward(
     state: &AppState,
     method: Method,
-    uri: &axum::http::Uri,
+    target: &Upstream,
     headers: &HeaderMap,
     body: Option<Bytes>,
     with_token: bool,
 ) -> Result<Answer> {
-    let path = uri.path_and_query().map(|p| p.as_str()).unwrap_or("/");
     let mut request = state
         .flights
-        .request(method, format!("{}{}", state.config.flights_url, path));
+        .request(method, format!("{}{}", state.config.flights_url, target.0));
     if let Some(id) = headers.get("x-request-id") {
         request = request.header("x-request-id", id);
     }
@@ -460,4 +519,69 @@ async fn forward(
         content_type,
         body,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::upstream;
+
+    fn id(value: &str) -> Vec<(String, String)> {
+        vec![("id".to_owned(), value.to_owned())]
+    }
+
+    #[test]
+    fn every_traversal_spelling_of_an_id_is_refused() {
+        // As the router hands them over: percent-decoded already.
+        for value in [
+            "..",
+            "../..",
+            "..\\..\\..\\metrics",
+            "..\\holds\\1",
+            "%2e%2e",
+            "%5c",
+            "1/../../metrics",
+            "1\\..",
+            "1#x",
+            "1?x=1",
+            "",
+            "0",
+            "-1",
+            "+1",
+            " 1",
+            "1.0",
+            "99999999999999999999",
+        ] {
+            assert!(
+                upstream("/api/v1/cities/{id}", &id(value), None).is_err(),
+                "{value:?} went through"
+            );
+        }
+    }
+
+    #[test]
+    fn ids_and_queries_are_forwarded_encoded_again() {
+        assert_eq!(
+            upstream("/api/v1/flights/{id}/seats", &id("42"), None).unwrap(),
+            "/api/v1/flights/42/seats"
+        );
+        assert_eq!(
+            upstream(
+                "/api/v1/flights",
+                &[],
+                Some("from=LHR&to=CDG&date=2026-12-24")
+            )
+            .unwrap(),
+            "/api/v1/flights?from=LHR&to=CDG&date=2026-12-24"
+        );
+        // A query cannot smuggle a path or a fragment.
+        assert_eq!(
+            upstream(
+                "/api/v1/flights",
+                &[],
+                Some("q=%2F..%2Fmetrics#frag&x=/../a")
+            )
+            .unwrap(),
+            "/api/v1/flights?q=%2F..%2Fmetrics%23frag&x=%2F..%2Fa"
+        );
+    }
 }

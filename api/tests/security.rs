@@ -566,3 +566,76 @@ async fn temporal_holds_only_ciphertext_and_the_codec_endpoint_decodes_it() {
         .unwrap();
     assert_eq!(public.status(), StatusCode::NOT_FOUND);
 }
+
+/// `method path` sent byte for byte (an HTTP client would normalise `..`
+/// and `\` before sending): the answer's status.
+async fn raw_status(base: &str, method: &str, path: &str, token: &str, body: &str) -> u16 {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let addr = base.trim_start_matches("http://");
+    let mut stream = tokio::net::TcpStream::connect(addr).await.unwrap();
+    let request = format!(
+        "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nAuthorization: Bearer {token}\r\n\
+         Content-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    );
+    stream.write_all(request.as_bytes()).await.unwrap();
+    let mut answer = Vec::new();
+    stream.read_to_end(&mut answer).await.unwrap();
+    let answer = String::from_utf8_lossy(&answer);
+    answer
+        .split(' ')
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or_else(|| panic!("no status in {answer}"))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_catalogue_proxy_forwards_no_traversal_to_the_flight_service() {
+    let (gw, flight, ada) = Gateway::start_with_ada("catalogue-traversal").await;
+    let admin = gw.admin().await;
+    let booking = uuid::Uuid::new_v4();
+    // Every spelling of "up one level" and of a separator, raw, encoded,
+    // double-encoded and mixed, towards the flight service's metrics and
+    // its holds.
+    let reads = [
+        "/api/v1/flights/..\\..\\..\\metrics",
+        "/api/v1/flights/%2e%2e%5c%2e%2e%5c%2e%2e%5cmetrics",
+        "/api/v1/flights/%2E%2E%2F%2E%2E%2F%2E%2E%2Fmetrics",
+        "/api/v1/flights/..%5c..%5c..%5cmetrics",
+        "/api/v1/flights/.%2e\\%2e.\\..%5cmetrics",
+        "/api/v1/flights/%252e%252e%255cmetrics",
+        "/api/v1/cities/..%2F..%2Fmetrics",
+        "/api/v1/flights/1\\..\\..\\..\\metrics",
+        &format!("/api/v1/flights/{flight}%2F..%2F..%2F..%2Fmetrics"),
+        "/api/v1/airports/..;/..;/metrics",
+    ];
+    for path in reads {
+        let status = raw_status(&gw.base, "GET", path, &ada.access, "").await;
+        assert!(status == 404 || status == 400, "{path} answered {status}");
+    }
+    let writes = [
+        format!("/api/v1/cities/..\\holds\\{booking}"),
+        format!("/api/v1/cities/..%5cholds%5c{booking}"),
+        format!("/api/v1/cities/%2e%2e%2fholds%2f{booking}"),
+        format!("/api/v1/airports/..\\..\\api\\v1\\holds\\{booking}"),
+    ];
+    let hold = json!({"flight_id": flight, "seats": ["1A"]}).to_string();
+    for path in &writes {
+        let status = raw_status(&gw.base, "PUT", path, &admin.access, &hold).await;
+        assert!(
+            status == 404 || status == 400 || status == 422,
+            "{path} answered {status}"
+        );
+    }
+    // Nothing was held behind the gateway's back.
+    let held: i64 = sqlx::query_scalar("select count(*) from seat where status <> 'available'")
+        .fetch_one(&gw.stack.flights.pool)
+        .await
+        .unwrap();
+    assert_eq!(held, 0);
+    // The routes themselves still work.
+    let r = gw
+        .get(&format!("/api/v1/flights/{flight}"), &ada.access)
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+}
