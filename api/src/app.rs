@@ -37,6 +37,8 @@ pub struct AppState {
     pub config: Arc<Config>,
     pub tokens: Arc<Tokens>,
     pub passwords: Passwords,
+    /// Signs the cookie of devices that logged in before (`auth::device`).
+    pub devices: crate::auth::device::Devices,
     pub temporal: Client,
     pub flights: reqwest::Client,
 }
@@ -97,6 +99,9 @@ impl Application {
             pool: pool.clone(),
             tokens: Arc::new(Tokens::new(&config.auth)),
             passwords: Passwords::new(&config.auth)?,
+            devices: crate::auth::device::Devices::new(
+                secrecy::ExposeSecret::expose_secret(&config.auth.jwt_secret).as_bytes(),
+            ),
             config: Arc::new(config),
             temporal,
             flights,

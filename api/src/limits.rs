@@ -70,16 +70,37 @@ impl ClientIp {
     }
 }
 
+impl ClientIp {
+    /// The client's network of a request: [`network`] of [`ClientIp::of`].
+    pub fn network_of<T>(&self, req: &Request<T>) -> Option<IpAddr> {
+        let peer = req
+            .extensions()
+            .get::<ConnectInfo<SocketAddr>>()
+            .map(|c| c.0.ip())?;
+        Some(network(self.of(peer, req.headers())))
+    }
+}
+
+/// What one client controls: an IPv4 address, or an IPv6 /64 (the
+/// smallest block a household or a server is given; every address in it
+/// is the same client's for the limits, or an attacker would have 2^64
+/// buckets).
+pub fn network(ip: IpAddr) -> IpAddr {
+    match ip {
+        IpAddr::V4(v4) => IpAddr::V4(v4),
+        IpAddr::V6(v6) => {
+            let prefix = u128::from(v6) & !((1u128 << 64) - 1);
+            IpAddr::V6(std::net::Ipv6Addr::from(prefix))
+        }
+    }
+}
+
 impl KeyExtractor for ClientIp {
     type Key = IpAddr;
 
     fn extract<T>(&self, req: &Request<T>) -> Result<IpAddr, GovernorError> {
-        let peer = req
-            .extensions()
-            .get::<ConnectInfo<SocketAddr>>()
-            .map(|c| c.0.ip())
-            .ok_or(GovernorError::UnableToExtractKey)?;
-        Ok(self.of(peer, req.headers()))
+        self.network_of(req)
+            .ok_or(GovernorError::UnableToExtractKey)
     }
 }
 
@@ -177,6 +198,16 @@ mod tests {
             headers.append("x-forwarded-for", v.parse().unwrap());
         }
         headers
+    }
+
+    #[test]
+    fn an_ipv6_client_is_its_64_and_an_ipv4_client_its_address() {
+        let a = network(ip("2001:db8:1:2:aaaa::1"));
+        let b = network(ip("2001:db8:1:2:ffff:ffff:ffff:ffff"));
+        assert_eq!(a, b);
+        assert_eq!(a, ip("2001:db8:1:2::"));
+        assert_ne!(a, network(ip("2001:db8:1:3::1")));
+        assert_eq!(network(ip("198.51.100.7")), ip("198.51.100.7"));
     }
 
     #[test]

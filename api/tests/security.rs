@@ -123,7 +123,8 @@ async fn failed_logins_are_throttled_per_account_across_replicas() {
     // The owner gets in, and that clears the count.
     let (status, _, _) = login(&replica, support::PASSWORD).await;
     assert_eq!(status, StatusCode::OK);
-    let throttled = format!("select count(*) from login_throttle where email = '{email}'");
+    let throttled =
+        format!("select count(*) from login_throttle where email = '{email}' and scope <> '*'");
     assert_eq!(gw.rows(&throttled).await, 0);
     let (status, _, _) = login(&gw.base, "wrong password 4").await;
     assert_eq!(status, StatusCode::UNAUTHORIZED);
@@ -638,4 +639,69 @@ async fn the_catalogue_proxy_forwards_no_traversal_to_the_flight_service() {
         .get(&format!("/api/v1/flights/{flight}"), &ada.access)
         .await;
     assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn strangers_guessing_cannot_lock_the_owner_out() {
+    // Behind a proxy that says who the client is.
+    let gw = Gateway::start_with("login-lockout", |c| {
+        c.limits.trusted_proxies = api::config::parse_proxies("127.0.0.0/8").unwrap();
+    })
+    .await;
+    let email = "owner@airline.test";
+    gw.signup(email).await;
+    let login = |from: String, password: &'static str, cookie: Option<String>| {
+        let http = gw.http.clone();
+        let url = format!("{}/api/v1/auth/login", gw.base);
+        async move {
+            let mut req = http
+                .post(url)
+                .header("x-forwarded-for", from)
+                .json(&json!({"email": email, "password": password}));
+            if let Some(cookie) = cookie {
+                req = req.header("cookie", cookie);
+            }
+            let r = req.send().await.unwrap();
+            let cookie = r
+                .headers()
+                .get("set-cookie")
+                .map(|v| v.to_str().unwrap().split(';').next().unwrap().to_owned());
+            (r.status(), cookie)
+        }
+    };
+    // The attack as reported: paced guesses from rotating addresses.
+    for n in 1..=11 {
+        let (status, _) = login(format!("203.0.113.{n}"), "wrong guess", None).await;
+        assert_eq!(status, StatusCode::UNAUTHORIZED, "guess {n}");
+    }
+    // And a burst from one network, which locks that network only.
+    for _ in 0..5 {
+        login("198.51.100.7".into(), "wrong guess", None).await;
+    }
+    let (status, _) = login("198.51.100.7".into(), support::PASSWORD, None).await;
+    assert_eq!(status, StatusCode::TOO_MANY_REQUESTS);
+    // The owner, from their own network, gets in, and keeps a device cookie.
+    let (status, cookie) = login("192.0.2.10".into(), support::PASSWORD, None).await;
+    assert_eq!(status, StatusCode::OK);
+    let cookie = cookie.expect("a device cookie");
+    assert!(cookie.starts_with("airline_device="), "{cookie}");
+    // Guesses spread over many networks meet the address-wide bar...
+    let mut refused = 0;
+    for n in 1..=60 {
+        let (status, _) = login(format!("203.0.114.{n}"), "wrong guess", None).await;
+        if status == StatusCode::TOO_MANY_REQUESTS {
+            refused += 1;
+        }
+    }
+    assert!(refused > 0, "the address-wide bar never held");
+    // ... which holds a new device on a new network too, but not the
+    // owner's device that logged in before: the correct password goes in.
+    let (status, _) = login("192.0.2.99".into(), support::PASSWORD, None).await;
+    assert_eq!(status, StatusCode::TOO_MANY_REQUESTS);
+    let (status, _) = login("192.0.2.99".into(), support::PASSWORD, Some(cookie.clone())).await;
+    assert_eq!(status, StatusCode::OK);
+    // A forged or another account's cookie does not.
+    let forged = "airline_device=AAAAAAAAAAAAAAAAAAAAAA.AAAA".to_owned();
+    let (status, _) = login("192.0.2.99".into(), support::PASSWORD, Some(forged)).await;
+    assert_eq!(status, StatusCode::TOO_MANY_REQUESTS);
 }

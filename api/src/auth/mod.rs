@@ -1,5 +1,6 @@
 //! Accounts: sign up, log in, refresh (rotating), log out, me.
 
+pub mod device;
 pub mod extract;
 pub mod password;
 pub mod throttle;
@@ -164,17 +165,23 @@ async fn signup(
 /// Exchange email and password for an access and a refresh token.
 #[utoipa::path(post, path = "/api/v1/auth/login", tag = "auth", request_body = LoginRequest,
     responses((status = 200, body = TokenPair), (status = 401, description = "invalid_credentials"),
-              (status = 429, description = "rate_limited (per client IP) or login_throttled (too many failed logins for the account, on every replica)")))]
+              (status = 429, description = "rate_limited (per client IP, IPv6 per /64) or login_throttled (too many failed logins for the account from this network, or from all networks together; a device that logged in to the account before, by its `airline_device` cookie, is let through)")))]
 async fn login(
     State(state): State<AppState>,
+    axum::extract::ConnectInfo(peer): axum::extract::ConnectInfo<std::net::SocketAddr>,
+    headers: axum::http::HeaderMap,
     ApiJson(req): ApiJson<LoginRequest>,
-) -> Result<Json<TokenPair>> {
+) -> Result<axum::response::Response> {
+    let client = crate::limits::ClientIp::new(&state.config.limits.trusted_proxies);
+    let network = crate::limits::network(client.of(peer.ip(), &headers));
     // A malformed address cannot match an account; it still costs a hash.
     let email = Email::parse("email", &req.email).ok();
     let user: Option<(Uuid, String, String)> = match &email {
         Some(email) => {
-            // Counted (or refused) before the password is checked.
-            throttle::attempt(&state.pool, email.as_str()).await?;
+            // Counted (or refused) before the password is checked; a device
+            // that logged in to this account before gets through the locks.
+            let known = state.devices.known(&headers, email.as_str());
+            throttle::attempt(&state.pool, email.as_str(), network, known).await?;
             sqlx::query_as("select user_id, role, password_hash from app_user where email = $1")
                 .bind(email.as_str())
                 .fetch_optional(&state.pool)
@@ -191,11 +198,23 @@ async fn login(
         tracing::debug!("login refused");
         return Err(GatewayError::InvalidCredentials.into());
     };
-    if let Some(email) = &email {
-        throttle::succeeded(&state.pool, email.as_str()).await?;
-    }
+    let Some(email) = &email else {
+        return Err(GatewayError::InvalidCredentials.into());
+    };
+    throttle::succeeded(&state.pool, email.as_str(), network).await?;
     let roles = Role::parse(&role).into_iter().collect();
-    Ok(Json(start_session(&state, user_id, roles).await?))
+    let tokens = start_session(&state, user_id, roles).await?;
+    // Remember the device: its next correct password is let through even
+    // while strangers' guesses lock the account's other networks.
+    let secure = headers
+        .get("x-forwarded-proto")
+        .is_some_and(|p| p.as_bytes().eq_ignore_ascii_case(b"https"));
+    let cookie = state.devices.set_cookie(email.as_str(), secure);
+    let mut response = axum::response::IntoResponse::into_response(Json(tokens));
+    response
+        .headers_mut()
+        .insert(axum::http::header::SET_COOKIE, cookie);
+    Ok(response)
 }
 
 /// Exchange a refresh token for a new pair. Each refresh token works once,
