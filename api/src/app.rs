@@ -202,3 +202,24 @@ pub fn router(state: AppState) -> anyhow::Result<Router> {
     let router = router.merge(crate::web::router(&config.web)?);
     Ok(http::outer(router).with_state(state))
 }
+
+#[cfg(test)]
+mod tests {
+    /// The gateway's and the worker's migrations share one database and one
+    /// `_sqlx_migrations` table: a version may be used by one owner only, or
+    /// the second owner's start fails ("previously applied but modified").
+    #[test]
+    fn migration_versions_are_unique_across_the_owners_of_the_booking_database() {
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../migrations");
+        let mut seen = std::collections::HashMap::new();
+        for owner in ["gateway", "booking"] {
+            for entry in std::fs::read_dir(root.join(owner)).unwrap() {
+                let name = entry.unwrap().file_name().to_string_lossy().into_owned();
+                let version = name.split('_').next().unwrap().to_owned();
+                if let Some(other) = seen.insert(version.clone(), owner) {
+                    panic!("version {version} is both {other}'s and {owner}'s ({name})");
+                }
+            }
+        }
+    }
+}
