@@ -3,7 +3,7 @@
 # here on bench ports — Temporal dev server (WAL SQLite), flight service
 # (3 days of the demo schedule), localstripe, SMTP sink, PostgreSQL
 # (scripts/bench-postgres.sh), the release `worker` — and stops it on exit.
-# Leaves: $root, $work, $bin, $pids, $worker, $T_PORT..., wait_port, rss PID KEY,
+# Leaves: $root, $work, $bin, $pids, $worker, start_worker, $T_PORT..., wait_port, rss PID KEY,
 # and the ids of 500 bookable flights in $work/flights.txt.
 # BENCH_NAME names the work folder.
 root="$(cd "$(dirname "$0")/.." && pwd)"
@@ -68,13 +68,30 @@ export TEMPORAL_ADDRESS="127.0.0.1:$T_PORT" TEMPORAL_NAMESPACE=default
 # Payloads encrypted as in production (a bench-only key), for the worker,
 # bookingbench and the gateway alike.
 export PAYLOAD_ENCRYPTION_KEYS="bench-1=YmVuY2gtb25seS1wYXlsb2FkLWtleS0zMi1ieXRlcyE="
-BOOKING_DATABASE_URL="$BOOKING_DB" FLIGHTS_URL="http://127.0.0.1:$F_PORT" \
-  STRIPE_SECRET_KEY=sk_test_bench STRIPE_API_BASE="http://127.0.0.1:$S_PORT" \
-  SMTP_HOST=127.0.0.1 SMTP_PORT=$M_PORT WORKER_METRICS_ADDR="127.0.0.1:$W_METRICS" WORKER_HTTP_ADDR="127.0.0.1:$W_HTTP" RUST_LOG=warn \
-  "$bin/worker" >"$work/worker.log" 2>&1 &
-worker=$!
-pids+=($worker)
-wait_port $W_METRICS
+# Texts go to Kannel on K_PORT: only scripts/chaos.sh starts one
+# (BENCH_KANNEL=1); the other benches book without a phone number, but the
+# worker needs the settings all the same.
+K_PORT=13113
+if [[ "${BENCH_KANNEL:-0}" == 1 ]]; then
+  scripts/debian-packages.sh kannel=/usr/sbin/bearerbox kannel-extras=/usr/lib/kannel/test/fakesmsc
+  "$venv/python" temporal-dev/kannel.py --port $K_PORT --dir "$work/sms" --user bench \
+    --password bench-kannel-password >"$work/kannel.log" 2>&1 &
+  pids+=($!)
+  wait_port $K_PORT
+fi
+# The release worker; `start_worker` again after a kill (scripts/chaos.sh).
+start_worker() {
+  BOOKING_DATABASE_URL="$BOOKING_DB" FLIGHTS_URL="http://127.0.0.1:$F_PORT" \
+    STRIPE_SECRET_KEY=sk_test_bench STRIPE_API_BASE="http://127.0.0.1:$S_PORT" \
+    SMTP_HOST=127.0.0.1 SMTP_PORT=$M_PORT WORKER_METRICS_ADDR="127.0.0.1:$W_METRICS" WORKER_HTTP_ADDR="127.0.0.1:$W_HTTP" \
+    KANNEL_SENDSMS_URL="http://127.0.0.1:$K_PORT/cgi-bin/sendsms" KANNEL_USER=bench KANNEL_PASSWORD=bench-kannel-password \
+    SMS_DLR_BASE_URL="http://127.0.0.1:$W_HTTP" SMS_DLR_TOKEN=bench-sms-dlr-token RUST_LOG=warn \
+    "$bin/worker" >>"$work/worker.log" 2>&1 &
+  worker=$!
+  pids+=($worker)
+  wait_port $W_METRICS
+}
+start_worker
 
 echo "machine: $(nproc) cores ($(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs)), $(awk '/MemTotal/ {printf "%.0f", $2 / 1048576}' /proc/meminfo) GiB RAM"
 echo "stack: Temporal dev server $("$venv/temporal" --version | sed 's/.*(//; s/)//') (SQLite WAL), localstripe, PostgreSQL $(psql "$FLIGHTS_DB" -tAc 'show server_version'), release worker and flight service, all on this machine"
