@@ -169,7 +169,8 @@ async fn read(
            ("Idempotency-Key" = Option<String>, Header, pattern = "^[\x21-\x7e]{1,255}$", description = "one key per payment attempt; a retry with the same key attaches to it")),
     request_body = PayRequest,
     responses((status = 200, body = BookingView), (status = 404),
-              (status = 409, description = "invalid_state: the booking takes no payment now; payment_in_progress: another payment is being processed; payment_attempts_exhausted: this decline was the last allowed (PAYMENT_MAX_ATTEMPTS), the booking is cancelled")))]
+              (status = 409, description = "invalid_state: the booking takes no payment now; payment_in_progress: another payment is being processed; payment_attempts_exhausted: this decline was the last allowed (PAYMENT_MAX_ATTEMPTS), the booking is cancelled"),
+              (status = 503, description = "unavailable (with Retry-After): Temporal, the database, or the booking's workflow task (after a worker crash) is busy; retry with the same Idempotency-Key")))]
 async fn pay(
     AuthUser(user): AuthUser,
     State(state): State<AppState>,
@@ -217,7 +218,8 @@ async fn pay(
 #[utoipa::path(post, path = "/api/v1/bookings/{id}/cancel", tag = "bookings", security(("bearer" = [])),
     params(("id" = String, Path, description = "booking id (UUID)"),
            ("Idempotency-Key" = Option<String>, Header, pattern = "^[\x21-\x7e]{1,255}$", description = "a retry with the same key attaches to the cancel already running")),
-    responses((status = 200, body = BookingView), (status = 404), (status = 409, description = "invalid_state: already final; booking_confirming: being confirmed, retry in a few seconds")))]
+    responses((status = 200, body = BookingView), (status = 404), (status = 409, description = "invalid_state: already final; booking_confirming: being confirmed, retry in a few seconds"),
+              (status = 503, description = "unavailable (with Retry-After): busy for now; retry with the same Idempotency-Key")))]
 async fn cancel(
     AuthUser(user): AuthUser,
     State(state): State<AppState>,
