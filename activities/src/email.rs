@@ -123,6 +123,26 @@ impl Mailer {
             )
         })?;
 
+        // Rendered before the claim: a message that cannot be built never
+        // holds a claim another attempt must wait out.
+        let rendered = try_render(input.kind, booking).map_err(|e| {
+            StepError::Transient(anyhow::Error::new(e).context("rendering the email"))
+        })?;
+        let message_id = message_id(&booking_id, &input.key, self.from.email.domain());
+        let message = Message::builder()
+            .from(self.from.clone())
+            .to(Mailbox::new(None, to))
+            .subject(rendered.subject)
+            .message_id(Some(message_id.clone()))
+            .date_now()
+            .multipart(MultiPart::alternative_plain_html(
+                rendered.text,
+                rendered.html,
+            ))
+            .map_err(|e| {
+                StepError::Transient(anyhow::Error::new(e).context("building the email"))
+            })?;
+
         // The claim, committed before the mail server is spoken to: an
         // attempt that finds the email sent stops; one that finds another
         // attempt's live claim waits for it to end. The lease outlasts
@@ -157,24 +177,6 @@ impl Mailer {
                 tokio::time::sleep(Duration::from_millis(100)).await;
             }
         }
-
-        let rendered = try_render(input.kind, booking).map_err(|e| {
-            StepError::Transient(anyhow::Error::new(e).context("rendering the email"))
-        })?;
-        let message_id = message_id(&booking_id, &input.key, self.from.email.domain());
-        let message = Message::builder()
-            .from(self.from.clone())
-            .to(Mailbox::new(None, to))
-            .subject(rendered.subject)
-            .message_id(Some(message_id.clone()))
-            .date_now()
-            .multipart(MultiPart::alternative_plain_html(
-                rendered.text,
-                rendered.html,
-            ))
-            .map_err(|e| {
-                StepError::Transient(anyhow::Error::new(e).context("building the email"))
-            })?;
 
         if let Err(e) = self.transport.send(message).await {
             // Not sent: the claim goes, so that the retry need not wait.
