@@ -25,6 +25,9 @@ export KANNEL_USER="${KANNEL_USER:-airline}"
 export KANNEL_PASSWORD="${KANNEL_PASSWORD:-dev-only-kannel-password}"
 export SMS_DLR_BASE_URL="${SMS_DLR_BASE_URL:-http://127.0.0.1:8082}"
 export SMS_DLR_TOKEN="${SMS_DLR_TOKEN:-dev-only-sms-dlr-token}"
+# The dev secrets this file publishes work only with AIRLINE_ENV=development:
+# every service refuses them otherwise (kit/src/config.rs).
+export AIRLINE_ENV="${AIRLINE_ENV:-development}"
 # The gateway's (dev-only secrets; production sets its own).
 export API_PORT="${API_PORT:-8080}"
 export JWT_SECRET="${JWT_SECRET:-dev-only-jwt-secret-change-me-0123456789}"
