@@ -34,6 +34,13 @@ KUBECTL = ROOT / ".dev/tools/kubectl"
 K8S_VERSIONS = ["1.33.0", "1.36.0"]
 KUSTOMIZATIONS = ["base", "overlays/dev"]
 APP_IMAGE = "airline-booking"
+# The image every container of ours runs in each rendering: the base's
+# published name, the dev overlay's local build (its `images:` must match
+# the name the base already rewrote).
+EXPECTED_IMAGES = {
+    "base": "ghcr.io/skyway-air/airline-booking:0.1.0",
+    "overlays/dev": "airline-booking:dev",
+}
 BINARIES = {"flights", "worker", "api"}
 # KEDA's `temporal` scaler parameters (keda.sh/docs/2.20/scalers/temporal).
 TEMPORAL_TRIGGER_KEYS = {
@@ -151,6 +158,10 @@ def check_objects(where: str, objs: list[dict]) -> None:
         if not ours:
             continue
         at = f"{where} {name_of(obj)}"
+        for c in pod.get("containers", []) + pod.get("initContainers", []):
+            want = EXPECTED_IMAGES.get(where)
+            if want and c["image"] != want:
+                fail(f"{at} container {c['name']}", f"runs image {c['image']!r}, not {want!r}")
         if not pod.get("securityContext", {}).get("runAsNonRoot"):
             fail(at, "pods must run as non-root")
         if not pod.get("serviceAccountName"):
