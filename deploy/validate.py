@@ -17,6 +17,7 @@ Alert rules: promtool's syntax check and its unit tests (alerts.test.yaml).
 """
 
 import copy
+import ipaddress
 import json
 import re
 import subprocess
@@ -51,6 +52,14 @@ TEMPORAL_TRIGGER_KEYS = {
     "minConnectTimeout", "unsafeSsl", "tlsServerName", "enableTLS",
     "apiKey", "apiKeyFromEnv",
 }
+
+# What each rendering must say about where it runs (kit/src/config.rs:
+# outside `development` the published dev secrets are refused; unset is
+# production).
+AIRLINE_ENV = {"base": {None, "production"}, "overlays/dev": {"development"}}
+# API_TRUSTED_PROXIES names the ingress controller's addresses, not a
+# network: nothing wider than this is a proxy's.
+PROXY_MAX_V4, PROXY_MAX_V6 = 24, 64
 
 errors: list[str] = []
 
@@ -279,6 +288,65 @@ def check_objects(where: str, objs: list[dict]) -> None:
                 fail(at, f"scales on queue {meta.get('taskQueue')!r}, the worker polls {queue!r}")
 
 
+def effective_env(container: dict, configmaps: dict) -> dict:
+    """The variables a container starts with, as far as the rendering says:
+    its ConfigMaps' data, then its own `env` over them; a value from a
+    Secret is `<secret NAME/KEY>`."""
+    out = {}
+    for src in container.get("envFrom", []):
+        ref = src.get("configMapRef")
+        if ref:
+            for k, v in configmaps.get(ref["name"], {}).get("data", {}).items():
+                out[src.get("prefix", "") + k] = v
+    for env in container.get("env", []):
+        if "value" in env:
+            out[env["name"]] = env["value"]
+        elif ref := env.get("valueFrom", {}).get("secretKeyRef"):
+            out[env["name"]] = f"<secret {ref['name']}/{ref['key']}>"
+        elif ref := env.get("valueFrom", {}).get("configMapKeyRef"):
+            out[env["name"]] = configmaps.get(ref["name"], {}).get("data", {}).get(ref["key"])
+        else:
+            out[env["name"]] = ""
+    return out
+
+
+def our_pods(objs: list[dict]):
+    """(object, pod spec) of every Deployment and Job running our image."""
+    for obj in objs:
+        if obj["kind"] not in ("Deployment", "Job"):
+            continue
+        pod = obj["spec"]["template"]["spec"]
+        if any(c["image"].split("/")[-1].startswith(APP_IMAGE)
+               for c in pod.get("containers", []) + pod.get("initContainers", [])):
+            yield obj, pod
+
+
+def check_environment(where: str, objs: list[dict]) -> None:
+    """AIRLINE_ENV in every container of ours; API_TRUSTED_PROXIES narrow."""
+    configmaps = {o["metadata"]["name"]: o for o in objs if o["kind"] == "ConfigMap"}
+    allowed = AIRLINE_ENV.get(where)
+    for obj, pod in our_pods(objs):
+        for c in pod.get("containers", []) + pod.get("initContainers", []):
+            value = effective_env(c, configmaps).get("AIRLINE_ENV")
+            if allowed is not None and value not in allowed:
+                fail(f"{where} {name_of(obj)} container {c['name']}",
+                     f"AIRLINE_ENV is {value!r}, must be one of {sorted(map(str, allowed))}")
+    raw = configmaps.get("airline-config", {}).get("data", {}).get("API_TRUSTED_PROXIES", "")
+    for entry in (e.strip() for e in raw.split(",")):
+        if not entry:
+            continue
+        try:
+            net = ipaddress.ip_network(entry, strict=False)
+        except ValueError:
+            fail(where, f"API_TRUSTED_PROXIES: {entry!r} is neither a CIDR nor an address")
+            continue
+        widest = PROXY_MAX_V4 if net.version == 4 else PROXY_MAX_V6
+        if net.prefixlen < widest:
+            fail(where, f"API_TRUSTED_PROXIES: {entry} is a network, not the ingress "
+                 f"controller's addresses (at most /{widest}): every pod in it could "
+                 "write its own X-Forwarded-For")
+
+
 def check_dockerfile() -> None:
     text = (DEPLOY / "Dockerfile").read_text()
     copied = set(re.findall(r"/src/target/image/(\w+)", text))
@@ -356,6 +424,7 @@ def main() -> int:
             for obj in objs:
                 validate_schema(k, obj, crds)
             check_objects(k, objs)
+            check_environment(k, objs)
         check_dockerfile()
         dashboard_exprs()
         for args in (["check", "rules", "alerts.yaml"], ["test", "rules", "alerts.test.yaml"]):
