@@ -8,11 +8,15 @@
                            /metrics pages the services served (the gateway
                            test writes them)
 
-Manifests: `kubectl kustomize` renders the base and every overlay; each
-object is validated in strict mode (unknown fields are errors) against the
-schemas of the pinned Kubernetes versions, KEDA's ScaledObject against the
-CRD kept in deploy/schemas/keda; then the objects are checked against each
-other (selectors, ports, secrets, probes, the worker's grace period).
+Manifests: `kubectl kustomize` renders the base, every overlay and the
+temporal-frontend example; each object is validated in strict mode
+(unknown fields are errors) against the schemas of the pinned Kubernetes
+versions, KEDA's objects against the CRDs kept in deploy/schemas/keda; then
+the objects are checked against each other (selectors, ports, secrets,
+probes, the worker's grace period) and against what each rendering must
+say: its image, AIRLINE_ENV, narrow trusted proxies, Temporal over mutual
+TLS (KEDA's trigger too) in the base and explicitly plain in the dev
+overlay, and the NetworkPolicies' peers for every pod and port.
 Alert rules: promtool's syntax check and its unit tests (alerts.test.yaml).
 """
 
