@@ -41,6 +41,10 @@ pub struct AppState {
     pub devices: crate::auth::device::Devices,
     pub temporal: Client,
     pub flights: reqwest::Client,
+    /// The account emails (confirm, reset, unlock, notices).
+    pub mailer: crate::auth::mail::Mailer,
+    /// Seals the two-step sign-in secrets.
+    pub sealer: crate::auth::totp::Sealer,
 }
 
 /// Assembles the gateway ([`Service`]: the public listener, the internal
@@ -100,6 +104,13 @@ impl Application {
             tokens: Arc::new(Tokens::new(&config.auth)),
             passwords: Passwords::new(&config.auth)?,
             devices: crate::auth::device::Devices::new(
+                secrecy::ExposeSecret::expose_secret(&config.auth.jwt_secret).as_bytes(),
+            ),
+            mailer: crate::auth::mail::Mailer::new(
+                &config.accounts.smtp,
+                &config.accounts.public_url,
+            )?,
+            sealer: crate::auth::totp::Sealer::new(
                 secrecy::ExposeSecret::expose_secret(&config.auth.jwt_secret).as_bytes(),
             ),
             config: Arc::new(config),
@@ -199,7 +210,15 @@ pub fn router(state: AppState) -> anyhow::Result<Router> {
                 .max_age(Duration::from_secs(600)),
         );
     }
-    let router = router.merge(crate::web::router(&config.web)?);
+    let mut router = router.merge(crate::web::router(&config.web)?);
+    if config.accounts.hsts() {
+        // Served over TLS (APP_PUBLIC_URL is https): browsers must never
+        // come back over plain HTTP.
+        router = router.layer(tower_http::set_header::SetResponseHeaderLayer::overriding(
+            header::STRICT_TRANSPORT_SECURITY,
+            HeaderValue::from_static("max-age=31536000; includeSubDomains"),
+        ));
+    }
     Ok(http::outer(router).with_state(state))
 }
 

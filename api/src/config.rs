@@ -6,7 +6,7 @@ use std::time::Duration;
 use anyhow::{Context, bail};
 use booking_workflows::contract::BookingTimings;
 use secrecy::{ExposeSecret, SecretString};
-use service_kit::config::{duration, parse, var};
+use service_kit::config::{Environment, duration, parse, refuse_published_secret, var};
 
 #[derive(Debug, Clone)]
 pub struct Config {
@@ -37,6 +37,31 @@ pub struct Config {
     pub codec_cors_origins: Vec<String>,
     /// The web app's Stripe.js and publishable key.
     pub web: crate::web::WebConfig,
+    /// Account emails and who may book.
+    pub accounts: AccountConfig,
+    /// `AIRLINE_ENV`: outside development the published dev secrets and
+    /// the development-only settings are refused.
+    pub environment: Environment,
+}
+
+#[derive(Debug, Clone)]
+pub struct AccountConfig {
+    /// Where the account emails go out (the worker's SMTP settings).
+    pub smtp: service_kit::mail::SmtpConfig,
+    /// The web app's public address, for the links in account emails and,
+    /// when it is `https://`, HSTS on every answer (`APP_PUBLIC_URL`).
+    pub public_url: String,
+    /// Only accounts with a confirmed address may hold seats
+    /// (`BOOKING_REQUIRES_VERIFIED_EMAIL`; `false` only in development).
+    pub require_verified_email: bool,
+}
+
+impl AccountConfig {
+    /// `Strict-Transport-Security` is sent when the web app is served over
+    /// TLS (the gateway sits behind a TLS-terminating proxy).
+    pub fn hsts(&self) -> bool {
+        self.public_url.starts_with("https://")
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -90,6 +115,7 @@ pub struct BookingConfig {
 impl Config {
     pub fn from_env() -> anyhow::Result<Self> {
         let timings = BookingTimings::parse(var).map_err(anyhow::Error::msg)?;
+        let environment = Environment::from_env()?;
         let jwt_secret = var("JWT_SECRET").context("set JWT_SECRET (at least 32 characters)")?;
         if jwt_secret.len() < 32 {
             bail!("JWT_SECRET must be at least 32 characters");
@@ -158,6 +184,20 @@ impl Config {
             },
             codec_cors_origins: list("CODEC_CORS_ORIGINS"),
             web: crate::web::WebConfig::from_env()?,
+            accounts: AccountConfig {
+                smtp: service_kit::mail::SmtpConfig::from_env()?,
+                public_url: var("APP_PUBLIC_URL")
+                    .unwrap_or_else(|| {
+                        format!(
+                            "http://127.0.0.1:{}",
+                            var("API_PORT").as_deref().unwrap_or("8080")
+                        )
+                    })
+                    .trim_end_matches('/')
+                    .to_owned(),
+                require_verified_email: parse("BOOKING_REQUIRES_VERIFIED_EMAIL", true)?,
+            },
+            environment,
             stripe_webhook_secret: var("STRIPE_WEBHOOK_SECRET")
                 .context("set STRIPE_WEBHOOK_SECRET (whsec_...) to verify Stripe's webhooks")?
                 .into(),
@@ -171,7 +211,29 @@ impl Config {
         if config.flights_token.expose_secret().is_empty() {
             bail!("FLIGHTS_SERVICE_TOKEN must not be empty");
         }
+        config.refuse_development_values()?;
         Ok(config)
+    }
+
+    /// Outside development: none of the secrets this repository publishes,
+    /// and no development-only setting.
+    pub fn refuse_development_values(&self) -> anyhow::Result<()> {
+        let env = self.environment;
+        refuse_published_secret(env, "JWT_SECRET", &self.auth.jwt_secret)?;
+        refuse_published_secret(env, "FLIGHTS_SERVICE_TOKEN", &self.flights_token)?;
+        refuse_published_secret(env, "STRIPE_WEBHOOK_SECRET", &self.stripe_webhook_secret)?;
+        if let Some((_, password)) = &self.auth.admin {
+            refuse_published_secret(env, "ADMIN_PASSWORD", password)?;
+        }
+        if let Some(keys) = var(payload_codec::KEYS_VAR) {
+            refuse_published_secret(env, payload_codec::KEYS_VAR, &keys.into())?;
+        }
+        if env != Environment::Development && !self.accounts.require_verified_email {
+            bail!(
+                "BOOKING_REQUIRES_VERIFIED_EMAIL=false is for development only (AIRLINE_ENV=development)"
+            );
+        }
+        Ok(())
     }
 
     /// The booking database (shared with the worker's activities).

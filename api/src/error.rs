@@ -18,6 +18,11 @@ pub enum GatewayError {
     InvalidCredentials,
     #[error("admin role required")]
     Forbidden,
+    #[error("confirm your email address first: follow the link we sent you")]
+    EmailNotVerified,
+    /// The password was right; the account also needs its second factor.
+    #[error("enter the code from your authenticator app")]
+    OtpRequired,
     #[error("too many requests; retry in {} s", seconds(*retry_after))]
     TooManyRequests { retry_after: Duration },
     /// Too many failed logins for one account (every replica counts them).
@@ -35,7 +40,8 @@ impl ServiceError for GatewayError {
         match self {
             GatewayError::Unprocessable { .. } => StatusCode::UNPROCESSABLE_ENTITY,
             GatewayError::InvalidCredentials => StatusCode::UNAUTHORIZED,
-            GatewayError::Forbidden => StatusCode::FORBIDDEN,
+            GatewayError::Forbidden | GatewayError::EmailNotVerified => StatusCode::FORBIDDEN,
+            GatewayError::OtpRequired => StatusCode::UNAUTHORIZED,
             GatewayError::TooManyRequests { .. } | GatewayError::LoginThrottled { .. } => {
                 StatusCode::TOO_MANY_REQUESTS
             }
@@ -47,6 +53,8 @@ impl ServiceError for GatewayError {
             GatewayError::Unprocessable { code, .. } => code,
             GatewayError::InvalidCredentials => "invalid_credentials",
             GatewayError::Forbidden => "forbidden",
+            GatewayError::EmailNotVerified => "email_not_verified",
+            GatewayError::OtpRequired => "otp_required",
             GatewayError::TooManyRequests { .. } => "rate_limited",
             GatewayError::LoginThrottled { .. } => "login_throttled",
         }

@@ -23,6 +23,11 @@ use crate::{auth, bookings, catalogue, health, webhook};
     info(title = "Airline booking API", description = "Search flights, hold seats, pay, cancel. Every booking is a durable Temporal workflow. Errors: {\"error\": {\"code\", \"message\", \"field\"?}}. Query values and text fields are trimmed, and an empty query value counts as absent (as HTML forms send them); codes and seat numbers are accepted in any case. Integers are written without a decimal point (1, not 1.0)."),
     paths(
         auth::signup, auth::login, auth::refresh, auth::logout, auth::me,
+        auth::account::verify_email, auth::account::resend_verification,
+        auth::account::request_reset, auth::account::confirm_reset, auth::account::unlock,
+        auth::account::change_password, auth::account::delete_account, auth::account::export,
+        auth::sessions::list, auth::sessions::end, auth::sessions::logout_everywhere,
+        auth::totp::begin, auth::totp::confirm, auth::totp::disable,
         catalogue::search_flights, catalogue::read_flight, catalogue::flight_seats,
         catalogue::list_cities, catalogue::read_city,
         catalogue::list_airports, catalogue::read_airport,
@@ -258,7 +263,7 @@ mod tests {
             unrouted.is_empty(),
             "in the OpenAPI document but not routed: {unrouted:?}"
         );
-        assert_eq!(routed.len(), 36, "{routed:?}");
+        assert_eq!(routed.len(), 50, "{routed:?}");
     }
 
     /// Every error answer carries the one error shape.

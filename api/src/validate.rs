@@ -3,6 +3,9 @@
 
 use std::borrow::Cow;
 
+use secrecy::{ExposeSecret, SecretString};
+use unicode_normalization::{UnicodeNormalization, is_nfc};
+
 use crate::error::Error;
 
 /// An email address as accounts and bookings keep it: trimmed, lower-case.
@@ -70,22 +73,57 @@ pub fn text(field: &'static str, raw: &str, max: usize) -> Result<String, Error>
     Ok(value.to_owned())
 }
 
-/// A new password: 10 to 128 characters.
-pub fn new_password(raw: &str) -> Result<(), Error> {
-    let n = raw.chars().count();
+/// A password as typed, in Unicode NFC: the same password typed on a Mac
+/// (NFD) and on Windows (NFC) is the same password.
+pub fn password(raw: &SecretString) -> SecretString {
+    let raw = raw.expose_secret();
+    if is_nfc(raw) {
+        return raw.to_owned().into();
+    }
+    raw.nfc().collect::<String>().into()
+}
+
+/// A new password, normalised ([`password`]): 10 to 128 characters, no
+/// control characters (NUL included), and not guessable: zxcvbn's estimate
+/// must reach 3 of 4 (about 10^8 guesses), counting the account's own
+/// address and name as known words, so ten `a`s, `password123` or the
+/// traveller's name are refused with zxcvbn's advice.
+pub fn new_password(
+    field: &'static str,
+    raw: &SecretString,
+    known: &[&str],
+) -> Result<SecretString, Error> {
+    let normalised = password(raw);
+    let value = normalised.expose_secret();
+    let n = value.chars().count();
     if n < 10 {
-        return Err(Error::validation(
-            "password",
-            "must be at least 10 characters",
-        ));
+        return Err(Error::validation(field, "must be at least 10 characters"));
     }
     if n > 128 {
+        return Err(Error::validation(field, "must be at most 128 characters"));
+    }
+    if value.chars().any(char::is_control) {
         return Err(Error::validation(
-            "password",
-            "must be at most 128 characters",
+            field,
+            "must not contain control characters",
         ));
     }
-    Ok(())
+    let estimate = zxcvbn::zxcvbn(value, known);
+    if (estimate.score() as u8) < 3 {
+        let advice = estimate
+            .feedback()
+            .and_then(|f| f.warning().map(|w| w.to_string()))
+            .filter(|w| !w.is_empty())
+            .unwrap_or_else(|| "it would be guessed quickly".to_owned());
+        return Err(Error::validation(
+            field,
+            format!(
+                "is too easy to guess ({}): add words or characters",
+                advice.trim_end_matches('.')
+            ),
+        ));
+    }
+    Ok(normalised)
 }
 
 #[cfg(test)]
@@ -127,5 +165,46 @@ mod tests {
         assert!(text("name", "abcdefghijk", 10).is_err());
         assert!(text("name", "a\u{0}b", 10).is_err());
         assert_eq!(text("name", " Zoë ", 10).unwrap(), "Zoë");
+    }
+
+    #[test]
+    fn guessable_passwords_are_refused_with_advice() {
+        for bad in [
+            "aaaaaaaaaa",
+            "password123",
+            "qwertyuiop1",
+            "ada@example.com1",
+            "Ada Lovelace 1",
+        ] {
+            let err = new_password(
+                "password",
+                &bad.to_owned().into(),
+                &["ada@example.com", "Ada Lovelace"],
+            )
+            .err()
+            .unwrap_or_else(|| panic!("{bad:?} accepted"));
+            assert!(
+                err.to_string().contains("too easy to guess")
+                    || err.to_string().contains("at least"),
+                "{bad}: {err}"
+            );
+        }
+        assert!(new_password("password", &"correct horse battery".to_owned().into(), &[]).is_ok());
+    }
+
+    #[test]
+    fn passwords_are_nfc_and_refuse_control_characters() {
+        let nfd: SecretString = "Zoe\u{301} ferry lantern 42".to_owned().into();
+        let nfc: SecretString = "Zo\u{e9} ferry lantern 42".to_owned().into();
+        assert_eq!(
+            password(&nfd).expose_secret(),
+            password(&nfc).expose_secret()
+        );
+        assert_eq!(
+            new_password("password", &nfd, &[]).unwrap().expose_secret(),
+            nfc.expose_secret()
+        );
+        let nul: SecretString = "tangerine\u{0}harbour lamp".to_owned().into();
+        assert!(new_password("password", &nul, &[]).is_err());
     }
 }

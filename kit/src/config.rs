@@ -131,9 +131,13 @@ pub fn refuse_published_secret(
     let value = value.expose_secret();
     let published = PUBLISHED_DEV_SECRETS.iter().any(|dev| {
         value == *dev
-            || value
-                .split([',', '='])
-                .any(|part| part.trim() == *dev)
+            || value.split(',').any(|part| {
+                let part = part.trim();
+                part == *dev
+                    || part
+                        .split_once('=')
+                        .is_some_and(|(_, key)| key.trim() == *dev)
+            })
     });
     if published {
         anyhow::bail!(
@@ -155,7 +159,10 @@ mod tests {
         let err = refuse_published_secret(Environment::Production, "JWT_SECRET", &dev)
             .unwrap_err()
             .to_string();
-        assert!(err.starts_with("JWT_SECRET is one of the development values"), "{err}");
+        assert!(
+            err.starts_with("JWT_SECRET is one of the development values"),
+            "{err}"
+        );
         assert!(!err.contains("dev-only-jwt"), "the value leaked: {err}");
         refuse_published_secret(Environment::Development, "JWT_SECRET", &dev).unwrap();
         let own: SecretString = "a-secret-nobody-published-0123456789".into();

@@ -55,7 +55,74 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for ApiJson<T> {
 pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, Error> {
     // Syntax first (400), then shape and types (422, naming the field).
     let value: serde_json::Value = serde_json::from_slice(bytes).map_err(|e| malformed(&e))?;
+    // A key given twice is refused: parsers disagree on which one wins
+    // (first, last, error), so a proxy or a signature check could read
+    // another request than the one served.
+    if let Err(e) = serde::de::DeserializeSeed::deserialize(
+        NoDuplicateKeys,
+        &mut serde_json::Deserializer::from_slice(bytes),
+    ) {
+        return Err(Error::BadRequest {
+            code: "malformed_json",
+            field: None,
+            message: format!("the body is not valid JSON: {e}"),
+        });
+    }
     from_value(value)
+}
+
+/// Walks a JSON document and fails on an object that repeats a key.
+struct NoDuplicateKeys;
+
+impl<'de> serde::de::DeserializeSeed<'de> for NoDuplicateKeys {
+    type Value = ();
+
+    fn deserialize<D: serde::Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
+        d.deserialize_any(self)
+    }
+}
+
+impl<'de> serde::de::Visitor<'de> for NoDuplicateKeys {
+    type Value = ();
+
+    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        f.write_str("any JSON value")
+    }
+
+    fn visit_bool<E>(self, _: bool) -> Result<(), E> {
+        Ok(())
+    }
+    fn visit_i64<E>(self, _: i64) -> Result<(), E> {
+        Ok(())
+    }
+    fn visit_u64<E>(self, _: u64) -> Result<(), E> {
+        Ok(())
+    }
+    fn visit_f64<E>(self, _: f64) -> Result<(), E> {
+        Ok(())
+    }
+    fn visit_str<E>(self, _: &str) -> Result<(), E> {
+        Ok(())
+    }
+    fn visit_unit<E>(self) -> Result<(), E> {
+        Ok(())
+    }
+
+    fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
+        while seq.next_element_seed(NoDuplicateKeys)?.is_some() {}
+        Ok(())
+    }
+
+    fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
+        let mut seen = std::collections::HashSet::new();
+        while let Some(key) = map.next_key::<String>()? {
+            if !seen.insert(key.clone()) {
+                return Err(serde::de::Error::custom(format!("duplicate key {key:?}")));
+            }
+            map.next_value_seed(NoDuplicateKeys)?;
+        }
+        Ok(())
+    }
 }
 
 /// A parsed JSON value into `T`; a wrong type or shape is 422 naming the
@@ -186,5 +253,36 @@ impl<S: Send + Sync> FromRequestParts<S> for Id {
             .filter(|id| *id > 0)
             .map(Id)
             .ok_or(Error::NotFound("resource"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[derive(serde::Deserialize, Debug)]
+    struct Login {
+        #[allow(dead_code)]
+        email: String,
+        #[allow(dead_code)]
+        extra: Option<serde_json::Value>,
+    }
+
+    #[test]
+    fn a_key_given_twice_is_refused_at_any_depth() {
+        for body in [
+            r#"{"email":"a@x.io","email":"b@x.io"}"#,
+            r#"{"email":"a@x.io","extra":{"k":1,"k":2}}"#,
+            r#"{"email":"a@x.io","extra":[{"k":1,"k":2}]}"#,
+        ] {
+            match parse_json::<Login>(body.as_bytes()) {
+                Err(Error::BadRequest { code, message, .. }) => {
+                    assert_eq!(code, "malformed_json");
+                    assert!(message.contains("duplicate key"), "{message}");
+                }
+                other => panic!("{body} gave {other:?}"),
+            }
+        }
+        parse_json::<Login>(br#"{"email":"a@x.io","extra":{"k":1,"j":[1,{"k":2}]}}"#).unwrap();
     }
 }

@@ -4,7 +4,8 @@
 //! settings from the environment (`config`), logging, metrics, the time
 //! limit and the shutdown signal (`telemetry`), liveness and the metrics
 //! scrape (`health`), the HTTP middleware stack (`http`), and with the
-//! `temporal` feature the Temporal client (`temporal`).
+//! `temporal` feature the Temporal client (`temporal`), with `mail` the SMTP
+//! settings and transport (`mail`).
 //! docs/architecture.md shows where each piece sits.
 
 pub mod config;
@@ -12,6 +13,8 @@ pub mod error;
 pub mod extract;
 pub mod health;
 pub mod http;
+#[cfg(feature = "mail")]
+pub mod mail;
 pub mod telemetry;
 #[cfg(feature = "temporal")]
 pub mod temporal;

@@ -1,14 +1,24 @@
-//! Accounts: sign up, log in, refresh (rotating), log out, me.
+//! Accounts: sign up, log in (with a second factor when enrolled), refresh
+//! (rotating), log out, me; the emailed links, password changes, deletion
+//! and export are `account`'s, sessions `sessions`', two-factor `totp`'s.
 
+pub mod account;
+mod admin;
 pub mod device;
 pub mod extract;
+pub mod mail;
 pub mod password;
+pub mod sessions;
 pub mod throttle;
 pub mod tokens;
+pub mod totp;
+
+pub use admin::ensure_admin;
 
 use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
+use axum::response::IntoResponse;
 use chrono::{DateTime, Utc};
 use secrecy::SecretString;
 use serde::{Deserialize, Serialize};
@@ -30,11 +40,17 @@ pub fn routes() -> Routes {
         .post("/auth/login", login)
         .post("/auth/refresh", refresh)
         .post("/auth/logout", logout)
+        .merge(account::link_routes())
 }
 
-/// `me` is limited per user like the rest of the API.
+/// The signed-in traveller's own account, limited per user like the rest
+/// of the API.
 pub fn me_routes() -> Routes {
-    Routes::new().get("/auth/me", me)
+    Routes::new()
+        .get("/auth/me", me)
+        .merge(account::routes())
+        .merge(sessions::routes())
+        .merge(totp::routes())
 }
 
 #[derive(Deserialize, ToSchema)]
@@ -63,6 +79,12 @@ pub struct LoginRequest {
     email: String,
     #[schema(value_type = String)]
     password: SecretString,
+    /// The 6-digit code of the authenticator app, or one of the recovery
+    /// codes, for an account with two-step sign-in (without it such an
+    /// account answers 401 `otp_required`).
+    #[serde(default)]
+    #[schema(value_type = Option<String>, example = "123456")]
+    otp: Option<SecretString>,
 }
 
 #[derive(Deserialize, ToSchema)]
@@ -77,6 +99,10 @@ pub struct UserView {
     email: String,
     name: String,
     roles: Vec<Role>,
+    /// Whether the address is confirmed (needed to book).
+    email_verified: bool,
+    /// Whether sign-in asks for an authenticator code.
+    two_factor: bool,
     created_at: DateTime<Utc>,
 }
 
@@ -98,25 +124,34 @@ pub struct SignupResponse {
 }
 
 #[derive(sqlx::FromRow)]
-struct UserRow {
-    user_id: Uuid,
-    email: String,
-    name: String,
-    role: String,
-    created_at: DateTime<Utc>,
+pub(crate) struct UserRow {
+    pub user_id: Uuid,
+    pub email: String,
+    pub name: String,
+    pub role: String,
+    pub email_verified: bool,
+    pub two_factor: bool,
+    pub created_at: DateTime<Utc>,
 }
+
+/// The columns of a [`UserRow`].
+pub(crate) const USER_COLUMNS: &str = "user_id, email, name, role, \
+    email_verified_at is not null as email_verified, \
+    totp_enabled_at is not null as two_factor, created_at";
 
 impl UserRow {
     fn roles(&self) -> Vec<Role> {
         Role::parse(&self.role).into_iter().collect()
     }
 
-    fn view(self) -> UserView {
+    pub(crate) fn view(self) -> UserView {
         UserView {
             roles: self.roles(),
             id: self.user_id,
             email: self.email,
             name: self.name,
+            email_verified: self.email_verified,
+            two_factor: self.two_factor,
             created_at: self.created_at,
         }
     }
@@ -124,24 +159,24 @@ impl UserRow {
 
 /// Create a customer account and log it in.
 #[utoipa::path(post, path = "/api/v1/auth/signup", tag = "auth", request_body = SignupRequest,
-    responses((status = 201, body = SignupResponse), (status = 409, description = "email_taken"),
-              (status = 422, description = "invalid field"), (status = 429, description = "rate limited")))]
+    responses((status = 201, body = SignupResponse, description = "signed in; a link to confirm the address is emailed (booking needs it)"),
+              (status = 409, description = "email_taken"),
+              (status = 422, description = "invalid field (a password zxcvbn estimates guessable is refused with its advice)"),
+              (status = 429, description = "rate limited")))]
 async fn signup(
     State(state): State<AppState>,
+    headers: axum::http::HeaderMap,
     ApiJson(req): ApiJson<SignupRequest>,
-) -> Result<(StatusCode, Json<SignupResponse>)> {
+) -> Result<axum::response::Response> {
     let email = Email::parse("email", &req.email)?;
-    {
-        use secrecy::ExposeSecret;
-        new_password(req.password.expose_secret())?;
-    }
     let name = text("name", &req.name, 100)?;
-    let hash = state.passwords.hash(req.password).await?;
-    let user: UserRow = sqlx::query_as(
+    let password = new_password("password", &req.password, &[email.as_str(), &name])?;
+    let hash = state.passwords.hash(password).await?;
+    let user: UserRow = sqlx::query_as(&format!(
         "insert into app_user (user_id, email, name, password_hash, role)
          values ($1, $2, $3, $4, 'customer')
-         returning user_id, email, name, role, created_at",
-    )
+         returning {USER_COLUMNS}"
+    ))
     .bind(Uuid::new_v4())
     .bind(email.as_str())
     .bind(&name)
@@ -152,8 +187,13 @@ async fn signup(
         Error::conflict("email_taken", "an account with this email already exists")
     })?;
     tracing::info!(user_id = %user.user_id, "account created");
-    let tokens = start_session(&state, user.user_id, user.roles()).await?;
-    Ok((
+    // The account exists either way: a lost email is sent again on request.
+    if let Err(e) = account::send_verification(&state, user.user_id, &user.email, &user.name).await
+    {
+        tracing::warn!(error = %e, user_id = %user.user_id, "verification email not sent");
+    }
+    let tokens = start_session(&state, user.user_id, user.roles(), &headers).await?;
+    Ok(no_store(
         StatusCode::CREATED,
         Json(SignupResponse {
             user: user.view(),
@@ -162,9 +202,22 @@ async fn signup(
     ))
 }
 
+/// A token-bearing answer: never kept by a browser or proxy cache.
+pub(crate) fn no_store(
+    status: StatusCode,
+    body: impl axum::response::IntoResponse,
+) -> axum::response::Response {
+    let mut response = (status, body).into_response();
+    response.headers_mut().insert(
+        axum::http::header::CACHE_CONTROL,
+        axum::http::HeaderValue::from_static("no-store"),
+    );
+    response
+}
+
 /// Exchange email and password for an access and a refresh token.
 #[utoipa::path(post, path = "/api/v1/auth/login", tag = "auth", request_body = LoginRequest,
-    responses((status = 200, body = TokenPair), (status = 401, description = "invalid_credentials"),
+    responses((status = 200, body = TokenPair), (status = 401, description = "invalid_credentials, or otp_required: the password is right and the account asks for its authenticator code (send `otp`)"),
               (status = 429, description = "rate_limited (per client IP, IPv6 per /64) or login_throttled (too many failed logins for the account from this network, or from all networks together; a device that logged in to the account before, by its `airline_device` cookie, is let through)")))]
 async fn login(
     State(state): State<AppState>,
@@ -176,41 +229,61 @@ async fn login(
     let network = crate::limits::network(client.of(peer.ip(), &headers));
     // A malformed address cannot match an account; it still costs a hash.
     let email = Email::parse("email", &req.email).ok();
-    let user: Option<(Uuid, String, String)> = match &email {
+    let user: Option<(Uuid, String, String, bool)> = match &email {
         Some(email) => {
             // Counted (or refused) before the password is checked; a device
             // that logged in to this account before gets through the locks.
             let known = state.devices.known(&headers, email.as_str());
-            throttle::attempt(&state.pool, email.as_str(), network, known).await?;
-            sqlx::query_as("select user_id, role, password_hash from app_user where email = $1")
-                .bind(email.as_str())
-                .fetch_optional(&state.pool)
-                .await?
+            if let Err(e) = throttle::attempt(&state.pool, email.as_str(), network, known).await {
+                account::offer_unlock(&state, email.as_str()).await;
+                return Err(e);
+            }
+            sqlx::query_as(
+                "select user_id, role, password_hash, totp_enabled_at is not null
+                   from app_user where email = $1 and deleted_at is null",
+            )
+            .bind(email.as_str())
+            .fetch_optional(&state.pool)
+            .await?
         }
         None => None,
     };
-    let (user_id, role, hash) = match user {
-        Some((id, role, hash)) => (Some(id), Some(role), Some(hash)),
-        None => (None, None, None),
+    let (user_id, role, hash, two_factor) = match user {
+        Some((id, role, hash, two_factor)) => (Some(id), Some(role), Some(hash), two_factor),
+        None => (None, None, None, false),
     };
-    let ok = state.passwords.verify(req.password, hash).await?;
+    let ok = state.passwords.verify_typed(&req.password, hash).await?;
     let (Some(user_id), Some(role), true) = (user_id, role, ok) else {
         tracing::debug!("login refused");
+        if let Some(email) = &email {
+            account::offer_unlock(&state, email.as_str()).await;
+        }
         return Err(GatewayError::InvalidCredentials.into());
     };
     let Some(email) = &email else {
         return Err(GatewayError::InvalidCredentials.into());
     };
+    if two_factor {
+        // The attempt stays counted until the second factor is right too.
+        match &req.otp {
+            None => return Err(GatewayError::OtpRequired.into()),
+            Some(code) if !totp::check(&state, user_id, code).await? => {
+                tracing::debug!(%user_id, "second factor refused");
+                return Err(GatewayError::InvalidCredentials.into());
+            }
+            Some(_) => {}
+        }
+    }
     throttle::succeeded(&state.pool, email.as_str(), network).await?;
     let roles = Role::parse(&role).into_iter().collect();
-    let tokens = start_session(&state, user_id, roles).await?;
+    let tokens = start_session(&state, user_id, roles, &headers).await?;
     // Remember the device: its next correct password is let through even
     // while strangers' guesses lock the account's other networks.
     let secure = headers
         .get("x-forwarded-proto")
         .is_some_and(|p| p.as_bytes().eq_ignore_ascii_case(b"https"));
     let cookie = state.devices.set_cookie(email.as_str(), secure);
-    let mut response = axum::response::IntoResponse::into_response(Json(tokens));
+    let mut response = no_store(StatusCode::OK, Json(tokens));
     response
         .headers_mut()
         .insert(axum::http::header::SET_COOKIE, cookie);
@@ -227,7 +300,7 @@ async fn login(
 async fn refresh(
     State(state): State<AppState>,
     ApiJson(req): ApiJson<RefreshRequest>,
-) -> Result<Json<TokenPair>> {
+) -> Result<axum::response::Response> {
     let mut tx = state.pool.begin().await?;
     let found: Option<RefreshRow> = sqlx::query_as(
         "select family_id, user_id, used_at is not null as used, revoked_at is not null as revoked,
@@ -284,18 +357,23 @@ async fn refresh(
             .execute(&mut *tx)
             .await?;
     }
-    let role: String = sqlx::query_scalar("select role from app_user where user_id = $1")
-        .bind(user_id)
-        .fetch_one(&mut *tx)
-        .await?;
+    let role: Option<String> =
+        sqlx::query_scalar("select role from app_user where user_id = $1 and deleted_at is null")
+            .bind(user_id)
+            .fetch_optional(&mut *tx)
+            .await?;
+    let Some(role) = role else {
+        return Err(Error::Unauthorized);
+    };
     let session = Session {
         family_id,
         started_at: session_started_at,
     };
-    let refresh_token = insert_refresh(&mut tx, &state, user_id, session).await?;
+    let refresh_token = insert_refresh(&mut tx, &state, user_id, &session, None).await?;
     tx.commit().await?;
     let roles = Role::parse(&role).into_iter().collect();
-    Ok(Json(pair(&state, user_id, roles, refresh_token)?))
+    let tokens = pair(&state, user_id, family_id, roles, refresh_token)?;
+    Ok(no_store(StatusCode::OK, Json(tokens)))
 }
 
 /// Revoke the session (the refresh token's family). Access tokens already
@@ -323,9 +401,9 @@ async fn logout(
 #[utoipa::path(get, path = "/api/v1/auth/me", tag = "auth", security(("bearer" = [])),
     responses((status = 200, body = UserView), (status = 401)))]
 async fn me(AuthUser(user): AuthUser, State(state): State<AppState>) -> Result<Json<UserView>> {
-    let row: Option<UserRow> = sqlx::query_as(
-        "select user_id, email, name, role, created_at from app_user where user_id = $1",
-    )
+    let row: Option<UserRow> = sqlx::query_as(&format!(
+        "select {USER_COLUMNS} from app_user where user_id = $1 and deleted_at is null"
+    ))
     .bind(user.user_id)
     .fetch_optional(&state.pool)
     .await?;
@@ -333,15 +411,31 @@ async fn me(AuthUser(user): AuthUser, State(state): State<AppState>) -> Result<J
     row.map(|r| Json(r.view())).ok_or(Error::Unauthorized)
 }
 
-async fn start_session(state: &AppState, user_id: Uuid, roles: Vec<Role>) -> Result<TokenPair> {
+async fn start_session(
+    state: &AppState,
+    user_id: Uuid,
+    roles: Vec<Role>,
+    headers: &axum::http::HeaderMap,
+) -> Result<TokenPair> {
     let mut tx = state.pool.begin().await?;
     let session = Session {
         family_id: Uuid::new_v4(),
         started_at: Utc::now(),
     };
-    let refresh_token = insert_refresh(&mut tx, state, user_id, session).await?;
+    // What the traveller's list of sessions names the device by.
+    let device = headers
+        .get(axum::http::header::USER_AGENT)
+        .and_then(|v| v.to_str().ok())
+        .map(|ua| {
+            ua.chars()
+                .filter(|c| !c.is_control())
+                .take(200)
+                .collect::<String>()
+        });
+    let refresh_token =
+        insert_refresh(&mut tx, state, user_id, &session, device.as_deref()).await?;
     tx.commit().await?;
-    pair(state, user_id, roles, refresh_token)
+    pair(state, user_id, session.family_id, roles, refresh_token)
 }
 
 /// A refresh token as `refresh` reads it.
@@ -367,7 +461,8 @@ async fn insert_refresh(
     tx: &mut sqlx::PgConnection,
     state: &AppState,
     user_id: Uuid,
-    session: Session,
+    session: &Session,
+    user_agent: Option<&str>,
 ) -> Result<String> {
     let token = new_refresh_token();
     let ttl = chrono::Duration::from_std(state.tokens.refresh_ttl)
@@ -378,8 +473,10 @@ async fn insert_refresh(
     let expires_at = (Utc::now() + ttl).min(session.started_at + max_age);
     sqlx::query(
         "insert into refresh_token
-                (refresh_token_id, family_id, user_id, token_hash, expires_at, session_started_at)
-         values ($1, $2, $3, $4, $5, $6)",
+                (refresh_token_id, family_id, user_id, token_hash, expires_at, session_started_at,
+                 user_agent)
+         values ($1, $2, $3, $4, $5, $6,
+                 coalesce($7, (select user_agent from refresh_token where family_id = $2 limit 1)))",
     )
     .bind(Uuid::new_v4())
     .bind(session.family_id)
@@ -387,6 +484,7 @@ async fn insert_refresh(
     .bind(refresh_hash(&token))
     .bind(expires_at)
     .bind(session.started_at)
+    .bind(user_agent)
     .execute(tx)
     .await?;
     Ok(token)
@@ -395,65 +493,14 @@ async fn insert_refresh(
 fn pair(
     state: &AppState,
     user_id: Uuid,
+    session_id: Uuid,
     roles: Vec<Role>,
     refresh_token: String,
 ) -> Result<TokenPair> {
     Ok(TokenPair {
-        access_token: state.tokens.issue_access(user_id, roles)?,
+        access_token: state.tokens.issue_access(user_id, session_id, roles)?,
         refresh_token,
         token_type: "Bearer",
         expires_in: state.tokens.access_ttl.as_secs(),
     })
-}
-
-/// Creates the admin from `ADMIN_EMAIL` / `ADMIN_PASSWORD` when no account
-/// has that address; leaves an existing admin as it is (its password too);
-/// refuses to start when a traveller's account has the address, which
-/// anyone could have registered (sign-up does not verify addresses).
-pub async fn ensure_admin(state: &AppState) -> anyhow::Result<()> {
-    let Some((email, password)) = state.config.auth.admin.clone() else {
-        return Ok(());
-    };
-    let email =
-        Email::parse("ADMIN_EMAIL", &email).map_err(|e| anyhow::anyhow!("ADMIN_EMAIL: {e}"))?;
-    let existing: Option<String> = sqlx::query_scalar("select role from app_user where email = $1")
-        .bind(email.as_str())
-        .fetch_optional(&state.pool)
-        .await?;
-    match existing.as_deref() {
-        Some("admin") => {
-            tracing::info!("admin account ready");
-            return Ok(());
-        }
-        // Someone signed up with the address first: promoting that account
-        // would hand the airline to whoever registered it.
-        Some(_) => anyhow::bail!(
-            "ADMIN_EMAIL {email} belongs to an existing traveller account; the gateway \
-             will not promote it. Set ADMIN_EMAIL to an address no account uses \
-             (docs/ops.md, \"The admin account\")",
-            email = email.as_str()
-        ),
-        None => {}
-    }
-    let hash = state.passwords.hash(password).await?;
-    // A concurrent sign-up (or another replica) may take the address
-    // between the read and this insert: only an insert creates the admin.
-    let created = sqlx::query(
-        "insert into app_user (user_id, email, name, password_hash, role)
-         values ($1, $2, 'Administrator', $3, 'admin')
-         on conflict (email) do nothing",
-    )
-    .bind(Uuid::new_v4())
-    .bind(email.as_str())
-    .bind(&hash)
-    .execute(&state.pool)
-    .await?
-    .rows_affected();
-    if created == 0 {
-        // Lost the race: whoever won decides (an admin replica, or a
-        // traveller, which the next start refuses).
-        return Box::pin(ensure_admin(state)).await;
-    }
-    tracing::info!("admin account created");
-    Ok(())
 }

@@ -71,6 +71,24 @@ impl Passwords {
         .context("password verification task")??;
         Ok(known && matches)
     }
+
+    /// Checks a password as the traveller typed it: in NFC (how every
+    /// password is hashed since normalisation), and for a password typed
+    /// in another form, as typed too (an account made before, in NFD).
+    pub async fn verify_typed(
+        &self,
+        typed: &SecretString,
+        hash: Option<String>,
+    ) -> anyhow::Result<bool> {
+        let normalised = crate::validate::password(typed);
+        if self.verify(normalised.clone(), hash.clone()).await? {
+            return Ok(true);
+        }
+        if normalised.expose_secret() == typed.expose_secret() || hash.is_none() {
+            return Ok(false);
+        }
+        self.verify(typed.clone(), hash).await
+    }
 }
 
 fn argon2(params: Params) -> Argon2<'static> {

@@ -33,6 +33,9 @@ impl Role {
 #[derive(Debug, Serialize, Deserialize)]
 struct Claims {
     sub: Uuid,
+    /// The session (refresh-token family) the token was issued to: ending
+    /// the session ends its access tokens too (`extract::AuthUser`).
+    sid: Uuid,
     roles: Vec<Role>,
     iss: String,
     iat: u64,
@@ -43,6 +46,7 @@ struct Claims {
 #[derive(Debug, Clone)]
 pub struct Principal {
     pub user_id: Uuid,
+    pub session_id: Uuid,
     pub roles: Vec<Role>,
 }
 
@@ -69,6 +73,8 @@ impl Tokens {
         let mut validation = Validation::new(Algorithm::HS256);
         validation.set_issuer(&[config.issuer.as_str()]);
         validation.set_required_spec_claims(&["exp", "iss", "sub"]);
+        // `sid` is required by `Claims` itself: a token from before sessions
+        // were named is refused (its client refreshes).
         validation.leeway = 5;
         Self {
             encoding: EncodingKey::from_secret(secret),
@@ -80,10 +86,16 @@ impl Tokens {
         }
     }
 
-    pub fn issue_access(&self, user_id: Uuid, roles: Vec<Role>) -> anyhow::Result<String> {
+    pub fn issue_access(
+        &self,
+        user_id: Uuid,
+        session_id: Uuid,
+        roles: Vec<Role>,
+    ) -> anyhow::Result<String> {
         let now = chrono::Utc::now().timestamp().max(0) as u64;
         let claims = Claims {
             sub: user_id,
+            sid: session_id,
             roles,
             iss: self.issuer.clone(),
             iat: now,
@@ -102,6 +114,7 @@ impl Tokens {
         match jsonwebtoken::decode::<Claims>(token, &self.decoding, &self.validation) {
             Ok(data) => Some(Principal {
                 user_id: data.claims.sub,
+                session_id: data.claims.sid,
                 roles: data.claims.roles,
             }),
             Err(e) => {

@@ -22,12 +22,24 @@ use booking_workflows::contract::{
 };
 
 use crate::app::AppState;
-use crate::auth::extract::{Admin, AuthUser};
+use crate::auth::extract::{Admin, AuthUser, VerifiedUser};
 use crate::catalogue::PageQuery;
 use crate::error::{Error, GatewayError, Result};
 use crate::extract::{ApiJson, Page, Params};
 use crate::routes::Routes;
 use views::{BookingList, BookingView, CreateBooking, PayRequest};
+
+/// Every booking of `user_id`, newest first, as its owner sees them (the
+/// account's data export).
+pub(crate) async fn all_of(state: &AppState, user_id: uuid::Uuid) -> Result<Vec<BookingView>> {
+    let rows: Vec<sqlx::types::Json<BookingState>> = sqlx::query_scalar(
+        "select state from booking where user_id = $1 order by created_at desc limit 10000",
+    )
+    .bind(user_id.to_string())
+    .fetch_all(&state.pool)
+    .await?;
+    Ok(rows.into_iter().map(|r| r.0.into()).collect())
+}
 
 /// Seats (and passengers) in one booking.
 pub(crate) const MAX_SEATS: usize = 9;
@@ -49,11 +61,12 @@ pub fn routes() -> Routes {
     params(("Idempotency-Key" = String, Header, pattern = "^[\x21-\x7e]{1,255}$", description = "one key per booking attempt (1 to 255 visible ASCII characters); a retry with the same key gets the same booking")),
     security(("bearer" = [])),
     responses((status = 201, body = BookingView), (status = 400, description = "missing Idempotency-Key or malformed JSON"),
-              (status = 401), (status = 409, description = "seats_unavailable, booking_closed, too_many_holds (BOOKING_MAX_LIVE_PER_USER, BOOKING_MAX_HELD_SEATS_PER_USER), or booking_failed: the booking this key started ended because a service it needs stayed out of reach (nothing is held or charged; every retry of the key gets this answer: book again with a new key)"),
+              (status = 401), (status = 403, description = "email_not_verified: the account's address is not confirmed yet (POST /auth/verify-email/resend)"),
+              (status = 409, description = "seats_unavailable, booking_closed, too_many_holds (BOOKING_MAX_LIVE_PER_USER, BOOKING_MAX_HELD_SEATS_PER_USER), or booking_failed: the booking this key started ended because a service it needs stayed out of reach (nothing is held or charged; every retry of the key gets this answer: book again with a new key)"),
               (status = 422, description = "invalid field, booking_rejected, payment_rejected or idempotency_key_reused"),
               (status = 503, description = "unavailable (with Retry-After): Temporal, the database or a service is busy or out of reach right now; retry with the same key")))]
 async fn create(
-    AuthUser(user): AuthUser,
+    VerifiedUser(user): VerifiedUser,
     State(state): State<AppState>,
     headers: HeaderMap,
     ApiJson(req): ApiJson<CreateBooking>,

@@ -95,6 +95,21 @@ pub fn test_config() -> Config {
         codec_token: Some(CODEC_TOKEN.to_owned().into()),
         codec_cors_origins: vec![CODEC_UI_ORIGIN.to_owned()],
         web: api::web::WebConfig::default(),
+        accounts: api::config::AccountConfig {
+            // The stack's SMTP sink (its port set by `build`).
+            smtp: service_kit::mail::SmtpConfig {
+                host: "127.0.0.1".into(),
+                port: 0,
+                username: None,
+                password: None,
+                tls: service_kit::mail::SmtpTls::None,
+                from: service_kit::mail::DEFAULT_FROM.into(),
+                timeout: Duration::from_secs(10),
+            },
+            public_url: "https://app.airline.test".into(),
+            require_verified_email: true,
+        },
+        environment: service_kit::config::Environment::Production,
     }
 }
 
@@ -103,6 +118,7 @@ async fn build(stack: &Stack, adjust: impl FnOnce(&mut Config)) -> anyhow::Resul
     let mut config = test_config();
     config.database_url = stack.booking_db_url.clone().into();
     config.flights_url = stack.flights.base.clone();
+    config.accounts.smtp.port = stack.smtp_port;
     adjust(&mut config);
     Application::build_with(config, stack.booking_pool.clone(), stack.client.clone()).await
 }
@@ -249,7 +265,34 @@ impl Gateway {
             )
             .await;
         assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
+        let session = session(&r.body, r.body["user"]["id"].as_str().unwrap());
+        self.verify_email(email).await;
+        session
+    }
+
+    /// Signs up without confirming the address.
+    pub async fn signup_unverified(&self, email: &str) -> Session {
+        let r = self
+            .post(
+                "/api/v1/auth/signup",
+                None,
+                json!({"email": email, "password": PASSWORD, "name": "Ada Lovelace"}),
+            )
+            .await;
+        assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
         session(&r.body, r.body["user"]["id"].as_str().unwrap())
+    }
+
+    /// Follows the confirmation link emailed to `email`.
+    pub async fn verify_email(&self, email: &str) {
+        let token = self
+            .stack
+            .link_token("Confirm your email address", email)
+            .await;
+        let r = self
+            .post("/api/v1/auth/verify-email", None, json!({"token": token}))
+            .await;
+        assert_eq!(r.status, StatusCode::NO_CONTENT, "{}", r.body);
     }
 
     /// The answer to a login, whatever it is.

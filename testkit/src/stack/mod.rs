@@ -60,13 +60,19 @@ fn serve_codec_endpoint(ui_port: u16) -> String {
     format!("http://127.0.0.1:{port}/codec/{TOKEN}")
 }
 
-/// The data converter of the tests' clients and replayers. Histories
-/// recorded since payloads are encrypted are sealed with [`PAYLOAD_KEYS`];
-/// older ones are plain, and the codec passes plain payloads through, so
-/// every committed history replays with it, as the worker would read it.
+/// The data converter of the tests' clients and replayers, as the worker
+/// reads payloads: sealed with [`PAYLOAD_KEYS`], anything else refused.
 pub fn test_keys_converter() -> temporalio_common::data_converters::DataConverter {
     let keys = payload_codec::Keys::parse(PAYLOAD_KEYS).expect("the test payload keys");
     payload_codec::EncryptionCodec::data_converter(keys)
+}
+
+/// [`test_keys_converter`] letting plain payloads through: for replaying
+/// the committed histories recorded before payloads were encrypted (their
+/// shapes must still replay; no worker reads plain payloads any more).
+pub fn plain_history_converter() -> temporalio_common::data_converters::DataConverter {
+    let keys = payload_codec::Keys::parse(PAYLOAD_KEYS).expect("the test payload keys");
+    payload_codec::EncryptionCodec::data_converter(keys.accepting_plain())
 }
 
 const SEARCH_ATTRIBUTES: [&str; 5] = [
@@ -713,6 +719,37 @@ impl Stack {
                     .any(|l| l.starts_with("Subject:") && l.contains(needle))
             })
             .collect()
+    }
+
+    /// The `token` of the link in the latest message to `to` whose subject
+    /// contains `needle` (an account email), waiting up to 30 s for one.
+    pub async fn link_token(&self, needle: &str, to: &str) -> String {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            let found = self.mails_about(needle).into_iter().rev().find_map(|raw| {
+                let message = mail_parser::MessageParser::default().parse(raw.as_bytes())?;
+                let addressed = message
+                    .to()
+                    .and_then(|a| a.first())
+                    .and_then(|a| a.address())
+                    .is_some_and(|a| a.eq_ignore_ascii_case(to));
+                let body = message.body_text(0)?.into_owned();
+                let token = body.split("token=").nth(1)?;
+                let token: String = token
+                    .chars()
+                    .take_while(|c| c.is_ascii_alphanumeric() || *c == '-' || *c == '_')
+                    .collect();
+                addressed.then_some(token)
+            });
+            if let Some(token) = found {
+                return token;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "no {needle:?} email with a link reached {to}"
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
     }
 
     /// Waits until `count` messages with `needle` in the subject arrived.
