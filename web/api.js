@@ -105,8 +105,10 @@ export async function signUp(name, email, password) {
   return keep(pair, pair.user);
 }
 
-export async function logIn(email, password) {
-  const pair = await api('/auth/login', {method: 'POST', body: {email, password}});
+export async function logIn(email, password, otp) {
+  const body = {email, password};
+  if (otp) body.otp = otp;
+  const pair = await api('/auth/login', {method: 'POST', body});
   keep(pair, null);
   const user = await api('/auth/me', {auth: true});
   // The tokens as they are now (the call may have refreshed them).

@@ -3,126 +3,12 @@
 // render function per page, building DOM nodes (never HTML from data).
 
 import {ApiError, api, logIn, logOut, session, signUp} from './api.js';
+import {h, fill, show, toast, decimals, money, localTime, duration, cabinName, seatOrder, notice, explain, showError, field, select, busy, go} from './ui.js';
+import {accountPage, forgotPage, resetPage, unlockPage, verifyEmailPage, verifyBanner} from './account.js';
 
 const main = document.getElementById('main');
 const DRAFT = 'airline.draft';
 const CABINS = ['economy', 'premium_economy', 'business', 'first'];
-
-// ---------- small helpers ----------
-
-/** An element: `h('p', {class: 'x'}, 'text', child)`; `on*` attributes are listeners. */
-function h(tag, attrs, ...children) {
-  const el = document.createElement(tag);
-  for (const [k, v] of Object.entries(attrs || {})) {
-    if (v === null || v === undefined || v === false) continue;
-    if (k.startsWith('on')) el.addEventListener(k.slice(2), v);
-    else if (v === true) el.setAttribute(k, '');
-    else el.setAttribute(k, v);
-  }
-  for (const c of children.flat(Infinity)) {
-    if (c !== null && c !== undefined && c !== false) el.append(c.nodeType ? c : String(c));
-  }
-  return el;
-}
-
-/** Replaces `el`'s children, skipping the empty ones (null, false). */
-function fill(el, ...nodes) {
-  el.replaceChildren(...nodes.flat(Infinity).filter((n) => n !== null && n !== undefined && n !== false));
-}
-
-function show(...nodes) {
-  fill(main, ...nodes);
-}
-
-function toast(text) {
-  const t = document.getElementById('toast');
-  t.textContent = text;
-  setTimeout(() => {
-    if (t.textContent === text) t.textContent = '';
-  }, 4000);
-}
-
-const decimals = (currency) =>
-  new Intl.NumberFormat('en', {style: 'currency', currency}).resolvedOptions().maximumFractionDigits;
-
-function money(m) {
-  if (!m) return '';
-  return new Intl.NumberFormat(undefined, {style: 'currency', currency: m.currency}).format(
-    m.amount / 10 ** decimals(m.currency),
-  );
-}
-
-/** A time in the airport's own zone, with the zone's name. */
-function localTime(iso, zone, withDate = true) {
-  const opts = {hour: '2-digit', minute: '2-digit', timeZoneName: 'short'};
-  if (withDate) Object.assign(opts, {weekday: 'short', day: 'numeric', month: 'short'});
-  if (zone) opts.timeZone = zone;
-  return new Intl.DateTimeFormat(undefined, opts).format(new Date(iso));
-}
-
-const duration = (min) => `${Math.floor(min / 60)}h ${String(min % 60).padStart(2, '0')}m`;
-const cabinName = (c) => c.replace('_', ' ').replace(/^./, (x) => x.toUpperCase());
-const seatOrder = (a, b) => parseInt(a) - parseInt(b) || a.localeCompare(b);
-
-function notice(kind, ...content) {
-  return h('div', {class: `notice ${kind}`, role: kind === 'bad' ? 'alert' : 'status'}, ...content);
-}
-
-/** Plain words for an API error the traveller can act on. */
-function explain(err) {
-  switch (err.code) {
-    case 'network':
-    case 'unavailable':
-    case 'timeout':
-      return 'The booking service is busy or out of reach right now. Nothing was booked or charged; please try again in a moment.';
-    case 'rate_limited':
-      return `Too many attempts. Please wait ${err.retryAfter || 'a few'} seconds and try again.`;
-    case 'unauthorized':
-      return 'Your session has ended. Please log in again.';
-    default:
-      return err.message;
-  }
-}
-
-/** Shows an API error next to its field (`data-field`), or in `where`. */
-function showError(form, err, where) {
-  for (const el of form.querySelectorAll('.error')) el.textContent = '';
-  for (const el of form.querySelectorAll('[aria-invalid]')) el.removeAttribute('aria-invalid');
-  const input = err.field && form.querySelector(`[data-field="${CSS.escape(err.field)}"]`);
-  if (input) {
-    input.setAttribute('aria-invalid', 'true');
-    const slot = document.getElementById(input.getAttribute('aria-describedby'));
-    if (slot) slot.textContent = err.message;
-    input.focus();
-  } else {
-    where.replaceChildren(notice('bad', explain(err)));
-  }
-}
-
-let fieldSeq = 0;
-/** A labelled input with its error slot; `field` is the API's name for it. */
-function field(label, attrs) {
-  const id = `f${++fieldSeq}`;
-  const input = h(attrs.tag || 'input', {id, 'aria-describedby': `${id}-err`, 'data-field': attrs.field, ...attrs, tag: null, field: null});
-  return h('label', {for: id}, label, input, h('span', {class: 'error', id: `${id}-err`}));
-}
-
-function select(label, name, options, value) {
-  const id = `f${++fieldSeq}`;
-  return h('label', {for: id}, label,
-    h('select', {id, name, 'data-field': name, 'aria-describedby': `${id}-err`},
-      options.map(([v, text]) => h('option', {value: v, selected: String(v) === String(value)}, text))),
-    h('span', {class: 'error', id: `${id}-err`}));
-}
-
-async function busy(button, work) {
-  button.disabled = true;
-  try {
-    return await work();
-  } finally {
-    button.disabled = false;
-  }
-}
 
 function draft() {
   try {
@@ -146,11 +32,6 @@ function every(ms, fn) {
   return id;
 }
 
-function go(hash) {
-  if (location.hash === hash) render();
-  else location.hash = hash;
-}
-
 function route() {
   const [path, query] = location.hash.replace(/^#/, '').split('?');
   return {parts: (path || '/').split('/').filter(Boolean), params: new URLSearchParams(query || '')};
@@ -165,7 +46,9 @@ async function render() {
   const {parts, params} = route();
   const [page, id] = parts;
   const views = {flight: () => flightPage(id, params), passengers: passengersPage, booking: () => bookingPage(id, gen),
-    bookings: () => bookingsPage(params, gen), login: () => loginPage(params), signup: () => signupPage(params)};
+    bookings: () => bookingsPage(params, gen), login: () => loginPage(params), signup: () => signupPage(params),
+    account: accountPage, forgot: forgotPage, 'verify-email': () => verifyEmailPage(params),
+    'reset-password': () => resetPage(params), unlock: () => unlockPage(params)};
   try {
     await (views[page] || (() => searchPage(params)))();
   } catch (err) {
@@ -183,7 +66,7 @@ function nav() {
   if (s) {
     el.replaceChildren(
       h('a', {href: '#/bookings'}, 'My bookings'),
-      h('span', {class: 'muted', style: null}, s.user ? s.user.name || s.user.email : ''),
+      h('a', {href: '#/account'}, s.user ? s.user.name || s.user.email : 'Account'),
       h('button', {class: 'link', type: 'button', onclick: async () => { await logOut(); go('#/'); }}, 'Log out'),
     );
   } else {
@@ -406,6 +289,8 @@ async function passengersPage() {
     d.seats ? `seats ${d.seats.join(', ')}` : `${d.count} × ${cabinName(d.cabin)}`, d.total ? ` · ${money(d.total)}` : '')];
   if (!s) return show(...head, needLogin('#/passengers'));
   const out = h('div', {'aria-live': 'polite'});
+  const unconfirmed = await verifyBanner();
+  if (unconfirmed) out.append(unconfirmed);
   const people = Array.from({length: d.travellers}, (_, i) => h('fieldset', {class: 'card grid'},
     h('legend', {}, d.seats ? `Seat ${d.seats[i]}` : `Traveller ${i + 1}`),
     field('First name', {name: `first_name_${i}`, field: `passengers[${i}].first_name`, autocomplete: i ? 'off' : 'given-name'}),
@@ -697,11 +582,27 @@ function accountForm(title, fields, action, params, alt) {
 }
 
 function loginPage(params) {
+  // Shown once the password was right and the account asks for its code.
+  const otp = h('div', {hidden: true}, field('Code from your authenticator app (or a recovery code)',
+    {name: 'otp', field: 'otp', inputmode: 'numeric', autocomplete: 'one-time-code', maxlength: 14}));
   accountForm('Log in', [
     field('Email', {type: 'email', name: 'email', field: 'email', autocomplete: 'email'}),
     field('Password', {type: 'password', name: 'password', field: 'password', autocomplete: 'current-password'}),
-  ], (d) => logIn(d.email, d.password), params,
-  ['New here? ', h('a', {href: `#/signup?${params}`}, 'Create an account')]);
+    otp,
+  ], async (d) => {
+    try {
+      await logIn(d.email, d.password, d.otp || undefined);
+    } catch (err) {
+      if (err.code === 'otp_required') {
+        otp.hidden = false;
+        otp.querySelector('input').focus();
+        err.field = 'otp';
+        err.message = 'Enter the code your authenticator app shows.';
+      }
+      throw err;
+    }
+  }, params,
+  [h('a', {href: '#/forgot'}, 'Forgot your password?'), ' · New here? ', h('a', {href: `#/signup?${params}`}, 'Create an account')]);
 }
 
 function signupPage(params) {

@@ -62,6 +62,18 @@ BEYOND_THE_SCHEMA = {
     # Overlapping row ranges, a repeated seat letter, over 1,000 seats.
     ("POST", "/api/v1/airplanes"): _invalid("seat_map.*"),
     ("PUT", "/api/v1/airplanes/{id}"): _invalid("seat_map.*"),
+    # A password zxcvbn estimates guessable (its rules, and the account's
+    # own address and name as known words, are beyond a schema).
+    ("POST", "/api/v1/auth/signup"): _invalid("password"),
+    ("PUT", "/api/v1/auth/password"): _invalid("new_password"),
+    # A link token the gateway never issued, or spent, expired, replaced.
+    ("POST", "/api/v1/auth/verify-email"): _refusals(422, "link_invalid"),
+    ("POST", "/api/v1/auth/unlock"): _refusals(422, "link_invalid"),
+    ("POST", "/api/v1/auth/password-reset/confirm"): (
+        _refusals(422, "link_invalid") | _invalid("password")
+    ),
+    # A code that is not the authenticator's current one.
+    ("POST", "/api/v1/auth/totp/confirm"): _refusals(422, "wrong_code"),
     # Only Stripe can sign an event.
     ("POST", "/api/v1/webhooks/stripe"): _refusals(400, "invalid_signature", "Stripe-Signature"),
 }

@@ -8,6 +8,12 @@ localstripe's Stripe.js. Each journey saves screenshots in OUT.
 usage: webapp.py BASE OUT --date YYYY-MM-DD --last-seat-flight ID
 """
 import argparse
+import base64
+import email
+import email.policy
+import glob
+import hashlib
+import hmac
 import json
 import os
 import re
@@ -28,6 +34,7 @@ args.add_argument("out")
 args.add_argument("--date", required=True)
 args.add_argument("--last-seat-flight", type=int, required=True)
 args.add_argument("--short-window", required=True, help="a gateway whose payment window is 4 s")
+args.add_argument("--mail-dir", required=True, help="where the SMTP sink writes the emails")
 args = args.parse_args()
 os.makedirs(args.out, exist_ok=True)
 expect.set_options(timeout=30_000)
@@ -48,7 +55,38 @@ def api(method, path, body=None, token=None, key=None):
     data = json.dumps(body).encode() if body is not None else None
     request = urllib.request.Request(args.base + "/api/v1" + path, data, headers, method=method)
     with urllib.request.urlopen(request) as r:
-        return json.load(r)
+        raw = r.read()
+        return json.loads(raw) if raw else None
+
+
+def mailed_token(subject, to):
+    """The token of the link in the latest email about `subject` to `to`."""
+    deadline = time.time() + 30
+    while time.time() < deadline:
+        for path in sorted(glob.glob(os.path.join(args.mail_dir, "*.eml")), reverse=True):
+            with open(path, "rb") as f:
+                msg = email.message_from_binary_file(f, policy=email.policy.default)
+            if subject in str(msg["subject"]) and to.lower() in str(msg["to"]).lower():
+                found = re.search(r"token=([A-Za-z0-9_-]+)", msg.get_body(("plain",)).get_content())
+                if found:
+                    return found.group(1)
+        time.sleep(0.2)
+    raise AssertionError(f"no {subject!r} email reached {to}")
+
+
+def totp(secret, at=None):
+    """What an authenticator app shows for `secret` (RFC 6238, 6 digits, 30 s)."""
+    secret = secret.replace(" ", "")
+    key = base64.b32decode(secret + "=" * (-len(secret) % 8))
+    mac = hmac.new(key, int((at or time.time()) // 30).to_bytes(8, "big"), hashlib.sha1).digest()
+    offset = mac[-1] & 15
+    return f"{(int.from_bytes(mac[offset:offset + 4], 'big') & 0x7FFFFFFF) % 1_000_000:06d}"
+
+
+def verify(page, address):
+    """Opens the confirmation link of the email sent to `address`."""
+    page.goto(f"{args.base}/#/verify-email?token={mailed_token('Confirm your email address', address)}")
+    expect(page.get_by_role("heading", name="Email address confirmed")).to_be_visible()
 
 
 def sign_up(page, name, email):
@@ -58,6 +96,7 @@ def sign_up(page, name, email):
     page.get_by_label("Password").fill("correct horse battery")
     page.get_by_role("button", name="Create account").click()
     expect(page.get_by_role("heading", name="My bookings")).to_be_visible()
+    verify(page, email)
 
 
 def search(page, date, travellers="1"):
@@ -227,8 +266,9 @@ def last_seat_lost(page):
     pick_seat(page, "3A")
     page.get_by_role("button", name="Continue to passengers").click()
     passengers(page, [("Mary", "Jackson", "1980-04-09")])
-    other = api("POST", "/auth/signup", {"name": "Other", "email": f"other-{uuid.uuid4().hex[:8]}@airline.test",
-                                          "password": "correct horse battery"})
+    other_email = f"other-{uuid.uuid4().hex[:8]}@airline.test"
+    other = api("POST", "/auth/signup", {"name": "Other", "email": other_email, "password": "correct horse battery"})
+    api("POST", "/auth/verify-email", {"token": mailed_token("Confirm your email address", other_email)})
     api("POST", "/bookings", {"flight_id": flight, "seats": ["3A"], "contact_email": "other@airline.test",
                               "passengers": [{"first_name": "Other", "last_name": "Person", "date_of_birth": "1980-01-01"}]},
         token=other["access_token"], key=str(uuid.uuid4()))
@@ -285,6 +325,81 @@ def log_in(page, email):
     expect(page.locator(".status")).not_to_have_count(0)
 
 
+def account(browser):
+    """The account a traveller manages: confirm the address from the email,
+    two-step sign-in with an authenticator app, the sessions, a forgotten
+    password reset by email, deletion."""
+    page = browser.new_page(viewport={"width": 1100, "height": 900}, locale="en-GB")
+    page.on("pageerror", lambda e: problems.append(str(e)))
+    page.on("dialog", lambda d: d.accept())
+    grace = f"grace-{uuid.uuid4().hex[:8]}@airline.test"
+    page.goto(args.base + "/#/signup")
+    page.get_by_label("Name").fill("Grace Hopper")
+    page.get_by_label("Email").fill(grace)
+    page.get_by_label("Password").fill("correct horse battery")
+    page.get_by_role("button", name="Create account").click()
+    page.get_by_role("link", name="Grace Hopper").click()
+    expect(page.get_by_text("Confirm your email address to book")).to_be_visible()
+    verify(page, grace)
+    page.goto(args.base + "/#/account")
+    expect(page.get_by_text(f"{grace} · confirmed")).to_be_visible()
+    on = page.get_by_role("form", name="Turn two-step sign-in on")
+    on.get_by_label("Password").fill("correct horse battery")
+    on.get_by_role("button", name="Turn two-step sign-in on").click()
+    secret = page.locator("code.secret").inner_text()
+    page.get_by_label("The 6-digit code the app shows").fill(totp(secret))
+    page.get_by_role("button", name="Confirm with a code").click()
+    codes = page.get_by_role("list", name="Recovery codes").locator("code")
+    expect(codes).to_have_count(10)
+    recovery = codes.all_inner_texts()
+    shot(page, "13-two-step-on")
+    page.get_by_role("button", name="Done").click()
+    page.get_by_role("button", name="Log out").first.click()
+    expect(page.get_by_role("link", name="Log in")).to_be_visible()
+    # Signing in asks for the app's code once the password is right.
+    page.goto(args.base + "/#/login")
+    page.get_by_label("Email").fill(grace)
+    page.get_by_label("Password").fill("correct horse battery")
+    page.get_by_role("button", name="Log in").click()
+    code = page.get_by_label("Code from your authenticator app (or a recovery code)")
+    expect(code).to_be_visible()
+    code.fill(totp(secret, time.time() + 30))
+    page.get_by_role("button", name="Log in").click()
+    expect(page.get_by_role("heading", name="My bookings")).to_be_visible()
+    page.goto(args.base + "/#/account")
+    expect(page.get_by_role("list", name="Your sessions").get_by_role("listitem")).to_have_count(1)
+    expect(page.get_by_text("(this device)")).to_be_visible()
+    shot(page, "14-account")
+    page.get_by_role("button", name="Log out everywhere").click()
+    expect(page.get_by_role("heading", name="Log in")).to_be_visible()
+    # Forgotten: reset by the emailed link (and a recovery code).
+    page.get_by_role("link", name="Forgot your password?").click()
+    page.get_by_label("Email").fill(grace)
+    page.get_by_role("button", name="Send me a link").click()
+    expect(page.get_by_text("a link is on its way")).to_be_visible()
+    page.goto(f"{args.base}/#/reset-password?token={mailed_token('Reset your password', grace)}")
+    page.get_by_label("New password", exact=True).fill("lantern ferry orchard 7")
+    page.get_by_role("button", name="Change password").click()
+    page.get_by_label("Code from your authenticator app (or a recovery code)").fill(recovery[0])
+    page.get_by_role("button", name="Change password").click()
+    expect(page.get_by_role("heading", name="Password changed")).to_be_visible()
+    page.get_by_role("link", name="Log in").last.click()
+    page.get_by_label("Email").fill(grace)
+    page.get_by_label("Password").fill("lantern ferry orchard 7")
+    page.get_by_role("button", name="Log in").click()
+    page.get_by_label("Code from your authenticator app (or a recovery code)").fill(recovery[1])
+    page.get_by_role("button", name="Log in").click()
+    expect(page.get_by_role("heading", name="My bookings")).to_be_visible()
+    page.goto(args.base + "/#/account")
+    delete = page.get_by_role("form", name="Delete my account")
+    delete.get_by_label("Password").fill("lantern ferry orchard 7")
+    delete.get_by_label("Code from your authenticator app (or a recovery code)").fill(recovery[2])
+    delete.get_by_role("button", name="Delete my account").click()
+    expect(page.get_by_role("heading", name="Account deleted")).to_be_visible()
+    shot(page, "15-deleted")
+    page.close()
+
+
 def quietly_refreshed(page):
     """The access token expires (the test gateway gives 5 s): the next call
     refreshes it and the traveller sees nothing."""
@@ -314,6 +429,7 @@ with sync_playwright() as p:
     last_seat_lost(page)
     cancel_with_refund(page, ref)
     window_closes(browser)
+    account(browser)
     quietly_refreshed(page)
     log_in(page, ada)
     phone = browser.new_page(viewport={"width": 390, "height": 844}, is_mobile=True, locale="en-GB")

@@ -65,6 +65,8 @@ async fn a_traveller_books_pays_and_cancels_in_the_browser() {
         last_seat.to_string().into(),
         "--short-window".into(),
         short_window.into(),
+        "--mail-dir".into(),
+        gw.stack.mail_dir.clone().into(),
     ];
     tokio::task::spawn_blocking(move || {
         let args: Vec<&std::ffi::OsStr> = args.iter().map(OsString::as_os_str).collect();

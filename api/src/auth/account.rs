@@ -79,6 +79,11 @@ pub struct LinkRequest {
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ResetRequest {
+    #[schema(
+        max_length = 254,
+        pattern = r"^[A-Za-z0-9_%+-]{1,30}(\.[A-Za-z0-9_%+-]{1,16}){0,2}@([A-Za-z0-9]([A-Za-z0-9-]{0,20}[A-Za-z0-9])?\.){1,3}[A-Za-z]{2,10}$",
+        example = "ada@example.com"
+    )]
     email: String,
 }
 

@@ -34,7 +34,11 @@ async fn expired_tampered_and_unsigned_tokens_are_rejected_and_refresh_tokens_ro
     assert_eq!(me.body["roles"], json!(["customer"]));
 
     let now = chrono::Utc::now().timestamp();
-    let claims = |exp: i64, roles: Value| json!({"sub": ada.user_id, "roles": roles, "iss": "airline-api", "iat": now - 10, "exp": exp});
+    // The session the login began: a token names it and dies with it.
+    let payload = ada.access.split('.').nth(1).unwrap();
+    let payload: Value = serde_json::from_slice(&URL_SAFE_NO_PAD.decode(payload).unwrap()).unwrap();
+    let sid = payload["sid"].as_str().unwrap().to_owned();
+    let claims = |exp: i64, roles: Value| json!({"sub": ada.user_id, "sid": sid, "roles": roles, "iss": "airline-api", "iat": now - 10, "exp": exp});
     let hs256 = json!({"alg": "HS256", "typ": "JWT"});
     // Our own signature, to show the forged ones fail for their flaw only.
     let good = jwt(
@@ -52,6 +56,13 @@ async fn expired_tampered_and_unsigned_tokens_are_rejected_and_refresh_tokens_ro
         &claims(now - 60, json!(["customer"])),
         Some(JWT_SECRET),
     );
+    // Signed with the secret, but for a session that never was, or none.
+    let mut no_session = claims(now + 600, json!(["customer"]));
+    no_session["sid"] = json!(uuid::Uuid::new_v4());
+    let no_session = jwt(&hs256, &no_session, Some(JWT_SECRET));
+    let mut sessionless = claims(now + 600, json!(["customer"]));
+    sessionless.as_object_mut().unwrap().remove("sid");
+    let sessionless = jwt(&hs256, &sessionless, Some(JWT_SECRET));
     let mut tampered_parts: Vec<String> = good.split('.').map(str::to_owned).collect();
     tampered_parts[1] = URL_SAFE_NO_PAD.encode(claims(now + 600, json!(["admin"])).to_string());
     let tampered = tampered_parts.join(".");
@@ -72,6 +83,8 @@ async fn expired_tampered_and_unsigned_tokens_are_rejected_and_refresh_tokens_ro
     );
     for (what, token) in [
         ("expired", expired.as_str()),
+        ("another session", no_session.as_str()),
+        ("no session", sessionless.as_str()),
         ("tampered", tampered.as_str()),
         ("alg none", unsigned.as_str()),
         ("another key", other_key.as_str()),

@@ -16,8 +16,9 @@ async fn over_the_limit_answers_429_with_retry_after_per_ip_on_auth_and_per_user
         c.limits.api_period = Duration::from_secs(60);
     })
     .await;
-    let ada = gw.signup("ada@example.com").await; // 1 of 3
-    let grace = gw.signup("grace@example.com").await; // 2 of 3
+    // Unconfirmed: confirming would spend the per-IP budget too.
+    let ada = gw.signup_unverified("ada@example.com").await; // 1 of 3
+    let grace = gw.signup_unverified("grace@example.com").await; // 2 of 3
     let login = json!({"email": "ada@example.com", "password": PASSWORD});
     assert_eq!(
         gw.post("/api/v1/auth/login", None, login.clone())

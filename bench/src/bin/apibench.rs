@@ -58,7 +58,7 @@ async fn main() -> anyhow::Result<()> {
             .post(format!("{}/api/v1/auth/signup", args.base))
             .json(
                 &json!({"email": format!("bench-{}-{i}@example.com", args.tag),
-                          "password": "bench-password-123", "name": "Bench Client"}),
+                          "password": "bench lantern orchard 42", "name": "Bench Client"}),
             )
             .send()
             .await?;

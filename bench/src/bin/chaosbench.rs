@@ -256,7 +256,7 @@ async fn main() -> anyhow::Result<()> {
         let r = http
             .post(format!("{}/api/v1/auth/signup", args.base))
             .json(&json!({"email": format!("{}-{i}@example.com", args.tag),
-                          "password": "chaos-password-123", "name": "Chaos Traveller"}))
+                          "password": "chaos lantern orchard 42", "name": "Chaos Traveller"}))
             .send()
             .await?;
         let body: Value = r.json().await?;
