@@ -705,3 +705,85 @@ async fn strangers_guessing_cannot_lock_the_owner_out() {
     let (status, _) = login("192.0.2.99".into(), support::PASSWORD, Some(forged)).await;
     assert_eq!(status, StatusCode::TOO_MANY_REQUESTS);
 }
+
+/// The gateway's binary with every setting it needs, none of them a
+/// published development value, and `AIRLINE_ENV` unset (production).
+fn gateway_command() -> std::process::Command {
+    let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_api"));
+    cmd.arg("serve")
+        .env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .env("JWT_SECRET", support::JWT_SECRET)
+        .env("FLIGHTS_SERVICE_TOKEN", support::FLIGHTS_TOKEN)
+        .env("STRIPE_WEBHOOK_SECRET", support::WEBHOOK_SECRET)
+        .env(payload_codec::KEYS_VAR, support::stack::PAYLOAD_KEYS)
+        // Never reached: the configuration is refused first.
+        .env("BOOKING_DATABASE_URL", "postgres://127.0.0.1:9/none")
+        .env("API_PORT", "0")
+        .env("API_METRICS_ADDR", "127.0.0.1:0");
+    cmd
+}
+
+#[test]
+fn every_published_dev_secret_stops_the_gateway_outside_development() {
+    let published = [
+        ("JWT_SECRET", "dev-only-jwt-secret-change-me-0123456789"),
+        ("JWT_SECRET", "dev-jwt-secret-at-least-32-characters-long"),
+        ("FLIGHTS_SERVICE_TOKEN", "dev-flights-service-token"),
+        ("STRIPE_WEBHOOK_SECRET", "whsec_local_dev"),
+        ("ADMIN_PASSWORD", "admin-password-dev"),
+        (
+            payload_codec::KEYS_VAR,
+            "dev-1=ZGV2LW9ubHktcGF5bG9hZC1rZXktY2hhbmdlLW1lISE=",
+        ),
+    ];
+    for (name, value) in published {
+        let mut cmd = gateway_command();
+        cmd.env(name, value).env("ADMIN_EMAIL", "ops@airline.test");
+        if name != "ADMIN_PASSWORD" {
+            cmd.env("ADMIN_PASSWORD", "an-admin-password-of-our-own-42");
+        }
+        let out = cmd.output().expect("the gateway runs");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(!out.status.success(), "{name}: started");
+        assert!(
+            stderr.contains(&format!("{name} is one of the development values")),
+            "{name}: {stderr}"
+        );
+        assert!(
+            !stderr.contains(value),
+            "{name}: the value leaked: {stderr}"
+        );
+        // The same value is the local stack's: accepted in development
+        // (the start then fails further on, at the database).
+        let out = gateway_command()
+            .env(name, value)
+            .env("AIRLINE_ENV", "development")
+            .env("ADMIN_EMAIL", "ops@airline.test")
+            .env(
+                "ADMIN_PASSWORD",
+                if name == "ADMIN_PASSWORD" {
+                    value
+                } else {
+                    "an-admin-password-of-our-own-42"
+                },
+            )
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            !stderr.contains("development values"),
+            "{name} in development: {stderr}"
+        );
+    }
+    // Switching address confirmation off is for development only.
+    let out = gateway_command()
+        .env("BOOKING_REQUIRES_VERIFIED_EMAIL", "false")
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("BOOKING_REQUIRES_VERIFIED_EMAIL=false is for development only"),
+        "{stderr}"
+    );
+}

@@ -10,9 +10,21 @@
 //! 12-byte random nonce followed by the ciphertext and tag, the key id as
 //! associated data. Decoding picks the key by its id, so rotating is adding
 //! a new key in front of the list and keeping the old ones as long as any
-//! history needs them (docs/ops.md, "Payload encryption"). A payload
-//! without that encoding passes through unchanged: histories written before
-//! encryption still read and replay.
+//! history needs them (docs/ops.md, "Payload encryption").
+//!
+//! Decoding is strict: a payload that is not sealed under one of the keys
+//! (plain JSON from a client without the key, a forged or tampered one) is
+//! never handed on. The SDK's codec ([`EncryptionCodec`]) replaces it with
+//! a *refused* payload ([`REFUSED_ENCODING`], no data) that no type
+//! deserializes, so only the message that carried it is refused: an update
+//! is rejected before its validator, a signal whose input is
+//! `contract::Inbound` arrives as `Refused`, a workflow start never runs a
+//! step (its first task fails), an activity task fails. It never fails the
+//! whole workflow task, which would wedge the workflow on a message any
+//! client can send. What arrives with no payload at all (an update or a
+//! query without arguments) never reaches a codec: the type it must
+//! deserialize into refuses it. The codec endpoint shows plain payloads as
+//! they are (it only displays).
 //!
 //! The keys come from `PAYLOAD_ENCRYPTION_KEYS`: `id=<base64 of 32 bytes>`
 //! entries separated by commas, the first one encrypting.
@@ -53,13 +65,36 @@ pub enum CodecError {
     Undecryptable,
     #[error("malformed encrypted payload: {0}")]
     Malformed(String),
+    #[error("payload is not sealed with a payload key (its encoding is {0:?})")]
+    NotSealed(String),
 }
+
+impl CodecError {
+    /// A stable code naming the failure, for logs and refused payloads.
+    pub fn code(&self) -> &'static str {
+        match self {
+            CodecError::Config(_) => "config",
+            CodecError::UnknownKey(_) => "unknown_key",
+            CodecError::Undecryptable => "undecryptable",
+            CodecError::Malformed(_) => "malformed",
+            CodecError::NotSealed(_) => "not_sealed",
+        }
+    }
+}
+
+/// The `encoding` of a payload the codec refused to open: it carries no
+/// data, and no payload converter reads it.
+pub const REFUSED_ENCODING: &str = "binary/refused";
+/// The metadata key of a refused payload with [`CodecError::code`].
+pub const REFUSED_REASON: &str = "refused-reason";
 
 /// The keys: the first encrypts, all of them decrypt.
 #[derive(Clone)]
 pub struct Keys {
     active: String,
     keys: Arc<HashMap<String, LessSafeKey>>,
+    /// Plain payloads pass ([`Keys::accepting_plain`]).
+    plain_accepted: bool,
 }
 
 impl std::fmt::Debug for Keys {
@@ -70,6 +105,7 @@ impl std::fmt::Debug for Keys {
         f.debug_struct("Keys")
             .field("active", &self.active)
             .field("ids", &ids)
+            .field("plain_accepted", &self.plain_accepted)
             .finish()
     }
 }
@@ -115,7 +151,17 @@ impl Keys {
         Ok(Self {
             active,
             keys: Arc::new(keys),
+            plain_accepted: false,
         })
+    }
+
+    /// These keys, letting plain payloads through as they are: only for
+    /// reading histories recorded before payloads were encrypted (the
+    /// replay test's). No service is configured this way: a worker that
+    /// took plain payloads would act on any client's messages.
+    pub fn accepting_plain(mut self) -> Self {
+        self.plain_accepted = true;
+        self
     }
 
     /// From `PAYLOAD_ENCRYPTION_KEYS`; required.
@@ -163,10 +209,18 @@ impl Keys {
         })
     }
 
-    /// Opens a payload this codec sealed; any other passes through.
-    pub fn decrypt(&self, payload: Payload) -> Result<Payload, CodecError> {
-        if payload.metadata.get("encoding").map(Vec::as_slice) != Some(ENCODING.as_bytes()) {
-            return Ok(payload);
+    /// Opens a payload sealed under one of the keys; refuses any other
+    /// (a plain one too, unless [`Keys::accepting_plain`]).
+    pub fn open(&self, payload: Payload) -> Result<Payload, CodecError> {
+        if !is_sealed(&payload) {
+            if self.plain_accepted {
+                return Ok(payload);
+            }
+            let encoding = payload.metadata.get("encoding").map_or_else(
+                || "none".to_owned(),
+                |e| String::from_utf8_lossy(&e[..e.len().min(40)]).into_owned(),
+            );
+            return Err(CodecError::NotSealed(encoding));
         }
         let id = payload
             .metadata
@@ -190,6 +244,33 @@ impl Keys {
             .map_err(|_| CodecError::Undecryptable)?;
         Payload::decode(&*plain).map_err(|e| CodecError::Malformed(e.to_string()))
     }
+
+    /// A payload as the codec endpoint shows it: opened when sealed, as it
+    /// is when plain (search attributes, the CLI's own summaries: showing
+    /// them trusts nothing).
+    pub fn show(&self, payload: Payload) -> Result<Payload, CodecError> {
+        if is_sealed(&payload) {
+            self.open(payload)
+        } else {
+            Ok(payload)
+        }
+    }
+}
+
+fn is_sealed(payload: &Payload) -> bool {
+    payload.metadata.get("encoding").map(Vec::as_slice) == Some(ENCODING.as_bytes())
+}
+
+/// What the SDK's codec hands on instead of a payload it refused: no
+/// data, and an encoding no payload converter reads.
+pub fn refused(why: &CodecError) -> Payload {
+    Payload {
+        metadata: HashMap::from([
+            ("encoding".to_owned(), REFUSED_ENCODING.as_bytes().to_vec()),
+            (REFUSED_REASON.to_owned(), why.code().as_bytes().to_vec()),
+        ]),
+        ..Default::default()
+    }
 }
 
 fn first_chars(s: &str) -> &str {
@@ -197,7 +278,8 @@ fn first_chars(s: &str) -> &str {
 }
 
 /// The SDK's codec: every payload the client or worker sends is sealed,
-/// every one it receives opened.
+/// every one it receives opened, and one it cannot open replaced with a
+/// [`refused`] payload (logged with its reason, never its content).
 #[derive(Clone, Debug)]
 pub struct EncryptionCodec {
     keys: Keys,
@@ -249,7 +331,15 @@ impl PayloadCodec for EncryptionCodec {
         _context: &SerializationContextData,
         payloads: Vec<Payload>,
     ) -> BoxFuture<'static, Result<Vec<Payload>, PayloadConversionError>> {
-        convert_all(payloads, |p| self.keys.decrypt(p))
+        convert_all(payloads, |p| {
+            Ok(self.keys.open(p).unwrap_or_else(|why| {
+                tracing::warn!(
+                    reason = why.code(),
+                    "payload refused: not sealed with a configured payload key"
+                );
+                refused(&why)
+            }))
+        })
     }
 }
 
@@ -303,8 +393,8 @@ impl JsonPayload {
     }
 }
 
-/// What the codec endpoint does with a body: `decode` opens every payload
-/// (plain ones pass), `encode` seals them.
+/// What the codec endpoint does with a body: `decode` shows every payload
+/// ([`Keys::show`]: opened, or plain as it is), `encode` seals them.
 pub fn convert_json(
     keys: &Keys,
     body: JsonPayloads,
@@ -316,7 +406,7 @@ pub fn convert_json(
         .map(|p| {
             let payload = p.into_payload()?;
             let converted = if decode {
-                keys.decrypt(payload)?
+                keys.show(payload)?
             } else {
                 keys.encrypt(&payload)?
             };
@@ -349,7 +439,7 @@ mod tests {
         assert!(!String::from_utf8_lossy(&sealed.data).contains("Ada"));
         assert_eq!(sealed.metadata["encoding"], ENCODING.as_bytes());
         assert_eq!(sealed.metadata[KEY_ID], b"k1");
-        assert_eq!(keys.decrypt(sealed.clone()).unwrap(), plain);
+        assert_eq!(keys.open(sealed.clone()).unwrap(), plain);
         // A fresh nonce each time.
         assert_ne!(keys.encrypt(&plain).unwrap().data, sealed.data);
     }
@@ -361,30 +451,77 @@ mod tests {
         let rotated = Keys::parse(&format!("{K2},{K1}")).unwrap();
         assert_eq!(rotated.active_id(), "k2");
         assert_eq!(
-            rotated.decrypt(sealed_before).unwrap(),
+            rotated.open(sealed_before).unwrap(),
             json_payload("\"before\"")
         );
         let sealed_after = rotated.encrypt(&json_payload("\"after\"")).unwrap();
         assert_eq!(sealed_after.metadata[KEY_ID], b"k2");
         assert!(matches!(
-            old.decrypt(sealed_after),
+            old.open(sealed_after),
             Err(CodecError::UnknownKey(id)) if id == "k2"
         ));
     }
 
     #[test]
-    fn tampering_and_plain_payloads() {
+    fn a_tampered_payload_does_not_open() {
         let keys = Keys::parse(K1).unwrap();
         let mut sealed = keys.encrypt(&json_payload("\"x\"")).unwrap();
         let last = sealed.data.len() - 1;
         sealed.data[last] ^= 1;
-        assert!(matches!(
-            keys.decrypt(sealed),
-            Err(CodecError::Undecryptable)
-        ));
-        // A payload from before encryption passes through.
+        assert!(matches!(keys.open(sealed), Err(CodecError::Undecryptable)));
+    }
+
+    #[test]
+    fn a_plain_payload_is_refused_unless_plain_is_accepted() {
+        let keys = Keys::parse(K1).unwrap();
         let plain = json_payload("\"old\"");
-        assert_eq!(keys.decrypt(plain.clone()).unwrap(), plain);
+        let refusal = keys.open(plain.clone()).unwrap_err();
+        assert!(matches!(&refusal, CodecError::NotSealed(e) if e == "json/plain"));
+        let bare = Payload::default();
+        assert!(matches!(keys.open(bare), Err(CodecError::NotSealed(e)) if e == "none"));
+        // Histories from before encryption, read by the replay test.
+        let legacy = keys.clone().accepting_plain();
+        assert_eq!(legacy.open(plain.clone()).unwrap(), plain);
+        // The codec endpoint shows it as it is.
+        assert_eq!(keys.show(plain.clone()).unwrap(), plain);
+    }
+
+    #[test]
+    fn a_forged_key_id_is_refused() {
+        let keys = Keys::parse(K1).unwrap();
+        let mut forged = keys.encrypt(&json_payload("\"x\"")).unwrap();
+        forged.metadata.insert(KEY_ID.to_owned(), b"k9".to_vec());
+        assert!(matches!(keys.open(forged), Err(CodecError::UnknownKey(id)) if id == "k9"));
+    }
+
+    /// Decoding never fails the set (a failure would fail the whole
+    /// workflow task and wedge the workflow): each payload it cannot open
+    /// comes out refused, and no converter reads it.
+    #[test]
+    fn the_sdk_codec_hands_on_refused_payloads_that_nothing_deserializes() {
+        use temporalio_common::data_converters::{
+            GenericPayloadConverter, SerializationContext, WorkflowSerializationContext,
+        };
+        let keys = Keys::parse(K1).unwrap();
+        let codec = EncryptionCodec::new(keys.clone());
+        let context = SerializationContextData::Workflow(WorkflowSerializationContext::new());
+        let sealed = keys.encrypt(&json_payload(r#"{"reason":null}"#)).unwrap();
+        let forged = json_payload(r#"{"reason":"forged"}"#);
+        let decoded = codec
+            .decode(&context, vec![sealed, forged])
+            .now_or_never()
+            .unwrap()
+            .unwrap();
+        assert_eq!(decoded[0], json_payload(r#"{"reason":null}"#));
+        assert_eq!(decoded[1].metadata["encoding"], REFUSED_ENCODING.as_bytes());
+        assert_eq!(decoded[1].metadata[REFUSED_REASON], b"not_sealed");
+        assert!(decoded[1].data.is_empty());
+        let converter = PayloadConverter::default();
+        let ctx = SerializationContext::new(&context, &converter);
+        let read: Result<serde_json::Value, _> = converter.from_payload(&ctx, decoded[1].clone());
+        assert!(read.is_err());
+        let unit: Result<(), _> = converter.from_payload(&ctx, decoded[1].clone());
+        assert!(unit.is_err());
     }
 
     #[test]

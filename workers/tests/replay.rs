@@ -101,29 +101,57 @@ async fn committed_histories_replay_against_the_current_workflow() {
         );
     }
 
-    let replayer = WorkflowReplayer::new(
-        WorkflowReplayerOptions::new()
-            .register_workflow::<BookingWorkflow>()
-            .unwrap()
-            .register_workflow::<FlightChangeFanout>()
-            .unwrap()
-            .data_converter(support::test_keys_converter())
-            .build(),
-    )
-    .unwrap();
+    let strict = replayer(support::test_keys_converter());
+    let plain = replayer(support::plain_history_converter());
+    let (mut sealed, mut recorded_plain) = (0, 0);
     for (name, path) in current
         .iter()
         .chain(&before)
         .chain(&old_fanouts)
         .chain(&before_fast_path)
     {
-        let history = WorkflowHistory::from_json(&std::fs::read(path).unwrap())
+        let json = std::fs::read(path).unwrap();
+        let history = WorkflowHistory::from_json(&json)
             .unwrap_or_else(|e| panic!("{name}: not a history: {e}"));
+        // Recorded since payloads are encrypted: read as the worker reads
+        // them (a plain payload refused). Before: their shapes still
+        // replay, their plain payloads let through.
+        let replayer = if is_sealed(&json) {
+            sealed += 1;
+            &strict
+        } else {
+            recorded_plain += 1;
+            &plain
+        };
         replayer
             .replay_workflow(history)
             .await
             .unwrap_or_else(|e| panic!("{} does not replay: {e}", path.display()));
     }
+    assert!(
+        sealed >= 5 && recorded_plain > 0,
+        "{sealed} sealed, {recorded_plain} plain"
+    );
+}
+
+/// The history holds payloads sealed by the payload codec.
+fn is_sealed(json: &[u8]) -> bool {
+    use base64::Engine;
+    let encoding = base64::engine::general_purpose::STANDARD.encode(payload_codec::ENCODING);
+    String::from_utf8_lossy(json).contains(&encoding)
+}
+
+fn replayer(converter: temporalio_common::data_converters::DataConverter) -> WorkflowReplayer {
+    WorkflowReplayer::new(
+        WorkflowReplayerOptions::new()
+            .register_workflow::<BookingWorkflow>()
+            .unwrap()
+            .register_workflow::<FlightChangeFanout>()
+            .unwrap()
+            .data_converter(converter)
+            .build(),
+    )
+    .unwrap()
 }
 
 /// The `*.json` histories in `dir`, by name.
@@ -165,15 +193,9 @@ fn incident(last_event: i64) -> WorkflowHistory {
     WorkflowHistory::from_json(&serde_json::to_vec(&json).unwrap()).unwrap()
 }
 
+/// The incident was recorded before payloads were encrypted.
 fn booking_replayer() -> WorkflowReplayer {
-    WorkflowReplayer::new(
-        WorkflowReplayerOptions::new()
-            .register_workflow::<BookingWorkflow>()
-            .unwrap()
-            .data_converter(support::test_keys_converter())
-            .build(),
-    )
-    .unwrap()
+    replayer(support::plain_history_converter())
 }
 
 #[tokio::test]

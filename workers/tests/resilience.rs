@@ -381,7 +381,8 @@ async fn webhook_signal_confirms_a_payment_made_at_stripe() {
             BookingWorkflow::payment_authorized,
             PaymentAuthorized {
                 payment_intent_id: intent.clone(),
-            },
+            }
+            .into(),
             WorkflowSignalOptions::default(),
         )
         .await
@@ -405,7 +406,8 @@ async fn schedule_change_moves_the_reminder_and_flight_cancellation_refunds() {
             ScheduleChange {
                 departure_time: new,
                 version: Some(3),
-            },
+            }
+            .into(),
             WorkflowSignalOptions::default(),
         )
         .await
@@ -425,7 +427,8 @@ async fn schedule_change_moves_the_reminder_and_flight_cancellation_refunds() {
             ScheduleChange {
                 departure_time: new + chrono::TimeDelta::hours(1),
                 version: Some(2),
-            },
+            }
+            .into(),
             WorkflowSignalOptions::default(),
         )
         .await
@@ -440,7 +443,7 @@ async fn schedule_change_moves_the_reminder_and_flight_cancellation_refunds() {
     handle
         .signal(
             BookingWorkflow::flight_cancelled,
-            FlightCancelled::default(),
+            FlightCancelled::default().into(),
             WorkflowSignalOptions::default(),
         )
         .await

@@ -12,6 +12,10 @@ use serde::{Deserialize, Serialize};
 /// and a value that does not parse never reaches a step.
 pub use airline_domain::{BookingRef, Cabin, Currency, FlightNumber, IataCode, Money, SeatNumber};
 
+/// Every signal's input: `Valid`, or `Refused` when its payload was not
+/// sealed with our key (or is not the signal's type); see [`crate::inbound`].
+pub use crate::inbound::Inbound;
+
 /// The task queue every booking workflow and activity runs on.
 pub const TASK_QUEUE: &str = "bookings";
 

@@ -255,7 +255,8 @@ impl FlightChangeFanout {
                                     ScheduleChange {
                                         departure_time,
                                         version,
-                                    },
+                                    }
+                                    .into(),
                                     options,
                                 )
                                 .await
@@ -264,7 +265,7 @@ impl FlightChangeFanout {
                             target
                                 .signal(
                                     BookingWorkflow::flight_cancelled,
-                                    FlightCancelled { reason },
+                                    FlightCancelled { reason }.into(),
                                     options,
                                 )
                                 .await

@@ -6,6 +6,7 @@ pub mod activities;
 pub mod booking;
 pub mod contract;
 pub mod fanout;
+pub mod inbound;
 
 pub use booking::{BookingWorkflow, initial_search_attributes, start_summary};
 pub use fanout::FlightChangeFanout;

@@ -148,7 +148,7 @@ pub async fn signal_payment_authorized(
         .get_workflow_handle::<BookingWorkflow>(workflow_id(booking_id))
         .signal(
             BookingWorkflow::payment_authorized,
-            booking_workflows::contract::PaymentAuthorized { payment_intent_id },
+            booking_workflows::contract::PaymentAuthorized { payment_intent_id }.into(),
             Default::default(),
         )
         .await
@@ -162,7 +162,11 @@ pub async fn signal_payment_failed(
     state
         .temporal
         .get_workflow_handle::<BookingWorkflow>(workflow_id(booking_id))
-        .signal(BookingWorkflow::payment_failed, failure, Default::default())
+        .signal(
+            BookingWorkflow::payment_failed,
+            failure.into(),
+            Default::default(),
+        )
         .await
 }
 

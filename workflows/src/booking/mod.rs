@@ -42,9 +42,9 @@ use crate::activities::{
     SendSms, SmsFailed,
 };
 use crate::contract::{
-    BookingInput, BookingState, BookingStatus, CancelRequest, FlightCancelled, PaymentAuthorized,
-    PaymentError, PaymentFailed, PaymentRequest, PaymentStatus, ScheduleChange, SeatSelection,
-    Transition, errors, reasons, search_attributes as sa,
+    BookingInput, BookingState, BookingStatus, CancelRequest, FlightCancelled, Inbound,
+    PaymentAuthorized, PaymentError, PaymentFailed, PaymentRequest, PaymentStatus, ScheduleChange,
+    SeatSelection, Transition, errors, reasons, search_attributes as sa,
 };
 use crate::contract::{BookingRef, Money, SeatNumber};
 
@@ -281,6 +281,17 @@ impl BookingWorkflow {
         self.booking.clone()
     }
 
+    /// Takes any caller with a readable (empty) input; one whose payload
+    /// the codec refused is rejected here, before it reaches the history.
+    #[update_validator(wait_for_hold)]
+    fn validate_wait_for_hold(
+        &self,
+        _ctx: &WorkflowContextView,
+        _input: &(),
+    ) -> Result<(), MessageError> {
+        Ok(())
+    }
+
     /// Answers once the hold is decided: `awaiting_payment` with the seats,
     /// the locked price and the PaymentIntent's client secret, or `failed`
     /// (`seats_unavailable`). With update-with-start this is "hold my seats
@@ -384,13 +395,16 @@ impl BookingWorkflow {
     }
 
     /// From the gateway's verified Stripe webhook
-    /// (`payment_intent.amount_capturable_updated`).
+    /// (`payment_intent.amount_capturable_updated`). Every signal ignores
+    /// an input it could not read ([`Inbound::Refused`]: not sealed with our
+    /// key, from a client that reached Temporal without the gateway).
     #[signal]
     pub fn payment_authorized(
         &mut self,
         _ctx: &mut SyncWorkflowContext<Self>,
-        event: PaymentAuthorized,
+        event: Inbound<PaymentAuthorized>,
     ) {
+        let Some(event) = event.valid() else { return };
         if !self.authorized_intents.contains(&event.payment_intent_id) {
             self.authorized_intents.push(event.payment_intent_id);
         }
@@ -401,7 +415,12 @@ impl BookingWorkflow {
     /// attempt's intent while its 3-D Secure is pending (a decline at
     /// confirm is the authorization's own answer).
     #[signal]
-    pub fn payment_failed(&mut self, _ctx: &mut SyncWorkflowContext<Self>, event: PaymentFailed) {
+    pub fn payment_failed(
+        &mut self,
+        _ctx: &mut SyncWorkflowContext<Self>,
+        event: Inbound<PaymentFailed>,
+    ) {
+        let Some(event) = event.valid() else { return };
         let current = self.booking.payment.payment_intent_id.as_ref();
         if self.booking.payment.next_action.is_some()
             && current == Some(&event.payment_intent_id)
@@ -419,8 +438,9 @@ impl BookingWorkflow {
     pub fn schedule_changed(
         &mut self,
         _ctx: &mut SyncWorkflowContext<Self>,
-        change: ScheduleChange,
+        change: Inbound<ScheduleChange>,
     ) {
+        let Some(change) = change.valid() else { return };
         // Versioned changes apply in order: an older one is late news.
         let known = match &self.booking.flight {
             Some(flight) => flight.version,
@@ -454,8 +474,9 @@ impl BookingWorkflow {
     pub fn flight_cancelled(
         &mut self,
         _ctx: &mut SyncWorkflowContext<Self>,
-        event: FlightCancelled,
+        event: Inbound<FlightCancelled>,
     ) {
+        let Some(event) = event.valid() else { return };
         if self.flight_cancelled.is_none() {
             self.flight_cancelled = Some(
                 event

@@ -1,0 +1,185 @@
+//! Temporal's frontend reached without the gateway and without the payload
+//! key, as anyone on its network could with the stock `temporal` CLI:
+//! every message to a booking and every workflow start is refused by the
+//! worker, and the booking carries on as if nothing came.
+
+mod support;
+
+use std::process::Output;
+use std::time::Duration;
+
+use booking_workflows::contract::{BookingStatus, workflow_id};
+use support::{GOOD_CARD, Stack, seats, venv_bin};
+use temporalio_common::protos::temporal::api::enums::v1::EventType;
+
+/// The `temporal` CLI on the stack's dev server, without a codec.
+fn cli(stack: &Stack, args: &[&str]) -> Output {
+    std::process::Command::new(venv_bin("temporal"))
+        .args(args)
+        .arg("--address")
+        .arg(format!("127.0.0.1:{}", stack.temporal_port))
+        .output()
+        .expect("the temporal CLI runs (scripts/venv.sh)")
+}
+
+fn said(out: &Output) -> String {
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    )
+}
+
+async fn event_types(handle: &support::Handle) -> Vec<EventType> {
+    handle
+        .fetch_history(Default::default())
+        .into_events()
+        .await
+        .expect("history")
+        .iter()
+        .map(|e| e.event_type())
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_client_without_the_key_can_neither_cancel_nor_signal_a_booking() {
+    let (stack, flight, before) = Stack::with_small_flight_and_seats("frontend-messages").await;
+    let (handle, held) = stack.held_booking_of(flight, &["7A"]).await;
+    let id = handle.info().workflow_id.clone();
+    let intent = held.payment.payment_intent_id.clone().unwrap();
+
+    // The cancel update with a plain argument, and with none at all (no
+    // payload for the codec to refuse: the workflow's input type does).
+    for input in [Some(r#"{"reason":"forged"}"#), None] {
+        let mut args = vec!["workflow", "update", "execute", "--workflow-id", &id];
+        args.extend(["--name", "cancel"]);
+        if let Some(input) = input {
+            args.extend(["--input", input]);
+        }
+        let out = cli(&stack, &args);
+        assert!(
+            !out.status.success(),
+            "cancel {input:?} taken: {}",
+            said(&out)
+        );
+    }
+
+    // The signals: the server records them (it cannot read payloads), the
+    // workflow ignores every one. The last poses as sealed.
+    let authorized = format!(r#"{{"payment_intent_id":"{intent}"}}"#);
+    let forged: [(&str, &str, &[&str]); 5] = [
+        ("flight_cancelled", r#"{"reason":"forged"}"#, &[]),
+        ("payment_authorized", &authorized, &[]),
+        ("payment_failed", &authorized, &[]),
+        (
+            "schedule_changed",
+            r#"{"departure_time":"2031-01-01T00:00:00Z","version":99}"#,
+            &[],
+        ),
+        (
+            "flight_cancelled",
+            r#""c2VhbGVkPw==""#,
+            &[
+                "--input-meta",
+                "encoding=binary/encrypted",
+                "--input-meta",
+                "encryption-key-id=test-2026",
+            ],
+        ),
+    ];
+    for (name, input, meta) in forged {
+        let mut args = vec!["workflow", "signal", "--workflow-id", &id, "--name", name];
+        args.extend(["--input", input]);
+        args.extend(meta);
+        let out = cli(&stack, &args);
+        assert!(out.status.success(), "signal {name}: {}", said(&out));
+    }
+
+    // Once the worker has had them (a query is answered after them), the
+    // booking is as it was.
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let now = stack.status(&handle).await;
+    assert_eq!(now.status, BookingStatus::AwaitingPayment, "{now:#?}");
+    assert_eq!(now.flight, held.flight);
+    assert_eq!(now.payment, held.payment);
+    assert_eq!(now.reason, None);
+    assert_eq!(stack.seats_available(flight).await, before - 1);
+    assert_eq!(
+        stack.intent(&intent).await["status"],
+        "requires_payment_method"
+    );
+    let events = event_types(&handle).await;
+    let signals = events
+        .iter()
+        .filter(|e| **e == EventType::WorkflowExecutionSignaled)
+        .count();
+    assert_eq!(signals, 5, "{events:?}");
+    for never in [
+        EventType::WorkflowTaskFailed,
+        EventType::WorkflowExecutionUpdateAccepted,
+    ] {
+        assert!(!events.contains(&never), "{never:?} in {events:?}");
+    }
+    let log = std::fs::read_to_string(stack.worker_log(1)).unwrap();
+    assert!(log.contains("payload refused"), "{log}");
+
+    // And it was not wedged: the traveller pays, it confirms.
+    let paid = stack.pay(&handle, GOOD_CARD).await;
+    assert_eq!(paid.status, BookingStatus::Confirmed, "{paid:#?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_booking_started_without_the_key_runs_no_step() {
+    let (stack, flight, before) = Stack::with_small_flight_and_seats("frontend-start").await;
+    let input = stack.input(flight, seats(&["8A", "8B"]));
+    let booking_id = input.booking_id.clone();
+    let id = workflow_id(&booking_id);
+    let json = serde_json::to_string(&input).unwrap();
+    let out = cli(
+        &stack,
+        &[
+            "workflow",
+            "start",
+            "--type",
+            "BookingWorkflow",
+            "--task-queue",
+            "bookings",
+            "--workflow-id",
+            &id,
+            "--input",
+            &json,
+        ],
+    );
+    assert!(out.status.success(), "{}", said(&out));
+    let handle = stack.handle(&id);
+
+    // Its first task fails (the worker cannot read the input), again and
+    // again, and nothing else happens.
+    airline_testkit::poll_until(
+        "the worker never refused the start",
+        Duration::from_secs(30),
+        Duration::from_millis(200),
+        async || match event_types(&handle).await {
+            events if events.contains(&EventType::WorkflowTaskFailed) => Ok(()),
+            events => Err(format!("{events:?}")),
+        },
+    )
+    .await;
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let events = event_types(&handle).await;
+    for never in [
+        EventType::MarkerRecorded,
+        EventType::ActivityTaskScheduled,
+        EventType::TimerStarted,
+        EventType::WorkflowExecutionCompleted,
+    ] {
+        assert!(!events.contains(&never), "{never:?} in {events:?}");
+    }
+    assert_eq!(stack.seats_available(flight).await, before);
+    assert_eq!(stack.hold_status(&booking_id).await.0, 404);
+    assert_eq!(stack.read_model(&booking_id).await, None);
+    handle
+        .terminate(Default::default())
+        .await
+        .expect("terminated");
+}
