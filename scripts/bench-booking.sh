@@ -18,6 +18,10 @@ CONCURRENCY="${BENCH_CONCURRENCY:-50}"
 AWAITING="${BENCH_AWAITING:-5000}"
 # The 5,000 unpaid bookings must still be awaiting payment when measured.
 export PAYMENT_WINDOW="${PAYMENT_WINDOW:-30m}"
+# The gateway's tables (bookingbench writes each booking's owner record,
+# as the gateway does; the worker holds seats for no other booking).
+BOOKING_DATABASE_URL="$BOOKING_DB" RUST_LOG=warn "$bin/api" migrate
+export BOOKING_DATABASE_URL="$BOOKING_DB"
 bb=("$bin/bookingbench" --temporal "127.0.0.1:$T_PORT")
 
 # Warm-up: connections, caches, the first workflow tasks.

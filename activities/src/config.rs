@@ -10,6 +10,7 @@ use sqlx::postgres::PgPoolOptions;
 
 use crate::email::{Mailer, SmtpConfig, SmtpTls};
 use crate::handlers::Activities;
+use crate::holds::Holds;
 use crate::inventory::{Inventory, InventoryConfig};
 use crate::payments::{Payments, StripeConfig};
 use crate::records::{Records, migrations};
@@ -100,8 +101,10 @@ impl Activities {
     /// needed) and builds the clients.
     pub async fn connect(config: &ActivitiesConfig) -> anyhow::Result<Self> {
         let pool = migrate(config).await?;
+        let inventory = Inventory::new(&config.inventory)?;
         Ok(Activities {
-            inventory: Inventory::new(&config.inventory)?,
+            holds: Holds::new(inventory.clone(), pool.clone()),
+            inventory,
             payments: Payments::new(&config.stripe, pool.clone())?,
             mailer: Mailer::new(&config.smtp, pool.clone())?,
             texter: Texter::new(&config.sms, pool.clone())?,

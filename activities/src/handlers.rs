@@ -15,6 +15,7 @@ use temporalio_sdk::activities::{ActivityContext, ActivityError};
 
 use crate::email::Mailer;
 use crate::error::StepResult;
+use crate::holds::Holds;
 use crate::inventory::Inventory;
 use crate::payments::Payments;
 use crate::records::Records;
@@ -23,6 +24,8 @@ use crate::sms::Texter;
 /// Everything the activities talk to.
 pub struct Activities {
     pub inventory: Inventory,
+    /// The hold: the owner record, then the inventory.
+    pub holds: Holds,
     pub payments: Payments,
     pub mailer: Mailer,
     pub texter: Texter,
@@ -85,7 +88,7 @@ macro_rules! activity_handlers {
 }
 
 activity_handlers! {
-    HoldSeats => hold_seats(input: HoldSeats) -> SeatsHeld = inventory.hold(&input);
+    HoldSeats => hold_seats(input: HoldSeats) -> SeatsHeld = holds.hold(&input);
     ConfirmSeats => confirm_seats(booking_id: String) -> () = inventory.confirm(&booking_id);
     ReleaseSeats => release_seats(input: ReleaseSeats) -> () = inventory.release(&input);
     CreatePayment => create_payment(input: CreatePayment) -> PaymentCreated

@@ -6,6 +6,7 @@ pub mod config;
 pub mod email;
 pub mod error;
 pub mod handlers;
+pub mod holds;
 pub mod inventory;
 pub mod payments;
 pub mod records;

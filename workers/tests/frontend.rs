@@ -1,14 +1,16 @@
-//! Temporal's frontend reached without the gateway and without the payload
-//! key, as anyone on its network could with the stock `temporal` CLI:
-//! every message to a booking and every workflow start is refused by the
-//! worker, and the booking carries on as if nothing came.
+//! Temporal's frontend reached without the gateway. Without the payload
+//! key, as anyone on its network could with the stock `temporal` CLI: every
+//! message to a booking and every workflow start is refused by the worker,
+//! and the booking carries on as if nothing came. With the key (the
+//! tests' client): a booking outside the gateway's bounds, or one the
+//! gateway never recorded, holds nothing.
 
 mod support;
 
 use std::process::Output;
 use std::time::Duration;
 
-use booking_workflows::contract::{BookingStatus, workflow_id};
+use booking_workflows::contract::{BookingStatus, Cabin, SeatSelection, reasons, workflow_id};
 use support::{GOOD_CARD, Stack, seats, venv_bin};
 use temporalio_common::protos::temporal::api::enums::v1::EventType;
 
@@ -182,4 +184,95 @@ async fn a_booking_started_without_the_key_runs_no_step() {
         .terminate(Default::default())
         .await
         .expect("terminated");
+}
+
+/// Nothing of `booking_id` at the flight service or at Stripe, and the
+/// flight's seats all there.
+async fn nothing_held(stack: &Stack, flight: i64, before: i64, booking_id: &str) {
+    assert_eq!(stack.seats_available(flight).await, before);
+    assert_eq!(stack.hold_status(booking_id).await.0, 404);
+    let intents = stack.stripe_get("/v1/payment_intents").await;
+    let ours = intents["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|i| i["metadata"]["booking_id"] == booking_id)
+        .count();
+    assert_eq!(ours, 0, "a PaymentIntent for {booking_id}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn nine_seats_held_for_thirty_days_are_refused_before_any_step() {
+    let (stack, flight, before) = Stack::with_small_flight_and_seats("out-of-bounds").await;
+    let mut input = stack.input(
+        flight,
+        SeatSelection::Cabin {
+            cabin: Cabin::Economy,
+            count: 9,
+        },
+    );
+    input.payment_window_ms = 30 * 24 * 3_600_000;
+    let booking_id = input.booking_id.clone();
+    // Even with its owner recorded: the bounds come first.
+    let handle = stack.start_booking(input).await;
+    let refused = stack.wait_status(&handle, BookingStatus::Failed).await;
+    assert_eq!(
+        refused.reason.as_deref(),
+        Some("input_out_of_bounds: payment_window_ms")
+    );
+    assert!(
+        refused
+            .reason
+            .unwrap()
+            .starts_with(reasons::INPUT_OUT_OF_BOUNDS)
+    );
+    assert!(refused.seats.is_empty() && refused.payment_due_at.is_none());
+    nothing_held(&stack, flight, before, &booking_id).await;
+    // Not one command before the refusal: no marker (patch or local
+    // activity), no activity, no timer; not even a read model row.
+    let events = event_types(&handle).await;
+    for never in [
+        EventType::MarkerRecorded,
+        EventType::ActivityTaskScheduled,
+        EventType::TimerStarted,
+    ] {
+        assert!(!events.contains(&never), "{never:?} in {events:?}");
+    }
+    assert!(events.contains(&EventType::WorkflowExecutionCompleted));
+    assert_eq!(stack.read_model(&booking_id).await, None);
+    assert_eq!(
+        stack.keyword(&handle, "BookingStatus").await.as_deref(),
+        Some("failed")
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_booking_the_gateway_never_recorded_holds_nothing() {
+    let (stack, flight, before) = Stack::with_small_flight_and_seats("no-owner").await;
+    // In bounds, but no booking_request at all.
+    let stray = stack.input(flight, seats(&["9A"]));
+    let stray_id = stray.booking_id.clone();
+    let stray = stack.start_unrecorded(stray).await;
+    // A booking_request, but another user's.
+    let mut other = stack.input(flight, seats(&["9B"]));
+    let other_id = other.booking_id.clone();
+    stack.record_owner(&other).await;
+    other.user_id = uuid::Uuid::new_v4().to_string();
+    let other = stack.start_unrecorded(other).await;
+
+    for (handle, booking_id) in [(&stray, &stray_id), (&other, &other_id)] {
+        let refused = stack.wait_status(handle, BookingStatus::Failed).await;
+        assert_eq!(refused.reason.as_deref(), Some(reasons::OWNER_UNKNOWN));
+        assert!(refused.seats.is_empty() && refused.total.is_none());
+        assert_eq!(refused.payment.payment_intent_id, None);
+        // The read model says so too (the record step runs as for any
+        // refused hold), and no email went.
+        let (status, _) = stack.read_model(booking_id).await.expect("read model");
+        assert_eq!(status, "failed");
+    }
+    for booking_id in [&stray_id, &other_id] {
+        nothing_held(&stack, flight, before, booking_id).await;
+    }
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert!(stack.mails().is_empty(), "no email for a refused booking");
 }

@@ -276,6 +276,7 @@ async fn activities_executed_twice_do_their_work_once() {
         booking_id: booking_id.clone(),
         flight_id: flight,
         seats: seats(&["9A", "9B"]),
+        user_id: None,
     };
     let (a, b) = tokio::join!(acts.inventory.hold(&hold), acts.inventory.hold(&hold));
     assert_eq!(a.unwrap(), b.unwrap());

@@ -29,6 +29,11 @@ pub struct HoldSeats {
     pub booking_id: String,
     pub flight_id: i64,
     pub seats: SeatSelection,
+    /// The booking's owner, whose `booking_request` the hold must find
+    /// (absent in holds scheduled before it was sent: the booking's
+    /// request is looked up by its id only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub user_id: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -385,6 +385,13 @@ pub mod reasons {
     /// The traveller's bank did not authenticate the payment (3-D Secure
     /// failed or was abandoned): Stripe's own code.
     pub const AUTHENTICATION_FAILED: &str = "payment_intent_authentication_failure";
+    /// The input is outside the bounds the gateway holds bookings to
+    /// ([`crate::bounds`]); the reason goes on with the field. Nothing was
+    /// held: refused before any step.
+    pub const INPUT_OUT_OF_BOUNDS: &str = "input_out_of_bounds";
+    /// No `booking_request` of this booking's owner: not started by the
+    /// gateway. The hold refused it; nothing was held.
+    pub const OWNER_UNKNOWN: &str = "booking_owner_unknown";
 }
 
 /// Stable failure types of the activities' business errors
@@ -403,11 +410,16 @@ pub mod errors {
     pub const EMAIL_REJECTED: &str = "EmailRejected";
     /// The SMS gateway refused a text for good (a number it cannot reach).
     pub const SMS_REJECTED: &str = "SmsRejected";
+    /// The booking has no owner record (`booking_request`) for its user:
+    /// the gateway never started it.
+    pub const OWNER_UNKNOWN: &str = "BookingOwnerUnknown";
 }
 
 /// A booking's timings, as every process that starts bookings reads them
-/// (the gateway, the booking benchmark): `PAYMENT_WINDOW` (default 5m, at
-/// least 1s) and `REMINDER_LEAD` (default 48h). Parsed here only; `lookup`
+/// (the gateway, the booking benchmark): `PAYMENT_WINDOW` (default 5m,
+/// from 1s to 1h) and `REMINDER_LEAD` (default 48h, at most 30 days): the
+/// bounds the workflow holds every booking to ([`crate::bounds`]), so a
+/// process configured beyond them does not start. Parsed here only; `lookup`
 /// gives a setting's value (the environment, in the services), so this
 /// crate reads nothing itself.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -427,8 +439,14 @@ impl BookingTimings {
             payment_window: duration("PAYMENT_WINDOW", std::time::Duration::from_secs(5 * 60))?,
             reminder_lead: duration("REMINDER_LEAD", std::time::Duration::from_secs(48 * 3600))?,
         };
-        if timings.payment_window < std::time::Duration::from_secs(1) {
-            return Err("PAYMENT_WINDOW must be at least 1s".into());
+        use crate::bounds::{MAX_PAYMENT_WINDOW, MAX_REMINDER_LEAD, MIN_PAYMENT_WINDOW};
+        if !(MIN_PAYMENT_WINDOW..=MAX_PAYMENT_WINDOW).contains(&timings.payment_window) {
+            return Err(
+                "PAYMENT_WINDOW must be from 1s to 1h (the workflow refuses others)".into(),
+            );
+        }
+        if timings.reminder_lead > MAX_REMINDER_LEAD {
+            return Err("REMINDER_LEAD must be at most 30 days (the workflow refuses more)".into());
         }
         Ok(timings)
     }

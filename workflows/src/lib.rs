@@ -4,6 +4,7 @@
 
 pub mod activities;
 pub mod booking;
+pub mod bounds;
 pub mod contract;
 pub mod fanout;
 pub mod inbound;

@@ -18,7 +18,10 @@
 //! events and workflow tasks, the currency of a Temporal round trip.
 //!
 //! Bookings get `PAYMENT_WINDOW` and `REMINDER_LEAD` from the environment
-//! (defaults 5m and 48h), as the gateway's will.
+//! (defaults 5m and 48h), as the gateway's will. Like the gateway, the
+//! bench writes each booking's `booking_request` (for one bench account)
+//! in the booking database (`BOOKING_DATABASE_URL`, the gateway's tables
+//! migrated) before starting it: the worker holds seats for no other.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -58,6 +61,9 @@ struct Cli {
     bookings: usize,
     #[arg(long, default_value_t = 50)]
     concurrency: usize,
+    /// The booking database, where each booking's owner record goes.
+    #[arg(long, env = "BOOKING_DATABASE_URL")]
+    booking_database_url: Option<String>,
     #[command(subcommand)]
     mode: Mode,
 }
@@ -135,6 +141,11 @@ async fn main() -> anyhow::Result<()> {
     )?;
 
     let mut noop_worker = None;
+    let owners = match (&cli.mode, &cli.booking_database_url) {
+        (Mode::Noop { .. }, _) => None,
+        (_, Some(url)) => Some(Owners::connect(url, cli.concurrency).await?),
+        (_, None) => bail!("set BOOKING_DATABASE_URL: bookings need their owner record"),
+    };
     let flights = match &cli.mode {
         Mode::Pay { flights } | Mode::Hold { flights } => std::fs::read_to_string(flights)?
             .lines()
@@ -166,13 +177,18 @@ async fn main() -> anyhow::Result<()> {
         let mode = cli.mode.clone();
         let flights = flights.clone();
         let figures = figures.clone();
+        let owners = owners.clone();
         tasks.push(tokio::spawn(async move {
-            let result = match mode {
-                Mode::Pay { .. } => book(&client, flights[i % flights.len()], true, defaults).await,
-                Mode::Hold { .. } => {
-                    book(&client, flights[i % flights.len()], false, defaults).await
+            let flight = flights.get(i % flights.len().max(1)).copied().unwrap_or(0);
+            let result = match (mode, &owners) {
+                (Mode::Pay { .. }, Some(owners)) => {
+                    book(&client, owners, flight, true, defaults).await
                 }
-                Mode::Noop { search_attributes } => noop(&client, search_attributes).await,
+                (Mode::Hold { .. }, Some(owners)) => {
+                    book(&client, owners, flight, false, defaults).await
+                }
+                (Mode::Pay { .. } | Mode::Hold { .. }, None) => unreachable!("owners connected"),
+                (Mode::Noop { search_attributes }, _) => noop(&client, search_attributes).await,
             };
             let mut f = figures.lock().unwrap();
             match result {
@@ -264,9 +280,57 @@ fn own_cpu_ticks() -> Option<u64> {
     Some(user + system)
 }
 
-/// One booking: update-with-start until held, then (optionally) pay.
+/// The bench's account and each booking's `booking_request`, as the
+/// gateway writes them before it starts a booking.
+#[derive(Clone)]
+struct Owners {
+    pool: sqlx::PgPool,
+}
+
+/// The one account every bench booking belongs to.
+const BENCH_USER: &str = "b0000000-0000-4000-8000-0000000be0c4";
+
+impl Owners {
+    async fn connect(url: &str, concurrency: usize) -> anyhow::Result<Self> {
+        let pool = sqlx::postgres::PgPoolOptions::new()
+            .max_connections(concurrency.clamp(1, 20) as u32)
+            .connect(url)
+            .await
+            .context("connecting to the booking database")?;
+        sqlx::query(
+            "insert into app_user (user_id, email, name, password_hash, role)
+             values ($1::uuid, 'bench@bench.test', 'Bench', '-', 'customer')
+             on conflict do nothing",
+        )
+        .bind(BENCH_USER)
+        .execute(&pool)
+        .await
+        .context("the bench account (are the gateway's tables migrated? `api migrate`)")?;
+        Ok(Owners { pool })
+    }
+
+    async fn record(&self, input: &BookingInput) -> anyhow::Result<()> {
+        sqlx::query(
+            "insert into booking_request
+                    (user_id, idempotency_key, request_hash, booking_id, booking_ref, seats)
+             values ($1::uuid, $2, '', $2::uuid, $3, $4)",
+        )
+        .bind(&input.user_id)
+        .bind(&input.booking_id)
+        .bind(input.booking_ref.as_str())
+        .bind(input.passengers.len() as i32)
+        .execute(&self.pool)
+        .await
+        .context("the booking's request")?;
+        Ok(())
+    }
+}
+
+/// One booking: its owner record, update-with-start until held, then
+/// (optionally) pay.
 async fn book(
     client: &Client,
+    owners: &Owners,
     flight_id: i64,
     pay: bool,
     defaults: BookingTimings,
@@ -275,7 +339,7 @@ async fn book(
     let input = BookingInput {
         booking_id: id.to_string(),
         booking_ref: id.simple().to_string()[..10].parse()?,
-        user_id: "bench".into(),
+        user_id: BENCH_USER.into(),
         flight_id,
         seats: SeatSelection::Cabin {
             cabin: Cabin::Economy,
@@ -294,6 +358,7 @@ async fn book(
         step_budget_ms: None,
         max_payment_attempts: None,
     };
+    owners.record(&input).await?;
     let wf_id = workflow_id(&input.booking_id);
     let attributes = booking_workflows::initial_search_attributes(&input);
     let summary = booking_workflows::start_summary(&input);

@@ -30,6 +30,10 @@ pub use flights::TestApp as FlightService;
 /// The secret in Kannel's delivery report URL.
 pub const SMS_DLR_TOKEN: &str = "test-sms-dlr-token";
 
+/// The account every booking started straight on Temporal belongs to
+/// ([`Stack::record_owner`]).
+pub const TRAVELLER_ID: &str = "5f0b6c1e-8d4a-4f3e-9c2b-7a1d0e9f8c01";
+
 pub const STRIPE_KEY: &str = "sk_test_booking_tests";
 /// localstripe's test cards, as payment methods it accepts.
 pub const GOOD_CARD: &str = "4242424242424242";
@@ -433,7 +437,7 @@ impl Stack {
         BookingInput {
             booking_id: id.to_string(),
             booking_ref: id.simple().to_string()[..6].parse().unwrap(),
-            user_id: "user-1".to_owned(),
+            user_id: TRAVELLER_ID.to_owned(),
             flight_id,
             seats,
             passengers: (0..passengers)
@@ -495,7 +499,52 @@ impl Stack {
         (handle, paid)
     }
 
+    /// What the gateway writes before it starts a booking: its owner's
+    /// account (the gateway's tables migrated first) and the booking's
+    /// `booking_request`. The worker holds seats only for a booking that
+    /// has one.
+    pub async fn record_owner(&self, input: &BookingInput) {
+        service_kit::config::migrate_shared(
+            &self.booking_pool,
+            sqlx::migrate!("../migrations/gateway"),
+            "gateway's tables",
+        )
+        .await
+        .expect("the gateway's migrations");
+        sqlx::query(
+            "insert into app_user (user_id, email, name, password_hash, role)
+             values ($1::uuid, $1 || '@traveller.test', 'Test Traveller', '-', 'customer')
+             on conflict do nothing",
+        )
+        .bind(&input.user_id)
+        .execute(&self.booking_pool)
+        .await
+        .expect("the traveller's account");
+        let seats = input.passengers.len() as i32;
+        sqlx::query(
+            "insert into booking_request
+                    (user_id, idempotency_key, request_hash, booking_id, booking_ref, seats)
+             values ($1::uuid, $2, '', $2::uuid, $3, $4)",
+        )
+        .bind(&input.user_id)
+        .bind(&input.booking_id)
+        .bind(input.booking_ref.as_str())
+        .bind(seats)
+        .execute(&self.booking_pool)
+        .await
+        .expect("the booking's request");
+    }
+
+    /// The booking started as the gateway starts it: owner recorded, then
+    /// the workflow with its initial search attributes and summary.
     pub async fn start_booking(&self, input: BookingInput) -> Handle {
+        self.record_owner(&input).await;
+        self.start_unrecorded(input).await
+    }
+
+    /// The workflow started with no `booking_request` written first (not
+    /// the gateway's doing).
+    pub async fn start_unrecorded(&self, input: BookingInput) -> Handle {
         let id = workflow_id(&input.booking_id);
         let attributes = booking_workflows::initial_search_attributes(&input);
         let summary = booking_workflows::start_summary(&input);
@@ -516,6 +565,7 @@ impl Stack {
     /// Started the way the Temporal CLI would: without the initial search
     /// attributes, which the workflow then sets itself.
     pub async fn start_booking_bare(&self, input: BookingInput) -> Handle {
+        self.record_owner(&input).await;
         let id = workflow_id(&input.booking_id);
         self.client
             .start_workflow(

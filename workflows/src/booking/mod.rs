@@ -41,6 +41,7 @@ use crate::activities::{
     EmailKind, HoldSeats, IssueTickets, PaymentRef, RefundPayment, ReleaseSeats, SendEmail,
     SendSms, SmsFailed,
 };
+use crate::bounds::{self, OutOfBounds};
 use crate::contract::{
     BookingInput, BookingState, BookingStatus, CancelRequest, FlightCancelled, Inbound,
     PaymentAuthorized, PaymentError, PaymentFailed, PaymentRequest, PaymentStatus, ScheduleChange,
@@ -189,12 +190,16 @@ pub struct BookingWorkflow {
     max_payment_attempts: Option<u32>,
     /// Payments the card's bank (or Stripe) declined so far.
     declines: u32,
+    /// The input is outside the gateway's bounds: refused before any step.
+    out_of_bounds: Option<OutOfBounds>,
 }
 
 #[workflow_methods]
 impl BookingWorkflow {
     #[init]
-    pub fn new(_ctx: &WorkflowContextView, input: BookingInput) -> Self {
+    pub fn new(ctx: &WorkflowContextView, input: BookingInput) -> Self {
+        let started = ctx.start_time().map(DateTime::<Utc>::from);
+        let out_of_bounds = bounds::check(&input, ctx.workflow_id(), started).err();
         let payment_window = Duration::from_millis(input.payment_window_ms);
         let reminder_lead = Duration::from_millis(input.reminder_lead_ms);
         let step_budget = input.step_budget_ms.map(Duration::from_millis);
@@ -227,11 +232,20 @@ impl BookingWorkflow {
             saga_done: false,
             max_payment_attempts,
             declines: 0,
+            out_of_bounds,
         }
     }
 
     #[run(name = crate::contract::WORKFLOW_TYPE)]
     pub async fn run(ctx: &mut WorkflowContext<Self>) -> WorkflowResult<BookingState> {
+        // Before any command: input the gateway would never send ends here
+        // (no patch marker, no record, no hold); every booking the gateway
+        // starts is in bounds, so no history takes this path.
+        if let Some(out) = ctx.state(|s| s.out_of_bounds) {
+            let reason = format!("{}: {}", reasons::INPUT_OUT_OF_BOUNDS, out.field());
+            transition(ctx, BookingStatus::Failed, Some(reason));
+            return Ok(snapshot(ctx));
+        }
         let fast_path = ctx.patched(FAST_PATH);
         let defined_ends = fast_path || ctx.patched(DEFINED_ENDS);
         let mails_apart = fast_path || (defined_ends && ctx.patched(MAILS_APART));

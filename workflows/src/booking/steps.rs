@@ -66,6 +66,7 @@ pub(super) async fn hold(ctx: &Ctx) -> WorkflowResult<bool> {
         booking_id: s.booking.booking_id.clone(),
         flight_id: s.booking.flight_id,
         seats: s.booking.requested_seats.clone(),
+        user_id: Some(s.booking.user_id.clone()),
     });
     let summary = format!("Hold seats on flight {}", input.flight_id);
     let held = match run_step(
@@ -94,6 +95,8 @@ pub(super) async fn hold(ctx: &Ctx) -> WorkflowResult<bool> {
             let (kind, message) = business_failure(&e).ok_or(e)?;
             let reason = if kind == errors::SEATS_UNAVAILABLE {
                 "seats_unavailable".to_owned()
+            } else if kind == errors::OWNER_UNKNOWN {
+                reasons::OWNER_UNKNOWN.to_owned()
             } else {
                 format!("booking_rejected: {message}")
             };
