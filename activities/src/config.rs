@@ -5,6 +5,7 @@ use std::time::Duration;
 
 use anyhow::{Context, bail};
 use secrecy::{ExposeSecret, SecretString};
+use service_kit::config::{Environment, refuse_published_secret};
 pub use service_kit::config::{duration, parse, var};
 use sqlx::postgres::PgPoolOptions;
 
@@ -27,7 +28,32 @@ pub struct ActivitiesConfig {
 }
 
 impl ActivitiesConfig {
+    /// From the environment; outside development (`AIRLINE_ENV`), a secret
+    /// with a value this repository publishes stops the start.
     pub fn from_env() -> anyhow::Result<Self> {
+        let config = Self::read_env()?;
+        config.refuse_published_secrets(Environment::from_env()?)?;
+        Ok(config)
+    }
+
+    /// Every secret the worker holds that has a published development value.
+    pub fn refuse_published_secrets(&self, environment: Environment) -> anyhow::Result<()> {
+        let secrets = [
+            ("FLIGHTS_SERVICE_TOKEN", &self.inventory.service_token),
+            ("STRIPE_SECRET_KEY", &self.stripe.secret_key),
+            ("KANNEL_PASSWORD", &self.sms.password),
+            ("SMS_DLR_TOKEN", &self.sms.dlr_token),
+        ];
+        for (name, value) in secrets {
+            refuse_published_secret(environment, name, value)?;
+        }
+        if let Some(password) = &self.smtp.password {
+            refuse_published_secret(environment, "SMTP_PASSWORD", password)?;
+        }
+        Ok(())
+    }
+
+    fn read_env() -> anyhow::Result<Self> {
         let database_url = var("BOOKING_DATABASE_URL")
             .context("set BOOKING_DATABASE_URL to the booking database")?;
         let service_token = var("FLIGHTS_SERVICE_TOKEN")

@@ -5,6 +5,7 @@ use std::time::Duration;
 
 use anyhow::{Context, bail};
 use secrecy::SecretString;
+use service_kit::config::{Environment, refuse_published_secret};
 pub use service_kit::config::{duration, parse, var};
 
 #[derive(Debug, Clone)]
@@ -31,12 +32,20 @@ impl Config {
         if service_token.len() < 16 {
             bail!("FLIGHTS_SERVICE_TOKEN must be at least 16 characters");
         }
+        let service_token: SecretString = service_token.into();
+        // Outside development (`AIRLINE_ENV`), not the token this
+        // repository publishes for the local stack.
+        refuse_published_secret(
+            Environment::from_env()?,
+            "FLIGHTS_SERVICE_TOKEN",
+            &service_token,
+        )?;
         Ok(Config {
             host: parse("FLIGHTS_HOST", IpAddr::V4(Ipv4Addr::LOCALHOST))?,
             port: parse("FLIGHTS_PORT", 8081)?,
             database_url,
             db_max_connections: parse("FLIGHTS_DB_MAX_CONNECTIONS", 16)?,
-            service_token: service_token.into(),
+            service_token,
             request_timeout: duration("FLIGHTS_REQUEST_TIMEOUT", Duration::from_secs(10))?,
             body_limit_bytes: parse("FLIGHTS_BODY_LIMIT_BYTES", 64 * 1024)?,
             directory_refresh: duration("FLIGHTS_DIRECTORY_REFRESH", Duration::from_secs(10))?,

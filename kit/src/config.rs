@@ -114,6 +114,7 @@ const PUBLISHED_DEV_SECRETS: &[&str] = &[
     "dev-only-kannel-password",
     "dev-flights-service-token",
     "whsec_local_dev",
+    "sk_test_local_dev",
     "ZGV2LW9ubHktcGF5bG9hZC1rZXktY2hhbmdlLW1lISE=",
 ];
 

@@ -6,6 +6,19 @@ use anyhow::Context;
 use temporalio_client::envconfig::LoadClientConfigProfileOptions;
 use temporalio_client::{Client, ClientOptions, Connection};
 
+use crate::config::{Environment, refuse_published_secret, var};
+
+/// The payload keys from `PAYLOAD_ENCRYPTION_KEYS` (required), as every
+/// process that talks to Temporal reads them: outside development, a
+/// published development key among them stops the start (the message names
+/// the variable, never a key).
+pub fn payload_keys(environment: Environment) -> anyhow::Result<payload_codec::Keys> {
+    if let Some(raw) = var(payload_codec::KEYS_VAR) {
+        refuse_published_secret(environment, payload_codec::KEYS_VAR, &raw.into())?;
+    }
+    Ok(payload_codec::Keys::from_env()?)
+}
+
 pub async fn connect(keys: payload_codec::Keys) -> anyhow::Result<Client> {
     let (connection_options, mut client_options) =
         ClientOptions::load_from_config(LoadClientConfigProfileOptions::default())

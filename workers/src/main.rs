@@ -16,6 +16,7 @@ use anyhow::Context;
 use booking_activities::config::{ActivitiesConfig, duration, parse, var};
 use booking_activities::handlers::Activities;
 use booking_workflows::{BookingWorkflow, FlightChangeFanout};
+use service_kit::config::Environment;
 use service_kit::telemetry;
 use temporalio_client::Client;
 use temporalio_common::telemetry::{
@@ -57,10 +58,16 @@ impl WorkerConfig {
     }
 }
 
+/// The payload keys (`PAYLOAD_ENCRYPTION_KEYS`), read before anything
+/// connects: outside development (`AIRLINE_ENV`), not a published one.
+fn payload_keys() -> anyhow::Result<payload_codec::Keys> {
+    service_kit::temporal::payload_keys(Environment::from_env()?)
+}
+
 /// A client from the standard `TEMPORAL_*` variables, its payloads (and
-/// so the worker's) encrypted with `PAYLOAD_ENCRYPTION_KEYS`.
-async fn connect_client() -> anyhow::Result<Client> {
-    service_kit::temporal::connect(payload_codec::Keys::from_env()?).await
+/// so the worker's) encrypted with `keys`.
+async fn connect_client(keys: payload_codec::Keys) -> anyhow::Result<Client> {
+    service_kit::temporal::connect(keys).await
 }
 
 #[tokio::main]
@@ -78,7 +85,7 @@ async fn main() -> anyhow::Result<()> {
             let (Some(workflow_id), Some(file)) = (args.next(), args.next()) else {
                 anyhow::bail!("use `worker history <workflow id> <file.json>`");
             };
-            let json = connect_client()
+            let json = connect_client(payload_keys()?)
                 .await?
                 .get_workflow_handle::<BookingWorkflow>(&workflow_id)
                 .fetch_history(Default::default())
@@ -94,7 +101,9 @@ async fn main() -> anyhow::Result<()> {
         }
     }
     let config = WorkerConfig::from_env()?;
-    let activities = Activities::connect(&ActivitiesConfig::from_env()?).await?;
+    let activities_config = ActivitiesConfig::from_env()?;
+    let keys = payload_keys()?;
+    let activities = Activities::connect(&activities_config).await?;
 
     // Up first, so liveness answers while the rest connects; ready later.
     let probe = http::Probe::new(
@@ -130,7 +139,7 @@ async fn main() -> anyhow::Result<()> {
             .map_err(|e| anyhow::anyhow!("runtime options: {e}"))?,
     )?;
 
-    let client = connect_client().await?;
+    let client = connect_client(keys).await?;
 
     let tuner = TunerHolder::builder()
         .workflow_task_slot_supplier(FixedSizeSlotSupplier::new(
