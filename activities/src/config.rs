@@ -3,13 +3,14 @@
 
 use std::time::Duration;
 
-use anyhow::{Context, bail};
+use anyhow::Context;
 use secrecy::{ExposeSecret, SecretString};
 use service_kit::config::{Environment, refuse_published_secret};
 pub use service_kit::config::{duration, parse, var};
 use sqlx::postgres::PgPoolOptions;
 
-use crate::email::{Mailer, SmtpConfig, SmtpTls};
+use crate::email::Mailer;
+use service_kit::mail::SmtpConfig;
 use crate::handlers::Activities;
 use crate::holds::Holds;
 use crate::inventory::{Inventory, InventoryConfig};
@@ -60,12 +61,6 @@ impl ActivitiesConfig {
             .context("set FLIGHTS_SERVICE_TOKEN (the flight service's bearer token)")?;
         let stripe_key = var("STRIPE_SECRET_KEY")
             .context("set STRIPE_SECRET_KEY (sk_test_... for localstripe)")?;
-        let tls = match var("SMTP_TLS").as_deref().unwrap_or("none") {
-            "none" => SmtpTls::None,
-            "starttls" => SmtpTls::StartTls,
-            "tls" => SmtpTls::Tls,
-            other => bail!("SMTP_TLS={other:?}: use none, starttls or tls"),
-        };
         Ok(ActivitiesConfig {
             database_url: database_url.into(),
             db_max_connections: parse("BOOKING_DB_MAX_CONNECTIONS", 10)?,
@@ -79,16 +74,7 @@ impl ActivitiesConfig {
                 api_base: var("STRIPE_API_BASE"),
                 timeout: duration("STRIPE_TIMEOUT", Duration::from_secs(20))?,
             },
-            smtp: SmtpConfig {
-                host: var("SMTP_HOST").unwrap_or_else(|| "127.0.0.1".into()),
-                port: parse("SMTP_PORT", 2525)?,
-                username: var("SMTP_USERNAME"),
-                password: var("SMTP_PASSWORD").map(Into::into),
-                tls,
-                from: var("MAIL_FROM")
-                    .unwrap_or_else(|| "Skyway Air <bookings@skyway.example>".into()),
-                timeout: duration("SMTP_TIMEOUT", Duration::from_secs(15))?,
-            },
+            smtp: SmtpConfig::from_env()?,
             sms: SmsConfig {
                 sendsms_url: var("KANNEL_SENDSMS_URL")
                     .unwrap_or_else(|| "http://127.0.0.1:13013/cgi-bin/sendsms".into()),

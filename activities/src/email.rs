@@ -10,11 +10,9 @@ use booking_workflows::activities::{EmailKind, SendEmail};
 use booking_workflows::contract::{BookingState, Money, errors};
 use chrono::{DateTime, TimeDelta, Utc};
 use lettre::message::{Mailbox, MultiPart};
-use lettre::transport::smtp::authentication::Credentials;
 use lettre::transport::smtp::response::{Category, Severity};
 use lettre::{Address, AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
 use minijinja::{Environment, UndefinedBehavior};
-use secrecy::{ExposeSecret, SecretString};
 use serde::Serialize;
 use sqlx::PgPool;
 use uuid::Uuid;
@@ -24,30 +22,7 @@ use crate::error::{StepError, StepResult};
 /// Online check-in opens this long before departure (what the reminder says).
 pub const CHECK_IN_OPENS_BEFORE: TimeDelta = TimeDelta::hours(24);
 
-/// How the connection to the SMTP server is secured.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum SmtpTls {
-    /// Plain text (a local sink or relay on loopback only).
-    None,
-    /// Plain connection upgraded with STARTTLS (required, not opportunistic).
-    StartTls,
-    /// TLS from the first byte ("SMTPS", usually port 465).
-    Tls,
-}
-
-/// Where and how to send mail. `Debug` never shows the password.
-#[derive(Debug, Clone)]
-pub struct SmtpConfig {
-    pub host: String,
-    pub port: u16,
-    pub username: Option<String>,
-    pub password: Option<SecretString>,
-    pub tls: SmtpTls,
-    /// The sender, e.g. `Skyway Air <bookings@skyway.example>`.
-    pub from: String,
-    /// Connection and command timeout.
-    pub timeout: Duration,
-}
+pub use service_kit::mail::{SmtpConfig, SmtpTls};
 
 /// Sends the booking emails. Cheap to clone.
 #[derive(Clone)]
@@ -69,31 +44,9 @@ impl std::fmt::Debug for Mailer {
 
 impl Mailer {
     pub fn new(config: &SmtpConfig, pool: PgPool) -> anyhow::Result<Self> {
-        use anyhow::Context as _;
-
-        let from = Mailbox::from_str(&config.from)
-            .with_context(|| format!("invalid sender address {:?}", config.from))?;
-        let builder = match config.tls {
-            SmtpTls::None => AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous(&config.host),
-            SmtpTls::StartTls => AsyncSmtpTransport::<Tokio1Executor>::starttls_relay(&config.host)
-                .context("setting up STARTTLS")?,
-            SmtpTls::Tls => AsyncSmtpTransport::<Tokio1Executor>::relay(&config.host)
-                .context("setting up TLS")?,
-        };
-        let mut builder = builder.port(config.port).timeout(Some(config.timeout));
-        match (&config.username, &config.password) {
-            (Some(username), Some(password)) => {
-                builder = builder.credentials(Credentials::new(
-                    username.clone(),
-                    password.expose_secret().to_owned(),
-                ));
-            }
-            (None, None) => {}
-            _ => anyhow::bail!("SMTP username and password must be given together"),
-        }
         Ok(Mailer {
-            transport: builder.build(),
-            from,
+            transport: config.transport()?,
+            from: config.sender()?,
             pool,
             timeout: config.timeout,
         })
