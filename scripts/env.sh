@@ -39,8 +39,11 @@ export ADMIN_EMAIL="${ADMIN_EMAIL:-admin@airline.local}"
 export ADMIN_PASSWORD="${ADMIN_PASSWORD:-admin-password-dev}"
 # Temporal payload encryption for the gateway, the worker and bookingbench
 # (a dev-only key; production's come from its secret store), and the codec
-# endpoint the local Web UI calls to show payloads in plain text.
+# endpoint the local Web UI calls to show payloads in plain text: the dev
+# Web UI has no sign-in, so in development (only) the endpoint runs on the
+# loopback internal listener without a credential when CODEC_CORS_ORIGINS
+# is set; production verifies the operators' tokens (CODEC_JWKS_URL,
+# CODEC_ISSUER, CODEC_AUDIENCE; docs/ops.md).
 export PAYLOAD_ENCRYPTION_KEYS="${PAYLOAD_ENCRYPTION_KEYS:-dev-1=ZGV2LW9ubHktcGF5bG9hZC1rZXktY2hhbmdlLW1lISE=}"
 export API_METRICS_ADDR="${API_METRICS_ADDR:-127.0.0.1:9465}"
-export CODEC_ENDPOINT_TOKEN="${CODEC_ENDPOINT_TOKEN:-dev-only-codec-endpoint-token-0123}"
 export CODEC_CORS_ORIGINS="${CODEC_CORS_ORIGINS:-http://127.0.0.1:${TEMPORAL_UI_PORT:-8233},http://localhost:${TEMPORAL_UI_PORT:-8233}}"

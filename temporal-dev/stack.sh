@@ -55,8 +55,9 @@ launch() {
         # are registered at start and never change.
         --dynamic-config-value system.forceSearchAttributesCacheRefreshOnRead=false
         # Payloads are encrypted: the Web UI decodes them through the
-        # gateway's codec endpoint (internal listener, secret path).
-        --ui-codec-endpoint "http://${API_METRICS_ADDR:-127.0.0.1:9465}/codec/${CODEC_ENDPOINT_TOKEN:-dev-only-codec-endpoint-token-0123}")
+        # gateway's codec endpoint (the loopback internal listener; no
+        # sign-in in development: this UI has none to pass a token from).
+        --ui-codec-endpoint "http://${API_METRICS_ADDR:-127.0.0.1:9465}/codec")
       for sa in "${SEARCH_ATTRIBUTES[@]}"; do args+=(--search-attribute "$sa"); done
       setsid "$venv/bin/temporal" "${args[@]}" >>"$log/temporal.log" 2>&1 &
       ;;

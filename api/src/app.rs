@@ -7,7 +7,7 @@ use std::time::Duration;
 use anyhow::Context;
 use axum::Router;
 use axum::http::{HeaderName, HeaderValue, Method, header};
-use secrecy::{ExposeSecret, SecretString};
+use secrecy::SecretString;
 use service_kit::http::{self, Server, Service};
 use service_kit::telemetry;
 use sqlx::PgPool;
@@ -120,13 +120,9 @@ impl Application {
         auth::ensure_admin(&state).await?;
         let mut internal_router = health::internal_router();
         let config = &state.config;
-        // The Web UI's codec endpoint, when a token is configured.
-        if let Some(token) = &config.codec_token {
-            let codec = payload_codec::http::router(
-                config.payload_keys.clone(),
-                token.expose_secret(),
-                &config.codec_cors_origins,
-            )?;
+        // The Web UI's and the CLI's codec endpoint, when configured.
+        if let Some(endpoint) = &config.codec {
+            let codec = payload_codec::http::router(config.payload_keys.clone(), endpoint)?;
             internal_router = internal_router.merge(codec);
         }
         Ok(

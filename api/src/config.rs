@@ -29,12 +29,10 @@ pub struct Config {
     pub stripe_webhook_secret: SecretString,
     /// Temporal payload encryption (`PAYLOAD_ENCRYPTION_KEYS`).
     pub payload_keys: payload_codec::Keys,
-    /// The secret path segment of the codec endpoint the Temporal Web UI
-    /// calls (`/codec/<token>/decode` on the internal listener); unset: no
-    /// endpoint.
-    pub codec_token: Option<SecretString>,
-    /// Origins (the Web UI's) allowed to call the codec endpoint.
-    pub codec_cors_origins: Vec<String>,
+    /// The codec endpoint the Temporal Web UI and the CLI decode payloads
+    /// through (`/codec/decode` on the internal listener), for operators
+    /// with the identity provider's token (`CODEC_*`); `None`: no endpoint.
+    pub codec: Option<payload_codec::http::EndpointConfig>,
     /// The web app's Stripe.js and publishable key.
     pub web: crate::web::WebConfig,
     /// Account emails and who may book.
@@ -176,13 +174,7 @@ impl Config {
                     .unwrap_or_else(|| booking_workflows::contract::TASK_QUEUE.into()),
             },
             payload_keys: payload_codec::Keys::from_env()?,
-            codec_token: match var("CODEC_ENDPOINT_TOKEN") {
-                Some(t) if t.len() < 24 => {
-                    bail!("CODEC_ENDPOINT_TOKEN must be at least 24 characters")
-                }
-                other => other.map(SecretString::from),
-            },
-            codec_cors_origins: list("CODEC_CORS_ORIGINS"),
+            codec: codec_endpoint(environment)?,
             web: crate::web::WebConfig::from_env()?,
             accounts: AccountConfig {
                 smtp: service_kit::mail::SmtpConfig::from_env()?,
@@ -212,6 +204,7 @@ impl Config {
             bail!("FLIGHTS_SERVICE_TOKEN must not be empty");
         }
         config.refuse_development_values()?;
+        config.refuse_unauthenticated_codec()?;
         Ok(config)
     }
 
@@ -233,6 +226,35 @@ impl Config {
                 "BOOKING_REQUIRES_VERIFIED_EMAIL=false is for development only (AIRLINE_ENV=development)"
             );
         }
+        Ok(())
+    }
+
+    /// A codec endpoint without the identity provider only in development
+    /// and on a loopback listener: the dev Web UI has no sign-in, and the
+    /// dev payload key is published anyway (docs/ops.md).
+    pub fn refuse_unauthenticated_codec(&self) -> anyhow::Result<()> {
+        use payload_codec::operator::OperatorAuth;
+        let Some(codec) = &self.codec else {
+            return Ok(());
+        };
+        if codec.operators != OperatorAuth::Unauthenticated {
+            return Ok(());
+        }
+        if self.environment != Environment::Development {
+            bail!(
+                "the codec endpoint (CODEC_CORS_ORIGINS is set) decodes every booking's personal \
+                 data: outside development it needs the operators' identity provider, \
+                 CODEC_JWKS_URL, CODEC_ISSUER and CODEC_AUDIENCE"
+            );
+        }
+        if !self.metrics_addr.ip().is_loopback() {
+            bail!(
+                "a codec endpoint without CODEC_JWKS_URL is served on loopback only: \
+                 API_METRICS_ADDR {} is not",
+                self.metrics_addr
+            );
+        }
+        tracing::warn!("codec endpoint without operator sign-in (development, loopback)");
         Ok(())
     }
 
@@ -266,6 +288,56 @@ pub fn parse_proxies(raw: &str) -> anyhow::Result<Vec<ipnet::IpNet>> {
                 .map_err(|_| anyhow::anyhow!("'{s}' is neither a CIDR (10.0.0.0/8) nor an address"))
         })
         .collect()
+}
+
+/// `CODEC_*`: the codec endpoint for operators signed in at the identity
+/// provider (`CODEC_JWKS_URL`, `CODEC_ISSUER`, `CODEC_AUDIENCE`, all three;
+/// its keys over https outside development), or, with `CODEC_CORS_ORIGINS`
+/// alone, without a credential ([`Config::refuse_unauthenticated_codec`]
+/// allows that in development only). None of them: no endpoint.
+fn codec_endpoint(
+    environment: Environment,
+) -> anyhow::Result<Option<payload_codec::http::EndpointConfig>> {
+    use payload_codec::operator::{JwtSettings, MIN_REFETCH, OperatorAuth};
+    if var("CODEC_ENDPOINT_TOKEN").is_some() && environment == Environment::Development {
+        tracing::warn!("CODEC_ENDPOINT_TOKEN is ignored: the codec endpoint takes no path token");
+    } else if var("CODEC_ENDPOINT_TOKEN").is_some() {
+        bail!(
+            "CODEC_ENDPOINT_TOKEN is gone: the Web UI published it. The codec endpoint now takes \
+             the operators' identity provider's tokens: set CODEC_JWKS_URL, CODEC_ISSUER and \
+             CODEC_AUDIENCE (docs/ops.md, \"Payload encryption\")"
+        );
+    }
+    let cors_origins = list("CODEC_CORS_ORIGINS");
+    let operators = match (
+        var("CODEC_JWKS_URL"),
+        var("CODEC_ISSUER"),
+        var("CODEC_AUDIENCE"),
+    ) {
+        (None, None, None) if cors_origins.is_empty() => return Ok(None),
+        (None, None, None) => OperatorAuth::Unauthenticated,
+        (Some(jwks_url), Some(issuer), Some(audience)) => {
+            let jwks_url = jwks_url.trim().to_owned();
+            let local = jwks_url.starts_with("http://127.0.0.1")
+                || jwks_url.starts_with("http://localhost");
+            if !jwks_url.starts_with("https://") && !local {
+                bail!(
+                    "CODEC_JWKS_URL must be an https:// URL (the keys every token is checked with)"
+                );
+            }
+            OperatorAuth::Jwt(JwtSettings {
+                jwks_url,
+                issuer,
+                audience,
+                min_refetch: MIN_REFETCH,
+            })
+        }
+        _ => bail!("set CODEC_JWKS_URL, CODEC_ISSUER and CODEC_AUDIENCE together, or none"),
+    };
+    Ok(Some(payload_codec::http::EndpointConfig {
+        operators,
+        cors_origins,
+    }))
 }
 
 /// A comma-separated list; unset: empty.

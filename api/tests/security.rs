@@ -455,15 +455,20 @@ async fn temporal_holds_only_ciphertext_and_the_codec_endpoint_decodes_it() {
             .to_string();
     assert!(attributes.contains("BookingRef"), "{attributes}");
 
-    // The codec endpoint, as the Web UI calls it: CORS for the UI's origin,
-    // the secret path, and the input in plain text.
-    let codec = format!("{}/codec/{}", gw.metrics_base, support::CODEC_TOKEN);
+    // The codec endpoint, as the Web UI behind OIDC sign-in calls it: CORS
+    // for the UI's origin, the operator's access token as a bearer token,
+    // and the input in plain text (api/tests/codec.rs: who else is refused).
+    let codec = format!("{}/codec", gw.metrics_base);
+    let operator = gw.operators.token();
     let preflight = gw
         .http
         .request(reqwest::Method::OPTIONS, format!("{codec}/decode"))
         .header("origin", support::CODEC_UI_ORIGIN)
         .header("access-control-request-method", "POST")
-        .header("access-control-request-headers", "content-type,x-namespace")
+        .header(
+            "access-control-request-headers",
+            "authorization,content-type,x-namespace",
+        )
         .send()
         .await
         .unwrap();
@@ -476,6 +481,7 @@ async fn temporal_holds_only_ciphertext_and_the_codec_endpoint_decodes_it() {
         .post(format!("{codec}/decode"))
         .header("origin", support::CODEC_UI_ORIGIN)
         .header("x-namespace", "default")
+        .bearer_auth(&operator)
         .json(&json!({"payloads": payloads}))
         .send()
         .await
@@ -496,17 +502,28 @@ async fn temporal_holds_only_ciphertext_and_the_codec_endpoint_decodes_it() {
         "{plain}"
     );
     // The command docs/ops.md documents: the CLI decodes through the same
-    // endpoint (it posts `{}` for an empty payload set, which must not
-    // fail the whole history).
-    let out = std::process::Command::new(support::stack::venv_bin("temporal"))
-        .args(["workflow", "show", "--output", "json", "--workflow-id"])
-        .arg(format!("booking-{id}"))
-        .arg("--address")
-        .arg(format!("127.0.0.1:{}", gw.stack.temporal_port))
-        .arg("--codec-endpoint")
-        .arg(&codec)
-        .output()
-        .expect("temporal workflow show --codec-endpoint");
+    // endpoint with the operator's token (it posts `{}` for an empty
+    // payload set, which must not fail the whole history).
+    let show = |auth: Option<&str>| {
+        let mut cmd = std::process::Command::new(support::stack::venv_bin("temporal"));
+        cmd.args(["workflow", "show", "--output", "json", "--workflow-id"])
+            .arg(format!("booking-{id}"))
+            .arg("--address")
+            .arg(format!("127.0.0.1:{}", gw.stack.temporal_port))
+            .arg("--codec-endpoint")
+            .arg(&codec);
+        if let Some(auth) = auth {
+            cmd.arg("--codec-auth").arg(auth);
+        }
+        cmd.output()
+            .expect("temporal workflow show --codec-endpoint")
+    };
+    // Without the token the endpoint decodes nothing for the CLI.
+    let refused = show(None);
+    let refused = String::from_utf8_lossy(&refused.stdout).into_owned()
+        + &String::from_utf8_lossy(&refused.stderr);
+    assert!(!refused.contains("Lovelace"), "decoded without a token");
+    let out = show(Some(&format!("Bearer {operator}")));
     assert!(
         out.status.success(),
         "{}",
@@ -539,6 +556,7 @@ async fn temporal_holds_only_ciphertext_and_the_codec_endpoint_decodes_it() {
     let empty = gw
         .http
         .post(format!("{codec}/decode"))
+        .bearer_auth(&operator)
         .json(&json!({}))
         .send()
         .await
@@ -548,19 +566,11 @@ async fn temporal_holds_only_ciphertext_and_the_codec_endpoint_decodes_it() {
         empty.json::<serde_json::Value>().await.unwrap(),
         json!({"payloads": []})
     );
-    // Without the secret path there is nothing there.
-    let wrong = gw
-        .http
-        .post(format!("{}/codec/wrong-token/decode", gw.metrics_base))
-        .json(&json!({"payloads": []}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(wrong.status(), StatusCode::NOT_FOUND);
-    // Nor on the public port.
+    // Not on the public port, even with the token.
     let public = gw
         .http
-        .post(format!("{}/codec/{}/decode", gw.base, support::CODEC_TOKEN))
+        .post(format!("{}/codec/decode", gw.base))
+        .bearer_auth(&operator)
         .json(&json!({"payloads": []}))
         .send()
         .await

@@ -30,6 +30,7 @@
 //! entries separated by commas, the first one encrypting.
 
 pub mod http;
+pub mod operator;
 
 use std::collections::HashMap;
 use std::sync::Arc;

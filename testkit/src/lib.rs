@@ -12,12 +12,15 @@
 //! - [`stack`]: the whole booking stack on random ports (Temporal dev
 //!   server, the flight service, localstripe, the SMTP sink, a booking
 //!   database, the `worker` binary), with the tests' helpers.
+//! - [`operator`]: a stand-in for the operators' identity provider (its
+//!   JWKS, tokens signed with fixture keys) for the codec endpoint.
 //! - [`poll_until`]: the one polling loop (wait until something holds,
 //!   or fail the test with what was seen last).
 
 pub mod db;
 pub mod fakes;
 pub mod flight_service;
+pub mod operator;
 mod poll;
 pub mod process;
 pub mod stack;

@@ -18,18 +18,20 @@ use service_kit::http::Service;
 pub use stack::flights::{Reply, TOKEN as FLIGHTS_TOKEN, utc_in_days};
 pub use stack::{DECLINED_CARD, GOOD_CARD, Stack, repo_root, run_python_check, venv_bin};
 
-/// The gateway's secrets and its codec endpoint, as [`test_config`] sets them.
+/// The gateway's secrets, as [`test_config`] sets them, and the Web UI's
+/// origin its codec endpoint allows.
 pub const JWT_SECRET: &str = "gateway-test-jwt-secret-0123456789abcdef";
 pub const WEBHOOK_SECRET: &str = "whsec_gateway_tests";
-pub const CODEC_TOKEN: &str = "codec-endpoint-test-token-0123456789";
 pub const CODEC_UI_ORIGIN: &str = "http://127.0.0.1:8233";
 
 pub struct Gateway {
     pub stack: Stack,
     pub base: String,
-    /// The internal listener (`/metrics`).
+    /// The internal listener (`/metrics`, the codec endpoint).
     pub metrics_base: String,
     pub http: reqwest::Client,
+    /// The operators' identity provider the codec endpoint trusts.
+    pub operators: airline_testkit::operator::IdentityProvider,
 }
 
 /// A logged-in user.
@@ -92,8 +94,8 @@ pub fn test_config() -> Config {
         },
         stripe_webhook_secret: WEBHOOK_SECRET.to_owned().into(),
         payload_keys: payload_codec::Keys::parse(stack::PAYLOAD_KEYS).unwrap(),
-        codec_token: Some(CODEC_TOKEN.to_owned().into()),
-        codec_cors_origins: vec![CODEC_UI_ORIGIN.to_owned()],
+        // Started with the gateway: the operators' identity provider.
+        codec: None,
         web: api::web::WebConfig::default(),
         accounts: api::config::AccountConfig {
             // The stack's SMTP sink (its port set by `build`).
@@ -179,9 +181,16 @@ impl Gateway {
         )
         .await
         .expect("the gateway's migrations");
-        let app = build(&stack, |config| adjust(&stack, config))
-            .await
-            .expect("gateway builds");
+        let operators = airline_testkit::operator::IdentityProvider::start().await;
+        let app = build(&stack, |config| {
+            config.codec = Some(payload_codec::http::EndpointConfig {
+                operators: payload_codec::operator::OperatorAuth::Jwt(operators.settings()),
+                cors_origins: vec![CODEC_UI_ORIGIN.to_owned()],
+            });
+            adjust(&stack, config)
+        })
+        .await
+        .expect("gateway builds");
         let base = format!("http://127.0.0.1:{}", app.port());
         let metrics_base = format!("http://127.0.0.1:{}", app.metrics_port());
         tokio::spawn(app.run_until(std::future::pending()));
@@ -190,6 +199,7 @@ impl Gateway {
             base,
             metrics_base,
             http: reqwest::Client::new(),
+            operators,
         }
     }
 

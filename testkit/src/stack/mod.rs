@@ -46,22 +46,26 @@ pub const DECLINED_CARD: &str = "4000000000000341";
 pub const PAYLOAD_KEYS: &str = "test-2026=dGVzdC1vbmx5LXBheWxvYWQta2V5LTMyLWJ5dGVzISE=";
 
 /// Serves the codec endpoint for a Web UI on `ui_port` (payloads are
-/// encrypted; the UI decodes them through it, as in `make dev`); returns
-/// the URL to give the dev server.
+/// encrypted; the UI decodes them through it, as in `make dev`): without a
+/// credential, on loopback, as development allows, since the dev server's
+/// Web UI has no sign-in to pass a token from. Returns the URL to give the
+/// dev server.
 fn serve_codec_endpoint(ui_port: u16) -> String {
-    const TOKEN: &str = "ui-test-codec-token-0123456789";
     let keys = payload_codec::Keys::parse(PAYLOAD_KEYS).expect("the test payload keys");
-    let origins = [
-        format!("http://127.0.0.1:{ui_port}"),
-        format!("http://localhost:{ui_port}"),
-    ];
-    let router = payload_codec::http::router(keys, TOKEN, &origins).expect("codec router");
+    let config = payload_codec::http::EndpointConfig {
+        operators: payload_codec::operator::OperatorAuth::Unauthenticated,
+        cors_origins: vec![
+            format!("http://127.0.0.1:{ui_port}"),
+            format!("http://localhost:{ui_port}"),
+        ],
+    };
+    let router = payload_codec::http::router(keys, &config).expect("codec router");
     let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("a free port");
     listener.set_nonblocking(true).unwrap();
     let port = listener.local_addr().unwrap().port();
     let listener = tokio::net::TcpListener::from_std(listener).unwrap();
     tokio::spawn(async move { axum::serve(listener, router).await });
-    format!("http://127.0.0.1:{port}/codec/{TOKEN}")
+    format!("http://127.0.0.1:{port}/codec")
 }
 
 /// The data converter of the tests' clients and replayers, as the worker
