@@ -11,7 +11,7 @@ use std::process::Output;
 use std::time::Duration;
 
 use booking_workflows::contract::{BookingStatus, Cabin, SeatSelection, reasons, workflow_id};
-use support::{GOOD_CARD, Stack, seats, venv_bin};
+use support::{GOOD_CARD, Stack, save_history, seats, venv_bin};
 use temporalio_common::protos::temporal::api::enums::v1::EventType;
 
 /// The `temporal` CLI on the stack's dev server, without a codec.
@@ -128,6 +128,7 @@ async fn a_client_without_the_key_can_neither_cancel_nor_signal_a_booking() {
     // And it was not wedged: the traveller pays, it confirms.
     let paid = stack.pay(&handle, GOOD_CARD).await;
     assert_eq!(paid.status, BookingStatus::Confirmed, "{paid:#?}");
+    save_history(&handle, "forged_messages_ignored").await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -244,6 +245,7 @@ async fn nine_seats_held_for_thirty_days_are_refused_before_any_step() {
         stack.keyword(&handle, "BookingStatus").await.as_deref(),
         Some("failed")
     );
+    save_history(&handle, "input_out_of_bounds").await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -275,4 +277,5 @@ async fn a_booking_the_gateway_never_recorded_holds_nothing() {
     }
     tokio::time::sleep(Duration::from_millis(500)).await;
     assert!(stack.mails().is_empty(), "no email for a refused booking");
+    save_history(&stray, "owner_unknown").await;
 }

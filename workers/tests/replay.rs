@@ -41,6 +41,12 @@ const CURRENT: &[&str] = &[
     // recorded by the gateway's fan-out test (api/tests/gateway.rs)
     "fanout_schedule_changed",
     "fanout_flight_cancelled",
+    // recorded by the tests of what reaches Temporal without the gateway
+    // (workers/tests/frontend.rs): plain signals ignored, input out of
+    // bounds, no owner record
+    "forged_messages_ignored",
+    "input_out_of_bounds",
+    "owner_unknown",
 ];
 
 /// Paths that exist only since a patch later than `FAST_PATH`: no older
@@ -50,6 +56,9 @@ const NEWER_THAN_FAST_PATH: &[&str] = &[
     "texted_confirmed_reminded",
     "texted_only_ucs2",
     "texted_after_gateway_outage",
+    "forged_messages_ignored",
+    "input_out_of_bounds",
+    "owner_unknown",
 ];
 
 /// Histories of bookings started before `DEFINED_ENDS`: they may still be
