@@ -10,13 +10,13 @@ pub use service_kit::config::{duration, parse, var};
 use sqlx::postgres::PgPoolOptions;
 
 use crate::email::Mailer;
-use service_kit::mail::SmtpConfig;
 use crate::handlers::Activities;
 use crate::holds::Holds;
 use crate::inventory::{Inventory, InventoryConfig};
 use crate::payments::{Payments, StripeConfig};
 use crate::records::{Records, migrations};
 use crate::sms::{SmsConfig, Texter};
+use service_kit::mail::SmtpConfig;
 
 #[derive(Debug, Clone)]
 pub struct ActivitiesConfig {
