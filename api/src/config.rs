@@ -194,6 +194,11 @@ impl Config {
                 .context("set STRIPE_WEBHOOK_SECRET (whsec_...) to verify Stripe's webhooks")?
                 .into(),
         };
+        // The workflow refuses a booking outside these bounds (its own
+        // check of its input, workflows/src/bounds.rs).
+        if !(1..=20).contains(&config.bookings.max_payment_attempts) {
+            bail!("PAYMENT_MAX_ATTEMPTS must be 1 to 20");
+        }
         if config.limits.auth_burst == 0 || config.limits.api_burst == 0 {
             bail!("rate-limit bursts must be at least 1");
         }

@@ -358,6 +358,7 @@ def account(browser):
     expect(page.get_by_role("link", name="Log in")).to_be_visible()
     # Signing in asks for the app's code once the password is right.
     page.goto(args.base + "/#/login")
+    expect(page.get_by_role("heading", name="Log in")).to_be_visible()
     page.get_by_label("Email").fill(grace)
     page.get_by_label("Password").fill("correct horse battery")
     page.get_by_role("button", name="Log in").click()
@@ -374,6 +375,7 @@ def account(browser):
     expect(page.get_by_role("heading", name="Log in")).to_be_visible()
     # Forgotten: reset by the emailed link (and a recovery code).
     page.get_by_role("link", name="Forgot your password?").click()
+    expect(page.get_by_role("heading", name="Forgot your password?")).to_be_visible()
     page.get_by_label("Email").fill(grace)
     page.get_by_role("button", name="Send me a link").click()
     expect(page.get_by_text("a link is on its way")).to_be_visible()
@@ -384,6 +386,7 @@ def account(browser):
     page.get_by_role("button", name="Change password").click()
     expect(page.get_by_role("heading", name="Password changed")).to_be_visible()
     page.get_by_role("link", name="Log in").last.click()
+    expect(page.get_by_role("heading", name="Log in")).to_be_visible()
     page.get_by_label("Email").fill(grace)
     page.get_by_label("Password").fill("lantern ferry orchard 7")
     page.get_by_role("button", name="Log in").click()
