@@ -312,6 +312,19 @@ async fn request_reset(
         let Ok(Some((user_id, name))) = owner else {
             return;
         };
+        // One email a minute per account, however often it is asked for
+        // (the per-IP limit alone would let many addresses flood one inbox).
+        let recent: std::result::Result<bool, sqlx::Error> = sqlx::query_scalar(
+            "select exists (select 1 from account_token
+                             where user_id = $1 and purpose = 'reset_password'
+                               and used_at is null and created_at > now() - interval '1 minute')",
+        )
+        .bind(user_id)
+        .fetch_one(&state2.pool)
+        .await;
+        if !matches!(recent, Ok(false)) {
+            return;
+        }
         let sent = async {
             let token = issue(&state2, user_id, Purpose::ResetPassword, RESET_TTL).await?;
             let link = state2
@@ -467,7 +480,10 @@ async fn delete_account(
         "select count(*) from booking_request r
            left join booking b on b.booking_id = r.booking_id
           where r.user_id = $1
-            and (b.booking_id is null or b.status in ('holding', 'awaiting_payment', 'confirming'))",
+            and (b.status in ('holding', 'awaiting_payment', 'confirming')
+                 -- a booking in its first moments, not recorded yet (one
+                 -- whose start failed long ago never will be)
+                 or (b.booking_id is null and r.created_at > now() - interval '10 minutes'))",
     )
     .bind(user.user_id)
     .fetch_one(&mut *tx)
