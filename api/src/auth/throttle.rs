@@ -52,6 +52,10 @@ pub async fn attempt(
     known_device: bool,
 ) -> Result<()> {
     let network = network.to_string();
+    // The clock is read with `clock_timestamp()`, never `now()`: `now()` is
+    // the transaction's start, and an attempt that began before another
+    // but queued behind it on the row would see that one's "no wait"
+    // (`locked_until` = its start) as a wait still to come.
     let mut tx = pool.begin().await?;
     let mut wait = Duration::ZERO;
     let mut counts = Vec::with_capacity(2);
@@ -63,11 +67,12 @@ pub async fn attempt(
     ] {
         let (attempts, wait_ms): (i32, f64) = sqlx::query_as(
             "insert into login_throttle as t (email, scope, attempts, locked_until)
-                  values ($1, $2, 0, now())
+                  values ($1, $2, 0, clock_timestamp())
              on conflict (email, scope) do update set email = excluded.email
-             returning case when t.updated_at < now() - interval '1 hour' then 0
+             returning case when t.updated_at < clock_timestamp() - interval '1 hour' then 0
                             else t.attempts end,
-                       greatest(extract(epoch from t.locked_until - now()) * 1000, 0)::float8",
+                       greatest(extract(epoch from t.locked_until - clock_timestamp()) * 1000,
+                                0)::float8",
         )
         .bind(email)
         .bind(scope)
@@ -84,8 +89,8 @@ pub async fn attempt(
         sqlx::query(
             "update login_throttle
                 set attempts = $3,
-                    locked_until = now() + make_interval(secs => $4),
-                    updated_at = now()
+                    locked_until = clock_timestamp() + make_interval(secs => $4),
+                    updated_at = clock_timestamp()
               where email = $1 and scope = $2",
         )
         .bind(email)
