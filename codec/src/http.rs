@@ -17,6 +17,7 @@ use axum::routing::post;
 use tower_http::cors::{AllowOrigin, CorsLayer};
 
 use crate::operator::{OperatorAuth, Operators, Refusal};
+use crate::state::CodecState;
 use crate::{CodecError, JsonPayloads, Keys, convert_json};
 
 /// The endpoint's settings, as the gateway's configuration holds them.
@@ -25,12 +26,6 @@ pub struct EndpointConfig {
     pub operators: OperatorAuth,
     /// Origins (the Web UI's) allowed to call it from a browser.
     pub cors_origins: Vec<String>,
-}
-
-#[derive(Clone)]
-struct CodecState {
-    keys: Keys,
-    operators: Operators,
 }
 
 /// `/codec/decode` and `/codec/encode`.

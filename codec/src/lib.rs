@@ -31,6 +31,7 @@
 
 pub mod http;
 pub mod operator;
+mod state;
 
 use std::collections::HashMap;
 use std::sync::Arc;

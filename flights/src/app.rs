@@ -10,14 +10,8 @@ use tokio::net::TcpListener;
 
 use crate::catalogue::directory::Directory;
 use crate::config::Config;
+pub use crate::state::AppState;
 use crate::{catalogue, health, inventory, search};
-
-#[derive(Clone)]
-pub struct AppState {
-    pub pool: PgPool,
-    pub config: Arc<Config>,
-    pub airports: Arc<Directory>,
-}
 
 /// Assembles the flight service ([`Service`]: its listener and pool).
 pub struct Application;

@@ -8,8 +8,8 @@ use secrecy::ExposeSecret;
 pub use service_kit::extract::{ApiJson, Id, Page, Params, from_value, parse_json};
 use subtle::ConstantTimeEq;
 
-use crate::app::AppState;
 use crate::error::Error;
+use crate::state::AppState;
 
 /// Proof that the caller presented the service token (writes and inventory).
 pub struct ServiceAuth;

@@ -7,8 +7,8 @@ use axum::http::StatusCode;
 use axum::response::IntoResponse;
 use axum::routing::get;
 
-use crate::app::AppState;
 use crate::error::Error;
+use crate::state::AppState;
 use service_kit::health::{healthz, metrics};
 
 pub fn router() -> Router<AppState> {

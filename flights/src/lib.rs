@@ -9,6 +9,7 @@ pub mod health;
 pub mod inventory;
 pub mod search;
 pub mod seed;
+pub mod state;
 
 /// The flight database's migrations, embedded at build time.
 pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("../migrations/flights");

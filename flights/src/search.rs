@@ -11,12 +11,12 @@ use chrono::{DateTime, NaiveDate, NaiveTime, Utc};
 pub use flights_api::catalogue::SearchResult;
 use sqlx::{Postgres, QueryBuilder};
 
-use crate::app::AppState;
 use crate::catalogue::directory::AirportInfo;
 use crate::catalogue::flights::{AirportRef, Fare};
 use crate::catalogue::{Paged, paged};
 use crate::error::{Error, Result};
 use crate::extract::{Page, Params};
+use crate::state::AppState;
 
 pub fn router() -> Router<AppState> {
     Router::new().route("/flights", get(search))

@@ -6,9 +6,9 @@ use sqlx::types::Json as DbJson;
 
 use super::seat_map::{SeatMap, SeatMapRules};
 use super::{Paged, Resource, clean_name, delete_by_id, fetch_by_id, fetch_page};
-use crate::app::AppState;
 use crate::error::{Error, Result};
 use crate::extract::{Page, Params};
+use crate::state::AppState;
 
 fn validate(input: AirplaneInput) -> Result<(String, SeatMap)> {
     let model = clean_name("model", &input.model, 100)?;

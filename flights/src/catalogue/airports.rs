@@ -5,9 +5,9 @@ use airline_domain::IataCode;
 pub use flights_api::catalogue::{Airport, AirportInput, CityRef};
 
 use super::{Paged, Resource, clean_name, delete_by_id, fetch_by_id, fetch_page, prefix_param};
-use crate::app::AppState;
 use crate::error::{Error, Result, ResultExt};
 use crate::extract::{Page, Params};
+use crate::state::AppState;
 
 struct ValidAirport {
     iata_code: IataCode,

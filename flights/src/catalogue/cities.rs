@@ -3,9 +3,9 @@
 pub use flights_api::catalogue::{City, CityInput};
 
 use super::{Paged, Resource, clean_name, delete_by_id, fetch_by_id, fetch_page, prefix_param};
-use crate::app::AppState;
 use crate::error::{Error, Result, ResultExt};
 use crate::extract::{Page, Params};
+use crate::state::AppState;
 
 struct ValidCity {
     name: String,

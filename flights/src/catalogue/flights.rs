@@ -19,9 +19,9 @@ use sqlx::{PgConnection, PgPool};
 
 use super::delete_by_id;
 use super::seat_map::{SeatMap, SeatMapRules};
-use crate::app::AppState;
 use crate::error::{Error, Result, ResultExt};
 use crate::extract::{ApiJson, Id, ServiceAuth};
+use crate::state::AppState;
 
 pub fn router() -> Router<AppState> {
     Router::new()

@@ -18,9 +18,9 @@ use sqlx::postgres::{PgArguments, PgRow};
 use sqlx::query::QueryAs;
 use sqlx::{FromRow, PgPool, Postgres};
 
-use crate::app::AppState;
 use crate::error::{Error, Result, ResultExt};
 use crate::extract::{ApiJson, Id, Page, Params, ServiceAuth};
+use crate::state::AppState;
 
 pub fn router() -> Router<AppState> {
     Router::new()
