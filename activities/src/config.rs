@@ -1,5 +1,6 @@
 //! The activities' configuration from the environment (see the README's
-//! configuration table), and building the clients from it.
+//! configuration table), and the booking database's migration. The
+//! clients are built from it by `Activities::connect` (`crate::handlers`).
 
 use std::time::Duration;
 
@@ -9,13 +10,10 @@ use service_kit::config::{Environment, refuse_published_secret};
 pub use service_kit::config::{duration, parse, var};
 use sqlx::postgres::PgPoolOptions;
 
-use crate::email::Mailer;
-use crate::handlers::Activities;
-use crate::holds::Holds;
-use crate::inventory::{Inventory, InventoryConfig};
-use crate::payments::{Payments, StripeConfig};
-use crate::records::{Records, migrations};
-use crate::sms::{SmsConfig, Texter};
+use crate::inventory::InventoryConfig;
+use crate::payments::StripeConfig;
+use crate::records::migrations;
+use crate::sms::SmsConfig;
 use service_kit::mail::SmtpConfig;
 
 #[derive(Debug, Clone)]
@@ -106,21 +104,4 @@ pub async fn migrate(config: &ActivitiesConfig) -> anyhow::Result<sqlx::PgPool> 
         .context("connecting to the booking database")?;
     service_kit::config::migrate_shared(&pool, migrations(), "booking records").await?;
     Ok(pool)
-}
-
-impl Activities {
-    /// Connects to the booking database (creating and migrating it when
-    /// needed) and builds the clients.
-    pub async fn connect(config: &ActivitiesConfig) -> anyhow::Result<Self> {
-        let pool = migrate(config).await?;
-        let inventory = Inventory::new(&config.inventory)?;
-        Ok(Activities {
-            holds: Holds::new(inventory.clone(), pool.clone()),
-            inventory,
-            payments: Payments::new(&config.stripe, pool.clone())?,
-            mailer: Mailer::new(&config.smtp, pool.clone())?,
-            texter: Texter::new(&config.sms, pool.clone())?,
-            records: Records::new(pool),
-        })
-    }
 }

@@ -1,6 +1,7 @@
-//! The activities as the worker registers them: each one a thin wrapper
-//! over the module that does the work, under the name and signature
-//! declared in `booking_workflows::activities`.
+//! The activities as the worker registers them: [`Activities`], built by
+//! [`Activities::connect`] from the configuration, and each activity a thin
+//! wrapper over the module that does the work, under the name and
+//! signature declared in `booking_workflows::activities`.
 
 use std::sync::Arc;
 
@@ -13,6 +14,7 @@ use booking_workflows::contract::{BookingState, RefundInfo};
 use temporalio_macros::activities;
 use temporalio_sdk::activities::{ActivityContext, ActivityError};
 
+use crate::config::{ActivitiesConfig, migrate};
 use crate::email::Mailer;
 use crate::error::StepResult;
 use crate::holds::Holds;
@@ -30,6 +32,23 @@ pub struct Activities {
     pub mailer: Mailer,
     pub texter: Texter,
     pub records: Records,
+}
+
+impl Activities {
+    /// Connects to the booking database (creating and migrating it when
+    /// needed) and builds the clients.
+    pub async fn connect(config: &ActivitiesConfig) -> anyhow::Result<Self> {
+        let pool = migrate(config).await?;
+        let inventory = Inventory::new(&config.inventory)?;
+        Ok(Activities {
+            holds: Holds::new(inventory.clone(), pool.clone()),
+            inventory,
+            payments: Payments::new(&config.stripe, pool.clone())?,
+            mailer: Mailer::new(&config.smtp, pool.clone())?,
+            texter: Texter::new(&config.sms, pool.clone())?,
+            records: Records::new(pool),
+        })
+    }
 }
 
 fn done<T>(result: StepResult<T>) -> Result<T, ActivityError> {
