@@ -10,4 +10,6 @@ pub mod holds;
 pub mod inventory;
 pub mod payments;
 pub mod records;
+#[cfg(any(test, feature = "sample"))]
+pub mod sample;
 pub mod sms;

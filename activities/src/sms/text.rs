@@ -248,7 +248,7 @@ mod tests {
     use booking_workflows::contract::{Cabin, HeldSeat, PaymentStatus, RefundInfo};
 
     use super::*;
-    use crate::email::sample;
+    use crate::sample;
 
     fn booking() -> BookingState {
         sample::booking("9b2f6c1e-8d4a-4c1b-9e3f-2a7d5c6b8e01")

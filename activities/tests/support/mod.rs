@@ -2,7 +2,8 @@
 //! own, dropped afterwards.
 #![allow(dead_code)] // each test binary uses its own subset
 
-pub mod sample;
+#[allow(unused_imports)] // the sample booking, for the tests that send
+pub use booking_activities::sample;
 
 use sqlx::PgPool;
 use uuid::Uuid;

@@ -1,5 +1,7 @@
-//! The sample booking of the email tests, shared by the template unit tests
-//! (`src/email.rs`) and the SMTP tests (`tests/email.rs`).
+//! The sample booking of the notification tests, shared by the unit tests
+//! of the templates (`src/email/render.rs`, `src/sms/text.rs`) and the
+//! tests of sending (`tests/email.rs`, `tests/sms.rs`, through the
+//! `sample` feature, which only this crate's own tests turn on).
 
 use booking_workflows::contract::{
     BookingState, BookingStatus, Cabin, Currency, FlightInfo, HeldSeat, Money, Passenger,
