@@ -11,7 +11,7 @@ use tokio::net::TcpListener;
 use crate::catalogue::directory::Directory;
 use crate::config::Config;
 pub use crate::state::AppState;
-use crate::{catalogue, health, inventory, search};
+use crate::{catalogue, health, inventory, schema, search};
 
 /// Assembles the flight service ([`Service`]: its listener and pool).
 pub struct Application;
@@ -29,6 +29,8 @@ impl Application {
     pub async fn build_with_pool(config: Config, pool: PgPool) -> anyhow::Result<Service> {
         telemetry::metrics_handle(); // install the recorder before the first request
         let listener = TcpListener::bind((config.host, config.port)).await?;
+        // The inventory functions as this release defines them, on every start.
+        schema::apply_functions(&pool).await?;
         let airports = Directory::load(&pool).await?;
         airports.spawn_refresher(pool.clone(), config.directory_refresh);
         let state = AppState {

@@ -1,7 +1,7 @@
 //! The seat inventory API used by the booking activities: hold, confirm and
 //! release seats for a booking. All three are idempotent by booking id and
 //! require the service token. The work happens in one database function
-//! call each (see `migrations/flights/*_inventory_functions.sql`).
+//! call each (see `migrations/flights/functions/inventory.sql`).
 
 use std::time::Duration;
 

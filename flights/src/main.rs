@@ -21,7 +21,8 @@ struct Cli {
 enum Command {
     /// Serve the HTTP API.
     Serve,
-    /// Create the database if needed and apply migrations.
+    /// Create the database if needed, apply migrations, then the inventory
+    /// functions (`migrations/flights/functions/inventory.sql`).
     Migrate,
     /// Load the demo catalogue (idempotent), or a large one for benchmarks.
     Seed {

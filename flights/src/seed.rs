@@ -17,7 +17,8 @@ use sqlx::{ConnectOptions, PgConnection, PgPool, Postgres};
 use crate::catalogue::flights::CabinsAndSeats;
 use crate::catalogue::seat_map::{SeatMap, SeatMapRules, from_sections};
 
-/// Creates the database when missing, then applies the migrations.
+/// Creates the database when missing, then applies the migrations and the
+/// inventory functions ([`crate::schema`]).
 pub async fn migrate(url: &SecretString) -> anyhow::Result<()> {
     let url = url.expose_secret();
     if !Postgres::database_exists(url).await.unwrap_or(false) {
@@ -27,10 +28,7 @@ pub async fn migrate(url: &SecretString) -> anyhow::Result<()> {
         tracing::info!("created the flight database");
     }
     let pool = PgPool::connect(url).await?;
-    crate::MIGRATOR
-        .run(&pool)
-        .await
-        .context("applying migrations")?;
+    crate::schema::migrate(&pool).await?;
     tracing::info!("flight database migrated");
     pool.close().await;
     Ok(())
