@@ -20,6 +20,7 @@ use crate::auth::tokens::Tokens;
 use crate::config::Config;
 use crate::limits::{ClientIp, UserOrIp};
 use crate::routes::Routes;
+pub use crate::state::AppState;
 use crate::{auth, bookings, catalogue, health, limits, openapi, webhook};
 
 /// The booking database's migrations (shared with the worker, which runs
@@ -29,22 +30,6 @@ use crate::{auth, bookings, catalogue, health, limits, openapi, webhook};
 /// The booking records beside them are the worker's (`worker migrate`).
 pub fn migrations() -> sqlx::migrate::Migrator {
     sqlx::migrate!("../migrations/gateway")
-}
-
-#[derive(Clone)]
-pub struct AppState {
-    pub pool: PgPool,
-    pub config: Arc<Config>,
-    pub tokens: Arc<Tokens>,
-    pub passwords: Passwords,
-    /// Signs the cookie of devices that logged in before (`auth::device`).
-    pub devices: crate::auth::device::Devices,
-    pub temporal: Client,
-    pub flights: reqwest::Client,
-    /// The account emails (confirm, reset, unlock, notices).
-    pub mailer: crate::auth::mail::Mailer,
-    /// Seals the two-step sign-in secrets.
-    pub sealer: crate::auth::totp::Sealer,
 }
 
 /// Assembles the gateway ([`Service`]: the public listener, the internal

@@ -24,11 +24,11 @@ use temporalio_client::errors::WorkflowStartError;
 use temporalio_client::{WorkflowIdConflictPolicy, WorkflowStartOptions};
 use utoipa::IntoParams;
 
-use crate::app::AppState;
 use crate::auth::extract::Admin;
 use crate::error::{Error, Result};
-use crate::extract::ApiJson;
+use crate::extract::{ApiJson, PageQuery, optional_idempotency_key};
 use crate::routes::Routes;
+use crate::state::AppState;
 
 pub fn routes() -> Routes {
     Routes::new()
@@ -208,17 +208,6 @@ struct SearchQuery {
     sort: Option<String>,
 }
 
-/// `page` and `per_page` of a list.
-#[derive(IntoParams)]
-#[into_params(parameter_in = Query)]
-#[allow(dead_code)]
-pub(crate) struct PageQuery {
-    #[param(minimum = 1, maximum = 10000)]
-    page: Option<u32>,
-    #[param(minimum = 1, maximum = 100)]
-    per_page: Option<u32>,
-}
-
 /// A list's lookup (its page is a `PageQuery`).
 #[derive(IntoParams)]
 #[into_params(parameter_in = Query)]
@@ -331,7 +320,7 @@ async fn update_flight(
     axum::extract::Path(id): axum::extract::Path<String>,
     ApiJson(patch): ApiJson<serde_json::Value>,
 ) -> Result<Response> {
-    let key = crate::bookings::optional_idempotency_key(&headers)?;
+    let key = optional_idempotency_key(&headers)?;
     if !patch.is_object() {
         return Err(Error::validation(
             "body",

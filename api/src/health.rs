@@ -10,9 +10,9 @@ use serde::Serialize;
 use temporalio_client::errors::WorkflowInteractionError;
 use utoipa::ToSchema;
 
-use crate::app::AppState;
 use crate::error::Error;
 use crate::routes::Routes;
+use crate::state::AppState;
 use service_kit::health::Liveness;
 
 pub fn routes() -> Routes {

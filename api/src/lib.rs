@@ -14,6 +14,7 @@ pub mod health;
 pub mod limits;
 pub mod openapi;
 pub mod routes;
+pub mod state;
 pub mod validate;
 pub mod web;
 pub mod webhook;

@@ -7,7 +7,7 @@ use axum::handler::Handler;
 use axum::http::Method;
 use axum::routing::{MethodFilter, on};
 
-use crate::app::AppState;
+use crate::state::AppState;
 
 /// A router and the (method, path) of each route it serves.
 pub struct Routes {

@@ -14,9 +14,9 @@ use stripe_webhook::{EventObject, Webhook, WebhookError};
 use temporalio_client::errors::WorkflowInteractionError;
 use utoipa::ToSchema;
 
-use crate::app::AppState;
 use crate::bookings::workflow::{signal_payment_authorized, signal_payment_failed};
 use crate::error::{Error, Result};
+use crate::state::AppState;
 use booking_workflows::contract::PaymentFailed;
 
 /// The event that authorizes a booking's payment.

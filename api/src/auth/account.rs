@@ -21,11 +21,11 @@ use super::mail::AccountMail;
 use super::sessions::{SessionView, sessions_of};
 use super::tokens::{new_refresh_token, refresh_hash};
 use super::{USER_COLUMNS, UserRow, UserView, totp};
-use crate::app::AppState;
 use crate::bookings::views::BookingView;
 use crate::error::{Error, GatewayError, Result};
 use crate::extract::ApiJson;
 use crate::routes::Routes;
+use crate::state::AppState;
 use crate::validate::{Email, new_password};
 
 /// How long each link works.

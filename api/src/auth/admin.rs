@@ -2,7 +2,7 @@
 
 use uuid::Uuid;
 
-use crate::app::AppState;
+use crate::state::AppState;
 use crate::validate::Email;
 
 /// Creates the admin from `ADMIN_EMAIL` / `ADMIN_PASSWORD` when no account

@@ -9,9 +9,9 @@ use axum::extract::FromRequestParts;
 use axum::http::header;
 use axum::http::request::Parts;
 
-use crate::app::AppState;
 use crate::auth::tokens::Principal;
 use crate::error::{Error, GatewayError};
+use crate::state::AppState;
 
 pub struct AuthUser(pub Principal);
 

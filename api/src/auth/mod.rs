@@ -25,10 +25,10 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use uuid::Uuid;
 
-use crate::app::AppState;
 use crate::error::{Error, GatewayError, Result, ResultExt};
 use crate::extract::ApiJson;
 use crate::routes::Routes;
+use crate::state::AppState;
 use crate::validate::{Email, new_password, text};
 use extract::AuthUser;
 use tokens::{Role, new_refresh_token, refresh_hash};

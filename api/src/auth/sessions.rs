@@ -12,9 +12,9 @@ use uuid::Uuid;
 use super::account::revoke_sessions;
 use super::extract::AuthUser;
 use super::tokens::Principal;
-use crate::app::AppState;
 use crate::error::{Error, Result};
 use crate::routes::Routes;
+use crate::state::AppState;
 
 pub fn routes() -> Routes {
     Routes::new()

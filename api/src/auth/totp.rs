@@ -19,10 +19,10 @@ use uuid::Uuid;
 use super::account::{check_password, notify};
 use super::extract::AuthUser;
 use super::mail::AccountMail;
-use crate::app::AppState;
 use crate::error::{Error, GatewayError, Result};
 use crate::extract::ApiJson;
 use crate::routes::Routes;
+use crate::state::AppState;
 
 /// The name authenticator apps show above the code.
 const ISSUER: &str = "Skyway Air";

@@ -7,9 +7,9 @@ use sha2::{Digest, Sha256};
 use uuid::Uuid;
 
 use super::validation::ValidBooking;
-use crate::app::AppState;
 use crate::auth::tokens::Principal;
 use crate::error::{Error, GatewayError, Result};
+use crate::state::AppState;
 
 pub(super) fn request_hash(request: &ValidBooking) -> Vec<u8> {
     let canonical = serde_json::to_vec(request).unwrap_or_default();

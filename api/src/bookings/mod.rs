@@ -10,7 +10,6 @@ pub mod workflow;
 
 use idempotency::{claim_key, request_hash};
 use read_model::{current, list, owned_booking};
-pub(crate) use validation::optional_idempotency_key;
 use validation::{call_key, idempotency_key, validate};
 
 use axum::Json;
@@ -21,12 +20,12 @@ use booking_workflows::contract::{
     BookingInput, BookingState, BookingStatus, reasons, workflow_id,
 };
 
-use crate::app::AppState;
 use crate::auth::extract::{Admin, AuthUser, VerifiedUser};
-use crate::catalogue::PageQuery;
 use crate::error::{Error, GatewayError, Result};
+use crate::extract::PageQuery;
 use crate::extract::{ApiJson, Page, Params};
 use crate::routes::Routes;
+use crate::state::AppState;
 use views::{BookingList, BookingView, CreateBooking, PayRequest};
 
 /// Every booking of `user_id`, newest first, as its owner sees them (the

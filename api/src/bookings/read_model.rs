@@ -6,10 +6,10 @@ use uuid::Uuid;
 
 use super::views::BookingList;
 use super::workflow;
-use crate::app::AppState;
 use crate::auth::tokens::Principal;
 use crate::error::{Error, Result};
 use crate::extract::Page;
+use crate::state::AppState;
 
 pub(super) async fn list(
     state: &AppState,

@@ -1,5 +1,7 @@
 //! A create request checked into the workflow's types, naming the
-//! offending field; and the `Idempotency-Key` header.
+//! offending field; and the `Idempotency-Key` a booking, payment or cancel
+//! call needs (the header itself is read by
+//! [`crate::extract::optional_idempotency_key`]).
 
 use airline_domain::{Cabin, SeatNumber};
 use axum::http::HeaderMap;
@@ -9,6 +11,7 @@ use uuid::Uuid;
 use super::MAX_SEATS;
 use super::views::{CreateBooking, SeatsRequest, date_of_birth};
 use crate::error::{Error, Result};
+use crate::extract::optional_idempotency_key;
 use crate::validate::{Email, text};
 
 pub(super) fn idempotency_key(headers: &HeaderMap) -> Result<String> {
@@ -23,24 +26,6 @@ pub(super) fn idempotency_key(headers: &HeaderMap) -> Result<String> {
 /// else a fresh one (the call is then not retryable as the same call).
 pub(super) fn call_key(headers: &HeaderMap) -> Result<String> {
     Ok(optional_idempotency_key(headers)?.unwrap_or_else(|| Uuid::new_v4().to_string()))
-}
-
-/// The `Idempotency-Key` header when the request has one: 1 to 255
-/// visible ASCII characters.
-pub(crate) fn optional_idempotency_key(headers: &HeaderMap) -> Result<Option<String>> {
-    let Some(value) = headers.get("idempotency-key") else {
-        return Ok(None);
-    };
-    let invalid = || Error::BadRequest {
-        code: "invalid_idempotency_key",
-        field: Some("Idempotency-Key".into()),
-        message: "must be 1 to 255 visible ASCII characters".into(),
-    };
-    let raw = value.to_str().map_err(|_| invalid())?.trim();
-    if raw.is_empty() || raw.len() > 255 || !raw.bytes().all(|b| b.is_ascii_graphic()) {
-        return Err(invalid());
-    }
-    Ok(Some(raw.to_owned()))
 }
 
 /// A create request, validated.

@@ -16,8 +16,8 @@ use temporalio_client::{
     WorkflowQueryOptions, WorkflowUpdateWithStartOptions,
 };
 
-use crate::app::AppState;
 use crate::error::Error;
+use crate::state::AppState;
 
 /// Times a call to Temporal: `gateway_temporal_call_seconds{call}`
 /// (`start_and_hold`, `submit_payment`, `cancel`) shows how much of a
