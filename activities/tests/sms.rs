@@ -11,6 +11,7 @@ use airline_testkit::fakes::{
     wait_received_texts,
 };
 use airline_testkit::process::{Proc, free_port};
+use airline_testkit::scratch::ScratchDir;
 use booking_activities::error::StepError;
 use booking_activities::sms::{Report, SmsConfig, Texter, render};
 use booking_workflows::activities::{EmailKind, SendSms, SmsFailed};
@@ -21,22 +22,20 @@ use uuid::Uuid;
 const PHONE: &str = "+447400123456";
 
 /// Kannel on its own port, keeping its configuration, logs and what its
-/// fake SMSC receives in `dir`.
+/// fake SMSC receives in `dir` (removed with it).
 struct Kannel {
     proc: Option<Proc>,
     port: u16,
-    dir: PathBuf,
+    dir: ScratchDir,
 }
 
 impl Kannel {
     /// Kannel's port with nothing listening yet; [`Kannel::up`] starts it.
     fn down() -> Kannel {
-        let dir = std::env::temp_dir().join(format!("kannel-{}", Uuid::new_v4().simple()));
-        std::fs::create_dir_all(&dir).unwrap();
         Kannel {
             proc: None,
             port: free_port(),
-            dir,
+            dir: ScratchDir::new("kannel"),
         }
     }
 

@@ -5,21 +5,20 @@
 //! gateway refuses to start with an endpoint nobody signs in to, outside
 //! development.
 
-mod support;
-
 use std::collections::HashMap;
 
+use airline_testkit::gateway::{Gateway, binary_command};
 use airline_testkit::operator::{self, KID, SigningKey};
+use airline_testkit::stack;
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD as B64;
 use payload_codec::{JsonPayload, JsonPayloads};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
-use support::Gateway;
 
 /// A payload sealed with the tests' keys, as a history holds it.
 fn sealed_body() -> Value {
-    let keys = payload_codec::Keys::parse(support::stack::PAYLOAD_KEYS).unwrap();
+    let keys = payload_codec::Keys::parse(stack::PAYLOAD_KEYS).unwrap();
     let plain = JsonPayloads {
         payloads: vec![JsonPayload {
             metadata: HashMap::from([("encoding".into(), B64.encode("json/plain"))]),
@@ -145,20 +144,9 @@ async fn the_codec_endpoint_decodes_only_for_an_operators_token() {
 }
 
 /// The gateway's binary, outside development unless told, with every
-/// secret its own; a database URL it never reaches (the configuration is
-/// refused first, or the start fails there).
+/// secret its own ([`binary_command`]): what it says as it refuses to start.
 fn gateway(env: &[(&str, &str)]) -> String {
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_api"))
-        .arg("serve")
-        .env_clear()
-        .env("PATH", std::env::var("PATH").unwrap_or_default())
-        .env("JWT_SECRET", support::JWT_SECRET)
-        .env("FLIGHTS_SERVICE_TOKEN", support::FLIGHTS_TOKEN)
-        .env("STRIPE_WEBHOOK_SECRET", support::WEBHOOK_SECRET)
-        .env(payload_codec::KEYS_VAR, support::stack::PAYLOAD_KEYS)
-        .env("BOOKING_DATABASE_URL", "postgres://127.0.0.1:9/none")
-        .env("API_PORT", "0")
-        .env("API_METRICS_ADDR", "127.0.0.1:0")
+    let out = binary_command(env!("CARGO_BIN_EXE_api"))
         .envs(env.iter().copied())
         .output()
         .expect("the gateway runs");

@@ -6,11 +6,9 @@
 //! document that the gateway refuses, and an invalid one it accepts.
 //! `api/tests/schemathesis.toml` says which checks hold where, and why.
 
-mod support;
-
 use std::process::Command;
 
-use support::{Gateway, repo_root, venv_bin};
+use airline_testkit::gateway::{Gateway, repo_root, venv_bin};
 
 #[tokio::test(flavor = "multi_thread")]
 async fn the_gateway_answers_as_its_document_says() {

@@ -7,14 +7,12 @@
 //! screen, the confirmation and cancellation texted to the number given. Screenshots go to
 //! target/webapp/.
 
-mod support;
-
 use std::ffi::OsString;
 use std::time::Duration;
 
+use airline_testkit::gateway::{Gateway, repo_root, run_python_check, utc_in_days};
 use api::web::WebConfig;
 use reqwest::StatusCode;
-use support::{Gateway, repo_root, run_python_check, utc_in_days};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_traveller_books_pays_and_cancels_in_the_browser() {
@@ -23,7 +21,7 @@ async fn a_traveller_books_pays_and_cancels_in_the_browser() {
         stripe_publishable_key: Some("pk_test_airline_web".into()),
     };
     let mut gw = Gateway::start_with_stack("webapp", |stack, config| {
-        config.web = web(&stack.stripe_url);
+        config.web = web(&stack.stripe().url);
         // Short-lived access tokens: the page must refresh them unseen.
         config.auth.access_ttl = Duration::from_secs(5);
     })
@@ -44,7 +42,7 @@ async fn a_traveller_books_pays_and_cancels_in_the_browser() {
     // closes in front of the traveller.
     let short_window = gw
         .serve_another(|config| {
-            config.web = web(&gw.stack.stripe_url);
+            config.web = web(&gw.stack.stripe().url);
             config.bookings.payment_window = Duration::from_secs(4);
         })
         .await;
@@ -52,7 +50,7 @@ async fn a_traveller_books_pays_and_cancels_in_the_browser() {
     let page = gw.http.get(format!("{}/", gw.base)).send().await.unwrap();
     assert_eq!(page.status(), StatusCode::OK);
     let csp = page.headers()["content-security-policy"].to_str().unwrap();
-    assert!(csp.contains(&gw.stack.stripe_url), "{csp}");
+    assert!(csp.contains(&gw.stack.stripe().url), "{csp}");
 
     let out = repo_root().join("target/webapp");
     let _ = std::fs::remove_dir_all(&out);
@@ -66,7 +64,7 @@ async fn a_traveller_books_pays_and_cancels_in_the_browser() {
         "--short-window".into(),
         short_window.into(),
         "--mail-dir".into(),
-        gw.stack.mail_dir.clone().into(),
+        gw.stack.mail().dir.clone().into(),
     ];
     tokio::task::spawn_blocking(move || {
         let args: Vec<&std::ffi::OsStr> = args.iter().map(OsString::as_os_str).collect();
@@ -97,7 +95,7 @@ async fn a_traveller_books_pays_and_cancels_in_the_browser() {
         "select status, refund_amount, jsonb_array_length(ticket_numbers)::bigint
            from booking order by created_at",
     )
-    .fetch_all(&gw.stack.booking_pool)
+    .fetch_all(&gw.stack.db().pool)
     .await
     .unwrap();
     let summary: Vec<(&str, Option<i64>, i64)> =
@@ -122,22 +120,24 @@ async fn a_traveller_books_pays_and_cancels_in_the_browser() {
         "select payment_intent_id, state from booking
           where passengers->0->>'last_name' = 'Lamarr'",
     )
-    .fetch_one(&gw.stack.booking_pool)
+    .fetch_one(&gw.stack.db().pool)
     .await
     .unwrap();
     let paid = gw
         .stack
-        .stripe_get(&format!("/v1/payment_intents/{intent}"))
+        .stripe()
+        .get(&format!("/v1/payment_intents/{intent}"))
         .await;
     assert_eq!(paid["status"], "succeeded", "{paid}");
     let method = paid["payment_method"].as_str().unwrap();
     let method = gw
         .stack
-        .stripe_get(&format!("/v1/payment_methods/{method}"))
+        .stripe()
+        .get(&format!("/v1/payment_methods/{method}"))
         .await;
     assert_eq!(method["card"]["last4"], "4242", "{method}");
     assert_eq!(state["payment"]["attempts"], 3, "{state}");
-    let intents = gw.stack.stripe_get("/v1/payment_intents?limit=100").await;
+    let intents = gw.stack.stripe().get("/v1/payment_intents?limit=100").await;
     let voided = intents["data"]
         .as_array()
         .unwrap()
@@ -151,7 +151,7 @@ async fn a_traveller_books_pays_and_cancels_in_the_browser() {
 
     // The journey's traveller gave a mobile number: the confirmation and
     // the cancellation with its refund came by text too.
-    let texts = gw.stack.wait_texts(2).await;
+    let texts = gw.stack.texts().wait(2).await;
     let to_ada: Vec<String> = texts
         .iter()
         .filter(|t| t.to == "+447400123456")

@@ -286,6 +286,19 @@ pub fn date_in_days(days: i64) -> String {
 }
 
 impl TestApp {
+    /// The seats the flight has available, as its page says.
+    pub async fn seats_available(&self, flight_id: i64) -> i64 {
+        let r = self.get(&format!("/api/v1/flights/{flight_id}")).await;
+        r.body["seats_available"].as_i64().expect("seats_available")
+    }
+
+    /// This booking's hold as the worker reads it: (status code, body).
+    pub async fn hold_status(&self, booking_id: &str) -> (u16, Value) {
+        let path = format!("/api/v1/holds/{booking_id}");
+        let r = self.call(Method::GET, &path, None, Some(TOKEN)).await;
+        (r.status.as_u16(), r.body)
+    }
+
     pub async fn hold(&self, booking: uuid::Uuid, body: Value) -> Reply {
         self.send(Method::PUT, &format!("/api/v1/holds/{booking}"), body)
             .await

@@ -2,12 +2,12 @@
 //! server, flight service, localstripe, SMTP sink, PostgreSQL, and the
 //! `worker` binary.
 
-mod support;
-
 use std::time::Duration;
 
+use airline_testkit::stack::{
+    DECLINED_CARD, GOOD_CARD, Stack, flights::utc_in_days, save_history, seats,
+};
 use booking_workflows::contract::{BookingStatus, Cabin, PaymentStatus, SeatSelection};
-use support::{DECLINED_CARD, GOOD_CARD, Stack, flights::utc_in_days, save_history, seats};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn held_paid_confirmed_then_reminded() {
@@ -25,7 +25,7 @@ async fn held_paid_confirmed_then_reminded() {
     assert_eq!(held.total.as_ref().unwrap().amount(), 20000);
     assert!(held.payment_due_at.is_some());
     assert!(held.payment.client_secret.is_some());
-    assert_eq!(stack.seats_available(flight).await, before - 2);
+    assert_eq!(stack.flights.seats_available(flight).await, before - 2);
 
     let paid = stack.pay(&handle, GOOD_CARD).await;
     assert_eq!(paid.status, BookingStatus::Confirmed, "{paid:#?}");
@@ -34,19 +34,17 @@ async fn held_paid_confirmed_then_reminded() {
     assert!(paid.ticket_numbers.iter().all(|t| t.len() == 13));
 
     // One capture at Stripe, the seats sold at the flight service.
-    let intent = stack
-        .intent(paid.payment.payment_intent_id.as_deref().unwrap())
-        .await;
+    let intent = stack.stripe().intent_of(&paid).await;
     assert_eq!(intent["status"], "succeeded", "{intent}");
     let charges = intent["charges"]["data"].as_array().unwrap();
     assert_eq!(charges.len(), 1, "one charge: {intent}");
     assert_eq!(charges[0]["captured"], true);
     assert_eq!(charges[0]["amount"], 20000);
-    let (code, hold) = stack.hold_status(&booking_id).await;
+    let (code, hold) = stack.flights.hold_status(&booking_id).await;
     assert_eq!((code, hold["status"].as_str()), (200, Some("confirmed")));
 
     // The confirmation email, with seats and ticket numbers.
-    let mails = stack.wait_mails("confirmed", 1).await;
+    let mails = stack.mail().wait("confirmed", 1).await;
     assert_eq!(mails.len(), 1, "one confirmation email");
     // Times in the airports' local time: LHR departs 10:00 GMT, CDG
     // arrives 70 minutes later, 12:10 CET.
@@ -70,7 +68,7 @@ async fn held_paid_confirmed_then_reminded() {
         .wait_for(&handle, Duration::from_secs(30), |s| s.reminder_sent)
         .await;
     assert_eq!(reminded.status, BookingStatus::Confirmed);
-    assert_eq!(stack.wait_mails("Check-in reminder", 1).await.len(), 1);
+    assert_eq!(stack.mail().wait("Check-in reminder", 1).await.len(), 1);
 
     // Ops can find it in the Web UI.
     assert_eq!(
@@ -83,10 +81,14 @@ async fn held_paid_confirmed_then_reminded() {
     );
 
     // The read model and the event log follow the workflow.
-    let (status, _) = stack.read_model(&booking_id).await.expect("read model row");
+    let (status, _) = stack
+        .db()
+        .read_model(&booking_id)
+        .await
+        .expect("read model row");
     assert_eq!(status, "confirmed");
     assert_eq!(
-        stack.events(&booking_id).await,
+        stack.db().events(&booking_id).await,
         ["holding", "awaiting_payment", "confirming", "confirmed"]
     );
     save_history(&handle, "confirmed_reminded").await;
@@ -105,18 +107,21 @@ async fn window_expiry_cancels_the_intent_and_releases_the_seats() {
     input.payment_window_ms = 2_000;
     let booking_id = input.booking_id.clone();
     let (handle, held) = stack.held_booking(input).await;
-    assert_eq!(stack.seats_available(flight).await, before - 2);
+    assert_eq!(stack.flights.seats_available(flight).await, before - 2);
     let intent_id = held.payment.payment_intent_id.clone().unwrap();
 
     let expired = stack.wait_status(&handle, BookingStatus::Expired).await;
     assert_eq!(expired.payment.status, PaymentStatus::Cancelled);
-    assert_eq!(stack.intent(&intent_id).await["status"], "canceled");
-    assert_eq!(stack.seats_available(flight).await, before);
-    let (_, hold) = stack.hold_status(&booking_id).await;
+    assert_eq!(
+        stack.stripe().intent(&intent_id).await["status"],
+        "canceled"
+    );
+    assert_eq!(stack.flights.seats_available(flight).await, before);
+    let (_, hold) = stack.flights.hold_status(&booking_id).await;
     assert_eq!(hold["status"], "released");
-    assert_eq!(stack.wait_mails("expired", 1).await.len(), 1);
+    assert_eq!(stack.mail().wait("expired", 1).await.len(), 1);
     // A payment after the window is refused.
-    let pm = stack.payment_method(GOOD_CARD).await;
+    let pm = stack.stripe().payment_method(GOOD_CARD).await;
     let late = handle
         .execute_update(
             booking_workflows::BookingWorkflow::submit_payment,
@@ -150,12 +155,10 @@ async fn declined_card_then_good_card_confirms() {
     let paid = stack.pay(&handle, GOOD_CARD).await;
     assert_eq!(paid.status, BookingStatus::Confirmed, "{paid:#?}");
     assert_eq!(paid.payment.last_error, None);
-    let intent = stack
-        .intent(paid.payment.payment_intent_id.as_deref().unwrap())
-        .await;
+    let intent = stack.stripe().intent_of(&paid).await;
     assert_eq!(intent["status"], "succeeded");
     // The declined attempt's intent was cancelled, never charged.
-    let first = stack.intent(&first_intent).await;
+    let first = stack.stripe().intent(&first_intent).await;
     assert_eq!(first["status"], "canceled", "{first}");
     save_history(&handle, "declined_then_paid").await;
 }
@@ -180,9 +183,9 @@ async fn the_last_allowed_decline_cancels_and_releases() {
         last.reason
     );
     assert_eq!(last.payment.status, PaymentStatus::Cancelled);
-    assert_eq!(stack.seats_available(flight).await, before);
+    assert_eq!(stack.flights.seats_available(flight).await, before);
     let subject = format!("Your booking {reference} is cancelled");
-    assert_eq!(stack.wait_mails(&subject, 1).await.len(), 1);
+    assert_eq!(stack.mail().wait(&subject, 1).await.len(), 1);
     save_history(&handle, "payment_attempts_capped").await;
 }
 
@@ -194,9 +197,7 @@ async fn cancel_before_payment_releases_and_charges_nothing() {
     let cancelled = stack.cancel(&handle).await;
     assert_eq!(cancelled.status, BookingStatus::Cancelled);
     assert_eq!(cancelled.payment.refund, None);
-    let intent = stack
-        .intent(held.payment.payment_intent_id.as_deref().unwrap())
-        .await;
+    let intent = stack.stripe().intent_of(&held).await;
     assert_eq!(intent["status"], "canceled");
     stack.assert_released_and_mailed(flight, before).await;
     save_history(&handle, "cancelled_before_payment").await;
@@ -216,7 +217,7 @@ async fn cancel_after_confirmation_refunds_once_and_releases() {
     assert_eq!(refund.amount.amount(), 20000);
     assert_eq!(a.payment.status, PaymentStatus::Refunded);
 
-    let refunds = stack.refunds(&intent_id).await;
+    let refunds = stack.stripe().refunds(&intent_id).await;
     assert_eq!(refunds.len(), 1, "{refunds:?}");
     let mail = stack.assert_released_and_mailed(flight, before).await;
     assert!(mail.contains("200.00"), "refund amount in {mail}");
@@ -235,7 +236,7 @@ async fn no_seats_fails_cleanly_without_charge_or_email() {
     assert_eq!(failed.reason.as_deref(), Some("seats_unavailable"));
     assert_eq!(failed.payment.attempts, 0);
     assert_eq!(failed.payment.payment_intent_id, None);
-    let intents = stack.stripe_get("/v1/payment_intents").await;
+    let intents = stack.stripe().get("/v1/payment_intents").await;
     let ours = intents["data"]
         .as_array()
         .unwrap()
@@ -243,10 +244,13 @@ async fn no_seats_fails_cleanly_without_charge_or_email() {
         .filter(|i| i["metadata"]["booking_id"] == booking_id.as_str())
         .count();
     assert_eq!(ours, 0, "nothing charged");
-    assert_eq!(stack.read_model(&booking_id).await.unwrap().0, "failed");
+    assert_eq!(
+        stack.db().read_model(&booking_id).await.unwrap().0,
+        "failed"
+    );
     tokio::time::sleep(Duration::from_millis(500)).await;
     assert!(
-        stack.mails().is_empty(),
+        stack.mail().all().is_empty(),
         "no email for a booking that never held"
     );
     save_history(&second, "no_seats").await;

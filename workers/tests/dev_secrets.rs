@@ -4,14 +4,12 @@
 //! naming the variable and never the value; with `AIRLINE_ENV=development`
 //! the same value is the local stack's and passes.
 
-mod support;
-
 use std::process::{Command, Output};
 
 /// The worker with every secret it needs, none a published value, and a
 /// database URL that fails at once: the configuration is checked first.
 fn worker(env: &[(&str, &str)]) -> Output {
-    Command::new(support::worker_binary())
+    Command::new(airline_testkit::stack::worker_binary())
         .env_clear()
         .env("PATH", std::env::var("PATH").unwrap_or_default())
         .env("BOOKING_DATABASE_URL", "not-a-postgres-url")
@@ -19,7 +17,10 @@ fn worker(env: &[(&str, &str)]) -> Output {
         .env("STRIPE_SECRET_KEY", "sk_test_a_key_of_our_own")
         .env("KANNEL_PASSWORD", "a-kannel-password-of-our-own")
         .env("SMS_DLR_TOKEN", "a-delivery-report-token-of-our-own")
-        .env(payload_codec::KEYS_VAR, support::PAYLOAD_KEYS)
+        .env(
+            payload_codec::KEYS_VAR,
+            airline_testkit::stack::PAYLOAD_KEYS,
+        )
         .env("WORKER_HTTP_ADDR", "127.0.0.1:0")
         .env("WORKER_METRICS_ADDR", "127.0.0.1:0")
         .envs(env.iter().copied())

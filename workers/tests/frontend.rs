@@ -5,13 +5,11 @@
 //! tests' client): a booking outside the gateway's bounds, or one the
 //! gateway never recorded, holds nothing.
 
-mod support;
-
 use std::process::Output;
 use std::time::Duration;
 
+use airline_testkit::stack::{GOOD_CARD, Stack, save_history, seats, venv_bin};
 use booking_workflows::contract::{BookingStatus, Cabin, SeatSelection, reasons, workflow_id};
-use support::{GOOD_CARD, Stack, save_history, seats, venv_bin};
 use temporalio_common::protos::temporal::api::enums::v1::EventType;
 
 /// The `temporal` CLI on the stack's dev server, without a codec.
@@ -32,7 +30,7 @@ fn said(out: &Output) -> String {
     )
 }
 
-async fn event_types(handle: &support::Handle) -> Vec<EventType> {
+async fn event_types(handle: &airline_testkit::stack::Handle) -> Vec<EventType> {
     handle
         .fetch_history(Default::default())
         .into_events()
@@ -105,9 +103,9 @@ async fn a_client_without_the_key_can_neither_cancel_nor_signal_a_booking() {
     assert_eq!(now.flight, held.flight);
     assert_eq!(now.payment, held.payment);
     assert_eq!(now.reason, None);
-    assert_eq!(stack.seats_available(flight).await, before - 1);
+    assert_eq!(stack.flights.seats_available(flight).await, before - 1);
     assert_eq!(
-        stack.intent(&intent).await["status"],
+        stack.stripe().intent(&intent).await["status"],
         "requires_payment_method"
     );
     let events = event_types(&handle).await;
@@ -178,9 +176,9 @@ async fn a_booking_started_without_the_key_runs_no_step() {
     ] {
         assert!(!events.contains(&never), "{never:?} in {events:?}");
     }
-    assert_eq!(stack.seats_available(flight).await, before);
-    assert_eq!(stack.hold_status(&booking_id).await.0, 404);
-    assert_eq!(stack.read_model(&booking_id).await, None);
+    assert_eq!(stack.flights.seats_available(flight).await, before);
+    assert_eq!(stack.flights.hold_status(&booking_id).await.0, 404);
+    assert_eq!(stack.db().read_model(&booking_id).await, None);
     handle
         .terminate(Default::default())
         .await
@@ -190,9 +188,9 @@ async fn a_booking_started_without_the_key_runs_no_step() {
 /// Nothing of `booking_id` at the flight service or at Stripe, and the
 /// flight's seats all there.
 async fn nothing_held(stack: &Stack, flight: i64, before: i64, booking_id: &str) {
-    assert_eq!(stack.seats_available(flight).await, before);
-    assert_eq!(stack.hold_status(booking_id).await.0, 404);
-    let intents = stack.stripe_get("/v1/payment_intents").await;
+    assert_eq!(stack.flights.seats_available(flight).await, before);
+    assert_eq!(stack.flights.hold_status(booking_id).await.0, 404);
+    let intents = stack.stripe().get("/v1/payment_intents").await;
     let ours = intents["data"]
         .as_array()
         .unwrap()
@@ -240,7 +238,7 @@ async fn nine_seats_held_for_thirty_days_are_refused_before_any_step() {
         assert!(!events.contains(&never), "{never:?} in {events:?}");
     }
     assert!(events.contains(&EventType::WorkflowExecutionCompleted));
-    assert_eq!(stack.read_model(&booking_id).await, None);
+    assert_eq!(stack.db().read_model(&booking_id).await, None);
     assert_eq!(
         stack.keyword(&handle, "BookingStatus").await.as_deref(),
         Some("failed")
@@ -269,13 +267,16 @@ async fn a_booking_the_gateway_never_recorded_holds_nothing() {
         assert_eq!(refused.payment.payment_intent_id, None);
         // The read model says so too (the record step runs as for any
         // refused hold), and no email went.
-        let (status, _) = stack.read_model(booking_id).await.expect("read model");
+        let (status, _) = stack.db().read_model(booking_id).await.expect("read model");
         assert_eq!(status, "failed");
     }
     for booking_id in [&stray_id, &other_id] {
         nothing_held(&stack, flight, before, booking_id).await;
     }
     tokio::time::sleep(Duration::from_millis(500)).await;
-    assert!(stack.mails().is_empty(), "no email for a refused booking");
+    assert!(
+        stack.mail().all().is_empty(),
+        "no email for a refused booking"
+    );
     save_history(&stray, "owner_unknown").await;
 }

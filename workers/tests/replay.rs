@@ -9,8 +9,6 @@ use booking_workflows::{BookingWorkflow, FlightChangeFanout};
 use temporalio_client::WorkflowHistory;
 use temporalio_sdk::workflow_replayer::{WorkflowReplayer, WorkflowReplayerOptions};
 
-mod support;
-
 /// Every path's history in the shape recorded today (`make
 /// record-histories` rewrites these), and the fault matrix's.
 const CURRENT: &[&str] = &[
@@ -110,8 +108,8 @@ async fn committed_histories_replay_against_the_current_workflow() {
         );
     }
 
-    let strict = replayer(support::test_keys_converter());
-    let plain = replayer(support::plain_history_converter());
+    let strict = replayer(airline_testkit::stack::test_keys_converter());
+    let plain = replayer(airline_testkit::stack::plain_history_converter());
     let (mut sealed, mut recorded_plain) = (0, 0);
     for (name, path) in current
         .iter()
@@ -204,7 +202,7 @@ fn incident(last_event: i64) -> WorkflowHistory {
 
 /// The incident was recorded before payloads were encrypted.
 fn booking_replayer() -> WorkflowReplayer {
-    replayer(support::plain_history_converter())
+    replayer(airline_testkit::stack::plain_history_converter())
 }
 
 #[tokio::test]

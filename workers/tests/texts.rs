@@ -2,14 +2,12 @@
 //! real Kannel (bearerbox and smsbox) with its fake SMSC, and Kannel's
 //! delivery reports posted back to the worker.
 
-mod support;
-
 use std::time::Duration;
 
+use airline_testkit::stack::{GOOD_CARD, Stack, flights::utc_in_days, save_history, seats};
 use booking_activities::sms::render;
 use booking_workflows::activities::EmailKind;
 use booking_workflows::contract::{BookingInput, BookingStatus, Channels};
-use support::{GOOD_CARD, Stack, flights::utc_in_days, save_history, seats};
 
 const PHONE: &str = "+447400123456";
 
@@ -39,7 +37,7 @@ async fn text_reaches(
             )
             .bind(booking_id)
             .bind(key)
-            .fetch_optional(&stack.booking_pool)
+            .fetch_optional(&stack.db().pool)
             .await
             .unwrap();
             match row {
@@ -50,7 +48,7 @@ async fn text_reaches(
                     )
                     .bind(booking_id)
                     .bind(key)
-                    .fetch_all(&stack.booking_pool)
+                    .fetch_all(&stack.db().pool)
                     .await
                     .unwrap();
                     Ok((format!("{coding}/{segments}/{hint}"), events))
@@ -76,7 +74,7 @@ async fn a_traveller_who_chose_sms_and_email_gets_both_and_the_deliveries_are_re
     let paid = stack.pay(&handle, GOOD_CARD).await;
     assert_eq!(paid.status, BookingStatus::Confirmed, "{paid:#?}");
 
-    let texts = stack.wait_texts(1).await;
+    let texts = stack.texts().wait(1).await;
     assert_eq!(texts[0].to, PHONE);
     assert_eq!(texts[0].from, "SkywayAir");
     assert_eq!((texts[0].kind.as_str(), texts[0].parts), ("text", 1));
@@ -85,7 +83,7 @@ async fn a_traveller_who_chose_sms_and_email_gets_both_and_the_deliveries_are_re
         render(EmailKind::Confirmation, &paid).body
     );
     assert!(texts[0].gsm_text().contains(paid.booking_ref.as_str()));
-    assert_eq!(stack.wait_mails("is confirmed", 1).await.len(), 1);
+    assert_eq!(stack.mail().wait("is confirmed", 1).await.len(), 1);
 
     // Kannel's reports: the SMSC took it, the handset has it (they may
     // arrive in either order; `delivered` is final either way).
@@ -99,12 +97,12 @@ async fn a_traveller_who_chose_sms_and_email_gets_both_and_the_deliveries_are_re
     stack
         .wait_for(&handle, Duration::from_secs(30), |s| s.reminder_sent)
         .await;
-    let texts = stack.wait_texts(2).await;
+    let texts = stack.texts().wait(2).await;
     assert!(texts[1].gsm_text().contains("Check-in opens"), "{texts:?}");
-    assert_eq!(stack.wait_mails("Check-in reminder", 1).await.len(), 1);
+    assert_eq!(stack.mail().wait("Check-in reminder", 1).await.len(), 1);
     text_reaches(&stack, &booking_id, "check_in_reminder", "delivered").await;
     tokio::time::sleep(Duration::from_secs(1)).await;
-    assert_eq!(stack.texts().len(), 2, "one text of each");
+    assert_eq!(stack.texts().all().len(), 2, "one text of each");
     save_history(&handle, "texted_confirmed_reminded").await;
 }
 
@@ -117,11 +115,11 @@ async fn a_traveller_who_chose_email_only_gets_no_text() {
     let (handle, _) = stack.held_booking(input).await;
     let paid = stack.pay(&handle, GOOD_CARD).await;
     assert_eq!(paid.status, BookingStatus::Confirmed, "{paid:#?}");
-    assert_eq!(stack.wait_mails("is confirmed", 1).await.len(), 1);
+    assert_eq!(stack.mail().wait("is confirmed", 1).await.len(), 1);
     tokio::time::sleep(Duration::from_secs(2)).await;
-    assert!(stack.texts().is_empty(), "{:?}", stack.texts());
+    assert!(stack.texts().all().is_empty(), "{:?}", stack.texts().all());
     let rows: i64 = sqlx::query_scalar("select count(*) from sms_message")
-        .fetch_one(&stack.booking_pool)
+        .fetch_one(&stack.db().pool)
         .await
         .unwrap();
     assert_eq!(rows, 0);
@@ -138,7 +136,7 @@ async fn sms_only_with_a_name_outside_gsm_goes_as_two_ucs2_segments_and_no_email
     let paid = stack.pay(&handle, GOOD_CARD).await;
     assert_eq!(paid.status, BookingStatus::Confirmed, "{paid:#?}");
 
-    let texts = stack.wait_texts(1).await;
+    let texts = stack.texts().wait(1).await;
     let expected = render(EmailKind::Confirmation, &paid).body;
     assert!(expected.starts_with("Hi Łukasz, booking"), "{expected}");
     assert_eq!((texts[0].kind.as_str(), texts[0].parts), ("udh", 2));
@@ -147,7 +145,7 @@ async fn sms_only_with_a_name_outside_gsm_goes_as_two_ucs2_segments_and_no_email
     assert!(shape.starts_with("ucs2/2/"), "{shape}");
     // SMS only: no email at all.
     tokio::time::sleep(Duration::from_secs(1)).await;
-    assert!(stack.mails().is_empty(), "{:?}", stack.mails());
+    assert!(stack.mail().all().is_empty(), "{:?}", stack.mail().all());
     save_history(&handle, "texted_only_ucs2").await;
 }
 
@@ -161,15 +159,15 @@ async fn the_sms_gateway_down_then_up_sends_the_text_once_and_never_holds_the_em
     let paid = stack.pay(&handle, GOOD_CARD).await;
     assert_eq!(paid.status, BookingStatus::Confirmed, "{paid:#?}");
     // The email does not wait for the text.
-    assert_eq!(stack.wait_mails("is confirmed", 1).await.len(), 1);
+    assert_eq!(stack.mail().wait("is confirmed", 1).await.len(), 1);
     tokio::time::sleep(Duration::from_secs(3)).await;
-    assert!(stack.texts().is_empty());
+    assert!(stack.texts().all().is_empty());
 
     stack.start_kannel().await;
-    let texts = stack.wait_texts(1).await;
+    let texts = stack.texts().wait(1).await;
     assert!(texts[0].gsm_text().contains("is confirmed"));
     text_reaches(&stack, &booking_id, "confirmation", "delivered").await;
     tokio::time::sleep(Duration::from_secs(2)).await;
-    assert_eq!(stack.texts().len(), 1, "the text went once");
+    assert_eq!(stack.texts().all().len(), 1, "the text went once");
     save_history(&handle, "texted_after_gateway_outage").await;
 }

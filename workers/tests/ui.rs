@@ -4,13 +4,11 @@
 //! booking's page with the summaries of its steps. Screenshots go to
 //! target/ui-check/.
 
-mod support;
-
 use std::ffi::OsStr;
 use std::path::Path;
 
+use airline_testkit::stack::{GOOD_CARD, Handle, Stack, free_port, repo_root, run_python_check};
 use booking_workflows::contract::{BookingStatus, SeatSelection};
-use support::{GOOD_CARD, Handle, Stack, free_port, repo_root, run_python_check};
 
 /// scripts/ui_check.py: loads `url` in headless Chromium until every
 /// `expect` text shows, checks no `reject` text does, saves `png`.

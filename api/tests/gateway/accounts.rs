@@ -3,11 +3,11 @@
 //! changing it, the list of sessions and logging out everywhere, deletion
 //! and export, two-step sign-in, the unlock link after strangers' guesses.
 
-use reqwest::{Method, StatusCode};
+use reqwest::StatusCode;
 use serde_json::{Value, json};
 
 use crate::new_key;
-use crate::support::{Gateway, PASSWORD, Session};
+use airline_testkit::gateway::{Gateway, PASSWORD, Session};
 
 const NEW_PASSWORD: &str = "lantern ferry orchard 7";
 
@@ -17,13 +17,8 @@ async fn me(gw: &Gateway, token: &str) -> StatusCode {
 
 async fn login_as(gw: &Gateway, email: &str, password: &str, agent: &str) -> Value {
     let r = gw
-        .http
-        .post(format!("{}/api/v1/auth/login", gw.base))
-        .header("user-agent", agent)
-        .json(&json!({"email": email, "password": password}))
-        .send()
-        .await
-        .unwrap();
+        .login_raw(email, password, &[("user-agent", agent)])
+        .await;
     assert_eq!(r.status(), StatusCode::OK);
     r.json().await.unwrap()
 }
@@ -46,6 +41,7 @@ async fn booking_needs_a_confirmed_address_and_the_link_works_once() {
     // A second link replaces the first.
     let first = gw
         .stack
+        .mail()
         .link_token("Confirm your email address", "ada@example.com")
         .await;
     let r = gw
@@ -63,6 +59,7 @@ async fn booking_needs_a_confirmed_address_and_the_link_works_once() {
     assert_eq!(r.body["error"]["code"], "link_invalid");
     let second = gw
         .stack
+        .mail()
         .link_token("Confirm your email address", "ada@example.com")
         .await;
     assert_ne!(first, second);
@@ -110,11 +107,13 @@ async fn a_password_reset_by_email_ends_every_session() {
     assert_eq!(r.status, StatusCode::ACCEPTED);
     let token = gw
         .stack
+        .mail()
         .link_token("Reset your password", "ada@example.com")
         .await;
     assert!(
         gw.stack
-            .mails()
+            .mail()
+            .all()
             .iter()
             .all(|m| !m.contains("nobody@example.com"))
     );
@@ -157,7 +156,7 @@ async fn a_password_reset_by_email_ends_every_session() {
         StatusCode::UNAUTHORIZED
     );
     gw.login("ada@example.com", NEW_PASSWORD).await;
-    gw.stack.wait_mails("Your password was changed", 1).await;
+    gw.stack.mail().wait("Your password was changed", 1).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -182,53 +181,26 @@ async fn changing_the_password_and_the_sessions_a_traveller_sees() {
         .as_str()
         .unwrap()
         .to_owned();
-    let r = gw
-        .request(
-            Method::DELETE,
-            &format!("/api/v1/auth/sessions/{phone_id}"),
-            Some(access(&laptop)),
-            None,
-            &[],
-        )
-        .await;
+    let phone_session = format!("/api/v1/auth/sessions/{phone_id}");
+    let r = gw.delete(&phone_session, access(&laptop), None).await;
     assert_eq!(r.status, StatusCode::NO_CONTENT, "{}", r.body);
     assert_eq!(me(&gw, access(&phone)).await, StatusCode::UNAUTHORIZED);
-    let r = gw
-        .request(
-            Method::DELETE,
-            &format!("/api/v1/auth/sessions/{phone_id}"),
-            Some(access(&laptop)),
-            None,
-            &[],
-        )
-        .await;
+    let r = gw.delete(&phone_session, access(&laptop), None).await;
     assert_eq!(r.status, StatusCode::NOT_FOUND);
     // Change the password: this session stays, the others end.
     let wrong = json!({"current_password": "not my password", "new_password": NEW_PASSWORD});
     let r = gw
-        .request(
-            Method::PUT,
-            "/api/v1/auth/password",
-            Some(access(&laptop)),
-            Some(wrong),
-            &[],
-        )
+        .put("/api/v1/auth/password", access(&laptop), wrong)
         .await;
     assert_eq!(r.status, StatusCode::UNAUTHORIZED);
     let change = json!({"current_password": PASSWORD, "new_password": NEW_PASSWORD});
     let r = gw
-        .request(
-            Method::PUT,
-            "/api/v1/auth/password",
-            Some(access(&laptop)),
-            Some(change),
-            &[],
-        )
+        .put("/api/v1/auth/password", access(&laptop), change)
         .await;
     assert_eq!(r.status, StatusCode::NO_CONTENT, "{}", r.body);
     assert_eq!(me(&gw, access(&laptop)).await, StatusCode::OK);
     assert_eq!(me(&gw, access(&tablet)).await, StatusCode::UNAUTHORIZED);
-    gw.stack.wait_mails("Your password was changed", 1).await;
+    gw.stack.mail().wait("Your password was changed", 1).await;
     // Log out everywhere: this session too.
     let r = gw
         .post(
@@ -276,39 +248,21 @@ async fn a_deleted_account_is_forgotten_and_its_tokens_read_nothing() {
     // Not while a booking waits for payment.
     let delete = |password: &str| json!({"password": password});
     let r = gw
-        .request(
-            Method::DELETE,
-            "/api/v1/auth/me",
-            Some(&ada.access),
-            Some(delete(PASSWORD)),
-            &[],
-        )
+        .delete("/api/v1/auth/me", &ada.access, Some(delete(PASSWORD)))
         .await;
     assert_eq!(r.status, StatusCode::CONFLICT, "{}", r.body);
     assert_eq!(r.body["error"]["code"], "booking_in_progress");
     assert_eq!(gw.cancel(&ada, &booking_id).await.status, StatusCode::OK);
     crate::wait_booking(&gw, &ada, &booking_id, |b| b["status"] == "cancelled").await;
     let r = gw
-        .request(
-            Method::DELETE,
-            "/api/v1/auth/me",
-            Some(&ada.access),
-            Some(delete("wrong one")),
-            &[],
-        )
+        .delete("/api/v1/auth/me", &ada.access, Some(delete("wrong one")))
         .await;
     assert_eq!(r.status, StatusCode::UNAUTHORIZED);
     let r = gw
-        .request(
-            Method::DELETE,
-            "/api/v1/auth/me",
-            Some(&ada.access),
-            Some(delete(PASSWORD)),
-            &[],
-        )
+        .delete("/api/v1/auth/me", &ada.access, Some(delete(PASSWORD)))
         .await;
     assert_eq!(r.status, StatusCode::NO_CONTENT, "{}", r.body);
-    gw.stack.wait_mails("Your account was deleted", 1).await;
+    gw.stack.mail().wait("Your account was deleted", 1).await;
     // The token of a deleted account reads nothing; the address is free.
     assert_eq!(
         gw.get("/api/v1/bookings", &ada.access).await.status,
@@ -416,7 +370,10 @@ async fn two_step_sign_in_with_an_authenticator_app() {
     assert_eq!(r.status, StatusCode::OK, "{}", r.body);
     let recovery: Vec<String> = serde_json::from_value(r.body["recovery_codes"].clone()).unwrap();
     assert_eq!(recovery.len(), 10);
-    gw.stack.wait_mails("Two-step sign-in was changed", 1).await;
+    gw.stack
+        .mail()
+        .wait("Two-step sign-in was changed", 1)
+        .await;
     // The password alone no longer signs in.
     let (status, body) = login_otp(&gw, "ada@example.com", None).await;
     assert_eq!(status, StatusCode::UNAUTHORIZED);
@@ -459,6 +416,7 @@ async fn two_step_sign_in_with_an_authenticator_app() {
     .await;
     let token = gw
         .stack
+        .mail()
         .link_token("Reset your password", "ada@example.com")
         .await;
     let r = gw
@@ -489,35 +447,28 @@ async fn the_owner_unlocks_their_sign_in_with_the_emailed_link() {
     .await;
     let email = "owner@airline.test";
     gw.signup(email).await;
-    let login = |password: &'static str, cookie: Option<String>| {
-        let http = gw.http.clone();
-        let url = format!("{}/api/v1/auth/login", gw.base);
-        async move {
-            let mut req = http
-                .post(url)
-                .header("x-forwarded-for", "198.51.100.7")
-                .json(&json!({"email": email, "password": password}));
-            if let Some(cookie) = cookie {
-                req = req.header("cookie", cookie);
-            }
-            req.send().await.unwrap().status()
-        }
+    let login = async |password: &str, cookie: Option<String>| {
+        let mut headers = vec![("x-forwarded-for", "198.51.100.7")];
+        headers.extend(cookie.as_deref().map(|c| ("cookie", c)));
+        gw.login_raw(email, password, &headers).await.status()
     };
     // A stranger on the owner's network (a café's) guesses: it locks.
     for _ in 0..6 {
         login("wrong guess", None).await;
     }
     assert_eq!(
-        login(crate::support::PASSWORD, None).await,
+        login(airline_testkit::gateway::PASSWORD, None).await,
         StatusCode::TOO_MANY_REQUESTS
     );
     let token = gw
         .stack
+        .mail()
         .link_token("Sign-in attempts on your account", email)
         .await;
     assert_eq!(
         gw.stack
-            .mails_about("Sign-in attempts on your account")
+            .mail()
+            .about("Sign-in attempts on your account")
             .len(),
         1,
         "one link a lock"
@@ -539,7 +490,7 @@ async fn the_owner_unlocks_their_sign_in_with_the_emailed_link() {
         .to_owned();
     assert!(cookie.starts_with("airline_device="));
     assert_eq!(
-        login(crate::support::PASSWORD, Some(cookie)).await,
+        login(airline_testkit::gateway::PASSWORD, Some(cookie)).await,
         StatusCode::OK
     );
 }
@@ -563,13 +514,7 @@ async fn token_answers_are_not_cached_and_tls_is_pinned() {
             .unwrap()
             .starts_with("max-age=")
     );
-    let r = gw
-        .http
-        .post(format!("{}/api/v1/auth/login", gw.base))
-        .json(&json!({"email": "ada@example.com", "password": PASSWORD}))
-        .send()
-        .await
-        .unwrap();
+    let r = gw.login_raw("ada@example.com", PASSWORD, &[]).await;
     assert_eq!(r.headers()["cache-control"], "no-store");
     // A body naming a key twice is refused, not read one way or the other.
     let r = gw

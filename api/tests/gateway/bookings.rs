@@ -7,8 +7,8 @@ use futures::future::join_all;
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
-use crate::support::{GOOD_CARD, Gateway};
 use crate::{THREE_D_SECURE_CARD, new_key, wait_booking, wait_get};
+use airline_testkit::gateway::{GOOD_CARD, Gateway};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn another_user_can_neither_see_pay_nor_cancel_my_booking() {
@@ -68,7 +68,7 @@ async fn another_user_can_neither_see_pay_nor_cancel_my_booking() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn twenty_concurrent_creates_with_one_key_make_one_booking() {
     let (gw, flight, ada) = Gateway::start_with_ada("gw-idempotency").await;
-    let before = gw.stack.seats_available(flight).await;
+    let before = gw.stack.flights.seats_available(flight).await;
     let key = new_key();
     let body = Gateway::economy_body(flight, 2);
     let replies = join_all((0..20).map(|_| gw.book(&ada, &key, body.clone()))).await;
@@ -82,7 +82,7 @@ async fn twenty_concurrent_creates_with_one_key_make_one_booking() {
     ids.dedup();
     assert_eq!(ids.len(), 1, "{ids:?}");
     assert_eq!(gw.rows("select count(*) from booking_request").await, 1);
-    assert_eq!(gw.stack.seats_available(flight).await, before - 2);
+    assert_eq!(gw.stack.flights.seats_available(flight).await, before - 2);
     let seats: Vec<&Value> = replies.iter().map(|r| &r.body["seats"]).collect();
     assert!(
         seats.windows(2).all(|w| w[0] == w[1]),
@@ -124,9 +124,9 @@ async fn twenty_concurrent_creates_with_one_key_make_one_booking() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_payment_stripe_refuses_answers_422_and_a_cancel_while_confirming_409() {
-    use crate::support::stack::stripe_proxy::Action;
+    use airline_testkit::stack::stripe_proxy::Action;
     let (gw, flight, ada) = Gateway::start_with_ada("gw-refusals").await;
-    let before = gw.stack.seats_available(flight).await;
+    let before = gw.stack.flights.seats_available(flight).await;
 
     // Stripe refuses the PaymentIntent: a stable 4xx, never a 500, and the
     // seat is free again.
@@ -145,7 +145,7 @@ async fn a_payment_stripe_refuses_answers_422_and_a_cancel_while_confirming_409(
         "provider text leaked: {}",
         r.body
     );
-    assert_eq!(gw.stack.seats_available(flight).await, before);
+    assert_eq!(gw.stack.flights.seats_available(flight).await, before);
     gw.stack.stripe_proxy.clear();
 
     // Paid while the flight service is away: `confirming`. A cancel then
@@ -154,7 +154,7 @@ async fn a_payment_stripe_refuses_answers_422_and_a_cancel_while_confirming_409(
     assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
     let id = r.body["booking_id"].as_str().unwrap().to_owned();
     gw.stack.proxy.set_up(false);
-    let method = gw.stack.payment_method(GOOD_CARD).await;
+    let method = gw.stack.stripe().payment_method(GOOD_CARD).await;
     let pay_path = format!("/api/v1/bookings/{id}/payment");
     let pay = gw.post(
         &pay_path,
@@ -201,7 +201,8 @@ async fn a_card_needing_3d_secure_is_authenticated_at_stripe_and_the_webhook_con
         .to_owned();
     let authenticated = gw
         .stack
-        .stripe_post(
+        .stripe()
+        .post(
             &format!("/v1/payment_intents/{intent}/_authenticate"),
             &[("client_secret", &secret), ("success", "true")],
         )
@@ -231,11 +232,11 @@ async fn a_traveller_who_gives_a_mobile_number_gets_the_confirmation_by_text_too
     let paid = gw.pay(&ada, &id, GOOD_CARD).await;
     assert_eq!(paid.body["status"], "confirmed", "{}", paid.body);
 
-    let texts = gw.stack.wait_texts(1).await;
+    let texts = gw.stack.texts().wait(1).await;
     assert_eq!(texts[0].to, "+447400123456");
     let reference = paid.body["booking_ref"].as_str().unwrap();
     assert!(texts[0].gsm_text().contains(reference), "{texts:?}");
-    assert_eq!(gw.stack.wait_mails("is confirmed", 1).await.len(), 1);
+    assert_eq!(gw.stack.mail().wait("is confirmed", 1).await.len(), 1);
     let got = gw.get(&format!("/api/v1/bookings/{id}"), &ada.access).await;
     assert_eq!(
         got.body["channels"],

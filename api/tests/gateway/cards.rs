@@ -7,8 +7,8 @@
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
-use crate::support::{GOOD_CARD, Gateway, Session};
 use crate::{new_key, wait_booking};
+use airline_testkit::gateway::{GOOD_CARD, Gateway, Session};
 
 /// A booking of one economy seat, held.
 async fn held(gw: &Gateway, who: &Session, flight: i64) -> (String, Value) {
@@ -28,7 +28,8 @@ async fn authenticate(gw: &Gateway, booking: &Value, success: bool) -> Value {
     let intent = booking["payment"]["payment_intent_id"].as_str().unwrap();
     let success = if success { "true" } else { "false" };
     gw.stack
-        .stripe_post(
+        .stripe()
+        .post(
             &format!("/v1/payment_intents/{intent}/_authenticate"),
             &[("client_secret", secret), ("success", success)],
         )
@@ -37,11 +38,12 @@ async fn authenticate(gw: &Gateway, booking: &Value, success: bool) -> Value {
 
 /// The last four digits of the card an intent was paid with.
 async fn paid_with(gw: &Gateway, intent: &str) -> String {
-    let intent = gw.stack.intent(intent).await;
+    let intent = gw.stack.stripe().intent(intent).await;
     let method = intent["payment_method"].as_str().expect("a payment method");
     let method = gw
         .stack
-        .stripe_get(&format!("/v1/payment_methods/{method}"))
+        .stripe()
+        .get(&format!("/v1/payment_methods/{method}"))
         .await;
     method["card"]["last4"].as_str().unwrap().to_owned()
 }
@@ -91,7 +93,7 @@ async fn a_card_number_stripe_refuses_is_refused_before_any_payment() {
     // booking never sees it.
     let refused = gw
         .http
-        .post(format!("{}/v1/tokens", gw.stack.stripe_url))
+        .post(format!("{}/v1/tokens", gw.stack.stripe().url))
         .basic_auth(airline_testkit::stack::STRIPE_KEY, Some(""))
         .form(&[
             ("card[number]", "4242424242424241"),
@@ -180,7 +182,7 @@ async fn after_a_failed_3d_secure_the_next_card_is_the_one_charged() {
     );
     assert!(told["payment"]["next_action"].is_null(), "{told}");
     assert_ne!(told["payment"]["payment_intent_id"], json!(first));
-    assert_eq!(gw.stack.intent(&first).await["status"], "canceled");
+    assert_eq!(gw.stack.stripe().intent(&first).await["status"], "canceled");
 
     // The next card is charged, on its own intent.
     let r = gw.pay(&ada, &id, GOOD_CARD).await;
@@ -212,7 +214,7 @@ async fn another_card_while_3d_secure_is_pending_is_a_new_attempt() {
     let paid = r.body["payment"]["payment_intent_id"].as_str().unwrap();
     assert_ne!(paid, first);
     assert_eq!(paid_with(&gw, paid).await, "4242");
-    assert_eq!(gw.stack.intent(&first).await["status"], "canceled");
+    assert_eq!(gw.stack.stripe().intent(&first).await["status"], "canceled");
     let handle = gw
         .stack
         .handle(&booking_workflows::contract::workflow_id(&id));

@@ -8,7 +8,7 @@ use reqwest::StatusCode;
 use serde_json::{Value, json};
 
 use crate::new_key;
-use crate::support::{GOOD_CARD, Gateway};
+use airline_testkit::gateway::{GOOD_CARD, Gateway};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_payment_retried_with_its_key_while_the_worker_is_killed_gets_only_200_or_503() {
@@ -18,7 +18,7 @@ async fn a_payment_retried_with_its_key_while_the_worker_is_killed_gets_only_200
         .await;
     assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
     let id = r.body["booking_id"].as_str().unwrap().to_owned();
-    let method = gw.stack.payment_method(GOOD_CARD).await;
+    let method = gw.stack.stripe().payment_method(GOOD_CARD).await;
 
     // The client: one key, retried on 503 until it has a final answer.
     let url = format!("{}/api/v1/bookings/{id}/payment", gw.base);
@@ -84,7 +84,7 @@ async fn a_payment_retried_with_its_key_while_the_worker_is_killed_gets_only_200
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn database_errors_that_may_pass_are_503_and_the_rest_are_500() {
     let gw = Gateway::start("gw-db-errors").await;
-    let pool = &gw.stack.booking_pool;
+    let pool = &gw.stack.db().pool;
     // The server's own SQLSTATEs, raised for real.
     let raised = |code: &'static str| async move {
         let sql = format!("do $$ begin raise exception 'test' using errcode = '{code}'; end $$");

@@ -7,8 +7,8 @@ use booking_workflows::fanout::FlightChangeInput;
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 
-use crate::support::{GOOD_CARD, Gateway};
 use crate::{finished_fanout, new_key, wait_booking, wait_rows};
+use airline_testkit::gateway::{GOOD_CARD, Gateway};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn admin_flight_changes_reach_every_live_booking_on_the_flight() {
@@ -43,9 +43,8 @@ async fn admin_flight_changes_reach_every_live_booking_on_the_flight() {
     let version_before = gw.get(&path, &admin.access).await.body["version"]
         .as_i64()
         .unwrap();
-    let later = crate::support::utc_in_days(9, 13, 30);
-    let change =
-        json!({"departure_time": later, "arrival_time": crate::support::utc_in_days(9, 14, 40)});
+    let later = airline_testkit::gateway::utc_in_days(9, 13, 30);
+    let change = json!({"departure_time": later, "arrival_time": airline_testkit::gateway::utc_in_days(9, 14, 40)});
     let moved_key = new_key();
     for _ in 0..2 {
         let r = admin_patch(&change, &moved_key).await;
@@ -97,7 +96,7 @@ async fn admin_flight_changes_reach_every_live_booking_on_the_flight() {
         .patch(
             &path,
             &admin.access,
-            json!({"departure_time": later, "arrival_time": crate::support::utc_in_days(9, 12, 0)}),
+            json!({"departure_time": later, "arrival_time": airline_testkit::gateway::utc_in_days(9, 12, 0)}),
         )
         .await;
     assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", r.body);
@@ -136,5 +135,5 @@ async fn admin_flight_changes_reach_every_live_booking_on_the_flight() {
     assert_eq!(r.status, StatusCode::OK, "{}", r.body);
     let intent = a.body["payment"]["payment_intent_id"].as_str().unwrap();
     tokio::time::sleep(Duration::from_secs(1)).await;
-    assert_eq!(gw.stack.refunds(intent).await.len(), 1);
+    assert_eq!(gw.stack.stripe().refunds(intent).await.len(), 1);
 }

@@ -6,8 +6,8 @@ use std::time::Duration;
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 
-use crate::support::{GOOD_CARD, Gateway, Reply, Session};
 use crate::{new_key, wait_booking, wait_get};
+use airline_testkit::gateway::{GOOD_CARD, Gateway, Reply, Session};
 
 /// POSTs `body` to `path` as `who`, then again with the same
 /// `Idempotency-Key`: both 200, the retry with the first call's answer,
@@ -31,7 +31,7 @@ async fn traveller_signs_up_searches_books_pays_and_is_confirmed_through_the_gat
     let ada = gw.signup("Ada@Example.com").await;
 
     // Search and seat map, forwarded to the flight service.
-    let date = crate::support::utc_in_days(9, 10, 0)[..10].to_owned();
+    let date = airline_testkit::gateway::utc_in_days(9, 10, 0)[..10].to_owned();
     let found = gw
         .get(
             &format!("/api/v1/flights?from=LHR&to=CDG&date={date}&travellers=2"),
@@ -70,7 +70,7 @@ async fn traveller_signs_up_searches_books_pays_and_is_confirmed_through_the_gat
 
     // Pay: confirmed, with a ticket per passenger. The call retried with
     // its Idempotency-Key gets the same payment's answer, not a second one.
-    let method = gw.stack.payment_method(GOOD_CARD).await;
+    let method = gw.stack.stripe().payment_method(GOOD_CARD).await;
     let pay_path = format!("/api/v1/bookings/{id}/payment");
     let pay = json!({"payment_method": method});
     let paid = post_and_retry(&gw, &ada, &pay_path, pay).await;
@@ -105,7 +105,7 @@ async fn traveller_signs_up_searches_books_pays_and_is_confirmed_through_the_gat
     let cancel_path = format!("/api/v1/bookings/{id}/cancel");
     let cancelled = post_and_retry(&gw, &ada, &cancel_path, json!({})).await;
     let intent = paid.body["payment"]["payment_intent_id"].as_str().unwrap();
-    assert_eq!(gw.stack.refunds(intent).await.len(), 1);
+    assert_eq!(gw.stack.stripe().refunds(intent).await.len(), 1);
     assert_eq!(cancelled.body["status"], "cancelled");
     assert_eq!(
         cancelled.body["payment"]["refund"]["amount"]["amount"],

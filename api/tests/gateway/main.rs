@@ -2,9 +2,6 @@
 //! server, the worker, the flight service, localstripe, SMTP, PostgreSQL.
 //! One test binary, one module per feature.
 
-#[path = "../support/mod.rs"]
-mod support;
-
 mod accounts;
 mod auth;
 mod bad_input;
@@ -19,11 +16,11 @@ mod webhook;
 
 use std::time::{Duration, Instant};
 
+use airline_testkit::gateway::{Gateway, Session};
 use booking_workflows::FlightChangeFanout;
 use booking_workflows::fanout::FanoutResult;
 use reqwest::StatusCode;
 use serde_json::Value;
-use support::{Gateway, Session};
 
 /// localstripe's card that needs 3-D Secure.
 pub const THREE_D_SECURE_CARD: &str = "4000002500003155";

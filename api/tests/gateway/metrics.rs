@@ -6,7 +6,7 @@ use reqwest::StatusCode;
 use serde_json::json;
 
 use crate::new_key;
-use crate::support::{GOOD_CARD, Gateway};
+use airline_testkit::gateway::{GOOD_CARD, Gateway};
 
 /// The Prometheus page of `url`, saved as `dir/name.txt`.
 async fn scrape(gw: &Gateway, url: &str, dir: &std::path::Path, name: &str) -> String {
@@ -50,12 +50,15 @@ async fn the_services_export_every_metric_the_dashboard_and_alerts_use() {
         "POST",
         "/v1/payment_intents/",
         "/confirm",
-        crate::support::stack::stripe_proxy::Action::outage(),
+        airline_testkit::stack::stripe_proxy::Action::outage(),
     );
-    let (declined, ()) = tokio::join!(gw.pay(&ada, &id, crate::support::DECLINED_CARD), async {
-        tokio::time::sleep(Duration::from_millis(1500)).await;
-        gw.stack.stripe_proxy.clear();
-    });
+    let (declined, ()) = tokio::join!(
+        gw.pay(&ada, &id, airline_testkit::gateway::DECLINED_CARD),
+        async {
+            tokio::time::sleep(Duration::from_millis(1500)).await;
+            gw.stack.stripe_proxy.clear();
+        }
+    );
     assert_eq!(
         declined.body["status"], "awaiting_payment",
         "{}",
@@ -122,5 +125,8 @@ async fn the_services_export_every_metric_the_dashboard_and_alerts_use() {
     );
     scrape(&gw, &format!("{}/metrics", gw.metrics_base), &dir, "api").await;
 
-    crate::support::run_python_check("deploy/validate.py", &["metrics".as_ref(), dir.as_os_str()]);
+    airline_testkit::gateway::run_python_check(
+        "deploy/validate.py",
+        &["metrics".as_ref(), dir.as_os_str()],
+    );
 }

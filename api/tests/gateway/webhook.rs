@@ -4,8 +4,8 @@ use reqwest::StatusCode;
 use serde_json::{Value, json};
 use stripe_webhook::Webhook;
 
-use crate::support::{GOOD_CARD, Gateway, WEBHOOK_SECRET};
 use crate::{new_key, wait_booking};
+use airline_testkit::gateway::{GOOD_CARD, Gateway, WEBHOOK_SECRET};
 
 /// A `payment_intent.amount_capturable_updated` event as Stripe sends it.
 fn capturable_event(event_id: &str, intent: &Value, booking_id: &str) -> String {
@@ -38,16 +38,11 @@ async fn stripe_webhook_checks_the_signature_and_signals_each_event_once() {
         .to_owned();
 
     // The traveller's browser confirms the intent with Stripe directly.
-    let pm = gw.stack.payment_method(GOOD_CARD).await;
-    gw.stack
-        .stripe_post(
-            &format!("/v1/payment_intents/{intent_id}"),
-            &[("payment_method", &pm)],
-        )
-        .await;
+    gw.stack.stripe().set_card(&intent_id, GOOD_CARD).await;
     let intent = gw
         .stack
-        .stripe_post(&format!("/v1/payment_intents/{intent_id}/confirm"), &[])
+        .stripe()
+        .post(&format!("/v1/payment_intents/{intent_id}/confirm"), &[])
         .await;
     assert_eq!(intent["status"], "requires_capture", "{intent}");
 
@@ -137,6 +132,6 @@ async fn stripe_webhook_checks_the_signature_and_signals_each_event_once() {
     );
 
     // One charge in all.
-    let intent = gw.stack.intent(&intent_id).await;
+    let intent = gw.stack.stripe().intent(&intent_id).await;
     assert_eq!(intent["status"], "succeeded", "{intent}");
 }

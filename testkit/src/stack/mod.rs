@@ -3,13 +3,21 @@
 //! (in-process, fresh database), localstripe, the SMTP sink, a fresh
 //! booking database, and the `worker` binary. Dropping it stops the
 //! processes and drops the databases. Process logs go to
-//! `target/test-logs/<test>/`. Starting the stack and its processes is
-//! here; the booking helpers are in `bookings`.
+//! `target/test-logs/<test>/`. Starting and stopping the processes is
+//! here; the booking driver is [`bookings::Bookings`] ([`Stack::bookings`],
+//! and the stack derefs to it),
+//! and what a test reads back from the services is in [`observers`]
+//! ([`Stack::mail`], [`Stack::texts`], [`Stack::stripe`], [`Stack::db`];
+//! the flight service's seats and holds on [`Stack::flights`]).
 
 pub use crate::flight_service as flights;
-mod bookings;
+pub mod bookings;
+pub mod observers;
 pub mod proxy;
 pub mod stripe_proxy;
+
+pub use bookings::Bookings;
+pub use observers::{BookingDb, Mail, Stripe, Texts};
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -100,8 +108,7 @@ pub fn venv_bin(name: &str) -> PathBuf {
 }
 
 use crate::fakes::{
-    KANNEL_PASSWORD, KANNEL_USER, Received, received_texts, restart_kannel, start_localstripe,
-    start_smtp_sink,
+    KANNEL_PASSWORD, KANNEL_USER, restart_kannel, start_localstripe, start_smtp_sink,
 };
 use crate::process::start_server;
 pub use crate::process::{Proc, free_port};
@@ -134,22 +141,21 @@ pub struct Stack {
     pub flights: FlightService,
     pub proxy: proxy::Proxy,
     pub temporal_port: u16,
-    pub stripe_url: String,
     /// Between the worker and localstripe: records, and injects failures.
     pub stripe_proxy: stripe_proxy::StripeProxy,
     pub smtp_port: u16,
-    pub mail_dir: PathBuf,
     /// Kannel's sendsms port: the worker's `KANNEL_SENDSMS_URL`. Kannel
     /// runs only once a test starts it ([`Stack::start_kannel`]).
     pub kannel_port: u16,
-    /// What Kannel's fake SMSC received ([`Stack::texts`]).
-    pub sms_dir: PathBuf,
     pub kannel: Option<Proc>,
-    pub booking_db_url: String,
-    pub booking_pool: PgPool,
     booking_db_name: String,
     admin_url: String,
     pub client: Client,
+    bookings: Bookings,
+    mail: Mail,
+    texts: Texts,
+    stripe: Stripe,
+    db: BookingDb,
     pub http: reqwest::Client,
     pub worker: Option<Proc>,
     /// The worker's `/healthz`, `/readyz` and booking metrics.
@@ -182,7 +188,7 @@ impl Stack {
     /// start, for tests that check they come back.
     pub async fn with_small_flight_and_seats(name: &str) -> (Stack, i64, i64) {
         let (stack, flight) = Self::with_small_flight(name).await;
-        let seats = stack.seats_available(flight).await;
+        let seats = stack.flights.seats_available(flight).await;
         (stack, flight, seats)
     }
 
@@ -213,7 +219,7 @@ impl Stack {
         let python = venv_bin("python");
         // The three start at once; each is started again on another port
         // if it dies or hangs before it answers its own protocol.
-        let ((temporal, temporal_port), (stripe, stripe_port), (smtp, smtp_port)) = tokio::join!(
+        let ((temporal, temporal_port), (localstripe, stripe_port), (smtp, smtp_port)) = tokio::join!(
             start_server(
                 "temporal (run `scripts/venv.sh`)",
                 &temporal_log,
@@ -259,6 +265,11 @@ impl Stack {
         crate::db::create_database(&admin_url, &booking_db_name, None).await;
         let booking_db_url = flights::with_db(&admin_url, &booking_db_name);
         let booking_pool = PgPool::connect(&booking_db_url).await.unwrap();
+        let db = BookingDb {
+            url: booking_db_url,
+            pool: booking_pool,
+        };
+        let stripe = Stripe::new(stripe_url);
 
         let client = temporal_client(temporal_port).await;
 
@@ -268,25 +279,25 @@ impl Stack {
             flights,
             proxy,
             temporal_port,
-            stripe_url,
             stripe_proxy,
             smtp_port,
-            mail_dir,
             kannel_port: free_port(),
-            sms_dir,
             kannel: None,
-            booking_db_url,
-            booking_pool,
             booking_db_name,
             admin_url,
+            bookings: Bookings::new(client.clone(), db.clone(), stripe.clone()),
             client,
+            mail: Mail { dir: mail_dir },
+            texts: Texts { dir: sms_dir },
+            stripe,
+            db,
             http: reqwest::Client::new(),
             worker: None,
             worker_http_port: free_port(),
             worker_metrics_port: free_port(),
             worker_runs: 0,
             _temporal: temporal,
-            _stripe: stripe,
+            _stripe: localstripe,
             _smtp: smtp,
         }
     }
@@ -299,7 +310,7 @@ impl Stack {
             format!("127.0.0.1:{}", self.temporal_port),
         )
         .env("TEMPORAL_NAMESPACE", "default")
-        .env("BOOKING_DATABASE_URL", &self.booking_db_url)
+        .env("BOOKING_DATABASE_URL", &self.db.url)
         .env("FLIGHTS_URL", &self.proxy.url)
         .env("FLIGHTS_SERVICE_TOKEN", flights::TOKEN)
         .env("FLIGHTS_TIMEOUT", "3s")
@@ -339,10 +350,10 @@ impl Stack {
     /// Starts Kannel (and its fake SMSC) on [`Stack::kannel_port`], or
     /// starts it again there after [`Stack::stop_kannel`].
     pub async fn start_kannel(&mut self) {
-        std::fs::create_dir_all(&self.sms_dir).unwrap();
+        let dir = &self.texts.dir;
+        std::fs::create_dir_all(dir).unwrap();
         let log = self.logs.join("kannel.log");
-        self.kannel =
-            Some(restart_kannel(&venv_bin("python"), &log, &self.sms_dir, self.kannel_port).await);
+        self.kannel = Some(restart_kannel(&venv_bin("python"), &log, dir, self.kannel_port).await);
     }
 
     /// Stops Kannel (its launcher's children die with it): the SMS
@@ -362,16 +373,6 @@ impl Stack {
             },
         )
         .await;
-    }
-
-    /// The texts Kannel's fake SMSC received so far.
-    pub fn texts(&self) -> Vec<Received> {
-        received_texts(&self.sms_dir)
-    }
-
-    /// Waits until the fake SMSC has received `n` texts, and returns them.
-    pub async fn wait_texts(&self, n: usize) -> Vec<Received> {
-        crate::fakes::wait_received_texts(&self.sms_dir, n).await
     }
 
     pub async fn start_worker(&mut self) {
@@ -430,7 +431,55 @@ impl Stack {
     }
 }
 
+/// A stack is mostly driven by its bookings: `stack.pay(&handle, card)` is
+/// `stack.bookings().pay(&handle, card)`.
+impl std::ops::Deref for Stack {
+    type Target = Bookings;
+
+    fn deref(&self) -> &Bookings {
+        &self.bookings
+    }
+}
+
 impl Stack {
+    /// The booking driver: bookings started on this stack's Temporal.
+    pub fn bookings(&self) -> &Bookings {
+        &self.bookings
+    }
+
+    /// The SMTP sink's messages.
+    pub fn mail(&self) -> &Mail {
+        &self.mail
+    }
+
+    /// What Kannel's fake SMSC received.
+    pub fn texts(&self) -> &Texts {
+        &self.texts
+    }
+
+    /// localstripe, asked directly.
+    pub fn stripe(&self) -> &Stripe {
+        &self.stripe
+    }
+
+    /// The booking database.
+    pub fn db(&self) -> &BookingDb {
+        &self.db
+    }
+
+    /// The HTTP status the worker answers a GET of `path` (`/readyz`,
+    /// `/healthz`) with.
+    pub async fn worker_http_status(&self, path: &str) -> reqwest::StatusCode {
+        let url = format!("http://127.0.0.1:{}{path}", self.worker_http_port);
+        self.http.get(url).send().await.unwrap().status()
+    }
+
+    /// The body of a GET of `url` (a Prometheus page, say).
+    pub async fn get_text(&self, url: &str) -> String {
+        let answer = self.http.get(url).send().await.unwrap();
+        answer.text().await.unwrap()
+    }
+
     /// [`save_history`], for tests that reach the workflow through a stack.
     pub async fn save_history<W: temporalio_common::HasWorkflowDefinition>(
         &self,

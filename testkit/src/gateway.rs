@@ -1,12 +1,15 @@
 //! `Gateway`: the whole booking stack (`Stack`: Temporal dev server,
 //! flight service, localstripe, SMTP sink, booking database, the worker
 //! binary) plus the gateway itself, in-process on a random port, spoken to
-//! over HTTP only.
-#![allow(dead_code, unused_imports)] // each test binary uses its own subset of the helpers
+//! over HTTP only; and [`binary_command`], the gateway's binary with
+//! settings of its own, for the tests of what it refuses to start with.
+//! With the `gateway` feature (the `api` crate's tests).
 
-pub use airline_testkit::stack;
+pub use crate::stack;
 
+use std::ffi::OsStr;
 use std::net::{IpAddr, Ipv4Addr};
+use std::process::Command;
 use std::time::Duration;
 
 use api::app::Application;
@@ -31,7 +34,7 @@ pub struct Gateway {
     pub metrics_base: String,
     pub http: reqwest::Client,
     /// The operators' identity provider the codec endpoint trusts.
-    pub operators: airline_testkit::operator::IdentityProvider,
+    pub operators: crate::operator::IdentityProvider,
 }
 
 /// A logged-in user.
@@ -118,11 +121,11 @@ pub fn test_config() -> Config {
 /// A gateway on `stack` with the test configuration, adjusted; not serving.
 async fn build(stack: &Stack, adjust: impl FnOnce(&mut Config)) -> anyhow::Result<Service> {
     let mut config = test_config();
-    config.database_url = stack.booking_db_url.clone().into();
+    config.database_url = stack.db().url.clone().into();
     config.flights_url = stack.flights.base.clone();
     config.accounts.smtp.port = stack.smtp_port;
     adjust(&mut config);
-    Application::build_with(config, stack.booking_pool.clone(), stack.client.clone()).await
+    Application::build_with(config, stack.db().pool.clone(), stack.client.clone()).await
 }
 
 impl Gateway {
@@ -175,13 +178,13 @@ impl Gateway {
     pub async fn start_with_stack(name: &str, adjust: impl FnOnce(&Stack, &mut Config)) -> Gateway {
         let stack = Stack::start(name).await;
         service_kit::config::migrate_shared(
-            &stack.booking_pool,
+            &stack.db().pool,
             api::app::migrations(),
             "gateway's tables",
         )
         .await
         .expect("the gateway's migrations");
-        let operators = airline_testkit::operator::IdentityProvider::start().await;
+        let operators = crate::operator::IdentityProvider::start().await;
         let app = build(&stack, |config| {
             config.codec = Some(payload_codec::http::EndpointConfig {
                 operators: payload_codec::operator::OperatorAuth::Jwt(operators.settings()),
@@ -252,6 +255,16 @@ impl Gateway {
             .await
     }
 
+    pub async fn put(&self, path: &str, token: &str, body: Value) -> Reply {
+        self.request(Method::PUT, path, Some(token), Some(body), &[])
+            .await
+    }
+
+    pub async fn delete(&self, path: &str, token: &str, body: Option<Value>) -> Reply {
+        self.request(Method::DELETE, path, Some(token), body, &[])
+            .await
+    }
+
     /// `method` on `path` as `token`, with `body` and an `Idempotency-Key`.
     pub async fn keyed(
         &self,
@@ -289,12 +302,30 @@ impl Gateway {
     pub async fn verify_email(&self, email: &str) {
         let token = self
             .stack
+            .mail()
             .link_token("Confirm your email address", email)
             .await;
         let r = self
             .post("/api/v1/auth/verify-email", None, json!({"token": token}))
             .await;
         assert_eq!(r.status, StatusCode::NO_CONTENT, "{}", r.body);
+    }
+
+    /// A login as a browser sends it, with these headers (a `user-agent`,
+    /// an `x-forwarded-for` behind a trusted proxy, a device `cookie`):
+    /// the answer as it came, whatever it is.
+    pub async fn login_raw(
+        &self,
+        email: &str,
+        password: &str,
+        headers: &[(&str, &str)],
+    ) -> reqwest::Response {
+        let mut req = self.http.post(format!("{}/api/v1/auth/login", self.base));
+        for (k, v) in headers {
+            req = req.header(*k, *v);
+        }
+        let credentials = json!({"email": email, "password": password});
+        req.json(&credentials).send().await.expect("request sent")
     }
 
     /// The answer to a login, whatever it is.
@@ -347,7 +378,7 @@ impl Gateway {
     }
 
     pub async fn pay(&self, who: &Session, booking_id: &str, card: &str) -> Reply {
-        let method = self.stack.payment_method(card).await;
+        let method = self.stack.stripe().payment_method(card).await;
         self.post(
             &format!("/api/v1/bookings/{booking_id}/payment"),
             Some(&who.access),
@@ -369,7 +400,7 @@ impl Gateway {
             .http
             .post(format!(
                 "{}/_config/webhooks/gateway",
-                self.stack.stripe_url
+                self.stack.stripe().url
             ))
             .form(&[
                 ("url", format!("{}/api/v1/webhooks/stripe", self.base)),
@@ -381,11 +412,9 @@ impl Gateway {
         assert!(registered.status().is_success());
     }
 
+    /// The one number a query of the booking database answers.
     pub async fn rows(&self, sql: &str) -> i64 {
-        sqlx::query_scalar(sql)
-            .fetch_one(&self.stack.booking_pool)
-            .await
-            .unwrap()
+        self.stack.db().scalar(sql).await
     }
 }
 
@@ -396,4 +425,24 @@ fn session(body: &Value, user_id: &str) -> Session {
         access: body["access_token"].as_str().unwrap().to_owned(),
         refresh: body["refresh_token"].as_str().unwrap().to_owned(),
     }
+}
+
+/// The gateway's binary `exe` (the api package's tests have it as
+/// `env!("CARGO_BIN_EXE_api")`) to `serve`, with every setting it needs,
+/// none of them a published development value, and `AIRLINE_ENV` unset
+/// (production); a database URL it never reaches (the configuration is
+/// refused first, or the start fails there).
+pub fn binary_command(exe: impl AsRef<OsStr>) -> Command {
+    let mut cmd = Command::new(exe);
+    cmd.arg("serve")
+        .env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .env("JWT_SECRET", JWT_SECRET)
+        .env("FLIGHTS_SERVICE_TOKEN", FLIGHTS_TOKEN)
+        .env("STRIPE_WEBHOOK_SECRET", WEBHOOK_SECRET)
+        .env(payload_codec::KEYS_VAR, stack::PAYLOAD_KEYS)
+        .env("BOOKING_DATABASE_URL", "postgres://127.0.0.1:9/none")
+        .env("API_PORT", "0")
+        .env("API_METRICS_ADDR", "127.0.0.1:0");
+    cmd
 }

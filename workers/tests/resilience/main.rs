@@ -4,10 +4,11 @@
 //! Stripe webhook, schedule changes, flight cancellations, an operator's
 //! cancel).
 
-mod support;
+mod twice;
 
 use std::time::{Duration, Instant};
 
+use airline_testkit::stack::{GOOD_CARD, Stack, save_history, seats};
 use booking_activities::config::ActivitiesConfig;
 use booking_activities::email::{SmtpConfig, SmtpTls};
 use booking_activities::handlers::Activities;
@@ -21,7 +22,6 @@ use booking_workflows::activities::{
 use booking_workflows::contract::{
     BookingStatus, FlightCancelled, Money, PaymentAuthorized, PaymentStatus, ScheduleChange,
 };
-use support::{GOOD_CARD, Stack, save_history, seats};
 use temporalio_client::{WorkflowCancelOptions, WorkflowHistory, WorkflowSignalOptions};
 use temporalio_common::protos::temporal::api::enums::v1::EventType;
 use temporalio_common::protos::temporal::api::history::v1::history_event::Attributes;
@@ -47,13 +47,11 @@ async fn worker_killed_mid_booking_then_a_new_one_finishes_it() {
         })
         .await;
     assert_eq!(confirmed.payment.status, PaymentStatus::Captured);
-    let intent = stack
-        .intent(confirmed.payment.payment_intent_id.as_deref().unwrap())
-        .await;
+    let intent = stack.stripe().intent_of(&confirmed).await;
     assert_eq!(intent["charges"]["data"].as_array().unwrap().len(), 1);
-    let (_, hold) = stack.hold_status(&booking_id).await;
+    let (_, hold) = stack.flights.hold_status(&booking_id).await;
     assert_eq!(hold["status"], "confirmed");
-    assert_eq!(stack.wait_mails("confirmed", 1).await.len(), 1);
+    assert_eq!(stack.mail().wait("confirmed", 1).await.len(), 1);
     if let Ok(Ok(Ok(answer))) = tokio::time::timeout(Duration::from_secs(5), payer).await {
         assert_eq!(answer.status, BookingStatus::Confirmed);
     }
@@ -101,7 +99,7 @@ async fn a_stopped_worker_finishes_its_activity_and_the_next_continues_without_a
         drained_for >= Duration::from_secs(1),
         "the worker exited after {drained_for:?}, before the 2 s hold could finish"
     );
-    let (code, hold) = stack.hold_status(&booking_id).await;
+    let (code, hold) = stack.flights.hold_status(&booking_id).await;
     assert_eq!(code, 200, "{hold}");
     assert_eq!(hold["status"], "held");
 
@@ -225,136 +223,9 @@ async fn flight_service_down_during_hold_and_confirm_is_retried() {
     stack.proxy.set_up(true);
     let answer = payer.await.unwrap().expect("the payment is answered");
     assert_eq!(answer.status, BookingStatus::Confirmed);
-    let (_, hold) = stack.hold_status(&booking_id).await;
+    let (_, hold) = stack.flights.hold_status(&booking_id).await;
     assert_eq!(hold["status"], "confirmed");
     save_history(&handle, "flight_service_outage").await;
-}
-
-/// Every step run twice at once, as a retry after a timeout would: one
-/// hold, one intent, one charge, one email.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn activities_executed_twice_do_their_work_once() {
-    let stack = Stack::start_without_worker("twice").await;
-    let flight = stack.flights.small_flight().await;
-    let before = stack.seats_available(flight).await;
-    let config = ActivitiesConfig {
-        database_url: stack.booking_db_url.clone().into(),
-        db_max_connections: 5,
-        inventory: InventoryConfig {
-            base_url: stack.flights.base.clone(),
-            service_token: support::flights::TOKEN.to_owned().into(),
-            timeout: Duration::from_secs(5),
-        },
-        stripe: StripeConfig {
-            secret_key: support::STRIPE_KEY.to_owned().into(),
-            api_base: Some(stack.stripe_url.clone()),
-            timeout: Duration::from_secs(10),
-        },
-        smtp: SmtpConfig {
-            host: "127.0.0.1".into(),
-            port: stack.smtp_port,
-            username: None,
-            password: None,
-            tls: SmtpTls::None,
-            from: "Skyway Air <bookings@skyway.example>".into(),
-            timeout: Duration::from_secs(10),
-        },
-        sms: SmsConfig {
-            sendsms_url: format!("http://127.0.0.1:{}/cgi-bin/sendsms", stack.kannel_port),
-            username: "airline".into(),
-            password: "unused".to_owned().into(),
-            sender: "SkywayAir".into(),
-            dlr_base_url: format!("http://127.0.0.1:{}", stack.worker_http_port),
-            dlr_token: "unused".to_owned().into(),
-            timeout: Duration::from_secs(10),
-        },
-    };
-    let acts = Activities::connect(&config).await.unwrap();
-    let booking_id = uuid::Uuid::new_v4().to_string();
-
-    let hold = HoldSeats {
-        booking_id: booking_id.clone(),
-        flight_id: flight,
-        seats: seats(&["9A", "9B"]),
-        user_id: None,
-    };
-    let (a, b) = tokio::join!(acts.inventory.hold(&hold), acts.inventory.hold(&hold));
-    assert_eq!(a.unwrap(), b.unwrap());
-    assert_eq!(stack.seats_available(flight).await, before - 2, "one hold");
-
-    let create = CreatePayment {
-        booking_id: booking_id.clone(),
-        booking_ref: "TWICE1".parse().unwrap(),
-        attempt: 1,
-        amount: Money::new(20000, "EUR".parse().unwrap()).unwrap(),
-    };
-    let (a, b) = tokio::join!(acts.payments.create(&create), acts.payments.create(&create));
-    let intent = a.unwrap();
-    assert_eq!(intent, b.unwrap(), "one intent");
-    let pm = stack.payment_method(GOOD_CARD).await;
-    let authorize = AuthorizePayment {
-        booking_id: booking_id.clone(),
-        attempt: 1,
-        payment_method: pm,
-    };
-    let (a, b) = tokio::join!(
-        acts.payments.authorize(&authorize),
-        acts.payments.authorize(&authorize)
-    );
-    assert_eq!(a.unwrap(), Authorization::Authorized);
-    assert_eq!(b.unwrap(), Authorization::Authorized);
-    let capture = PaymentRef {
-        booking_id: booking_id.clone(),
-        attempt: 1,
-    };
-    let (a, b) = tokio::join!(
-        acts.payments.capture(&capture),
-        acts.payments.capture(&capture)
-    );
-    a.unwrap();
-    b.unwrap();
-    let stripe_intent = stack.intent(&intent.payment_intent_id).await;
-    assert_eq!(stripe_intent["status"], "succeeded");
-    assert_eq!(
-        stripe_intent["charges"]["data"].as_array().unwrap().len(),
-        1,
-        "one charge"
-    );
-
-    let (a, b) = tokio::join!(
-        acts.records.issue_tickets(&booking_id, 2),
-        acts.records.issue_tickets(&booking_id, 2)
-    );
-    assert_eq!(a.unwrap(), b.unwrap(), "the same ticket numbers");
-
-    let mut booking = confirmed_state_for(&stack, &booking_id, flight);
-    booking.contact_email = "twice@example.com".into();
-    let email = SendEmail {
-        kind: EmailKind::Confirmation,
-        key: "confirmation".into(),
-        booking,
-    };
-    let (a, b) = tokio::join!(acts.mailer.send(&email), acts.mailer.send(&email));
-    a.unwrap();
-    b.unwrap();
-    acts.mailer.send(&email).await.unwrap();
-    tokio::time::sleep(Duration::from_millis(300)).await;
-    assert_eq!(stack.mails().len(), 1, "one email");
-}
-
-/// A booking state for the email step (what the workflow would pass).
-fn confirmed_state_for(
-    stack: &Stack,
-    booking_id: &str,
-    flight: i64,
-) -> booking_workflows::contract::BookingState {
-    let mut input = stack.input(flight, seats(&["9A", "9B"]));
-    input.booking_id = booking_id.to_owned();
-    let mut state = booking_workflows::contract::BookingState::new(input);
-    state.status = BookingStatus::Confirmed;
-    state.payment.status = PaymentStatus::Captured;
-    state.payment.attempts = 1;
-    state
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -364,15 +235,10 @@ async fn webhook_signal_confirms_a_payment_made_at_stripe() {
     let intent = held.payment.payment_intent_id.clone().unwrap();
 
     // The traveller's browser confirms the intent with Stripe directly.
-    let pm = stack.payment_method(GOOD_CARD).await;
-    stack
-        .stripe_post(
-            &format!("/v1/payment_intents/{intent}"),
-            &[("payment_method", &pm)],
-        )
-        .await;
+    stack.stripe().set_card(&intent, GOOD_CARD).await;
     let confirmed = stack
-        .stripe_post(&format!("/v1/payment_intents/{intent}/confirm"), &[])
+        .stripe()
+        .post(&format!("/v1/payment_intents/{intent}/confirm"), &[])
         .await;
     assert_eq!(confirmed["status"], "requires_capture", "{confirmed}");
 
@@ -390,7 +256,7 @@ async fn webhook_signal_confirms_a_payment_made_at_stripe() {
         .unwrap();
     let done = stack.wait_status(&handle, BookingStatus::Confirmed).await;
     assert_eq!(done.payment.status, PaymentStatus::Captured);
-    assert_eq!(stack.intent(&intent).await["status"], "succeeded");
+    assert_eq!(stack.stripe().intent(&intent).await["status"], "succeeded");
     save_history(&handle, "webhook_paid").await;
 }
 
@@ -419,7 +285,7 @@ async fn schedule_change_moves_the_reminder_and_flight_cancellation_refunds() {
         })
         .await;
     assert_eq!(moved.status, BookingStatus::Confirmed);
-    assert_eq!(stack.wait_mails("New departure time", 1).await.len(), 1);
+    assert_eq!(stack.mail().wait("New departure time", 1).await.len(), 1);
 
     // An older change arriving late (version 2 after 3) changes nothing.
     handle
@@ -439,7 +305,7 @@ async fn schedule_change_moves_the_reminder_and_flight_cancellation_refunds() {
     let flight_now = kept.flight.as_ref().unwrap();
     assert_eq!(flight_now.departure_time, new);
     assert_eq!(flight_now.version, Some(3));
-    assert_eq!(stack.mails_about("New departure time").len(), 1);
+    assert_eq!(stack.mail().about("New departure time").len(), 1);
 
     handle
         .signal(
@@ -470,11 +336,9 @@ async fn cancelling_the_workflow_runs_the_compensations() {
         .unwrap();
     let done = stack.wait_status(&handle, BookingStatus::Cancelled).await;
     assert_eq!(done.payment.status, PaymentStatus::Cancelled);
-    let intent = stack
-        .intent(held.payment.payment_intent_id.as_deref().unwrap())
-        .await;
+    let intent = stack.stripe().intent_of(&held).await;
     assert_eq!(intent["status"], "canceled");
-    assert_eq!(stack.seats_available(flight).await, before);
+    assert_eq!(stack.flights.seats_available(flight).await, before);
     assert_eq!(
         stack.keyword(&handle, "BookingStatus").await.as_deref(),
         Some("cancelled")
@@ -514,7 +378,7 @@ async fn a_cancel_during_the_hold_is_kept_until_the_hold_is_done() {
     let done = canceller.await.unwrap().expect("cancel answered");
     assert_eq!(done.status, BookingStatus::Cancelled);
     assert_eq!(done.reason.as_deref(), Some("changed my mind"));
-    assert_eq!(stack.seats_available(flight).await, before);
+    assert_eq!(stack.flights.seats_available(flight).await, before);
     assert_eq!(
         done.payment.attempts, 0,
         "no PaymentIntent for a cancelled booking"
@@ -541,7 +405,7 @@ async fn a_payment_retried_across_a_worker_kill_is_one_payment_and_replays() {
     // The card network takes 2 s to answer.
     stack.stripe_proxy.on_intent_step(
         "/confirm",
-        support::stripe_proxy::Action::Delay(Duration::from_secs(2)),
+        airline_testkit::stack::stripe_proxy::Action::Delay(Duration::from_secs(2)),
     );
     let confirms = |stack: &Stack| {
         stack
@@ -587,9 +451,7 @@ async fn a_payment_retried_across_a_worker_kill_is_one_payment_and_replays() {
         .expect("the retried payment attaches to the first");
     assert_eq!(answer.status, BookingStatus::Confirmed, "{answer:#?}");
     assert_eq!(answer.payment.status, PaymentStatus::Captured);
-    let intent = stack
-        .intent(answer.payment.payment_intent_id.as_deref().unwrap())
-        .await;
+    let intent = stack.stripe().intent_of(&answer).await;
     assert_eq!(intent["charges"]["data"].as_array().unwrap().len(), 1);
 
     // One payment update in the history, and the history replays.
@@ -619,7 +481,7 @@ async fn a_payment_retried_across_a_worker_kill_is_one_payment_and_replays() {
         WorkflowReplayerOptions::new()
             .register_workflow::<BookingWorkflow>()
             .unwrap()
-            .data_converter(support::test_keys_converter())
+            .data_converter(airline_testkit::stack::test_keys_converter())
             .build(),
     )
     .unwrap();

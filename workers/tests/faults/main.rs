@@ -2,7 +2,7 @@
 //! refusal, or out of reach for longer than its retry budget, ends the
 //! booking in a defined state with its compensations, against the real
 //! stack. Stripe's refusals and outages are injected by a relay in front
-//! of localstripe (`support::stripe_proxy`), the flight service's by the
+//! of localstripe (`airline_testkit::stack::stripe_proxy`), the flight service's by the
 //! TCP relay in front of it; everything else is real.
 //!
 //! Every cell checks: the workflow ends (never `Failed` as a workflow),
@@ -11,14 +11,14 @@
 //! decide), no authorization is left open, nothing is captured without
 //! `confirmed`, and no email kind is sent twice.
 
-mod support;
+mod mail;
 
 use std::time::Duration;
 
+use airline_testkit::stack::stripe_proxy::Action;
+use airline_testkit::stack::{GOOD_CARD, Handle, Stack, save_history, seats};
 use booking_workflows::contract::{BookingInput, BookingState, BookingStatus, PaymentStatus};
 use serde_json::Value;
-use support::stripe_proxy::Action;
-use support::{GOOD_CARD, Handle, Stack, save_history, seats};
 
 /// Every step's retry budget in these tests: long enough for one or two
 /// retries, short enough for a test.
@@ -80,7 +80,7 @@ async fn assert_ended(
     // The read model and the search attribute agree.
     let deadline = std::time::Instant::now() + Duration::from_secs(20);
     loop {
-        let model = stack.read_model(booking_id).await.map(|(s, _)| s);
+        let model = stack.db().read_model(booking_id).await.map(|(s, _)| s);
         if model.as_deref() == Some(status.as_str()) {
             break;
         }
@@ -107,7 +107,7 @@ async fn assert_ended(
             "an authorization left open: {intent}"
         );
         if intent["status"] == "succeeded" {
-            let refunds = stack.refunds(intent["id"].as_str().unwrap()).await;
+            let refunds = stack.stripe().refunds(intent["id"].as_str().unwrap()).await;
             assert!(
                 status == BookingStatus::Confirmed || refunds.len() == 1,
                 "captured without a confirmed booking: {intent}"
@@ -117,7 +117,8 @@ async fn assert_ended(
 
     // One email per kind at most.
     let mut subjects: Vec<String> = stack
-        .mails()
+        .mail()
+        .all()
         .iter()
         .filter_map(|m| {
             m.lines()
@@ -134,7 +135,7 @@ async fn assert_ended(
 
 /// Every PaymentIntent localstripe holds (each test has its own).
 async fn intents(stack: &Stack) -> Vec<Value> {
-    stack.stripe_get("/v1/payment_intents").await["data"]
+    stack.stripe().get("/v1/payment_intents").await["data"]
         .as_array()
         .cloned()
         .unwrap_or_default()
@@ -144,12 +145,12 @@ async fn intents(stack: &Stack) -> Vec<Value> {
 /// `before` it.
 async fn assert_seats_freed(stack: &Stack, booking_id: &str, flight: i64, before: i64) {
     assert_no_seat_held(stack, booking_id).await;
-    assert_eq!(stack.seats_available(flight).await, before);
+    assert_eq!(stack.flights.seats_available(flight).await, before);
 }
 
 /// The booking holds no seat at the flight service.
 async fn assert_no_seat_held(stack: &Stack, booking_id: &str) {
-    let (code, hold) = stack.hold_status(booking_id).await;
+    let (code, hold) = stack.flights.hold_status(booking_id).await;
     assert!(
         code == 404 || hold["status"] == "released",
         "seats still held: {code} {hold}"
@@ -220,7 +221,7 @@ async fn stripe_down_during_an_authorization_lets_the_traveller_try_again() {
     assert_eq!(answer.status, BookingStatus::AwaitingPayment, "{answer:#?}");
     let error = answer.payment.last_error.clone().expect("the reason");
     assert_eq!(error.code, "payment_unavailable");
-    assert_eq!(stack.intent(&first).await["status"], "canceled");
+    assert_eq!(stack.stripe().intent(&first).await["status"], "canceled");
 
     stack.stripe_proxy.clear();
     let paid = stack.pay(&handle, GOOD_CARD).await;
@@ -254,7 +255,7 @@ async fn the_window_closing_during_an_authorization_voids_it_and_frees_the_seat(
     // The late authorization was voided once it finished.
     let intent = state.payment.payment_intent_id.clone().unwrap();
     let deadline = std::time::Instant::now() + Duration::from_secs(30);
-    while stack.intent(&intent).await["status"] != "canceled" {
+    while stack.stripe().intent(&intent).await["status"] != "canceled" {
         assert!(std::time::Instant::now() < deadline, "left authorized");
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
@@ -317,10 +318,13 @@ async fn stripe_down_past_the_budget_at_capture_needs_attention() {
     assert!(needs_attention(&state), "{state:#?}");
     // Whether Stripe captured is unknown to the booking: the seats stay
     // sold and the authorization stays for ops, who see both.
-    let (_, hold) = stack.hold_status(&booking_id).await;
+    let (_, hold) = stack.flights.hold_status(&booking_id).await;
     assert_eq!(hold["status"], "confirmed");
     let intent = state.payment.payment_intent_id.clone().unwrap();
-    assert_eq!(stack.intent(&intent).await["status"], "requires_capture");
+    assert_eq!(
+        stack.stripe().intent(&intent).await["status"],
+        "requires_capture"
+    );
     save_history(&handle, "capture_needs_attention").await;
 }
 
@@ -339,10 +343,10 @@ async fn a_refund_stripe_refuses_needs_attention_and_the_seat_stays_sold() {
     let answer = stack.cancel(&handle).await;
     assert_eq!(answer.status, BookingStatus::NeedsAttention, "{answer:#?}");
     assert_ended(&stack, &handle, &booking_id, BookingStatus::NeedsAttention).await;
-    let (_, hold) = stack.hold_status(&booking_id).await;
+    let (_, hold) = stack.flights.hold_status(&booking_id).await;
     assert_eq!(hold["status"], "confirmed");
     assert!(
-        stack.mails_about("cancelled").is_empty(),
+        stack.mail().about("cancelled").is_empty(),
         "no cancellation email yet"
     );
 }
@@ -361,7 +365,7 @@ async fn flight_service_down_past_the_budget_at_expiry_needs_attention() {
     assert!(needs_attention(&state), "{state:#?}");
     stack.proxy.set_up(true);
     // The seat is still held, and ops know it: the state says so.
-    let (_, hold) = stack.hold_status(&booking_id).await;
+    let (_, hold) = stack.flights.hold_status(&booking_id).await;
     assert_eq!(hold["status"], "held");
 }
 
@@ -392,21 +396,21 @@ async fn a_cancel_while_confirming_is_refused_and_the_booking_confirms_once() {
     stack.proxy.set_up(true);
     let paid = payer.await.unwrap().expect("the payment is answered");
     assert_eq!(paid.status, BookingStatus::Confirmed);
-    stack.wait_mails("confirmed", 1).await;
+    stack.mail().wait("confirmed", 1).await;
 
     // The client retries once confirmed: an ordinary cancel.
     let cancelled = stack.cancel(&handle).await;
     assert_eq!(cancelled.status, BookingStatus::Cancelled);
     let state = assert_ended(&stack, &handle, &booking_id, BookingStatus::Cancelled).await;
     let intent = state.payment.payment_intent_id.clone().unwrap();
-    let charges = stack.intent(&intent).await["charges"]["data"]
+    let charges = stack.stripe().intent(&intent).await["charges"]["data"]
         .as_array()
         .cloned()
         .unwrap();
     assert_eq!(charges.len(), 1, "one capture");
-    assert_eq!(stack.refunds(&intent).await.len(), 1, "one refund");
-    assert_eq!(stack.wait_mails("confirmed", 1).await.len(), 1);
-    assert_eq!(stack.wait_mails("cancelled", 1).await.len(), 1);
+    assert_eq!(stack.stripe().refunds(&intent).await.len(), 1, "one refund");
+    assert_eq!(stack.mail().wait("confirmed", 1).await.len(), 1);
+    assert_eq!(stack.mail().wait("cancelled", 1).await.len(), 1);
     assert_no_seat_held(&stack, &booking_id).await;
 }
 
@@ -414,7 +418,9 @@ async fn a_cancel_while_confirming_is_refused_and_the_booking_confirms_once() {
 async fn every_request_to_stripe_has_an_idempotency_key_and_no_redirect_methods() {
     let (stack, flight) = Stack::with_small_flight("stripe-contract").await;
     let (handle, _) = book_held(&stack, flight, "10A").await;
-    let declined = stack.pay(&handle, support::DECLINED_CARD).await;
+    let declined = stack
+        .pay(&handle, airline_testkit::stack::DECLINED_CARD)
+        .await;
     assert_eq!(declined.status, BookingStatus::AwaitingPayment);
     let paid = stack.pay(&handle, GOOD_CARD).await;
     assert_eq!(paid.status, BookingStatus::Confirmed);
@@ -465,135 +471,4 @@ fn form_urlencoded(body: &str) -> Vec<(String, String)> {
     form_urlencoded::parse(body.as_bytes())
         .into_owned()
         .collect()
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_mail_server_down_holds_back_neither_the_refund_nor_the_release() {
-    let mut stack = stack_without_mail_server("fault-smtp-down").await;
-    let flight = stack.flights.small_flight().await;
-    let before = stack.seats_available(flight).await;
-    let (handle, booking_id) = book_with(&stack, flight, "11A", |input| {
-        // Longer than the test: the emails keep retrying throughout.
-        input.step_budget_ms = Some(600_000);
-    })
-    .await;
-    stack.wait_awaiting_payment(&handle).await;
-    let paid = stack.pay(&handle, GOOD_CARD).await;
-    assert_eq!(paid.status, BookingStatus::Confirmed);
-
-    // The confirmation email cannot go out; the cancel is not held back.
-    let started = std::time::Instant::now();
-    let cancelled = stack.cancel(&handle).await;
-    assert_eq!(cancelled.status, BookingStatus::Cancelled);
-    assert!(cancelled.payment.refund.is_some(), "{cancelled:#?}");
-    assert!(
-        started.elapsed() < Duration::from_secs(20),
-        "the cancel waited {:?} for the mail server",
-        started.elapsed()
-    );
-    assert_seats_freed(&stack, &booking_id, flight, before).await;
-    assert!(stack.mails().is_empty());
-
-    // The mail server is back (a worker that reaches the sink): each email
-    // goes out once, in order.
-    let old = stack.terminate_worker();
-    drop(old);
-    stack.start_worker().await;
-    assert_eq!(stack.wait_mails("confirmed", 1).await.len(), 1);
-    assert_eq!(stack.wait_mails("cancelled", 1).await.len(), 1);
-    assert_ended(&stack, &handle, &booking_id, BookingStatus::Cancelled).await;
-    save_history(&handle, "smtp_down_then_back").await;
-}
-
-/// A stack whose worker's mail server does not answer.
-async fn stack_without_mail_server(name: &str) -> Stack {
-    let mut stack = Stack::start_without_worker(name).await;
-    let dead = airline_testkit::process::free_port().to_string();
-    stack
-        .start_worker_with(&[("SMTP_PORT", dead.as_str())])
-        .await;
-    stack
-}
-
-/// The email failures recorded for a booking: `(kind, cause)` by key.
-async fn email_failures(stack: &Stack, booking_id: &str) -> Vec<(String, String, String)> {
-    sqlx::query_as(
-        "select email_key, kind, cause from email_failure where booking_id = $1::uuid
-          order by email_key",
-    )
-    .bind(booking_id)
-    .fetch_all(&stack.booking_pool)
-    .await
-    .unwrap()
-}
-
-/// An email the mail server refuses for good, and one it never takes
-/// within the budget: the bookings go on, and each failure is recorded
-/// once for ops (`email_failure`, `booking_emails_failed_total`).
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn an_email_given_up_is_recorded_once_and_counted() {
-    let stack = stack_without_mail_server("fault-email-given-up").await;
-    let flight = stack.flights.small_flight().await;
-
-    // An address the mailer cannot parse: refused before any SMTP.
-    let (refused, refused_id) = book_with(&stack, flight, "12A", |input| {
-        input.contact_email = "a..b@example.com".to_owned();
-    })
-    .await;
-    // A good address, and no mail server past the budget.
-    let (unsent, unsent_id) = book(&stack, flight, "12B").await;
-    for handle in [&refused, &unsent] {
-        stack.wait_awaiting_payment(handle).await;
-        assert_eq!(
-            stack.pay(handle, GOOD_CARD).await.status,
-            BookingStatus::Confirmed
-        );
-    }
-    let deadline = std::time::Instant::now() + Duration::from_secs(60);
-    let want = |cause: &str| {
-        vec![(
-            "confirmation".to_owned(),
-            "confirmation".to_owned(),
-            cause.to_owned(),
-        )]
-    };
-    loop {
-        let (a, b) = (
-            email_failures(&stack, &refused_id).await,
-            email_failures(&stack, &unsent_id).await,
-        );
-        if a == want("rejected") && b == want("out_of_budget") {
-            break;
-        }
-        assert!(
-            std::time::Instant::now() < deadline,
-            "email failures: {a:?} and {b:?}"
-        );
-        tokio::time::sleep(Duration::from_millis(300)).await;
-    }
-    // Both bookings stay confirmed: an email never undoes a booking.
-    for handle in [&refused, &unsent] {
-        assert_eq!(stack.status(handle).await.status, BookingStatus::Confirmed);
-    }
-    let page = stack
-        .get_text(&format!(
-            "http://127.0.0.1:{}/metrics",
-            stack.worker_http_port
-        ))
-        .await;
-    for (cause, want) in [("rejected", 1.0), ("out_of_budget", 1.0)] {
-        let series =
-            format!("booking_emails_failed_total{{kind=\"confirmation\",cause=\"{cause}\"}}");
-        let value: Option<f64> = page
-            .lines()
-            .find_map(|l| l.strip_prefix(series.as_str())?.trim().parse().ok());
-        assert_eq!(value, Some(want), "{series} in:\n{page}");
-    }
-    assert!(
-        page.contains(
-            "booking_emails_failed_total{kind=\"check_in_reminder\",cause=\"rejected\"} 0"
-        ),
-        "every series starts at zero:\n{page}"
-    );
-    save_history(&unsent, "email_out_of_budget").await;
 }
