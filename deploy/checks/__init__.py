@@ -1,0 +1,1 @@
+"""The checks of deploy/validate.py, by subject (see its docstring)."""
