@@ -27,6 +27,32 @@ pub enum SmtpTls {
     Tls,
 }
 
+/// What a mailer sends with: the transport and the sender, built from an
+/// [`SmtpConfig`]. Cheap to clone. `Debug` shows the sender only, nothing
+/// of the transport (which holds the SMTP credentials).
+#[derive(Clone)]
+pub struct Outbox {
+    pub transport: AsyncSmtpTransport<Tokio1Executor>,
+    pub from: Mailbox,
+}
+
+impl std::fmt::Debug for Outbox {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Outbox")
+            .field("from", &self.from.to_string())
+            .finish_non_exhaustive()
+    }
+}
+
+impl Outbox {
+    pub fn new(config: &SmtpConfig) -> anyhow::Result<Self> {
+        Ok(Outbox {
+            transport: config.transport()?,
+            from: config.sender()?,
+        })
+    }
+}
+
 /// Where and how to send mail. `Debug` never shows the password.
 #[derive(Debug, Clone)]
 pub struct SmtpConfig {

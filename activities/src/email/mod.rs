@@ -10,7 +10,7 @@ use booking_workflows::contract::errors;
 use chrono::{DateTime, Utc};
 use lettre::message::{Mailbox, MultiPart};
 use lettre::transport::smtp::response::{Category, Severity};
-use lettre::{Address, AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
+use lettre::{Address, AsyncTransport, Message};
 use sqlx::PgPool;
 use uuid::Uuid;
 
@@ -20,31 +20,22 @@ mod render;
 
 use render::try_render;
 pub use render::{CHECK_IN_OPENS_BEFORE, Rendered, format_money, render};
+use service_kit::mail::Outbox;
 pub use service_kit::mail::{SmtpConfig, SmtpTls};
 
 /// Sends the booking emails. Cheap to clone.
-#[derive(Clone)]
+#[derive(Clone, Debug)]
 pub struct Mailer {
-    transport: AsyncSmtpTransport<Tokio1Executor>,
-    from: Mailbox,
+    outbox: Outbox,
     pool: PgPool,
     /// The SMTP timeout, per command: what an attempt's claim outlasts.
     timeout: Duration,
 }
 
-impl std::fmt::Debug for Mailer {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Mailer")
-            .field("from", &self.from.to_string())
-            .finish_non_exhaustive()
-    }
-}
-
 impl Mailer {
     pub fn new(config: &SmtpConfig, pool: PgPool) -> anyhow::Result<Self> {
         Ok(Mailer {
-            transport: config.transport()?,
-            from: config.sender()?,
+            outbox: Outbox::new(config)?,
             pool,
             timeout: config.timeout,
         })
@@ -79,9 +70,9 @@ impl Mailer {
         let rendered = try_render(input.kind, booking).map_err(|e| {
             StepError::Transient(anyhow::Error::new(e).context("rendering the email"))
         })?;
-        let message_id = message_id(&booking_id, &input.key, self.from.email.domain());
+        let message_id = message_id(&booking_id, &input.key, self.outbox.from.email.domain());
         let message = Message::builder()
-            .from(self.from.clone())
+            .from(self.outbox.from.clone())
             .to(Mailbox::new(None, to))
             .subject(rendered.subject)
             .message_id(Some(message_id.clone()))
@@ -129,7 +120,7 @@ impl Mailer {
             }
         }
 
-        if let Err(e) = self.transport.send(message).await {
+        if let Err(e) = self.outbox.transport.send(message).await {
             // Not sent: the claim goes, so that the retry need not wait.
             let released = sqlx::query(
                 "update notification set claimed_until = null

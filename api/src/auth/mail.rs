@@ -6,8 +6,8 @@
 
 use lettre::message::Mailbox;
 use lettre::message::header::ContentType;
-use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
-use service_kit::mail::SmtpConfig;
+use lettre::{AsyncTransport, Message};
+use service_kit::mail::{Outbox, SmtpConfig};
 
 use crate::error::{Error, Result};
 
@@ -66,27 +66,17 @@ impl AccountMail {
 }
 
 /// Sends the account emails. Cheap to clone.
-#[derive(Clone)]
+#[derive(Clone, Debug)]
 pub struct Mailer {
-    transport: AsyncSmtpTransport<Tokio1Executor>,
-    from: Mailbox,
+    outbox: Outbox,
     /// The web app's public address, for links (`APP_PUBLIC_URL`).
     public_url: String,
-}
-
-impl std::fmt::Debug for Mailer {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Mailer")
-            .field("from", &self.from.to_string())
-            .finish_non_exhaustive()
-    }
 }
 
 impl Mailer {
     pub fn new(smtp: &SmtpConfig, public_url: &str) -> anyhow::Result<Self> {
         Ok(Mailer {
-            transport: smtp.transport()?,
-            from: smtp.sender()?,
+            outbox: Outbox::new(smtp)?,
             public_url: public_url.trim_end_matches('/').to_owned(),
         })
     }
@@ -118,13 +108,13 @@ impl Mailer {
             (_, None) => format!("Hello {name},\n\n{before}\n\n{after}\n"),
         };
         let message = Message::builder()
-            .from(self.from.clone())
+            .from(self.outbox.from.clone())
             .to(to)
             .subject(kind.subject())
             .header(ContentType::TEXT_PLAIN)
             .body(body)
             .map_err(|e| Error::Internal(anyhow::Error::new(e).context("building an email")))?;
-        match self.transport.send(message).await {
+        match self.outbox.transport.send(message).await {
             Ok(_) => {
                 tracing::info!(kind = ?kind, "account email sent");
                 Ok(())
