@@ -12,20 +12,10 @@ CLIENTS="${BENCH_CLIENTS:-20}"
 BOOKINGS="${BENCH_BOOKINGS:-600}"
 A_PORT=18080
 
-# The gateway's own tables (the worker migrated the booking records).
-BOOKING_DATABASE_URL="$BOOKING_DB" RUST_LOG=warn "$bin/api" migrate
-
-# Limits wide open: the benchmark measures the path, not the limiter (nor
-# the per-user caps: its few accounts hold many bookings; nor the address
-# confirmation, which only the development environment may switch off).
-BOOKING_DATABASE_URL="$BOOKING_DB" FLIGHTS_URL="http://127.0.0.1:$F_PORT" API_PORT=$A_PORT API_METRICS_ADDR=127.0.0.1:19465 \
-  JWT_SECRET=bench-jwt-secret-0123456789abcdef-0123 STRIPE_WEBHOOK_SECRET=whsec_bench \
-  AUTH_RATE_LIMIT_BURST=100000 AUTH_RATE_LIMIT_PERIOD=1ms API_RATE_LIMIT_BURST=100000 API_RATE_LIMIT_PERIOD=1ms \
-  AIRLINE_ENV=development BOOKING_REQUIRES_VERIFIED_EMAIL=false \
-  BOOKING_MAX_LIVE_PER_USER=100000 BOOKING_MAX_HELD_SEATS_PER_USER=100000 \
-  PAYMENT_WINDOW=30m RUST_LOG=warn "$bin/api" serve >"$work/api.log" 2>&1 &
-api=$!
-pids+=($api)
+# Limits wide open (start_gateway), the per-user caps too: the benchmark's
+# few accounts hold many bookings.
+start_gateway bench BOOKING_MAX_LIVE_PER_USER=100000 BOOKING_MAX_HELD_SEATS_PER_USER=100000 \
+  PAYMENT_WINDOW=30m
 scripts/wait-ready.sh $A_PORT 60
 echo "gateway: release build, RSS at start $(rss $api VmRSS)"
 

@@ -3,7 +3,8 @@
 # here on bench ports — Temporal dev server (WAL SQLite), flight service
 # (3 days of the demo schedule), localstripe, SMTP sink, PostgreSQL
 # (scripts/bench-postgres.sh), the release `worker` — and stops it on exit.
-# Leaves: $root, $work, $bin, $pids, $worker, start_worker, $T_PORT..., wait_port, rss PID KEY,
+# Leaves: $root, $work, $bin, $pids, $worker, start_worker, start_gateway,
+# $T_PORT..., wait_port, rss PID KEY,
 # and the ids of 500 bookable flights in $work/flights.txt.
 # BENCH_NAME names the work folder.
 root="$(cd "$(dirname "$0")/.." && pwd)"
@@ -92,6 +93,26 @@ start_worker() {
   wait_port $W_METRICS
 }
 start_worker
+
+# The release gateway on $A_PORT, its own tables migrated first (the worker
+# migrated the booking records), every rate limit open (a run measures the
+# path or the faults, not the limiter) and the address confirmation off
+# (which only the development environment allows): `start_gateway NAME
+# VAR=value...`, its secrets named after NAME (whsec_NAME signs the
+# webhooks), then the run's own settings. Its log is $work/api.log, its
+# pid $api.
+start_gateway() {
+  local name=$1
+  shift
+  BOOKING_DATABASE_URL="$BOOKING_DB" RUST_LOG=warn "$bin/api" migrate
+  env BOOKING_DATABASE_URL="$BOOKING_DB" FLIGHTS_URL="http://127.0.0.1:$F_PORT" API_PORT=$A_PORT API_METRICS_ADDR=127.0.0.1:19465 \
+    JWT_SECRET="$name-jwt-secret-0123456789abcdef-0123" STRIPE_WEBHOOK_SECRET="whsec_$name" \
+    AUTH_RATE_LIMIT_BURST=100000 AUTH_RATE_LIMIT_PERIOD=1ms API_RATE_LIMIT_BURST=100000 API_RATE_LIMIT_PERIOD=1ms \
+    AIRLINE_ENV=development BOOKING_REQUIRES_VERIFIED_EMAIL=false RUST_LOG=warn \
+    "$@" "$bin/api" serve >"$work/api.log" 2>&1 &
+  api=$!
+  pids+=($api)
+}
 
 echo "machine: $(nproc) cores ($(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs)), $(awk '/MemTotal/ {printf "%.0f", $2 / 1048576}' /proc/meminfo) GiB RAM"
 echo "stack: Temporal dev server $("$venv/temporal" --version | sed 's/.*(//; s/)//') (SQLite WAL), localstripe, PostgreSQL $(psql "$FLIGHTS_DB" -tAc 'show server_version'), release worker and flight service, all on this machine"

@@ -18,16 +18,9 @@ EVERY="${CHAOS_KILL_EVERY:-4}"
 DOWN="${CHAOS_DOWN:-1}"
 A_PORT=18080
 
-BOOKING_DATABASE_URL="$BOOKING_DB" RUST_LOG=warn "$bin/api" migrate
-# Limits open (the run measures faults, not the limiter); the production
-# payment window and reminder lead.
-BOOKING_DATABASE_URL="$BOOKING_DB" FLIGHTS_URL="http://127.0.0.1:$F_PORT" API_PORT=$A_PORT API_METRICS_ADDR=127.0.0.1:19465 \
-  JWT_SECRET=chaos-jwt-secret-0123456789abcdef-0123 STRIPE_WEBHOOK_SECRET=whsec_chaos \
-  AUTH_RATE_LIMIT_BURST=100000 AUTH_RATE_LIMIT_PERIOD=1ms API_RATE_LIMIT_BURST=100000 API_RATE_LIMIT_PERIOD=1ms \
-  AIRLINE_ENV=development BOOKING_REQUIRES_VERIFIED_EMAIL=false \
-  BOOKING_MAX_LIVE_PER_USER=1000 BOOKING_MAX_HELD_SEATS_PER_USER=1000 PAYMENT_MAX_ATTEMPTS=20 \
-  RUST_LOG=warn "$bin/api" serve >"$work/api.log" 2>&1 &
-pids+=($!)
+# Limits open (start_gateway: the run measures faults, not the limiter);
+# the production payment window and reminder lead.
+start_gateway chaos BOOKING_MAX_LIVE_PER_USER=1000 BOOKING_MAX_HELD_SEATS_PER_USER=1000 PAYMENT_MAX_ATTEMPTS=20
 scripts/wait-ready.sh $A_PORT 60
 # Stripe's webhooks go to the gateway, as in `make dev`.
 curl -fsS -u sk_test_bench: -X POST "http://127.0.0.1:$S_PORT/_config/webhooks/chaos" \
