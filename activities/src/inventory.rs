@@ -11,7 +11,9 @@ use booking_workflows::contract::{
     FlightInfo, FlightNumber, HeldSeat, IataCode, SeatSelection, errors,
 };
 use flights_api::catalogue::FlightDetails;
-use flights_api::inventory::{HoldRequest, HoldView, LiveHolds, ReleaseRequest, SeatRequest};
+use flights_api::inventory::{
+    HoldRequest, HoldView, LiveHolds, Refusal, ReleaseRequest, SeatRequest,
+};
 use reqwest::{Method, RequestBuilder, StatusCode};
 use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
@@ -90,7 +92,8 @@ impl Inventory {
             StatusCode::OK | StatusCode::CREATED => response.json().await?,
             status => {
                 return Err(refusal(status, response, |code| match code {
-                    "seats_unavailable" => errors::SEATS_UNAVAILABLE,
+                    Some(Refusal::SeatsUnavailable) => errors::SEATS_UNAVAILABLE,
+                    Some(Refusal::BookingClosed) => errors::BOOKING_CLOSED,
                     _ => errors::BOOKING_REJECTED,
                 })
                 .await);
@@ -235,13 +238,13 @@ fn is_transient(status: StatusCode) -> bool {
 async fn refusal(
     status: StatusCode,
     response: reqwest::Response,
-    kind: impl Fn(&str) -> &'static str,
+    kind: impl Fn(Option<Refusal>) -> &'static str,
 ) -> StepError {
     let body = response.json::<ErrorBody>().await.ok();
     let transient = is_transient(status);
     match body {
         Some(ErrorBody { error }) if !transient => StepError::business(
-            kind(&error.code),
+            kind(Some(Refusal::of(&error.code))),
             format!("{}: {}", error.code, error.message),
         ),
         Some(ErrorBody { error }) => StepError::transient(format!(
@@ -249,7 +252,7 @@ async fn refusal(
             error.code, error.message
         )),
         None if !transient && status.is_client_error() => {
-            StepError::business(kind(""), format!("flight service answered {status}"))
+            StepError::business(kind(None), format!("flight service answered {status}"))
         }
         None => StepError::transient(format!("flight service answered {status}")),
     }

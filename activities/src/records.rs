@@ -82,9 +82,9 @@ impl Records {
             "insert into booking (booking_id, booking_ref, user_id, flight_id, flight_number,
                 departure_time, status, seats, total_amount, currency, contact_email, passengers,
                 payment_intent_id, payment_due_at, ticket_numbers, failure_reason, refund_id,
-                refund_amount, state, version)
+                refund_amount, state, version, outcome)
              values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17,
-                $18, $19, $20)
+                $18, $19, $20, $21)
              on conflict (booking_id) do update set
                 flight_number = excluded.flight_number,
                 departure_time = excluded.departure_time,
@@ -96,6 +96,7 @@ impl Records {
                 payment_due_at = excluded.payment_due_at,
                 ticket_numbers = excluded.ticket_numbers,
                 failure_reason = excluded.failure_reason,
+                outcome = excluded.outcome,
                 refund_id = excluded.refund_id,
                 refund_amount = excluded.refund_amount,
                 state = excluded.state,
@@ -118,28 +119,35 @@ impl Records {
         .bind(b.payment.payment_intent_id.as_deref())
         .bind(b.payment_due_at)
         .bind(sqlx::types::Json(&b.ticket_numbers))
-        .bind(b.reason.as_deref())
+        .bind(b.outcome.as_ref().and_then(|o| o.detail.as_deref()))
         .bind(b.payment.refund.as_ref().map(|r| r.refund_id.as_str()))
         .bind(b.payment.refund.as_ref().map(|r| r.amount.amount()))
         .bind(state)
         .bind(version)
+        .bind(b.outcome.as_ref().map(|o| o.code.as_str()))
         .execute(&mut *tx)
         .await?;
 
         let seqs: Vec<i32> = (1..=b.history.len() as i32).collect();
         let statuses: Vec<&str> = b.history.iter().map(|t| t.status.as_str()).collect();
-        let reasons: Vec<Option<&str>> = b.history.iter().map(|t| t.reason.as_deref()).collect();
+        let outcomes = || b.history.iter().map(|t| t.outcome.as_ref());
+        let codes: Vec<Option<&str>> = outcomes().map(|o| o.map(|o| o.code.as_str())).collect();
+        let details: Vec<Option<&str>> = outcomes()
+            .map(|o| o.and_then(|o| o.detail.as_deref()))
+            .collect();
         let ats: Vec<_> = b.history.iter().map(|t| t.at).collect();
         let entered: Vec<String> = sqlx::query_scalar(
-            "insert into booking_event (booking_id, seq, status, reason, occurred_at)
-             select $1, * from unnest($2::int[], $3::text[], $4::text[], $5::timestamptz[])
+            "insert into booking_event (booking_id, seq, status, outcome, reason, occurred_at)
+             select $1, * from unnest($2::int[], $3::text[], $4::text[], $5::text[],
+                                      $6::timestamptz[])
              on conflict (booking_id, seq) do nothing
              returning status",
         )
         .bind(id)
         .bind(seqs)
         .bind(statuses)
-        .bind(reasons)
+        .bind(codes)
+        .bind(details)
         .bind(ats)
         .fetch_all(&mut *tx)
         .await?;

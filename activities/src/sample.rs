@@ -76,7 +76,7 @@ pub fn booking(booking_id: &str) -> BookingState {
         },
         payment_due_at: None,
         ticket_numbers: vec!["1000000001".into(), "1000000002".into()],
-        reason: None,
+        outcome: None,
         reminder_sent: false,
         history: vec![],
         revision: 0,

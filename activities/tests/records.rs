@@ -31,7 +31,7 @@ fn state(id: &str, revision: u32, statuses: &[BookingStatus]) -> BookingState {
         .map(|&status| Transition {
             status,
             at: chrono::Utc::now(),
-            reason: None,
+            outcome: None,
         })
         .collect();
     state.revision = revision;

@@ -39,6 +39,7 @@ macro_rules! string_newtype {
 mod cabin;
 mod codes;
 mod money;
+mod outcome;
 #[cfg(feature = "openapi")]
 mod schema;
 mod seat;
@@ -46,6 +47,7 @@ mod seat;
 pub use cabin::Cabin;
 pub use codes::{BookingRef, FlightNumber, IataCode};
 pub use money::{Currency, Money};
+pub use outcome::{MAX_DETAIL, Outcome, OutcomeCode};
 pub use seat::SeatNumber;
 
 /// Why a value could not be parsed; the message is safe to show a client.

@@ -109,9 +109,75 @@ pub struct LiveHolds {
     pub booking_ids: Vec<Uuid>,
 }
 
+/// The inventory's refusals, as the `code` of its error answers (409):
+/// the inventory functions' SQLSTATEs map to these once, in the flight
+/// service, and the booking activities read them back as this type.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Refusal {
+    /// The hold's idempotency key was used for another request.
+    IdempotencyConflict,
+    FlightCancelled,
+    FlightDeparted,
+    /// The seats are taken, or not enough are left in the cabin.
+    SeatsUnavailable,
+    /// The flight has closed for booking (within the cut-off).
+    BookingClosed,
+    HoldConfirmed,
+    HoldReleased,
+    /// Any code this side does not know (validation, not found, …).
+    #[serde(other)]
+    Other,
+}
+
+impl Refusal {
+    const KNOWN: [Refusal; 7] = [
+        Refusal::IdempotencyConflict,
+        Refusal::FlightCancelled,
+        Refusal::FlightDeparted,
+        Refusal::SeatsUnavailable,
+        Refusal::BookingClosed,
+        Refusal::HoldConfirmed,
+        Refusal::HoldReleased,
+    ];
+
+    /// The refusal an error answer's `code` names.
+    pub fn of(code: &str) -> Refusal {
+        Refusal::KNOWN
+            .into_iter()
+            .find(|r| r.as_str() == code)
+            .unwrap_or(Refusal::Other)
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Refusal::IdempotencyConflict => "idempotency_conflict",
+            Refusal::FlightCancelled => "flight_cancelled",
+            Refusal::FlightDeparted => "flight_departed",
+            Refusal::SeatsUnavailable => "seats_unavailable",
+            Refusal::BookingClosed => "booking_closed",
+            Refusal::HoldConfirmed => "hold_confirmed",
+            Refusal::HoldReleased => "hold_released",
+            Refusal::Other => "other",
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn refusal_codes_are_their_serde_names() {
+        for refusal in Refusal::KNOWN {
+            let json = serde_json::to_value(refusal).unwrap();
+            assert_eq!(json, refusal.as_str());
+            assert_eq!(Refusal::of(refusal.as_str()), refusal);
+        }
+        assert_eq!(Refusal::of("validation_failed"), Refusal::Other);
+        let unknown: Refusal = serde_json::from_str(r#""validation_failed""#).unwrap();
+        assert_eq!(unknown, Refusal::Other);
+    }
 
     #[test]
     fn a_hold_request_reads_both_shapes_and_writes_them_back() {

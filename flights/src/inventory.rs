@@ -14,7 +14,7 @@ use axum::{Json, Router};
 use bytes::Bytes;
 use chrono::{DateTime, Utc};
 pub use flights_api::inventory::{
-    HeldSeat, HoldRequest, HoldView, LiveHolds, ReleaseRequest, SeatRequest,
+    HeldSeat, HoldRequest, HoldView, LiveHolds, Refusal, ReleaseRequest, SeatRequest,
 };
 use serde::Deserialize;
 use serde_json::Value;
@@ -182,16 +182,19 @@ fn classify(e: sqlx::Error) -> Option<Error> {
     let code = db.code().map(|c| c.into_owned()).unwrap_or_default();
     Some(match code.as_str() {
         "IV005" | "IV008" | "40P01" | "40001" => return None,
-        "IV001" => Error::conflict("idempotency_conflict", msg),
+        "IV001" => Error::conflict(Refusal::IdempotencyConflict.as_str(), msg),
         "IV002" => Error::validation("flight_id", "unknown flight"),
-        "IV003" => Error::conflict("flight_cancelled", msg),
-        "IV004" => Error::conflict("flight_departed", msg),
+        "IV003" => Error::conflict(Refusal::FlightCancelled.as_str(), msg),
+        "IV004" => Error::conflict(Refusal::FlightDeparted.as_str(), msg),
         "IV006" => Error::validation("seats", format!("no such seat on this flight: {msg}")),
-        "IV007" => Error::conflict("seats_unavailable", format!("seats unavailable: {msg}")),
+        "IV007" => Error::conflict(
+            Refusal::SeatsUnavailable.as_str(),
+            format!("seats unavailable: {msg}"),
+        ),
         "IV010" => Error::NotFound("hold"),
-        "IV011" => Error::conflict("hold_confirmed", msg),
-        "IV012" => Error::conflict("hold_released", msg),
-        "IV013" => Error::conflict("booking_closed", msg),
+        "IV011" => Error::conflict(Refusal::HoldConfirmed.as_str(), msg),
+        "IV012" => Error::conflict(Refusal::HoldReleased.as_str(), msg),
+        "IV013" => Error::conflict(Refusal::BookingClosed.as_str(), msg),
         _ => e.into(),
     })
 }
@@ -228,7 +231,7 @@ async fn call<T: serde::de::DeserializeOwned + Send + Unpin + 'static>(
 /// A hold that lost every race: the seats are being taken by others.
 fn seats_in_demand() -> Error {
     Error::conflict(
-        "seats_unavailable",
+        Refusal::SeatsUnavailable.as_str(),
         "seats are in high demand right now; try again",
     )
 }

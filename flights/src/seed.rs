@@ -101,7 +101,7 @@ type Sections = &'static [(Cabin, u16, u16, &'static str)];
 
 /// The demo airplanes: model, seat map, long-haul?
 const AIRPLANES: &[(&str, Sections, bool)] = {
-    use Cabin::*;
+    use Cabin::{Business, Economy, First, PremiumEconomy};
     &[
         (
             "Embraer E195-E2",

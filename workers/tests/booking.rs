@@ -7,7 +7,9 @@ use std::time::Duration;
 use airline_testkit::stack::{
     DECLINED_CARD, GOOD_CARD, Stack, flights::utc_in_days, save_history, seats,
 };
-use booking_workflows::contract::{BookingStatus, Cabin, PaymentStatus, SeatSelection};
+use booking_workflows::contract::{
+    BookingStatus, Cabin, OutcomeCode, PaymentStatus, SeatSelection,
+};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn held_paid_confirmed_then_reminded() {
@@ -175,12 +177,11 @@ async fn the_last_allowed_decline_cancels_and_releases() {
     assert_eq!(declined.status, BookingStatus::AwaitingPayment);
     let last = stack.pay(&handle, DECLINED_CARD).await;
     assert_eq!(last.status, BookingStatus::Cancelled, "{last:#?}");
-    assert!(
-        last.reason
-            .as_deref()
-            .is_some_and(|r| r.starts_with("payment_attempts_exhausted")),
+    assert_eq!(
+        last.outcome.as_ref().map(|o| o.code),
+        Some(OutcomeCode::PaymentAttemptsExhausted),
         "{:?}",
-        last.reason
+        last.outcome
     );
     assert_eq!(last.payment.status, PaymentStatus::Cancelled);
     assert_eq!(stack.flights.seats_available(flight).await, before);
@@ -233,7 +234,10 @@ async fn no_seats_fails_cleanly_without_charge_or_email() {
     let booking_id = input.booking_id.clone();
     let second = stack.start_booking(input).await;
     let failed = stack.wait_status(&second, BookingStatus::Failed).await;
-    assert_eq!(failed.reason.as_deref(), Some("seats_unavailable"));
+    assert_eq!(
+        failed.outcome.map(|o| o.code),
+        Some(OutcomeCode::SeatsUnavailable)
+    );
     assert_eq!(failed.payment.attempts, 0);
     assert_eq!(failed.payment.payment_intent_id, None);
     let intents = stack.stripe().get("/v1/payment_intents").await;

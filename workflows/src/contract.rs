@@ -10,7 +10,9 @@ use serde::{Deserialize, Serialize};
 /// The domain's types, carried through the contract as themselves: their
 /// JSON is the plain string (or `{amount, currency}`) the histories hold,
 /// and a value that does not parse never reaches a step.
-pub use airline_domain::{BookingRef, Cabin, Currency, FlightNumber, IataCode, Money, SeatNumber};
+pub use airline_domain::{
+    BookingRef, Cabin, Currency, FlightNumber, IataCode, Money, Outcome, OutcomeCode, SeatNumber,
+};
 
 /// Every signal's input: `Valid`, or `Refused` when its payload was not
 /// sealed with our key (or is not the signal's type); see [`crate::inbound`].
@@ -245,7 +247,10 @@ pub struct PaymentState {
 pub struct Transition {
     pub status: BookingStatus,
     pub at: DateTime<Utc>,
-    pub reason: Option<String>,
+    /// Why, for the transitions that end a booking (`reason` in states
+    /// written before outcomes were typed).
+    #[serde(default, alias = "reason", skip_serializing_if = "Option::is_none")]
+    pub outcome: Option<Outcome>,
 }
 
 /// The whole state of a booking: what the `status` query returns and what
@@ -271,8 +276,10 @@ pub struct BookingState {
     pub payment: PaymentState,
     pub payment_due_at: Option<DateTime<Utc>>,
     pub ticket_numbers: Vec<String>,
-    /// Why the booking failed, expired or was cancelled.
-    pub reason: Option<String>,
+    /// Why the booking failed, expired, was cancelled or completed
+    /// (`reason` in states written before outcomes were typed).
+    #[serde(default, alias = "reason", skip_serializing_if = "Option::is_none")]
+    pub outcome: Option<Outcome>,
     pub reminder_sent: bool,
     pub history: Vec<Transition>,
     /// Bumped each time the state is written to the read model, which keeps
@@ -310,7 +317,7 @@ impl BookingState {
             },
             payment_due_at: None,
             ticket_numbers: Vec::new(),
-            reason: None,
+            outcome: None,
             reminder_sent: false,
             history: Vec::new(),
             revision: 0,
@@ -342,10 +349,38 @@ pub struct PaymentFailed {
     pub code: Option<String>,
 }
 
-/// `cancel`: who asked, for the history.
+/// `cancel`: who asked. Only [`OutcomeCode::CancelledByTraveller`] and
+/// [`OutcomeCode::CancelledByAgent`] are taken (the traveller's is the
+/// default); a history written before outcomes were typed holds the
+/// sentence (`reason`), which reads as the code.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct CancelRequest {
-    pub reason: Option<String>,
+    #[serde(default, alias = "reason", skip_serializing_if = "Option::is_none")]
+    pub by: Option<Outcome>,
+}
+
+impl CancelRequest {
+    /// A cancel by the traveller, or by an airline agent.
+    pub fn by(agent: bool) -> Self {
+        let code = if agent {
+            OutcomeCode::CancelledByAgent
+        } else {
+            OutcomeCode::CancelledByTraveller
+        };
+        CancelRequest {
+            by: Some(code.outcome()),
+        }
+    }
+
+    /// The outcome the cancel records: the asker's, if it is one a cancel
+    /// can have.
+    pub fn outcome(&self) -> Outcome {
+        match &self.by {
+            Some(o) if o.code == OutcomeCode::CancelledByAgent => OutcomeCode::CancelledByAgent,
+            _ => OutcomeCode::CancelledByTraveller,
+        }
+        .outcome()
+    }
 }
 
 /// `schedule_changed`: the flight's new departure.
@@ -364,34 +399,48 @@ pub struct FlightCancelled {
     pub reason: Option<String>,
 }
 
-/// Stable codes that start a booking's `reason` (and the validator's
-/// refusal of a cancel while confirming), for clients and ops to act on.
-pub mod reasons {
-    /// The flight service stayed out of reach past the step's budget.
-    pub const FLIGHTS_UNAVAILABLE: &str = "flight_service_unavailable";
-    /// Stripe refused to create the payment (amount, currency).
-    pub const PAYMENT_REJECTED: &str = "payment_rejected";
-    /// Stripe stayed out of reach past the step's budget.
-    pub const PAYMENT_UNAVAILABLE: &str = "payment_unavailable";
-    /// A step failed and what it did cannot be undone automatically.
-    pub const NEEDS_ATTENTION: &str = "needs_attention";
-    /// A cancel refused because the booking is being confirmed.
-    pub const CONFIRMING: &str = "booking_confirming";
-    /// A payment refused because another one is being processed (a retry
-    /// with the same update id attaches to that one instead).
-    pub const PAYMENT_IN_PROGRESS: &str = "payment_in_progress";
-    /// The booking was cancelled after its last allowed payment was declined.
-    pub const PAYMENT_ATTEMPTS_EXHAUSTED: &str = "payment_attempts_exhausted";
+/// Why an update's validator refused it: a stable code, then `: ` and our
+/// words. The gateway reads the code ([`Refusal::of`]), never the words.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Refusal {
+    /// A cancel while the booking is being confirmed (seconds): retry.
+    Confirming,
+    /// A payment while another is being processed (a retry with the same
+    /// update id attaches to that one instead).
+    PaymentInProgress,
+}
+
+impl Refusal {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Refusal::Confirming => "booking_confirming",
+            Refusal::PaymentInProgress => "payment_in_progress",
+        }
+    }
+
+    /// The rejection message: the code, then the words.
+    pub fn message(self, words: &str) -> String {
+        format!("{}: {words}", self.as_str())
+    }
+
+    /// The refusal a rejection message starts with, if it is one.
+    pub fn of(message: &str) -> Option<Refusal> {
+        let code = message.split_once(':').map_or(message, |(code, _)| code);
+        [Refusal::Confirming, Refusal::PaymentInProgress]
+            .into_iter()
+            .find(|r| r.as_str() == code)
+    }
+}
+
+/// Codes of a payment attempt's `last_error` that are ours, not one of
+/// Stripe's decline codes.
+pub mod payment_errors {
+    /// Stripe stayed out of reach past the step's budget: the attempt is
+    /// over, the traveller may try again.
+    pub const UNAVAILABLE: &str = "payment_unavailable";
     /// The traveller's bank did not authenticate the payment (3-D Secure
     /// failed or was abandoned): Stripe's own code.
     pub const AUTHENTICATION_FAILED: &str = "payment_intent_authentication_failure";
-    /// The input is outside the bounds the gateway holds bookings to
-    /// ([`crate::bounds`]); the reason goes on with the field. Nothing was
-    /// held: refused before any step.
-    pub const INPUT_OUT_OF_BOUNDS: &str = "input_out_of_bounds";
-    /// No `booking_request` of this booking's owner: not started by the
-    /// gateway. The hold refused it; nothing was held.
-    pub const OWNER_UNKNOWN: &str = "booking_owner_unknown";
 }
 
 /// Stable failure types of the activities' business errors
@@ -401,6 +450,9 @@ pub mod errors {
     pub const SEATS_UNAVAILABLE: &str = "SeatsUnavailable";
     /// The flight cannot be booked (cancelled, departed, unknown, bad seat).
     pub const BOOKING_REJECTED: &str = "BookingRejected";
+    /// The flight has closed for booking (within the cut-off). Bookings
+    /// held before this type existed were refused as `BookingRejected`.
+    pub const BOOKING_CLOSED: &str = "BookingClosed";
     /// The card was declined or needs an action we cannot take.
     pub const CARD_DECLINED: &str = "CardDeclined";
     /// The hold is gone or in a state that forbids the step.

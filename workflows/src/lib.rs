@@ -1,4 +1,4 @@
-//! The booking workflow (docs/architecture.md and the README, "The booking workflow"): deterministic
+//! The booking workflow (docs/workflow.md): deterministic
 //! code only. This crate has no I/O dependencies; the activities it calls
 //! are declared in [`activities`] and implemented in `booking-activities`.
 

@@ -17,7 +17,7 @@ use axum::extract::{Path, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use booking_workflows::contract::{
-    BookingInput, BookingState, BookingStatus, reasons, workflow_id,
+    BookingInput, BookingState, BookingStatus, CancelRequest, OutcomeCode, workflow_id,
 };
 
 use crate::auth::extract::{Admin, AuthUser, VerifiedUser};
@@ -122,41 +122,45 @@ async fn create(
 /// The answer to a create whose booking ended at once (its compensations
 /// already ran): a stable code per cause, never a 500.
 fn refused_create(held: &BookingState) -> Error {
-    let reason = held.reason.as_deref().unwrap_or_default();
+    let outcome = held
+        .outcome
+        .clone()
+        .unwrap_or(OutcomeCode::BookingRejected.outcome());
+    let booking_id = &held.booking_id;
     if held.status == BookingStatus::NeedsAttention {
-        tracing::error!(booking_id = %held.booking_id, reason, "a new booking needs attention");
+        tracing::error!(%booking_id, %outcome, "a new booking needs attention");
         return Error::Unavailable;
     }
-    if reason == "seats_unavailable" {
-        return Error::conflict("seats_unavailable", "the seats are no longer available");
-    }
-    if reason.starts_with("booking_rejected: booking_closed") {
-        return Error::conflict(
+    match outcome.code {
+        OutcomeCode::SeatsUnavailable => {
+            Error::conflict("seats_unavailable", "the seats are no longer available")
+        }
+        OutcomeCode::BookingClosed => Error::conflict(
             "booking_closed",
             "booking has closed for this flight: it departs too soon",
-        );
-    }
-    if reason.starts_with(reasons::PAYMENT_REJECTED) {
-        return GatewayError::Unprocessable {
-            code: reasons::PAYMENT_REJECTED,
+        ),
+        OutcomeCode::PaymentRejected => GatewayError::Unprocessable {
+            code: "payment_rejected",
             message: "this booking cannot be paid for; please contact the airline".to_owned(),
         }
-        .into();
-    }
-    if reason == reasons::FLIGHTS_UNAVAILABLE || reason == reasons::PAYMENT_UNAVAILABLE {
+        .into(),
         // Final: the booking ended (its compensations ran), so every retry
         // of this key gets this same answer, not a 503 that promises a
         // retry would work. A new key makes a new booking.
-        tracing::warn!(booking_id = %held.booking_id, reason, "booking failed: a service was out of reach");
-        return Error::conflict(
-            "booking_failed",
-            "this booking failed because a service it needs was out of reach; nothing is held \
-             or charged. Book again with a new Idempotency-Key",
-        );
+        OutcomeCode::FlightServiceUnavailable | OutcomeCode::PaymentUnavailable => {
+            tracing::warn!(%booking_id, %outcome, "booking failed: a service was out of reach");
+            Error::conflict(
+                "booking_failed",
+                "this booking failed because a service it needs was out of reach; nothing is \
+                 held or charged. Book again with a new Idempotency-Key",
+            )
+        }
+        _ => {
+            tracing::info!(%booking_id, %outcome, "booking refused");
+            let (code, message) = public::outcome(held.status, &outcome);
+            GatewayError::Unprocessable { code, message }.into()
+        }
     }
-    tracing::info!(booking_id = %held.booking_id, reason, "booking refused");
-    let (code, message) = public::reason(held.status, reason);
-    GatewayError::Unprocessable { code, message }.into()
 }
 
 /// One booking, live. Anyone but its owner or an admin gets 404.
@@ -209,12 +213,12 @@ async fn pay(
     let paid = workflow::update(&state, &workflow_id, payment, &key).await?;
     tracing::info!(%booking_id, status = %paid.status, "payment submitted");
     let exhausted = paid
-        .reason
-        .as_deref()
-        .is_some_and(|r| r.starts_with(reasons::PAYMENT_ATTEMPTS_EXHAUSTED));
+        .outcome
+        .as_ref()
+        .is_some_and(|o| o.code == OutcomeCode::PaymentAttemptsExhausted);
     if paid.status == BookingStatus::Cancelled && exhausted {
         return Err(Error::conflict(
-            reasons::PAYMENT_ATTEMPTS_EXHAUSTED,
+            OutcomeCode::PaymentAttemptsExhausted.as_str(),
             format!(
                 "the card was declined and this was the last of {} payment attempts: \
                  the booking is cancelled and its seats released",
@@ -240,13 +244,8 @@ async fn cancel(
 ) -> Result<Json<BookingView>> {
     let key = call_key(&headers)?;
     let booking_id = owned_booking(&state, &user, &id).await?;
-    let reason = if user.is_admin() {
-        "cancelled by an agent"
-    } else {
-        "cancelled by the traveller"
-    };
     let workflow_id = workflow_id(&booking_id.to_string());
-    let cancel = workflow::Call::Cancel(Some(reason.to_owned()));
+    let cancel = workflow::Call::Cancel(CancelRequest::by(user.is_admin()));
     let cancelled = workflow::update(&state, &workflow_id, cancel, &key).await?;
     tracing::info!(%booking_id, status = %cancelled.status, "booking cancel requested");
     Ok(Json(cancelled.into()))

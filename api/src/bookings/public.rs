@@ -3,85 +3,86 @@
 //! ops (the provider's text, ids, the failed step: in the read model's
 //! event log and in Temporal), and none of it leaves the gateway.
 
-use booking_workflows::contract::{BookingStatus, reasons};
+use booking_workflows::contract::{BookingStatus, Outcome, OutcomeCode, payment_errors};
 
 /// A stable code and the message for it.
 pub type Reason = (&'static str, String);
 
-/// The public side of a booking's `reason` (or a transition's), from its
-/// status and the workflow's text. Every reason the workflow writes starts
-/// with a code or a fixed phrase; anything else gets the status's generic
-/// words, never the text itself.
-pub fn reason(status: BookingStatus, raw: &str) -> Reason {
-    let head = raw.split(':').next().unwrap_or_default().trim();
-    let (code, message): (&'static str, &str) = match (status, head) {
-        (_, "seats_unavailable") => (
+/// The public side of a booking's outcome (or a transition's): a code and
+/// our words for each of the workflow's codes, never its detail (a
+/// provider's text, an admin's reason). The match is exhaustive: a new
+/// outcome code does not build until it has its public words.
+pub fn outcome(status: BookingStatus, outcome: &Outcome) -> Reason {
+    if status == BookingStatus::NeedsAttention {
+        return needs_attention();
+    }
+    let (code, message): (&'static str, &str) = match outcome.code {
+        OutcomeCode::SeatsUnavailable => (
             "seats_unavailable",
             "the seats were taken by someone else before they could be held; nothing was charged",
         ),
-        (_, "booking_rejected") => (
+        OutcomeCode::BookingClosed => (
+            "booking_closed",
+            "booking has closed for this flight: it departs too soon; nothing was charged",
+        ),
+        OutcomeCode::BookingRejected
+        | OutcomeCode::OwnerUnknown
+        | OutcomeCode::InputOutOfBounds => (
             "booking_rejected",
             "the flight or a chosen seat cannot be booked (a seat that does not exist, or a flight cancelled, departed or closed for booking); nothing was charged",
         ),
-        (_, reasons::FLIGHTS_UNAVAILABLE) => (
+        OutcomeCode::FlightServiceUnavailable => (
             "service_unavailable",
             "the seats could not be held or confirmed in time; nothing was charged",
         ),
-        (_, reasons::PAYMENT_REJECTED) => (
+        OutcomeCode::PaymentRejected => (
             "payment_rejected",
             "the payment could not be set up; nothing was charged",
         ),
-        (_, reasons::PAYMENT_UNAVAILABLE) => (
+        OutcomeCode::PaymentUnavailable => (
             "payment_unavailable",
             "the payment service did not answer in time; nothing was charged",
         ),
-        (_, "seats could not be confirmed") => (
+        OutcomeCode::ConfirmationFailed => (
             "confirmation_failed",
             "the seats could not be confirmed; the card was released and nothing was charged",
         ),
-        (_, "payment could not be captured") => (
+        OutcomeCode::CaptureFailed => (
             "payment_failed",
             "the payment could not be completed; nothing was charged",
         ),
-        (_, "tickets could not be issued") => (
+        OutcomeCode::TicketingFailed => (
             "ticketing_failed",
             "the tickets could not be issued; the payment was refunded in full",
         ),
-        (_, reasons::NEEDS_ATTENTION) | (BookingStatus::NeedsAttention, _) => (
-            "needs_attention",
-            "our team is looking into this booking and will contact you",
-        ),
-        (BookingStatus::Expired, _) => (
+        OutcomeCode::NeedsAttention => return needs_attention(),
+        OutcomeCode::PaymentWindowClosed => (
             "payment_window_closed",
             "the payment window closed before payment; the seats were released",
         ),
-        (BookingStatus::Completed, _) => ("departed", "the flight has departed"),
-        (_, reasons::PAYMENT_ATTEMPTS_EXHAUSTED) => (
-            reasons::PAYMENT_ATTEMPTS_EXHAUSTED,
+        OutcomeCode::Departed => ("departed", "the flight has departed"),
+        OutcomeCode::PaymentAttemptsExhausted => (
+            "payment_attempts_exhausted",
             "the booking was cancelled after too many declined payments; the seats were released and nothing was charged",
         ),
-        (BookingStatus::Cancelled, _) => return cancelled(raw),
-        (_, _) => ("booking_failed", "the booking could not be completed"),
-    };
-    (code, message.to_owned())
-}
-
-/// Cancellations say who cancelled: the traveller, an airline agent (or
-/// ops), or the flight itself was cancelled (whose reason is the admin's
-/// free text: not shown).
-fn cancelled(raw: &str) -> Reason {
-    let (code, message) = match raw {
-        "cancelled by the traveller" => ("cancelled", "you cancelled this booking"),
-        "cancelled by an agent" | "the workflow was cancelled by an operator" => (
+        OutcomeCode::CancelledByTraveller => ("cancelled", "you cancelled this booking"),
+        OutcomeCode::CancelledByAgent | OutcomeCode::CancelledByOperator => (
             "cancelled_by_airline",
             "the airline cancelled this booking; any payment is refunded in full",
         ),
-        _ => (
+        OutcomeCode::FlightCancelled => (
             "flight_cancelled",
             "the airline cancelled the flight; any payment is refunded in full",
         ),
     };
     (code, message.to_owned())
+}
+
+fn needs_attention() -> Reason {
+    (
+        "needs_attention",
+        "our team is looking into this booking and will contact you".to_owned(),
+    )
 }
 
 /// Our words for a declined payment, by the code the workflow recorded
@@ -109,7 +110,7 @@ pub fn payment_error(code: &str) -> Reason {
             "processing_error",
             "the card could not be processed; please try again",
         ),
-        reasons::AUTHENTICATION_FAILED => (
+        payment_errors::AUTHENTICATION_FAILED => (
             "authentication_failed",
             "your bank did not confirm the payment (3-D Secure) and nothing was charged; please enter the card again or use another one",
         ),
@@ -121,7 +122,7 @@ pub fn payment_error(code: &str) -> Reason {
             "invalid_payment_method",
             "this payment method does not exist; please try again",
         ),
-        reasons::PAYMENT_UNAVAILABLE => (
+        payment_errors::UNAVAILABLE => (
             "payment_unavailable",
             "the payment could not be processed; please try again",
         ),
@@ -137,46 +138,129 @@ pub fn payment_error(code: &str) -> Reason {
 mod tests {
     use super::*;
 
+    /// Every outcome code that reaches the gateway has a public code of
+    /// its own kind: none falls through to a generic one, and none is the
+    /// workflow's detail.
+    #[test]
+    fn every_outcome_code_maps_to_a_public_code() {
+        let generic = ["booking_failed", ""];
+        for code in OutcomeCode::ALL {
+            let detail = "Stripe answered 400 for pi_3Nabc from 10.0.0.7";
+            let status = match code {
+                OutcomeCode::PaymentWindowClosed => BookingStatus::Expired,
+                OutcomeCode::Departed => BookingStatus::Completed,
+                OutcomeCode::NeedsAttention => BookingStatus::NeedsAttention,
+                OutcomeCode::PaymentAttemptsExhausted
+                | OutcomeCode::CancelledByTraveller
+                | OutcomeCode::CancelledByAgent
+                | OutcomeCode::CancelledByOperator
+                | OutcomeCode::FlightCancelled => BookingStatus::Cancelled,
+                _ => BookingStatus::Failed,
+            };
+            let (public, message) = outcome(status, &code.with(detail));
+            assert!(!generic.contains(&public), "{code} falls through");
+            assert!(!message.contains("pi_") && !message.contains("10.0.0.7"));
+        }
+        let public = |code: OutcomeCode| outcome(BookingStatus::Failed, &code.outcome()).0;
+        assert_eq!(public(OutcomeCode::SeatsUnavailable), "seats_unavailable");
+        assert_eq!(public(OutcomeCode::BookingClosed), "booking_closed");
+        assert_eq!(
+            public(OutcomeCode::ConfirmationFailed),
+            "confirmation_failed"
+        );
+        assert_eq!(
+            public(OutcomeCode::CancelledByOperator),
+            "cancelled_by_airline"
+        );
+        // A booking that needs attention says so, whatever came before.
+        let attention = outcome(
+            BookingStatus::NeedsAttention,
+            &OutcomeCode::CaptureFailed.outcome(),
+        );
+        assert_eq!(attention.0, "needs_attention");
+    }
+
+    /// The strings bookings recorded before outcomes were typed keep the
+    /// public codes they had.
+    #[test]
+    fn legacy_reasons_keep_their_public_codes() {
+        let read = |status, raw: &str| {
+            let legacy: Outcome = serde_json::from_value(serde_json::json!(raw)).unwrap();
+            outcome(status, &legacy).0
+        };
+        let failed = BookingStatus::Failed;
+        let cancelled = BookingStatus::Cancelled;
+        assert_eq!(read(failed, "seats_unavailable"), "seats_unavailable");
+        assert_eq!(
+            read(failed, "flight_service_unavailable"),
+            "service_unavailable"
+        );
+        assert_eq!(
+            read(failed, "payment_rejected: amount_too_large (pi_3Nabc)"),
+            "payment_rejected"
+        );
+        assert_eq!(
+            read(failed, "seats could not be confirmed: hold_released"),
+            "confirmation_failed"
+        );
+        assert_eq!(
+            read(failed, "payment could not be captured: x"),
+            "payment_failed"
+        );
+        assert_eq!(
+            read(failed, "tickets could not be issued"),
+            "ticketing_failed"
+        );
+        assert_eq!(
+            read(
+                BookingStatus::Expired,
+                "the payment window closed before payment"
+            ),
+            "payment_window_closed"
+        );
+        assert_eq!(read(cancelled, "cancelled by the traveller"), "cancelled");
+        assert_eq!(
+            read(cancelled, "cancelled by an agent"),
+            "cancelled_by_airline"
+        );
+        assert_eq!(
+            read(cancelled, "the workflow was cancelled by an operator"),
+            "cancelled_by_airline"
+        );
+        assert_eq!(
+            read(cancelled, "volcanic ash over the route"),
+            "flight_cancelled"
+        );
+        assert_eq!(
+            read(cancelled, "payment_attempts_exhausted: 3 payments declined"),
+            "payment_attempts_exhausted"
+        );
+        assert_eq!(read(BookingStatus::Completed, "departed"), "departed");
+    }
+
     #[test]
     fn provider_text_never_comes_through() {
-        let raw = "payment_rejected: cannot create the PaymentIntent: Stripe answered 400 \
-                   invalid_request_error amount_too_large: Amount must be no more than \
-                   $999,999.99 (pi_3Nabc)";
-        let (code, message) = reason(BookingStatus::Failed, raw);
+        let (code, message) = outcome(
+            BookingStatus::Failed,
+            &OutcomeCode::PaymentRejected.with("Stripe answered 400 amount_too_large (pi_3Nabc)"),
+        );
         assert_eq!(code, "payment_rejected");
         assert!(
             !message.contains("Stripe") && !message.contains("pi_"),
             "{message}"
         );
-        let (code, message) = reason(
-            BookingStatus::NeedsAttention,
-            "needs_attention: activity task failed: connection refused to 10.0.0.7",
+        let flight = outcome(
+            BookingStatus::Cancelled,
+            &OutcomeCode::FlightCancelled.with("volcanic ash over the route"),
         );
-        assert_eq!(code, "needs_attention");
-        assert!(!message.contains("10.0.0.7"));
-        let (code, _) = payment_error("do_not_honor");
-        assert_eq!(code, "card_declined");
+        assert_eq!(flight.0, "flight_cancelled");
+        assert!(!flight.1.contains("ash"));
+        assert_eq!(payment_error("do_not_honor").0, "card_declined");
         assert_eq!(payment_error("insufficient_funds").0, "insufficient_funds");
         assert_eq!(payment_error("stolen_card").0, "card_declined");
         assert_eq!(
-            payment_error(reasons::AUTHENTICATION_FAILED).0,
+            payment_error(payment_errors::AUTHENTICATION_FAILED).0,
             "authentication_failed"
         );
-    }
-
-    #[test]
-    fn expiry_and_cancellations_have_their_own_codes() {
-        let expired = reason(
-            BookingStatus::Expired,
-            "the payment window closed before payment",
-        );
-        assert_eq!(expired.0, "payment_window_closed");
-        let by_traveller = reason(BookingStatus::Cancelled, "cancelled by the traveller");
-        assert_eq!(by_traveller.0, "cancelled");
-        let by_agent = reason(BookingStatus::Cancelled, "cancelled by an agent");
-        assert_eq!(by_agent.0, "cancelled_by_airline");
-        let flight = reason(BookingStatus::Cancelled, "volcanic ash over the route");
-        assert_eq!(flight.0, "flight_cancelled");
-        assert!(!flight.1.contains("ash"));
     }
 }

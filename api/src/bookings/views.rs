@@ -219,12 +219,13 @@ pub struct BookingView {
     pub payment: PaymentView,
     pub payment_due_at: Option<DateTime<Utc>>,
     pub ticket_numbers: Vec<String>,
-    /// Why it failed, expired or was cancelled, as a stable code:
-    /// `seats_unavailable`, `booking_rejected`, `service_unavailable`,
-    /// `payment_rejected`, `payment_unavailable`, `confirmation_failed`,
-    /// `payment_failed`, `ticketing_failed`, `needs_attention`,
-    /// `payment_window_closed`, `departed`, `cancelled`,
-    /// `cancelled_by_airline`, `flight_cancelled`, `booking_failed`.
+    /// Why it failed, expired, was cancelled or completed, as a stable
+    /// code: `seats_unavailable`, `booking_closed`, `booking_rejected`,
+    /// `service_unavailable`, `payment_rejected`, `payment_unavailable`,
+    /// `confirmation_failed`, `payment_failed`, `ticketing_failed`,
+    /// `needs_attention`, `payment_window_closed`,
+    /// `payment_attempts_exhausted`, `departed`, `cancelled`,
+    /// `cancelled_by_airline`, `flight_cancelled`.
     pub reason_code: Option<String>,
     /// The same in words for the traveller (never a provider's text).
     pub reason: Option<String>,
@@ -253,7 +254,7 @@ fn payment_status(s: PaymentStatus) -> &'static str {
 impl From<BookingState> for BookingView {
     fn from(b: BookingState) -> Self {
         let awaiting = b.status == BookingStatus::AwaitingPayment;
-        let reason = b.reason.as_deref().map(|r| public::reason(b.status, r));
+        let reason = b.outcome.as_ref().map(|o| public::outcome(b.status, o));
         BookingView {
             status: b.status.as_str().to_owned(),
             flight_id: b.flight_id,
@@ -322,7 +323,7 @@ impl From<BookingState> for BookingView {
                 .history
                 .into_iter()
                 .map(|t| {
-                    let reason = t.reason.map(|r| public::reason(t.status, &r));
+                    let reason = t.outcome.map(|o| public::outcome(t.status, &o));
                     TransitionView {
                         status: t.status.as_str().to_owned(),
                         at: t.at,

@@ -4,7 +4,7 @@
 
 use booking_workflows::BookingWorkflow;
 use booking_workflows::contract::{
-    BookingInput, BookingState, CancelRequest, PaymentRequest, reasons, workflow_id,
+    BookingInput, BookingState, CancelRequest, PaymentRequest, Refusal, workflow_id,
 };
 use temporalio_client::errors::{
     WorkflowInteractionError, WorkflowQueryError, WorkflowStartError, WorkflowUpdateError,
@@ -92,7 +92,7 @@ pub enum Call {
     /// Pay with this Stripe payment method.
     Pay(String),
     /// Cancel, for this reason.
-    Cancel(Option<String>),
+    Cancel(CancelRequest),
 }
 
 impl Call {
@@ -129,8 +129,7 @@ pub async fn update(
             let update = handle.execute_update(BookingWorkflow::submit_payment, payment, options);
             timed(label, update).await
         }
-        Call::Cancel(reason) => {
-            let cancel = CancelRequest { reason };
+        Call::Cancel(cancel) => {
             let update = handle.execute_update(BookingWorkflow::cancel, cancel, options);
             timed(label, update).await
         }
@@ -177,21 +176,17 @@ pub async fn signal_payment_failed(
 /// is ours.
 fn update_error(what: &str, e: WorkflowUpdateError) -> Error {
     match e {
-        WorkflowUpdateError::Failed(failure) => {
-            if failure.message.starts_with(reasons::CONFIRMING) {
-                return Error::conflict(
-                    reasons::CONFIRMING,
-                    "the booking is being confirmed; try again in a few seconds",
-                );
-            }
-            if failure.message.starts_with(reasons::PAYMENT_IN_PROGRESS) {
-                return Error::conflict(
-                    reasons::PAYMENT_IN_PROGRESS,
-                    "a payment for this booking is being processed; retry with the same Idempotency-Key to get its answer",
-                );
-            }
-            Error::conflict("invalid_state", failure.message.clone())
-        }
+        WorkflowUpdateError::Failed(failure) => match Refusal::of(&failure.message) {
+            Some(Refusal::Confirming) => Error::conflict(
+                Refusal::Confirming.as_str(),
+                "the booking is being confirmed; try again in a few seconds",
+            ),
+            Some(Refusal::PaymentInProgress) => Error::conflict(
+                Refusal::PaymentInProgress.as_str(),
+                "a payment for this booking is being processed; retry with the same Idempotency-Key to get its answer",
+            ),
+            None => Error::conflict("invalid_state", failure.message.clone()),
+        },
         WorkflowUpdateError::NotFound(_) => closed(),
         WorkflowUpdateError::Rpc(ref s) => temporal_error(what, &e, Some(s.code())),
         other => temporal_error(what, &other, None),

@@ -382,7 +382,7 @@ async fn book(
         .context("update-with-start")?;
     let held_at = start.elapsed();
     if held.status != BookingStatus::AwaitingPayment {
-        bail!("not held: {:?} {:?}", held.status, held.reason);
+        bail!("not held: {:?} {:?}", held.status, held.outcome);
     }
     if !pay {
         return Ok((held_at, None));

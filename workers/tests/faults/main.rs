@@ -17,7 +17,9 @@ use std::time::Duration;
 
 use airline_testkit::stack::stripe_proxy::Action;
 use airline_testkit::stack::{GOOD_CARD, Handle, Stack, save_history, seats};
-use booking_workflows::contract::{BookingInput, BookingState, BookingStatus, PaymentStatus};
+use booking_workflows::contract::{
+    BookingInput, BookingState, BookingStatus, OutcomeCode, PaymentStatus,
+};
 use serde_json::Value;
 
 /// Every step's retry budget in these tests: long enough for one or two
@@ -50,12 +52,12 @@ async fn book_with(
     (stack.start_booking(input).await, booking_id)
 }
 
-/// A `"needs_attention: ..."` reason.
+/// A `needs_attention` outcome.
 fn needs_attention(state: &BookingState) -> bool {
     state
-        .reason
-        .as_deref()
-        .is_some_and(|r| r.starts_with("needs_attention"))
+        .outcome
+        .as_ref()
+        .is_some_and(|o| o.code == OutcomeCode::NeedsAttention)
 }
 
 /// Waits for the booking to end, then checks every promise of a defined
@@ -169,11 +171,7 @@ async fn a_payment_stripe_refuses_to_create_fails_the_booking_and_frees_the_seat
     let (handle, booking_id) = book(&stack, flight, "3A").await;
     let state = assert_ended(&stack, &handle, &booking_id, BookingStatus::Failed).await;
     assert!(
-        state
-            .reason
-            .as_deref()
-            .unwrap()
-            .starts_with("payment_rejected"),
+        state.outcome.as_ref().unwrap().code == OutcomeCode::PaymentRejected,
         "{state:#?}"
     );
     assert_seats_freed(&stack, &booking_id, flight, before).await;
@@ -191,7 +189,10 @@ async fn stripe_down_past_the_budget_at_create_fails_the_booking_and_frees_the_s
     );
     let (handle, booking_id) = book(&stack, flight, "3B").await;
     let state = assert_ended(&stack, &handle, &booking_id, BookingStatus::Failed).await;
-    assert_eq!(state.reason.as_deref(), Some("payment_unavailable"));
+    assert_eq!(
+        state.outcome.map(|o| o.code),
+        Some(OutcomeCode::PaymentUnavailable)
+    );
     assert_no_seat_held(&stack, &booking_id).await;
 }
 
@@ -280,13 +281,9 @@ async fn seats_the_flight_service_refuses_to_confirm_void_the_payment_and_free_t
     assert_eq!(answer.status, BookingStatus::Failed, "{answer:#?}");
     let state = assert_ended(&stack, &handle, &booking_id, BookingStatus::Failed).await;
     assert_eq!(state.payment.status, PaymentStatus::Cancelled);
-    assert!(
-        state
-            .reason
-            .as_deref()
-            .unwrap()
-            .contains("flight_cancelled")
-    );
+    let outcome = state.outcome.unwrap();
+    assert_eq!(outcome.code, OutcomeCode::ConfirmationFailed);
+    assert!(outcome.detail.unwrap().starts_with("flight_cancelled"));
     assert_no_seat_held(&stack, &booking_id).await;
     save_history(&handle, "confirm_refused").await;
 }

@@ -364,9 +364,7 @@ async fn a_cancel_during_the_hold_is_kept_until_the_hold_is_done() {
             handle
                 .execute_update(
                     BookingWorkflow::cancel,
-                    booking_workflows::contract::CancelRequest {
-                        reason: Some("changed my mind".into()),
-                    },
+                    booking_workflows::contract::CancelRequest::by(false),
                     Default::default(),
                 )
                 .await
@@ -377,7 +375,10 @@ async fn a_cancel_during_the_hold_is_kept_until_the_hold_is_done() {
     stack.proxy.set_up(true);
     let done = canceller.await.unwrap().expect("cancel answered");
     assert_eq!(done.status, BookingStatus::Cancelled);
-    assert_eq!(done.reason.as_deref(), Some("changed my mind"));
+    assert_eq!(
+        done.outcome.map(|o| o.code),
+        Some(booking_workflows::contract::OutcomeCode::CancelledByTraveller)
+    );
     assert_eq!(stack.flights.seats_available(flight).await, before);
     assert_eq!(
         done.payment.attempts, 0,

@@ -1,7 +1,27 @@
 //! Undoing what a booking did: releases, voids and refunds, run in reverse
 //! when a booking ends before (or after) confirmation.
 
-use super::*;
+use std::time::Duration;
+
+use temporalio_sdk::WorkflowResult;
+
+use crate::activities::{BookingActivities, EmailKind, PaymentRef, RefundPayment, ReleaseSeats};
+use crate::contract::{BookingState, BookingStatus, Outcome, OutcomeCode, PaymentStatus};
+
+use super::Ctx;
+use super::emails::email;
+use super::execution::{Budget, booking_total, business_failure, defined_ends, step_options};
+use super::payment::{WindowOutcome, answer_all_payments};
+use super::visibility::{record, snapshot, transition};
+
+/// A step to undo, registered when the step succeeds.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(super) enum Compensation {
+    /// Put the seats back; `cancellation` once they were sold.
+    ReleaseSeats { cancellation: bool },
+    /// Cancel the PaymentIntent of this attempt (nothing captured).
+    CancelPayment { attempt: u32 },
+}
 
 /// Refunds the captured payment in full and releases the sold seats. A
 /// refund Stripe refuses or that stays out of reach past its budget is an
@@ -48,7 +68,7 @@ pub(super) fn sell_seats_in_compensations(ctx: &Ctx) {
 pub(super) async fn abort(
     ctx: &Ctx,
     status: BookingStatus,
-    reason: String,
+    outcome: Outcome,
     email_kind: Option<EmailKind>,
 ) -> WorkflowResult<BookingState> {
     let compensations = ctx.state_mut(|s| std::mem::take(&mut s.compensations));
@@ -58,7 +78,7 @@ pub(super) async fn abort(
         }
         run_compensation(ctx, compensation).await?;
     }
-    transition(ctx, status, Some(reason));
+    transition(ctx, status, Some(outcome));
     answer_all_payments(ctx);
     record(ctx).await?;
     if let Some(kind) = email_kind {
@@ -115,4 +135,36 @@ pub(super) async fn run_compensation(ctx: &Ctx, compensation: Compensation) -> W
         Err(e) if business_failure(&e).is_some() => Ok(()),
         Err(e) => Err(e.into()),
     }
+}
+
+/// A cancel the flow has to act on: the airline's first, then the traveller's.
+pub(super) fn cancellation_pending(ctx: &Ctx) -> Option<(Outcome, EmailKind)> {
+    if ctx.cancellation_token().is_cancelled() {
+        return Some(operator_cancel_reason());
+    }
+    ctx.state(|s| {
+        if let Some(reason) = &s.waiting.flight_cancelled {
+            let outcome = OutcomeCode::FlightCancelled
+                .with(reason.clone())
+                .truncated();
+            Some((outcome, EmailKind::FlightCancelled))
+        } else {
+            s.waiting
+                .cancel
+                .as_ref()
+                .map(|request| (request.outcome(), EmailKind::Cancellation))
+        }
+    })
+}
+
+pub(super) fn operator_cancel_reason() -> (Outcome, EmailKind) {
+    (
+        OutcomeCode::CancelledByOperator.outcome(),
+        EmailKind::Cancellation,
+    )
+}
+
+pub(super) fn operator_cancel() -> WindowOutcome {
+    let (outcome, kind) = operator_cancel_reason();
+    WindowOutcome::Cancelled { outcome, kind }
 }

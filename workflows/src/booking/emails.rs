@@ -1,23 +1,37 @@
 //! The traveller's emails and texts: queued by the saga, sent by the
 //! mailer and the texter beside it, recorded for ops when given up.
 
-use super::*;
+use std::time::Duration;
+
+use temporalio_common::ActivityDefinition;
+use temporalio_common::data_converters::TemporalDeserializable;
+use temporalio_sdk::{ActivityExecutionError, WorkflowResult};
+
+use crate::activities::{
+    BookingActivities, EmailFailed, EmailFailure, EmailKind, SendEmail, SendSms, SmsFailed,
+};
+
+use super::execution::{Budget, business_failure, defined_ends, since, step_options};
+use super::visibility::snapshot;
+use super::{BookingWorkflow, Ctx, EMAILS_RECORDED};
 
 /// Sends one email: inline before [`MAILS_APART`], else through the
 /// mailer's queue (the booking's state as it is now goes with it).
 pub(super) async fn email(ctx: &Ctx, kind: EmailKind, key: String) -> WorkflowResult<()> {
     let booking = snapshot(ctx);
-    if ctx.state(|s| s.mails_apart) {
+    if ctx.state(|s| s.run.mails_apart) {
         ctx.state_mut(|s| {
-            if s.texts {
-                s.sms_queue.push_back(SendSms {
+            if s.notifications.texts {
+                s.notifications.sms_queue.push_back(SendSms {
                     kind,
                     key: key.clone(),
                     booking: booking.clone(),
                 });
             }
-            if s.emails {
-                s.mail_queue.push_back(SendEmail { kind, key, booking });
+            if s.notifications.emails {
+                s.notifications
+                    .mail_queue
+                    .push_back(SendEmail { kind, key, booking });
             }
         });
         return Ok(());
@@ -41,8 +55,8 @@ pub(super) async fn email(ctx: &Ctx, kind: EmailKind, key: String) -> WorkflowRe
 pub(super) async fn mailer(ctx: &Ctx) {
     beside_saga(
         ctx,
-        |s| !s.mail_queue.is_empty(),
-        |s| s.mail_queue.pop_front(),
+        |s| !s.notifications.mail_queue.is_empty(),
+        |s| s.notifications.mail_queue.pop_front(),
         send_email,
     )
     .await;
@@ -59,7 +73,7 @@ async fn beside_saga<T>(
 ) {
     loop {
         if ctx
-            .wait_condition(move |s| queued(s) || s.saga_done)
+            .wait_condition(move |s| queued(s) || s.notifications.saga_done)
             .await
             .is_err()
         {
@@ -122,9 +136,15 @@ where
 /// booking that does not text returns at once. Each text retries within
 /// its budget (a day), then is recorded as given up.
 pub(super) async fn texter(ctx: &Ctx) {
-    let queued: fn(&BookingWorkflow) -> bool = |s| !s.sms_queue.is_empty();
-    if ctx.state(|s| s.texts) {
-        beside_saga(ctx, queued, |s| s.sms_queue.pop_front(), send_sms).await;
+    let queued: fn(&BookingWorkflow) -> bool = |s| !s.notifications.sms_queue.is_empty();
+    if ctx.state(|s| s.notifications.texts) {
+        beside_saga(
+            ctx,
+            queued,
+            |s| s.notifications.sms_queue.pop_front(),
+            send_sms,
+        )
+        .await;
     }
 }
 

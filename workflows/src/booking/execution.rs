@@ -1,7 +1,21 @@
 //! How a step runs: a local activity or an activity, its retries and
 //! budget, business failures, patch checks and the workflow's clock.
 
-use super::*;
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use temporalio_common::data_converters::TemporalDeserializable;
+use temporalio_common::error::IncomingError;
+use temporalio_common::protos::temporal::api::failure::v1::failure::FailureInfo;
+use temporalio_common::{ActivityCloseTimeouts, ActivityDefinition, RetryPolicy};
+use temporalio_sdk::{
+    ActivityExecutionError, ActivityOptions, ApplicationFailure, LocalActivityOptions,
+    WorkflowCancellationToken, WorkflowResult,
+};
+
+use crate::contract::{Money, errors};
+
+use super::Ctx;
 
 /// Backoffs longer than this between a local activity's attempts wait on a
 /// durable timer, so that an outage does not keep one workflow task open.
@@ -81,13 +95,13 @@ pub(super) fn booking_total(ctx: &Ctx) -> WorkflowResult<Money> {
 }
 
 pub(super) fn defined_ends(ctx: &Ctx) -> bool {
-    ctx.state(|s| s.defined_ends)
+    ctx.state(|s| s.run.defined_ends)
 }
 
 /// Whether the booking runs the code of `patch`: [`FAST_PATH`] bookings run
 /// every later patch's code without a marker of its own.
 pub(super) fn since(ctx: &Ctx, patch: &str) -> bool {
-    ctx.state(|s| s.fast_path) || ctx.patched(patch)
+    ctx.state(|s| s.run.fast_path) || ctx.patched(patch)
 }
 
 /// Runs one step: a local activity on the [`FAST_PATH`], else an activity,
@@ -104,11 +118,11 @@ where
     AD: ActivityDefinition,
     AD::Output: TemporalDeserializable,
 {
-    if !ctx.state(|s| s.fast_path) {
+    if !ctx.state(|s| s.run.fast_path) {
         let options = step_options(ctx, summary, timeout, budget);
         return ctx.execute_activity(activity, input, options).await;
     }
-    let step_budget = ctx.state(|s| s.step_budget);
+    let step_budget = ctx.state(|s| s.run.step_budget);
     let budget = step_budget.unwrap_or_else(|| budget.default_duration());
     let options = LocalActivityOptions::builder()
         .retry_policy(retry_policy())
@@ -129,7 +143,7 @@ pub(super) fn step_options(
     timeout: Duration,
     budget: Budget,
 ) -> ActivityOptions {
-    let (defined_ends, step_budget) = ctx.state(|s| (s.defined_ends, s.step_budget));
+    let (defined_ends, step_budget) = ctx.state(|s| (s.run.defined_ends, s.run.step_budget));
     if !defined_ends {
         return options(ActivityCloseTimeouts::StartToClose(timeout), summary);
     }
@@ -168,6 +182,7 @@ pub(super) fn retry_policy() -> RetryPolicy {
         .non_retryable_error_types([
             errors::SEATS_UNAVAILABLE,
             errors::BOOKING_REJECTED,
+            errors::BOOKING_CLOSED,
             errors::CARD_DECLINED,
             errors::HOLD_CONFLICT,
             errors::PAYMENT_REJECTED,

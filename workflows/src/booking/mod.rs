@@ -1,5 +1,5 @@
 //! The booking workflow: hold → await payment → confirm → notify → remind →
-//! stay until departure (docs/architecture.md and the README, "The booking workflow").
+//! stay until departure (docs/workflow.md).
 //!
 //! Deterministic code only: time comes from the workflow context, waiting
 //! from its timers and conditions. Messages (updates and signals) only
@@ -9,58 +9,44 @@
 //! and cancelling the workflow is handled at the waiting points, where the
 //! compensations run.
 //!
-//! The files: this one holds the workflow's state and its message handlers;
-//! [`steps`] the saga, [`compensations`] its undo, [`emails`] the mailer,
-//! [`visibility`] the read model and search attributes, [`execution`] how
-//! each step runs (local activity or activity, retries, budgets).
+//! The files: this one holds the workflow's state (in named parts: the
+//! booking, how the run goes, payments, cancels waiting, the schedule,
+//! notifications) and its message handlers; [`steps`] the saga (hold,
+//! confirm, stay until departure), [`payment`] the payment window,
+//! [`compensations`] its undo and the cancels that ask for it, [`emails`]
+//! the mailer and the texter, [`visibility`] the read model and search
+//! attributes, [`execution`] how each step runs (local activity or
+//! activity, retries, budgets).
 
 use std::collections::VecDeque;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
-use futures::FutureExt;
-use temporalio_common::ActivityCloseTimeouts;
-use temporalio_common::ActivityDefinition;
-use temporalio_common::RetryPolicy;
-use temporalio_common::data_converters::TemporalDeserializable;
-use temporalio_common::error::IncomingError;
-use temporalio_common::protos::temporal::api::failure::v1::failure::FailureInfo;
-use temporalio_common::search_attributes::{
-    SearchAttributeKey, SearchAttributeUpdate, SearchAttributes, Timestamp,
-};
 use temporalio_macros::{workflow, workflow_methods};
 use temporalio_sdk::{
-    ActivityExecutionError, ActivityOptions, ApplicationFailure, CancellableFuture,
-    LocalActivityOptions, SyncWorkflowContext, TimerOptions, TimerResult,
-    WorkflowCancellationToken, WorkflowContext, WorkflowContextView, WorkflowResult,
-    WorkflowTermination,
+    SyncWorkflowContext, WorkflowContext, WorkflowContextView, WorkflowResult, WorkflowTermination,
 };
 
-use crate::activities::{
-    Authorization, AuthorizePayment, BookingActivities, CreatePayment, EmailFailed, EmailFailure,
-    EmailKind, HoldSeats, IssueTickets, PaymentRef, RefundPayment, ReleaseSeats, SendEmail,
-    SendSms, SmsFailed,
-};
+use crate::activities::{SendEmail, SendSms};
 use crate::bounds::{self, OutOfBounds};
 use crate::contract::{
     BookingInput, BookingState, BookingStatus, CancelRequest, FlightCancelled, Inbound,
-    PaymentAuthorized, PaymentError, PaymentFailed, PaymentRequest, PaymentStatus, ScheduleChange,
-    SeatSelection, Transition, errors, reasons, search_attributes as sa,
+    PaymentAuthorized, PaymentFailed, PaymentRequest, ScheduleChange,
 };
-use crate::contract::{BookingRef, Money, SeatNumber};
+use crate::contract::{OutcomeCode, Refusal};
 
 mod compensations;
 mod emails;
 mod execution;
+mod payment;
 mod steps;
 mod visibility;
 
-use compensations::*;
-use emails::*;
-use execution::*;
-use steps::*;
-use visibility::*;
+use compensations::Compensation;
+use emails::{mailer, send_email, send_sms, texter};
+use steps::{needs_attention, saga};
 pub use visibility::{initial_search_attributes, start_summary};
+use visibility::{snapshot, transition};
 
 /// Bookings that start on this version or later end every step in a
 /// defined state (`patched`; older histories keep their old path): every
@@ -119,38 +105,51 @@ pub const ONE_CARD_PER_ATTEMPT: &str = "one-card-per-attempt-1";
 type Ctx = WorkflowContext<BookingWorkflow>;
 type MessageError = Box<dyn std::error::Error + Send + Sync>;
 
-/// A step to undo, registered when the step succeeds.
-#[derive(Debug, Clone, PartialEq, Eq)]
-enum Compensation {
-    /// Put the seats back; `cancellation` once they were sold.
-    ReleaseSeats { cancellation: bool },
-    /// Cancel the PaymentIntent of this attempt (nothing captured).
-    CancelPayment { attempt: u32 },
-}
-
-/// How the payment window ended.
-enum WindowOutcome {
-    Authorized,
-    Expired,
-    Cancelled {
-        reason: String,
-        kind: EmailKind,
-    },
-    /// The booking already reached its end (a payment attempt refused).
-    Ended,
-}
-
 #[workflow]
 pub struct BookingWorkflow {
+    /// The booking as its owner and ops see it (the `status` query).
     booking: BookingState,
+    /// Steps to undo, in the order they were done.
+    compensations: Vec<Compensation>,
+    /// How this run goes: its input's timings and the patches it runs.
+    run: Run,
+    /// Payment requests and what Stripe's webhooks said of them.
+    payments: Payments,
+    /// Cancels waiting for the main flow to act on them.
+    waiting: Waiting,
+    /// The flight's schedule as its changes arrive, and who was told.
+    schedule: Schedule,
+    /// Emails and texts waiting to go beside the saga.
+    notifications: Notifications,
+}
+
+/// How this run goes: fixed by its input and its patch markers.
+#[derive(Default)]
+struct Run {
     payment_window: Duration,
     reminder_lead: Duration,
-    compensations: Vec<Compensation>,
-    /// `submit_payment` requests not yet processed, with their ticket.
-    payment_requests: VecDeque<(u32, String)>,
-    payment_tickets: u32,
+    /// The input's override of every step's budget.
+    step_budget: Option<Duration>,
+    /// The input's cap on declined payments.
+    max_payment_attempts: Option<u32>,
+    /// The input is outside the gateway's bounds: refused before any step.
+    out_of_bounds: Option<OutOfBounds>,
+    /// Started on [`DEFINED_ENDS`] or later.
+    defined_ends: bool,
+    /// Started on [`MAILS_APART`] or later.
+    mails_apart: bool,
+    /// Started on [`FAST_PATH`] or later.
+    fast_path: bool,
+}
+
+/// The payment requests (`submit_payment`) and Stripe's webhooks.
+#[derive(Default)]
+struct Payments {
+    /// Requests not yet processed, with their ticket.
+    requests: VecDeque<(u32, String)>,
+    tickets: u32,
     /// Every request with a ticket up to this one has its answer.
-    payments_answered: u32,
+    answered: u32,
     /// PaymentIntents the webhook reported as authorized.
     authorized_intents: Vec<String>,
     /// PaymentIntents the webhook reported as failed, with Stripe's code,
@@ -158,40 +157,44 @@ pub struct BookingWorkflow {
     failed_intents: Vec<PaymentFailed>,
     /// The payment method the current attempt was given.
     attempt_method: Option<String>,
-    cancel_requested: Option<String>,
-    flight_cancelled: Option<String>,
-    /// A departure change that arrived before the hold knew the flight.
-    pending_departure: Option<ScheduleChange>,
-    schedule_version: u32,
-    /// The schedule version the traveller has been told about.
-    schedule_version_notified: u32,
-    /// The schedule version `DepartureTime` shows.
-    departure_attribute_version: u32,
-    /// Started on [`DEFINED_ENDS`] or later.
-    defined_ends: bool,
-    /// The input's override of every step's budget.
-    step_budget: Option<Duration>,
-    /// Started on [`MAILS_APART`] or later.
-    mails_apart: bool,
-    /// Emails the saga asked for, not sent yet ([`MAILS_APART`]).
-    mail_queue: VecDeque<SendEmail>,
-    /// The booking's messages go by text ([`SMS_TEXTS`]).
-    texts: bool,
-    /// The booking's messages go by email (always, unless a [`SMS_TEXTS`]
-    /// booking chose SMS only).
-    emails: bool,
-    /// Texts the saga asked for, not sent yet ([`SMS_TEXTS`]).
-    sms_queue: VecDeque<SendSms>,
-    /// Started on [`FAST_PATH`] or later.
-    fast_path: bool,
-    /// The saga has reached its end; the mailer finishes the queue.
-    saga_done: bool,
-    /// The input's cap on declined payments.
-    max_payment_attempts: Option<u32>,
     /// Payments the card's bank (or Stripe) declined so far.
     declines: u32,
-    /// The input is outside the gateway's bounds: refused before any step.
-    out_of_bounds: Option<OutOfBounds>,
+}
+
+/// Cancels the main flow acts on at its next waiting point.
+#[derive(Default)]
+struct Waiting {
+    /// The traveller's or an agent's (`cancel`).
+    cancel: Option<CancelRequest>,
+    /// The airline's (`flight_cancelled`), with the admin's reason.
+    flight_cancelled: Option<String>,
+}
+
+/// The departure as schedule changes arrive, and where it has been shown.
+#[derive(Default)]
+struct Schedule {
+    /// A departure change that arrived before the hold knew the flight.
+    pending_departure: Option<ScheduleChange>,
+    /// Changes applied so far.
+    version: u32,
+    /// The version the traveller has been told about.
+    notified: u32,
+    /// The version the `DepartureTime` search attribute shows.
+    attribute_version: u32,
+}
+
+/// The traveller's messages: where they go and those not sent yet.
+struct Notifications {
+    /// By email (always, unless a [`SMS_TEXTS`] booking chose SMS only).
+    emails: bool,
+    /// By text ([`SMS_TEXTS`]).
+    texts: bool,
+    /// Emails the saga asked for, not sent yet ([`MAILS_APART`]).
+    mail_queue: VecDeque<SendEmail>,
+    /// Texts the saga asked for, not sent yet ([`SMS_TEXTS`]).
+    sms_queue: VecDeque<SendSms>,
+    /// The saga has reached its end; the mailer finishes the queue.
+    saga_done: bool,
 }
 
 #[workflow_methods]
@@ -206,33 +209,25 @@ impl BookingWorkflow {
         let max_payment_attempts = input.max_payment_attempts;
         Self {
             booking: BookingState::new(input),
-            payment_window,
-            reminder_lead,
             compensations: Vec::new(),
-            payment_requests: VecDeque::new(),
-            payment_tickets: 0,
-            payments_answered: 0,
-            authorized_intents: Vec::new(),
-            failed_intents: Vec::new(),
-            attempt_method: None,
-            cancel_requested: None,
-            flight_cancelled: None,
-            pending_departure: None,
-            schedule_version: 0,
-            schedule_version_notified: 0,
-            departure_attribute_version: 0,
-            defined_ends: false,
-            step_budget,
-            mails_apart: false,
-            mail_queue: VecDeque::new(),
-            texts: false,
-            emails: true,
-            sms_queue: VecDeque::new(),
-            fast_path: false,
-            saga_done: false,
-            max_payment_attempts,
-            declines: 0,
-            out_of_bounds,
+            run: Run {
+                payment_window,
+                reminder_lead,
+                step_budget,
+                max_payment_attempts,
+                out_of_bounds,
+                ..Run::default()
+            },
+            payments: Payments::default(),
+            waiting: Waiting::default(),
+            schedule: Schedule::default(),
+            notifications: Notifications {
+                emails: true,
+                texts: false,
+                mail_queue: VecDeque::new(),
+                sms_queue: VecDeque::new(),
+                saga_done: false,
+            },
         }
     }
 
@@ -241,9 +236,9 @@ impl BookingWorkflow {
         // Before any command: input the gateway would never send ends here
         // (no patch marker, no record, no hold); every booking the gateway
         // starts is in bounds, so no history takes this path.
-        if let Some(out) = ctx.state(|s| s.out_of_bounds) {
-            let reason = format!("{}: {}", reasons::INPUT_OUT_OF_BOUNDS, out.field());
-            transition(ctx, BookingStatus::Failed, Some(reason));
+        if let Some(out) = ctx.state(|s| s.run.out_of_bounds) {
+            let outcome = OutcomeCode::InputOutOfBounds.with(out.field());
+            transition(ctx, BookingStatus::Failed, Some(outcome));
             return Ok(snapshot(ctx));
         }
         let fast_path = ctx.patched(FAST_PATH);
@@ -255,11 +250,11 @@ impl BookingWorkflow {
         let sms_chosen = channels.sms && ctx.state(|s| s.booking.contact_phone.is_some());
         let texts = mails_apart && sms_chosen && ctx.patched(SMS_TEXTS);
         ctx.state_mut(|s| {
-            s.defined_ends = defined_ends;
-            s.mails_apart = mails_apart;
-            s.fast_path = fast_path;
-            s.texts = texts;
-            s.emails = !texts || channels.email;
+            s.run.defined_ends = defined_ends;
+            s.run.mails_apart = mails_apart;
+            s.run.fast_path = fast_path;
+            s.notifications.texts = texts;
+            s.notifications.emails = !texts || channels.email;
         });
         let ctx: &Ctx = ctx;
         let saga = async {
@@ -270,7 +265,7 @@ impl BookingWorkflow {
                 }
                 other => other,
             };
-            ctx.state_mut(|s| s.saga_done = true);
+            ctx.state_mut(|s| s.notifications.saga_done = true);
             result
         };
         if !mails_apart {
@@ -280,10 +275,10 @@ impl BookingWorkflow {
         let (result, (), ()) = temporalio_sdk::workflows::join!(saga, mailer(ctx), texter(ctx));
         // What the mailer and the texter left (they stop waiting once the
         // workflow is cancelled) goes out before the workflow closes.
-        while let Some(mail) = ctx.state_mut(|s| s.mail_queue.pop_front()) {
+        while let Some(mail) = ctx.state_mut(|s| s.notifications.mail_queue.pop_front()) {
             send_email(ctx, mail).await;
         }
-        while let Some(sms) = ctx.state_mut(|s| s.sms_queue.pop_front()) {
+        while let Some(sms) = ctx.state_mut(|s| s.notifications.sms_queue.pop_front()) {
             send_sms(ctx, sms).await;
         }
         result
@@ -335,12 +330,9 @@ impl BookingWorkflow {
         // unanswered is refused (a rejection writes nothing to the history).
         // A client retrying the same call sends the same update id, which
         // Temporal attaches to the update already running.
-        if self.payment_tickets > self.payments_answered {
-            return Err(format!(
-                "{}: a payment for this booking is being processed",
-                reasons::PAYMENT_IN_PROGRESS
-            )
-            .into());
+        if self.payments.tickets > self.payments.answered {
+            let words = "a payment for this booking is being processed";
+            return Err(Refusal::PaymentInProgress.message(words).into());
         }
         Ok(())
     }
@@ -354,15 +346,16 @@ impl BookingWorkflow {
         request: PaymentRequest,
     ) -> BookingState {
         let ticket = ctx.state_mut(|s| {
-            s.payment_tickets += 1;
-            let ticket = s.payment_tickets;
-            s.payment_requests
+            s.payments.tickets += 1;
+            let ticket = s.payments.tickets;
+            s.payments
+                .requests
                 .push_back((ticket, request.payment_method));
             ticket
         });
         // Cancelling the workflow answers with the state as it is.
         let _ = ctx
-            .wait_condition(move |s| s.payments_answered >= ticket)
+            .wait_condition(move |s| s.payments.answered >= ticket)
             .await;
         snapshot(ctx)
     }
@@ -382,11 +375,10 @@ impl BookingWorkflow {
             }
             // Capture and confirmation take seconds: cancelling then would
             // capture and refund at once. The client retries shortly.
-            BookingStatus::Confirming if self.defined_ends => Err(format!(
-                "{}: the booking is being confirmed; try again in a few seconds",
-                reasons::CONFIRMING
-            )
-            .into()),
+            BookingStatus::Confirming if self.run.defined_ends => {
+                let words = "the booking is being confirmed; try again in a few seconds";
+                Err(Refusal::Confirming.message(words).into())
+            }
             _ => Ok(()),
         }
     }
@@ -397,11 +389,8 @@ impl BookingWorkflow {
     #[update]
     pub async fn cancel(ctx: &mut WorkflowContext<Self>, request: CancelRequest) -> BookingState {
         ctx.state_mut(|s| {
-            if s.cancel_requested.is_none() && !s.booking.status.is_final() {
-                let reason = request
-                    .reason
-                    .unwrap_or_else(|| "cancelled by the traveller".to_owned());
-                s.cancel_requested = Some(reason);
+            if s.waiting.cancel.is_none() && !s.booking.status.is_final() {
+                s.waiting.cancel = Some(request);
             }
         });
         let _ = ctx.wait_condition(|s| s.booking.status.is_final()).await;
@@ -419,8 +408,14 @@ impl BookingWorkflow {
         event: Inbound<PaymentAuthorized>,
     ) {
         let Some(event) = event.valid() else { return };
-        if !self.authorized_intents.contains(&event.payment_intent_id) {
-            self.authorized_intents.push(event.payment_intent_id);
+        if !self
+            .payments
+            .authorized_intents
+            .contains(&event.payment_intent_id)
+        {
+            self.payments
+                .authorized_intents
+                .push(event.payment_intent_id);
         }
     }
 
@@ -439,11 +434,12 @@ impl BookingWorkflow {
         if self.booking.payment.next_action.is_some()
             && current == Some(&event.payment_intent_id)
             && !self
+                .payments
                 .failed_intents
                 .iter()
                 .any(|f| f.payment_intent_id == event.payment_intent_id)
         {
-            self.failed_intents.push(event);
+            self.payments.failed_intents.push(event);
         }
     }
 
@@ -458,7 +454,11 @@ impl BookingWorkflow {
         // Versioned changes apply in order: an older one is late news.
         let known = match &self.booking.flight {
             Some(flight) => flight.version,
-            None => self.pending_departure.as_ref().and_then(|p| p.version),
+            None => self
+                .schedule
+                .pending_departure
+                .as_ref()
+                .and_then(|p| p.version),
         };
         if let (Some(version), Some(known)) = (change.version, known)
             && version <= known
@@ -478,9 +478,9 @@ impl BookingWorkflow {
                 flight.departure_time = change.departure_time;
                 flight.version = change.version.or(flight.version);
             }
-            None => self.pending_departure = Some(change),
+            None => self.schedule.pending_departure = Some(change),
         }
-        self.schedule_version += 1;
+        self.schedule.version += 1;
     }
 
     /// The airline cancelled the flight: full refund and an apology.
@@ -491,8 +491,8 @@ impl BookingWorkflow {
         event: Inbound<FlightCancelled>,
     ) {
         let Some(event) = event.valid() else { return };
-        if self.flight_cancelled.is_none() {
-            self.flight_cancelled = Some(
+        if self.waiting.flight_cancelled.is_none() {
+            self.waiting.flight_cancelled = Some(
                 event
                     .reason
                     .unwrap_or_else(|| "the airline cancelled the flight".to_owned()),
@@ -503,9 +503,9 @@ impl BookingWorkflow {
 
 impl BookingWorkflow {
     fn has_payment_work(&self) -> bool {
-        self.cancel_requested.is_some()
-            || self.flight_cancelled.is_some()
-            || !self.payment_requests.is_empty()
+        self.waiting.cancel.is_some()
+            || self.waiting.flight_cancelled.is_some()
+            || !self.payments.requests.is_empty()
             || self.current_intent_authorized()
             || self.current_intent_failed()
     }
@@ -515,6 +515,7 @@ impl BookingWorkflow {
         let current = self.booking.payment.payment_intent_id.as_ref();
         self.booking.payment.next_action.is_some()
             && self
+                .payments
                 .failed_intents
                 .iter()
                 .any(|f| Some(&f.payment_intent_id) == current)
@@ -527,23 +528,24 @@ impl BookingWorkflow {
         }
         let current = self.booking.payment.payment_intent_id.clone();
         let at = self
+            .payments
             .failed_intents
             .iter()
             .position(|f| Some(&f.payment_intent_id) == current.as_ref())?;
-        Some(self.failed_intents.remove(at))
+        Some(self.payments.failed_intents.remove(at))
     }
 
     /// The departure moved since the `DepartureTime` search attribute was
     /// last set ([`MAILS_APART`] bookings keep it current before
     /// confirmation too).
     fn departure_attribute_stale(&self) -> bool {
-        self.mails_apart && self.schedule_version != self.departure_attribute_version
+        self.run.mails_apart && self.schedule.version != self.schedule.attribute_version
     }
 
     fn has_post_confirmation_work(&self) -> bool {
-        self.cancel_requested.is_some()
-            || self.flight_cancelled.is_some()
-            || self.schedule_version != self.schedule_version_notified
+        self.waiting.cancel.is_some()
+            || self.waiting.flight_cancelled.is_some()
+            || self.schedule.version != self.schedule.notified
     }
 
     fn current_intent_authorized(&self) -> bool {
@@ -551,6 +553,6 @@ impl BookingWorkflow {
             .payment
             .payment_intent_id
             .as_ref()
-            .is_some_and(|id| self.authorized_intents.contains(id))
+            .is_some_and(|id| self.payments.authorized_intents.contains(id))
     }
 }

@@ -1,7 +1,22 @@
 //! What ops and the gateway see of a booking: its transitions, the read
 //! model, the search attributes and the Web UI's summary line.
 
-use super::*;
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use temporalio_common::search_attributes::{
+    SearchAttributeKey, SearchAttributeUpdate, SearchAttributes, Timestamp,
+};
+use temporalio_sdk::WorkflowResult;
+
+use crate::activities::BookingActivities;
+use crate::contract::{
+    BookingInput, BookingRef, BookingState, BookingStatus, Outcome, SeatNumber, SeatSelection,
+    Transition, search_attributes as sa,
+};
+
+use super::Ctx;
+use super::execution::{Budget, now, run_step};
 
 pub(super) const STATUS: SearchAttributeKey<String> =
     SearchAttributeKey::keyword(sa::BOOKING_STATUS);
@@ -79,7 +94,7 @@ pub(super) fn refresh_departure_attribute(ctx: &Ctx) -> bool {
         return false;
     }
     let departure = ctx.state_mut(|s| {
-        s.departure_attribute_version = s.schedule_version;
+        s.schedule.attribute_version = s.schedule.version;
         s.booking.flight.as_ref().map(|f| f.departure_time)
     });
     if let Some(departure) = departure {
@@ -88,17 +103,21 @@ pub(super) fn refresh_departure_attribute(ctx: &Ctx) -> bool {
     true
 }
 
-pub(super) fn transition(ctx: &Ctx, status: BookingStatus, reason: Option<String>) {
-    transition_with(ctx, status, reason, []);
+pub(super) fn transition(ctx: &Ctx, status: BookingStatus, outcome: Option<Outcome>) {
+    transition_with(ctx, status, outcome, []);
 }
 
 /// A transition whose status the starter already put in the search
 /// attributes: recorded in the history only.
-pub(super) fn record_transition(ctx: &Ctx, status: BookingStatus, reason: Option<String>) {
+pub(super) fn record_transition(ctx: &Ctx, status: BookingStatus, outcome: Option<Outcome>) {
     let at = now(ctx);
     ctx.state_mut(|s| {
         s.booking.status = status;
-        s.booking.history.push(Transition { status, at, reason });
+        s.booking.history.push(Transition {
+            status,
+            at,
+            outcome,
+        });
     });
 }
 
@@ -107,16 +126,20 @@ pub(super) fn record_transition(ctx: &Ctx, status: BookingStatus, reason: Option
 pub(super) fn transition_with(
     ctx: &Ctx,
     status: BookingStatus,
-    reason: Option<String>,
+    outcome: Option<Outcome>,
     extra: impl IntoIterator<Item = SearchAttributeUpdate>,
 ) {
     let at = now(ctx);
     ctx.state_mut(|s| {
         s.booking.status = status;
-        if reason.is_some() {
-            s.booking.reason.clone_from(&reason);
+        if outcome.is_some() {
+            s.booking.outcome.clone_from(&outcome);
         }
-        s.booking.history.push(Transition { status, at, reason });
+        s.booking.history.push(Transition {
+            status,
+            at,
+            outcome,
+        });
     });
     let mut updates = vec![STATUS.value_set(status.as_str().to_owned())];
     updates.extend(extra);
