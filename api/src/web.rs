@@ -1,4 +1,4 @@
-//! The traveller's web app (`web/`): a page and five static files, built
+//! The traveller's web app (`web/`): a page and seven static files, built
 //! into the binary, served at `/` beside the API. No build step and no
 //! framework: plain ES modules on the public API (see web/app.js).
 //!
@@ -18,11 +18,21 @@ use reqwest::Url;
 pub const STRIPE_JS: &str = "https://js.stripe.com/v3/";
 
 /// The page's files, embedded at build time.
-pub const ASSETS: [(&str, &str, &str); 5] = [
+pub const ASSETS: [(&str, &str, &str); 7] = [
     (
         "/assets/app.js",
         "text/javascript; charset=utf-8",
         include_str!("../../web/app.js"),
+    ),
+    (
+        "/assets/booking.js",
+        "text/javascript; charset=utf-8",
+        include_str!("../../web/booking.js"),
+    ),
+    (
+        "/assets/page.js",
+        "text/javascript; charset=utf-8",
+        include_str!("../../web/page.js"),
     ),
     (
         "/assets/ui.js",
