@@ -79,3 +79,25 @@ fn remove_orphans() {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_scratch_folder_goes_with_its_owner_or_after_its_dead_process() {
+        // A folder left by a process that is gone (no such pid).
+        let orphan = std::env::temp_dir().join(format!("{PREFIX}4294967-kannel-left"));
+        std::fs::create_dir_all(orphan.join("store")).unwrap();
+        remove_orphans();
+        assert!(!orphan.exists(), "the dead process's folder stayed");
+
+        let dir = ScratchDir::new("kannel");
+        let path = dir.path().to_owned();
+        std::fs::write(dir.join("messages.jsonl"), "{}\n").unwrap();
+        remove_orphans();
+        assert!(path.exists(), "a live process's folder was removed");
+        drop(dir);
+        assert!(!path.exists(), "the folder stayed after its owner");
+    }
+}
