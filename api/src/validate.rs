@@ -12,6 +12,20 @@ use crate::error::Error;
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Email(String);
 
+/// What the API document says an [`Email`] field takes (a subset of what
+/// [`Email::parse`] accepts, for clients that check before sending): the
+/// schema of the sign-up's and the password reset's `email`.
+pub(crate) fn email_schema() -> utoipa::openapi::ObjectBuilder {
+    #[allow(deprecated)] // `example`, as the derived schemas write it
+    utoipa::openapi::ObjectBuilder::new()
+        .schema_type(utoipa::openapi::Type::String)
+        .max_length(Some(254))
+        .pattern(Some(
+            r"^[A-Za-z0-9_%+-]{1,30}(\.[A-Za-z0-9_%+-]{1,16}){0,2}@([A-Za-z0-9]([A-Za-z0-9-]{0,20}[A-Za-z0-9])?\.){1,3}[A-Za-z]{2,10}$",
+        ))
+        .example(Some(serde_json::json!("ada@example.com")))
+}
+
 impl Email {
     pub fn parse(field: impl Into<Cow<'static, str>>, raw: &str) -> Result<Self, Error> {
         let field = field.into();

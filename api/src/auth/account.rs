@@ -26,7 +26,7 @@ use crate::error::{Error, GatewayError, Result};
 use crate::extract::ApiJson;
 use crate::routes::Routes;
 use crate::state::AppState;
-use crate::validate::{Email, new_password};
+use crate::validate::{Email, email_schema, new_password};
 
 /// How long each link works.
 const VERIFY_TTL: Duration = Duration::from_secs(24 * 3600);
@@ -79,12 +79,12 @@ pub struct LinkRequest {
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ResetRequest {
-    #[schema(
-        max_length = 254,
-        pattern = r"^[A-Za-z0-9_%+-]{1,30}(\.[A-Za-z0-9_%+-]{1,16}){0,2}@([A-Za-z0-9]([A-Za-z0-9-]{0,20}[A-Za-z0-9])?\.){1,3}[A-Za-z]{2,10}$",
-        example = "ada@example.com"
-    )]
+    #[schema(schema_with = reset_email)]
     email: String,
+}
+
+fn reset_email() -> utoipa::openapi::Object {
+    email_schema().build()
 }
 
 #[derive(Deserialize, ToSchema)]

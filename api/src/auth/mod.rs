@@ -29,7 +29,7 @@ use crate::error::{Error, GatewayError, Result, ResultExt};
 use crate::extract::ApiJson;
 use crate::routes::Routes;
 use crate::state::AppState;
-use crate::validate::{Email, new_password, text};
+use crate::validate::{Email, email_schema, new_password, text};
 use extract::AuthUser;
 use tokens::{Role, new_refresh_token, refresh_hash};
 
@@ -56,12 +56,7 @@ pub fn me_routes() -> Routes {
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SignupRequest {
-    /// An email address (any case; the account keeps it lower case).
-    #[schema(
-        max_length = 254,
-        pattern = r"^[A-Za-z0-9_%+-]{1,30}(\.[A-Za-z0-9_%+-]{1,16}){0,2}@([A-Za-z0-9]([A-Za-z0-9-]{0,20}[A-Za-z0-9])?\.){1,3}[A-Za-z]{2,10}$",
-        example = "ada@example.com"
-    )]
+    #[schema(schema_with = signup_email)]
     email: String,
     #[schema(value_type = String, min_length = 10, max_length = 128)]
     password: SecretString,
@@ -71,6 +66,15 @@ pub struct SignupRequest {
         pattern = r"^[^\s\x00-\x1f\x7f-\x9f]([^\x00-\x1f\x7f-\x9f]*[^\s\x00-\x1f\x7f-\x9f])?$"
     )]
     name: String,
+}
+
+/// An email address (any case; the account keeps it lower case).
+fn signup_email() -> utoipa::openapi::Object {
+    email_schema()
+        .description(Some(
+            "An email address (any case; the account keeps it lower case).",
+        ))
+        .build()
 }
 
 #[derive(Deserialize, ToSchema)]
