@@ -10,7 +10,7 @@ use booking_workflows::activities::{
     FlightChangeAnswer, HoldSeats, IssueTickets, PaymentCreated, PaymentRef, RefundPayment,
     ReleaseSeats, SeatsHeld, SendEmail, SendSms, SmsFailed, definitions as defs,
 };
-use booking_workflows::contract::{BookingState, RefundInfo};
+use booking_workflows::contract::{BookingId, BookingState, RefundInfo};
 use temporalio_macros::activities;
 use temporalio_sdk::activities::{ActivityContext, ActivityError};
 
@@ -108,7 +108,7 @@ macro_rules! activity_handlers {
 
 activity_handlers! {
     HoldSeats => hold_seats(input: HoldSeats) -> SeatsHeld = holds.hold(&input);
-    ConfirmSeats => confirm_seats(booking_id: String) -> () = inventory.confirm(&booking_id);
+    ConfirmSeats => confirm_seats(booking_id: BookingId) -> () = inventory.confirm(booking_id);
     ReleaseSeats => release_seats(input: ReleaseSeats) -> () = inventory.release(&input);
     CreatePayment => create_payment(input: CreatePayment) -> PaymentCreated
         = payments.create(&input);
@@ -118,7 +118,7 @@ activity_handlers! {
     CancelPayment => cancel_payment(input: PaymentRef) -> () = payments.cancel(&input);
     RefundPayment => refund_payment(input: RefundPayment) -> RefundInfo = payments.refund(&input);
     IssueTickets => issue_tickets(input: IssueTickets) -> Vec<String>
-        = records.issue_tickets(&input.booking_id, input.passengers);
+        = records.issue_tickets(input.booking_id, input.passengers);
     RecordBooking => record_booking(booking: BookingState) -> () = records.record(&booking);
     SendEmail => send_email(input: SendEmail) -> () = mailer.send(&input);
     RecordEmailFailed => record_email_failed(input: EmailFailed) -> ()

@@ -12,7 +12,6 @@ use sqlx::PgPool;
 
 use crate::error::{StepError, StepResult};
 use crate::inventory::Inventory;
-use crate::records::booking_uuid;
 
 #[derive(Clone)]
 pub struct Holds {
@@ -36,7 +35,7 @@ impl Holds {
     /// scheduled before the user was sent: for the booking alone). A
     /// database out of reach is transient; no record is the answer.
     async fn owner_recorded(&self, input: &HoldSeats) -> StepResult<()> {
-        let booking_id = booking_uuid(&input.booking_id)?;
+        let booking_id = input.booking_id.uuid();
         let owner: Option<String> =
             sqlx::query_scalar("select user_id::text from booking_request where booking_id = $1")
                 .bind(booking_id)

@@ -8,7 +8,7 @@ use booking_workflows::activities::{
     ApplyFlightChange, FlightChangeAnswer, HoldSeats, ReleaseSeats, SeatsHeld,
 };
 use booking_workflows::contract::{
-    FlightInfo, FlightNumber, HeldSeat, IataCode, SeatSelection, errors,
+    BookingId, FlightInfo, FlightNumber, HeldSeat, IataCode, SeatSelection, errors,
 };
 use flights_api::catalogue::FlightDetails;
 use flights_api::inventory::{
@@ -151,7 +151,7 @@ impl Inventory {
 
     /// Held → sold.
     #[tracing::instrument(skip_all, fields(booking_id = %booking_id))]
-    pub async fn confirm(&self, booking_id: &str) -> StepResult<()> {
+    pub async fn confirm(&self, booking_id: BookingId) -> StepResult<()> {
         let response = self
             .authorized(Method::POST, &format!("/holds/{booking_id}/confirm"))
             .send()

@@ -3,13 +3,12 @@
 //! or an upsert that never goes back in time.
 
 use booking_workflows::activities::{EmailFailed, EmailFailure, EmailKind};
-use booking_workflows::contract::BookingState;
+use booking_workflows::contract::{BookingId, BookingState};
 use std::time::Duration;
 
 use sqlx::PgPool;
-use uuid::Uuid;
 
-use crate::error::{StepError, StepResult};
+use crate::error::StepResult;
 
 /// The booking records' migrations (`migrations/booking`): the read model,
 /// event log, payments, refunds, tickets, notifications. The gateway's
@@ -55,15 +54,6 @@ pub struct Records {
     pool: PgPool,
 }
 
-pub fn booking_uuid(booking_id: &str) -> StepResult<Uuid> {
-    Uuid::parse_str(booking_id).map_err(|_| {
-        StepError::business(
-            booking_workflows::contract::errors::BOOKING_REJECTED,
-            format!("booking id {booking_id:?} is not a UUID"),
-        )
-    })
-}
-
 impl Records {
     pub fn new(pool: PgPool) -> Self {
         Records { pool }
@@ -74,7 +64,7 @@ impl Records {
     /// the transitions not yet in the event log.
     #[tracing::instrument(skip_all, fields(booking_id = %b.booking_id, status = %b.status))]
     pub async fn record(&self, b: &BookingState) -> StepResult<()> {
-        let id = booking_uuid(&b.booking_id)?;
+        let id = b.booking_id.uuid();
         let version = b.revision as i32;
         let state = serde_json::to_value(b).map_err(anyhow::Error::from)?;
         let mut tx = self.pool.begin().await?;
@@ -192,7 +182,7 @@ impl Records {
     /// and is not counted twice.
     #[tracing::instrument(skip_all, fields(booking_id = %f.booking_id, kind = f.kind.as_str()))]
     pub async fn email_failed(&self, f: &EmailFailed) -> StepResult<()> {
-        let id = booking_uuid(&f.booking_id)?;
+        let id = f.booking_id.uuid();
         let inserted = sqlx::query(
             "insert into email_failure (booking_id, email_key, kind, cause)
              values ($1, $2, $3, $4)
@@ -222,10 +212,10 @@ impl Records {
     #[tracing::instrument(skip_all, fields(booking_id = %booking_id))]
     pub async fn issue_tickets(
         &self,
-        booking_id: &str,
+        booking_id: BookingId,
         passengers: u32,
     ) -> StepResult<Vec<String>> {
-        let id = booking_uuid(booking_id)?;
+        let id = booking_id.uuid();
         sqlx::query(
             "insert into ticket (booking_id, passenger_no, ticket_number)
              select $1, g, $3 || lpad(nextval('ticket_number_seq')::text, 10, '0')

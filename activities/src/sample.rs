@@ -20,7 +20,7 @@ pub fn eur(amount: i64) -> Money {
 /// Confirmed, paid, two passengers on SK123 LIS→BER.
 pub fn booking(booking_id: &str) -> BookingState {
     BookingState {
-        booking_id: booking_id.to_owned(),
+        booking_id: booking_id.parse().expect("a booking id (UUID)"),
         booking_ref: "K7Q2ZP".parse().unwrap(),
         user_id: "user-1".into(),
         status: BookingStatus::Confirmed,

@@ -158,7 +158,7 @@ async fn notification(pool: &PgPool, booking: &BookingState, key: &str) -> Optio
         "select kind, recipient, message_id, sent_at from notification \
          where booking_id = $1 and notification_key = $2",
     )
-    .bind(Uuid::parse_str(&booking.booking_id).unwrap())
+    .bind(booking.booking_id.uuid())
     .bind(key)
     .fetch_optional(pool)
     .await
@@ -411,7 +411,7 @@ async fn a_claim_left_by_an_attempt_that_died_is_taken_over_and_the_email_sent()
         "insert into notification (booking_id, notification_key, kind, recipient, claimed_until)
          values ($1, 'confirmation', 'confirmation', $2, now() - interval '1 second')",
     )
-    .bind(Uuid::parse_str(&b.booking_id).unwrap())
+    .bind(b.booking_id.uuid())
     .bind(&b.contact_email)
     .execute(&db.pool)
     .await

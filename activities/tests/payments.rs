@@ -14,7 +14,7 @@ use booking_activities::payments::{Payments, StripeConfig};
 use booking_workflows::activities::{
     Authorization, AuthorizePayment, CreatePayment, PaymentCreated, PaymentRef, RefundPayment,
 };
-use booking_workflows::contract::{Money, RefundInfo, errors};
+use booking_workflows::contract::{BookingId, Money, PaymentMethodId, RefundInfo, errors};
 use serde_json::Value;
 use support::TestDb;
 use uuid::Uuid;
@@ -111,7 +111,7 @@ struct TestApp {
     payments: Payments,
     stripe: LocalStripe,
     db: TestDb,
-    booking_id: String,
+    booking_id: BookingId,
 }
 
 impl TestApp {
@@ -127,7 +127,7 @@ impl TestApp {
             payments,
             stripe,
             db,
-            booking_id: Uuid::new_v4().to_string(),
+            booking_id: BookingId::new_random(),
         }
     }
 
@@ -160,7 +160,7 @@ impl TestApp {
             .authorize(&AuthorizePayment {
                 booking_id: self.booking_id.clone(),
                 attempt,
-                payment_method: payment_method.to_owned(),
+                payment_method: PaymentMethodId::parse(payment_method).unwrap(),
             })
             .await
     }
@@ -197,7 +197,7 @@ impl TestApp {
             "select status, decline_code from payment_attempt \
              where booking_id = $1::uuid and attempt = $2",
         )
-        .bind(&self.booking_id)
+        .bind(self.booking_id.to_string())
         .bind(attempt as i32)
         .fetch_one(&self.db.pool)
         .await
@@ -232,7 +232,7 @@ async fn good_card_is_authorized_captured_and_refunded_once() {
     assert_eq!(intent["capture_method"], "manual");
     assert_eq!(intent["amount"], 45_900);
     assert_eq!(intent["currency"], "eur");
-    assert_eq!(intent["metadata"]["booking_id"], app.booking_id.as_str());
+    assert_eq!(intent["metadata"]["booking_id"], app.booking_id.to_string());
     assert_eq!(intent["metadata"]["booking_ref"], "K7Q2ZP");
     assert_eq!(intent["metadata"]["attempt"], "1");
 
@@ -327,7 +327,7 @@ async fn create_twice_concurrently_makes_one_intent() {
         .as_array()
         .unwrap()
         .iter()
-        .filter(|i| i["metadata"]["booking_id"] == app.booking_id.as_str())
+        .filter(|i| i["metadata"]["booking_id"] == app.booking_id.to_string())
         .collect();
     assert_eq!(ours.len(), 1);
     assert_eq!(app.stripe.calls("POST /v1/payment_intents"), 1);
@@ -364,7 +364,7 @@ async fn a_create_retried_after_its_answer_was_lost_gets_the_first_intent_again(
         .as_array()
         .unwrap()
         .iter()
-        .filter(|i| i["metadata"]["booking_id"] == app.booking_id.as_str())
+        .filter(|i| i["metadata"]["booking_id"] == app.booking_id.to_string())
         .count();
     assert_eq!(ours, 1, "no orphan PaymentIntent");
 }

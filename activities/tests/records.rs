@@ -5,13 +5,13 @@ mod support;
 
 use booking_activities::records::Records;
 use booking_workflows::contract::{
-    BookingInput, BookingState, BookingStatus, SeatSelection, Transition,
+    BookingId, BookingInput, BookingState, BookingStatus, SeatSelection, Transition,
 };
 use support::TestDb;
 
 fn state(id: &str, revision: u32, statuses: &[BookingStatus]) -> BookingState {
     let mut state = BookingState::new(BookingInput {
-        booking_id: id.to_owned(),
+        booking_id: id.parse().unwrap(),
         booking_ref: "REC001".parse().unwrap(),
         user_id: "user-1".into(),
         flight_id: 7,
@@ -71,14 +71,14 @@ async fn a_late_older_record_never_overwrites_a_newer_one() {
 async fn tickets_are_issued_once_per_passenger() {
     let db = TestDb::create("records_test").await;
     let records = Records::new(db.pool.clone());
-    let id = uuid::Uuid::new_v4().to_string();
-    let (a, b) = tokio::join!(records.issue_tickets(&id, 3), records.issue_tickets(&id, 3));
+    let id = BookingId::new_random();
+    let (a, b) = tokio::join!(records.issue_tickets(id, 3), records.issue_tickets(id, 3));
     let (a, b) = (a.unwrap(), b.unwrap());
     assert_eq!(a, b);
     assert_eq!(a.len(), 3);
     assert!(a.iter().all(|t| t.len() == 13 && t.starts_with("176")));
     let other = records
-        .issue_tickets(&uuid::Uuid::new_v4().to_string(), 1)
+        .issue_tickets(BookingId::new_random(), 1)
         .await
         .unwrap();
     assert!(!a.contains(&other[0]), "ticket numbers are unique");

@@ -111,7 +111,7 @@ async fn status(db: &TestDb, booking: &BookingState, key: &str) -> Option<(Strin
     sqlx::query_as(
         "select status, message_id from sms_message where booking_id = $1 and sms_key = $2",
     )
-    .bind(Uuid::parse_str(&booking.booking_id).unwrap())
+    .bind(booking.booking_id.uuid())
     .bind(key)
     .fetch_optional(&db.pool)
     .await

@@ -38,6 +38,7 @@ macro_rules! string_newtype {
 
 mod cabin;
 mod codes;
+mod ids;
 mod money;
 mod outcome;
 #[cfg(feature = "openapi")]
@@ -46,6 +47,7 @@ mod seat;
 
 pub use cabin::Cabin;
 pub use codes::{BookingRef, FlightNumber, IataCode};
+pub use ids::{BookingId, PaymentMethodId};
 pub use money::{Currency, Money};
 pub use outcome::{MAX_DETAIL, Outcome, OutcomeCode};
 pub use seat::SeatNumber;

@@ -293,7 +293,7 @@ impl TestApp {
     }
 
     /// This booking's hold as the worker reads it: (status code, body).
-    pub async fn hold_status(&self, booking_id: &str) -> (u16, Value) {
+    pub async fn hold_status(&self, booking_id: impl std::fmt::Display) -> (u16, Value) {
         let path = format!("/api/v1/holds/{booking_id}");
         let r = self.call(Method::GET, &path, None, Some(TOKEN)).await;
         (r.status.as_u16(), r.body)

@@ -127,7 +127,9 @@ async fn window_expiry_cancels_the_intent_and_releases_the_seats() {
     let late = handle
         .execute_update(
             booking_workflows::BookingWorkflow::submit_payment,
-            booking_workflows::contract::PaymentRequest { payment_method: pm },
+            booking_workflows::contract::PaymentRequest {
+                payment_method: pm.parse().unwrap(),
+            },
             Default::default(),
         )
         .await;
@@ -245,7 +247,7 @@ async fn no_seats_fails_cleanly_without_charge_or_email() {
         .as_array()
         .unwrap()
         .iter()
-        .filter(|i| i["metadata"]["booking_id"] == booking_id.as_str())
+        .filter(|i| i["metadata"]["booking_id"] == booking_id.to_string())
         .count();
     assert_eq!(ours, 0, "nothing charged");
     assert_eq!(

@@ -133,7 +133,7 @@ async fn a_client_without_the_key_can_neither_cancel_nor_signal_a_booking() {
 async fn a_booking_started_without_the_key_runs_no_step() {
     let (stack, flight, before) = Stack::with_small_flight_and_seats("frontend-start").await;
     let input = stack.input(flight, seats(&["8A", "8B"]));
-    let booking_id = input.booking_id.clone();
+    let booking_id = input.booking_id.to_string();
     let id = workflow_id(&booking_id);
     let json = serde_json::to_string(&input).unwrap();
     let out = cli(
@@ -211,7 +211,7 @@ async fn nine_seats_held_for_thirty_days_are_refused_before_any_step() {
         },
     );
     input.payment_window_ms = 30 * 24 * 3_600_000;
-    let booking_id = input.booking_id.clone();
+    let booking_id = input.booking_id.to_string();
     // Even with its owner recorded: the bounds come first.
     let handle = stack.start_booking(input).await;
     let refused = stack.wait_status(&handle, BookingStatus::Failed).await;
@@ -245,11 +245,11 @@ async fn a_booking_the_gateway_never_recorded_holds_nothing() {
     let (stack, flight, before) = Stack::with_small_flight_and_seats("no-owner").await;
     // In bounds, but no booking_request at all.
     let stray = stack.input(flight, seats(&["9A"]));
-    let stray_id = stray.booking_id.clone();
+    let stray_id = stray.booking_id.to_string();
     let stray = stack.start_unrecorded(stray).await;
     // A booking_request, but another user's.
     let mut other = stack.input(flight, seats(&["9B"]));
-    let other_id = other.booking_id.clone();
+    let other_id = other.booking_id.to_string();
     stack.record_owner(&other).await;
     other.user_id = uuid::Uuid::new_v4().to_string();
     let other = stack.start_unrecorded(other).await;

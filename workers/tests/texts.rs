@@ -69,7 +69,7 @@ async fn a_traveller_who_chose_sms_and_email_gets_both_and_the_deliveries_are_re
     let departure = chrono::DateTime::parse_from_rfc3339(&utc_in_days(9, 10, 0)).unwrap();
     let lead = departure.signed_duration_since(chrono::Utc::now()) - chrono::TimeDelta::seconds(10);
     input.reminder_lead_ms = lead.num_milliseconds() as u64;
-    let booking_id = input.booking_id.clone();
+    let booking_id = input.booking_id.to_string();
     let (handle, _) = stack.held_booking(input).await;
     let paid = stack.pay(&handle, GOOD_CARD).await;
     assert_eq!(paid.status, BookingStatus::Confirmed, "{paid:#?}");
@@ -131,7 +131,7 @@ async fn sms_only_with_a_name_outside_gsm_goes_as_two_ucs2_segments_and_no_email
     stack.start_kannel().await;
     let mut input = texting(stack.input(flight, seats(&["3A"])), false);
     input.passengers[0].first_name = "Łukasz".to_owned();
-    let booking_id = input.booking_id.clone();
+    let booking_id = input.booking_id.to_string();
     let (handle, _) = stack.held_booking(input).await;
     let paid = stack.pay(&handle, GOOD_CARD).await;
     assert_eq!(paid.status, BookingStatus::Confirmed, "{paid:#?}");
@@ -154,7 +154,7 @@ async fn the_sms_gateway_down_then_up_sends_the_text_once_and_never_holds_the_em
     let (mut stack, flight) = Stack::with_small_flight("texts-gateway-down").await;
     // Kannel is not running: every send_sms attempt fails to connect.
     let input = texting(stack.input(flight, seats(&["3A"])), true);
-    let booking_id = input.booking_id.clone();
+    let booking_id = input.booking_id.to_string();
     let (handle, _) = stack.held_booking(input).await;
     let paid = stack.pay(&handle, GOOD_CARD).await;
     assert_eq!(paid.status, BookingStatus::Confirmed, "{paid:#?}");

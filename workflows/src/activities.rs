@@ -13,8 +13,8 @@ use temporalio_macros::activity_definitions;
 use temporalio_sdk::activities::ActivityError;
 
 use crate::contract::{
-    BookingRef, BookingState, FlightInfo, HeldSeat, Money, NextAction, PaymentError, RefundInfo,
-    SeatSelection,
+    BookingId, BookingRef, BookingState, FlightInfo, HeldSeat, Money, NextAction, PaymentError,
+    PaymentMethodId, RefundInfo, SeatSelection,
 };
 
 /// Every activity's heartbeat timeout: the activities heartbeat every
@@ -26,7 +26,7 @@ pub const HEARTBEAT_TIMEOUT: std::time::Duration = std::time::Duration::from_sec
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct HoldSeats {
-    pub booking_id: String,
+    pub booking_id: BookingId,
     pub flight_id: i64,
     pub seats: SeatSelection,
     /// The booking's owner, whose `booking_request` the hold must find
@@ -45,14 +45,14 @@ pub struct SeatsHeld {
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ReleaseSeats {
-    pub booking_id: String,
+    pub booking_id: BookingId,
     /// Release seats that were already sold (a cancelled booking).
     pub cancellation: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct CreatePayment {
-    pub booking_id: String,
+    pub booking_id: BookingId,
     pub booking_ref: BookingRef,
     /// 1 for the first attempt; each attempt has its own PaymentIntent.
     pub attempt: u32,
@@ -67,9 +67,9 @@ pub struct PaymentCreated {
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct AuthorizePayment {
-    pub booking_id: String,
+    pub booking_id: BookingId,
     pub attempt: u32,
-    pub payment_method: String,
+    pub payment_method: PaymentMethodId,
 }
 
 /// The answer of an authorization: a decline is an answer, not an error,
@@ -86,20 +86,20 @@ pub enum Authorization {
 /// Identifies a payment attempt (its PaymentIntent is in our records).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PaymentRef {
-    pub booking_id: String,
+    pub booking_id: BookingId,
     pub attempt: u32,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RefundPayment {
-    pub booking_id: String,
+    pub booking_id: BookingId,
     pub attempt: u32,
     pub amount: Money,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct IssueTickets {
-    pub booking_id: String,
+    pub booking_id: BookingId,
     pub passengers: u32,
 }
 
@@ -167,7 +167,7 @@ impl EmailFailure {
 /// An email the mailer gave up on, for ops (booking database).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct EmailFailed {
-    pub booking_id: String,
+    pub booking_id: BookingId,
     pub kind: EmailKind,
     pub key: String,
     pub cause: EmailFailure,
@@ -187,7 +187,7 @@ pub struct SendSms {
 /// (a refusal is recorded by `send_sms` itself).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SmsFailed {
-    pub booking_id: String,
+    pub booking_id: BookingId,
     pub kind: EmailKind,
     pub key: String,
 }
@@ -228,7 +228,7 @@ impl BookingActivities {
 
     /// Held → sold (flight service).
     #[activity(name = "confirm_seats")]
-    pub fn confirm_seats(booking_id: String) -> Result<(), ActivityError> {
+    pub fn confirm_seats(booking_id: BookingId) -> Result<(), ActivityError> {
         unimplemented!()
     }
 

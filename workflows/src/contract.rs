@@ -11,7 +11,8 @@ use serde::{Deserialize, Serialize};
 /// JSON is the plain string (or `{amount, currency}`) the histories hold,
 /// and a value that does not parse never reaches a step.
 pub use airline_domain::{
-    BookingRef, Cabin, Currency, FlightNumber, IataCode, Money, Outcome, OutcomeCode, SeatNumber,
+    BookingId, BookingRef, Cabin, Currency, FlightNumber, IataCode, Money, Outcome, OutcomeCode,
+    PaymentMethodId, SeatNumber,
 };
 
 /// Every signal's input: `Valid`, or `Refused` when its payload was not
@@ -26,7 +27,7 @@ pub const TASK_QUEUE: &str = "bookings";
 pub const WORKFLOW_TYPE: &str = "BookingWorkflow";
 
 /// `booking-<booking id>`.
-pub fn workflow_id(booking_id: &str) -> String {
+pub fn workflow_id(booking_id: impl fmt::Display) -> String {
     format!("booking-{booking_id}")
 }
 
@@ -60,7 +61,7 @@ pub struct Passenger {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct BookingInput {
     /// A UUID.
-    pub booking_id: String,
+    pub booking_id: BookingId,
     /// The short reference travellers quote, e.g. `K7Q2ZP`.
     pub booking_ref: BookingRef,
     pub user_id: String,
@@ -257,7 +258,7 @@ pub struct Transition {
 /// the read model stores.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct BookingState {
-    pub booking_id: String,
+    pub booking_id: BookingId,
     pub booking_ref: BookingRef,
     pub user_id: String,
     pub status: BookingStatus,
@@ -328,7 +329,7 @@ impl BookingState {
 /// `submit_payment`: a Stripe payment method id (`pm_card_visa`, `pm_...`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PaymentRequest {
-    pub payment_method: String,
+    pub payment_method: PaymentMethodId,
 }
 
 /// `payment_authorized`: sent by the gateway for a verified

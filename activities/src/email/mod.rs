@@ -52,12 +52,7 @@ impl Mailer {
     )]
     pub async fn send(&self, input: &SendEmail) -> StepResult<()> {
         let booking = &input.booking;
-        let booking_id = Uuid::parse_str(&booking.booking_id).map_err(|e| {
-            StepError::business(
-                errors::EMAIL_REJECTED,
-                format!("booking id {:?} is not a UUID: {e}", booking.booking_id),
-            )
-        })?;
+        let booking_id = booking.booking_id.uuid();
         let to = Address::from_str(&booking.contact_email).map_err(|e| {
             StepError::business(
                 errors::EMAIL_REJECTED,

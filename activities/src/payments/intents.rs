@@ -30,7 +30,7 @@ impl Payments {
     /// the same intent.
     #[tracing::instrument(skip_all, fields(booking_id = %input.booking_id, attempt = input.attempt))]
     pub async fn create(&self, input: &CreatePayment) -> StepResult<PaymentCreated> {
-        let (booking, attempt) = parse_ref(&input.booking_id, input.attempt)?;
+        let (booking, attempt) = parse_ref(input.booking_id, input.attempt)?;
         let (amount, currency) = (&input.amount.amount(), input.amount.currency());
         let currency = currency.as_str();
         let Ok(stripe_currency) = currency.to_lowercase().parse::<Currency>();
@@ -77,7 +77,7 @@ impl Payments {
         }
 
         let metadata = HashMap::from([
-            ("booking_id".to_owned(), input.booking_id.clone()),
+            ("booking_id".to_owned(), input.booking_id.to_string()),
             ("booking_ref".to_owned(), input.booking_ref.to_string()),
             ("attempt".to_owned(), attempt.to_string()),
         ]);
@@ -122,7 +122,7 @@ impl Payments {
     /// decline is an answer (`Declined`), recorded, and given again on retry.
     #[tracing::instrument(skip_all, fields(booking_id = %input.booking_id, attempt = input.attempt))]
     pub async fn authorize(&self, input: &AuthorizePayment) -> StepResult<Authorization> {
-        let (booking, attempt) = parse_ref(&input.booking_id, input.attempt)?;
+        let (booking, attempt) = parse_ref(input.booking_id, input.attempt)?;
         let mut tx = self.db.begin().await?;
         let (row, intent_id) = existing_intent(&mut tx, booking, attempt).await?;
         match row.status()? {
@@ -223,16 +223,16 @@ impl Payments {
         input: &AuthorizePayment,
         intent_id: &str,
     ) -> StepResult<Outcome> {
-        let method = if input.payment_method.starts_with("tok_") {
+        let method = if input.payment_method.is_token() {
             match self
-                .card_from_token(booking, attempt, &input.payment_method)
+                .card_from_token(booking, attempt, input.payment_method.as_str())
                 .await
             {
                 Ok(method) => method,
                 Err(outcome) => return outcome,
             }
         } else {
-            input.payment_method.clone()
+            input.payment_method.to_string()
         };
         let attach = UpdatePaymentIntent::new(intent_id).payment_method(&method);
         let attached: Result<Intent, _> = self.send_step(&attach, booking, "attach", attempt).await;
@@ -293,7 +293,7 @@ impl Payments {
     /// Stripe already shows as captured, is a success.
     #[tracing::instrument(skip_all, fields(booking_id = %input.booking_id, attempt = input.attempt))]
     pub async fn capture(&self, input: &PaymentRef) -> StepResult<()> {
-        let (booking, attempt) = parse_ref(&input.booking_id, input.attempt)?;
+        let (booking, attempt) = parse_ref(input.booking_id, input.attempt)?;
         let mut tx = self.db.begin().await?;
         let (row, intent_id) = existing_intent(&mut tx, booking, attempt).await?;
         match row.status()? {
@@ -338,7 +338,7 @@ impl Payments {
     /// intent, or already cancelled: nothing to do.
     #[tracing::instrument(skip_all, fields(booking_id = %input.booking_id, attempt = input.attempt))]
     pub async fn cancel(&self, input: &PaymentRef) -> StepResult<()> {
-        let (booking, attempt) = parse_ref(&input.booking_id, input.attempt)?;
+        let (booking, attempt) = parse_ref(input.booking_id, input.attempt)?;
         let mut tx = self.db.begin().await?;
         let Some(row) = lock_attempt(&mut tx, booking, attempt).await? else {
             return Ok(());

@@ -25,7 +25,7 @@
 use std::fmt;
 use std::time::Duration;
 
-use booking_workflows::contract::{Money, errors};
+use booking_workflows::contract::{BookingId, Money, errors};
 use secrecy::{ExposeSecret, SecretString};
 use sqlx::PgPool;
 use stripe::{IdempotencyKey, RequestStrategy, StripeError, StripeRequest};
@@ -139,10 +139,8 @@ fn step_key(booking: Uuid, step: &str, attempt: Option<i32>) -> String {
     }
 }
 
-fn parse_ref(booking_id: &str, attempt: u32) -> StepResult<(Uuid, i32)> {
-    let booking = Uuid::parse_str(booking_id).map_err(|_| {
-        StepError::business(errors::PAYMENT_REJECTED, "the booking id is not a UUID")
-    })?;
+fn parse_ref(booking_id: BookingId, attempt: u32) -> StepResult<(Uuid, i32)> {
+    let booking = booking_id.uuid();
     let attempt = i32::try_from(attempt)
         .ok()
         .filter(|a| *a > 0)

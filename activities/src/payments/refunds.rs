@@ -16,7 +16,7 @@ impl Payments {
     /// per booking; a retry returns the recorded refund.
     #[tracing::instrument(skip_all, fields(booking_id = %input.booking_id, attempt = input.attempt))]
     pub async fn refund(&self, input: &RefundPayment) -> StepResult<RefundInfo> {
-        let (booking, attempt) = parse_ref(&input.booking_id, input.attempt)?;
+        let (booking, attempt) = parse_ref(input.booking_id, input.attempt)?;
         let mut tx = self.db.begin().await?;
         sqlx::query(
             "insert into refund (booking_id, amount, currency) values ($1, $2, $3) \

@@ -15,7 +15,6 @@ use sqlx::PgPool;
 use uuid::Uuid;
 
 use crate::error::{StepError, StepResult};
-use crate::records::booking_uuid;
 
 pub mod text;
 
@@ -120,7 +119,7 @@ impl Texter {
     )]
     pub async fn send(&self, input: &SendSms) -> StepResult<()> {
         let booking = &input.booking;
-        let booking_id = booking_uuid(&booking.booking_id)?;
+        let booking_id = booking.booking_id.uuid();
         let Some(phone) = booking.contact_phone.as_deref() else {
             return Err(StepError::business(
                 errors::SMS_REJECTED,
@@ -247,7 +246,7 @@ impl Texter {
     /// Record a text the worker gave up on (Kannel out of reach past the
     /// text's budget), once per booking and key.
     pub async fn failed(&self, input: &SmsFailed) -> StepResult<()> {
-        let booking_id = booking_uuid(&input.booking_id)?;
+        let booking_id = input.booking_id.uuid();
         let mut tx = self.pool.begin().await?;
         sqlx::query(
             "insert into sms_message (booking_id, sms_key, kind, message_id) \

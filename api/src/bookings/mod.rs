@@ -17,7 +17,8 @@ use axum::extract::{Path, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use booking_workflows::contract::{
-    BookingInput, BookingState, BookingStatus, CancelRequest, OutcomeCode, workflow_id,
+    BookingId, BookingInput, BookingState, BookingStatus, CancelRequest, OutcomeCode,
+    PaymentMethodId, workflow_id,
 };
 
 use crate::auth::extract::{Admin, AuthUser, VerifiedUser};
@@ -76,7 +77,7 @@ async fn create(
     let seats = request.passengers.len();
     let (booking_id, booking_ref, replayed) = claim_key(&state, &user, &key, &hash, seats).await?;
     let input = BookingInput {
-        booking_id: booking_id.to_string(),
+        booking_id: BookingId::from_uuid(booking_id),
         booking_ref,
         user_id: user.user_id.to_string(),
         flight_id: request.flight_id,
@@ -195,21 +196,11 @@ async fn pay(
     ApiJson(req): ApiJson<PayRequest>,
 ) -> Result<Json<BookingView>> {
     let key = call_key(&headers)?;
-    let method = req.payment_method.trim();
-    let valid = (3..=255).contains(&method.len())
-        && (method.starts_with("pm_") || method.starts_with("tok_"))
-        && method
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b == b'_');
-    if !valid {
-        return Err(Error::validation(
-            "payment_method",
-            "must be a Stripe payment method id such as pm_card_visa, or a card token (tok_...)",
-        ));
-    }
+    let method = PaymentMethodId::parse(&req.payment_method)
+        .map_err(|e| Error::validation("payment_method", e.message().to_owned()))?;
     let booking_id = owned_booking(&state, &user, &id).await?;
-    let workflow_id = workflow_id(&booking_id.to_string());
-    let payment = workflow::Call::Pay(method.to_owned());
+    let workflow_id = workflow_id(booking_id);
+    let payment = workflow::Call::Pay(method);
     let paid = workflow::update(&state, &workflow_id, payment, &key).await?;
     tracing::info!(%booking_id, status = %paid.status, "payment submitted");
     let exhausted = paid
@@ -244,7 +235,7 @@ async fn cancel(
 ) -> Result<Json<BookingView>> {
     let key = call_key(&headers)?;
     let booking_id = owned_booking(&state, &user, &id).await?;
-    let workflow_id = workflow_id(&booking_id.to_string());
+    let workflow_id = workflow_id(booking_id);
     let cancel = workflow::Call::Cancel(CancelRequest::by(user.is_admin()));
     let cancelled = workflow::update(&state, &workflow_id, cancel, &key).await?;
     tracing::info!(%booking_id, status = %cancelled.status, "booking cancel requested");

@@ -332,7 +332,7 @@ impl From<BookingState> for BookingView {
                     }
                 })
                 .collect(),
-            booking_id: b.booking_id,
+            booking_id: b.booking_id.to_string(),
             booking_ref: b.booking_ref.to_string(),
         }
     }

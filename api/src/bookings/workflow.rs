@@ -4,7 +4,8 @@
 
 use booking_workflows::BookingWorkflow;
 use booking_workflows::contract::{
-    BookingInput, BookingState, CancelRequest, PaymentRequest, Refusal, workflow_id,
+    BookingInput, BookingState, CancelRequest, PaymentMethodId, PaymentRequest, Refusal,
+    workflow_id,
 };
 use temporalio_client::errors::{
     WorkflowInteractionError, WorkflowQueryError, WorkflowStartError, WorkflowUpdateError,
@@ -90,7 +91,7 @@ pub async fn status(state: &AppState, workflow_id: &str) -> Result<BookingState,
 /// A traveller's call on a booking, sent to its workflow as an update.
 pub enum Call {
     /// Pay with this Stripe payment method.
-    Pay(String),
+    Pay(PaymentMethodId),
     /// Cancel, for this reason.
     Cancel(CancelRequest),
 }

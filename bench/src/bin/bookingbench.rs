@@ -16,6 +16,7 @@
 //!
 //! After `pay`, the history of the last booking up to its reminder timer:
 //! events and workflow tasks, the currency of a Temporal round trip.
+//! Exits non-zero, after the figures, if a booking failed.
 //!
 //! Bookings get `PAYMENT_WINDOW` and `REMINDER_LEAD` from the environment
 //! (defaults 5m and 48h), as the gateway's will. Like the gateway, the
@@ -30,8 +31,8 @@ use anyhow::{Context, bail};
 use booking_workflows::BookingWorkflow;
 use booking_workflows::contract::BookingTimings;
 use booking_workflows::contract::{
-    BookingInput, BookingStatus, Cabin, Passenger, PaymentRequest, SeatSelection, TASK_QUEUE,
-    workflow_id,
+    BookingId, BookingInput, BookingStatus, Cabin, Passenger, PaymentMethodId, PaymentRequest,
+    SeatSelection, TASK_QUEUE, workflow_id,
 };
 use clap::{Parser, Subcommand};
 use hdrhistogram::Histogram;
@@ -266,6 +267,10 @@ async fn main() -> anyhow::Result<()> {
         let _ = stop.send(());
         let _ = tokio::task::spawn_blocking(move || thread.join()).await;
     }
+    // The figures are printed; a run with failed bookings still fails.
+    if f.errors > 0 {
+        bail!("{} of {} bookings failed", f.errors, cli.bookings);
+    }
     Ok(())
 }
 
@@ -316,7 +321,7 @@ impl Owners {
              values ($1::uuid, $2, '', $2::uuid, $3, $4)",
         )
         .bind(&input.user_id)
-        .bind(&input.booking_id)
+        .bind(input.booking_id.to_string())
         .bind(input.booking_ref.as_str())
         .bind(input.passengers.len() as i32)
         .execute(&self.pool)
@@ -337,7 +342,7 @@ async fn book(
 ) -> anyhow::Result<(Duration, Option<(Duration, String)>)> {
     let id = uuid::Uuid::new_v4();
     let input = BookingInput {
-        booking_id: id.to_string(),
+        booking_id: BookingId::from_uuid(id),
         booking_ref: id.simple().to_string()[..10].parse()?,
         user_id: BENCH_USER.into(),
         flight_id,
@@ -392,7 +397,7 @@ async fn book(
         .execute_update(
             BookingWorkflow::submit_payment,
             PaymentRequest {
-                payment_method: "pm_card_visa".into(),
+                payment_method: PaymentMethodId::parse("pm_card_visa")?,
             },
             WorkflowExecuteUpdateOptions::default(),
         )

@@ -8,8 +8,8 @@ use std::time::Duration;
 
 use booking_workflows::BookingWorkflow;
 use booking_workflows::contract::{
-    BookingInput, BookingState, BookingStatus, CancelRequest, Passenger, PaymentRequest,
-    SeatSelection, TASK_QUEUE, workflow_id,
+    BookingId, BookingInput, BookingState, BookingStatus, CancelRequest, Passenger,
+    PaymentMethodId, PaymentRequest, SeatSelection, TASK_QUEUE, workflow_id,
 };
 use temporalio_client::{
     Client, WorkflowExecuteUpdateOptions, WorkflowQueryOptions, WorkflowStartOptions,
@@ -39,7 +39,7 @@ impl Bookings {
             SeatSelection::Cabin { count, .. } => *count as usize,
         };
         BookingInput {
-            booking_id: id.to_string(),
+            booking_id: BookingId::from_uuid(id),
             booking_ref: id.simple().to_string()[..6].parse().unwrap(),
             user_id: TRAVELLER_ID.to_owned(),
             flight_id,
@@ -124,7 +124,7 @@ impl Bookings {
              values ($1::uuid, $2, '', $2::uuid, $3, $4)",
         )
         .bind(&input.user_id)
-        .bind(&input.booking_id)
+        .bind(input.booking_id.to_string())
         .bind(input.booking_ref.as_str())
         .bind(seats)
         .execute(&self.db.pool)
@@ -271,6 +271,7 @@ impl Bookings {
         update_id: Option<&str>,
     ) -> tokio::task::JoinHandle<Result<BookingState, String>> {
         let payment_method = self.stripe.payment_method(card).await;
+        let payment_method = PaymentMethodId::parse(&payment_method).expect("a payment method");
         let handle = self.handle(&handle.info().workflow_id);
         let mut options = WorkflowExecuteUpdateOptions::default();
         options.update_id = update_id.map(str::to_owned);

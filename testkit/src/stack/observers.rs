@@ -190,20 +190,20 @@ pub struct BookingDb {
 
 impl BookingDb {
     /// The read model's row for a booking: (status, version).
-    pub async fn read_model(&self, booking_id: &str) -> Option<(String, i32)> {
+    pub async fn read_model(&self, booking_id: impl std::fmt::Display) -> Option<(String, i32)> {
         sqlx::query_as("select status, version from booking where booking_id = $1::uuid")
-            .bind(booking_id)
+            .bind(booking_id.to_string())
             .fetch_optional(&self.pool)
             .await
             .unwrap()
     }
 
     /// The statuses the booking's events recorded, in order.
-    pub async fn events(&self, booking_id: &str) -> Vec<String> {
+    pub async fn events(&self, booking_id: impl std::fmt::Display) -> Vec<String> {
         sqlx::query_scalar(
             "select status from booking_event where booking_id = $1::uuid order by seq",
         )
-        .bind(booking_id)
+        .bind(booking_id.to_string())
         .fetch_all(&self.pool)
         .await
         .unwrap()

@@ -48,7 +48,7 @@ async fn book_with(
     let mut input = stack.input(flight, seats(&[seat]));
     input.step_budget_ms = Some(BUDGET_MS);
     adjust(&mut input);
-    let booking_id = input.booking_id.clone();
+    let booking_id = input.booking_id.to_string();
     (stack.start_booking(input).await, booking_id)
 }
 

@@ -110,8 +110,10 @@ async fn a_stopped_worker_finishes_its_activity_and_the_next_continues_without_a
         .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("not JSON ({e}): {l}")))
         .collect();
     assert!(
-        lines.iter().any(|l| l["message"] == "seats held"
-            && l["span"]["booking_id"] == booking_id.as_str()),
+        lines
+            .iter()
+            .any(|l| l["message"] == "seats held"
+                && l["span"]["booking_id"] == booking_id.to_string()),
         "no \"seats held\" line with booking_id {booking_id}:\n{log}"
     );
     assert!(

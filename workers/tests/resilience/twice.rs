@@ -43,7 +43,7 @@ async fn activities_executed_twice_do_their_work_once() {
         },
     };
     let acts = Activities::connect(&config).await.unwrap();
-    let booking_id = uuid::Uuid::new_v4().to_string();
+    let booking_id = booking_workflows::contract::BookingId::new_random();
 
     let hold = HoldSeats {
         booking_id: booking_id.clone(),
@@ -72,7 +72,7 @@ async fn activities_executed_twice_do_their_work_once() {
     let authorize = AuthorizePayment {
         booking_id: booking_id.clone(),
         attempt: 1,
-        payment_method: pm,
+        payment_method: pm.parse().unwrap(),
     };
     let (a, b) = tokio::join!(
         acts.payments.authorize(&authorize),
@@ -99,12 +99,12 @@ async fn activities_executed_twice_do_their_work_once() {
     );
 
     let (a, b) = tokio::join!(
-        acts.records.issue_tickets(&booking_id, 2),
-        acts.records.issue_tickets(&booking_id, 2)
+        acts.records.issue_tickets(booking_id, 2),
+        acts.records.issue_tickets(booking_id, 2)
     );
     assert_eq!(a.unwrap(), b.unwrap(), "the same ticket numbers");
 
-    let mut booking = confirmed_state_for(&stack, &booking_id, flight);
+    let mut booking = confirmed_state_for(&stack, booking_id, flight);
     booking.contact_email = "twice@example.com".into();
     let email = SendEmail {
         kind: EmailKind::Confirmation,
@@ -122,11 +122,11 @@ async fn activities_executed_twice_do_their_work_once() {
 /// A booking state for the email step (what the workflow would pass).
 fn confirmed_state_for(
     stack: &Stack,
-    booking_id: &str,
+    booking_id: booking_workflows::contract::BookingId,
     flight: i64,
 ) -> booking_workflows::contract::BookingState {
     let mut input = stack.input(flight, seats(&["9A", "9B"]));
-    input.booking_id = booking_id.to_owned();
+    input.booking_id = booking_id;
     let mut state = booking_workflows::contract::BookingState::new(input);
     state.status = BookingStatus::Confirmed;
     state.payment.status = PaymentStatus::Captured;

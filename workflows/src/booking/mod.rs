@@ -31,7 +31,7 @@ use crate::activities::{SendEmail, SendSms};
 use crate::bounds::{self, OutOfBounds};
 use crate::contract::{
     BookingInput, BookingState, BookingStatus, CancelRequest, FlightCancelled, Inbound,
-    PaymentAuthorized, PaymentFailed, PaymentRequest, ScheduleChange,
+    PaymentAuthorized, PaymentFailed, PaymentMethodId, PaymentRequest, ScheduleChange,
 };
 use crate::contract::{OutcomeCode, Refusal};
 
@@ -146,7 +146,7 @@ struct Run {
 #[derive(Default)]
 struct Payments {
     /// Requests not yet processed, with their ticket.
-    requests: VecDeque<(u32, String)>,
+    requests: VecDeque<(u32, PaymentMethodId)>,
     tickets: u32,
     /// Every request with a ticket up to this one has its answer.
     answered: u32,
@@ -156,7 +156,7 @@ struct Payments {
     /// not acted on yet.
     failed_intents: Vec<PaymentFailed>,
     /// The payment method the current attempt was given.
-    attempt_method: Option<String>,
+    attempt_method: Option<PaymentMethodId>,
     /// Payments the card's bank (or Stripe) declined so far.
     declines: u32,
 }
@@ -317,11 +317,8 @@ impl BookingWorkflow {
     fn validate_submit_payment(
         &self,
         _ctx: &WorkflowContextView,
-        request: &PaymentRequest,
+        _request: &PaymentRequest,
     ) -> Result<(), MessageError> {
-        if request.payment_method.trim().is_empty() {
-            return Err("payment_method must not be empty".into());
-        }
         match self.booking.status {
             BookingStatus::Holding | BookingStatus::AwaitingPayment => {}
             other => return Err(format!("the booking is {other}; it takes no payment").into()),

@@ -11,7 +11,9 @@ use temporalio_sdk::{CancellableFuture, TimerOptions, TimerResult, WorkflowResul
 use crate::activities::{
     Authorization, AuthorizePayment, BookingActivities, CreatePayment, EmailKind,
 };
-use crate::contract::{Outcome, OutcomeCode, PaymentError, PaymentStatus, payment_errors};
+use crate::contract::{
+    Outcome, OutcomeCode, PaymentError, PaymentMethodId, PaymentStatus, payment_errors,
+};
 
 use super::compensations::{Compensation, cancellation_pending, operator_cancel, run_compensation};
 use super::execution::{
@@ -165,7 +167,7 @@ pub(super) async fn await_payment(ctx: &Ctx, due: DateTime<Utc>) -> WorkflowResu
 async fn pay<T: CancellableFuture<Output = TimerResult>>(
     ctx: &Ctx,
     ticket: u32,
-    method: String,
+    method: PaymentMethodId,
     timer: &mut std::pin::Pin<Box<T>>,
 ) -> WorkflowResult<Option<WindowOutcome>> {
     let another_card = ctx.state(|s| {
