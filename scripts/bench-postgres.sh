@@ -2,10 +2,11 @@
 # A PostgreSQL cluster of its own for the benchmarks, in .dev/bench-pg, with
 # settings a production server of this size would have (the distribution's
 # defaults size shared_buffers at 128 MB, far below 100,000 flights' seats).
-# Prints its URL. `bench-postgres.sh stop` stops it.
+# Prints its URL. `bench-postgres.sh stop` stops it. BENCH_PG_DIR and
+# BENCH_PG_PORT move it (the smoke runs' own: scripts/bench-common.sh).
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
-dir="$root/.dev/bench-pg"
+dir="${BENCH_PG_DIR:-$root/.dev/bench-pg}"
 port="${BENCH_PG_PORT:-55433}"
 bindir() { ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -1; }
 as_pg() { if [[ $(id -u) -eq 0 ]]; then runuser -u postgres -- "$@"; else "$@"; fi; }
@@ -44,6 +45,7 @@ jit = off
 CONF
 fi
 if ! answers "$port"; then
-  as_pg "$bin/pg_ctl" -D "$dir/data" -l "$dir/server.log" -w start >/dev/null
+  # Not holding a smoke's lock (bench-common.sh's fd 9) past its run.
+  as_pg "$bin/pg_ctl" -D "$dir/data" -l "$dir/server.log" -w start >/dev/null 9>&-
 fi
 echo "postgres://postgres@127.0.0.1:$port/postgres"

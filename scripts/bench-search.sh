@@ -3,19 +3,23 @@
 # service on 100,000 flights, in a separate database (airline_flights_bench,
 # seeded once and reused) on a PostgreSQL cluster of its own
 # (scripts/bench-postgres.sh), with the load generator on the same machine.
+# BENCH_SMOKE=1 (scripts/bench-common.sh): 600 flights in a database of its
+# own (airline_flights_bench_smoke, seeded each run and dropped on exit),
+# 3 s per phase and no warm-up, on port 28081.
 set -euo pipefail
-root="$(cd "$(dirname "$0")/.." && pwd)"
-cd "$root"
-export CARGO_BUILD_JOBS="${CARGO_BUILD_JOBS:-2}"
+source "$(dirname "$0")/bench-common.sh"
 export FLIGHTS_SERVICE_TOKEN="${FLIGHTS_SERVICE_TOKEN:-bench-flights-service-token}"
-PG_SERVER_URL="$(scripts/bench-postgres.sh)"
 
-FLIGHTS="${BENCH_FLIGHTS:-100000}"
-DURATION="${BENCH_DURATION:-20s}"
+if [[ "$smoke" == 1 ]]; then
+  FLIGHTS="${BENCH_FLIGHTS:-600}" DURATION="${BENCH_DURATION:-3s}" WARMUP=0s PORT="${BENCH_PORT:-28081}"
+  DB_NAME=airline_flights_bench_smoke work="$root/.dev/bench-search-smoke"
+else
+  FLIGHTS="${BENCH_FLIGHTS:-100000}" DURATION="${BENCH_DURATION:-20s}" WARMUP=5s PORT="${BENCH_PORT:-18081}"
+  DB_NAME=airline_flights_bench work="$root/.dev/bench"
+fi
 CLIENTS="${BENCH_CLIENTS:-32}"
-PORT="${BENCH_PORT:-18081}"
-DB_URL="$(scripts/db-url.sh "$PG_SERVER_URL" airline_flights_bench)"
-work="$root/.dev/bench"
+pg_dir="${BENCH_PG_DIR:-$root/.dev/bench-pg}" pg_port="${BENCH_PG_PORT:-55433}"
+ports_free "$PORT"
 mkdir -p "$work"
 
 if ! command -v psql >/dev/null; then
@@ -24,15 +28,30 @@ if ! command -v psql >/dev/null; then
 fi
 
 # The same set as the other benches (scripts/bench-stack.sh): one set of
-# release artifacts for all of them.
-cargo build --release -p flights -p booking-worker -p api -p bench
-bin="$root/target/release"
+# artifacts for all of them.
+bench_build
+PG_SERVER_URL="$(scripts/bench-postgres.sh)"
+DB_URL="$(scripts/db-url.sh "$PG_SERVER_URL" "$DB_NAME")"
+server=
+cleanup() {
+  local status=$?
+  if [[ -n "$server" ]]; then kill "$server" 2>/dev/null || true; wait "$server" 2>/dev/null || true; fi
+  if [[ "$smoke" == 1 ]]; then
+    (( status == 0 )) || bench_logs "$work"
+    PGOPTIONS="-c client_min_messages=warning" psql "$PG_SERVER_URL" -qc "drop database if exists $DB_NAME with (force)" >/dev/null || true
+  fi
+  scripts/bench-postgres.sh stop
+}
+trap cleanup EXIT
+if [[ "$smoke" == 1 ]]; then
+  PGOPTIONS="-c client_min_messages=warning" psql "$PG_SERVER_URL" -qc "drop database if exists $DB_NAME with (force)" >/dev/null
+fi
 
 export FLIGHTS_DATABASE_URL="$DB_URL"
 "$bin/flights" migrate
 have="$(psql "$DB_URL" -tAc "select count(*) from flight where departure_time > now()")"
 if (( have < FLIGHTS * 9 / 10 )); then
-  echo "bench: seeding $FLIGHTS flights (once; takes a few minutes)"
+  (( smoke )) || echo "bench: seeding $FLIGHTS flights (once; takes a few minutes)"
   time "$bin/flights" seed --flights "$FLIGHTS"
 fi
 # Leftovers of an interrupted run would skew the hold figures.
@@ -63,19 +82,26 @@ head -n 1 "$work/flights.txt" >"$work/one-flight.txt"
 DB_CONNECTIONS="${BENCH_DB_CONNECTIONS:-8}"
 # The service reaches the database on this machine through its Unix socket,
 # as a co-located deployment would.
-FLIGHTS_DATABASE_URL="postgres://postgres@localhost/airline_flights_bench?host=$root/.dev/bench-pg&port=${BENCH_PG_PORT:-55433}" \
-FLIGHTS_PORT="$PORT" FLIGHTS_DB_MAX_CONNECTIONS="$DB_CONNECTIONS" RUST_LOG=warn \
-  "$bin/flights" serve &
+# (A smoke run keeps the service's log in $work/flights.log.)
+serve() {
+  FLIGHTS_DATABASE_URL="postgres://postgres@localhost/$DB_NAME?host=$pg_dir&port=$pg_port" \
+  FLIGHTS_PORT="$PORT" FLIGHTS_DB_MAX_CONNECTIONS="$DB_CONNECTIONS" RUST_LOG=warn \
+    exec "$bin/flights" serve
+}
+if [[ "$smoke" == 1 ]]; then serve >"$work/flights.log" 2>&1 & else serve & fi
 server=$!
-trap 'kill $server 2>/dev/null || true; wait $server 2>/dev/null || true; scripts/bench-postgres.sh stop' EXIT
 scripts/wait-ready.sh "$PORT"
 
 echo "machine: $(nproc) cores ($(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs)), $(awk '/MemTotal/ {printf "%.0f", $2 / 1048576}' /proc/meminfo) GiB RAM"
 echo "postgres: $(psql "$DB_URL" -tAc "select version()" | cut -d, -f1), shared_buffers $(psql "$DB_URL" -tAc "show shared_buffers"), synchronous_commit $(psql "$DB_URL" -tAc "show synchronous_commit"), service pool $DB_CONNECTIONS connections over the Unix socket"
 echo "catalogue: $(psql "$DB_URL" -tAc "select count(*) from flight") flights, $(psql "$DB_URL" -tAc "select count(*) from seat") seats"
-lg=("$bin/loadgen" --addr "127.0.0.1:$PORT" --concurrency "$CLIENTS" --duration "$DURATION" --warmup 5s)
+echo "flight service: $profile build"
+lg=("$bin/loadgen" --addr "127.0.0.1:$PORT" --concurrency "$CLIENTS" --duration "$DURATION" --warmup "$WARMUP")
 "${lg[@]}" search --queries "$work/queries.txt"
 "${lg[@]}" holds --flights "$work/flights.txt"
 echo "all clients on one flight:"
 "${lg[@]}" holds --flights "$work/one-flight.txt"
 echo "flight service peak RSS: $(awk '/VmHWM/ {print $2, $3}' "/proc/$server/status")"
+# Every hold was released: no seat held or sold on the flights run on.
+sort -u "$work/flights.txt" "$work/one-flight.txt" >"$work/run-flights.txt"
+check_seats "$DB_URL" "$work/run-flights.txt" 0 0
