@@ -2,7 +2,7 @@
 # is installed by the scripts they call.
 SHELL := /bin/bash
 
-.PHONY: dev test release deploy-check ui-check bench-search bench-booking bench-api chaos record-histories lint fmt stack-start stack-stop stack-status clean
+.PHONY: dev test release deploy-check ui-check bench-search bench-booking bench-api bench-smoke chaos record-histories lint fmt stack-start stack-stop stack-status clean
 
 dev: ## run the whole local stack in the foreground (Ctrl-C stops it)
 	@scripts/dev.sh
@@ -27,6 +27,9 @@ bench-booking: ## bookings end to end vs a no-op workflow ceiling; worker memory
 
 bench-api: ## create-booking latency through the gateway at 20 clients; gateway memory
 	@scripts/bench-api.sh
+
+bench-smoke: ## the three bench-* in their smoke mode (BENCH_SMOKE=1: same path, seconds of load, dev binaries; also the end of `make test`)
+	@scripts/bench-smoke.sh
 
 chaos: ## bookings through the gateway while the worker is killed every few seconds: answers by status, captures, open authorizations, seats of ended bookings, duplicate emails and texts (not in `make test`)
 	@scripts/chaos.sh

@@ -11,3 +11,6 @@ cargo clippy --workspace --all-targets -- -D warnings
 scripts/check-tools.sh
 .dev/venv/bin/python deploy/validate.py
 cargo test --workspace
+# Every `make bench-*` in its smoke mode (the same path, a few seconds of
+# load; the dev profile's binaries): one line each, fails if one fails.
+scripts/bench-smoke.sh
