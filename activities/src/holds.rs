@@ -7,7 +7,7 @@
 //! takes, so its commands are those of any booking.
 
 use booking_workflows::activities::{HoldSeats, SeatsHeld};
-use booking_workflows::contract::errors;
+use booking_workflows::contract::{UserId, errors};
 use sqlx::PgPool;
 
 use crate::error::{StepError, StepResult};
@@ -41,7 +41,7 @@ impl Holds {
                 .bind(booking_id)
                 .fetch_optional(&self.pool)
                 .await?;
-        match (owner, input.user_id.as_deref()) {
+        match (owner, input.user_id.as_ref().map(UserId::as_str)) {
             (None, _) => Err(StepError::business(
                 errors::OWNER_UNKNOWN,
                 "no booking request recorded for this booking",

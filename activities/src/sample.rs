@@ -22,7 +22,7 @@ pub fn booking(booking_id: &str) -> BookingState {
     BookingState {
         booking_id: booking_id.parse().expect("a booking id (UUID)"),
         booking_ref: "K7Q2ZP".parse().unwrap(),
-        user_id: "user-1".into(),
+        user_id: "user-1".parse().unwrap(),
         status: BookingStatus::Confirmed,
         flight_id: 42,
         flight: Some(FlightInfo {
@@ -61,7 +61,7 @@ pub fn booking(booking_id: &str) -> BookingState {
                 date_of_birth: "1791-12-26".into(),
             },
         ],
-        contact_email: "ada@example.com".into(),
+        contact_email: "ada@example.com".parse().unwrap(),
         contact_phone: None,
         channels: Default::default(),
         total: Some(eur(12_345)),

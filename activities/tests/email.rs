@@ -370,7 +370,10 @@ async fn an_unreachable_server_is_transient_and_a_retry_then_sends() {
 async fn an_invalid_contact_email_is_a_business_failure() {
     let (_db, mailer) = mailer_to_scripted("250 ok").await;
     let mut b = booking();
-    b.contact_email = "not an address".into();
+    // The domain's type takes it; the mailer's parser (RFC 5322 atoms) does
+    // not: only the gateway's check, which both run, keeps such an
+    // address out of a booking.
+    b.contact_email = "a,b@example.com".parse().unwrap();
 
     let result = mailer.send(&confirmation(&b)).await;
 
@@ -412,7 +415,7 @@ async fn a_claim_left_by_an_attempt_that_died_is_taken_over_and_the_email_sent()
          values ($1, 'confirmation', 'confirmation', $2, now() - interval '1 second')",
     )
     .bind(b.booking_id.uuid())
-    .bind(&b.contact_email)
+    .bind(b.contact_email.as_str())
     .execute(&db.pool)
     .await
     .unwrap();

@@ -13,11 +13,11 @@ fn state(id: &str, revision: u32, statuses: &[BookingStatus]) -> BookingState {
     let mut state = BookingState::new(BookingInput {
         booking_id: id.parse().unwrap(),
         booking_ref: "REC001".parse().unwrap(),
-        user_id: "user-1".into(),
+        user_id: "user-1".parse().unwrap(),
         flight_id: 7,
         seats: SeatSelection::Seats(vec!["1A".parse().unwrap()]),
         passengers: Vec::new(),
-        contact_email: "ada@example.com".into(),
+        contact_email: "ada@example.com".parse().unwrap(),
         contact_phone: None,
         channels: Default::default(),
         payment_window_ms: 60_000,

@@ -3,14 +3,16 @@
 
 use std::borrow::Cow;
 
+use airline_domain::EmailAddress;
 use secrecy::{ExposeSecret, SecretString};
 use unicode_normalization::{UnicodeNormalization, is_nfc};
 
 use crate::error::Error;
 
-/// An email address as accounts and bookings keep it: trimmed, lower-case.
+/// An email address from a client: the domain's [`EmailAddress`] (trimmed,
+/// lower case), which the mailer's parser also takes.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Email(String);
+pub struct Email(EmailAddress);
 
 /// What the API document says an [`Email`] field takes (a subset of what
 /// [`Email::parse`] accepts, for clients that check before sending): the
@@ -29,40 +31,24 @@ pub(crate) fn email_schema() -> utoipa::openapi::ObjectBuilder {
 impl Email {
     pub fn parse(field: impl Into<Cow<'static, str>>, raw: &str) -> Result<Self, Error> {
         let field = field.into();
-        let value = raw.trim().to_lowercase();
         let bad = |why: &str| Error::validation(field.clone(), why.to_owned());
-        if value.is_empty() {
-            return Err(bad("must not be empty"));
-        }
-        if value.len() > 254 {
-            return Err(bad("must be at most 254 characters"));
-        }
-        let Some((local, domain)) = value.rsplit_once('@') else {
-            return Err(bad("must be an email address like name@example.com"));
-        };
-        let domain_ok = domain.contains('.')
-            && !domain.starts_with('.')
-            && !domain.ends_with('.')
-            && domain
-                .split('.')
-                .all(|l| !l.is_empty() && l.chars().all(|c| c.is_ascii_alphanumeric() || c == '-'));
-        let local_ok = !local.is_empty()
-            && local.len() <= 64
-            && !local.contains('@')
-            && local
-                .chars()
-                .all(|c| !c.is_whitespace() && !c.is_control() && c != '"');
+        let address = EmailAddress::parse(raw).map_err(|e| bad(e.message()))?;
         // The mailer's own parser (lettre) has the last word: an address it
         // would refuse at send time is refused here, where the traveller
         // can still correct it.
-        if !domain_ok || !local_ok || value.parse::<lettre::Address>().is_err() {
+        if address.as_str().parse::<lettre::Address>().is_err() {
             return Err(bad("must be an email address like name@example.com"));
         }
-        Ok(Email(value))
+        Ok(Email(address))
     }
 
     pub fn as_str(&self) -> &str {
-        &self.0
+        self.0.as_str()
+    }
+
+    /// The domain's address, for the workflow's contract.
+    pub fn into_address(self) -> EmailAddress {
+        self.0
     }
 }
 

@@ -93,6 +93,106 @@ impl PaymentMethodId {
 
 string_newtype!(PaymentMethodId);
 
+/// The account a booking belongs to, as the gateway names it (a UUID in
+/// its accounts; older bookings have other ids): 1–64 characters, no
+/// whitespace or control characters.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize)]
+#[serde(transparent)]
+pub struct UserId(String);
+
+impl UserId {
+    pub const MAX_CHARS: usize = 64;
+
+    pub fn parse(raw: &str) -> Result<Self, ParseError> {
+        let ok = !raw.is_empty()
+            && raw.chars().count() <= Self::MAX_CHARS
+            && !raw.chars().any(|c| c.is_whitespace() || c.is_control());
+        if ok {
+            Ok(UserId(raw.to_owned()))
+        } else {
+            Err(ParseError(
+                "must be a user id: 1-64 characters, no spaces".to_owned(),
+            ))
+        }
+    }
+
+    /// The gateway's accounts are UUIDs.
+    pub fn from_uuid(id: Uuid) -> Self {
+        UserId(id.hyphenated().to_string())
+    }
+}
+
+string_newtype!(UserId);
+
+/// An email address as accounts and bookings keep it: trimmed, lower case,
+/// at most 254 characters, a local part and a dotted domain. (The gateway
+/// also asks the mailer's parser before it takes one from a client.)
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize)]
+#[serde(transparent)]
+pub struct EmailAddress(String);
+
+impl EmailAddress {
+    pub fn parse(raw: &str) -> Result<Self, ParseError> {
+        let value = raw.trim().to_lowercase();
+        let bad = |why: &str| Err(ParseError(why.to_owned()));
+        if value.is_empty() {
+            return bad("must not be empty");
+        }
+        if value.len() > 254 {
+            return bad("must be at most 254 characters");
+        }
+        let Some((local, domain)) = value.rsplit_once('@') else {
+            return bad("must be an email address like name@example.com");
+        };
+        let domain_ok = domain.contains('.')
+            && !domain.starts_with('.')
+            && !domain.ends_with('.')
+            && domain
+                .split('.')
+                .all(|l| !l.is_empty() && l.chars().all(|c| c.is_ascii_alphanumeric() || c == '-'));
+        let local_ok = !local.is_empty()
+            && local.len() <= 64
+            && !local.contains('@')
+            && local
+                .chars()
+                .all(|c| !c.is_whitespace() && !c.is_control() && c != '"');
+        if !domain_ok || !local_ok {
+            return bad("must be an email address like name@example.com");
+        }
+        Ok(EmailAddress(value))
+    }
+}
+
+string_newtype!(EmailAddress);
+
+/// A phone number in E.164 form (`+447400123456`): `+`, then 7–15 digits
+/// not starting with 0. (The gateway also checks, with libphonenumber's
+/// metadata, that it is a mobile number before it takes one.)
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize)]
+#[serde(transparent)]
+pub struct PhoneNumber(String);
+
+impl PhoneNumber {
+    pub fn parse(raw: &str) -> Result<Self, ParseError> {
+        let e164 = raw.len() <= 16
+            && raw.strip_prefix('+').is_some_and(|digits| {
+                digits.len() >= 7
+                    && digits.bytes().all(|b| b.is_ascii_digit())
+                    && !digits.starts_with('0')
+            });
+        if e164 {
+            Ok(PhoneNumber(raw.to_owned()))
+        } else {
+            Err(ParseError(
+                "must be a phone number in E.164 form: + then the country code and number, digits only (e.g. +447400123456)"
+                    .to_owned(),
+            ))
+        }
+    }
+}
+
+string_newtype!(PhoneNumber);
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -113,11 +213,46 @@ mod tests {
         for good in ["pm_card_visa", "tok_1Nabc", " pm_1Q2w3E "] {
             assert!(PaymentMethodId::parse(good).is_ok(), "{good}");
         }
-        for bad in ["", "pm", "card_visa", "pm_card visa", "pm_card;drop", "pi_123"] {
+        for bad in [
+            "",
+            "pm",
+            "card_visa",
+            "pm_card visa",
+            "pm_card;drop",
+            "pi_123",
+        ] {
             assert!(PaymentMethodId::parse(bad).is_err(), "{bad}");
         }
         assert!(PaymentMethodId::parse("tok_visa").unwrap().is_token());
         let json = serde_json::to_string(&PaymentMethodId::parse("pm_card_visa").unwrap());
         assert_eq!(json.unwrap(), r#""pm_card_visa""#);
+    }
+
+    #[test]
+    fn people_and_their_addresses() {
+        assert!(UserId::parse("5f0b6c1e-8d4a-4f3e-9c2b-7a1d0e9f8c01").is_ok());
+        assert!(UserId::parse("user-1").is_ok());
+        for bad in ["", "a b", "x\n", &"u".repeat(65)] {
+            assert!(UserId::parse(bad).is_err(), "{bad:?}");
+        }
+        let email = EmailAddress::parse("  Ada@Example.COM ").unwrap();
+        assert_eq!(email.as_str(), "ada@example.com");
+        for bad in [
+            "",
+            "ada",
+            "ada@localhost",
+            "ada@.com",
+            "a b@example.com",
+            "@example.com",
+        ] {
+            assert!(EmailAddress::parse(bad).is_err(), "{bad:?}");
+        }
+        assert!(PhoneNumber::parse("+447400123456").is_ok());
+        for bad in ["447400123456", "+44 7400 123456", "+0123456789", "+123"] {
+            assert!(PhoneNumber::parse(bad).is_err(), "{bad:?}");
+        }
+        let json = serde_json::to_string(&PhoneNumber::parse("+447400123456").unwrap());
+        assert_eq!(json.unwrap(), r#""+447400123456""#);
+        assert!(serde_json::from_str::<EmailAddress>(r#""not-an-address""#).is_err());
     }
 }

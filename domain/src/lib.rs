@@ -47,7 +47,7 @@ mod seat;
 
 pub use cabin::Cabin;
 pub use codes::{BookingRef, FlightNumber, IataCode};
-pub use ids::{BookingId, PaymentMethodId};
+pub use ids::{BookingId, EmailAddress, PaymentMethodId, PhoneNumber, UserId};
 pub use money::{Currency, Money};
 pub use outcome::{MAX_DETAIL, Outcome, OutcomeCode};
 pub use seat::SeatNumber;

@@ -251,7 +251,7 @@ async fn a_booking_the_gateway_never_recorded_holds_nothing() {
     let mut other = stack.input(flight, seats(&["9B"]));
     let other_id = other.booking_id.to_string();
     stack.record_owner(&other).await;
-    other.user_id = uuid::Uuid::new_v4().to_string();
+    other.user_id = booking_workflows::contract::UserId::from_uuid(uuid::Uuid::new_v4());
     let other = stack.start_unrecorded(other).await;
 
     for (handle, booking_id) in [(&stray, &stray_id), (&other, &other_id)] {

@@ -12,7 +12,7 @@ use booking_workflows::contract::{BookingInput, BookingStatus, Channels};
 const PHONE: &str = "+447400123456";
 
 fn texting(mut input: BookingInput, email: bool) -> BookingInput {
-    input.contact_phone = Some(PHONE.to_owned());
+    input.contact_phone = Some(PHONE.parse().unwrap());
     input.channels = Channels { email, sms: true };
     input
 }
@@ -111,7 +111,7 @@ async fn a_traveller_who_chose_email_only_gets_no_text() {
     let (mut stack, flight) = Stack::with_small_flight("texts-email-only").await;
     stack.start_kannel().await;
     let mut input = stack.input(flight, seats(&["3A"]));
-    input.contact_phone = Some(PHONE.to_owned());
+    input.contact_phone = Some(PHONE.parse().unwrap());
     let (handle, _) = stack.held_booking(input).await;
     let paid = stack.pay(&handle, GOOD_CARD).await;
     assert_eq!(paid.status, BookingStatus::Confirmed, "{paid:#?}");

@@ -14,7 +14,7 @@ use temporalio_sdk::activities::ActivityError;
 
 use crate::contract::{
     BookingId, BookingRef, BookingState, FlightInfo, HeldSeat, Money, NextAction, PaymentError,
-    PaymentMethodId, RefundInfo, SeatSelection,
+    PaymentMethodId, RefundInfo, SeatSelection, UserId,
 };
 
 /// Every activity's heartbeat timeout: the activities heartbeat every
@@ -33,7 +33,7 @@ pub struct HoldSeats {
     /// (absent in holds scheduled before it was sent: the booking's
     /// request is looked up by its id only).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub user_id: Option<String>,
+    pub user_id: Option<UserId>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

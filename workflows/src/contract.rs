@@ -11,8 +11,8 @@ use serde::{Deserialize, Serialize};
 /// JSON is the plain string (or `{amount, currency}`) the histories hold,
 /// and a value that does not parse never reaches a step.
 pub use airline_domain::{
-    BookingId, BookingRef, Cabin, Currency, FlightNumber, IataCode, Money, Outcome, OutcomeCode,
-    PaymentMethodId, SeatNumber,
+    BookingId, BookingRef, Cabin, Currency, EmailAddress, FlightNumber, IataCode, Money, Outcome,
+    OutcomeCode, PaymentMethodId, PhoneNumber, SeatNumber, UserId,
 };
 
 /// Every signal's input: `Valid`, or `Refused` when its payload was not
@@ -64,15 +64,15 @@ pub struct BookingInput {
     pub booking_id: BookingId,
     /// The short reference travellers quote, e.g. `K7Q2ZP`.
     pub booking_ref: BookingRef,
-    pub user_id: String,
+    pub user_id: UserId,
     pub flight_id: i64,
     pub seats: SeatSelection,
     pub passengers: Vec<Passenger>,
-    pub contact_email: String,
+    pub contact_email: EmailAddress,
     /// A mobile number in E.164 form (`+447400123456`), validated by the
     /// gateway; personal data, so only ever in encrypted payloads.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub contact_phone: Option<String>,
+    pub contact_phone: Option<PhoneNumber>,
     /// How the traveller wants to hear from us.
     #[serde(default, skip_serializing_if = "Channels::is_default")]
     pub channels: Channels,
@@ -260,7 +260,7 @@ pub struct Transition {
 pub struct BookingState {
     pub booking_id: BookingId,
     pub booking_ref: BookingRef,
-    pub user_id: String,
+    pub user_id: UserId,
     pub status: BookingStatus,
     pub flight_id: i64,
     pub flight: Option<FlightInfo>,
@@ -268,9 +268,9 @@ pub struct BookingState {
     pub requested_seats: SeatSelection,
     pub seats: Vec<HeldSeat>,
     pub passengers: Vec<Passenger>,
-    pub contact_email: String,
+    pub contact_email: EmailAddress,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub contact_phone: Option<String>,
+    pub contact_phone: Option<PhoneNumber>,
     #[serde(default, skip_serializing_if = "Channels::is_default")]
     pub channels: Channels,
     pub total: Option<Money>,

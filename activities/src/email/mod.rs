@@ -53,7 +53,7 @@ impl Mailer {
     pub async fn send(&self, input: &SendEmail) -> StepResult<()> {
         let booking = &input.booking;
         let booking_id = booking.booking_id.uuid();
-        let to = Address::from_str(&booking.contact_email).map_err(|e| {
+        let to = Address::from_str(booking.contact_email.as_str()).map_err(|e| {
             StepError::business(
                 errors::EMAIL_REJECTED,
                 format!("the contact email is not a valid address: {e}"),
@@ -168,7 +168,7 @@ impl Mailer {
         .bind(booking_id)
         .bind(&input.key)
         .bind(input.kind.as_str())
-        .bind(&input.booking.contact_email)
+        .bind(input.booking.contact_email.as_str())
         .bind(lease.as_secs_f64())
         .fetch_optional(&self.pool)
         .await?;

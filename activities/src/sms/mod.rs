@@ -9,7 +9,7 @@
 use std::time::Duration;
 
 use booking_workflows::activities::{SendSms, SmsFailed};
-use booking_workflows::contract::errors;
+use booking_workflows::contract::{PhoneNumber, errors};
 use secrecy::{ExposeSecret, SecretString};
 use sqlx::PgPool;
 use uuid::Uuid;
@@ -120,7 +120,7 @@ impl Texter {
     pub async fn send(&self, input: &SendSms) -> StepResult<()> {
         let booking = &input.booking;
         let booking_id = booking.booking_id.uuid();
-        let Some(phone) = booking.contact_phone.as_deref() else {
+        let Some(phone) = booking.contact_phone.as_ref().map(PhoneNumber::as_str) else {
             return Err(StepError::business(
                 errors::SMS_REJECTED,
                 "the booking has no contact phone",

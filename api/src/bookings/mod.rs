@@ -18,7 +18,7 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use booking_workflows::contract::{
     BookingId, BookingInput, BookingState, BookingStatus, CancelRequest, OutcomeCode,
-    PaymentMethodId, workflow_id,
+    PaymentMethodId, UserId, workflow_id,
 };
 
 use crate::auth::extract::{Admin, AuthUser, VerifiedUser};
@@ -79,7 +79,7 @@ async fn create(
     let input = BookingInput {
         booking_id: BookingId::from_uuid(booking_id),
         booking_ref,
-        user_id: user.user_id.to_string(),
+        user_id: UserId::from_uuid(user.user_id),
         flight_id: request.flight_id,
         seats: request.seats,
         passengers: request.passengers,

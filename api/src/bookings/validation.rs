@@ -3,7 +3,7 @@
 //! call needs (the header itself is read by
 //! [`crate::extract::optional_idempotency_key`]).
 
-use airline_domain::{Cabin, SeatNumber};
+use airline_domain::{Cabin, EmailAddress, PhoneNumber, SeatNumber};
 use axum::http::HeaderMap;
 use booking_workflows::contract::{Channels, Passenger, SeatSelection};
 use uuid::Uuid;
@@ -34,9 +34,9 @@ pub(super) struct ValidBooking {
     pub(super) flight_id: i64,
     pub(super) seats: SeatSelection,
     pub(super) passengers: Vec<Passenger>,
-    pub(super) contact_email: String,
+    pub(super) contact_email: EmailAddress,
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub(super) contact_phone: Option<String>,
+    pub(super) contact_phone: Option<PhoneNumber>,
     #[serde(skip_serializing_if = "Channels::is_default")]
     pub(super) channels: Channels,
 }
@@ -114,7 +114,7 @@ pub(super) fn validate(req: CreateBooking) -> Result<ValidBooking> {
         flight_id: req.flight_id,
         seats,
         passengers,
-        contact_email: contact_email.as_str().to_owned(),
+        contact_email: contact_email.into_address(),
         contact_phone,
         channels,
     })
@@ -122,19 +122,9 @@ pub(super) fn validate(req: CreateBooking) -> Result<ValidBooking> {
 
 /// A number that can receive texts, in E.164 form (`+447400123456`),
 /// checked against libphonenumber's metadata (the `phonenumber` crate).
-fn mobile_number(raw: &str) -> Result<String> {
+fn mobile_number(raw: &str) -> Result<PhoneNumber> {
     let invalid = |why: &str| Error::validation("contact_phone", why.to_owned());
-    let e164 = raw.len() <= 16
-        && raw.strip_prefix('+').is_some_and(|digits| {
-            digits.len() >= 7
-                && digits.bytes().all(|b| b.is_ascii_digit())
-                && !digits.starts_with('0')
-        });
-    if !e164 {
-        return Err(invalid(
-            "must be a phone number in E.164 form: + then the country code and number, digits only (e.g. +447400123456)",
-        ));
-    }
+    PhoneNumber::parse(raw).map_err(|e| invalid(e.message()))?;
     let number = phonenumber::parse(None, raw)
         .map_err(|_| invalid("is not a phone number in any country's numbering plan"))?;
     if !phonenumber::is_valid(&number) {
@@ -152,7 +142,8 @@ fn mobile_number(raw: &str) -> Result<String> {
             ));
         }
     }
-    Ok(number.format().mode(phonenumber::Mode::E164).to_string())
+    let e164 = number.format().mode(phonenumber::Mode::E164).to_string();
+    PhoneNumber::parse(&e164).map_err(|e| invalid(e.message()))
 }
 
 /// The channels asked for; by default SMS too when a number is given.
@@ -216,9 +207,18 @@ mod tests {
 
     #[test]
     fn mobile_numbers_in_e164_are_accepted_and_normalised() {
-        assert_eq!(mobile_number("+447400123456").unwrap(), "+447400123456");
-        assert_eq!(mobile_number("+4915123456789").unwrap(), "+4915123456789");
-        assert_eq!(mobile_number("+12015550123").unwrap(), "+12015550123");
+        assert_eq!(
+            mobile_number("+447400123456").unwrap().as_str(),
+            "+447400123456"
+        );
+        assert_eq!(
+            mobile_number("+4915123456789").unwrap().as_str(),
+            "+4915123456789"
+        );
+        assert_eq!(
+            mobile_number("+12015550123").unwrap().as_str(),
+            "+12015550123"
+        );
     }
 
     #[test]

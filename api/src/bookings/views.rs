@@ -283,8 +283,8 @@ impl From<BookingState> for BookingView {
                     date_of_birth: p.date_of_birth,
                 })
                 .collect(),
-            contact_email: b.contact_email,
-            contact_phone: b.contact_phone,
+            contact_email: b.contact_email.to_string(),
+            contact_phone: b.contact_phone.map(|p| p.to_string()),
             channels: [(b.channels.email, "email"), (b.channels.sms, "sms")]
                 .into_iter()
                 .filter(|(on, _)| *on)

@@ -320,7 +320,7 @@ impl Owners {
                     (user_id, idempotency_key, request_hash, booking_id, booking_ref, seats)
              values ($1::uuid, $2, '', $2::uuid, $3, $4)",
         )
-        .bind(&input.user_id)
+        .bind(input.user_id.as_str())
         .bind(input.booking_id.to_string())
         .bind(input.booking_ref.as_str())
         .bind(input.passengers.len() as i32)
@@ -344,7 +344,7 @@ async fn book(
     let input = BookingInput {
         booking_id: BookingId::from_uuid(id),
         booking_ref: id.simple().to_string()[..10].parse()?,
-        user_id: BENCH_USER.into(),
+        user_id: BENCH_USER.parse()?,
         flight_id,
         seats: SeatSelection::Cabin {
             cabin: Cabin::Economy,
@@ -355,7 +355,7 @@ async fn book(
             last_name: "Traveller".into(),
             date_of_birth: "1990-01-01".into(),
         }],
-        contact_email: "bench@example.com".into(),
+        contact_email: "bench@example.com".parse()?,
         contact_phone: None,
         channels: Default::default(),
         payment_window_ms: defaults.payment_window.as_millis() as u64,

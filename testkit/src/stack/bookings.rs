@@ -41,7 +41,7 @@ impl Bookings {
         BookingInput {
             booking_id: BookingId::from_uuid(id),
             booking_ref: id.simple().to_string()[..6].parse().unwrap(),
-            user_id: TRAVELLER_ID.to_owned(),
+            user_id: TRAVELLER_ID.parse().unwrap(),
             flight_id,
             seats,
             passengers: (0..passengers)
@@ -51,7 +51,7 @@ impl Bookings {
                     date_of_birth: "1990-12-10".to_owned(),
                 })
                 .collect(),
-            contact_email: "ada@example.com".to_owned(),
+            contact_email: "ada@example.com".parse().unwrap(),
             contact_phone: None,
             channels: Default::default(),
             payment_window_ms: 60_000,
@@ -113,7 +113,7 @@ impl Bookings {
              values ($1::uuid, $1 || '@traveller.test', 'Test Traveller', '-', 'customer')
              on conflict do nothing",
         )
-        .bind(&input.user_id)
+        .bind(input.user_id.as_str())
         .execute(&self.db.pool)
         .await
         .expect("the traveller's account");
@@ -123,7 +123,7 @@ impl Bookings {
                     (user_id, idempotency_key, request_hash, booking_id, booking_ref, seats)
              values ($1::uuid, $2, '', $2::uuid, $3, $4)",
         )
-        .bind(&input.user_id)
+        .bind(input.user_id.as_str())
         .bind(input.booking_id.to_string())
         .bind(input.booking_ref.as_str())
         .bind(seats)

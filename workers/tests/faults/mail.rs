@@ -73,7 +73,7 @@ async fn an_email_given_up_is_recorded_once_and_counted() {
 
     // An address the mailer cannot parse: refused before any SMTP.
     let (refused, refused_id) = book_with(&stack, flight, "12A", |input| {
-        input.contact_email = "a..b@example.com".to_owned();
+        input.contact_email = "a..b@example.com".parse().unwrap();
     })
     .await;
     // A good address, and no mail server past the budget.

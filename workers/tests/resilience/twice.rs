@@ -105,7 +105,7 @@ async fn activities_executed_twice_do_their_work_once() {
     assert_eq!(a.unwrap(), b.unwrap(), "the same ticket numbers");
 
     let mut booking = confirmed_state_for(&stack, booking_id, flight);
-    booking.contact_email = "twice@example.com".into();
+    booking.contact_email = "twice@example.com".parse().unwrap();
     let email = SendEmail {
         kind: EmailKind::Confirmation,
         key: "confirmation".into(),

@@ -12,7 +12,7 @@ use temporalio_sdk::WorkflowResult;
 use crate::activities::BookingActivities;
 use crate::contract::{
     BookingInput, BookingRef, BookingState, BookingStatus, Outcome, SeatNumber, SeatSelection,
-    Transition, search_attributes as sa,
+    Transition, UserId, search_attributes as sa,
 };
 
 use super::Ctx;
@@ -51,12 +51,12 @@ pub(super) async fn record(ctx: &Ctx) -> WorkflowResult<()> {
 /// reference. Starters pass them in the start request
 /// ([`initial_search_attributes`]), which saves the workflow an upsert.
 pub(super) fn initial_updates(
-    user_id: &str,
+    user_id: &UserId,
     booking_ref: &BookingRef,
 ) -> Vec<SearchAttributeUpdate> {
     vec![
         STATUS.value_set(BookingStatus::Holding.as_str().to_owned()),
-        USER_ID.value_set(user_id.to_owned()),
+        USER_ID.value_set(user_id.to_string()),
         BOOKING_REF.value_set(booking_ref.to_string()),
     ]
 }
