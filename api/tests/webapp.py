@@ -315,6 +315,9 @@ def window_closes(browser):
 
 def log_in(page, email):
     page.get_by_role("link", name="Log in").click()
+    # The link re-renders the login page after its hashchange: fill the new
+    # form (its sign-up link carries no `next`), not the one being replaced.
+    expect(page.get_by_role("link", name="Create an account")).to_have_attribute("href", "#/signup?")
     page.get_by_label("Email").fill(email)
     page.get_by_label("Password").fill("wrong password")
     page.get_by_role("button", name="Log in").click()
