@@ -133,7 +133,7 @@ impl TestApp {
 
     fn create_input(&self, attempt: u32) -> CreatePayment {
         CreatePayment {
-            booking_id: self.booking_id.clone(),
+            booking_id: self.booking_id,
             booking_ref: "K7Q2ZP".parse().unwrap(),
             attempt,
             amount: eur(45_900),
@@ -158,7 +158,7 @@ impl TestApp {
     ) -> Result<Authorization, StepError> {
         self.payments
             .authorize(&AuthorizePayment {
-                booking_id: self.booking_id.clone(),
+                booking_id: self.booking_id,
                 attempt,
                 payment_method: PaymentMethodId::parse(payment_method).unwrap(),
             })
@@ -167,14 +167,14 @@ impl TestApp {
 
     fn payment_ref(&self, attempt: u32) -> PaymentRef {
         PaymentRef {
-            booking_id: self.booking_id.clone(),
+            booking_id: self.booking_id,
             attempt,
         }
     }
 
     fn refund_input(&self, attempt: u32) -> RefundPayment {
         RefundPayment {
-            booking_id: self.booking_id.clone(),
+            booking_id: self.booking_id,
             attempt,
             amount: eur(45_900),
         }

@@ -264,7 +264,7 @@ async fn a_text_given_up_is_recorded_once() {
     let b = booking(PHONE);
     let _ = texter.send(&sms(EmailKind::Confirmation, &b)).await;
     let failed = SmsFailed {
-        booking_id: b.booking_id.clone(),
+        booking_id: b.booking_id,
         kind: EmailKind::Confirmation,
         key: "confirmation".into(),
     };
@@ -284,7 +284,7 @@ async fn a_text_given_up_is_recorded_once() {
 async fn a_text_sent_before_its_give_up_is_recorded_stays_sent() {
     let (_kannel, db, texter, b) = sent_confirmation().await;
     let failed = SmsFailed {
-        booking_id: b.booking_id.clone(),
+        booking_id: b.booking_id,
         kind: EmailKind::Confirmation,
         key: "confirmation".into(),
     };

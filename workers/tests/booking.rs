@@ -21,7 +21,7 @@ async fn held_paid_confirmed_then_reminded() {
     let departure = chrono::DateTime::parse_from_rfc3339(&utc_in_days(9, 10, 0)).unwrap();
     let lead = departure.signed_duration_since(chrono::Utc::now()) - chrono::TimeDelta::seconds(10);
     input.reminder_lead_ms = lead.num_milliseconds() as u64;
-    let booking_id = input.booking_id.clone();
+    let booking_id = input.booking_id;
     let (handle, held) = stack.held_booking(input).await;
     assert_eq!(held.seats.len(), 2);
     assert_eq!(held.total.as_ref().unwrap().amount(), 20000);
@@ -107,7 +107,7 @@ async fn window_expiry_cancels_the_intent_and_releases_the_seats() {
         },
     );
     input.payment_window_ms = 2_000;
-    let booking_id = input.booking_id.clone();
+    let booking_id = input.booking_id;
     let (handle, held) = stack.held_booking(input).await;
     assert_eq!(stack.flights.seats_available(flight).await, before - 2);
     let intent_id = held.payment.payment_intent_id.clone().unwrap();
@@ -233,7 +233,7 @@ async fn no_seats_fails_cleanly_without_charge_or_email() {
     stack.held_booking_of(flight, &["6A"]).await;
 
     let input = stack.input(flight, seats(&["6A"]));
-    let booking_id = input.booking_id.clone();
+    let booking_id = input.booking_id;
     let second = stack.start_booking(input).await;
     let failed = stack.wait_status(&second, BookingStatus::Failed).await;
     assert_eq!(

@@ -78,6 +78,6 @@ pub(super) async fn current(state: &AppState, booking_id: Uuid) -> Result<Bookin
             .await?;
     match stored {
         Some(recorded) => Ok(recorded.0),
-        None => workflow::status(state, &workflow_id(&booking_id.to_string())).await,
+        None => workflow::status(state, &workflow_id(booking_id.to_string())).await,
     }
 }

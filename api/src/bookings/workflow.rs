@@ -34,7 +34,7 @@ async fn timed<T>(call: &'static str, f: impl std::future::Future<Output = T>) -
 /// Starts the booking (or joins the one already running under this id) and
 /// answers once the seats are held or refused.
 pub async fn start_and_hold(state: &AppState, input: BookingInput) -> Result<BookingState, Error> {
-    let id = workflow_id(&input.booking_id);
+    let id = workflow_id(input.booking_id);
     let attributes = booking_workflows::initial_search_attributes(&input);
     let summary = booking_workflows::start_summary(&input);
     let options = WorkflowUpdateWithStartOptions::new(

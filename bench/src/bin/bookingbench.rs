@@ -364,7 +364,7 @@ async fn book(
         max_payment_attempts: None,
     };
     owners.record(&input).await?;
-    let wf_id = workflow_id(&input.booking_id);
+    let wf_id = workflow_id(input.booking_id);
     let attributes = booking_workflows::initial_search_attributes(&input);
     let summary = booking_workflows::start_summary(&input);
     let start = Instant::now();

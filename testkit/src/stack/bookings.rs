@@ -142,7 +142,7 @@ impl Bookings {
     /// The workflow started with no `booking_request` written first (not
     /// the gateway's doing).
     pub async fn start_unrecorded(&self, input: BookingInput) -> Handle {
-        let id = workflow_id(&input.booking_id);
+        let id = workflow_id(input.booking_id);
         let attributes = booking_workflows::initial_search_attributes(&input);
         let summary = booking_workflows::start_summary(&input);
         self.client
@@ -163,7 +163,7 @@ impl Bookings {
     /// attributes, which the workflow then sets itself.
     pub async fn start_booking_bare(&self, input: BookingInput) -> Handle {
         self.record_owner(&input).await;
-        let id = workflow_id(&input.booking_id);
+        let id = workflow_id(input.booking_id);
         self.client
             .start_workflow(
                 BookingWorkflow::run,

@@ -31,7 +31,7 @@ use temporalio_sdk::workflow_replayer::{WorkflowReplayer, WorkflowReplayerOption
 async fn worker_killed_mid_booking_then_a_new_one_finishes_it() {
     let (mut stack, flight) = Stack::with_small_flight("worker-killed").await;
     let input = stack.input(flight, seats(&["7A"]));
-    let booking_id = input.booking_id.clone();
+    let booking_id = input.booking_id;
     let (handle, _) = stack.held_booking(input).await;
 
     // Pay, and kill the worker while the payment is being processed.
@@ -75,7 +75,7 @@ async fn a_stopped_worker_finishes_its_activity_and_the_next_continues_without_a
     stack.proxy.set_delay(Duration::from_secs(2));
     let opened = stack.proxy.connections();
     let input = stack.input(flight, seats(&["9C"]));
-    let booking_id = input.booking_id.clone();
+    let booking_id = input.booking_id;
     let handle = stack.start_booking(input).await;
 
     // The hold is running once its request reaches the slow relay.
@@ -206,7 +206,7 @@ async fn flight_service_down_during_hold_and_confirm_is_retried() {
     // Down before the hold: the booking waits in `holding`.
     stack.proxy.set_up(false);
     let input = stack.input(flight, seats(&["8A"]));
-    let booking_id = input.booking_id.clone();
+    let booking_id = input.booking_id;
     let handle = stack.start_booking(input).await;
     tokio::time::sleep(Duration::from_secs(3)).await;
     assert_eq!(stack.status(&handle).await.status, BookingStatus::Holding);

@@ -46,7 +46,7 @@ async fn activities_executed_twice_do_their_work_once() {
     let booking_id = booking_workflows::contract::BookingId::new_random();
 
     let hold = HoldSeats {
-        booking_id: booking_id.clone(),
+        booking_id,
         flight_id: flight,
         seats: seats(&["9A", "9B"]),
         user_id: None,
@@ -60,7 +60,7 @@ async fn activities_executed_twice_do_their_work_once() {
     );
 
     let create = CreatePayment {
-        booking_id: booking_id.clone(),
+        booking_id,
         booking_ref: "TWICE1".parse().unwrap(),
         attempt: 1,
         amount: Money::new(20000, "EUR".parse().unwrap()).unwrap(),
@@ -70,7 +70,7 @@ async fn activities_executed_twice_do_their_work_once() {
     assert_eq!(intent, b.unwrap(), "one intent");
     let pm = stack.stripe().payment_method(GOOD_CARD).await;
     let authorize = AuthorizePayment {
-        booking_id: booking_id.clone(),
+        booking_id,
         attempt: 1,
         payment_method: pm.parse().unwrap(),
     };
@@ -81,7 +81,7 @@ async fn activities_executed_twice_do_their_work_once() {
     assert_eq!(a.unwrap(), Authorization::Authorized);
     assert_eq!(b.unwrap(), Authorization::Authorized);
     let capture = PaymentRef {
-        booking_id: booking_id.clone(),
+        booking_id,
         attempt: 1,
     };
     let (a, b) = tokio::join!(

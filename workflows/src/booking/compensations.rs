@@ -29,7 +29,7 @@ pub(super) enum Compensation {
 pub(super) async fn refund_and_release(ctx: &Ctx) -> WorkflowResult<()> {
     let amount = booking_total(ctx)?;
     let input = ctx.state(|s| RefundPayment {
-        booking_id: s.booking.booking_id.clone(),
+        booking_id: s.booking.booking_id,
         attempt: s.booking.payment.attempts,
         amount,
     });
@@ -93,7 +93,7 @@ pub(super) async fn abort(
 /// reach past its budget is an error (the booking needs attention): seats
 /// must never stay held by a booking that ended.
 pub(super) async fn run_compensation(ctx: &Ctx, compensation: Compensation) -> WorkflowResult<()> {
-    let booking_id = ctx.state(|s| s.booking.booking_id.clone());
+    let booking_id = ctx.state(|s| s.booking.booking_id);
     let is_release = matches!(compensation, Compensation::ReleaseSeats { .. });
     let undone = match compensation {
         Compensation::ReleaseSeats { cancellation } => {

@@ -95,7 +95,7 @@ async fn send(ctx: &Ctx, mail: SendEmail) -> Result<(), ActivityExecutionError> 
 }
 
 pub(super) async fn send_email(ctx: &Ctx, mail: SendEmail) {
-    let (booking_id, kind, key) = (mail.booking.booking_id.clone(), mail.kind, mail.key.clone());
+    let (booking_id, kind, key) = (mail.booking.booking_id, mail.kind, mail.key.clone());
     let Err(e) = send(ctx, mail).await else {
         return;
     };
@@ -152,7 +152,7 @@ pub(super) async fn texter(ctx: &Ctx) {
 /// budget); past the budget, the `record_sms_failed` activity. A refusal
 /// is recorded by `send_sms` itself.
 pub(super) async fn send_sms(ctx: &Ctx, sms: SendSms) {
-    let (booking_id, kind, key) = (sms.booking.booking_id.clone(), sms.kind, sms.key.clone());
+    let (booking_id, kind, key) = (sms.booking.booking_id, sms.kind, sms.key.clone());
     let summary = format!("SMS: {}", kind.as_str());
     let options = step_options(ctx, summary, Duration::from_secs(30), Budget::Record);
     let Err(e) = ctx

@@ -43,7 +43,7 @@ pub(super) async fn new_payment_attempt(ctx: &Ctx) -> WorkflowResult<bool> {
     let input = ctx.state_mut(|s| {
         s.booking.payment.attempts += 1;
         CreatePayment {
-            booking_id: s.booking.booking_id.clone(),
+            booking_id: s.booking.booking_id,
             booking_ref: s.booking.booking_ref.clone(),
             attempt: s.booking.payment.attempts,
             amount,
@@ -186,7 +186,7 @@ async fn pay<T: CancellableFuture<Output = TimerResult>>(
     }
     ctx.state_mut(|s| s.payments.attempt_method = Some(method.clone()));
     let input = ctx.state(|s| AuthorizePayment {
-        booking_id: s.booking.booking_id.clone(),
+        booking_id: s.booking.booking_id,
         attempt: s.booking.payment.attempts,
         payment_method: method,
     });

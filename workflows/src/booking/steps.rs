@@ -83,7 +83,7 @@ pub(super) async fn saga(ctx: &Ctx) -> WorkflowResult<BookingState> {
 /// Step 1. Returns false when the booking ended (no seats).
 pub(super) async fn hold(ctx: &Ctx) -> WorkflowResult<bool> {
     let input = ctx.state(|s| HoldSeats {
-        booking_id: s.booking.booking_id.clone(),
+        booking_id: s.booking.booking_id,
         flight_id: s.booking.flight_id,
         seats: s.booking.requested_seats.clone(),
         user_id: Some(s.booking.user_id.clone()),
@@ -161,7 +161,7 @@ pub(super) async fn confirm(ctx: &Ctx) -> WorkflowResult<bool> {
     record(ctx).await?;
     let (booking_id, attempt, passengers) = ctx.state(|s| {
         (
-            s.booking.booking_id.clone(),
+            s.booking.booking_id,
             s.booking.payment.attempts,
             s.booking.passengers.len() as u32,
         )
@@ -176,7 +176,7 @@ pub(super) async fn confirm(ctx: &Ctx) -> WorkflowResult<bool> {
     let confirmed = run_step(
         ctx,
         BookingActivities::confirm_seats,
-        booking_id.clone(),
+        booking_id,
         "Confirm held seats as sold",
         Duration::from_secs(15),
         Budget::ConfirmSeats,
@@ -199,7 +199,7 @@ pub(super) async fn confirm(ctx: &Ctx) -> WorkflowResult<bool> {
         ctx,
         BookingActivities::capture_payment,
         PaymentRef {
-            booking_id: booking_id.clone(),
+            booking_id,
             attempt,
         },
         format!("Capture payment attempt #{attempt}"),
