@@ -1,8 +1,9 @@
 //! One error type for every activity: a business failure (retrying cannot
 //! help: non-retryable, with a stable type name from
-//! `booking_workflows::contract::errors`) or a transient one (retried with
+//! `booking_workflows::contract::Failure`) or a transient one (retried with
 //! backoff by Temporal).
 
+use booking_workflows::contract::Failure;
 use temporalio_sdk::ApplicationFailure;
 use temporalio_sdk::activities::ActivityError;
 
@@ -10,18 +11,14 @@ use temporalio_sdk::activities::ActivityError;
 pub enum StepError {
     /// Retrying cannot fix it: no seats, card declined, hold gone.
     #[error("{message}")]
-    Business {
-        /// A constant of `booking_workflows::contract::errors`.
-        kind: &'static str,
-        message: String,
-    },
+    Business { kind: Failure, message: String },
     /// Network, timeouts, 5xx, database: Temporal retries the activity.
     #[error(transparent)]
     Transient(#[from] anyhow::Error),
 }
 
 impl StepError {
-    pub fn business(kind: &'static str, message: impl Into<String>) -> Self {
+    pub fn business(kind: Failure, message: impl Into<String>) -> Self {
         StepError::Business {
             kind,
             message: message.into(),
@@ -52,7 +49,7 @@ impl StepError {
         match self {
             StepError::Business { kind, message } => ActivityError::application(
                 ApplicationFailure::builder(message)
-                    .type_name(kind.to_owned())
+                    .type_name(kind.as_str().to_owned())
                     .non_retryable(true)
                     .build(),
             ),

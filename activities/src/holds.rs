@@ -7,7 +7,7 @@
 //! takes, so its commands are those of any booking.
 
 use booking_workflows::activities::{HoldSeats, SeatsHeld};
-use booking_workflows::contract::{UserId, errors};
+use booking_workflows::contract::{Failure, UserId};
 use sqlx::PgPool;
 
 use crate::error::{StepError, StepResult};
@@ -43,11 +43,11 @@ impl Holds {
                 .await?;
         match (owner, input.user_id.as_ref().map(UserId::as_str)) {
             (None, _) => Err(StepError::business(
-                errors::OWNER_UNKNOWN,
+                Failure::OwnerUnknown,
                 "no booking request recorded for this booking",
             )),
             (Some(owner), Some(user)) if owner != user => Err(StepError::business(
-                errors::OWNER_UNKNOWN,
+                Failure::OwnerUnknown,
                 "the booking request recorded for this booking is another user's",
             )),
             _ => Ok(()),

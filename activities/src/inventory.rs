@@ -8,7 +8,7 @@ use booking_workflows::activities::{
     ApplyFlightChange, FlightChangeAnswer, HoldSeats, ReleaseSeats, SeatsHeld,
 };
 use booking_workflows::contract::{
-    BookingId, FlightInfo, FlightNumber, HeldSeat, IataCode, SeatSelection, errors,
+    BookingId, Failure, FlightInfo, FlightNumber, HeldSeat, IataCode, SeatSelection,
 };
 use flights_api::catalogue::FlightDetails;
 use flights_api::inventory::{
@@ -92,9 +92,9 @@ impl Inventory {
             StatusCode::OK | StatusCode::CREATED => response.json().await?,
             status => {
                 return Err(refusal(status, response, |code| match code {
-                    Some(Refusal::SeatsUnavailable) => errors::SEATS_UNAVAILABLE,
-                    Some(Refusal::BookingClosed) => errors::BOOKING_CLOSED,
-                    _ => errors::BOOKING_REJECTED,
+                    Some(Refusal::SeatsUnavailable) => Failure::SeatsUnavailable,
+                    Some(Refusal::BookingClosed) => Failure::BookingClosed,
+                    _ => Failure::BookingRejected,
                 })
                 .await);
             }
@@ -159,7 +159,7 @@ impl Inventory {
         if response.status().is_success() {
             return Ok(());
         }
-        Err(refusal(response.status(), response, |_| errors::HOLD_CONFLICT).await)
+        Err(refusal(response.status(), response, |_| Failure::HoldConflict).await)
     }
 
     /// The bookings with seats held or sold on a flight (the fan-out's
@@ -171,7 +171,7 @@ impl Inventory {
             .send()
             .await?;
         if !response.status().is_success() {
-            return Err(refusal(response.status(), response, |_| errors::BOOKING_REJECTED).await);
+            return Err(refusal(response.status(), response, |_| Failure::BookingRejected).await);
         }
         let holds: LiveHolds = response.json().await?;
         Ok(holds.booking_ids.iter().map(ToString::to_string).collect())
@@ -219,7 +219,7 @@ impl Inventory {
         match response.status() {
             s if s.is_success() => Ok(()),
             StatusCode::NOT_FOUND => Ok(()),
-            status => Err(refusal(status, response, |_| errors::HOLD_CONFLICT).await),
+            status => Err(refusal(status, response, |_| Failure::HoldConflict).await),
         }
     }
 }
@@ -238,7 +238,7 @@ fn is_transient(status: StatusCode) -> bool {
 async fn refusal(
     status: StatusCode,
     response: reqwest::Response,
-    kind: impl Fn(Option<Refusal>) -> &'static str,
+    kind: impl Fn(Option<Refusal>) -> Failure,
 ) -> StepError {
     let body = response.json::<ErrorBody>().await.ok();
     let transient = is_transient(status);

@@ -15,7 +15,7 @@ use airline_testkit::process::{Proc, free_port};
 use booking_activities::email::{Mailer, SmtpConfig, SmtpTls};
 use booking_activities::error::StepError;
 use booking_workflows::activities::{EmailKind, SendEmail};
-use booking_workflows::contract::{BookingState, errors};
+use booking_workflows::contract::{BookingState, Failure};
 use chrono::{DateTime, Utc};
 use mail_parser::MessageParser;
 use sqlx::PgPool;
@@ -175,10 +175,10 @@ struct NotificationRow {
 
 fn assert_business_rejection(result: Result<(), StepError>) {
     match result {
-        Err(StepError::Business { kind, .. }) => assert_eq!(kind, errors::EMAIL_REJECTED),
+        Err(StepError::Business { kind, .. }) => assert_eq!(kind, Failure::EmailRejected),
         other => panic!(
             "expected an {} business error, got {other:?}",
-            errors::EMAIL_REJECTED
+            Failure::EmailRejected
         ),
     }
 }

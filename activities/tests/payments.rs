@@ -14,7 +14,7 @@ use booking_activities::payments::{Payments, StripeConfig};
 use booking_workflows::activities::{
     Authorization, AuthorizePayment, CreatePayment, PaymentCreated, PaymentRef, RefundPayment,
 };
-use booking_workflows::contract::{BookingId, Money, PaymentMethodId, RefundInfo, errors};
+use booking_workflows::contract::{BookingId, Failure, Money, PaymentMethodId, RefundInfo};
 use serde_json::Value;
 use support::TestDb;
 use uuid::Uuid;
@@ -211,7 +211,7 @@ fn eur(amount: i64) -> Money {
 
 fn assert_rejected<T: std::fmt::Debug>(result: Result<T, StepError>) {
     match result {
-        Err(StepError::Business { kind, .. }) => assert_eq!(kind, errors::PAYMENT_REJECTED),
+        Err(StepError::Business { kind, .. }) => assert_eq!(kind, Failure::PaymentRejected),
         other => panic!("expected a PaymentRejected business failure, got {other:?}"),
     }
 }

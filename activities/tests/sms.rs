@@ -15,7 +15,7 @@ use airline_testkit::scratch::ScratchDir;
 use booking_activities::error::StepError;
 use booking_activities::sms::{Report, SmsConfig, Texter, render};
 use booking_workflows::activities::{EmailKind, SendSms, SmsFailed};
-use booking_workflows::contract::{BookingState, errors};
+use booking_workflows::contract::{BookingState, Failure};
 use support::TestDb;
 use uuid::Uuid;
 
@@ -215,7 +215,7 @@ async fn wrong_credentials_are_transient_and_a_booking_without_a_number_is_a_bus
     refused.contact_phone = None;
     match texter.send(&sms(EmailKind::Confirmation, &refused)).await {
         Err(StepError::Business { kind, message }) => {
-            assert_eq!(kind, errors::SMS_REJECTED);
+            assert_eq!(kind, Failure::SmsRejected);
             assert!(!message.contains(KANNEL_PASSWORD), "{message}");
         }
         other => panic!("expected a business failure, got {other:?}"),

@@ -173,21 +173,15 @@ string_newtype!(EmailAddress);
 pub struct PhoneNumber(String);
 
 impl PhoneNumber {
+    /// What a number that is not in E.164 form is told.
+    const FORM: &'static str = "must be a phone number in E.164 form: + then the country code and number, digits only (e.g. +447400123456)";
+
     pub fn parse(raw: &str) -> Result<Self, ParseError> {
-        let e164 = raw.len() <= 16
-            && raw.strip_prefix('+').is_some_and(|digits| {
-                digits.len() >= 7
-                    && digits.bytes().all(|b| b.is_ascii_digit())
-                    && !digits.starts_with('0')
-            });
-        if e164 {
-            Ok(PhoneNumber(raw.to_owned()))
-        } else {
-            Err(ParseError(
-                "must be a phone number in E.164 form: + then the country code and number, digits only (e.g. +447400123456)"
-                    .to_owned(),
-            ))
-        }
+        raw.strip_prefix('+')
+            .filter(|digits| (7..=15).contains(&digits.len()) && !digits.starts_with('0'))
+            .filter(|digits| digits.bytes().all(|b| b.is_ascii_digit()))
+            .map(|_| PhoneNumber(raw.to_owned()))
+            .ok_or_else(|| ParseError(Self::FORM.to_owned()))
     }
 }
 

@@ -176,3 +176,17 @@ pub async fn http_answers(port: u16, path: &str) -> bool {
         Ok(Some(true))
     )
 }
+
+/// A service that was given `name=value`, one of the development values
+/// published in this repository, refused to start, and said which setting
+/// without showing the value.
+pub fn assert_refused_published(out: &std::process::Output, name: &str, value: &str) {
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "{name}: started");
+    let says = format!("{name} is one of the development values");
+    assert!(stderr.contains(&says), "{name}: {stderr}");
+    assert!(
+        !stderr.contains(value),
+        "{name}: the value leaked: {stderr}"
+    );
+}

@@ -42,16 +42,7 @@ fn every_published_dev_secret_stops_the_worker_outside_development() {
     ];
     for (name, value) in published {
         let out = worker(&[(name, value)]);
-        let stderr = String::from_utf8_lossy(&out.stderr);
-        assert!(!out.status.success(), "{name}: started");
-        assert!(
-            stderr.contains(&format!("{name} is one of the development values")),
-            "{name}: {stderr}"
-        );
-        assert!(
-            !stderr.contains(value),
-            "{name}: the value leaked: {stderr}"
-        );
+        airline_testkit::process::assert_refused_published(&out, name, value);
         // The local stack's value, in development: refused no more (the
         // start fails further on, at the database).
         let out = worker(&[(name, value), ("AIRLINE_ENV", "development")]);

@@ -267,12 +267,16 @@ pub struct BookingState {
     /// What was asked for; `seats` is what was held.
     pub requested_seats: SeatSelection,
     pub seats: Vec<HeldSeat>,
+    /// As the booker named them, one per seat.
     pub passengers: Vec<Passenger>,
-    pub contact_email: EmailAddress,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub contact_phone: Option<PhoneNumber>,
+    /// How the traveller hears from us: by email, by text, or both.
     #[serde(default, skip_serializing_if = "Channels::is_default")]
     pub channels: Channels,
+    pub contact_email: EmailAddress,
+    /// Where texts go, when the traveller gave a number.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub contact_phone: Option<PhoneNumber>,
+    /// The locked price of the held seats, once held.
     pub total: Option<Money>,
     pub payment: PaymentState,
     pub payment_due_at: Option<DateTime<Utc>>,
@@ -444,28 +448,70 @@ pub mod payment_errors {
     pub const AUTHENTICATION_FAILED: &str = "payment_intent_authentication_failure";
 }
 
-/// Stable failure types of the activities' business errors
-/// (non-retryable `ApplicationFailure` type names).
-pub mod errors {
+/// The activities' business failures: the type names of their
+/// non-retryable `ApplicationFailure`s (histories hold these names).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Failure {
     /// The seats are taken, or not enough are left in the cabin.
-    pub const SEATS_UNAVAILABLE: &str = "SeatsUnavailable";
+    SeatsUnavailable,
     /// The flight cannot be booked (cancelled, departed, unknown, bad seat).
-    pub const BOOKING_REJECTED: &str = "BookingRejected";
+    BookingRejected,
     /// The flight has closed for booking (within the cut-off). Bookings
     /// held before this type existed were refused as `BookingRejected`.
-    pub const BOOKING_CLOSED: &str = "BookingClosed";
+    BookingClosed,
     /// The card was declined or needs an action we cannot take.
-    pub const CARD_DECLINED: &str = "CardDeclined";
+    CardDeclined,
     /// The hold is gone or in a state that forbids the step.
-    pub const HOLD_CONFLICT: &str = "HoldConflict";
+    HoldConflict,
     /// Stripe refused the request for a reason retrying cannot fix.
-    pub const PAYMENT_REJECTED: &str = "PaymentRejected";
-    pub const EMAIL_REJECTED: &str = "EmailRejected";
+    PaymentRejected,
+    /// The mail server or the address refused the email for good.
+    EmailRejected,
     /// The SMS gateway refused a text for good (a number it cannot reach).
-    pub const SMS_REJECTED: &str = "SmsRejected";
+    SmsRejected,
     /// The booking has no owner record (`booking_request`) for its user:
     /// the gateway never started it.
-    pub const OWNER_UNKNOWN: &str = "BookingOwnerUnknown";
+    OwnerUnknown,
+}
+
+impl Failure {
+    pub const ALL: [Failure; 9] = [
+        Failure::SeatsUnavailable,
+        Failure::BookingRejected,
+        Failure::BookingClosed,
+        Failure::CardDeclined,
+        Failure::HoldConflict,
+        Failure::PaymentRejected,
+        Failure::EmailRejected,
+        Failure::SmsRejected,
+        Failure::OwnerUnknown,
+    ];
+
+    /// The type name, as the failure carries it.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Failure::SeatsUnavailable => "SeatsUnavailable",
+            Failure::BookingRejected => "BookingRejected",
+            Failure::BookingClosed => "BookingClosed",
+            Failure::CardDeclined => "CardDeclined",
+            Failure::HoldConflict => "HoldConflict",
+            Failure::PaymentRejected => "PaymentRejected",
+            Failure::EmailRejected => "EmailRejected",
+            Failure::SmsRejected => "SmsRejected",
+            Failure::OwnerUnknown => "BookingOwnerUnknown",
+        }
+    }
+
+    /// The failure a type name names, if it is one of ours.
+    pub fn of(type_name: &str) -> Option<Failure> {
+        Failure::ALL.into_iter().find(|f| f.as_str() == type_name)
+    }
+}
+
+impl fmt::Display for Failure {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
 }
 
 /// A booking's timings, as every process that starts bookings reads them

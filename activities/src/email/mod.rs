@@ -6,7 +6,7 @@ use std::str::FromStr;
 use std::time::Duration;
 
 use booking_workflows::activities::SendEmail;
-use booking_workflows::contract::errors;
+use booking_workflows::contract::Failure;
 use chrono::{DateTime, Utc};
 use lettre::message::{Mailbox, MultiPart};
 use lettre::transport::smtp::response::{Category, Severity};
@@ -55,7 +55,7 @@ impl Mailer {
         let booking_id = booking.booking_id.uuid();
         let to = Address::from_str(booking.contact_email.as_str()).map_err(|e| {
             StepError::business(
-                errors::EMAIL_REJECTED,
+                Failure::EmailRejected,
                 format!("the contact email is not a valid address: {e}"),
             )
         })?;
@@ -187,7 +187,7 @@ fn classify(e: lettre::transport::smtp::Error) -> StepError {
                 && code.category != Category::Unspecified3 =>
         {
             StepError::business(
-                errors::EMAIL_REJECTED,
+                Failure::EmailRejected,
                 format!("the mail server rejected the email: {e}"),
             )
         }

@@ -2,7 +2,7 @@
 //! resource types require fields localstripe leaves out), and what they
 //! mean for a booking: an intent's outcome, a decline, a failure.
 
-use booking_workflows::contract::{NextAction, PaymentError, errors};
+use booking_workflows::contract::{Failure, NextAction, PaymentError};
 use stripe::{ApiErrorsType, StripeError};
 
 use crate::error::StepError;
@@ -156,7 +156,7 @@ pub(super) fn stripe_failure(what: &str, e: &StripeError) -> StepError {
     if retryable {
         StepError::transient(text)
     } else {
-        StepError::business(errors::PAYMENT_REJECTED, text)
+        StepError::business(Failure::PaymentRejected, text)
     }
 }
 

@@ -2,7 +2,7 @@
 //! locked around each Stripe call so that a duplicate execution waits,
 //! then finds the result instead of calling Stripe again.
 
-use booking_workflows::contract::errors;
+use booking_workflows::contract::Failure;
 use sqlx::{Postgres, Transaction};
 use uuid::Uuid;
 
@@ -98,7 +98,7 @@ pub(super) async fn existing_intent(
 
 pub(super) fn no_intent(attempt: i32) -> StepError {
     StepError::business(
-        errors::PAYMENT_REJECTED,
+        Failure::PaymentRejected,
         format!("payment attempt {attempt} has no PaymentIntent"),
     )
 }

@@ -7,7 +7,7 @@ use std::collections::HashMap;
 use booking_workflows::activities::{
     Authorization, AuthorizePayment, CreatePayment, PaymentCreated, PaymentRef,
 };
-use booking_workflows::contract::errors;
+use booking_workflows::contract::Failure;
 use sqlx::{Postgres, Transaction};
 use stripe::{StripeError, StripeRequest};
 use stripe_client_core::{RequestBuilder, StripeMethod};
@@ -38,7 +38,7 @@ impl Payments {
         // currency it knows. Anything else it would refuse on every retry.
         if !(1..=MAX_AMOUNT).contains(amount) || matches!(stripe_currency, Currency::Unknown(_)) {
             return Err(StepError::business(
-                errors::PAYMENT_REJECTED,
+                Failure::PaymentRejected,
                 format!("cannot charge {amount} {currency}"),
             ));
         }
@@ -59,7 +59,7 @@ impl Payments {
             .ok_or_else(|| StepError::transient("the payment attempt row vanished"))?;
         if row.amount != *amount || row.currency != currency {
             return Err(StepError::business(
-                errors::PAYMENT_REJECTED,
+                Failure::PaymentRejected,
                 format!(
                     "payment attempt {attempt} already exists for {} {}",
                     row.amount, row.currency
@@ -137,7 +137,7 @@ impl Payments {
             }
             AttemptStatus::Cancelled => {
                 return Err(StepError::business(
-                    errors::PAYMENT_REJECTED,
+                    Failure::PaymentRejected,
                     format!("payment attempt {attempt} was cancelled"),
                 ));
             }
@@ -176,7 +176,7 @@ impl Payments {
             Outcome::Cancelled => {
                 commit_status(tx, booking, attempt, AttemptStatus::Cancelled).await?;
                 return Err(StepError::business(
-                    errors::PAYMENT_REJECTED,
+                    Failure::PaymentRejected,
                     format!("PaymentIntent {intent_id} was cancelled"),
                 ));
             }
@@ -300,7 +300,7 @@ impl Payments {
             AttemptStatus::Captured => return Ok(()),
             AttemptStatus::Cancelled => {
                 return Err(StepError::business(
-                    errors::PAYMENT_REJECTED,
+                    Failure::PaymentRejected,
                     format!("payment attempt {attempt} was cancelled; nothing to capture"),
                 ));
             }
@@ -318,7 +318,7 @@ impl Payments {
                 Ok(())
             }
             Outcome::Cancelled => Err(StepError::business(
-                errors::PAYMENT_REJECTED,
+                Failure::PaymentRejected,
                 format!("PaymentIntent {intent_id} was cancelled; nothing to capture"),
             )),
             Outcome::Pending(status) => Err(StepError::transient(format!(
@@ -328,7 +328,7 @@ impl Payments {
             | Outcome::Open
             | Outcome::Declined(_)
             | Outcome::RequiresAction(_) => Err(StepError::business(
-                errors::PAYMENT_REJECTED,
+                Failure::PaymentRejected,
                 format!("PaymentIntent {intent_id} is not authorized; nothing to capture"),
             )),
         }

@@ -25,7 +25,7 @@
 use std::fmt;
 use std::time::Duration;
 
-use booking_workflows::contract::{BookingId, Money, errors};
+use booking_workflows::contract::{BookingId, Failure, Money};
 use secrecy::{ExposeSecret, SecretString};
 use sqlx::PgPool;
 use stripe::{IdempotencyKey, RequestStrategy, StripeError, StripeRequest};
@@ -146,7 +146,7 @@ fn parse_ref(booking_id: BookingId, attempt: u32) -> StepResult<(Uuid, i32)> {
         .filter(|a| *a > 0)
         .ok_or_else(|| {
             StepError::business(
-                errors::PAYMENT_REJECTED,
+                Failure::PaymentRejected,
                 format!("no payment attempt {attempt}"),
             )
         })?;

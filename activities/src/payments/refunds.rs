@@ -3,7 +3,7 @@
 //! a run whose answer was lost is found on Stripe before making another.
 
 use booking_workflows::activities::RefundPayment;
-use booking_workflows::contract::{RefundInfo, errors};
+use booking_workflows::contract::{Failure, RefundInfo};
 use stripe_core::refund::{CreateRefund, ListRefund};
 
 use super::answers::{Outcome, Refund, RefundList, stripe_failure};
@@ -46,7 +46,7 @@ impl Payments {
             let intent = self.retrieve(&intent_id).await?;
             if Outcome::of(&intent) != Outcome::Captured {
                 return Err(StepError::business(
-                    errors::PAYMENT_REJECTED,
+                    Failure::PaymentRejected,
                     format!(
                         "PaymentIntent {intent_id} is {}; nothing captured to refund",
                         intent.status

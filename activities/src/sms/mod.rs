@@ -9,7 +9,7 @@
 use std::time::Duration;
 
 use booking_workflows::activities::{SendSms, SmsFailed};
-use booking_workflows::contract::{PhoneNumber, errors};
+use booking_workflows::contract::{Failure, PhoneNumber};
 use secrecy::{ExposeSecret, SecretString};
 use sqlx::PgPool;
 use uuid::Uuid;
@@ -122,7 +122,7 @@ impl Texter {
         let booking_id = booking.booking_id.uuid();
         let Some(phone) = booking.contact_phone.as_ref().map(PhoneNumber::as_str) else {
             return Err(StepError::business(
-                errors::SMS_REJECTED,
+                Failure::SmsRejected,
                 "the booking has no contact phone",
             ));
         };
@@ -179,7 +179,7 @@ impl Texter {
             .increment(1);
         if let Some(why) = refused {
             return Err(StepError::business(
-                errors::SMS_REJECTED,
+                Failure::SmsRejected,
                 format!("the SMS gateway refused the text: {why}"),
             ));
         }
@@ -312,7 +312,7 @@ pub enum Report {
 pub async fn record_report(pool: &PgPool, message_id: Uuid, dlr_type: u32) -> StepResult<Report> {
     let Some(status) = dlr_status(dlr_type) else {
         return Err(StepError::business(
-            errors::SMS_REJECTED,
+            Failure::SmsRejected,
             format!("unknown delivery report type {dlr_type}"),
         ));
     };

@@ -13,7 +13,7 @@ use temporalio_sdk::{
     WorkflowCancellationToken, WorkflowResult,
 };
 
-use crate::contract::{Money, errors};
+use crate::contract::{Failure, Money};
 
 use super::Ctx;
 
@@ -59,7 +59,7 @@ pub(super) fn chrono_duration(d: Duration) -> chrono::TimeDelta {
 }
 
 /// The type and message of a business failure (a non-retryable
-/// `ApplicationFailure` with one of `contract::errors`' types).
+/// `ApplicationFailure` with one of `contract::Failure`'s type names).
 pub(super) fn business_failure(e: &ActivityExecutionError) -> Option<(String, String)> {
     match e.reason() {
         Some(IncomingError::Application(app)) => {
@@ -179,14 +179,6 @@ pub(super) fn retry_policy() -> RetryPolicy {
         .initial_interval(Duration::from_millis(500))
         .backoff_coefficient(2.0)
         .maximum_interval(Duration::from_secs(10))
-        .non_retryable_error_types([
-            errors::SEATS_UNAVAILABLE,
-            errors::BOOKING_REJECTED,
-            errors::BOOKING_CLOSED,
-            errors::CARD_DECLINED,
-            errors::HOLD_CONFLICT,
-            errors::PAYMENT_REJECTED,
-            errors::EMAIL_REJECTED,
-        ])
+        .non_retryable_error_types(Failure::ALL.map(Failure::as_str))
         .build()
 }

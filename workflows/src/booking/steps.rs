@@ -8,7 +8,7 @@ use temporalio_sdk::{
 };
 
 use crate::activities::{BookingActivities, EmailKind, HoldSeats, IssueTickets, PaymentRef};
-use crate::contract::{BookingState, BookingStatus, Outcome, OutcomeCode, PaymentStatus, errors};
+use crate::contract::{BookingState, BookingStatus, Failure, Outcome, OutcomeCode, PaymentStatus};
 
 use super::Ctx;
 use super::compensations::{
@@ -145,12 +145,12 @@ pub(super) async fn hold(ctx: &Ctx) -> WorkflowResult<bool> {
     Ok(true)
 }
 /// The outcome of a hold the flight service refused, by the refusal's
-/// failure type (`contract::errors`).
+/// failure type (`contract::Failure`).
 pub(super) fn hold_refused(kind: &str) -> OutcomeCode {
-    match kind {
-        errors::SEATS_UNAVAILABLE => OutcomeCode::SeatsUnavailable,
-        errors::BOOKING_CLOSED => OutcomeCode::BookingClosed,
-        errors::OWNER_UNKNOWN => OutcomeCode::OwnerUnknown,
+    match Failure::of(kind) {
+        Some(Failure::SeatsUnavailable) => OutcomeCode::SeatsUnavailable,
+        Some(Failure::BookingClosed) => OutcomeCode::BookingClosed,
+        Some(Failure::OwnerUnknown) => OutcomeCode::OwnerUnknown,
         _ => OutcomeCode::BookingRejected,
     }
 }
