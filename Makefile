@@ -35,7 +35,7 @@ chaos: ## bookings through the gateway while the worker is killed every few seco
 	@scripts/chaos.sh
 
 record-histories: ## re-record workers/tests/histories (after a patched workflow change)
-	@source scripts/env.sh && RECORD_HISTORIES=1 cargo test -p booking-worker --test booking --test resilience --test faults --test texts --test frontend && RECORD_HISTORIES=1 cargo test -p api --test gateway -- admin_flight_changes 3d_secure cards::
+	@source scripts/env.sh && RECORD_HISTORIES=1 cargo test -p workers --test booking --test resilience --test faults --test texts --test frontend && RECORD_HISTORIES=1 cargo test -p api --test gateway -- admin_flight_changes 3d_secure cards::
 
 lint:
 	cargo fmt --all --check

@@ -40,7 +40,7 @@ bin="$root/target/$profile"
 # (a subset would unify other features and rebuild half the tree).
 # After the build, a smoke run gets its deadline (smoke_deadline).
 bench_build() {
-  cargo build "${profile_flag[@]}" -p flights -p booking-worker -p api -p bench
+  cargo build "${profile_flag[@]}" -p flights -p workers -p api -p bench
   if [[ "$smoke" == 1 ]]; then smoke_deadline "${BENCH_SMOKE_TIMEOUT:-120}"; fi
 }
 # descendants PID: the processes PID started, their children first.

@@ -25,7 +25,7 @@ done
 # The binaries first (the scripts build the same set again: a no-op), so
 # that each smoke's time is its run's.
 start=$SECONDS
-if ! cargo build -p flights -p booking-worker -p api -p bench >"$logs/build.log" 2>&1; then
+if ! cargo build -p flights -p workers -p api -p bench >"$logs/build.log" 2>&1; then
   tail -n 40 "$logs/build.log"
   echo "bench smoke: the build failed ($logs/build.log)"
   exit 1

@@ -7,7 +7,7 @@ root="$(cd "$(dirname "$0")/.." && pwd)"
 cd "$root"
 scripts/venv.sh   # protoc for the Temporal SDK's build
 cargo build --release --locked -j"${CARGO_BUILD_JOBS:-2}" \
-  -p flights -p booking-worker -p api --bin flights --bin worker --bin api
+  -p flights -p workers -p api --bin flights --bin worker --bin api
 mkdir -p target/image
 for bin in flights worker api; do
   strip -o "target/image/$bin" "target/release/$bin"

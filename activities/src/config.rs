@@ -5,16 +5,16 @@
 use std::time::Duration;
 
 use anyhow::Context;
+use kit::config::{Environment, refuse_published_secret};
+pub use kit::config::{duration, parse, var};
 use secrecy::{ExposeSecret, SecretString};
-use service_kit::config::{Environment, refuse_published_secret};
-pub use service_kit::config::{duration, parse, var};
 use sqlx::postgres::PgPoolOptions;
 
 use crate::inventory::InventoryConfig;
 use crate::payments::StripeConfig;
 use crate::records::migrations;
 use crate::sms::SmsConfig;
-use service_kit::mail::SmtpConfig;
+use kit::mail::SmtpConfig;
 
 #[derive(Debug, Clone)]
 pub struct ActivitiesConfig {
@@ -95,13 +95,13 @@ impl ActivitiesConfig {
 /// Creates the booking database when missing and applies the migrations;
 /// returns a pool sized from the configuration.
 pub async fn migrate(config: &ActivitiesConfig) -> anyhow::Result<sqlx::PgPool> {
-    service_kit::config::ensure_database(&config.database_url, "booking database").await?;
+    kit::config::ensure_database(&config.database_url, "booking database").await?;
     let pool = PgPoolOptions::new()
         .max_connections(config.db_max_connections)
         .acquire_timeout(Duration::from_secs(10))
         .connect(config.database_url.expose_secret())
         .await
         .context("connecting to the booking database")?;
-    service_kit::config::migrate_shared(&pool, migrations(), "booking records").await?;
+    kit::config::migrate_shared(&pool, migrations(), "booking records").await?;
     Ok(pool)
 }

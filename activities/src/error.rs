@@ -1,11 +1,11 @@
 //! One error type for every activity: a business failure (retrying cannot
 //! help: non-retryable, with a stable type name from
-//! `booking_workflows::contract::Failure`) or a transient one (retried with
+//! `workflows::contract::Failure`) or a transient one (retried with
 //! backoff by Temporal).
 
-use booking_workflows::contract::Failure;
 use temporalio_sdk::ApplicationFailure;
 use temporalio_sdk::activities::ActivityError;
+use workflows::contract::Failure;
 
 #[derive(Debug, thiserror::Error)]
 pub enum StepError {

@@ -1,18 +1,18 @@
 //! The activities as the worker registers them: [`Activities`], built by
 //! [`Activities::connect`] from the configuration, and each activity a thin
 //! wrapper over the module that does the work, under the name and
-//! signature declared in `booking_workflows::activities`.
+//! signature declared in `workflows::activities`.
 
 use std::sync::Arc;
 
-use booking_workflows::activities::{
+use temporalio_macros::activities;
+use temporalio_sdk::activities::{ActivityContext, ActivityError};
+use workflows::activities::{
     ApplyFlightChange, Authorization, AuthorizePayment, CreatePayment, EmailFailed,
     FlightChangeAnswer, HoldSeats, IssueTickets, PaymentCreated, PaymentRef, RefundPayment,
     ReleaseSeats, SeatsHeld, SendEmail, SendSms, SmsFailed, definitions as defs,
 };
-use booking_workflows::contract::{BookingId, BookingState, RefundInfo};
-use temporalio_macros::activities;
-use temporalio_sdk::activities::{ActivityContext, ActivityError};
+use workflows::contract::{BookingId, BookingState, RefundInfo};
 
 use crate::config::{ActivitiesConfig, migrate};
 use crate::email::Mailer;
@@ -57,7 +57,7 @@ fn done<T>(result: StepResult<T>) -> Result<T, ActivityError> {
 
 /// How often a running activity tells Temporal it is alive. The workflow
 /// gives each activity a heartbeat timeout a few times longer
-/// (`booking_workflows::activities::HEARTBEAT_TIMEOUT`): an attempt lost
+/// (`workflows::activities::HEARTBEAT_TIMEOUT`): an attempt lost
 /// with its worker is retried after that, not after its whole
 /// start-to-close, so repeated crashes do not eat a step's retry budget.
 /// (A local activity's heartbeat is a no-op: its workflow task is its

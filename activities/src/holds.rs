@@ -6,9 +6,9 @@
 //! ends `failed` with nothing held, through the path every refused hold
 //! takes, so its commands are those of any booking.
 
-use booking_workflows::activities::{HoldSeats, SeatsHeld};
-use booking_workflows::contract::{Failure, UserId};
 use sqlx::PgPool;
+use workflows::activities::{HoldSeats, SeatsHeld};
+use workflows::contract::{Failure, UserId};
 
 use crate::error::{StepError, StepResult};
 use crate::inventory::Inventory;

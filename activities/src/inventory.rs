@@ -4,12 +4,6 @@
 
 use std::time::Duration;
 
-use booking_workflows::activities::{
-    ApplyFlightChange, FlightChangeAnswer, HoldSeats, ReleaseSeats, SeatsHeld,
-};
-use booking_workflows::contract::{
-    BookingId, Failure, FlightInfo, FlightNumber, HeldSeat, IataCode, SeatSelection,
-};
 use flights_api::catalogue::FlightDetails;
 use flights_api::inventory::{
     HoldRequest, HoldView, LiveHolds, Refusal, ReleaseRequest, SeatRequest,
@@ -17,6 +11,12 @@ use flights_api::inventory::{
 use reqwest::{Method, RequestBuilder, StatusCode};
 use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
+use workflows::activities::{
+    ApplyFlightChange, FlightChangeAnswer, HoldSeats, ReleaseSeats, SeatsHeld,
+};
+use workflows::contract::{
+    BookingId, Failure, FlightInfo, FlightNumber, HeldSeat, IataCode, SeatSelection,
+};
 
 use crate::error::{StepError, StepResult};
 
@@ -133,7 +133,7 @@ impl Inventory {
             )));
         }
         let f: FlightDetails = response.json().await?;
-        let unreadable = |e: airline_domain::ParseError| {
+        let unreadable = |e: domain::ParseError| {
             StepError::transient(format!("flight {flight_id} unreadable: {e}"))
         };
         Ok(FlightInfo {

@@ -2,9 +2,9 @@
 //! e-ticket numbers. Every write is idempotent: a retried record is a no-op
 //! or an upsert that never goes back in time.
 
-use booking_workflows::activities::{EmailFailed, EmailFailure, EmailKind};
-use booking_workflows::contract::{BookingId, BookingState};
 use std::time::Duration;
+use workflows::activities::{EmailFailed, EmailFailure, EmailKind};
+use workflows::contract::{BookingId, BookingState};
 
 use sqlx::PgPool;
 

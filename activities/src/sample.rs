@@ -3,11 +3,11 @@
 //! tests of sending (`tests/email.rs`, `tests/sms.rs`, through the
 //! `sample` feature, which only this crate's own tests turn on).
 
-use booking_workflows::contract::{
+use chrono::{DateTime, TimeZone, Utc};
+use workflows::contract::{
     BookingState, BookingStatus, Cabin, Currency, FlightInfo, HeldSeat, Money, Passenger,
     PaymentState, PaymentStatus, SeatSelection,
 };
-use chrono::{DateTime, TimeZone, Utc};
 
 pub fn departure() -> DateTime<Utc> {
     Utc.with_ymd_and_hms(2026, 12, 1, 8, 30, 0).unwrap()

@@ -9,18 +9,18 @@ use std::io::{BufRead, BufReader, Write};
 use std::path::PathBuf;
 use std::time::Duration;
 
-use airline_testkit::db::admin_url;
-use airline_testkit::fakes::{python, start_smtp_sink};
-use airline_testkit::process::{Proc, free_port};
-use booking_activities::email::{Mailer, SmtpConfig, SmtpTls};
-use booking_activities::error::StepError;
-use booking_workflows::activities::{EmailKind, SendEmail};
-use booking_workflows::contract::{BookingState, Failure};
+use activities::email::{Mailer, SmtpConfig, SmtpTls};
+use activities::error::StepError;
 use chrono::{DateTime, Utc};
 use mail_parser::MessageParser;
 use sqlx::PgPool;
 use support::TestDb;
+use testkit::db::admin_url;
+use testkit::fakes::{python, start_smtp_sink};
+use testkit::process::{Proc, free_port};
 use uuid::Uuid;
+use workflows::activities::{EmailKind, SendEmail};
+use workflows::contract::{BookingState, Failure};
 
 const FROM: &str = "Skyway Air <bookings@skyway.example>";
 

@@ -7,17 +7,17 @@ mod support;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use airline_testkit::fakes::{card_form, json_answer, python, start_localstripe};
-use airline_testkit::process::{Proc, free_port};
-use booking_activities::error::StepError;
-use booking_activities::payments::{Payments, StripeConfig};
-use booking_workflows::activities::{
-    Authorization, AuthorizePayment, CreatePayment, PaymentCreated, PaymentRef, RefundPayment,
-};
-use booking_workflows::contract::{BookingId, Failure, Money, PaymentMethodId, RefundInfo};
+use activities::error::StepError;
+use activities::payments::{Payments, StripeConfig};
 use serde_json::Value;
 use support::TestDb;
+use testkit::fakes::{card_form, json_answer, python, start_localstripe};
+use testkit::process::{Proc, free_port};
 use uuid::Uuid;
+use workflows::activities::{
+    Authorization, AuthorizePayment, CreatePayment, PaymentCreated, PaymentRef, RefundPayment,
+};
+use workflows::contract::{BookingId, Failure, Money, PaymentMethodId, RefundInfo};
 
 const SECRET: &str = "sk_test_payments";
 

@@ -3,11 +3,11 @@
 
 mod support;
 
-use booking_activities::records::Records;
-use booking_workflows::contract::{
+use activities::records::Records;
+use support::TestDb;
+use workflows::contract::{
     BookingId, BookingInput, BookingState, BookingStatus, SeatSelection, Transition,
 };
-use support::TestDb;
 
 fn state(id: &str, revision: u32, statuses: &[BookingStatus]) -> BookingState {
     let mut state = BookingState::new(BookingInput {

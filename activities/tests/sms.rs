@@ -6,18 +6,18 @@ mod support;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use airline_testkit::fakes::{
+use activities::error::StepError;
+use activities::sms::{Report, SmsConfig, Texter, render};
+use support::TestDb;
+use testkit::fakes::{
     KANNEL_PASSWORD, KANNEL_USER, python, received_texts, restart_kannel, start_kannel,
     wait_received_texts,
 };
-use airline_testkit::process::{Proc, free_port};
-use airline_testkit::scratch::ScratchDir;
-use booking_activities::error::StepError;
-use booking_activities::sms::{Report, SmsConfig, Texter, render};
-use booking_workflows::activities::{EmailKind, SendSms, SmsFailed};
-use booking_workflows::contract::{BookingState, Failure};
-use support::TestDb;
+use testkit::process::{Proc, free_port};
+use testkit::scratch::ScratchDir;
 use uuid::Uuid;
+use workflows::activities::{EmailKind, SendSms, SmsFailed};
+use workflows::contract::{BookingState, Failure};
 
 const PHONE: &str = "+447400123456";
 
@@ -70,7 +70,7 @@ impl Kannel {
         }
     }
 
-    async fn wait_texts(&self, n: usize) -> Vec<airline_testkit::fakes::Received> {
+    async fn wait_texts(&self, n: usize) -> Vec<testkit::fakes::Received> {
         wait_received_texts(&self.dir, n).await
     }
 }

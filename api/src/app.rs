@@ -7,9 +7,9 @@ use std::time::Duration;
 use anyhow::Context;
 use axum::Router;
 use axum::http::{HeaderName, HeaderValue, Method, header};
+use kit::http::{self, Server, Service};
+use kit::telemetry;
 use secrecy::SecretString;
-use service_kit::http::{self, Server, Service};
-use service_kit::telemetry;
 use sqlx::PgPool;
 use temporalio_client::Client;
 use tokio::net::TcpListener;
@@ -40,12 +40,12 @@ pub struct Application;
 /// Connects to Temporal with the standard `TEMPORAL_*` variables
 /// (TEMPORAL_ADDRESS, TEMPORAL_NAMESPACE, TLS and API key options).
 /// Payloads are encrypted with `keys` (`PAYLOAD_ENCRYPTION_KEYS`).
-pub async fn temporal_client(keys: payload_codec::Keys) -> anyhow::Result<Client> {
-    service_kit::temporal::connect(keys).await
+pub async fn temporal_client(keys: codec::Keys) -> anyhow::Result<Client> {
+    kit::temporal::connect(keys).await
 }
 
 pub async fn connect(config: &Config) -> anyhow::Result<PgPool> {
-    service_kit::config::pg_pool(&config.database_url, config.db_max_connections)
+    kit::config::pg_pool(&config.database_url, config.db_max_connections)
         .await
         .context("connecting to the booking database")
 }
@@ -53,11 +53,11 @@ pub async fn connect(config: &Config) -> anyhow::Result<PgPool> {
 /// Creates the booking database when missing and applies the gateway's
 /// migrations; needs only `BOOKING_DATABASE_URL`.
 pub async fn migrate(url: &SecretString) -> anyhow::Result<()> {
-    service_kit::config::ensure_database(url, "booking database").await?;
-    let pool = service_kit::config::pg_pool(url, 2)
+    kit::config::ensure_database(url, "booking database").await?;
+    let pool = kit::config::pg_pool(url, 2)
         .await
         .context("connecting to the booking database")?;
-    service_kit::config::migrate_shared(&pool, migrations(), "gateway's tables").await?;
+    kit::config::migrate_shared(&pool, migrations(), "gateway's tables").await?;
     pool.close().await;
     Ok(())
 }
@@ -107,7 +107,7 @@ impl Application {
         let config = &state.config;
         // The Web UI's and the CLI's codec endpoint, when configured.
         if let Some(endpoint) = &config.codec {
-            let codec = payload_codec::http::router(config.payload_keys.clone(), endpoint)?;
+            let codec = codec::http::router(config.payload_keys.clone(), endpoint)?;
             internal_router = internal_router.merge(codec);
         }
         Ok(

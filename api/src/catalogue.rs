@@ -5,16 +5,14 @@
 //! cancellation, is a durable fan-out workflow: it applies the change, then
 //! tells every booking on the flight.
 
-use airline_domain::{Cabin, IataCode};
 use axum::body::Body;
 use axum::extract::{
     FromRequest, FromRequestParts, MatchedPath, OriginalUri, RawPathParams, State,
 };
 use axum::http::{HeaderMap, Method, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use booking_workflows::FlightChangeFanout;
-use booking_workflows::fanout::{FanoutResult, FlightChangeInput, change_in};
 use bytes::Bytes;
+use domain::{Cabin, IataCode};
 use flights_api::catalogue::{
     Airplane, AirplaneInput, Airport, AirportInput, City, CityInput, FlightDetails, FlightInput,
     FlightPatch, FlightSeats, Paged, SearchResult,
@@ -23,6 +21,8 @@ use secrecy::ExposeSecret;
 use temporalio_client::errors::WorkflowStartError;
 use temporalio_client::{WorkflowIdConflictPolicy, WorkflowStartOptions};
 use utoipa::IntoParams;
+use workflows::FlightChangeFanout;
+use workflows::fanout::{FanoutResult, FlightChangeInput, change_in};
 
 use crate::auth::extract::Admin;
 use crate::error::{Error, Result};

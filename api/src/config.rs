@@ -4,9 +4,9 @@ use std::net::{IpAddr, Ipv4Addr};
 use std::time::Duration;
 
 use anyhow::{Context, bail};
-use booking_workflows::contract::BookingTimings;
+use kit::config::{Environment, duration, parse, refuse_published_secret, var};
 use secrecy::{ExposeSecret, SecretString};
-use service_kit::config::{Environment, duration, parse, refuse_published_secret, var};
+use workflows::contract::BookingTimings;
 
 #[derive(Debug, Clone)]
 pub struct Config {
@@ -28,11 +28,11 @@ pub struct Config {
     pub bookings: BookingConfig,
     pub stripe_webhook_secret: SecretString,
     /// Temporal payload encryption (`PAYLOAD_ENCRYPTION_KEYS`).
-    pub payload_keys: payload_codec::Keys,
+    pub payload_keys: codec::Keys,
     /// The codec endpoint the Temporal Web UI and the CLI decode payloads
     /// through (`/codec/decode` on the internal listener), for operators
     /// with the identity provider's token (`CODEC_*`); `None`: no endpoint.
-    pub codec: Option<payload_codec::http::EndpointConfig>,
+    pub codec: Option<codec::http::EndpointConfig>,
     /// The web app's Stripe.js and publishable key.
     pub web: crate::web::WebConfig,
     /// Account emails and who may book.
@@ -45,7 +45,7 @@ pub struct Config {
 #[derive(Debug, Clone)]
 pub struct AccountConfig {
     /// Where the account emails go out (the worker's SMTP settings).
-    pub smtp: service_kit::mail::SmtpConfig,
+    pub smtp: kit::mail::SmtpConfig,
     /// The web app's public address, for the links in account emails and,
     /// when it is `https://`, HSTS on every answer (`APP_PUBLIC_URL`).
     pub public_url: String,
@@ -171,13 +171,13 @@ impl Config {
                 max_held_seats: parse("BOOKING_MAX_HELD_SEATS_PER_USER", 9)?,
                 reminder_lead: timings.reminder_lead,
                 task_queue: var("TEMPORAL_TASK_QUEUE")
-                    .unwrap_or_else(|| booking_workflows::contract::TASK_QUEUE.into()),
+                    .unwrap_or_else(|| workflows::contract::TASK_QUEUE.into()),
             },
-            payload_keys: payload_codec::Keys::from_env()?,
+            payload_keys: codec::Keys::from_env()?,
             codec: codec_endpoint(environment)?,
             web: crate::web::WebConfig::from_env()?,
             accounts: AccountConfig {
-                smtp: service_kit::mail::SmtpConfig::from_env()?,
+                smtp: kit::mail::SmtpConfig::from_env()?,
                 public_url: var("APP_PUBLIC_URL")
                     .unwrap_or_else(|| {
                         format!(
@@ -223,8 +223,8 @@ impl Config {
         if let Some((_, password)) = &self.auth.admin {
             refuse_published_secret(env, "ADMIN_PASSWORD", password)?;
         }
-        if let Some(keys) = var(payload_codec::KEYS_VAR) {
-            refuse_published_secret(env, payload_codec::KEYS_VAR, &keys.into())?;
+        if let Some(keys) = var(codec::KEYS_VAR) {
+            refuse_published_secret(env, codec::KEYS_VAR, &keys.into())?;
         }
         if env != Environment::Development && !self.accounts.require_verified_email {
             bail!(
@@ -238,7 +238,7 @@ impl Config {
     /// and on a loopback listener: the dev Web UI has no sign-in, and the
     /// dev payload key is published anyway (docs/ops.md).
     pub fn refuse_unauthenticated_codec(&self) -> anyhow::Result<()> {
-        use payload_codec::operator::OperatorAuth;
+        use codec::operator::OperatorAuth;
         let Some(codec) = &self.codec else {
             return Ok(());
         };
@@ -300,10 +300,8 @@ pub fn parse_proxies(raw: &str) -> anyhow::Result<Vec<ipnet::IpNet>> {
 /// its keys over https outside development), or, with `CODEC_CORS_ORIGINS`
 /// alone, without a credential ([`Config::refuse_unauthenticated_codec`]
 /// allows that in development only). None of them: no endpoint.
-fn codec_endpoint(
-    environment: Environment,
-) -> anyhow::Result<Option<payload_codec::http::EndpointConfig>> {
-    use payload_codec::operator::{JwtSettings, MIN_REFETCH, OperatorAuth};
+fn codec_endpoint(environment: Environment) -> anyhow::Result<Option<codec::http::EndpointConfig>> {
+    use codec::operator::{JwtSettings, MIN_REFETCH, OperatorAuth};
     if var("CODEC_ENDPOINT_TOKEN").is_some() && environment == Environment::Development {
         tracing::warn!("CODEC_ENDPOINT_TOKEN is ignored: the codec endpoint takes no path token");
     } else if var("CODEC_ENDPOINT_TOKEN").is_some() {
@@ -339,7 +337,7 @@ fn codec_endpoint(
         }
         _ => bail!("set CODEC_JWKS_URL, CODEC_ISSUER and CODEC_AUDIENCE together, or none"),
     };
-    Ok(Some(payload_codec::http::EndpointConfig {
+    Ok(Some(codec::http::EndpointConfig {
         operators,
         cors_origins,
     }))

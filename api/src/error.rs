@@ -1,5 +1,5 @@
 //! The gateway's errors: the service kit's kinds, which every service has
-//! (`service_kit::error`: bad input, not found, conflicts, unavailable...),
+//! (`kit::error`: bad input, not found, conflicts, unavailable...),
 //! and its own, [`GatewayError`]: accounts, roles, limits, business
 //! refusals. Both leave as `{"error": {"code", "message", "field"?}}`.
 
@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::Response;
-pub use service_kit::error::{Error, Result, ResultExt, ServiceError, render};
+pub use kit::error::{Error, Result, ResultExt, ServiceError, render};
 
 #[derive(Debug, thiserror::Error)]
 pub enum GatewayError {

@@ -5,7 +5,7 @@
 //! `Idempotency-Key` header ([`optional_idempotency_key`]).
 
 use axum::http::HeaderMap;
-pub use service_kit::extract::{ApiJson, Page, Params};
+pub use kit::extract::{ApiJson, Page, Params};
 use utoipa::IntoParams;
 
 use crate::error::{Error, Result};

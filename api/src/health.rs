@@ -5,15 +5,15 @@
 use axum::extract::State;
 use axum::routing::get;
 use axum::{Json, Router};
-use booking_workflows::BookingWorkflow;
 use serde::Serialize;
 use temporalio_client::errors::WorkflowInteractionError;
 use utoipa::ToSchema;
+use workflows::BookingWorkflow;
 
 use crate::error::Error;
 use crate::routes::Routes;
 use crate::state::AppState;
-use service_kit::health::Liveness;
+use kit::health::Liveness;
 
 pub fn routes() -> Routes {
     Routes::new()
@@ -35,15 +35,15 @@ pub struct Readiness {
 #[utoipa::path(get, path = "/healthz", tag = "operations",
     responses((status = 200, body = Liveness)))]
 async fn healthz() -> Json<Liveness> {
-    service_kit::health::healthz().await
+    kit::health::healthz().await
 }
 
 /// The internal listener's routes: `/metrics`, and `/healthz` for probes
 /// that only reach that port.
 pub fn internal_router() -> Router {
     Router::new()
-        .route("/metrics", get(service_kit::health::metrics))
-        .route("/healthz", get(service_kit::health::healthz))
+        .route("/metrics", get(kit::health::metrics))
+        .route("/healthz", get(kit::health::healthz))
 }
 
 /// Ready when the booking database and Temporal both answer (the

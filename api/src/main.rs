@@ -3,7 +3,7 @@
 use api::app::{Application, migrate};
 use api::config::Config;
 use clap::{Parser, Subcommand};
-use service_kit::telemetry;
+use kit::telemetry;
 
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;

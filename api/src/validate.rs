@@ -3,7 +3,7 @@
 
 use std::borrow::Cow;
 
-use airline_domain::EmailAddress;
+use domain::EmailAddress;
 use secrecy::{ExposeSecret, SecretString};
 use unicode_normalization::{UnicodeNormalization, is_nfc};
 

@@ -80,9 +80,9 @@ impl WebConfig {
     /// Reads `STRIPE_JS_URL` and `STRIPE_PUBLISHABLE_KEY`.
     pub fn from_env() -> anyhow::Result<Self> {
         let config = WebConfig {
-            stripe_js_url: service_kit::config::var("STRIPE_JS_URL")
+            stripe_js_url: kit::config::var("STRIPE_JS_URL")
                 .unwrap_or_else(|| STRIPE_JS.to_owned()),
-            stripe_publishable_key: service_kit::config::var("STRIPE_PUBLISHABLE_KEY"),
+            stripe_publishable_key: kit::config::var("STRIPE_PUBLISHABLE_KEY"),
         };
         config.check()?;
         Ok(config)

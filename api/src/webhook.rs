@@ -17,7 +17,7 @@ use utoipa::ToSchema;
 use crate::bookings::workflow::{signal_payment_authorized, signal_payment_failed};
 use crate::error::{Error, Result};
 use crate::state::AppState;
-use booking_workflows::contract::PaymentFailed;
+use workflows::contract::PaymentFailed;
 
 /// The event that authorizes a booking's payment.
 const AUTHORIZED: &str = "payment_intent.amount_capturable_updated";

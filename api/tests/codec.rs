@@ -1,31 +1,31 @@
 //! The codec endpoint decodes every booking's personal data, so only for an
 //! operator: a bearer token from the operators' identity provider (a
-//! stand-in serving its JWKS on loopback, `airline_testkit::operator`),
+//! stand-in serving its JWKS on loopback, `testkit::operator`),
 //! checked for its key, algorithm, issuer, audience and expiry. And the
 //! gateway refuses to start with an endpoint nobody signs in to, outside
 //! development.
 
 use std::collections::HashMap;
 
-use airline_testkit::gateway::{Gateway, binary_command};
-use airline_testkit::operator::{self, KID, SigningKey};
-use airline_testkit::stack;
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD as B64;
-use payload_codec::{JsonPayload, JsonPayloads};
+use codec::{JsonPayload, JsonPayloads};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
+use testkit::gateway::{Gateway, binary_command};
+use testkit::operator::{self, KID, SigningKey};
+use testkit::stack;
 
 /// A payload sealed with the tests' keys, as a history holds it.
 fn sealed_body() -> Value {
-    let keys = payload_codec::Keys::parse(stack::PAYLOAD_KEYS).unwrap();
+    let keys = codec::Keys::parse(stack::PAYLOAD_KEYS).unwrap();
     let plain = JsonPayloads {
         payloads: vec![JsonPayload {
             metadata: HashMap::from([("encoding".into(), B64.encode("json/plain"))]),
             data: B64.encode("\"Ada Lovelace\""),
         }],
     };
-    serde_json::to_value(payload_codec::convert_json(&keys, plain, false).unwrap()).unwrap()
+    serde_json::to_value(codec::convert_json(&keys, plain, false).unwrap()).unwrap()
 }
 
 /// `POST /codec/<what>` with this `Authorization`: status and body.

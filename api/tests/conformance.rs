@@ -8,7 +8,7 @@
 
 use std::process::Command;
 
-use airline_testkit::gateway::{Gateway, repo_root, venv_bin};
+use testkit::gateway::{Gateway, repo_root, venv_bin};
 
 #[tokio::test(flavor = "multi_thread")]
 async fn the_gateway_answers_as_its_document_says() {

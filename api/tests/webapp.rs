@@ -10,9 +10,9 @@
 use std::ffi::OsString;
 use std::time::Duration;
 
-use airline_testkit::gateway::{Gateway, repo_root, run_python_check, utc_in_days};
 use api::web::WebConfig;
 use reqwest::StatusCode;
+use testkit::gateway::{Gateway, repo_root, run_python_check, utc_in_days};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_traveller_books_pays_and_cancels_in_the_browser() {

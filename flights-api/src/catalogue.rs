@@ -6,8 +6,8 @@
 
 use std::collections::BTreeMap;
 
-use airline_domain::{Cabin, Currency, FlightNumber, IataCode};
 use chrono::{DateTime, Utc};
+use domain::{Cabin, Currency, FlightNumber, IataCode};
 use serde::{Deserialize, Deserializer, Serialize};
 
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]

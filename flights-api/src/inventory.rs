@@ -5,8 +5,8 @@
 
 use std::fmt;
 
-use airline_domain::{Cabin, Money, SeatNumber};
 use chrono::{DateTime, Utc};
+use domain::{Cabin, Money, SeatNumber};
 use serde::de::{self, MapAccess, SeqAccess, Visitor};
 use serde::{Deserialize, Deserializer, Serialize};
 use uuid::Uuid;

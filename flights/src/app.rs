@@ -3,8 +3,8 @@
 use std::sync::Arc;
 
 use axum::Router;
-use service_kit::http::{self, Server, Service};
-use service_kit::telemetry;
+use kit::http::{self, Server, Service};
+use kit::telemetry;
 use sqlx::PgPool;
 use tokio::net::TcpListener;
 
@@ -17,7 +17,7 @@ use crate::{catalogue, health, inventory, schema, search};
 pub struct Application;
 
 pub async fn connect(config: &Config) -> anyhow::Result<PgPool> {
-    service_kit::config::pg_pool(&config.database_url, config.db_max_connections).await
+    kit::config::pg_pool(&config.database_url, config.db_max_connections).await
 }
 
 impl Application {

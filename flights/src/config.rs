@@ -4,9 +4,9 @@ use std::net::{IpAddr, Ipv4Addr};
 use std::time::Duration;
 
 use anyhow::{Context, bail};
+use kit::config::{Environment, refuse_published_secret};
+pub use kit::config::{duration, parse, var};
 use secrecy::SecretString;
-use service_kit::config::{Environment, refuse_published_secret};
-pub use service_kit::config::{duration, parse, var};
 
 #[derive(Debug, Clone)]
 pub struct Config {

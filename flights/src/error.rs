@@ -1,4 +1,4 @@
 //! The flight service's errors: the service kit's kinds, which are all it
-//! has (`service_kit::error`).
+//! has (`kit::error`).
 
-pub use service_kit::error::{Error, Result, ResultExt};
+pub use kit::error::{Error, Result, ResultExt};

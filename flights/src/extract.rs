@@ -4,8 +4,8 @@
 use axum::extract::FromRequestParts;
 use axum::http::header;
 use axum::http::request::Parts;
+pub use kit::extract::{ApiJson, Id, Page, Params, from_value, parse_json};
 use secrecy::ExposeSecret;
-pub use service_kit::extract::{ApiJson, Id, Page, Params, from_value, parse_json};
 use subtle::ConstantTimeEq;
 
 use crate::error::Error;

@@ -9,7 +9,7 @@ use axum::routing::get;
 
 use crate::error::Error;
 use crate::state::AppState;
-use service_kit::health::{healthz, metrics};
+use kit::health::{healthz, metrics};
 
 pub fn router() -> Router<AppState> {
     Router::new()

@@ -5,7 +5,6 @@
 
 use std::time::Duration;
 
-use airline_domain::{Currency, Money, SeatNumber};
 use axum::extract::{FromRequestParts, Path, State};
 use axum::http::StatusCode;
 use axum::http::request::Parts;
@@ -13,6 +12,7 @@ use axum::routing::{get, post};
 use axum::{Json, Router};
 use bytes::Bytes;
 use chrono::{DateTime, Utc};
+use domain::{Currency, Money, SeatNumber};
 pub use flights_api::inventory::{
     HeldSeat, HoldRequest, HoldView, LiveHolds, Refusal, ReleaseRequest, SeatRequest,
 };

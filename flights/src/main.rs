@@ -4,7 +4,7 @@ use clap::{Parser, Subcommand};
 use flights::app::Application;
 use flights::config::Config;
 use flights::seed;
-use service_kit::telemetry;
+use kit::telemetry;
 
 /// mimalloc: measurably less allocator time than glibc's under load.
 #[global_allocator]

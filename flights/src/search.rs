@@ -3,11 +3,11 @@
 //! The SQL is assembled from the filters actually given, so each combination
 //! gets its own prepared statement and a plan that uses the route index.
 
-use airline_domain::{Cabin, IataCode};
 use axum::extract::State;
 use axum::routing::get;
 use axum::{Json, Router};
 use chrono::{DateTime, NaiveDate, NaiveTime, Utc};
+use domain::{Cabin, IataCode};
 pub use flights_api::catalogue::SearchResult;
 use sqlx::{Postgres, QueryBuilder};
 

@@ -5,9 +5,9 @@
 use std::collections::HashMap;
 use std::sync::LazyLock;
 
-use airline_domain::Cabin;
 use anyhow::Context;
 use chrono::{DateTime, Duration, NaiveDate, NaiveTime, TimeZone, Utc};
+use domain::Cabin;
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use secrecy::{ExposeSecret, SecretString};

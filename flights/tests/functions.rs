@@ -2,9 +2,9 @@
 //! `flights::schema`): it redefines every inventory function the migrations
 //! leave, adds none, and services applying it at once take turns.
 
-use airline_testkit::db::{admin_url, create_database, drop_database, with_db};
 use sqlx::PgPool;
 use sqlx::postgres::PgPoolOptions;
+use testkit::db::{admin_url, create_database, drop_database, with_db};
 
 /// A migrated database of its own, dropped when the test ends.
 struct Db {

@@ -9,8 +9,8 @@ use std::net::TcpStream;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use airline_testkit::process::{http_answers, start_server};
 use support::{TOKEN, TestApp};
+use testkit::process::{http_answers, start_server};
 
 #[tokio::test]
 async fn sigterm_stops_accepting_and_finishes_the_request_in_flight() {

@@ -5,8 +5,8 @@
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use airline_testkit::db::{admin_url, drop_any, ensure_template, with_db};
 use sqlx::{Connection, Executor, PgConnection};
+use testkit::db::{admin_url, drop_any, ensure_template, with_db};
 
 /// How long a builder may take, waiting included: the migrations take well
 /// under a second; a lingering session used to cost minutes.

@@ -59,7 +59,7 @@ pub fn init_logging() {
     static ONCE: Once = Once::new();
     ONCE.call_once(|| {
         if std::env::var("TEST_LOG").is_ok() {
-            service_kit::telemetry::init_logging("info,sqlx=warn,tower_http=info");
+            kit::telemetry::init_logging("info,sqlx=warn,tower_http=info");
         }
     });
 }

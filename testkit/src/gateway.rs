@@ -14,9 +14,9 @@ use std::time::Duration;
 
 use api::app::Application;
 use api::config::{AuthConfig, BookingConfig, Config, LimitConfig};
+use kit::http::Service;
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
-use service_kit::http::Service;
 
 pub use stack::flights::{Reply, TOKEN as FLIGHTS_TOKEN, utc_in_days};
 pub use stack::{DECLINED_CARD, GOOD_CARD, Stack, repo_root, run_python_check, venv_bin};
@@ -93,28 +93,28 @@ pub fn test_config() -> Config {
             max_live_bookings: 100,
             max_held_seats: 500,
             reminder_lead: Duration::from_secs(48 * 3600),
-            task_queue: booking_workflows::contract::TASK_QUEUE.into(),
+            task_queue: workflows::contract::TASK_QUEUE.into(),
         },
         stripe_webhook_secret: WEBHOOK_SECRET.to_owned().into(),
-        payload_keys: payload_codec::Keys::parse(stack::PAYLOAD_KEYS).unwrap(),
+        payload_keys: codec::Keys::parse(stack::PAYLOAD_KEYS).unwrap(),
         // Started with the gateway: the operators' identity provider.
         codec: None,
         web: api::web::WebConfig::default(),
         accounts: api::config::AccountConfig {
             // The stack's SMTP sink (its port set by `build`).
-            smtp: service_kit::mail::SmtpConfig {
+            smtp: kit::mail::SmtpConfig {
                 host: "127.0.0.1".into(),
                 port: 0,
                 username: None,
                 password: None,
-                tls: service_kit::mail::SmtpTls::None,
-                from: service_kit::mail::DEFAULT_FROM.into(),
+                tls: kit::mail::SmtpTls::None,
+                from: kit::mail::DEFAULT_FROM.into(),
                 timeout: Duration::from_secs(10),
             },
             public_url: "https://app.airline.test".into(),
             require_verified_email: true,
         },
-        environment: service_kit::config::Environment::Production,
+        environment: kit::config::Environment::Production,
     }
 }
 
@@ -177,17 +177,13 @@ impl Gateway {
     /// localstripe's address, say).
     pub async fn start_with_stack(name: &str, adjust: impl FnOnce(&Stack, &mut Config)) -> Gateway {
         let stack = Stack::start(name).await;
-        service_kit::config::migrate_shared(
-            &stack.db().pool,
-            api::app::migrations(),
-            "gateway's tables",
-        )
-        .await
-        .expect("the gateway's migrations");
+        kit::config::migrate_shared(&stack.db().pool, api::app::migrations(), "gateway's tables")
+            .await
+            .expect("the gateway's migrations");
         let operators = crate::operator::IdentityProvider::start().await;
         let app = build(&stack, |config| {
-            config.codec = Some(payload_codec::http::EndpointConfig {
-                operators: payload_codec::operator::OperatorAuth::Jwt(operators.settings()),
+            config.codec = Some(codec::http::EndpointConfig {
+                operators: codec::operator::OperatorAuth::Jwt(operators.settings()),
                 cors_origins: vec![CODEC_UI_ORIGIN.to_owned()],
             });
             adjust(&stack, config)
@@ -440,7 +436,7 @@ pub fn binary_command(exe: impl AsRef<OsStr>) -> Command {
         .env("JWT_SECRET", JWT_SECRET)
         .env("FLIGHTS_SERVICE_TOKEN", FLIGHTS_TOKEN)
         .env("STRIPE_WEBHOOK_SECRET", WEBHOOK_SECRET)
-        .env(payload_codec::KEYS_VAR, stack::PAYLOAD_KEYS)
+        .env(codec::KEYS_VAR, stack::PAYLOAD_KEYS)
         .env("BOOKING_DATABASE_URL", "postgres://127.0.0.1:9/none")
         .env("API_PORT", "0")
         .env("API_METRICS_ADDR", "127.0.0.1:0");

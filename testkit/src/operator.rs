@@ -11,8 +11,8 @@ use axum::extract::State;
 use axum::routing::get;
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD as B64;
+use codec::operator::JwtSettings;
 use jsonwebtoken::{Algorithm, EncodingKey, Header};
-use payload_codec::operator::JwtSettings;
 use serde_json::{Value, json};
 
 pub const ISSUER: &str = "https://operators.airline.test/";

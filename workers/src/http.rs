@@ -19,14 +19,14 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
+use activities::records::Records;
+use activities::sms::{Report, Texter};
 use anyhow::Context;
 use axum::Router;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
-use booking_activities::records::Records;
-use booking_activities::sms::{Report, Texter};
 use metrics_exporter_prometheus::PrometheusHandle;
 use serde_json::json;
 
@@ -60,7 +60,7 @@ impl Probe {
             ready: AtomicBool::new(false),
             records,
             texter,
-            metrics: service_kit::telemetry::metrics_handle().clone(),
+            metrics: kit::telemetry::metrics_handle().clone(),
             stuck_after,
         }))
     }
@@ -164,7 +164,7 @@ async fn delivery_report(
             "id must be a message id and type a delivery report type",
         );
     };
-    if booking_activities::sms::dlr_status(dlr_type).is_none() {
+    if activities::sms::dlr_status(dlr_type).is_none() {
         return refused(
             StatusCode::BAD_REQUEST,
             "invalid_report",

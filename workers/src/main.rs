@@ -12,12 +12,11 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
+use activities::config::{ActivitiesConfig, duration, parse, var};
+use activities::handlers::Activities;
 use anyhow::Context;
-use booking_activities::config::{ActivitiesConfig, duration, parse, var};
-use booking_activities::handlers::Activities;
-use booking_workflows::{BookingWorkflow, FlightChangeFanout};
-use service_kit::config::Environment;
-use service_kit::telemetry;
+use kit::config::Environment;
+use kit::telemetry;
 use temporalio_client::Client;
 use temporalio_common::telemetry::{
     PrometheusExporterOptions, TelemetryOptions, start_prometheus_metric_exporter,
@@ -25,6 +24,7 @@ use temporalio_common::telemetry::{
 use temporalio_sdk::runtime::RuntimeOptions;
 use temporalio_sdk::runtime::worker_tuner::{FixedSizeSlotSupplier, TunerHolder};
 use temporalio_sdk::{Runtime, Worker, WorkerOptions};
+use workflows::{BookingWorkflow, FlightChangeFanout};
 
 mod http;
 
@@ -43,7 +43,7 @@ impl WorkerConfig {
     fn from_env() -> anyhow::Result<Self> {
         Ok(WorkerConfig {
             task_queue: var("TEMPORAL_TASK_QUEUE")
-                .unwrap_or_else(|| booking_workflows::contract::TASK_QUEUE.into()),
+                .unwrap_or_else(|| workflows::contract::TASK_QUEUE.into()),
             metrics_addr: parse("WORKER_METRICS_ADDR", ([0, 0, 0, 0], 9464).into())?,
             http_addr: parse("WORKER_HTTP_ADDR", ([0, 0, 0, 0], 8082).into())?,
             stuck_after: http::StuckAfter {
@@ -60,14 +60,14 @@ impl WorkerConfig {
 
 /// The payload keys (`PAYLOAD_ENCRYPTION_KEYS`), read before anything
 /// connects: outside development (`AIRLINE_ENV`), not a published one.
-fn payload_keys() -> anyhow::Result<payload_codec::Keys> {
-    service_kit::temporal::payload_keys(Environment::from_env()?)
+fn payload_keys() -> anyhow::Result<codec::Keys> {
+    kit::temporal::payload_keys(Environment::from_env()?)
 }
 
 /// A client from the standard `TEMPORAL_*` variables, its payloads (and
 /// so the worker's) encrypted with `keys`.
-async fn connect_client(keys: payload_codec::Keys) -> anyhow::Result<Client> {
-    service_kit::temporal::connect(keys).await
+async fn connect_client(keys: codec::Keys) -> anyhow::Result<Client> {
+    kit::temporal::connect(keys).await
 }
 
 #[tokio::main]
@@ -76,7 +76,7 @@ async fn main() -> anyhow::Result<()> {
     match std::env::args().nth(1).as_deref() {
         None | Some("run") => {}
         Some("migrate") => {
-            booking_activities::config::migrate(&ActivitiesConfig::from_env()?).await?;
+            activities::config::migrate(&ActivitiesConfig::from_env()?).await?;
             tracing::info!("booking database migrated");
             return Ok(());
         }
@@ -111,8 +111,8 @@ async fn main() -> anyhow::Result<()> {
         activities.texter.clone(),
         config.stuck_after,
     )?;
-    booking_activities::records::register_email_failures();
-    booking_activities::sms::register_metrics();
+    activities::records::register_email_failures();
+    activities::sms::register_metrics();
     let (stop_http, http_stopped) = tokio::sync::oneshot::channel::<()>();
     let http_server = http::serve(config.http_addr, probe.clone(), async {
         let _ = http_stopped.await;

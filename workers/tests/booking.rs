@@ -4,12 +4,8 @@
 
 use std::time::Duration;
 
-use airline_testkit::stack::{
-    DECLINED_CARD, GOOD_CARD, Stack, flights::utc_in_days, save_history, seats,
-};
-use booking_workflows::contract::{
-    BookingStatus, Cabin, OutcomeCode, PaymentStatus, SeatSelection,
-};
+use testkit::stack::{DECLINED_CARD, GOOD_CARD, Stack, flights::utc_in_days, save_history, seats};
+use workflows::contract::{BookingStatus, Cabin, OutcomeCode, PaymentStatus, SeatSelection};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn held_paid_confirmed_then_reminded() {
@@ -126,8 +122,8 @@ async fn window_expiry_cancels_the_intent_and_releases_the_seats() {
     let pm = stack.stripe().payment_method(GOOD_CARD).await;
     let late = handle
         .execute_update(
-            booking_workflows::BookingWorkflow::submit_payment,
-            booking_workflows::contract::PaymentRequest {
+            workflows::BookingWorkflow::submit_payment,
+            workflows::contract::PaymentRequest {
                 payment_method: pm.parse().unwrap(),
             },
             Default::default(),

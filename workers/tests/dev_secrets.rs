@@ -9,7 +9,7 @@ use std::process::{Command, Output};
 /// The worker with every secret it needs, none a published value, and a
 /// database URL that fails at once: the configuration is checked first.
 fn worker(env: &[(&str, &str)]) -> Output {
-    Command::new(airline_testkit::stack::worker_binary())
+    Command::new(testkit::stack::worker_binary())
         .env_clear()
         .env("PATH", std::env::var("PATH").unwrap_or_default())
         .env("BOOKING_DATABASE_URL", "not-a-postgres-url")
@@ -17,10 +17,7 @@ fn worker(env: &[(&str, &str)]) -> Output {
         .env("STRIPE_SECRET_KEY", "sk_test_a_key_of_our_own")
         .env("KANNEL_PASSWORD", "a-kannel-password-of-our-own")
         .env("SMS_DLR_TOKEN", "a-delivery-report-token-of-our-own")
-        .env(
-            payload_codec::KEYS_VAR,
-            airline_testkit::stack::PAYLOAD_KEYS,
-        )
+        .env(codec::KEYS_VAR, testkit::stack::PAYLOAD_KEYS)
         .env("WORKER_HTTP_ADDR", "127.0.0.1:0")
         .env("WORKER_METRICS_ADDR", "127.0.0.1:0")
         .envs(env.iter().copied())
@@ -36,13 +33,13 @@ fn every_published_dev_secret_stops_the_worker_outside_development() {
         ("KANNEL_PASSWORD", "dev-only-kannel-password"),
         ("SMS_DLR_TOKEN", "dev-only-sms-dlr-token"),
         (
-            payload_codec::KEYS_VAR,
+            codec::KEYS_VAR,
             "dev-1=ZGV2LW9ubHktcGF5bG9hZC1rZXktY2hhbmdlLW1lISE=",
         ),
     ];
     for (name, value) in published {
         let out = worker(&[(name, value)]);
-        airline_testkit::process::assert_refused_published(&out, name, value);
+        testkit::process::assert_refused_published(&out, name, value);
         // The local stack's value, in development: refused no more (the
         // start fails further on, at the database).
         let out = worker(&[(name, value), ("AIRLINE_ENV", "development")]);

@@ -8,9 +8,9 @@
 use std::process::Output;
 use std::time::Duration;
 
-use airline_testkit::stack::{GOOD_CARD, Stack, save_history, seats, venv_bin};
-use booking_workflows::contract::{BookingStatus, Cabin, OutcomeCode, SeatSelection, workflow_id};
 use temporalio_common::protos::temporal::api::enums::v1::EventType;
+use testkit::stack::{GOOD_CARD, Stack, save_history, seats, venv_bin};
+use workflows::contract::{BookingStatus, Cabin, OutcomeCode, SeatSelection, workflow_id};
 
 /// The `temporal` CLI on the stack's dev server, without a codec.
 fn cli(stack: &Stack, args: &[&str]) -> Output {
@@ -30,7 +30,7 @@ fn said(out: &Output) -> String {
     )
 }
 
-async fn event_types(handle: &airline_testkit::stack::Handle) -> Vec<EventType> {
+async fn event_types(handle: &testkit::stack::Handle) -> Vec<EventType> {
     handle
         .fetch_history(Default::default())
         .into_events()
@@ -156,7 +156,7 @@ async fn a_booking_started_without_the_key_runs_no_step() {
 
     // Its first task fails (the worker cannot read the input), again and
     // again, and nothing else happens.
-    airline_testkit::poll_until(
+    testkit::poll_until(
         "the worker never refused the start",
         Duration::from_secs(30),
         Duration::from_millis(200),
@@ -251,7 +251,7 @@ async fn a_booking_the_gateway_never_recorded_holds_nothing() {
     let mut other = stack.input(flight, seats(&["9B"]));
     let other_id = other.booking_id.to_string();
     stack.record_owner(&other).await;
-    other.user_id = booking_workflows::contract::UserId::from_uuid(uuid::Uuid::new_v4());
+    other.user_id = workflows::contract::UserId::from_uuid(uuid::Uuid::new_v4());
     let other = stack.start_unrecorded(other).await;
 
     for (handle, booking_id) in [(&stray, &stray_id), (&other, &other_id)] {

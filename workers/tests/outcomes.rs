@@ -6,10 +6,10 @@
 
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD as B64;
-use booking_workflows::contract::{BookingStatus, CancelRequest, Outcome, OutcomeCode};
 use serde::Deserialize;
 use serde_json::Value;
 use temporalio_common::protos::temporal::api::common::v1::Payload;
+use workflows::contract::{BookingStatus, CancelRequest, Outcome, OutcomeCode};
 
 /// A state or a transition: a status, and why.
 #[derive(Deserialize)]
@@ -61,7 +61,7 @@ struct Seen {
 }
 
 /// Every JSON value the payloads under `node` carry.
-fn payload_values(node: &Value, keys: &payload_codec::Keys, out: &mut Vec<Value>) {
+fn payload_values(node: &Value, keys: &codec::Keys, out: &mut Vec<Value>) {
     match node {
         Value::Object(map) => {
             if let (Some(Value::Object(metadata)), Some(Value::String(data))) =
@@ -159,7 +159,7 @@ fn history_files(dir: &std::path::Path, out: &mut Vec<std::path::PathBuf>) {
 #[test]
 fn every_committed_outcome_reads_as_a_code_that_fits_its_status() {
     let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/histories");
-    let keys = payload_codec::Keys::parse(airline_testkit::stack::PAYLOAD_KEYS).unwrap();
+    let keys = codec::Keys::parse(testkit::stack::PAYLOAD_KEYS).unwrap();
     let mut files = Vec::new();
     history_files(&dir, &mut files);
     let mut seen = Seen::default();

@@ -5,9 +5,9 @@
 //! bookings already running fails here. Record new histories with `make
 //! record-histories` after a deliberate, `patched`-guarded change.
 
-use booking_workflows::{BookingWorkflow, FlightChangeFanout};
 use temporalio_client::WorkflowHistory;
 use temporalio_sdk::workflow_replayer::{WorkflowReplayer, WorkflowReplayerOptions};
+use workflows::{BookingWorkflow, FlightChangeFanout};
 
 /// Every path's history in the shape recorded today (`make
 /// record-histories` rewrites these), and the fault matrix's.
@@ -108,8 +108,8 @@ async fn committed_histories_replay_against_the_current_workflow() {
         );
     }
 
-    let strict = replayer(airline_testkit::stack::test_keys_converter());
-    let plain = replayer(airline_testkit::stack::plain_history_converter());
+    let strict = replayer(testkit::stack::test_keys_converter());
+    let plain = replayer(testkit::stack::plain_history_converter());
     let (mut sealed, mut recorded_plain) = (0, 0);
     for (name, path) in current
         .iter()
@@ -144,7 +144,7 @@ async fn committed_histories_replay_against_the_current_workflow() {
 /// The history holds payloads sealed by the payload codec.
 fn is_sealed(json: &[u8]) -> bool {
     use base64::Engine;
-    let encoding = base64::engine::general_purpose::STANDARD.encode(payload_codec::ENCODING);
+    let encoding = base64::engine::general_purpose::STANDARD.encode(codec::ENCODING);
     String::from_utf8_lossy(json).contains(&encoding)
 }
 
@@ -202,7 +202,7 @@ fn incident(last_event: i64) -> WorkflowHistory {
 
 /// The incident was recorded before payloads were encrypted.
 fn booking_replayer() -> WorkflowReplayer {
-    replayer(airline_testkit::stack::plain_history_converter())
+    replayer(testkit::stack::plain_history_converter())
 }
 
 #[tokio::test]

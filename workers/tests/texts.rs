@@ -4,10 +4,10 @@
 
 use std::time::Duration;
 
-use airline_testkit::stack::{GOOD_CARD, Stack, flights::utc_in_days, save_history, seats};
-use booking_activities::sms::render;
-use booking_workflows::activities::EmailKind;
-use booking_workflows::contract::{BookingInput, BookingStatus, Channels};
+use activities::sms::render;
+use testkit::stack::{GOOD_CARD, Stack, flights::utc_in_days, save_history, seats};
+use workflows::activities::EmailKind;
+use workflows::contract::{BookingInput, BookingStatus, Channels};
 
 const PHONE: &str = "+447400123456";
 
@@ -26,7 +26,7 @@ async fn text_reaches(
     want: &str,
 ) -> (String, Vec<String>) {
     let booking_id = uuid::Uuid::parse_str(booking_id).unwrap();
-    airline_testkit::poll_until(
+    testkit::poll_until(
         &format!("the {key} text never became {want}"),
         Duration::from_secs(30),
         Duration::from_millis(100),

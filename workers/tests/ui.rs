@@ -7,8 +7,8 @@
 use std::ffi::OsStr;
 use std::path::Path;
 
-use airline_testkit::stack::{GOOD_CARD, Handle, Stack, free_port, repo_root, run_python_check};
-use booking_workflows::contract::{BookingStatus, SeatSelection};
+use testkit::stack::{GOOD_CARD, Handle, Stack, free_port, repo_root, run_python_check};
+use workflows::contract::{BookingStatus, SeatSelection};
 
 /// scripts/ui_check.py: loads `url` in headless Chromium until every
 /// `expect` text shows, checks no `reject` text does, saves `png`.

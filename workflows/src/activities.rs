@@ -1,5 +1,5 @@
 //! The activities' signatures, so the workflow can call them without
-//! depending on their I/O crates. `booking-activities` implements each one
+//! depending on their I/O crates. `activities` implements each one
 //! under the same name (`#[activity(definition = ...)]`).
 //!
 //! The `unimplemented!()` bodies are not stubs: the SDK's

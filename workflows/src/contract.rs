@@ -10,7 +10,7 @@ use serde::{Deserialize, Serialize};
 /// The domain's types, carried through the contract as themselves: their
 /// JSON is the plain string (or `{amount, currency}`) the histories hold,
 /// and a value that does not parse never reaches a step.
-pub use airline_domain::{
+pub use domain::{
     BookingId, BookingRef, Cabin, Currency, EmailAddress, FlightNumber, IataCode, Money, Outcome,
     OutcomeCode, PaymentMethodId, PhoneNumber, SeatNumber, UserId,
 };

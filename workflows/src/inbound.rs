@@ -3,7 +3,7 @@
 //! so one the workflow cannot read must not fail its task: that would fail
 //! every task after it, and any client that reaches Temporal could wedge a
 //! booking with one plain or malformed signal. The payload codec hands on a
-//! payload it could not open as a refused one (`payload_codec`), which
+//! payload it could not open as a refused one (`codec`), which
 //! reads as `Refused` here; so does a payload that does not deserialize.
 //! On the wire it is the value itself: `Valid(x)` sends exactly what `x`
 //! would, so histories written before the wrapper read the same.

@@ -1,6 +1,6 @@
 //! The booking workflow (docs/workflow.md): deterministic
 //! code only. This crate has no I/O dependencies; the activities it calls
-//! are declared in [`activities`] and implemented in `booking-activities`.
+//! are declared in [`activities`] and implemented in `activities`.
 
 pub mod activities;
 pub mod booking;

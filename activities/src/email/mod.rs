@@ -5,23 +5,23 @@
 use std::str::FromStr;
 use std::time::Duration;
 
-use booking_workflows::activities::SendEmail;
-use booking_workflows::contract::Failure;
 use chrono::{DateTime, Utc};
 use lettre::message::{Mailbox, MultiPart};
 use lettre::transport::smtp::response::{Category, Severity};
 use lettre::{Address, AsyncTransport, Message};
 use sqlx::PgPool;
 use uuid::Uuid;
+use workflows::activities::SendEmail;
+use workflows::contract::Failure;
 
 use crate::error::{StepError, StepResult};
 
 mod render;
 
+use kit::mail::Outbox;
+pub use kit::mail::{SmtpConfig, SmtpTls};
 use render::try_render;
 pub use render::{CHECK_IN_OPENS_BEFORE, Rendered, format_money, render};
-use service_kit::mail::Outbox;
-pub use service_kit::mail::{SmtpConfig, SmtpTls};
 
 /// Sends the booking emails. Cheap to clone.
 #[derive(Clone, Debug)]

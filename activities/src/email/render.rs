@@ -4,11 +4,11 @@
 
 use std::sync::LazyLock;
 
-use booking_workflows::activities::EmailKind;
-use booking_workflows::contract::{BookingState, Money};
 use chrono::{DateTime, TimeDelta, Utc};
 use minijinja::{Environment, UndefinedBehavior};
 use serde::Serialize;
+use workflows::activities::EmailKind;
+use workflows::contract::{BookingState, Money};
 
 /// Online check-in opens this long before departure (what the reminder says).
 pub const CHECK_IN_OPENS_BEFORE: TimeDelta = TimeDelta::hours(24);
@@ -242,8 +242,8 @@ pub fn format_money(money: &Money) -> String {
 
 #[cfg(test)]
 mod tests {
-    use booking_workflows::contract::{PaymentStatus, RefundInfo};
     use chrono::TimeZone;
+    use workflows::contract::{PaymentStatus, RefundInfo};
 
     use super::*;
 
@@ -287,7 +287,7 @@ mod tests {
         assert_eq!(format_money(&eur(5)), "0.05 EUR");
         assert_eq!(format_money(&eur(100)), "1.00 EUR");
         let money = |amount, currency: &str| {
-            Money::new(amount, airline_domain::Currency::parse(currency).unwrap()).unwrap()
+            Money::new(amount, domain::Currency::parse(currency).unwrap()).unwrap()
         };
         assert_eq!(format_money(&money(12_345, "JPY")), "12345 JPY");
         assert_eq!(format_money(&money(12_345, "KWD")), "12.345 KWD");

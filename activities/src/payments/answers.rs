@@ -2,8 +2,8 @@
 //! resource types require fields localstripe leaves out), and what they
 //! mean for a booking: an intent's outcome, a decline, a failure.
 
-use booking_workflows::contract::{Failure, NextAction, PaymentError};
 use stripe::{ApiErrorsType, StripeError};
+use workflows::contract::{Failure, NextAction, PaymentError};
 
 use crate::error::StepError;
 

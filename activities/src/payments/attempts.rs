@@ -2,9 +2,9 @@
 //! locked around each Stripe call so that a duplicate execution waits,
 //! then finds the result instead of calling Stripe again.
 
-use booking_workflows::contract::Failure;
 use sqlx::{Postgres, Transaction};
 use uuid::Uuid;
+use workflows::contract::Failure;
 
 use crate::error::{StepError, StepResult};
 

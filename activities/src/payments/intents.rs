@@ -4,10 +4,6 @@
 
 use std::collections::HashMap;
 
-use booking_workflows::activities::{
-    Authorization, AuthorizePayment, CreatePayment, PaymentCreated, PaymentRef,
-};
-use booking_workflows::contract::Failure;
 use sqlx::{Postgres, Transaction};
 use stripe::{StripeError, StripeRequest};
 use stripe_client_core::{RequestBuilder, StripeMethod};
@@ -19,6 +15,10 @@ use stripe_core::payment_intent::{
 };
 use stripe_types::Currency;
 use uuid::Uuid;
+use workflows::activities::{
+    Authorization, AuthorizePayment, CreatePayment, PaymentCreated, PaymentRef,
+};
+use workflows::contract::Failure;
 
 use super::answers::{Intent, Outcome, decline, payment_error, stripe_failure};
 use super::attempts::{AttemptStatus, commit_status, existing_intent, lock_attempt, set_status};

@@ -25,12 +25,12 @@
 use std::fmt;
 use std::time::Duration;
 
-use booking_workflows::contract::{BookingId, Failure, Money};
 use secrecy::{ExposeSecret, SecretString};
 use sqlx::PgPool;
 use stripe::{IdempotencyKey, RequestStrategy, StripeError, StripeRequest};
 use stripe_core::payment_intent::RetrievePaymentIntent;
 use uuid::Uuid;
+use workflows::contract::{BookingId, Failure, Money};
 
 use crate::error::{StepError, StepResult};
 
@@ -155,7 +155,7 @@ fn parse_ref(booking_id: BookingId, attempt: u32) -> StepResult<(Uuid, i32)> {
 
 /// An amount read back from our own records (written from a [`Money`]).
 fn money(amount: i64, currency: &str) -> StepResult<Money> {
-    airline_domain::Currency::parse(currency)
+    domain::Currency::parse(currency)
         .and_then(|currency| Money::new(amount, currency))
         .map_err(|e| StepError::transient(format!("a recorded amount does not parse: {e}")))
 }

@@ -2,9 +2,9 @@
 //! row is written and locked around the Stripe call, and a refund made by
 //! a run whose answer was lost is found on Stripe before making another.
 
-use booking_workflows::activities::RefundPayment;
-use booking_workflows::contract::{Failure, RefundInfo};
 use stripe_core::refund::{CreateRefund, ListRefund};
+use workflows::activities::RefundPayment;
+use workflows::contract::{Failure, RefundInfo};
 
 use super::answers::{Outcome, Refund, RefundList, stripe_failure};
 use super::attempts::{AttemptStatus, existing_intent, set_status};

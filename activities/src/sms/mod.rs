@@ -8,11 +8,11 @@
 
 use std::time::Duration;
 
-use booking_workflows::activities::{SendSms, SmsFailed};
-use booking_workflows::contract::{Failure, PhoneNumber};
 use secrecy::{ExposeSecret, SecretString};
 use sqlx::PgPool;
 use uuid::Uuid;
+use workflows::activities::{SendSms, SmsFailed};
+use workflows::contract::{Failure, PhoneNumber};
 
 use crate::error::{StepError, StepResult};
 
@@ -39,7 +39,7 @@ pub const SMS_STATUSES: [&str; 7] = [
 /// and status is an increase Prometheus can see (called once the recorder
 /// is installed).
 pub fn register_metrics() {
-    for kind in booking_workflows::activities::EmailKind::ALL {
+    for kind in workflows::activities::EmailKind::ALL {
         for status in SMS_STATUSES {
             metrics::counter!(SMS_METRIC, "kind" => kind.as_str(), "status" => status).absolute(0);
         }

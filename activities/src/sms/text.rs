@@ -3,9 +3,9 @@
 //! [`MAX_SEGMENTS`] segments (a long name or many seats are shortened
 //! first, the text cut last).
 
-use booking_workflows::activities::EmailKind as Kind;
-use booking_workflows::contract::BookingState;
 use chrono::{DateTime, Utc};
+use workflows::activities::EmailKind as Kind;
+use workflows::contract::BookingState;
 
 use crate::email::{CHECK_IN_OPENS_BEFORE, format_money};
 
@@ -245,7 +245,7 @@ fn capitalise(s: String) -> String {
 
 #[cfg(test)]
 mod tests {
-    use booking_workflows::contract::{Cabin, HeldSeat, PaymentStatus, RefundInfo};
+    use workflows::contract::{Cabin, HeldSeat, PaymentStatus, RefundInfo};
 
     use super::*;
     use crate::sample;

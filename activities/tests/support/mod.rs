@@ -3,12 +3,12 @@
 #![allow(dead_code)] // each test binary uses its own subset
 
 #[allow(unused_imports)] // the sample booking, for the tests that send
-pub use booking_activities::sample;
+pub use activities::sample;
 
 use sqlx::PgPool;
 use uuid::Uuid;
 
-use airline_testkit::db::{admin_url, create_database, drop_database, with_db};
+use testkit::db::{admin_url, create_database, drop_database, with_db};
 
 /// A migrated database of its own, dropped with the value.
 pub struct TestDb {
@@ -24,13 +24,9 @@ impl TestDb {
         let name = format!("{prefix}_{}", Uuid::new_v4().simple());
         create_database(&admin_url, &name, None).await;
         let pool = PgPool::connect(&with_db(&admin_url, &name)).await.unwrap();
-        service_kit::config::migrate_shared(
-            &pool,
-            booking_activities::records::migrations(),
-            "booking records",
-        )
-        .await
-        .expect("migrations apply");
+        kit::config::migrate_shared(&pool, activities::records::migrations(), "booking records")
+            .await
+            .expect("migrations apply");
         TestDb {
             pool,
             admin_url,

@@ -2,12 +2,12 @@
 //! worker's): confirm the address, reset the password, unlock a throttled
 //! sign-in, and the notices after a password change, a two-factor change
 //! and a deletion. Plain text, one link on its own line, sent over the
-//! SMTP settings the worker uses (`service_kit::mail`).
+//! SMTP settings the worker uses (`kit::mail`).
 
+use kit::mail::{Outbox, SmtpConfig};
 use lettre::message::Mailbox;
 use lettre::message::header::ContentType;
 use lettre::{AsyncTransport, Message};
-use service_kit::mail::{Outbox, SmtpConfig};
 
 use crate::error::{Error, Result};
 

@@ -1,7 +1,7 @@
 //! The idempotency store (`booking_request`): one booking per user and
 //! key, a unique reference, and the caps on live holds.
 
-use airline_domain::BookingRef;
+use domain::BookingRef;
 use rand::Rng;
 use sha2::{Digest, Sha256};
 use uuid::Uuid;

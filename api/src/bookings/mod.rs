@@ -16,7 +16,7 @@ use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
-use booking_workflows::contract::{
+use workflows::contract::{
     BookingId, BookingInput, BookingState, BookingStatus, CancelRequest, OutcomeCode,
     PaymentMethodId, UserId, workflow_id,
 };

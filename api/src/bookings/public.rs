@@ -3,7 +3,7 @@
 //! ops (the provider's text, ids, the failed step: in the read model's
 //! event log and in Temporal), and none of it leaves the gateway.
 
-use booking_workflows::contract::{BookingStatus, Outcome, OutcomeCode, payment_errors};
+use workflows::contract::{BookingStatus, Outcome, OutcomeCode, payment_errors};
 
 /// A stable code and the message for it.
 pub type Reason = (&'static str, String);

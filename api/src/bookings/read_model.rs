@@ -1,8 +1,8 @@
 //! Reads of the booking read model: lists, ownership, the current state.
 
 use axum::Json;
-use booking_workflows::contract::{BookingState, workflow_id};
 use uuid::Uuid;
+use workflows::contract::{BookingState, workflow_id};
 
 use super::views::BookingList;
 use super::workflow;

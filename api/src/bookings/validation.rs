@@ -3,10 +3,10 @@
 //! call needs (the header itself is read by
 //! [`crate::extract::optional_idempotency_key`]).
 
-use airline_domain::{Cabin, EmailAddress, PhoneNumber, SeatNumber};
 use axum::http::HeaderMap;
-use booking_workflows::contract::{Channels, Passenger, SeatSelection};
+use domain::{Cabin, EmailAddress, PhoneNumber, SeatNumber};
 use uuid::Uuid;
+use workflows::contract::{Channels, Passenger, SeatSelection};
 
 use super::MAX_SEATS;
 use super::views::{CreateBooking, SeatsRequest, date_of_birth};
@@ -70,7 +70,7 @@ pub(super) fn validate(req: CreateBooking) -> Result<ValidBooking> {
             (SeatSelection::Seats(seats), n)
         }
         SeatsRequest::Cabin { cabin, count } => {
-            let cabin: Cabin = cabin.parse().map_err(|e: airline_domain::ParseError| {
+            let cabin: Cabin = cabin.parse().map_err(|e: domain::ParseError| {
                 Error::validation("seats.cabin", e.message().to_owned())
             })?;
             if count == 0 || usize::from(count) > MAX_SEATS {

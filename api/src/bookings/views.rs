@@ -1,12 +1,12 @@
 //! The bookings API's public shapes: requests as travellers send them and
 //! the booking as they see it (never the workflow's internal state).
 
-use airline_domain::{Cabin, SeatNumber};
-use booking_workflows::contract::{self as c, BookingState, BookingStatus, PaymentStatus};
 use chrono::{DateTime, NaiveDate, Utc};
+use domain::{Cabin, SeatNumber};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 use utoipa::ToSchema;
+use workflows::contract::{self as c, BookingState, BookingStatus, PaymentStatus};
 
 use crate::bookings::public;
 

@@ -2,11 +2,6 @@
 //! hold in one round trip, query it, send it updates. Temporal's errors
 //! become the gateway's.
 
-use booking_workflows::BookingWorkflow;
-use booking_workflows::contract::{
-    BookingInput, BookingState, CancelRequest, PaymentMethodId, PaymentRequest, Refusal,
-    workflow_id,
-};
 use temporalio_client::errors::{
     WorkflowInteractionError, WorkflowQueryError, WorkflowStartError, WorkflowUpdateError,
     WorkflowUpdateWithStartError,
@@ -15,6 +10,11 @@ use temporalio_client::tonic::Code;
 use temporalio_client::{
     WorkflowExecuteUpdateOptions, WorkflowIdConflictPolicy, WorkflowIdReusePolicy,
     WorkflowQueryOptions, WorkflowUpdateWithStartOptions,
+};
+use workflows::BookingWorkflow;
+use workflows::contract::{
+    BookingInput, BookingState, CancelRequest, PaymentMethodId, PaymentRequest, Refusal,
+    workflow_id,
 };
 
 use crate::error::Error;
@@ -35,8 +35,8 @@ async fn timed<T>(call: &'static str, f: impl std::future::Future<Output = T>) -
 /// answers once the seats are held or refused.
 pub async fn start_and_hold(state: &AppState, input: BookingInput) -> Result<BookingState, Error> {
     let id = workflow_id(input.booking_id);
-    let attributes = booking_workflows::initial_search_attributes(&input);
-    let summary = booking_workflows::start_summary(&input);
+    let attributes = workflows::initial_search_attributes(&input);
+    let summary = workflows::start_summary(&input);
     let options = WorkflowUpdateWithStartOptions::new(
         state.config.bookings.task_queue.clone(),
         id.clone(),
@@ -148,7 +148,7 @@ pub async fn signal_payment_authorized(
         .get_workflow_handle::<BookingWorkflow>(workflow_id(booking_id))
         .signal(
             BookingWorkflow::payment_authorized,
-            booking_workflows::contract::PaymentAuthorized { payment_intent_id }.into(),
+            workflows::contract::PaymentAuthorized { payment_intent_id }.into(),
             Default::default(),
         )
         .await
@@ -157,7 +157,7 @@ pub async fn signal_payment_authorized(
 pub async fn signal_payment_failed(
     state: &AppState,
     booking_id: &str,
-    failure: booking_workflows::contract::PaymentFailed,
+    failure: workflows::contract::PaymentFailed,
 ) -> Result<(), WorkflowInteractionError> {
     state
         .temporal

@@ -7,7 +7,7 @@ use reqwest::StatusCode;
 use serde_json::{Value, json};
 
 use crate::new_key;
-use airline_testkit::gateway::{Gateway, PASSWORD, Session};
+use testkit::gateway::{Gateway, PASSWORD, Session};
 
 const NEW_PASSWORD: &str = "lantern ferry orchard 7";
 
@@ -457,7 +457,7 @@ async fn the_owner_unlocks_their_sign_in_with_the_emailed_link() {
         login("wrong guess", None).await;
     }
     assert_eq!(
-        login(airline_testkit::gateway::PASSWORD, None).await,
+        login(testkit::gateway::PASSWORD, None).await,
         StatusCode::TOO_MANY_REQUESTS
     );
     let token = gw
@@ -490,7 +490,7 @@ async fn the_owner_unlocks_their_sign_in_with_the_emailed_link() {
         .to_owned();
     assert!(cookie.starts_with("airline_device="));
     assert_eq!(
-        login(airline_testkit::gateway::PASSWORD, Some(cookie)).await,
+        login(testkit::gateway::PASSWORD, Some(cookie)).await,
         StatusCode::OK
     );
 }

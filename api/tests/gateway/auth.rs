@@ -6,7 +6,7 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
-use airline_testkit::gateway::{ADMIN_EMAIL, Gateway, JWT_SECRET, PASSWORD};
+use testkit::gateway::{ADMIN_EMAIL, Gateway, JWT_SECRET, PASSWORD};
 
 fn jwt(header: &Value, claims: &Value, secret: Option<&str>) -> String {
     use hmac::{Hmac, Mac};

@@ -5,7 +5,7 @@ use reqwest::StatusCode;
 use serde_json::{Value, json};
 
 use crate::new_key;
-use airline_testkit::gateway::{Gateway, PASSWORD};
+use testkit::gateway::{Gateway, PASSWORD};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn malformed_wrong_typed_and_oversized_bodies_get_4xx_in_the_error_shape_and_write_nothing() {

@@ -8,7 +8,7 @@ use reqwest::StatusCode;
 use serde_json::{Value, json};
 
 use crate::{THREE_D_SECURE_CARD, new_key, wait_booking, wait_get};
-use airline_testkit::gateway::{GOOD_CARD, Gateway};
+use testkit::gateway::{GOOD_CARD, Gateway};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn another_user_can_neither_see_pay_nor_cancel_my_booking() {
@@ -124,7 +124,7 @@ async fn twenty_concurrent_creates_with_one_key_make_one_booking() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_payment_stripe_refuses_answers_422_and_a_cancel_while_confirming_409() {
-    use airline_testkit::stack::stripe_proxy::Action;
+    use testkit::stack::stripe_proxy::Action;
     let (gw, flight, ada) = Gateway::start_with_ada("gw-refusals").await;
     let before = gw.stack.flights.seats_available(flight).await;
 
@@ -215,9 +215,7 @@ async fn a_card_needing_3d_secure_is_authenticated_at_stripe_and_the_webhook_con
     assert_eq!(done["payment"]["status"], "captured");
     assert!(done["payment"]["next_action"].is_null());
     assert_eq!(gw.rows("select count(*) from stripe_event").await, 1);
-    let handle = gw
-        .stack
-        .handle(&booking_workflows::contract::workflow_id(&id));
+    let handle = gw.stack.handle(&workflows::contract::workflow_id(&id));
     gw.stack
         .save_history(&handle, "three_d_secure_then_webhook")
         .await;

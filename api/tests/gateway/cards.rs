@@ -8,7 +8,7 @@ use reqwest::StatusCode;
 use serde_json::{Value, json};
 
 use crate::{new_key, wait_booking};
-use airline_testkit::gateway::{GOOD_CARD, Gateway, Session};
+use testkit::gateway::{GOOD_CARD, Gateway, Session};
 
 /// A booking of one economy seat, held.
 async fn held(gw: &Gateway, who: &Session, flight: i64) -> (String, Value) {
@@ -94,7 +94,7 @@ async fn a_card_number_stripe_refuses_is_refused_before_any_payment() {
     let refused = gw
         .http
         .post(format!("{}/v1/tokens", gw.stack.stripe().url))
-        .basic_auth(airline_testkit::stack::STRIPE_KEY, Some(""))
+        .basic_auth(testkit::stack::STRIPE_KEY, Some(""))
         .form(&[
             ("card[number]", "4242424242424241"),
             ("card[exp_month]", "12"),
@@ -189,9 +189,7 @@ async fn after_a_failed_3d_secure_the_next_card_is_the_one_charged() {
     assert_eq!(r.body["status"], "confirmed", "{}", r.body);
     let second = r.body["payment"]["payment_intent_id"].as_str().unwrap();
     assert_eq!(paid_with(&gw, second).await, "4242");
-    let handle = gw
-        .stack
-        .handle(&booking_workflows::contract::workflow_id(&id));
+    let handle = gw.stack.handle(&workflows::contract::workflow_id(&id));
     gw.stack
         .save_history(&handle, "three_d_secure_failed_then_another_card")
         .await;
@@ -215,9 +213,7 @@ async fn another_card_while_3d_secure_is_pending_is_a_new_attempt() {
     assert_ne!(paid, first);
     assert_eq!(paid_with(&gw, paid).await, "4242");
     assert_eq!(gw.stack.stripe().intent(&first).await["status"], "canceled");
-    let handle = gw
-        .stack
-        .handle(&booking_workflows::contract::workflow_id(&id));
+    let handle = gw.stack.handle(&workflows::contract::workflow_id(&id));
     gw.stack
         .save_history(&handle, "three_d_secure_abandoned_for_another_card")
         .await;

@@ -8,7 +8,7 @@ use reqwest::StatusCode;
 use serde_json::{Value, json};
 
 use crate::new_key;
-use airline_testkit::gateway::{GOOD_CARD, Gateway};
+use testkit::gateway::{GOOD_CARD, Gateway};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_payment_retried_with_its_key_while_the_worker_is_killed_gets_only_200_or_503() {
@@ -92,7 +92,7 @@ async fn database_errors_that_may_pass_are_503_and_the_rest_are_500() {
     };
     let status = |e: sqlx::Error| {
         use axum::response::IntoResponse;
-        service_kit::error::Error::from(e).into_response().status()
+        kit::error::Error::from(e).into_response().status()
     };
     for code in [
         "40001", "40P01", "55P03", "57P01", "57P03", "53300", "08006",

@@ -2,13 +2,13 @@
 
 use std::time::{Duration, Instant};
 
-use booking_workflows::FlightChangeFanout;
-use booking_workflows::fanout::FlightChangeInput;
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
+use workflows::FlightChangeFanout;
+use workflows::fanout::FlightChangeInput;
 
 use crate::{finished_fanout, new_key, wait_booking, wait_rows};
-use airline_testkit::gateway::{GOOD_CARD, Gateway};
+use testkit::gateway::{GOOD_CARD, Gateway};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn admin_flight_changes_reach_every_live_booking_on_the_flight() {
@@ -43,8 +43,9 @@ async fn admin_flight_changes_reach_every_live_booking_on_the_flight() {
     let version_before = gw.get(&path, &admin.access).await.body["version"]
         .as_i64()
         .unwrap();
-    let later = airline_testkit::gateway::utc_in_days(9, 13, 30);
-    let change = json!({"departure_time": later, "arrival_time": airline_testkit::gateway::utc_in_days(9, 14, 40)});
+    let later = testkit::gateway::utc_in_days(9, 13, 30);
+    let change =
+        json!({"departure_time": later, "arrival_time": testkit::gateway::utc_in_days(9, 14, 40)});
     let moved_key = new_key();
     for _ in 0..2 {
         let r = admin_patch(&change, &moved_key).await;
@@ -73,9 +74,7 @@ async fn admin_flight_changes_reach_every_live_booking_on_the_flight() {
     );
     // Ops filtering by departure find both, the unpaid one included.
     for id in [&a_id, &g_id] {
-        let handle = gw
-            .stack
-            .handle(&booking_workflows::contract::workflow_id(id));
+        let handle = gw.stack.handle(&workflows::contract::workflow_id(id));
         let deadline = Instant::now() + Duration::from_secs(20);
         while gw.stack.departure_attribute(&handle).await != Some(want.timestamp()) {
             assert!(
@@ -96,7 +95,7 @@ async fn admin_flight_changes_reach_every_live_booking_on_the_flight() {
         .patch(
             &path,
             &admin.access,
-            json!({"departure_time": later, "arrival_time": airline_testkit::gateway::utc_in_days(9, 12, 0)}),
+            json!({"departure_time": later, "arrival_time": testkit::gateway::utc_in_days(9, 12, 0)}),
         )
         .await;
     assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", r.body);

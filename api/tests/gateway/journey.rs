@@ -7,7 +7,7 @@ use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 
 use crate::{new_key, wait_booking, wait_get};
-use airline_testkit::gateway::{GOOD_CARD, Gateway, Reply, Session};
+use testkit::gateway::{GOOD_CARD, Gateway, Reply, Session};
 
 /// POSTs `body` to `path` as `who`, then again with the same
 /// `Idempotency-Key`: both 200, the retry with the first call's answer,
@@ -31,7 +31,7 @@ async fn traveller_signs_up_searches_books_pays_and_is_confirmed_through_the_gat
     let ada = gw.signup("Ada@Example.com").await;
 
     // Search and seat map, forwarded to the flight service.
-    let date = airline_testkit::gateway::utc_in_days(9, 10, 0)[..10].to_owned();
+    let date = testkit::gateway::utc_in_days(9, 10, 0)[..10].to_owned();
     let found = gw
         .get(
             &format!("/api/v1/flights?from=LHR&to=CDG&date={date}&travellers=2"),

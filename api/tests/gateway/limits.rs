@@ -5,7 +5,7 @@ use std::time::Duration;
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
-use airline_testkit::gateway::{Gateway, PASSWORD};
+use testkit::gateway::{Gateway, PASSWORD};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn over_the_limit_answers_429_with_retry_after_per_ip_on_auth_and_per_user_elsewhere() {

@@ -16,11 +16,11 @@ mod webhook;
 
 use std::time::{Duration, Instant};
 
-use airline_testkit::gateway::{Gateway, Session};
-use booking_workflows::FlightChangeFanout;
-use booking_workflows::fanout::FanoutResult;
 use reqwest::StatusCode;
 use serde_json::Value;
+use testkit::gateway::{Gateway, Session};
+use workflows::FlightChangeFanout;
+use workflows::fanout::FanoutResult;
 
 /// localstripe's card that needs 3-D Secure.
 pub const THREE_D_SECURE_CARD: &str = "4000002500003155";
@@ -46,7 +46,7 @@ pub async fn wait_get(
     done: impl Fn(&Value) -> bool,
 ) -> Value {
     let every = Duration::from_millis(200);
-    airline_testkit::poll_until("never got there", patience, every, async || {
+    testkit::poll_until("never got there", patience, every, async || {
         let r = gw.get(path, token).await;
         assert_eq!(r.status, StatusCode::OK, "{}", r.body);
         if done(&r.body) {

@@ -6,7 +6,7 @@ use reqwest::StatusCode;
 use serde_json::json;
 
 use crate::new_key;
-use airline_testkit::gateway::{GOOD_CARD, Gateway};
+use testkit::gateway::{GOOD_CARD, Gateway};
 
 /// The Prometheus page of `url`, saved as `dir/name.txt`.
 async fn scrape(gw: &Gateway, url: &str, dir: &std::path::Path, name: &str) -> String {
@@ -50,15 +50,12 @@ async fn the_services_export_every_metric_the_dashboard_and_alerts_use() {
         "POST",
         "/v1/payment_intents/",
         "/confirm",
-        airline_testkit::stack::stripe_proxy::Action::outage(),
+        testkit::stack::stripe_proxy::Action::outage(),
     );
-    let (declined, ()) = tokio::join!(
-        gw.pay(&ada, &id, airline_testkit::gateway::DECLINED_CARD),
-        async {
-            tokio::time::sleep(Duration::from_millis(1500)).await;
-            gw.stack.stripe_proxy.clear();
-        }
-    );
+    let (declined, ()) = tokio::join!(gw.pay(&ada, &id, testkit::gateway::DECLINED_CARD), async {
+        tokio::time::sleep(Duration::from_millis(1500)).await;
+        gw.stack.stripe_proxy.clear();
+    });
     assert_eq!(
         declined.body["status"], "awaiting_payment",
         "{}",
@@ -125,7 +122,7 @@ async fn the_services_export_every_metric_the_dashboard_and_alerts_use() {
     );
     scrape(&gw, &format!("{}/metrics", gw.metrics_base), &dir, "api").await;
 
-    airline_testkit::gateway::run_python_check(
+    testkit::gateway::run_python_check(
         "deploy/validate.py",
         &["metrics".as_ref(), dir.as_os_str()],
     );

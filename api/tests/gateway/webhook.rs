@@ -5,7 +5,7 @@ use serde_json::{Value, json};
 use stripe_webhook::Webhook;
 
 use crate::{new_key, wait_booking};
-use airline_testkit::gateway::{GOOD_CARD, Gateway, WEBHOOK_SECRET};
+use testkit::gateway::{GOOD_CARD, Gateway, WEBHOOK_SECRET};
 
 /// A `payment_intent.amount_capturable_updated` event as Stripe sends it.
 fn capturable_event(event_id: &str, intent: &Value, booking_id: &str) -> String {

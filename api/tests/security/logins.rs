@@ -2,9 +2,9 @@
 //! forwarded address only from a trusted proxy, sessions' maximum age and
 //! refresh-token reuse.
 
-use airline_testkit::gateway::{Gateway, PASSWORD};
 use reqwest::StatusCode;
 use serde_json::json;
+use testkit::gateway::{Gateway, PASSWORD};
 
 /// POSTs `body` to `base` + `path` from this process (peer 127.0.0.1) with
 /// extra headers: the status, the error code and `Retry-After`.

@@ -4,12 +4,12 @@
 mod logins;
 mod payloads;
 
-use airline_testkit::gateway::{
-    ADMIN_EMAIL, ADMIN_PASSWORD, DECLINED_CARD, GOOD_CARD, Gateway, binary_command,
-};
-use airline_testkit::stack;
 use reqwest::StatusCode;
 use serde_json::json;
+use testkit::gateway::{
+    ADMIN_EMAIL, ADMIN_PASSWORD, DECLINED_CARD, GOOD_CARD, Gateway, binary_command,
+};
+use testkit::stack;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_account_registered_with_the_admin_address_is_never_promoted() {
@@ -272,7 +272,7 @@ fn every_published_dev_secret_stops_the_gateway_outside_development() {
         ("STRIPE_WEBHOOK_SECRET", "whsec_local_dev"),
         ("ADMIN_PASSWORD", "admin-password-dev"),
         (
-            payload_codec::KEYS_VAR,
+            codec::KEYS_VAR,
             "dev-1=ZGV2LW9ubHktcGF5bG9hZC1rZXktY2hhbmdlLW1lISE=",
         ),
     ];
@@ -283,7 +283,7 @@ fn every_published_dev_secret_stops_the_gateway_outside_development() {
             cmd.env("ADMIN_PASSWORD", "an-admin-password-of-our-own-42");
         }
         let out = cmd.output().expect("the gateway runs");
-        airline_testkit::process::assert_refused_published(&out, name, value);
+        testkit::process::assert_refused_published(&out, name, value);
         // The same value is the local stack's: accepted in development
         // (the start then fails further on, at the database).
         let out = gateway_command()

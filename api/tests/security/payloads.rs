@@ -1,10 +1,10 @@
 //! What Temporal holds of a booking: ciphertext only, which the codec
 //! endpoint decodes for an operator (the Web UI and the CLI).
 
-use airline_testkit::gateway::{CODEC_UI_ORIGIN, GOOD_CARD, Gateway};
-use airline_testkit::stack;
 use reqwest::StatusCode;
 use serde_json::json;
+use testkit::gateway::{CODEC_UI_ORIGIN, GOOD_CARD, Gateway};
+use testkit::stack;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn temporal_holds_only_ciphertext_and_the_codec_endpoint_decodes_it() {
@@ -70,7 +70,7 @@ async fn temporal_holds_only_ciphertext_and_the_codec_endpoint_decodes_it() {
     let payloads = input["payloads"].clone();
     assert_eq!(
         payloads[0]["metadata"]["encoding"],
-        encoded(payload_codec::ENCODING),
+        encoded(codec::ENCODING),
         "{input}"
     );
     // Search attributes stay plain (and hold no personal data).

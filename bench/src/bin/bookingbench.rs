@@ -28,12 +28,6 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
-use booking_workflows::BookingWorkflow;
-use booking_workflows::contract::BookingTimings;
-use booking_workflows::contract::{
-    BookingId, BookingInput, BookingStatus, Cabin, Passenger, PaymentMethodId, PaymentRequest,
-    SeatSelection, TASK_QUEUE, workflow_id,
-};
 use clap::{Parser, Subcommand};
 use hdrhistogram::Histogram;
 use temporalio_client::{
@@ -46,6 +40,12 @@ use temporalio_sdk::{
     CancellableFuture, Runtime, Worker, WorkerOptions, WorkflowContext, WorkflowResult,
 };
 use tokio::sync::Semaphore;
+use workflows::BookingWorkflow;
+use workflows::contract::BookingTimings;
+use workflows::contract::{
+    BookingId, BookingInput, BookingStatus, Cabin, Passenger, PaymentMethodId, PaymentRequest,
+    SeatSelection, TASK_QUEUE, workflow_id,
+};
 
 const STATUS: SearchAttributeKey<String> = SearchAttributeKey::keyword("BookingStatus");
 const FLIGHT_NUMBER: SearchAttributeKey<String> = SearchAttributeKey::keyword("FlightNumber");
@@ -126,18 +126,18 @@ async fn history_to_reminder(client: &Client, workflow_id: &str) -> anyhow::Resu
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
-    let defaults = BookingTimings::parse(service_kit::config::var).map_err(anyhow::Error::msg)?;
+    let defaults = BookingTimings::parse(kit::config::var).map_err(anyhow::Error::msg)?;
     let url: Url = format!("http://{}", cli.temporal).parse()?;
     let connection = Connection::connect(ConnectionOptions::new(url).build())
         .await
         .context("connecting to Temporal")?;
     // The worker's keys (bench-stack.sh exports them): payloads encrypted
     // as in production, for the bookings and the ceiling alike.
-    let keys = payload_codec::Keys::from_env()?;
+    let keys = codec::Keys::from_env()?;
     let client = Client::new(
         connection,
         ClientOptions::new("default")
-            .data_converter(payload_codec::EncryptionCodec::data_converter(keys))
+            .data_converter(codec::EncryptionCodec::data_converter(keys))
             .build(),
     )?;
 
@@ -365,8 +365,8 @@ async fn book(
     };
     owners.record(&input).await?;
     let wf_id = workflow_id(input.booking_id);
-    let attributes = booking_workflows::initial_search_attributes(&input);
-    let summary = booking_workflows::start_summary(&input);
+    let attributes = workflows::initial_search_attributes(&input);
+    let summary = workflows::start_summary(&input);
     let start = Instant::now();
     let held = client
         .execute_update_with_start_workflow(

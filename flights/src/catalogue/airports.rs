@@ -1,7 +1,7 @@
 //! Airports: list with code/name/city prefix lookup, create, read, replace,
 //! delete. A time-zone change re-derives the local departure of its flights.
 
-use airline_domain::IataCode;
+use domain::IataCode;
 pub use flights_api::catalogue::{Airport, AirportInput, CityRef};
 
 use super::{Paged, Resource, clean_name, delete_by_id, fetch_by_id, fetch_page, prefix_param};

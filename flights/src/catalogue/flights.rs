@@ -3,12 +3,12 @@
 
 use std::collections::BTreeMap;
 
-use airline_domain::{Cabin, IataCode};
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::routing::get;
 use axum::{Json, Router};
 use chrono::{DateTime, Duration, Utc};
+use domain::{Cabin, IataCode};
 pub use flights_api::catalogue::{
     AirplaneRef, AirportRef, CabinView, Fare, FlightDetails, FlightInput, FlightPatch, FlightSeat,
     FlightSeats, FlightStatus,
@@ -182,7 +182,7 @@ fn check_gate(gate: Option<String>) -> Result<Option<String>> {
 fn check_fares(fares: BTreeMap<String, i64>) -> Result<BTreeMap<Cabin, i64>> {
     let mut out = BTreeMap::new();
     for (name, amount) in fares {
-        let cabin: Cabin = name.parse().map_err(|e: airline_domain::ParseError| {
+        let cabin: Cabin = name.parse().map_err(|e: domain::ParseError| {
             Error::validation(format!("fares.{name}"), e.to_string())
         })?;
         if !(0..=100_000_000).contains(&amount) {

@@ -1,7 +1,7 @@
 //! An airplane's seat map (`flights_api::catalogue::SeatMap`: row ranges,
 //! each with a cabin and seat letters): its rules, and the seats it makes.
 
-use airline_domain::{Cabin, SeatNumber};
+use domain::{Cabin, SeatNumber};
 pub use flights_api::catalogue::{SeatMap, Section};
 
 use crate::error::Error;

@@ -1,11 +1,11 @@
-//! The flight service's test support lives in `airline-testkit`
+//! The flight service's test support lives in `testkit`
 //! (`flight_service`): the service on a random port against a fresh
 //! database cloned from a migrated template. Here: what several of this
 //! crate's tests build or read (each test binary uses some of it).
 #![allow(dead_code)]
 
-pub use airline_testkit::flight_service::*;
 use serde_json::{Value, json};
+pub use testkit::flight_service::*;
 
 /// A hold request for `seats` of `flight`: seat numbers, or a cabin and a
 /// count.

@@ -6,13 +6,13 @@
 
 use std::time::Duration;
 
-use booking_workflows::BookingWorkflow;
-use booking_workflows::contract::{
-    BookingId, BookingInput, BookingState, BookingStatus, CancelRequest, Passenger,
-    PaymentMethodId, PaymentRequest, SeatSelection, TASK_QUEUE, workflow_id,
-};
 use temporalio_client::{
     Client, WorkflowExecuteUpdateOptions, WorkflowQueryOptions, WorkflowStartOptions,
+};
+use workflows::BookingWorkflow;
+use workflows::contract::{
+    BookingId, BookingInput, BookingState, BookingStatus, CancelRequest, Passenger,
+    PaymentMethodId, PaymentRequest, SeatSelection, TASK_QUEUE, workflow_id,
 };
 
 use super::observers::{BookingDb, Stripe};
@@ -101,7 +101,7 @@ impl Bookings {
     /// `booking_request`. The worker holds seats only for a booking that
     /// has one.
     pub async fn record_owner(&self, input: &BookingInput) {
-        service_kit::config::migrate_shared(
+        kit::config::migrate_shared(
             &self.db.pool,
             sqlx::migrate!("../migrations/gateway"),
             "gateway's tables",
@@ -143,8 +143,8 @@ impl Bookings {
     /// the gateway's doing).
     pub async fn start_unrecorded(&self, input: BookingInput) -> Handle {
         let id = workflow_id(input.booking_id);
-        let attributes = booking_workflows::initial_search_attributes(&input);
-        let summary = booking_workflows::start_summary(&input);
+        let attributes = workflows::initial_search_attributes(&input);
+        let summary = workflows::start_summary(&input);
         self.client
             .start_workflow(
                 BookingWorkflow::run,

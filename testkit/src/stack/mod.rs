@@ -23,12 +23,12 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Duration;
 
-use booking_workflows::BookingWorkflow;
-use booking_workflows::contract::SeatSelection;
 use sqlx::PgPool;
 use temporalio_client::{
     Client, ClientOptions, Connection as TemporalConnection, ConnectionOptions, WorkflowHandle,
 };
+use workflows::BookingWorkflow;
+use workflows::contract::SeatSelection;
 
 pub use flights::TestApp as FlightService;
 
@@ -56,15 +56,15 @@ pub const PAYLOAD_KEYS: &str = "test-2026=dGVzdC1vbmx5LXBheWxvYWQta2V5LTMyLWJ5dG
 /// Web UI has no sign-in to pass a token from. Returns the URL to give the
 /// dev server.
 fn serve_codec_endpoint(ui_port: u16) -> String {
-    let keys = payload_codec::Keys::parse(PAYLOAD_KEYS).expect("the test payload keys");
-    let config = payload_codec::http::EndpointConfig {
-        operators: payload_codec::operator::OperatorAuth::Unauthenticated,
+    let keys = codec::Keys::parse(PAYLOAD_KEYS).expect("the test payload keys");
+    let config = codec::http::EndpointConfig {
+        operators: codec::operator::OperatorAuth::Unauthenticated,
         cors_origins: vec![
             format!("http://127.0.0.1:{ui_port}"),
             format!("http://localhost:{ui_port}"),
         ],
     };
-    let router = payload_codec::http::router(keys, &config).expect("codec router");
+    let router = codec::http::router(keys, &config).expect("codec router");
     let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("a free port");
     listener.set_nonblocking(true).unwrap();
     let port = listener.local_addr().unwrap().port();
@@ -76,16 +76,16 @@ fn serve_codec_endpoint(ui_port: u16) -> String {
 /// The data converter of the tests' clients and replayers, as the worker
 /// reads payloads: sealed with [`PAYLOAD_KEYS`], anything else refused.
 pub fn test_keys_converter() -> temporalio_common::data_converters::DataConverter {
-    let keys = payload_codec::Keys::parse(PAYLOAD_KEYS).expect("the test payload keys");
-    payload_codec::EncryptionCodec::data_converter(keys)
+    let keys = codec::Keys::parse(PAYLOAD_KEYS).expect("the test payload keys");
+    codec::EncryptionCodec::data_converter(keys)
 }
 
 /// [`test_keys_converter`] letting plain payloads through: for replaying
 /// the committed histories recorded before payloads were encrypted (their
 /// shapes must still replay; no worker reads plain payloads any more).
 pub fn plain_history_converter() -> temporalio_common::data_converters::DataConverter {
-    let keys = payload_codec::Keys::parse(PAYLOAD_KEYS).expect("the test payload keys");
-    payload_codec::EncryptionCodec::data_converter(keys.accepting_plain())
+    let keys = codec::Keys::parse(PAYLOAD_KEYS).expect("the test payload keys");
+    codec::EncryptionCodec::data_converter(keys.accepting_plain())
 }
 
 const SEARCH_ATTRIBUTES: [&str; 5] = [
@@ -339,7 +339,7 @@ impl Stack {
             format!("127.0.0.1:{}", self.worker_http_port),
         )
         .env("WORKER_SHUTDOWN_GRACE", "5s")
-        .env(payload_codec::KEYS_VAR, PAYLOAD_KEYS)
+        .env(codec::KEYS_VAR, PAYLOAD_KEYS)
         .env(
             "RUST_LOG",
             std::env::var("RUST_LOG").unwrap_or_else(|_| "info".into()),
@@ -533,7 +533,7 @@ pub fn worker_binary() -> PathBuf {
         .join("worker");
     assert!(
         worker.exists(),
-        "{} is missing: build it first (cargo build -p booking-worker)",
+        "{} is missing: build it first (cargo build -p workers)",
         worker.display()
     );
     worker

@@ -9,9 +9,9 @@
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
-use booking_workflows::contract::BookingState;
 use serde_json::Value;
 use sqlx::PgPool;
+use workflows::contract::BookingState;
 
 use super::{STRIPE_KEY, Stack};
 use crate::fakes::{Received, card_form, json_answer, received_texts, wait_received_texts};

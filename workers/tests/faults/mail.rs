@@ -44,7 +44,7 @@ async fn a_mail_server_down_holds_back_neither_the_refund_nor_the_release() {
 /// A stack whose worker's mail server does not answer.
 async fn stack_without_mail_server(name: &str) -> Stack {
     let mut stack = Stack::start_without_worker(name).await;
-    let dead = airline_testkit::process::free_port().to_string();
+    let dead = testkit::process::free_port().to_string();
     stack
         .start_worker_with(&[("SMTP_PORT", dead.as_str())])
         .await;

@@ -2,7 +2,7 @@
 //! refusal, or out of reach for longer than its retry budget, ends the
 //! booking in a defined state with its compensations, against the real
 //! stack. Stripe's refusals and outages are injected by a relay in front
-//! of localstripe (`airline_testkit::stack::stripe_proxy`), the flight service's by the
+//! of localstripe (`testkit::stack::stripe_proxy`), the flight service's by the
 //! TCP relay in front of it; everything else is real.
 //!
 //! Every cell checks: the workflow ends (never `Failed` as a workflow),
@@ -15,12 +15,10 @@ mod mail;
 
 use std::time::Duration;
 
-use airline_testkit::stack::stripe_proxy::Action;
-use airline_testkit::stack::{GOOD_CARD, Handle, Stack, save_history, seats};
-use booking_workflows::contract::{
-    BookingInput, BookingState, BookingStatus, OutcomeCode, PaymentStatus,
-};
 use serde_json::Value;
+use testkit::stack::stripe_proxy::Action;
+use testkit::stack::{GOOD_CARD, Handle, Stack, save_history, seats};
+use workflows::contract::{BookingInput, BookingState, BookingStatus, OutcomeCode, PaymentStatus};
 
 /// Every step's retry budget in these tests: long enough for one or two
 /// retries, short enough for a test.
@@ -380,7 +378,7 @@ async fn a_cancel_while_confirming_is_refused_and_the_booking_confirms_once() {
     stack.wait_status(&handle, BookingStatus::Confirming).await;
     let refused = handle
         .execute_update(
-            booking_workflows::BookingWorkflow::cancel,
+            workflows::BookingWorkflow::cancel,
             Default::default(),
             Default::default(),
         )
@@ -415,9 +413,7 @@ async fn a_cancel_while_confirming_is_refused_and_the_booking_confirms_once() {
 async fn every_request_to_stripe_has_an_idempotency_key_and_no_redirect_methods() {
     let (stack, flight) = Stack::with_small_flight("stripe-contract").await;
     let (handle, _) = book_held(&stack, flight, "10A").await;
-    let declined = stack
-        .pay(&handle, airline_testkit::stack::DECLINED_CARD)
-        .await;
+    let declined = stack.pay(&handle, testkit::stack::DECLINED_CARD).await;
     assert_eq!(declined.status, BookingStatus::AwaitingPayment);
     let paid = stack.pay(&handle, GOOD_CARD).await;
     assert_eq!(paid.status, BookingStatus::Confirmed);

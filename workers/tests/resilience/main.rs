@@ -8,24 +8,24 @@ mod twice;
 
 use std::time::{Duration, Instant};
 
-use airline_testkit::stack::{GOOD_CARD, Stack, save_history, seats};
-use booking_activities::config::ActivitiesConfig;
-use booking_activities::email::{SmtpConfig, SmtpTls};
-use booking_activities::handlers::Activities;
-use booking_activities::inventory::InventoryConfig;
-use booking_activities::payments::StripeConfig;
-use booking_activities::sms::SmsConfig;
-use booking_workflows::BookingWorkflow;
-use booking_workflows::activities::{
-    Authorization, AuthorizePayment, CreatePayment, EmailKind, HoldSeats, PaymentRef, SendEmail,
-};
-use booking_workflows::contract::{
-    BookingStatus, FlightCancelled, Money, PaymentAuthorized, PaymentStatus, ScheduleChange,
-};
+use activities::config::ActivitiesConfig;
+use activities::email::{SmtpConfig, SmtpTls};
+use activities::handlers::Activities;
+use activities::inventory::InventoryConfig;
+use activities::payments::StripeConfig;
+use activities::sms::SmsConfig;
 use temporalio_client::{WorkflowCancelOptions, WorkflowHistory, WorkflowSignalOptions};
 use temporalio_common::protos::temporal::api::enums::v1::EventType;
 use temporalio_common::protos::temporal::api::history::v1::history_event::Attributes;
 use temporalio_sdk::workflow_replayer::{WorkflowReplayer, WorkflowReplayerOptions};
+use testkit::stack::{GOOD_CARD, Stack, save_history, seats};
+use workflows::BookingWorkflow;
+use workflows::activities::{
+    Authorization, AuthorizePayment, CreatePayment, EmailKind, HoldSeats, PaymentRef, SendEmail,
+};
+use workflows::contract::{
+    BookingStatus, FlightCancelled, Money, PaymentAuthorized, PaymentStatus, ScheduleChange,
+};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn worker_killed_mid_booking_then_a_new_one_finishes_it() {
@@ -366,7 +366,7 @@ async fn a_cancel_during_the_hold_is_kept_until_the_hold_is_done() {
             handle
                 .execute_update(
                     BookingWorkflow::cancel,
-                    booking_workflows::contract::CancelRequest::by(false),
+                    workflows::contract::CancelRequest::by(false),
                     Default::default(),
                 )
                 .await
@@ -379,7 +379,7 @@ async fn a_cancel_during_the_hold_is_kept_until_the_hold_is_done() {
     assert_eq!(done.status, BookingStatus::Cancelled);
     assert_eq!(
         done.outcome.map(|o| o.code),
-        Some(booking_workflows::contract::OutcomeCode::CancelledByTraveller)
+        Some(workflows::contract::OutcomeCode::CancelledByTraveller)
     );
     assert_eq!(stack.flights.seats_available(flight).await, before);
     assert_eq!(
@@ -408,7 +408,7 @@ async fn a_payment_retried_across_a_worker_kill_is_one_payment_and_replays() {
     // The card network takes 2 s to answer.
     stack.stripe_proxy.on_intent_step(
         "/confirm",
-        airline_testkit::stack::stripe_proxy::Action::Delay(Duration::from_secs(2)),
+        testkit::stack::stripe_proxy::Action::Delay(Duration::from_secs(2)),
     );
     let confirms = |stack: &Stack| {
         stack
@@ -484,7 +484,7 @@ async fn a_payment_retried_across_a_worker_kill_is_one_payment_and_replays() {
         WorkflowReplayerOptions::new()
             .register_workflow::<BookingWorkflow>()
             .unwrap()
-            .data_converter(airline_testkit::stack::test_keys_converter())
+            .data_converter(testkit::stack::test_keys_converter())
             .build(),
     )
     .unwrap();

@@ -15,11 +15,11 @@ async fn activities_executed_twice_do_their_work_once() {
         db_max_connections: 5,
         inventory: InventoryConfig {
             base_url: stack.flights.base.clone(),
-            service_token: airline_testkit::stack::flights::TOKEN.to_owned().into(),
+            service_token: testkit::stack::flights::TOKEN.to_owned().into(),
             timeout: Duration::from_secs(5),
         },
         stripe: StripeConfig {
-            secret_key: airline_testkit::stack::STRIPE_KEY.to_owned().into(),
+            secret_key: testkit::stack::STRIPE_KEY.to_owned().into(),
             api_base: Some(stack.stripe().url.clone()),
             timeout: Duration::from_secs(10),
         },
@@ -43,7 +43,7 @@ async fn activities_executed_twice_do_their_work_once() {
         },
     };
     let acts = Activities::connect(&config).await.unwrap();
-    let booking_id = booking_workflows::contract::BookingId::new_random();
+    let booking_id = workflows::contract::BookingId::new_random();
 
     let hold = HoldSeats {
         booking_id,
@@ -122,12 +122,12 @@ async fn activities_executed_twice_do_their_work_once() {
 /// A booking state for the email step (what the workflow would pass).
 fn confirmed_state_for(
     stack: &Stack,
-    booking_id: booking_workflows::contract::BookingId,
+    booking_id: workflows::contract::BookingId,
     flight: i64,
-) -> booking_workflows::contract::BookingState {
+) -> workflows::contract::BookingState {
     let mut input = stack.input(flight, seats(&["9A", "9B"]));
     input.booking_id = booking_id;
-    let mut state = booking_workflows::contract::BookingState::new(input);
+    let mut state = workflows::contract::BookingState::new(input);
     state.status = BookingStatus::Confirmed;
     state.payment.status = PaymentStatus::Captured;
     state.payment.attempts = 1;
