@@ -35,7 +35,7 @@ case "$profile" in
   debug) profile_flag=() ;;
   *) echo "bench: BENCH_PROFILE is release or debug, not $profile" >&2; exit 1 ;;
 esac
-bin="$root/target/$profile"
+bin="${CARGO_TARGET_DIR:-$root/target}/$profile"
 # Every bench builds the same set, so that they share one set of artifacts
 # (a subset would unify other features and rebuild half the tree).
 # After the build, a smoke run gets its deadline (smoke_deadline).
